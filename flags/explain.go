@@ -1,0 +1,65 @@
+package flags
+
+// Explanation tells why a context got its decision: each rule tried in order
+// and what it found, and where the user fell on the percentage scale.
+type Explanation struct {
+	Decision Decision   `json:"-"`
+	Steps    []RuleStep `json:"rules"`
+	// Bucketing is set when a percentage split was consulted.
+	Bucketing *BucketingTrace `json:"bucketing,omitempty"`
+}
+
+// RuleStep is what one rule found.
+type RuleStep struct {
+	Rule    int    `json:"rule"`
+	Name    string `json:"name,omitempty"`
+	Matched bool   `json:"matched"`
+	Detail  string `json:"detail"`
+}
+
+// BucketingTrace shows the inputs and outputs of the bucketing function.
+type BucketingTrace struct {
+	Attribute string `json:"attribute"`
+	Key       string `json:"key"`
+	Salt      string `json:"salt"`
+	Version   int    `json:"version"`
+	Position  uint32 `json:"position"`
+	// Bucket is in [0, 10000): the user gets a variant whose cumulative
+	// percentage, in hundredths, exceeds it.
+	Bucket uint32 `json:"bucket"`
+}
+
+type explainer struct {
+	f  *compiledFlag
+	ex *Explanation
+}
+
+func (e explainer) rule(i int, matched bool, why string) {
+	steps := e.ex.Steps
+	if n := len(steps); n > 0 && steps[n-1].Rule == i {
+		steps[n-1].Matched = matched
+		steps[n-1].Detail += "; " + why
+		return
+	}
+	e.ex.Steps = append(steps, RuleStep{Rule: i, Name: e.f.rules[i].name, Matched: matched, Detail: why})
+}
+
+func (e explainer) split(attr, key string, position, b uint32) {
+	e.ex.Bucketing = &BucketingTrace{Attribute: attr, Key: key, Salt: e.f.salt, Version: int(e.f.bucketing),
+		Position: position, Bucket: b}
+}
+
+// Explain evaluates like Evaluate and records why. It is meant for people
+// (ramp eval --explain) and allocates freely.
+func (s *Snapshot) Explain(key string, ctx map[string]any) Explanation {
+	if s == nil {
+		return Explanation{Decision: s.Evaluate(key, ctx)}
+	}
+	f, ok := s.flags[key]
+	if !ok {
+		return Explanation{Decision: s.Evaluate(key, ctx)}
+	}
+	ex := &Explanation{}
+	ex.Decision = s.decide(f, ctx, explainer{f: f, ex: ex})
+	return *ex
+}

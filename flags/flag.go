@@ -1,0 +1,190 @@
+package flags
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+
+	"github.com/ramp-flags/ramp/cohorts"
+	"github.com/ramp-flags/ramp/flags/bucket"
+)
+
+// Type is the type of a flag's values.
+type Type string
+
+// The flag types, named as in OpenFeature.
+const (
+	Boolean Type = "boolean"
+	String  Type = "string"
+	Integer Type = "integer"
+	Float   Type = "float"
+	Object  Type = "object"
+)
+
+// Types lists every flag type.
+var Types = []Type{Boolean, String, Integer, Float, Object}
+
+// Flag is a feature flag: typed variants, a default, and ordered targeting
+// rules of which the first that matches decides.
+type Flag struct {
+	Key         string   `json:"key"`
+	Description string   `json:"description,omitempty"`
+	Owner       string   `json:"owner,omitempty"`
+	Tags        []string `json:"tags,omitempty"`
+	Type        Type     `json:"type"`
+	// Variants are the flag's named values, in declaration order. Values
+	// are normalised to bool, string, int64, float64 or a JSON object
+	// (map[string]any) according to Type.
+	Variants       []Variant `json:"variants"`
+	DefaultVariant string    `json:"defaultVariant"`
+	// Enabled is false when the kill switch is thrown: every context gets the
+	// default variant with reason DISABLED.
+	Enabled bool `json:"enabled"`
+	// BucketBy names the context attribute that places a user on the
+	// percentage scale (e.g. accountCenterId, so that linked accounts agree).
+	// When the attribute is missing or empty, targetingKey is used.
+	BucketBy string `json:"bucketBy,omitempty"`
+	// Salt seeds the bucketing hash; the flag key when empty. Flags sharing a
+	// salt share their buckets.
+	Salt string `json:"salt,omitempty"`
+	// Bucketing is the bucketing algorithm version, fixed when the flag is
+	// created so that a new algorithm never reshuffles an existing flag.
+	Bucketing bucket.Version `json:"bucketing"`
+	Rules     []Rule         `json:"rules,omitempty"`
+	// Version counts the changes the store has accepted for this flag; it is
+	// used to detect concurrent edits and is not part of configuration.
+	Version int64 `json:"-"`
+}
+
+// Variant is a named value of a flag.
+type Variant struct {
+	Key   string `json:"key"`
+	Value any    `json:"value"`
+}
+
+// Rule targets contexts and serves them a variant or a split. A rule matches
+// when the context is in any of its cohorts (if it names some), in any of its
+// regions (if it names some) and satisfies all its conditions.
+type Rule struct {
+	// Name is optional; it appears in decision metadata and explanations.
+	Name    string              `json:"name,omitempty"`
+	Cohorts []string            `json:"cohorts,omitempty"`
+	Regions []string            `json:"regions,omitempty"`
+	When    []cohorts.Condition `json:"when,omitempty"`
+	// Serve names the variant every matching context gets. Exactly one of
+	// Serve and Rollout is set.
+	Serve string `json:"serve,omitempty"`
+	// Rollout splits matching contexts between variants by percentage, in
+	// declaration order (see package bucket). The weights sum to 100%.
+	Rollout []Split `json:"rollout,omitempty"`
+}
+
+// Split is one variant's share of a percentage rollout.
+type Split struct {
+	Variant string  `json:"variant"`
+	Weight  Percent `json:"weight"`
+}
+
+// Percent is a percentage with two decimals, counted in basis points:
+// 1 is 0.01% and 10000 is 100%.
+type Percent int
+
+// Hundred is 100%.
+const Hundred Percent = bucket.Scale
+
+// ParsePercent reads a percentage such as "10", "0.01" or "33.33" exactly,
+// without going through floating point. It rejects more than two decimals,
+// negative numbers and values above 100.
+func ParsePercent(s string) (Percent, error) {
+	s = strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(s), "%"))
+	whole, frac, hasDot := strings.Cut(s, ".")
+	if whole == "" && !hasDot || !digits(whole) || hasDot && (frac == "" || !digits(frac)) {
+		return 0, fmt.Errorf("invalid percentage %q: want a number from 0 to 100 with at most two decimals", s)
+	}
+	if len(frac) > 2 {
+		return 0, fmt.Errorf("invalid percentage %q: at most two decimals (0.01%% is the smallest step)", s)
+	}
+	if len(whole) > 3 {
+		return 0, fmt.Errorf("percentage %s is above 100", s)
+	}
+	w := 0
+	if whole != "" {
+		w, _ = strconv.Atoi(whole)
+	}
+	f, _ := strconv.Atoi((frac + "00")[:2])
+	p := Percent(w*100 + f)
+	if p > Hundred {
+		return 0, fmt.Errorf("percentage %s is above 100", s)
+	}
+	return p, nil
+}
+
+func digits(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return false
+		}
+	}
+	return true
+}
+
+// String renders the percentage without trailing zeros: "10", "0.01", "33.5".
+func (p Percent) String() string {
+	whole, frac := int(p)/100, int(p)%100
+	switch {
+	case frac == 0:
+		return strconv.Itoa(whole)
+	case frac%10 == 0:
+		return fmt.Sprintf("%d.%d", whole, frac/10)
+	default:
+		return fmt.Sprintf("%d.%02d", whole, frac)
+	}
+}
+
+// VariantIndex returns the position of the named variant, or -1.
+func (f *Flag) VariantIndex(key string) int {
+	for i, v := range f.Variants {
+		if v.Key == key {
+			return i
+		}
+	}
+	return -1
+}
+
+// EffectiveSalt returns the salt the bucketing hash uses: Salt, or the key.
+func (f *Flag) EffectiveSalt() string {
+	if f.Salt != "" {
+		return f.Salt
+	}
+	return f.Key
+}
+
+// State is a complete configuration: every cohort and flag.
+type State struct {
+	Cohorts []cohorts.Cohort `json:"cohorts,omitempty"`
+	Flags   []Flag           `json:"flags,omitempty"`
+	// MemberSets optionally supplies prebuilt membership sets by cohort key,
+	// used instead of the cohort's Members (stores pass them for large
+	// imported lists).
+	MemberSets map[string]*cohorts.Set `json:"-"`
+}
+
+// Flag returns the flag with the given key.
+func (st *State) Flag(key string) (*Flag, bool) {
+	for i := range st.Flags {
+		if st.Flags[i].Key == key {
+			return &st.Flags[i], true
+		}
+	}
+	return nil, false
+}
+
+// Cohort returns the cohort with the given key.
+func (st *State) Cohort(key string) (*cohorts.Cohort, bool) {
+	for i := range st.Cohorts {
+		if st.Cohorts[i].Key == key {
+			return &st.Cohorts[i], true
+		}
+	}
+	return nil, false
+}

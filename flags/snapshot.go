@@ -1,0 +1,347 @@
+package flags
+
+import (
+	"encoding/json"
+	"fmt"
+	"math"
+	"sort"
+	"strconv"
+
+	"github.com/ramp-flags/ramp/cohorts"
+	"github.com/ramp-flags/ramp/flags/bucket"
+)
+
+// The context attributes the engine reads by name.
+const (
+	// TargetingKey is the OpenFeature targeting key: the user's id. Cohort
+	// lists are matched against it and it is the bucketing key unless the
+	// flag's BucketBy attribute is present.
+	TargetingKey = "targetingKey"
+	// RegionAttribute holds the user's ISO 3166-1 alpha-2 country.
+	RegionAttribute = "region"
+)
+
+// Snapshot is an immutable, compiled configuration. Evaluating against it is
+// a pure function of the snapshot and the context: no I/O, no locks, and no
+// allocation for boolean, string and number flags. A Snapshot is safe for
+// concurrent use; to change configuration, compile a new one and swap it in.
+type Snapshot struct {
+	version int64
+	flags   map[string]*compiledFlag
+	keys    []string
+	state   State
+}
+
+type compiledFlag struct {
+	key       string
+	typ       Type
+	enabled   bool
+	version   int64
+	values    []any
+	names     []string
+	def       int
+	bucketBy  string
+	salt      string
+	bucketing bucket.Version
+	rules     []compiledRule
+}
+
+type compiledRule struct {
+	name     string
+	cohorts  []*cohorts.Compiled
+	regions  *cohorts.RegionSet
+	matchers []*cohorts.Matcher
+	serve    int          // variant index, or -1 for a split
+	split    []splitRange // cumulative upper bounds, in declaration order
+}
+
+type splitRange struct {
+	variant int
+	upper   uint32 // exclusive, in buckets
+}
+
+// Compile validates a state and compiles it into a Snapshot tagged with the
+// given configuration version. It returns a *ValidationError if the state is
+// not sound.
+func Compile(st State, version int64) (*Snapshot, error) {
+	if err := st.Validate(); err != nil {
+		return nil, err
+	}
+	s := &Snapshot{version: version, flags: make(map[string]*compiledFlag, len(st.Flags)), state: st}
+	compiledCohorts := make(map[string]*cohorts.Compiled, len(st.Cohorts))
+	for _, c := range st.Cohorts {
+		cc, err := c.Compile(st.MemberSets[c.Key])
+		if err != nil {
+			return nil, fmt.Errorf("cohort %s: %w", c.Key, err)
+		}
+		compiledCohorts[c.Key] = cc
+	}
+	for i := range st.Flags {
+		cf, err := compileFlag(&st.Flags[i], compiledCohorts)
+		if err != nil {
+			return nil, fmt.Errorf("flag %s: %w", st.Flags[i].Key, err)
+		}
+		s.flags[cf.key] = cf
+		s.keys = append(s.keys, cf.key)
+	}
+	sort.Strings(s.keys)
+	return s, nil
+}
+
+func compileFlag(f *Flag, cs map[string]*cohorts.Compiled) (*compiledFlag, error) {
+	cf := &compiledFlag{
+		key: f.Key, typ: f.Type, enabled: f.Enabled, version: f.Version,
+		def: f.VariantIndex(f.DefaultVariant), bucketBy: f.BucketBy,
+		salt: f.EffectiveSalt(), bucketing: f.Bucketing,
+	}
+	for _, v := range f.Variants {
+		nv, err := NormalizeValue(f.Type, v.Value)
+		if err != nil {
+			return nil, err
+		}
+		cf.values = append(cf.values, nv)
+		cf.names = append(cf.names, v.Key)
+	}
+	for i, r := range f.Rules {
+		cr := compiledRule{name: r.Name, serve: -1}
+		for _, key := range r.Cohorts {
+			cr.cohorts = append(cr.cohorts, cs[key])
+		}
+		if len(r.Regions) > 0 {
+			cr.regions = &cohorts.RegionSet{}
+			for _, sel := range r.Regions {
+				list, all, err := cohorts.ExpandSelector(sel)
+				if err != nil {
+					return nil, fmt.Errorf("rules[%d]: %w", i, err)
+				}
+				if all {
+					cr.regions.AddEverywhere()
+				}
+				for _, c := range list {
+					cr.regions.Add(c)
+				}
+			}
+		}
+		for _, c := range r.When {
+			m, err := c.Compile()
+			if err != nil {
+				return nil, fmt.Errorf("rules[%d]: %w", i, err)
+			}
+			cr.matchers = append(cr.matchers, m)
+		}
+		if r.Serve != "" {
+			cr.serve = f.VariantIndex(r.Serve)
+		} else {
+			var cum uint32
+			for _, sp := range r.Rollout {
+				if sp.Weight == 0 {
+					continue
+				}
+				cum += uint32(sp.Weight)
+				cr.split = append(cr.split, splitRange{variant: f.VariantIndex(sp.Variant), upper: cum})
+			}
+		}
+		cf.rules = append(cf.rules, cr)
+	}
+	return cf, nil
+}
+
+// Version returns the configuration version the snapshot was compiled from.
+func (s *Snapshot) Version() int64 { return s.version }
+
+// Keys returns the flag keys in alphabetical order. The slice is shared:
+// do not modify it.
+func (s *Snapshot) Keys() []string { return s.keys }
+
+// State returns the configuration the snapshot was compiled from. It is
+// shared: do not modify it.
+func (s *Snapshot) State() *State { return &s.state }
+
+// Type returns a flag's type.
+func (s *Snapshot) Type(key string) (Type, bool) {
+	f, ok := s.flags[key]
+	if !ok {
+		return "", false
+	}
+	return f.typ, true
+}
+
+// Evaluate decides a flag for a context. On failure the decision's Value is
+// nil and its ErrorCode says why. ctx is an OpenFeature flattened context:
+// targetingKey and other attributes in one map; it is only read.
+func (s *Snapshot) Evaluate(key string, ctx map[string]any) Decision {
+	if s == nil {
+		return Decision{Key: key, Reason: ReasonError, ErrorCode: ErrGeneral, ErrorDetails: "no configuration loaded", Rule: -1}
+	}
+	f, ok := s.flags[key]
+	if !ok {
+		return Decision{Key: key, Reason: ReasonError, ErrorCode: ErrFlagNotFound,
+			ErrorDetails: "flag " + quote(key) + " not found", Rule: -1, SnapshotVersion: s.version}
+	}
+	return s.decide(f, ctx, nil)
+}
+
+// trace receives what each rule did, for explanations; nil on the hot path.
+type trace interface {
+	rule(i int, matched bool, why string)
+	split(bucketingAttr, bucketingKey string, position, bucket uint32)
+}
+
+func (s *Snapshot) decide(f *compiledFlag, ctx map[string]any, tr trace) Decision {
+	d := Decision{Key: f.key, Rule: -1, FlagVersion: f.version, SnapshotVersion: s.version}
+	if !f.enabled {
+		d.Value, d.Variant, d.Reason = f.values[f.def], f.names[f.def], ReasonDisabled
+		return d
+	}
+	if len(f.rules) == 0 {
+		d.Value, d.Variant, d.Reason = f.values[f.def], f.names[f.def], ReasonStatic
+		return d
+	}
+	var (
+		idHash    uint64
+		idHashSet bool
+	)
+	for i := range f.rules {
+		r := &f.rules[i]
+		if r.regions != nil {
+			region, _ := ctx[RegionAttribute].(string)
+			if !r.regions.Contains(region) {
+				if tr != nil {
+					tr.rule(i, false, "region "+quote(region)+" is not targeted")
+				}
+				continue
+			}
+		}
+		if len(r.cohorts) > 0 {
+			if !idHashSet {
+				if tk, ok := ctx[TargetingKey].(string); ok && tk != "" {
+					idHash, idHashSet = cohorts.HashID(tk), true
+				}
+			}
+			in := false
+			for _, c := range r.cohorts {
+				if c != nil && c.Match(ctx, idHash, idHashSet) {
+					in = true
+					if tr != nil {
+						tr.rule(i, true, "member of cohort "+c.Key())
+					}
+					break
+				}
+			}
+			if !in {
+				if tr != nil {
+					tr.rule(i, false, "not in any of the rule's cohorts")
+				}
+				continue
+			}
+		}
+		matched := true
+		for _, m := range r.matchers {
+			if !m.Match(ctx) {
+				matched = false
+				if tr != nil {
+					tr.rule(i, false, "condition not met: "+m.Condition().String())
+				}
+				break
+			}
+		}
+		if !matched {
+			continue
+		}
+		d.Rule, d.RuleName = i, r.name
+		if r.serve >= 0 {
+			if tr != nil {
+				tr.rule(i, true, "serves "+f.names[r.serve])
+			}
+			d.Value, d.Variant, d.Reason = f.values[r.serve], f.names[r.serve], ReasonTargetingMatch
+			return d
+		}
+		v, code, detail := s.pick(f, r, ctx, tr)
+		if code != "" {
+			return errorDecision(d, code, detail)
+		}
+		if tr != nil {
+			tr.rule(i, true, "split serves "+f.names[v])
+		}
+		d.Value, d.Variant, d.Reason = f.values[v], f.names[v], ReasonSplit
+		return d
+	}
+	d.Value, d.Variant, d.Reason = f.values[f.def], f.names[f.def], ReasonDefault
+	return d
+}
+
+// pick places the context's bucketing key on the flag's scale and returns
+// the variant of the split range it falls in.
+func (s *Snapshot) pick(f *compiledFlag, r *compiledRule, ctx map[string]any, tr trace) (int, ErrorCode, string) {
+	attr, val := bucketingValue(f, ctx)
+	if val == nil {
+		return 0, ErrTargetingKeyMissing, "a percentage rollout needs a targetingKey"
+	}
+	var pos uint32
+	if str, ok := val.(string); ok {
+		pos = bucket.Position(f.bucketing, f.salt, str)
+		if tr != nil {
+			tr.split(attr, str, pos, bucket.BucketOf(pos))
+		}
+	} else {
+		var buf [32]byte
+		key, ok := integerText(buf[:0], val)
+		if !ok {
+			return 0, ErrInvalidContext, "attribute " + quote(attr) + " must be a string or an integer to bucket by"
+		}
+		pos = bucket.PositionBytes(f.bucketing, f.salt, key)
+		if tr != nil {
+			tr.split(attr, string(key), pos, bucket.BucketOf(pos))
+		}
+	}
+	b := bucket.BucketOf(pos)
+	for _, sr := range r.split {
+		if b < sr.upper {
+			return sr.variant, "", ""
+		}
+	}
+	// Unreachable for a validated state (the ranges cover every bucket).
+	return 0, ErrGeneral, "percentage split does not cover bucket"
+}
+
+// bucketingValue returns the attribute a flag buckets by and its value: the
+// flag's BucketBy attribute when present and not empty, else targetingKey;
+// nil when neither is there.
+func bucketingValue(f *compiledFlag, ctx map[string]any) (string, any) {
+	if f.bucketBy != "" {
+		if v, ok := ctx[f.bucketBy]; ok && v != nil && v != "" {
+			return f.bucketBy, v
+		}
+	}
+	if v, ok := ctx[TargetingKey]; ok && v != nil && v != "" {
+		return TargetingKey, v
+	}
+	return TargetingKey, nil
+}
+
+// integerText writes an integer bucketing key in decimal. Floats are
+// accepted when integral (JSON numbers arrive as float64).
+func integerText(dst []byte, v any) ([]byte, bool) {
+	switch x := v.(type) {
+	case float64:
+		if x != math.Trunc(x) || math.Abs(x) >= 1<<53 {
+			return dst, false
+		}
+		return strconv.AppendInt(dst, int64(x), 10), true
+	case int, int8, int16, int32, int64, uint, uint8, uint16, uint32, uint64, json.Number:
+		return cohorts.AppendText(dst, v)
+	}
+	return dst, false
+}
+
+func errorDecision(d Decision, code ErrorCode, detail string) Decision {
+	d.Value, d.Variant, d.Reason, d.ErrorCode, d.ErrorDetails = nil, "", ReasonError, code, detail
+	return d
+}
+
+func quote(s string) string {
+	if len(s) > 64 {
+		s = s[:64] + "…"
+	}
+	return fmt.Sprintf("%q", s)
+}
