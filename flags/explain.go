@@ -52,14 +52,9 @@ func (e explainer) split(attr, key string, position, b uint32) {
 // Explain evaluates like Evaluate and records why. It is meant for people
 // (ramp eval --explain) and allocates freely.
 func (s *Snapshot) Explain(key string, ctx map[string]any) Explanation {
-	if s == nil {
-		return Explanation{Decision: s.Evaluate(key, ctx)}
-	}
-	f, ok := s.flags[key]
-	if !ok {
-		return Explanation{Decision: s.Evaluate(key, ctx)}
-	}
 	ex := &Explanation{}
-	ex.Decision = s.decide(f, ctx, explainer{f: f, ex: ex})
+	if f := s.lookup(&ex.Decision, key); f != nil {
+		s.decide(&ex.Decision, f, ctx, explainer{f: f, ex: ex})
+	}
 	return *ex
 }

@@ -7,40 +7,40 @@ import "fmt"
 // decision's error code on any other failure, as OpenFeature providers do.
 
 // Bool decides a boolean flag.
-func (s *Snapshot) Bool(key string, def bool, ctx map[string]any) (bool, Decision) {
-	d := s.typed(key, Boolean, ctx)
-	if v, ok := d.Value.(bool); ok && !d.IsError() {
-		return v, d
+func (s *Snapshot) Bool(key string, def bool, ctx map[string]any) (v bool, d Decision) {
+	s.typed(&d, key, Boolean, ctx)
+	if x, ok := d.Value.(bool); ok && !d.IsError() {
+		return x, d
 	}
 	d.Value = def
 	return def, d
 }
 
 // String decides a string flag.
-func (s *Snapshot) String(key string, def string, ctx map[string]any) (string, Decision) {
-	d := s.typed(key, String, ctx)
-	if v, ok := d.Value.(string); ok && !d.IsError() {
-		return v, d
+func (s *Snapshot) String(key string, def string, ctx map[string]any) (v string, d Decision) {
+	s.typed(&d, key, String, ctx)
+	if x, ok := d.Value.(string); ok && !d.IsError() {
+		return x, d
 	}
 	d.Value = def
 	return def, d
 }
 
 // Int decides an integer flag.
-func (s *Snapshot) Int(key string, def int64, ctx map[string]any) (int64, Decision) {
-	d := s.typed(key, Integer, ctx)
-	if v, ok := d.Value.(int64); ok && !d.IsError() {
-		return v, d
+func (s *Snapshot) Int(key string, def int64, ctx map[string]any) (v int64, d Decision) {
+	s.typed(&d, key, Integer, ctx)
+	if x, ok := d.Value.(int64); ok && !d.IsError() {
+		return x, d
 	}
 	d.Value = def
 	return def, d
 }
 
 // Float decides a float flag.
-func (s *Snapshot) Float(key string, def float64, ctx map[string]any) (float64, Decision) {
-	d := s.typed(key, Float, ctx)
-	if v, ok := d.Value.(float64); ok && !d.IsError() {
-		return v, d
+func (s *Snapshot) Float(key string, def float64, ctx map[string]any) (v float64, d Decision) {
+	s.typed(&d, key, Float, ctx)
+	if x, ok := d.Value.(float64); ok && !d.IsError() {
+		return x, d
 	}
 	d.Value = def
 	return def, d
@@ -48,8 +48,8 @@ func (s *Snapshot) Float(key string, def float64, ctx map[string]any) (float64, 
 
 // Object decides an object flag. The value returned is a deep copy that the
 // caller may modify.
-func (s *Snapshot) Object(key string, def any, ctx map[string]any) (any, Decision) {
-	d := s.typed(key, Object, ctx)
+func (s *Snapshot) Object(key string, def any, ctx map[string]any) (_ any, d Decision) {
+	s.typed(&d, key, Object, ctx)
 	if d.IsError() {
 		d.Value = def
 		return def, d
@@ -59,21 +59,19 @@ func (s *Snapshot) Object(key string, def any, ctx map[string]any) (any, Decisio
 	return v, d
 }
 
-func (s *Snapshot) typed(key string, want Type, ctx map[string]any) Decision {
-	if s == nil {
-		return s.Evaluate(key, ctx)
-	}
-	f, ok := s.flags[key]
-	if !ok {
-		return s.Evaluate(key, ctx)
+func (s *Snapshot) typed(d *Decision, key string, want Type, ctx map[string]any) {
+	f := s.lookup(d, key)
+	if f == nil {
+		return
 	}
 	if f.typ != want {
-		return Decision{Key: key, Reason: ReasonError, ErrorCode: ErrTypeMismatch, Rule: -1,
+		*d = Decision{Key: key, Reason: ReasonError, ErrorCode: ErrTypeMismatch, Rule: -1,
 			ErrorDetails:    fmt.Sprintf("flag %q is of type %s, not %s", key, f.typ, want),
 			FlagVersion:     f.version,
 			SnapshotVersion: s.version}
+		return
 	}
-	return s.decide(f, ctx, nil)
+	s.decide(d, f, ctx, nil)
 }
 
 func deepCopy(v any) any {

@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"math"
-	"sort"
 	"strings"
 
 	"github.com/ramp-flags/ramp/cohorts"
@@ -342,12 +341,3 @@ func describe(v any) string {
 	return fmt.Sprintf("%v (%T)", v, v)
 }
 
-// sortedKeys returns map keys in order, for stable output.
-func sortedKeys[M ~map[string]V, V any](m M) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	sort.Strings(out)
-	return out
-}
