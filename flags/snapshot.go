@@ -281,7 +281,6 @@ func (s *Snapshot) decide(d *Decision, f *compiledFlag, ctx map[string]any, tr t
 		return
 	}
 	d.Value, d.Variant, d.Reason = f.values[f.def], f.names[f.def], ReasonDefault
-	return
 }
 
 // pick places the context's bucketing key on the flag's scale and returns

@@ -1,0 +1,45 @@
+# ramp — build, test and run. `make help` lists the targets.
+GO        ?= go
+BIN       := bin/ramp
+DB        ?= ramp-demo.db
+FUZZTIME  ?= 30s
+VERSION   ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+LDFLAGS   := -X github.com/ramp-flags/ramp/internal/cli.version=$(VERSION)
+
+.PHONY: help build test test-short vet staticcheck bench fuzz run clean
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
+
+build: ## build bin/ramp
+	$(GO) build -ldflags "$(LDFLAGS)" -o $(BIN) ./cmd/ramp
+
+vet: ## go vet
+	$(GO) vet ./...
+
+staticcheck: ## staticcheck (version pinned in go.mod's tool directive)
+	$(GO) tool staticcheck ./...
+
+test: vet staticcheck ## vet, staticcheck and every test with the race detector
+	$(GO) test -race -count=1 ./...
+
+test-short: ## quick tests without the race detector
+	$(GO) test -short ./...
+
+bench: ## engine and CLI benchmarks (figures go to docs/BENCHMARKS.md)
+	$(GO) test -run '^$$' -bench . -benchmem ./...
+
+fuzz: ## run every fuzz target for FUZZTIME each
+	@set -e; for pkg in $$($(GO) list ./...); do \
+	  for f in $$($(GO) test -list '^Fuzz' $$pkg | grep '^Fuzz' || true); do \
+	    echo "== $$pkg $$f"; $(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) $$pkg; \
+	  done; \
+	done
+
+run: build ## apply the demo scenario to an embedded SQLite file and show how 100,000 users are assigned
+	rm -f $(DB) $(DB)-wal $(DB)-shm
+	$(BIN) --db $(DB) apply -f testdata/scenario.yaml
+	$(BIN) --db $(DB) demo --users 100000
+
+clean: ## remove build output and the demo database
+	rm -rf bin $(DB) $(DB)-wal $(DB)-shm
