@@ -5,6 +5,7 @@ import (
 	"reflect"
 	"slices"
 	"sort"
+	"strings"
 
 	"github.com/ramp-flags/ramp/cohorts"
 )
@@ -189,7 +190,7 @@ func sameMembers(a, b []cohorts.Member) bool {
 	if len(a) != len(b) {
 		return false
 	}
-	sa, sb := slices.Clone(a), slices.Clone(b)
+	sa, sb := upperRegions(a), upperRegions(b)
 	byID := func(x, y cohorts.Member) int {
 		switch {
 		case x.ID < y.ID:
@@ -202,6 +203,16 @@ func sameMembers(a, b []cohorts.Member) bool {
 	slices.SortFunc(sa, byID)
 	slices.SortFunc(sb, byID)
 	return slices.Equal(sa, sb)
+}
+
+// upperRegions copies a member list with regions in upper case, as stores
+// keep them.
+func upperRegions(ms []cohorts.Member) []cohorts.Member {
+	out := slices.Clone(ms)
+	for i := range out {
+		out[i].Region = cohorts.Region(strings.ToUpper(string(out[i].Region)))
+	}
+	return out
 }
 
 func sortedCohorts(cs []cohorts.Cohort) []cohorts.Cohort {

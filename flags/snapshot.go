@@ -224,6 +224,9 @@ func (s *Snapshot) decide(d *Decision, f *compiledFlag, ctx map[string]any, tr t
 				}
 				continue
 			}
+			if tr != nil {
+				tr.rule(i, true, "region "+quote(region)+" is targeted")
+			}
 		}
 		if len(r.cohorts) > 0 {
 			if !idHashSet {
@@ -260,6 +263,9 @@ func (s *Snapshot) decide(d *Decision, f *compiledFlag, ctx map[string]any, tr t
 		}
 		if !matched {
 			continue
+		}
+		if tr != nil && len(r.matchers) > 0 {
+			tr.rule(i, true, "conditions hold")
 		}
 		d.Rule, d.RuleName = i, r.name
 		if r.serve >= 0 {

@@ -1,0 +1,335 @@
+package cli_test
+
+import (
+	"context"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/ramp-flags/ramp/internal/cli"
+)
+
+// ramp runs the CLI in process with real argv against a real SQLite file,
+// as a user would, and returns stdout, stderr and the exit code.
+type ramp struct {
+	t  *testing.T
+	db string
+}
+
+func newRamp(t *testing.T) *ramp {
+	t.Helper()
+	t.Setenv("RAMP_ACTOR", "tester")
+	t.Setenv("RAMP_DB", "")
+	return &ramp{t: t, db: filepath.Join(t.TempDir(), "ramp.db")}
+}
+
+func (r *ramp) run(stdin string, args ...string) (stdout, stderr string, code int) {
+	r.t.Helper()
+	io, in, out, errOut := cli.Test()
+	in.WriteString(stdin)
+	code = cli.Execute(context.Background(), append([]string{"--db", r.db}, args...), io)
+	return out.String(), errOut.String(), code
+}
+
+// ok runs a command that must succeed.
+func (r *ramp) ok(args ...string) string {
+	r.t.Helper()
+	out, errOut, code := r.run("", args...)
+	if code != 0 {
+		r.t.Fatalf("ramp %s: exit %d\nstderr: %s", strings.Join(args, " "), code, errOut)
+	}
+	return out
+}
+
+func testdata(name string) string { return filepath.Join("..", "..", "testdata", name) }
+
+func decode[T any](t *testing.T, s string) T {
+	t.Helper()
+	var v T
+	if err := json.Unmarshal([]byte(s), &v); err != nil {
+		t.Fatalf("not JSON: %v\n%s", err, s)
+	}
+	return v
+}
+
+func TestApplyExportRoundTrip(t *testing.T) {
+	r := newRamp(t)
+	res := decode[map[string]any](t, r.ok("apply", "-f", testdata("example.yaml")))
+	if res["applied"] != true || len(res["changes"].([]any)) != 5 {
+		t.Fatalf("first apply = %v", res)
+	}
+	again := decode[map[string]any](t, r.ok("apply", "-f", testdata("example.yaml")))
+	if again["applied"] != false || len(again["changes"].([]any)) != 0 {
+		t.Fatalf("second apply changed something: %v", again)
+	}
+
+	exported := r.ok("export")
+	file := filepath.Join(t.TempDir(), "export.yaml")
+	if err := os.WriteFile(file, []byte(exported), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	noop := decode[map[string]any](t, r.ok("apply", "-f", file))
+	if len(noop["changes"].([]any)) != 0 {
+		t.Fatalf("export then apply changed: %v\nexport:\n%s", noop["changes"], exported)
+	}
+	// The JSON export applies to a fresh database and reproduces the state.
+	jsonFile := filepath.Join(t.TempDir(), "export.json")
+	r.ok("export", "-o", "json", "--file", jsonFile)
+	fresh := newRamp(t)
+	fresh.ok("apply", "-f", jsonFile)
+	if got := fresh.ok("export"); got != exported {
+		t.Errorf("export of the copy differs:\n%s", cmp.Diff(exported, got))
+	}
+}
+
+func TestApplyRejectsBrokenFileAndWritesNothing(t *testing.T) {
+	r := newRamp(t)
+	r.ok("apply", "-f", testdata("example.yaml"))
+	before := r.ok("export")
+	_, errOut, code := r.run("", "apply", "-f", testdata("broken.yaml"))
+	if code != cli.ExitInvalid {
+		t.Fatalf("exit %d, want %d\n%s", code, cli.ExitInvalid, errOut)
+	}
+	if !strings.Contains(errOut, "broken.yaml:") {
+		t.Errorf("error does not name the file and line:\n%s", errOut)
+	}
+	if after := r.ok("export"); after != before {
+		t.Errorf("a rejected apply changed the store:\n%s", cmp.Diff(before, after))
+	}
+}
+
+func TestApplyDryRunAndPrune(t *testing.T) {
+	r := newRamp(t)
+	out := decode[map[string]any](t, r.ok("apply", "--dry-run", "-f", testdata("example.yaml")))
+	if out["applied"] != false || len(out["changes"].([]any)) != 5 {
+		t.Fatalf("dry run = %v", out)
+	}
+	if flags := decode[[]any](t, r.ok("flags", "list")); len(flags) != 0 {
+		t.Fatalf("dry run wrote %d flags", len(flags))
+	}
+	r.ok("apply", "-f", testdata("scenario.yaml"))
+	pruned := decode[map[string]any](t, r.ok("apply", "--prune", "--dry-run", "-f", testdata("example.yaml")))
+	var deletes []string
+	for _, c := range pruned["changes"].([]any) {
+		c := c.(map[string]any)
+		if c["action"] == "delete" {
+			deletes = append(deletes, c["kind"].(string)+" "+c["key"].(string))
+		}
+	}
+	want := []string{"cohort linked-accounts", "cohort us-users", "cohort whatsapp-beta-testers",
+		"flag common-mailbox", "flag ig-add-whatsapp-to-profile", "flag ig-business-inbox-tools"}
+	if diff := cmp.Diff(want, deletes); diff != "" {
+		t.Errorf("prune deletes (-want +got):\n%s", diff)
+	}
+	r.ok("apply", "--prune", "-f", testdata("example.yaml"))
+	if flags := decode[[]map[string]any](t, r.ok("flags", "list")); len(flags) != 3 {
+		t.Errorf("after prune: %d flags, want 3", len(flags))
+	}
+}
+
+func TestEval(t *testing.T) {
+	r := newRamp(t)
+	r.ok("apply", "-f", testdata("example.yaml"))
+	tests := []struct {
+		name     string
+		args     []string
+		wantCode int
+		want     map[string]any
+	}{
+		{"employee", []string{"eval", "messenger-ig-interop", "--context", `{"targetingKey":"emp-1"}`}, 0,
+			map[string]any{"key": "messenger-ig-interop", "value": true, "variant": "on", "reason": "TARGETING_MATCH"}},
+		{"outside the US", []string{"eval", "messenger-ig-interop", "--context", `{"targetingKey":"u1","region":"FR"}`}, 0,
+			map[string]any{"key": "messenger-ig-interop", "value": false, "variant": "off", "reason": "DEFAULT"}},
+		{"static", []string{"eval", "wa-link-code-ttl-seconds"}, 0,
+			map[string]any{"key": "wa-link-code-ttl-seconds", "value": 600.0, "variant": "long", "reason": "STATIC"}},
+		{"unknown flag", []string{"eval", "nope", "--context", `{}`}, cli.ExitEvalError,
+			map[string]any{"key": "nope", "errorCode": "FLAG_NOT_FOUND"}},
+		{"split without key", []string{"eval", "messenger-ig-interop", "--context", `{"region":"US"}`}, cli.ExitEvalError,
+			map[string]any{"key": "messenger-ig-interop", "errorCode": "TARGETING_KEY_MISSING"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			out, errOut, code := r.run("", tt.args...)
+			if code != tt.wantCode {
+				t.Fatalf("exit %d, want %d; stderr %s", code, tt.wantCode, errOut)
+			}
+			got := decode[map[string]any](t, out)
+			delete(got, "metadata")
+			delete(got, "errorDetails")
+			if diff := cmp.Diff(tt.want, got); diff != "" {
+				t.Errorf("decision (-want +got):\n%s", diff)
+			}
+		})
+	}
+	if _, errOut, code := r.run("", "eval", "messenger-ig-interop", "--context", `{"targetingKey":`); code != cli.ExitInvalid || !strings.Contains(errOut, "--context") {
+		t.Errorf("malformed context: exit %d, %s", code, errOut)
+	}
+	explained := decode[map[string]any](t, r.ok("eval", "messenger-ig-interop", "--explain", "-o", "json", "--context", `{"targetingKey":"u1","region":"US","accountCenterId":"ac-1"}`))
+	b := explained["explanation"].(map[string]any)["bucketing"].(map[string]any)
+	if b["attribute"] != "accountCenterId" || b["key"] != "ac-1" {
+		t.Errorf("explain bucketing = %v", b)
+	}
+}
+
+func TestEvalContexts(t *testing.T) {
+	r := newRamp(t)
+	r.ok("apply", "-f", testdata("example.yaml"))
+	in := `{"targetingKey":"emp-1"}
+not json
+
+{"targetingKey":"u1","region":"FR"}
+[1,2]
+`
+	out, errOut, code := r.run(in, "eval", "messenger-ig-interop", "--contexts", "-")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	if len(lines) != 4 {
+		t.Fatalf("got %d lines, want 4 (blank lines skipped):\n%s", len(lines), out)
+	}
+	wants := []string{`"variant":"on"`, `"errorCode":"PARSE_ERROR"`, `"variant":"off"`, `"errorCode":"PARSE_ERROR"`}
+	for i, w := range wants {
+		if !strings.Contains(lines[i], w) {
+			t.Errorf("line %d = %s, want %s", i+1, lines[i], w)
+		}
+	}
+}
+
+func TestKillSwitch(t *testing.T) {
+	r := newRamp(t)
+	r.ok("apply", "-f", testdata("example.yaml"))
+	r.ok("flags", "disable", "messenger-ig-interop")
+	d := decode[map[string]any](t, r.ok("eval", "messenger-ig-interop", "--context", `{"targetingKey":"emp-1"}`))
+	if d["reason"] != "DISABLED" || d["value"] != false {
+		t.Fatalf("after disable: %v", d)
+	}
+	// Applying the file again must not re-enable a killed flag.
+	r.ok("apply", "-f", testdata("example.yaml"))
+	d = decode[map[string]any](t, r.ok("eval", "messenger-ig-interop", "--context", `{"targetingKey":"emp-1"}`))
+	if d["reason"] != "DISABLED" {
+		t.Fatalf("apply re-enabled a killed flag: %v", d)
+	}
+	r.ok("flags", "enable", "messenger-ig-interop")
+	d = decode[map[string]any](t, r.ok("eval", "messenger-ig-interop", "--context", `{"targetingKey":"emp-1"}`))
+	if d["reason"] != "TARGETING_MATCH" {
+		t.Fatalf("after enable: %v", d)
+	}
+	got := decode[map[string]any](t, r.ok("flags", "get", "messenger-ig-interop", "-o", "json"))
+	if got["enabled"] != true || got["version"] != 3.0 {
+		t.Errorf("flags get = %v", got)
+	}
+}
+
+func TestCohortMembers(t *testing.T) {
+	r := newRamp(t)
+	r.ok("apply", "-f", testdata("example.yaml"))
+	r.ok("cohorts", "add", "employees", "emp-9", "emp-10", "--region", "us")
+	c := decode[map[string]any](t, r.ok("cohorts", "get", "employees", "-o", "json"))
+	if c["members"] != 5.0 || c["membersByRegion"].(map[string]any)["US"] != 2.0 {
+		t.Fatalf("cohort = %v", c)
+	}
+	d := decode[map[string]any](t, r.ok("eval", "messenger-ig-interop", "--context", `{"targetingKey":"emp-9"}`))
+	if d["variant"] != "on" {
+		t.Errorf("new member not targeted: %v", d)
+	}
+	r.ok("cohorts", "remove", "employees", "emp-9")
+	d = decode[map[string]any](t, r.ok("eval", "messenger-ig-interop", "--context", `{"targetingKey":"emp-9"}`))
+	if d["variant"] != "off" {
+		t.Errorf("removed member still targeted: %v", d)
+	}
+	list := decode[[]map[string]any](t, r.ok("cohorts", "list"))
+	if len(list) != 2 {
+		t.Errorf("cohorts list = %v", list)
+	}
+	if _, errOut, code := r.run("", "cohorts", "add", "ghosts", "u1"); code != cli.ExitNotFound {
+		t.Errorf("add to unknown cohort: exit %d %s", code, errOut)
+	}
+	if _, _, code := r.run("", "cohorts", "add", "employees", "u1", "--region", "XX"); code != cli.ExitUsage {
+		t.Errorf("bad region: exit %d", code)
+	}
+}
+
+func TestExitCodes(t *testing.T) {
+	r := newRamp(t)
+	r.ok("apply", "-f", testdata("example.yaml"))
+	tests := []struct {
+		args []string
+		want int
+	}{
+		{[]string{"flags", "get", "nope"}, cli.ExitNotFound},
+		{[]string{"flags", "get"}, cli.ExitUsage},
+		{[]string{"flags", "list", "--bogus"}, cli.ExitUsage},
+		{[]string{"nosuchcommand"}, cli.ExitUsage},
+		{[]string{"apply"}, cli.ExitUsage},
+		{[]string{"apply", "-f", "/does/not/exist.yaml"}, cli.ExitInvalid},
+		{[]string{"flags", "delete", "messenger-ig-interop"}, cli.ExitUsage}, // not a terminal: needs --yes
+		{[]string{"flags", "list", "-o", "xml"}, cli.ExitUsage},
+	}
+	for _, tt := range tests {
+		_, errOut, code := r.run("", tt.args...)
+		if code != tt.want {
+			t.Errorf("ramp %s: exit %d, want %d (%s)", strings.Join(tt.args, " "), code, tt.want, errOut)
+		}
+		if !strings.HasPrefix(errOut, "ramp: ") {
+			t.Errorf("ramp %s: stderr %q does not start with \"ramp: \"", strings.Join(tt.args, " "), errOut)
+		}
+	}
+	r.ok("flags", "delete", "messenger-ig-interop", "--yes")
+	if _, _, code := r.run("", "flags", "get", "messenger-ig-interop"); code != cli.ExitNotFound {
+		t.Errorf("deleted flag still there")
+	}
+}
+
+func TestOutputFormats(t *testing.T) {
+	r := newRamp(t)
+	r.ok("apply", "-f", testdata("scenario.yaml"))
+	if out := r.ok("flags", "list", "-o", "table"); !strings.Contains(out, "KEY") || !strings.Contains(out, "messenger-ig-interop") {
+		t.Errorf("table:\n%s", out)
+	}
+	if out := r.ok("flags", "list", "-o", "yaml"); !strings.Contains(out, "- key: common-mailbox") {
+		t.Errorf("yaml:\n%s", out)
+	}
+	regions := decode[map[string]any](t, r.ok("regions"))
+	if n := len(regions["countries"].([]any)); n != 249 {
+		t.Errorf("regions: %d countries", n)
+	}
+	if out := r.ok("flags", "get", "ig-dm-via-whatsapp", "-o", "table"); !strings.Contains(out, "split handoff 25% / inline 25% / off 50%") {
+		t.Errorf("flags get table:\n%s", out)
+	}
+	if out := r.ok("version"); !strings.Contains(out, `"bucketing": 1`) {
+		t.Errorf("version: %s", out)
+	}
+}
+
+func TestSimulate(t *testing.T) {
+	r := newRamp(t)
+	r.ok("apply", "-f", testdata("scenario.yaml"))
+	sim := decode[cli.Simulation](t, r.ok("simulate", "--users", "20000"))
+	if sim.Users != 20000 || len(sim.Flags) != 6 {
+		t.Fatalf("simulation: %d users, %d flags", sim.Users, len(sim.Flags))
+	}
+	for _, fs := range sim.Flags {
+		if fs.Key == "messenger-ig-interop" {
+			us := fs.ByRegion["US"]
+			share := float64(us["on"]) / float64(us["on"]+us["off"])
+			if share < 0.08 || share > 0.12 {
+				t.Errorf("US share of messenger-ig-interop = %.3f, want about 0.10", share)
+			}
+			if fs.LinkedPairs == 0 || fs.LinkedAgree != fs.LinkedPairs {
+				t.Errorf("linked accounts: %d of %d agree", fs.LinkedAgree, fs.LinkedPairs)
+			}
+		}
+		if len(fs.Errors) > 0 {
+			t.Errorf("%s: errors %v", fs.Key, fs.Errors)
+		}
+	}
+	table := r.ok("simulate", "--users", "5000", "-o", "table", "--flag", "common-mailbox")
+	if !strings.Contains(table, "common-mailbox (boolean)") || !strings.Contains(table, "REGION") {
+		t.Errorf("table:\n%s", table)
+	}
+}

@@ -1,0 +1,235 @@
+package cli
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/ramp-flags/ramp/flags"
+	"github.com/ramp-flags/ramp/internal/ofrep"
+	"github.com/ramp-flags/ramp/internal/store"
+)
+
+type evalOptions struct {
+	f        *Factory
+	flag     string
+	context  string
+	contexts string
+	explain  bool
+	format   string
+}
+
+func newEvalCmd(f *Factory, runF func(*evalOptions) error) *cobra.Command {
+	opts := &evalOptions{f: f}
+	cmd := &cobra.Command{
+		Use:   "eval FLAG",
+		Short: "Decide a flag for one context, or for many",
+		Long: `Decide a flag as a service would, from the stored configuration, and print the
+decision as JSON in the OFREP shape: {key, value, variant, reason, metadata},
+or {key, errorCode, errorDetails} when the service would get its own default.
+
+--context takes one evaluation context as JSON. --contexts reads JSON lines
+(one context per line; blank lines are skipped) from a file or "-" for stdin and
+writes one decision per line, in the same order; a line that is not a JSON
+object gets a PARSE_ERROR decision rather than stopping the run.
+
+--explain shows why: each rule tried and what it found, and for percentage
+splits the bucketing key, salt and bucket.
+
+Exit status 7 means the single decision carried an OpenFeature error code.`,
+		Example: `  ramp eval messenger-ig-interop --context '{"targetingKey":"u1","region":"US","accountCenterId":"ac-9"}'
+  ramp eval ig-dm-via-whatsapp --explain --context '{"targetingKey":"u1","region":"CA","appVersion":"301.2.0"}'
+  ramp eval messenger-ig-interop --contexts users.jsonl > decisions.jsonl`,
+		Args: exactArgs(1, "one flag key"),
+		ValidArgsFunction: func(cmd *cobra.Command, args []string, toComplete string) ([]string, cobra.ShellCompDirective) {
+			return completeFlagKeys(cmd.Context(), f, args)
+		},
+		RunE: func(cmd *cobra.Command, args []string) error {
+			opts.flag = args[0]
+			if opts.context != "" && opts.contexts != "" {
+				return &UsageError{fmt.Errorf("use --context or --contexts, not both")}
+			}
+			if opts.explain && opts.contexts != "" {
+				return &UsageError{fmt.Errorf("--explain works with a single --context")}
+			}
+			if runF != nil {
+				return runF(opts)
+			}
+			return evalRun(cmd.Context(), opts)
+		},
+	}
+	cmd.Flags().StringVarP(&opts.context, "context", "c", "", "evaluation context as a JSON object (default {})")
+	cmd.Flags().StringVar(&opts.contexts, "contexts", "", "file of JSON-lines contexts, or - for stdin")
+	cmd.Flags().BoolVar(&opts.explain, "explain", false, "show each rule tried and the bucket")
+	addOutputFlag(cmd, &opts.format)
+	return cmd
+}
+
+func loadSnapshot(ctx context.Context, s *store.Store) (*flags.Snapshot, error) {
+	st, version, err := s.State(ctx)
+	if err != nil {
+		return nil, err
+	}
+	snap, err := flags.Compile(st, version)
+	if err != nil {
+		return nil, fmt.Errorf("stored configuration does not compile: %w", err)
+	}
+	return snap, nil
+}
+
+func evalRun(ctx context.Context, opts *evalOptions) error {
+	var snap *flags.Snapshot
+	err := opts.f.withStore(ctx, func(s *store.Store) (err error) {
+		snap, err = loadSnapshot(ctx, s)
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	io := opts.f.IO
+	if opts.contexts != "" {
+		in := io.In
+		if opts.contexts != "-" {
+			file, err := os.Open(opts.contexts)
+			if err != nil {
+				return &InvalidError{fmt.Errorf("contexts: %w", err)}
+			}
+			defer file.Close()
+			in = file
+		}
+		return evalMany(snap, opts.flag, in, io.Out, opts.contexts)
+	}
+
+	evalCtx := map[string]any{}
+	if strings.TrimSpace(opts.context) != "" {
+		if err := decodeContext([]byte(opts.context), &evalCtx); err != nil {
+			return &InvalidError{fmt.Errorf("--context: %w", err)}
+		}
+	}
+	format, err := resolveFormat(io, opts.format)
+	if err != nil {
+		return err
+	}
+	if opts.explain {
+		ex := snap.Explain(opts.flag, evalCtx)
+		if format == formatTable {
+			printExplanation(io.Out, &ex)
+		} else {
+			view := struct {
+				Decision    any               `json:"decision"`
+				Explanation flags.Explanation `json:"explanation"`
+			}{ofrep.Body(&ex.Decision), ex}
+			if err := writeData(io.Out, format, view); err != nil {
+				return err
+			}
+		}
+		if ex.Decision.IsError() {
+			return errEvalFailed
+		}
+		return nil
+	}
+	d := snap.Evaluate(opts.flag, evalCtx)
+	if format == formatTable {
+		format = formatJSON // a decision is data: JSON even on a terminal
+	}
+	if err := writeData(io.Out, format, ofrep.Body(&d)); err != nil {
+		return err
+	}
+	if d.IsError() {
+		return errEvalFailed
+	}
+	return nil
+}
+
+// decodeContext reads one evaluation context: a JSON object.
+func decodeContext(b []byte, into *map[string]any) error {
+	dec := json.NewDecoder(bytes.NewReader(b))
+	if err := dec.Decode(into); err != nil {
+		return fmt.Errorf("not a JSON object: %v", err)
+	}
+	if *into == nil {
+		return fmt.Errorf("not a JSON object: null")
+	}
+	if dec.More() {
+		return fmt.Errorf("trailing data after the JSON object")
+	}
+	return nil
+}
+
+// evalMany streams JSON-lines contexts to JSON-lines decisions.
+func evalMany(snap *flags.Snapshot, key string, in io.Reader, out io.Writer, name string) error {
+	sc := bufio.NewScanner(in)
+	sc.Buffer(make([]byte, 64*1024), 1<<20)
+	w := bufio.NewWriterSize(out, 256*1024)
+	line := 0
+	buf := make([]byte, 0, 512)
+	for sc.Scan() {
+		line++
+		text := bytes.TrimSpace(sc.Bytes())
+		if len(text) == 0 {
+			continue
+		}
+		var evalCtx map[string]any
+		var d flags.Decision
+		if err := json.Unmarshal(text, &evalCtx); err != nil || evalCtx == nil {
+			d = flags.Decision{Key: key, Reason: flags.ReasonError, ErrorCode: flags.ErrParse, Rule: -1,
+				ErrorDetails: fmt.Sprintf("line %d: context is not a JSON object", line)}
+		} else {
+			d = snap.Evaluate(key, evalCtx)
+		}
+		var err error
+		buf, err = ofrep.AppendJSON(buf[:0], &d)
+		if err != nil {
+			return fmt.Errorf("line %d: %w", line, err)
+		}
+		buf = append(buf, '\n')
+		if _, err := w.Write(buf); err != nil {
+			return err
+		}
+	}
+	if err := sc.Err(); err != nil {
+		return &InvalidError{fmt.Errorf("%s: line %d: %w", name, line+1, err)}
+	}
+	return w.Flush()
+}
+
+func printExplanation(w io.Writer, ex *flags.Explanation) {
+	d := &ex.Decision
+	if d.IsError() {
+		fmt.Fprintf(w, "%s → caller's default (%s: %s)\n", d.Key, d.ErrorCode, d.ErrorDetails)
+	} else {
+		val, _ := json.Marshal(d.Value)
+		fmt.Fprintf(w, "%s → %s = %s (%s)\n", d.Key, d.Variant, val, d.Reason)
+	}
+	switch {
+	case d.Reason == flags.ReasonDisabled:
+		fmt.Fprintln(w, "  the flag is disabled (kill switch): every context gets the default variant")
+	case d.Reason == flags.ReasonStatic:
+		fmt.Fprintln(w, "  the flag has no rules: every context gets the default variant")
+	}
+	for _, s := range ex.Steps {
+		mark := "✗"
+		if s.Matched {
+			mark = "✓"
+		}
+		name := ""
+		if s.Name != "" {
+			name = " (" + s.Name + ")"
+		}
+		fmt.Fprintf(w, "  %s rule %d%s: %s\n", mark, s.Rule, name, s.Detail)
+	}
+	if d.Reason == flags.ReasonDefault {
+		fmt.Fprintln(w, "  no rule matched: default variant")
+	}
+	if b := ex.Bucketing; b != nil {
+		fmt.Fprintf(w, "  bucketing: %s=%q salt=%q v%d → position %d, bucket %d of 10000 (%.2f%%)\n",
+			b.Attribute, b.Key, b.Salt, b.Version, b.Position, b.Bucket, float64(b.Bucket)/100)
+	}
+}

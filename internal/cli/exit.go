@@ -1,0 +1,70 @@
+package cli
+
+import (
+	"context"
+	"errors"
+
+	"github.com/ramp-flags/ramp/flags"
+	"github.com/ramp-flags/ramp/internal/config"
+	"github.com/ramp-flags/ramp/internal/store"
+)
+
+// Exit codes tell scripts what kind of failure happened. They are part of
+// the CLI's interface (README, "Exit codes").
+const (
+	ExitOK        = 0 // success
+	ExitError     = 1 // unexpected failure (I/O, a bug)
+	ExitUsage     = 2 // bad command line: unknown flag, missing argument
+	ExitInvalid   = 3 // invalid input: configuration, context or file content
+	ExitNotFound  = 4 // the flag or cohort does not exist
+	ExitConflict  = 5 // changed meanwhile by someone else, or already exists
+	ExitAborted   = 6 // a confirmation was declined or impossible
+	ExitEvalError = 7 // `ramp eval` answered with an OpenFeature error code
+)
+
+// UsageError marks a mistake on the command line.
+type UsageError struct{ Err error }
+
+func (e *UsageError) Error() string { return e.Err.Error() }
+func (e *UsageError) Unwrap() error { return e.Err }
+
+// InvalidError marks invalid input that is neither a config file nor a
+// store object (a malformed --context, say).
+type InvalidError struct{ Err error }
+
+func (e *InvalidError) Error() string { return e.Err.Error() }
+func (e *InvalidError) Unwrap() error { return e.Err }
+
+// errAborted is returned when the user declines a confirmation.
+var errAborted = errors.New("aborted: nothing was changed")
+
+// errEvalFailed reports a decision that carries an error code; the decision
+// itself is already printed.
+var errEvalFailed = errors.New("evaluation returned an error code")
+
+// ExitCode maps an error to the process exit status, in one table.
+func ExitCode(err error) int {
+	var (
+		usage   *UsageError
+		invalid *InvalidError
+		cfgErr  *config.Error
+		valErr  *flags.ValidationError
+	)
+	switch {
+	case err == nil:
+		return ExitOK
+	case errors.As(err, &usage):
+		return ExitUsage
+	case errors.As(err, &invalid), errors.As(err, &cfgErr), errors.As(err, &valErr):
+		return ExitInvalid
+	case errors.Is(err, store.ErrNotFound):
+		return ExitNotFound
+	case errors.Is(err, store.ErrConflict):
+		return ExitConflict
+	case errors.Is(err, errAborted), errors.Is(err, context.Canceled):
+		return ExitAborted
+	case errors.Is(err, errEvalFailed):
+		return ExitEvalError
+	}
+	return ExitError
+}

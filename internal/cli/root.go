@@ -1,0 +1,146 @@
+// Package cli implements the ramp command line: one file per noun, each verb
+// an options struct, a NewCmd constructor and a run function that tests can
+// drive with real argv against in-memory streams and a real database.
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/user"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/ramp-flags/ramp/internal/store"
+)
+
+// Factory carries what every command needs: streams, where the database is
+// and who is acting. Commands open the store lazily, so that `ramp regions`
+// or `ramp --help` never touch a database.
+type Factory struct {
+	IO     *IOStreams
+	DB     string
+	Actor  string
+	Getenv func(string) string
+}
+
+// OpenStore opens the configured database.
+func (f *Factory) OpenStore(ctx context.Context) (*store.Store, error) {
+	s, err := store.Open(ctx, f.DB)
+	if err != nil {
+		return nil, fmt.Errorf("open database %s: %w", f.DB, err)
+	}
+	return s, nil
+}
+
+// withStore opens the store, runs fn and closes the store.
+func (f *Factory) withStore(ctx context.Context, fn func(*store.Store) error) (err error) {
+	s, err := f.OpenStore(ctx)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if cerr := s.Close(); err == nil && cerr != nil {
+			err = fmt.Errorf("close database: %w", cerr)
+		}
+	}()
+	return fn(s)
+}
+
+func defaultActor(getenv func(string) string) string {
+	if a := getenv("RAMP_ACTOR"); a != "" {
+		return a
+	}
+	if u, err := user.Current(); err == nil && u.Username != "" {
+		return u.Username
+	}
+	if u := getenv("USER"); u != "" {
+		return u
+	}
+	return "unknown"
+}
+
+// NewRootCmd builds the ramp command tree.
+func NewRootCmd(io *IOStreams) *cobra.Command {
+	f := &Factory{IO: io, Getenv: os.Getenv}
+	root := &cobra.Command{
+		Use:   "ramp",
+		Short: "Feature-flag rollouts and experiments",
+		Long: `ramp decides, for every user, which features they get: cohorts, staged
+percentage rollouts and experiments, served to services through OpenFeature.
+
+Configuration lives in YAML files applied with "ramp apply"; the state is kept
+in a database (an embedded SQLite file by default).`,
+		Example: `  ramp apply -f testdata/scenario.yaml
+  ramp flags list
+  ramp eval messenger-ig-interop --context '{"targetingKey":"u1","region":"US"}'
+  ramp flags disable messenger-ig-interop`,
+		SilenceUsage:  true,
+		SilenceErrors: true,
+		PersistentPreRunE: func(cmd *cobra.Command, args []string) error {
+			if f.DB == "" {
+				f.DB = "ramp.db"
+				if v := f.Getenv("RAMP_DB"); v != "" {
+					f.DB = v
+				}
+			}
+			if strings.TrimSpace(f.Actor) == "" {
+				f.Actor = defaultActor(f.Getenv)
+			}
+			return nil
+		},
+	}
+	root.SetIn(io.In)
+	root.SetOut(io.Out)
+	root.SetErr(io.ErrOut)
+	root.PersistentFlags().StringVar(&f.DB, "db", "", "database: a SQLite file path (default ramp.db, or $RAMP_DB)")
+	root.PersistentFlags().StringVar(&f.Actor, "actor", "", "who is making changes, recorded in the audit log (default $RAMP_ACTOR, else the OS user)")
+	root.SetFlagErrorFunc(func(cmd *cobra.Command, err error) error {
+		return &UsageError{fmt.Errorf("%w\nSee '%s --help'.", err, cmd.CommandPath())}
+	})
+
+	root.AddCommand(
+		newApplyCmd(f, nil),
+		newExportCmd(f, nil),
+		newFlagsCmd(f),
+		newCohortsCmd(f),
+		newEvalCmd(f, nil),
+		newSimulateCmd(f, nil),
+		newRegionsCmd(f),
+		newVersionCmd(f),
+	)
+	return root
+}
+
+// Execute runs ramp with the process's arguments and returns its exit code.
+func Execute(ctx context.Context, args []string, io *IOStreams) int {
+	root := NewRootCmd(io)
+	root.SetArgs(args)
+	cmd, err := root.ExecuteContextC(ctx)
+	if err == nil {
+		return ExitOK
+	}
+	if errors.Is(err, errEvalFailed) {
+		return ExitEvalError // the decision is already on stdout
+	}
+	var usage *UsageError
+	if cmd == root && !errors.As(err, &usage) {
+		// The root command runs nothing itself: its only failures are an
+		// unknown command or flag.
+		err = &UsageError{fmt.Errorf("%w\nSee 'ramp --help'.", err)}
+	}
+	fmt.Fprintf(io.ErrOut, "ramp: %v\n", err)
+	return ExitCode(err)
+}
+
+// exactArgs is cobra.ExactArgs with a message that names what is missing.
+func exactArgs(n int, names string) cobra.PositionalArgs {
+	return func(cmd *cobra.Command, args []string) error {
+		if len(args) != n {
+			return &UsageError{fmt.Errorf("%s takes %s, got %d argument(s)\nUsage: %s", cmd.CommandPath(), names, len(args), cmd.UseLine())}
+		}
+		return nil
+	}
+}

@@ -1,0 +1,72 @@
+package store
+
+import (
+	"context"
+	"encoding/json"
+	"slices"
+	"time"
+)
+
+// AuditEntry is one change recorded in the audit log.
+type AuditEntry struct {
+	ID    int64     `json:"id"`
+	At    time.Time `json:"at"`
+	Actor string    `json:"actor"`
+	// Action is what happened: "apply.create", "apply.update",
+	// "apply.delete", "flag.enable", "flag.disable", "flag.delete",
+	// "cohort.add-members" or "cohort.remove-members".
+	Action string `json:"action"`
+	Kind   string `json:"kind"`   // "flag" or "cohort"
+	Target string `json:"target"` // the flag's or cohort's key
+	// Before and After are the object's JSON before and after the change:
+	// a flags.Flag, or for cohorts the key, description, conditions and
+	// memberCount. Before is nil for a creation, After for a deletion.
+	Before json.RawMessage `json:"before,omitempty"`
+	After  json.RawMessage `json:"after,omitempty"`
+}
+
+// AuditFilter selects audit entries. Zero fields select everything.
+type AuditFilter struct {
+	Kind   string    // "flag" or "cohort"
+	Target string    // a flag or cohort key
+	Actor  string    // who made the change
+	Since  time.Time // entries at or after this time
+	Limit  int       // at most this many, the newest
+}
+
+// Audit returns the audit entries the filter selects, oldest first.
+func (s *Store) Audit(ctx context.Context, f AuditFilter) ([]AuditEntry, error) {
+	q := s.r.WithContext(ctx).Model(&auditRow{})
+	if f.Kind != "" {
+		q = q.Where("kind = ?", f.Kind)
+	}
+	if f.Target != "" {
+		q = q.Where("target = ?", f.Target)
+	}
+	if f.Actor != "" {
+		q = q.Where("actor = ?", f.Actor)
+	}
+	if !f.Since.IsZero() {
+		q = q.Where("at >= ?", f.Since.UTC())
+	}
+	q = q.Order("id DESC")
+	if f.Limit > 0 {
+		q = q.Limit(f.Limit)
+	}
+	var rows []auditRow
+	if err := q.Find(&rows).Error; err != nil {
+		return nil, s.wrap("read audit log", err)
+	}
+	slices.Reverse(rows)
+	out := make([]AuditEntry, len(rows))
+	for i, r := range rows {
+		out[i] = AuditEntry{ID: r.ID, At: r.At, Actor: r.Actor, Action: r.Action, Kind: r.Kind, Target: r.Target}
+		if r.Before != nil {
+			out[i].Before = json.RawMessage(*r.Before)
+		}
+		if r.After != nil {
+			out[i].After = json.RawMessage(*r.After)
+		}
+	}
+	return out, nil
+}

@@ -1,0 +1,120 @@
+package store_test
+
+import (
+	"context"
+	"encoding/json"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/ramp-flags/ramp/cohorts"
+	"github.com/ramp-flags/ramp/flags"
+	"github.com/ramp-flags/ramp/internal/store"
+)
+
+func TestAudit(t *testing.T) {
+	ctx := context.Background()
+	s := openTestStore(t)
+	setNow := clock(s)
+	minute := func(n int) time.Time { return t0.Add(time.Duration(n) * time.Minute) }
+
+	// One write a minute.
+	writes := []struct {
+		actor string
+		op    func(actor string) error
+	}{
+		{"alice", func(actor string) error {
+			st := flags.State{Cohorts: []cohorts.Cohort{cohort("beta")}, Flags: []flags.Flag{boolFlag("a")}}
+			return s.Apply(ctx, &st, flags.Diff(&flags.State{}, &st, false), actor)
+		}},
+		{"bob", func(actor string) error { _, err := s.SetEnabled(ctx, "a", false, actor); return err }},
+		{"carol", func(actor string) error { _, err := s.AddMembers(ctx, "beta", members("u1", "u2"), actor); return err }},
+		{"carol", func(actor string) error { _, err := s.RemoveMembers(ctx, "beta", []string{"u1"}, actor); return err }},
+		{"bob", func(actor string) error { return s.DeleteFlag(ctx, "a", actor) }},
+	}
+	for i, w := range writes {
+		setNow(minute(i))
+		if err := w.op(w.actor); err != nil {
+			t.Fatalf("write %d: %v", i, err)
+		}
+	}
+
+	// What the log says, with before and after reduced to a few fields.
+	type entry struct {
+		At                  time.Time
+		Actor, Action, Kind string
+		Target              string
+		Before, After       string
+	}
+	summarize := func(raw json.RawMessage) string {
+		if raw == nil {
+			return "-"
+		}
+		var v struct {
+			Key         string
+			Enabled     *bool
+			MemberCount *int
+		}
+		if err := json.Unmarshal(raw, &v); err != nil {
+			t.Fatalf("audit JSON %s: %v", raw, err)
+		}
+		switch {
+		case v.Enabled != nil:
+			return map[bool]string{true: v.Key + " enabled", false: v.Key + " disabled"}[*v.Enabled]
+		case v.MemberCount != nil:
+			return v.Key + " members=" + strconv.Itoa(*v.MemberCount)
+		}
+		return v.Key
+	}
+	all := []entry{
+		{minute(0), "alice", "apply.create", "cohort", "beta", "-", "beta members=0"},
+		{minute(0), "alice", "apply.create", "flag", "a", "-", "a enabled"},
+		{minute(1), "bob", "flag.disable", "flag", "a", "a enabled", "a disabled"},
+		{minute(2), "carol", "cohort.add-members", "cohort", "beta", "beta members=0", "beta members=2"},
+		{minute(3), "carol", "cohort.remove-members", "cohort", "beta", "beta members=2", "beta members=1"},
+		{minute(4), "bob", "flag.delete", "flag", "a", "a disabled", "-"},
+	}
+	tests := []struct {
+		name   string
+		filter store.AuditFilter
+		want   []entry
+	}{
+		{"everything", store.AuditFilter{}, all},
+		{"kind", store.AuditFilter{Kind: "cohort"}, []entry{all[0], all[3], all[4]}},
+		{"target", store.AuditFilter{Kind: "flag", Target: "a"}, []entry{all[1], all[2], all[5]}},
+		{"actor", store.AuditFilter{Actor: "bob"}, []entry{all[2], all[5]}},
+		{"since", store.AuditFilter{Since: minute(3)}, all[4:]},
+		{"limit keeps the newest", store.AuditFilter{Limit: 2}, all[4:]},
+		{"combined", store.AuditFilter{Kind: "flag", Since: minute(1), Limit: 1}, all[5:]},
+		{"nothing", store.AuditFilter{Actor: "mallory"}, nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var got []entry
+			lastID := int64(0)
+			for _, e := range mustAudit(t, s, tt.filter) {
+				if e.ID <= lastID {
+					t.Errorf("entry ids not increasing: %d after %d", e.ID, lastID)
+				}
+				lastID = e.ID
+				got = append(got, entry{e.At, e.Actor, e.Action, e.Kind, e.Target, summarize(e.Before), summarize(e.After)})
+			}
+			if d := diff(tt.want, got); d != "" {
+				t.Errorf("Audit(%+v) (-want +got):\n%s", tt.filter, d)
+			}
+		})
+	}
+
+	t.Run("flag JSON", func(t *testing.T) {
+		es := mustAudit(t, s, store.AuditFilter{Kind: "flag", Target: "a", Limit: 1})
+		var got flags.Flag
+		if err := json.Unmarshal(es[0].Before, &got); err != nil {
+			t.Fatal(err)
+		}
+		want := boolFlag("a")
+		want.Enabled = false
+		if d := diff(want, got); d != "" {
+			t.Errorf("deleted flag in audit log (-want +got):\n%s", d)
+		}
+	})
+}

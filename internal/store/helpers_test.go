@@ -1,0 +1,179 @@
+package store_test
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
+
+	"github.com/ramp-flags/ramp/cohorts"
+	"github.com/ramp-flags/ramp/flags"
+	"github.com/ramp-flags/ramp/flags/bucket"
+	"github.com/ramp-flags/ramp/internal/store"
+)
+
+// t0 is the time a test's fixed clock starts at.
+var t0 = time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+
+// testDSN returns the database tests use: $RAMP_TEST_DSN when set (a shared
+// database, emptied by openTestStore), else a new SQLite file.
+func testDSN(t *testing.T) string {
+	t.Helper()
+	if dsn := os.Getenv("RAMP_TEST_DSN"); dsn != "" {
+		return dsn
+	}
+	return filepath.Join(t.TempDir(), "ramp.db")
+}
+
+// sqliteOnly skips tests of SQLite behaviour when $RAMP_TEST_DSN is set.
+func sqliteOnly(t *testing.T) {
+	t.Helper()
+	if os.Getenv("RAMP_TEST_DSN") != "" {
+		t.Skip("tests SQLite behaviour; RAMP_TEST_DSN is set")
+	}
+}
+
+// openTestStore opens an empty store for the test, closed when it ends.
+func openTestStore(t *testing.T) *store.Store {
+	t.Helper()
+	return openDSN(t, emptyDSN(t))
+}
+
+// emptyDSN returns testDSN, emptying a shared database first.
+func emptyDSN(t *testing.T) string {
+	t.Helper()
+	dsn := testDSN(t)
+	if os.Getenv("RAMP_TEST_DSN") != "" {
+		s, err := store.Open(context.Background(), dsn)
+		if err != nil {
+			t.Fatalf("Open(%q): %v", dsn, err)
+		}
+		defer s.Close()
+		if err := store.Reset(s); err != nil {
+			t.Fatalf("reset: %v", err)
+		}
+	}
+	return dsn
+}
+
+func openDSN(t *testing.T, dsn string) *store.Store {
+	t.Helper()
+	s, err := store.Open(context.Background(), dsn)
+	if err != nil {
+		t.Fatalf("Open(%q): %v", dsn, err)
+	}
+	t.Cleanup(func() {
+		if err := s.Close(); err != nil {
+			t.Errorf("Close: %v", err)
+		}
+	})
+	return s
+}
+
+// clock gives s a fixed clock at t0 and returns a function to move it.
+func clock(s *store.Store) (set func(time.Time)) {
+	now := t0
+	s.Now = func() time.Time { return now }
+	return func(t time.Time) { now = t }
+}
+
+// applyState makes the stored state desired, as `ramp apply` does, and
+// returns the plan it executed.
+func applyState(t *testing.T, s *store.Store, desired flags.State, prune bool, actor string) flags.Plan {
+	t.Helper()
+	ctx := context.Background()
+	current, _, err := s.State(ctx)
+	if err != nil {
+		t.Fatalf("State: %v", err)
+	}
+	plan := flags.Diff(&current, &desired, prune)
+	if err := s.Apply(ctx, &desired, plan, actor); err != nil {
+		t.Fatalf("Apply(%v): %v", planSummary(plan), err)
+	}
+	return plan
+}
+
+// planSummary renders a plan's changes as "create flag a".
+func planSummary(p flags.Plan) []string {
+	var out []string
+	for _, c := range p.Changes {
+		out = append(out, string(c.Action)+" "+string(c.Kind)+" "+c.Key)
+	}
+	return out
+}
+
+func mustState(t *testing.T, s *store.Store) (flags.State, int64) {
+	t.Helper()
+	st, v, err := s.State(context.Background())
+	if err != nil {
+		t.Fatalf("State: %v", err)
+	}
+	return st, v
+}
+
+func mustVersion(t *testing.T, s *store.Store) int64 {
+	t.Helper()
+	v, err := s.Version(context.Background())
+	if err != nil {
+		t.Fatalf("Version: %v", err)
+	}
+	return v
+}
+
+func mustAudit(t *testing.T, s *store.Store, f store.AuditFilter) []store.AuditEntry {
+	t.Helper()
+	es, err := s.Audit(context.Background(), f)
+	if err != nil {
+		t.Fatalf("Audit(%+v): %v", f, err)
+	}
+	return es
+}
+
+// boolFlag returns a valid boolean flag.
+func boolFlag(key string) flags.Flag {
+	return flags.Flag{
+		Key:            key,
+		Type:           flags.Boolean,
+		Variants:       []flags.Variant{{Key: "on", Value: true}, {Key: "off", Value: false}},
+		DefaultVariant: "off",
+		Enabled:        true,
+		Bucketing:      bucket.V1,
+	}
+}
+
+func cohort(key string, members ...cohorts.Member) cohorts.Cohort {
+	return cohorts.Cohort{Key: key, Members: members}
+}
+
+func members(ids ...string) []cohorts.Member {
+	out := make([]cohorts.Member, len(ids))
+	for i, id := range ids {
+		out[i] = cohorts.Member{ID: id}
+	}
+	return out
+}
+
+// normalized returns f with its variant values in canonical form.
+func normalized(t *testing.T, f flags.Flag) flags.Flag {
+	t.Helper()
+	vs := make([]flags.Variant, len(f.Variants))
+	for i, v := range f.Variants {
+		nv, err := flags.NormalizeValue(f.Type, v.Value)
+		if err != nil {
+			t.Fatalf("flag %s variant %s: %v", f.Key, v.Key, err)
+		}
+		vs[i] = flags.Variant{Key: v.Key, Value: nv}
+	}
+	f.Variants = vs
+	return f
+}
+
+// equateEmpty treats nil and empty lists alike: stored empty lists read
+// back as nil.
+var equateEmpty = cmpopts.EquateEmpty()
+
+func diff(want, got any) string { return cmp.Diff(want, got, equateEmpty) }

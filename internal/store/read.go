@@ -1,0 +1,244 @@
+package store
+
+import (
+	"context"
+
+	"gorm.io/gorm"
+
+	"github.com/ramp-flags/ramp/cohorts"
+	"github.com/ramp-flags/ramp/flags"
+)
+
+// State returns the whole configuration, every cohort with its members
+// loaded and every object with its version, together with the configuration
+// version it is at.
+func (s *Store) State(ctx context.Context) (flags.State, int64, error) {
+	var st flags.State
+	var version int64
+	err := s.read(ctx, "read state", func(db *gorm.DB) error {
+		var err error
+		if version, err = configVersion(db); err != nil {
+			return err
+		}
+		if st.Cohorts, err = loadCohorts(db); err != nil {
+			return err
+		}
+		var members []memberRow
+		if err := db.Order("cohort_key, user_id").Find(&members).Error; err != nil {
+			return err
+		}
+		index := cohortIndex(st.Cohorts)
+		for _, m := range members {
+			c := &st.Cohorts[index[m.CohortKey]]
+			c.Members = append(c.Members, cohorts.Member{ID: m.UserID, Region: cohorts.Region(m.Region)})
+			c.MemberCount++
+		}
+		st.Flags, err = loadFlags(db)
+		return err
+	})
+	if err != nil {
+		return flags.State{}, 0, err
+	}
+	return st, version, nil
+}
+
+// Version returns the configuration version: a counter that every write
+// changing anything increments.
+func (s *Store) Version(ctx context.Context) (int64, error) {
+	v, err := configVersion(s.r.WithContext(ctx))
+	return v, s.wrap("read config version", err)
+}
+
+func configVersion(db *gorm.DB) (int64, error) {
+	var v int64
+	err := db.Raw("SELECT version FROM config_state WHERE id = 1").Scan(&v).Error
+	return v, err
+}
+
+// Flags returns every flag, in key order.
+func (s *Store) Flags(ctx context.Context) ([]flags.Flag, error) {
+	fs, err := loadFlags(s.r.WithContext(ctx))
+	return fs, s.wrap("read flags", err)
+}
+
+func loadFlags(db *gorm.DB) ([]flags.Flag, error) {
+	var rows []flagRow
+	if err := db.Order("key").Find(&rows).Error; err != nil {
+		return nil, err
+	}
+	out := make([]flags.Flag, len(rows))
+	for i := range rows {
+		f, err := decodeFlag(&rows[i])
+		if err != nil {
+			return nil, err
+		}
+		out[i] = f
+	}
+	return out, nil
+}
+
+// Flag returns the flag with the given key, or a *NotFoundError.
+func (s *Store) Flag(ctx context.Context, key string) (flags.Flag, error) {
+	row, err := findFlag(s.r.WithContext(ctx), key)
+	if err != nil {
+		return flags.Flag{}, s.wrap("read flag", err)
+	}
+	f, err := decodeFlag(row)
+	return f, s.wrap("read flag", err)
+}
+
+// findFlag returns the flag's row, or a *NotFoundError.
+func findFlag(db *gorm.DB, key string) (*flagRow, error) {
+	var rows []flagRow
+	if err := db.Where("key = ?", key).Limit(1).Find(&rows).Error; err != nil {
+		return nil, err
+	}
+	if len(rows) == 0 {
+		return nil, &NotFoundError{Kind: "flag", Key: key}
+	}
+	return &rows[0], nil
+}
+
+// Cohorts returns every cohort in key order, with MemberCount set and
+// Members not loaded.
+func (s *Store) Cohorts(ctx context.Context) ([]cohorts.Cohort, error) {
+	var out []cohorts.Cohort
+	err := s.read(ctx, "read cohorts", func(db *gorm.DB) error {
+		var err error
+		if out, err = loadCohorts(db); err != nil {
+			return err
+		}
+		var counts []struct {
+			CohortKey string
+			N         int
+		}
+		err = db.Model(&memberRow{}).Select("cohort_key, COUNT(*) AS n").Group("cohort_key").Find(&counts).Error
+		if err != nil {
+			return err
+		}
+		index := cohortIndex(out)
+		for _, c := range counts {
+			out[index[c.CohortKey]].MemberCount = c.N
+		}
+		return nil
+	})
+	return out, err
+}
+
+// cohortIndex maps cohort keys to their positions in cs.
+func cohortIndex(cs []cohorts.Cohort) map[string]int {
+	m := make(map[string]int, len(cs))
+	for i, c := range cs {
+		m[c.Key] = i
+	}
+	return m
+}
+
+func loadCohorts(db *gorm.DB) ([]cohorts.Cohort, error) {
+	var rows []cohortRow
+	if err := db.Order("key").Find(&rows).Error; err != nil {
+		return nil, err
+	}
+	out := make([]cohorts.Cohort, len(rows))
+	for i := range rows {
+		c, err := decodeCohort(&rows[i])
+		if err != nil {
+			return nil, err
+		}
+		out[i] = c
+	}
+	return out, nil
+}
+
+// Cohort returns the cohort with the given key, with MemberCount set and
+// Members not loaded, or a *NotFoundError.
+func (s *Store) Cohort(ctx context.Context, key string) (cohorts.Cohort, error) {
+	var c cohorts.Cohort
+	err := s.read(ctx, "read cohort", func(db *gorm.DB) error {
+		var err error
+		c, err = findCohort(db, key)
+		return err
+	})
+	return c, err
+}
+
+// findCohort returns the cohort with MemberCount set, or a *NotFoundError.
+func findCohort(db *gorm.DB, key string) (cohorts.Cohort, error) {
+	var rows []cohortRow
+	if err := db.Where("key = ?", key).Limit(1).Find(&rows).Error; err != nil {
+		return cohorts.Cohort{}, err
+	}
+	if len(rows) == 0 {
+		return cohorts.Cohort{}, &NotFoundError{Kind: "cohort", Key: key}
+	}
+	c, err := decodeCohort(&rows[0])
+	if err != nil {
+		return cohorts.Cohort{}, err
+	}
+	c.MemberCount, err = memberCount(db, key)
+	return c, err
+}
+
+func memberCount(db *gorm.DB, key string) (int, error) {
+	var n int64
+	err := db.Model(&memberRow{}).Where("cohort_key = ?", key).Count(&n).Error
+	return int(n), err
+}
+
+// Members returns the cohort's listed members sorted by id, or a
+// *NotFoundError.
+func (s *Store) Members(ctx context.Context, key string) ([]cohorts.Member, error) {
+	var out []cohorts.Member
+	err := s.read(ctx, "read members", func(db *gorm.DB) error {
+		if err := cohortExists(db, key); err != nil {
+			return err
+		}
+		var rows []memberRow
+		if err := db.Where("cohort_key = ?", key).Order("user_id").Find(&rows).Error; err != nil {
+			return err
+		}
+		out = make([]cohorts.Member, len(rows))
+		for i, r := range rows {
+			out[i] = cohorts.Member{ID: r.UserID, Region: cohorts.Region(r.Region)}
+		}
+		return nil
+	})
+	return out, err
+}
+
+// MemberRegionCounts returns how many of the cohort's members each region
+// has; members without a known region count under "". It returns a
+// *NotFoundError for an unknown cohort.
+func (s *Store) MemberRegionCounts(ctx context.Context, key string) (map[cohorts.Region]int, error) {
+	out := make(map[cohorts.Region]int)
+	err := s.read(ctx, "count members by region", func(db *gorm.DB) error {
+		if err := cohortExists(db, key); err != nil {
+			return err
+		}
+		var counts []struct {
+			Region string
+			N      int
+		}
+		err := db.Model(&memberRow{}).Select("region, COUNT(*) AS n").
+			Where("cohort_key = ?", key).Group("region").Find(&counts).Error
+		for _, c := range counts {
+			out[cohorts.Region(c.Region)] = c.N
+		}
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func cohortExists(db *gorm.DB, key string) error {
+	var n int64
+	if err := db.Model(&cohortRow{}).Where("key = ?", key).Count(&n).Error; err != nil {
+		return err
+	}
+	if n == 0 {
+		return &NotFoundError{Kind: "cohort", Key: key}
+	}
+	return nil
+}

@@ -1,0 +1,117 @@
+package store
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"gorm.io/gorm"
+)
+
+// Store is ramp's configuration database. It is safe for concurrent use, and
+// several Stores, in one process or several, may share a database.
+type Store struct {
+	// Now returns the current time, recorded in the audit log and on
+	// changed objects. Open sets it to time.Now; tests replace it before
+	// using the Store.
+	Now func() time.Time
+
+	w *gorm.DB // write transactions
+	r *gorm.DB // read transactions
+	d *dialect
+}
+
+// Open opens the database dsn names, creating it if needed, and applies the
+// schema migrations it lacks. dsn is a SQLite file path, optionally written
+// "sqlite:PATH"; query parameters after the path ("PATH?_busy_timeout=500")
+// are passed to the driver and override the store's defaults.
+func Open(ctx context.Context, dsn string) (*Store, error) {
+	w, r, d, err := connect(ctx, dsn)
+	if err != nil {
+		return nil, fmt.Errorf("open database %q: %w", dsn, err)
+	}
+	s := &Store{Now: time.Now, w: w, r: r, d: d}
+	if err := s.migrate(ctx); err != nil {
+		s.Close()
+		return nil, fmt.Errorf("open database %q: %w", dsn, err)
+	}
+	return s, nil
+}
+
+// Close closes the database.
+func (s *Store) Close() error {
+	return errors.Join(closeDB(s.w), closeDB(s.r))
+}
+
+// now returns the current time in UTC with the microsecond precision every
+// supported database keeps.
+func (s *Store) now() time.Time {
+	return s.Now().UTC().Truncate(time.Microsecond)
+}
+
+// read runs fn in a read-only transaction that sees one consistent state.
+func (s *Store) read(ctx context.Context, op string, fn func(db *gorm.DB) error) error {
+	return s.wrap(op, s.r.WithContext(ctx).Transaction(fn, s.d.readTx))
+}
+
+// writeTx is a write transaction in progress. Each change it makes is
+// recorded with record; committing bumps the configuration version once if
+// anything was recorded.
+type writeTx struct {
+	db    *gorm.DB
+	now   time.Time
+	actor string
+	audit []auditRow
+}
+
+// write runs fn in a write transaction for actor.
+func (s *Store) write(ctx context.Context, op, actor string, fn func(w *writeTx) error) error {
+	if actor == "" {
+		return fmt.Errorf("%s: actor is required", op)
+	}
+	err := s.w.WithContext(ctx).Transaction(func(db *gorm.DB) error {
+		w := &writeTx{db: db, now: s.now(), actor: actor}
+		if err := fn(w); err != nil {
+			return err
+		}
+		if len(w.audit) == 0 {
+			return nil
+		}
+		if err := db.Exec("UPDATE config_state SET version = version + 1 WHERE id = 1").Error; err != nil {
+			return fmt.Errorf("bump config version: %w", err)
+		}
+		if err := db.CreateInBatches(w.audit, 100).Error; err != nil {
+			return fmt.Errorf("append audit log: %w", err)
+		}
+		return nil
+	})
+	return s.wrap(op, err)
+}
+
+// record appends an audit entry for a change; before is nil for a creation
+// and after for a deletion.
+func (w *writeTx) record(action, kind, target string, before, after any) error {
+	enc := func(v any) (*string, error) {
+		if v == nil {
+			return nil, nil
+		}
+		b, err := json.Marshal(v)
+		if err != nil {
+			return nil, fmt.Errorf("audit %s %q: %w", kind, target, err)
+		}
+		s := string(b)
+		return &s, nil
+	}
+	row := auditRow{At: w.now, Actor: w.actor, Action: action, Kind: kind, Target: target}
+	var err error
+	if row.Before, err = enc(before); err != nil {
+		return err
+	}
+	if row.After, err = enc(after); err != nil {
+		return err
+	}
+	w.audit = append(w.audit, row)
+	return nil
+}

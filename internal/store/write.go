@@ -1,0 +1,424 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"time"
+
+	"gorm.io/gorm"
+	"gorm.io/gorm/clause"
+
+	"github.com/ramp-flags/ramp/cohorts"
+	"github.com/ramp-flags/ramp/flags"
+)
+
+// memberBatch is how many members one INSERT or DELETE statement handles.
+const memberBatch = 1000
+
+// Apply executes a plan computed by flags.Diff from the stored state to
+// desired: it creates, updates and deletes the cohorts and flags the plan's
+// changes name, with their content taken from desired (which the caller has
+// validated). A desired cohort whose Members is nil keeps its stored members;
+// a non-nil Members, even empty, replaces them.
+//
+// Creations require the object not to exist and updates and deletions
+// require its stored version to equal the change's BaseVersion. If any
+// change conflicts, Apply writes nothing and returns a *ConflictError. Every
+// object written has its version incremented and gets an audit entry with
+// action "apply.create", "apply.update" or "apply.delete".
+func (s *Store) Apply(ctx context.Context, desired *flags.State, plan flags.Plan, actor string) error {
+	if desired == nil {
+		desired = &flags.State{}
+	}
+	return s.write(ctx, "apply", actor, func(w *writeTx) error {
+		for _, c := range plan.Changes {
+			var err error
+			switch c.Kind {
+			case flags.KindFlag:
+				err = w.applyFlag(desired, c)
+			case flags.KindCohort:
+				err = w.applyCohort(desired, c)
+			default:
+				err = fmt.Errorf("change to %q: unknown kind %q", c.Key, c.Kind)
+			}
+			if err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+func (w *writeTx) applyFlag(desired *flags.State, c flags.Change) error {
+	old, err := lockFlag(w.db, c.Key)
+	if err != nil && !errors.Is(err, ErrNotFound) {
+		return err
+	}
+	var before any
+	cur := stamp{}
+	if old != nil {
+		cur = stamp{exists: true, version: old.Version, by: old.UpdatedBy, at: old.UpdatedAt}
+		f, err := decodeFlag(old)
+		if err != nil {
+			return err
+		}
+		before = f
+	}
+	if err := checkChange("flag", c, cur); err != nil {
+		return err
+	}
+	action := "apply." + string(c.Action)
+	if c.Action == flags.Delete {
+		res := w.db.Where("key = ? AND version = ?", c.Key, c.BaseVersion).Delete(&flagRow{})
+		if err := w.guard(res, "flag", c.Key, c.BaseVersion); err != nil {
+			return err
+		}
+		return w.record(action, "flag", c.Key, before, nil)
+	}
+
+	f, ok := desired.Flag(c.Key)
+	if !ok {
+		return fmt.Errorf("plan changes flag %q, which the desired state lacks", c.Key)
+	}
+	row, err := encodeFlag(f)
+	if err != nil {
+		return err
+	}
+	row.Version, row.UpdatedAt, row.UpdatedBy = c.BaseVersion+1, w.now, w.actor
+	if c.Action == flags.Create {
+		row.Version, row.CreatedAt = 1, w.now
+		res := w.db.Clauses(clause.OnConflict{DoNothing: true}).Create(&row)
+		if err := w.guard(res, "flag", c.Key, 0); err != nil {
+			return err
+		}
+	} else {
+		res := w.db.Model(&flagRow{}).Where("key = ? AND version = ?", c.Key, c.BaseVersion).
+			Select("*").Omit("key", "created_at").Updates(&row)
+		if err := w.guard(res, "flag", c.Key, c.BaseVersion); err != nil {
+			return err
+		}
+	}
+	after, err := decodeFlag(&row)
+	if err != nil {
+		return err
+	}
+	return w.record(action, "flag", c.Key, before, after)
+}
+
+func (w *writeTx) applyCohort(desired *flags.State, c flags.Change) error {
+	old, err := w.lockCohort(c.Key)
+	if err != nil && !errors.Is(err, ErrNotFound) {
+		return err
+	}
+	var before any
+	cur := stamp{}
+	if old != nil {
+		cur = stamp{exists: true, version: old.row.Version, by: old.row.UpdatedBy, at: old.row.UpdatedAt}
+		before = auditCohort(&old.cohort)
+	}
+	if err := checkChange("cohort", c, cur); err != nil {
+		return err
+	}
+	action := "apply." + string(c.Action)
+	if c.Action == flags.Delete {
+		// Members go with the cohort: ON DELETE CASCADE.
+		res := w.db.Where("key = ? AND version = ?", c.Key, c.BaseVersion).Delete(&cohortRow{})
+		if err := w.guard(res, "cohort", c.Key, c.BaseVersion); err != nil {
+			return err
+		}
+		return w.record(action, "cohort", c.Key, before, nil)
+	}
+
+	d, ok := desired.Cohort(c.Key)
+	if !ok {
+		return fmt.Errorf("plan changes cohort %q, which the desired state lacks", c.Key)
+	}
+	row, err := encodeCohort(d)
+	if err != nil {
+		return err
+	}
+	var members []memberRow
+	if d.Members != nil {
+		if members, err = memberRows(d.Key, d.Members); err != nil {
+			return fmt.Errorf("cohort %q: %w", d.Key, err)
+		}
+	}
+	row.Version, row.UpdatedAt, row.UpdatedBy = c.BaseVersion+1, w.now, w.actor
+	count := 0
+	if c.Action == flags.Create {
+		row.Version, row.CreatedAt = 1, w.now
+		res := w.db.Clauses(clause.OnConflict{DoNothing: true}).Create(&row)
+		if err := w.guard(res, "cohort", c.Key, 0); err != nil {
+			return err
+		}
+	} else {
+		res := w.db.Model(&cohortRow{}).Where("key = ? AND version = ?", c.Key, c.BaseVersion).
+			Select("*").Omit("key", "created_at").Updates(&row)
+		if err := w.guard(res, "cohort", c.Key, c.BaseVersion); err != nil {
+			return err
+		}
+		count = old.cohort.MemberCount
+		if d.Members != nil {
+			if err := w.db.Where("cohort_key = ?", c.Key).Delete(&memberRow{}).Error; err != nil {
+				return fmt.Errorf("replace members of cohort %q: %w", c.Key, err)
+			}
+		}
+	}
+	if d.Members != nil {
+		if _, err := w.upsertMembers(members); err != nil {
+			return fmt.Errorf("replace members of cohort %q: %w", c.Key, err)
+		}
+		count = len(members)
+	}
+	after, err := decodeCohort(&row)
+	if err != nil {
+		return err
+	}
+	after.MemberCount = count
+	return w.record(action, "cohort", c.Key, before, auditCohort(&after))
+}
+
+// stamp describes the stored object a change applies to.
+type stamp struct {
+	exists  bool
+	version int64
+	by      string
+	at      time.Time
+}
+
+// checkChange checks a change against the stored object.
+func checkChange(kind string, c flags.Change, cur stamp) error {
+	conflict := &ConflictError{Kind: kind, Key: c.Key, Expected: c.BaseVersion,
+		Actual: cur.version, UpdatedBy: cur.by, UpdatedAt: cur.at}
+	switch c.Action {
+	case flags.Create:
+		if cur.exists {
+			conflict.Expected = 0
+			return conflict
+		}
+	case flags.Update, flags.Delete:
+		if !cur.exists || cur.version != c.BaseVersion {
+			return conflict
+		}
+	default:
+		return fmt.Errorf("change to %s %q: unknown action %q", kind, c.Key, c.Action)
+	}
+	return nil
+}
+
+// guard checks that a write conditioned on an object's version (or, with
+// expected 0, on its absence) wrote one row. The row locks taken before
+// make this hold; the condition is a second line of defence.
+func (w *writeTx) guard(res *gorm.DB, kind, key string, expected int64) error {
+	if res.Error != nil {
+		return fmt.Errorf("write %s %q: %w", kind, key, res.Error)
+	}
+	if res.RowsAffected == 1 {
+		return nil
+	}
+	table := map[string]string{"flag": "flags", "cohort": "cohorts"}[kind]
+	var cur []struct {
+		Version   int64
+		UpdatedBy string
+		UpdatedAt time.Time
+	}
+	if err := w.db.Table(table).Select("version, updated_by, updated_at").Where("key = ?", key).Find(&cur).Error; err != nil {
+		return fmt.Errorf("write %s %q: %w", kind, key, err)
+	}
+	ce := &ConflictError{Kind: kind, Key: key, Expected: expected}
+	if len(cur) > 0 {
+		ce.Actual, ce.UpdatedBy, ce.UpdatedAt = cur[0].Version, cur[0].UpdatedBy, cur[0].UpdatedAt
+	}
+	return ce
+}
+
+// forUpdate makes a query lock the rows it reads until the transaction ends
+// where the database has row locks; SQLite's writer already holds the
+// database's write lock.
+func forUpdate(db *gorm.DB) *gorm.DB {
+	return db.Clauses(clause.Locking{Strength: clause.LockingStrengthUpdate})
+}
+
+// lockFlag reads and locks the flag's row, or returns a *NotFoundError.
+func lockFlag(db *gorm.DB, key string) (*flagRow, error) {
+	return findFlag(forUpdate(db), key)
+}
+
+// lockedCohort is a cohort read and locked for a write.
+type lockedCohort struct {
+	row    cohortRow
+	cohort cohorts.Cohort // with MemberCount
+}
+
+// lockCohort reads and locks the cohort's row, or returns a *NotFoundError.
+func (w *writeTx) lockCohort(key string) (*lockedCohort, error) {
+	var rows []cohortRow
+	if err := forUpdate(w.db).Where("key = ?", key).Limit(1).Find(&rows).Error; err != nil {
+		return nil, err
+	}
+	if len(rows) == 0 {
+		return nil, &NotFoundError{Kind: "cohort", Key: key}
+	}
+	c, err := decodeCohort(&rows[0])
+	if err != nil {
+		return nil, err
+	}
+	if c.MemberCount, err = memberCount(w.db, key); err != nil {
+		return nil, err
+	}
+	return &lockedCohort{row: rows[0], cohort: c}, nil
+}
+
+// upsertMembers inserts members in batches; a member already listed gets
+// the region given, if any. It returns how many rows were inserted or
+// changed.
+func (w *writeTx) upsertMembers(rows []memberRow) (int64, error) {
+	if len(rows) == 0 {
+		return 0, nil
+	}
+	res := w.db.Clauses(clause.OnConflict{
+		Columns:   []clause.Column{{Name: "cohort_key"}, {Name: "user_id"}},
+		DoUpdates: clause.AssignmentColumns([]string{"region"}),
+		Where: clause.Where{Exprs: []clause.Expression{
+			clause.Expr{SQL: "excluded.region <> '' AND excluded.region <> cohort_members.region"},
+		}},
+	}).CreateInBatches(rows, memberBatch)
+	return res.RowsAffected, res.Error
+}
+
+// touchCohort records a change to a locked cohort's member list: it
+// increments the cohort's version and appends an audit entry.
+func (w *writeTx) touchCohort(c *lockedCohort, count int, action string) error {
+	res := w.db.Model(&cohortRow{}).Where("key = ? AND version = ?", c.row.Key, c.row.Version).
+		Updates(map[string]any{"version": c.row.Version + 1, "updated_at": w.now, "updated_by": w.actor})
+	if err := w.guard(res, "cohort", c.row.Key, c.row.Version); err != nil {
+		return err
+	}
+	after := c.cohort
+	after.MemberCount = count
+	return w.record(action, "cohort", c.row.Key, auditCohort(&c.cohort), auditCohort(&after))
+}
+
+// SetEnabled sets the flag's kill switch and returns the flag as stored. If
+// the flag is already in that state it changes nothing: the version stays,
+// and no audit entry ("flag.enable" or "flag.disable") is written. It
+// returns a *NotFoundError for an unknown flag.
+func (s *Store) SetEnabled(ctx context.Context, key string, enabled bool, actor string) (flags.Flag, error) {
+	var out flags.Flag
+	err := s.write(ctx, "set enabled", actor, func(w *writeTx) error {
+		row, err := lockFlag(w.db, key)
+		if err != nil {
+			return err
+		}
+		before, err := decodeFlag(row)
+		if err != nil {
+			return err
+		}
+		out = before
+		if before.Enabled == enabled {
+			return nil
+		}
+		res := w.db.Model(&flagRow{}).Where("key = ? AND version = ?", key, row.Version).
+			Updates(map[string]any{"enabled": enabled, "version": row.Version + 1, "updated_at": w.now, "updated_by": w.actor})
+		if err := w.guard(res, "flag", key, row.Version); err != nil {
+			return err
+		}
+		out.Enabled = enabled
+		out.Version++
+		action := "flag.disable"
+		if enabled {
+			action = "flag.enable"
+		}
+		return w.record(action, "flag", key, before, out)
+	})
+	if err != nil {
+		return flags.Flag{}, err
+	}
+	return out, nil
+}
+
+// DeleteFlag deletes a flag, whatever its version, recording "flag.delete"
+// in the audit log. It returns a *NotFoundError for an unknown flag.
+func (s *Store) DeleteFlag(ctx context.Context, key, actor string) error {
+	return s.write(ctx, "delete flag", actor, func(w *writeTx) error {
+		row, err := lockFlag(w.db, key)
+		if err != nil {
+			return err
+		}
+		before, err := decodeFlag(row)
+		if err != nil {
+			return err
+		}
+		res := w.db.Where("key = ? AND version = ?", key, row.Version).Delete(&flagRow{})
+		if err := w.guard(res, "flag", key, row.Version); err != nil {
+			return err
+		}
+		return w.record("flag.delete", "flag", key, before, nil)
+	})
+}
+
+// AddMembers adds members to a cohort's list and returns how many were not
+// listed before. A member already listed is not counted; its region is
+// updated when one is given. Ids must pass cohorts.ValidateID and regions
+// cohorts.ParseRegion. If anything changed, the cohort's version is
+// incremented and "cohort.add-members" recorded. It returns a
+// *NotFoundError for an unknown cohort.
+func (s *Store) AddMembers(ctx context.Context, cohortKey string, members []cohorts.Member, actor string) (added int, err error) {
+	rows, err := memberRows(cohortKey, members)
+	if err != nil {
+		return 0, fmt.Errorf("add members to cohort %q: %w", cohortKey, err)
+	}
+	err = s.write(ctx, "add members", actor, func(w *writeTx) error {
+		added = 0
+		c, err := w.lockCohort(cohortKey)
+		if err != nil {
+			return err
+		}
+		changed, err := w.upsertMembers(rows)
+		if err != nil || changed == 0 {
+			return err
+		}
+		count, err := memberCount(w.db, cohortKey)
+		if err != nil {
+			return err
+		}
+		added = count - c.cohort.MemberCount
+		return w.touchCohort(c, count, "cohort.add-members")
+	})
+	if err != nil {
+		return 0, err
+	}
+	return added, nil
+}
+
+// RemoveMembers removes users from a cohort's list and returns how many
+// were listed. If any were, the cohort's version is incremented and
+// "cohort.remove-members" recorded. It returns a *NotFoundError for an
+// unknown cohort.
+func (s *Store) RemoveMembers(ctx context.Context, cohortKey string, ids []string, actor string) (removed int, err error) {
+	ids = slices.Compact(slices.Sorted(slices.Values(ids)))
+	err = s.write(ctx, "remove members", actor, func(w *writeTx) error {
+		removed = 0
+		c, err := w.lockCohort(cohortKey)
+		if err != nil {
+			return err
+		}
+		for batch := range slices.Chunk(ids, memberBatch) {
+			res := w.db.Where("cohort_key = ? AND user_id IN ?", cohortKey, batch).Delete(&memberRow{})
+			if res.Error != nil {
+				return res.Error
+			}
+			removed += int(res.RowsAffected)
+		}
+		if removed == 0 {
+			return nil
+		}
+		return w.touchCohort(c, c.cohort.MemberCount-removed, "cohort.remove-members")
+	})
+	if err != nil {
+		return 0, err
+	}
+	return removed, nil
+}
