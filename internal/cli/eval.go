@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"runtime"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -163,39 +164,91 @@ func decodeContext(b []byte, into *map[string]any) error {
 	return nil
 }
 
-// evalMany streams JSON-lines contexts to JSON-lines decisions.
+// evalMany streams JSON-lines contexts to JSON-lines decisions. Lines are
+// read in chunks, decoded and decided by one worker per CPU, and written back
+// in input order; memory stays bounded by the chunks in flight.
 func evalMany(snap *flags.Snapshot, key string, in io.Reader, out io.Writer, name string) error {
-	sc := bufio.NewScanner(in)
-	sc.Buffer(make([]byte, 64*1024), 1<<20)
+	const chunkLines = 2048
+	type chunk struct {
+		firstLine int
+		lines     [][]byte
+		result    chan []byte
+	}
+	workers := runtime.GOMAXPROCS(0)
+	work := make(chan *chunk, workers)
+	ordered := make(chan *chunk, 2*workers)
+	var readErr error
+	go func() {
+		defer close(work)
+		defer close(ordered)
+		sc := bufio.NewScanner(in)
+		sc.Buffer(make([]byte, 64*1024), 1<<20)
+		line := 0
+		c := &chunk{firstLine: 1}
+		flush := func() {
+			c.result = make(chan []byte, 1)
+			ordered <- c
+			work <- c
+		}
+		for sc.Scan() {
+			line++
+			if len(c.lines) == 0 {
+				c.firstLine = line
+			}
+			text := bytes.TrimSpace(sc.Bytes())
+			if len(text) == 0 {
+				c.lines = append(c.lines, nil) // keeps line numbers; skipped below
+			} else {
+				c.lines = append(c.lines, bytes.Clone(text))
+			}
+			if len(c.lines) == chunkLines {
+				flush()
+				c = &chunk{}
+			}
+		}
+		if len(c.lines) > 0 {
+			flush()
+		}
+		if err := sc.Err(); err != nil {
+			readErr = &InvalidError{fmt.Errorf("%s: line %d: %w", name, line+1, err)}
+		}
+	}()
+	for range workers {
+		go func() {
+			for c := range work {
+				var buf []byte
+				for i, text := range c.lines {
+					if text == nil {
+						continue
+					}
+					var d flags.Decision
+					var evalCtx map[string]any
+					if err := json.Unmarshal(text, &evalCtx); err != nil || evalCtx == nil {
+						d = flags.Decision{Key: key, Reason: flags.ReasonError, ErrorCode: flags.ErrParse, Rule: -1,
+							ErrorDetails: fmt.Sprintf("line %d: context is not a JSON object", c.firstLine+i)}
+					} else {
+						d = snap.Evaluate(key, evalCtx)
+					}
+					buf, _ = ofrep.AppendJSON(buf, &d) // never fails for values the engine serves
+					buf = append(buf, '\n')
+				}
+				c.result <- buf
+			}
+		}()
+	}
 	w := bufio.NewWriterSize(out, 256*1024)
-	line := 0
-	buf := make([]byte, 0, 512)
-	for sc.Scan() {
-		line++
-		text := bytes.TrimSpace(sc.Bytes())
-		if len(text) == 0 {
-			continue
-		}
-		var evalCtx map[string]any
-		var d flags.Decision
-		if err := json.Unmarshal(text, &evalCtx); err != nil || evalCtx == nil {
-			d = flags.Decision{Key: key, Reason: flags.ReasonError, ErrorCode: flags.ErrParse, Rule: -1,
-				ErrorDetails: fmt.Sprintf("line %d: context is not a JSON object", line)}
-		} else {
-			d = snap.Evaluate(key, evalCtx)
-		}
-		var err error
-		buf, err = ofrep.AppendJSON(buf[:0], &d)
-		if err != nil {
-			return fmt.Errorf("line %d: %w", line, err)
-		}
-		buf = append(buf, '\n')
-		if _, err := w.Write(buf); err != nil {
-			return err
+	var writeErr error
+	for c := range ordered {
+		b := <-c.result
+		if writeErr == nil {
+			_, writeErr = w.Write(b)
 		}
 	}
-	if err := sc.Err(); err != nil {
-		return &InvalidError{fmt.Errorf("%s: line %d: %w", name, line+1, err)}
+	if writeErr != nil {
+		return writeErr
+	}
+	if readErr != nil {
+		return readErr
 	}
 	return w.Flush()
 }

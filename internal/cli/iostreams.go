@@ -21,12 +21,15 @@ type IOStreams struct {
 	StderrTTY bool
 }
 
-// System returns the process's streams.
+// System returns the process's streams. RAMP_FORCE_TTY=1 makes ramp format
+// stdout and stderr for people even when they are pipes (prompts still need
+// a real terminal on stdin).
 func System() *IOStreams {
 	tty := func(f *os.File) bool { return isatty.IsTerminal(f.Fd()) || isatty.IsCygwinTerminal(f.Fd()) }
+	force := os.Getenv("RAMP_FORCE_TTY") != "" && os.Getenv("RAMP_FORCE_TTY") != "0"
 	return &IOStreams{
 		In: os.Stdin, Out: os.Stdout, ErrOut: os.Stderr,
-		StdinTTY: tty(os.Stdin), StdoutTTY: tty(os.Stdout), StderrTTY: tty(os.Stderr),
+		StdinTTY: tty(os.Stdin), StdoutTTY: force || tty(os.Stdout), StderrTTY: force || tty(os.Stderr),
 	}
 }
 

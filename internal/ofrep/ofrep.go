@@ -5,6 +5,9 @@ package ofrep
 
 import (
 	"encoding/json"
+	"fmt"
+	"strconv"
+	"unicode/utf8"
 
 	"github.com/ramp-flags/ramp/flags"
 )
@@ -34,11 +37,126 @@ func Body(d *flags.Decision) any {
 	return Success{Key: d.Key, Value: d.Value, Variant: d.Variant, Reason: d.Reason, Metadata: d.Metadata()}
 }
 
-// AppendJSON appends the decision's OFREP body as one line of JSON.
+// AppendJSON appends the decision's OFREP body as one line of JSON, the
+// same document json.Marshal(Body(d)) gives, written by hand because
+// `ramp eval --contexts` writes a million of them.
 func AppendJSON(dst []byte, d *flags.Decision) ([]byte, error) {
-	b, err := json.Marshal(Body(d))
-	if err != nil {
-		return dst, err
+	dst = append(dst, `{"key":`...)
+	dst = appendString(dst, d.Key)
+	if d.IsError() {
+		dst = append(dst, `,"errorCode":`...)
+		dst = appendString(dst, string(d.ErrorCode))
+		if d.ErrorDetails != "" {
+			dst = append(dst, `,"errorDetails":`...)
+			dst = appendString(dst, d.ErrorDetails)
+		}
+		return append(dst, '}'), nil
 	}
-	return append(dst, b...), nil
+	dst = append(dst, `,"value":`...)
+	switch v := d.Value.(type) {
+	case bool:
+		dst = strconv.AppendBool(dst, v)
+	case string:
+		dst = appendString(dst, v)
+	case int64:
+		dst = strconv.AppendInt(dst, v, 10)
+	default:
+		b, err := json.Marshal(v)
+		if err != nil {
+			return dst, fmt.Errorf("flag %s: value: %w", d.Key, err)
+		}
+		dst = append(dst, b...)
+	}
+	if d.Variant != "" {
+		dst = append(dst, `,"variant":`...)
+		dst = appendString(dst, d.Variant)
+	}
+	dst = append(dst, `,"reason":`...)
+	dst = appendString(dst, string(d.Reason))
+	// The metadata keys of Decision.Metadata, in encoding/json's order.
+	first := true
+	field := func(name string) {
+		if first {
+			dst = append(dst, `,"metadata":{`...)
+			first = false
+		} else {
+			dst = append(dst, ',')
+		}
+		dst = append(dst, '"')
+		dst = append(dst, name...)
+		dst = append(dst, `":`...)
+	}
+	if d.SnapshotVersion != 0 {
+		field("configVersion")
+		dst = strconv.AppendInt(dst, d.SnapshotVersion, 10)
+	}
+	if d.FlagVersion != 0 {
+		field("flagVersion")
+		dst = strconv.AppendInt(dst, d.FlagVersion, 10)
+	}
+	if d.Rule >= 0 {
+		if d.RuleName != "" {
+			field("rule")
+			dst = appendString(dst, d.RuleName)
+		}
+		field("ruleIndex")
+		dst = strconv.AppendInt(dst, int64(d.Rule), 10)
+	}
+	if !first {
+		dst = append(dst, '}')
+	}
+	return append(dst, '}'), nil
+}
+
+const hex = "0123456789abcdef"
+
+// appendString appends s as a JSON string: quotes, backslashes and control
+// characters escaped, invalid UTF-8 replaced by U+FFFD, as encoding/json
+// does (without its HTML escaping, which OFREP does not need).
+func appendString(dst []byte, s string) []byte {
+	dst = append(dst, '"')
+	start := 0
+	for i := 0; i < len(s); {
+		c := s[i]
+		if c < utf8.RuneSelf {
+			if c >= 0x20 && c != '"' && c != '\\' {
+				i++
+				continue
+			}
+			dst = append(dst, s[start:i]...)
+			switch c {
+			case '"', '\\':
+				dst = append(dst, '\\', c)
+			case '\n':
+				dst = append(dst, '\\', 'n')
+			case '\r':
+				dst = append(dst, '\\', 'r')
+			case '\t':
+				dst = append(dst, '\\', 't')
+			default:
+				dst = append(dst, '\\', 'u', '0', '0', hex[c>>4], hex[c&0xf])
+			}
+			i++
+			start = i
+			continue
+		}
+		r, size := utf8.DecodeRuneInString(s[i:])
+		if r == utf8.RuneError && size == 1 {
+			dst = append(dst, s[start:i]...)
+			dst = append(dst, `\ufffd`...)
+			i += size
+			start = i
+			continue
+		}
+		if r == '\u2028' || r == '\u2029' {
+			dst = append(dst, s[start:i]...)
+			dst = append(dst, '\\', 'u', '2', '0', '2', hex[r&0xf])
+			i += size
+			start = i
+			continue
+		}
+		i += size
+	}
+	dst = append(dst, s[start:]...)
+	return append(dst, '"')
 }

@@ -38,3 +38,58 @@ func TestBody(t *testing.T) {
 		})
 	}
 }
+
+// TestAppendJSONMatchesEncodingJSON checks the hand-written encoder against
+// encoding/json on awkward strings and every value kind.
+func TestAppendJSONMatchesEncodingJSON(t *testing.T) {
+	strs := []string{"", "plain", "quote\"back\\slash", "ctl\x00\x01\x1f\t\n\r", "bad utf8 \xff\xfe", "é ユ 😀", "\u2028\u2029", "<html>&"}
+	values := []any{true, false, int64(-42), 1.5, 1e21, "s", map[string]any{"a": []any{1.0, "x"}}, []any{}}
+	for _, s := range strs {
+		for _, v := range values {
+			for _, d := range []flags.Decision{
+				{Key: s, Value: v, Variant: s, Reason: flags.ReasonSplit, Rule: 2, RuleName: s, FlagVersion: 7, SnapshotVersion: 9},
+				{Key: s, Value: v, Reason: flags.ReasonStatic, Rule: -1},
+				{Key: s, Reason: flags.ReasonError, ErrorCode: flags.ErrParse, ErrorDetails: s, Rule: -1},
+			} {
+				got, err := ofrep.AppendJSON(nil, &d)
+				if err != nil {
+					t.Fatal(err)
+				}
+				want, _ := json.Marshal(ofrep.Body(&d))
+				var g, w any
+				if err := json.Unmarshal(got, &g); err != nil {
+					t.Fatalf("invalid JSON %s: %v", got, err)
+				}
+				_ = json.Unmarshal(want, &w)
+				if diff := cmp.Diff(w, g); diff != "" {
+					t.Errorf("AppendJSON differs from encoding/json (-want +got):\n%s\ngot  %s\nwant %s", diff, got, want)
+				}
+			}
+		}
+	}
+}
+
+func FuzzAppendJSON(f *testing.F) {
+	f.Add("key", "variant", "details")
+	f.Add("\xff\x00\"", "\\", "\u2028")
+	f.Fuzz(func(t *testing.T, key, variant, details string) {
+		for _, d := range []flags.Decision{
+			{Key: key, Value: variant, Variant: variant, Reason: flags.ReasonSplit, Rule: 0, RuleName: details},
+			{Key: key, Reason: flags.ReasonError, ErrorCode: flags.ErrGeneral, ErrorDetails: details, Rule: -1},
+		} {
+			got, err := ofrep.AppendJSON(nil, &d)
+			if err != nil {
+				t.Fatal(err)
+			}
+			want, _ := json.Marshal(ofrep.Body(&d))
+			var g, w any
+			if err := json.Unmarshal(got, &g); err != nil {
+				t.Fatalf("invalid JSON %q: %v", got, err)
+			}
+			_ = json.Unmarshal(want, &w)
+			if !cmp.Equal(w, g) {
+				t.Fatalf("got %s, want %s", got, want)
+			}
+		}
+	})
+}

@@ -1,0 +1,147 @@
+package main_test
+
+import (
+	"bufio"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"testing"
+)
+
+// TestReadmeTour builds the ramp binary and runs the README's tour as a
+// user would: each "$ " line of the tour's console block, in a shell, in a
+// scratch directory holding a copy of testdata/. It checks exit codes
+// (a line may announce "(exit N)") and what key lines must print.
+func TestReadmeTour(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the binary")
+	}
+	bin := t.TempDir()
+	build := exec.Command("go", "build", "-o", filepath.Join(bin, "ramp"), ".")
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	work := t.TempDir()
+	copyDir(t, filepath.Join("..", "..", "testdata"), filepath.Join(work, "testdata"))
+
+	cmds := tourCommands(t, filepath.Join("..", "..", "README.md"))
+	if len(cmds) < 10 {
+		t.Fatalf("found %d tour commands in README.md", len(cmds))
+	}
+	// What some commands must print (stdout and stderr together).
+	expect := map[string][]string{
+		"apply -f testdata/example.yaml --dry-run":                           {"+ flag messenger-ig-interop", "nothing written"},
+		"eval messenger-ig-interop --context '{\"targetingKey\":\"emp-1\"}'": {`"variant": "on"`},
+		"--explain":                 {"bucketing: targetingKey=\"u1\"", "SPLIT"},
+		"flags disable":             {"every context now gets \"off\""},
+		"apply -f tour-export.yaml": {"nothing to change"},
+		"broken.yaml":               {"testdata/broken.yaml:", "unknown field \"colour\"", "unknown cohort \"employes\"", "percentages sum to 90"},
+		"cohorts get employees":     {"members: 5"},
+	}
+	env := append(os.Environ(), "PATH="+bin+string(os.PathListSeparator)+os.Getenv("PATH"), "RAMP_DB=", "RAMP_ACTOR=", "RAMP_FORCE_TTY=1")
+	disabled := false
+	for _, c := range cmds {
+		if strings.HasPrefix(c.line, "export ") {
+			for _, kv := range strings.Fields(strings.TrimPrefix(c.line, "export ")) {
+				env = append(env, kv)
+			}
+			continue
+		}
+		sh := exec.Command("bash", "-c", c.line)
+		sh.Dir, sh.Env = work, env
+		out, err := sh.CombinedOutput()
+		code := 0
+		if ee, ok := err.(*exec.ExitError); ok {
+			code = ee.ExitCode()
+		} else if err != nil {
+			t.Fatalf("%s: %v", c.line, err)
+		}
+		if code != c.wantExit {
+			t.Errorf("$ %s\nexit %d, want %d\n%s", c.line, code, c.wantExit, out)
+			continue
+		}
+		for key, wants := range expect {
+			if !strings.Contains(c.line, key) {
+				continue
+			}
+			for _, w := range wants {
+				if key == "eval messenger-ig-interop --context '{\"targetingKey\":\"emp-1\"}'" && disabled {
+					w = `"reason": "DISABLED"`
+				}
+				if !strings.Contains(string(out), w) {
+					t.Errorf("$ %s\noutput lacks %q:\n%s", c.line, w, out)
+				}
+			}
+		}
+		if strings.Contains(c.line, "flags disable") {
+			disabled = true
+		}
+		if strings.Contains(c.line, "flags enable") {
+			disabled = false
+		}
+	}
+	if _, err := os.Stat(filepath.Join(work, "tour.db")); err != nil {
+		t.Errorf("the tour did not use tour.db: %v", err)
+	}
+}
+
+type tourCommand struct {
+	line     string
+	wantExit int
+}
+
+var exitNote = regexp.MustCompile(`\(exit (\d+)\)`)
+
+// tourCommands reads the "$ " lines of the console block under "## A tour".
+func tourCommands(t *testing.T, readme string) []tourCommand {
+	f, err := os.Open(readme)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	var cmds []tourCommand
+	inTour, inBlock := false, false
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		line := sc.Text()
+		switch {
+		case strings.HasPrefix(line, "## "):
+			inTour = line == "## A tour"
+		case inTour && strings.HasPrefix(line, "```console"):
+			inBlock = true
+		case inBlock && strings.HasPrefix(line, "```"):
+			return cmds
+		case inBlock && strings.HasPrefix(line, "$ "):
+			c := tourCommand{line: strings.TrimPrefix(line, "$ ")}
+			if m := exitNote.FindStringSubmatch(line); m != nil {
+				c.wantExit, _ = strconv.Atoi(m[1])
+			}
+			cmds = append(cmds, c)
+		}
+	}
+	return cmds
+}
+
+func copyDir(t *testing.T, from, to string) {
+	t.Helper()
+	err := filepath.WalkDir(from, func(path string, d os.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(from, path)
+		if d.IsDir() {
+			return os.MkdirAll(filepath.Join(to, rel), 0o755)
+		}
+		b, err := os.ReadFile(path)
+		if err != nil {
+			return err
+		}
+		return os.WriteFile(filepath.Join(to, rel), b, 0o644)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
