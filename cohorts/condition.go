@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -76,6 +77,9 @@ func (c Condition) Compile() (*Matcher, error) {
 	if strings.TrimSpace(c.Attribute) == "" {
 		return nil, fmt.Errorf("attribute is required")
 	}
+	// The matcher keeps its own copy: it must not change, nor race, when the
+	// caller reuses the slice it compiled from.
+	c.Values = slices.Clone(c.Values)
 	m := &Matcher{cond: c}
 	one := func() error {
 		if len(c.Values) != 1 {
@@ -143,8 +147,8 @@ func (c Condition) Compile() (*Matcher, error) {
 		if err := one(); err != nil {
 			return nil, err
 		}
-		t, err := time.Parse(time.RFC3339, strings.TrimSpace(c.Values[0]))
-		if err != nil {
+		t, ok := parseTime(strings.TrimSpace(c.Values[0]))
+		if !ok {
 			return nil, fmt.Errorf("operator %s needs an RFC 3339 time such as 2026-01-31T00:00:00Z, got %q", c.Op, c.Values[0])
 		}
 		m.times = []time.Time{t}
@@ -164,14 +168,18 @@ func operatorList() string {
 	return strings.Join(s, ", ")
 }
 
-// Condition returns the condition the matcher was compiled from.
-func (m *Matcher) Condition() Condition { return m.cond }
+// Condition returns a copy of the condition the matcher was compiled from.
+func (m *Matcher) Condition() Condition {
+	c := m.cond
+	c.Values = slices.Clone(c.Values)
+	return c
+}
 
 // Match reports whether the context satisfies the condition. A missing or
 // null attribute never matches; an attribute of a kind the operator cannot
-// read (a list for lt, a malformed version for semver_gte) does not match
-// either. Match never panics and, for strings, numbers and booleans, does not
-// allocate.
+// read (a list for lt or neq, a malformed version for semver_gte) does not
+// match either. Match never panics and, for strings, numbers and booleans,
+// does not allocate (save for a numeric string beyond the float64 range).
 func (m *Matcher) Match(ctx map[string]any) bool {
 	v, ok := ctx[m.cond.Attribute]
 	if !ok || v == nil {
@@ -181,13 +189,15 @@ func (m *Matcher) Match(ctx map[string]any) bool {
 	case OpExists:
 		return true
 	case OpEq, OpIn:
-		return m.equalsAny(v)
+		hit, _ := m.equalsAny(v)
+		return hit
 	case OpNeq, OpNotIn:
-		return !m.equalsAny(v)
+		hit, scalar := m.equalsAny(v)
+		return scalar && !hit
 	case OpContains:
 		if list, ok := v.([]any); ok {
 			for _, e := range list {
-				if e != nil && m.equalsAny(e) {
+				if hit, _ := m.equalsAny(e); hit {
 					return true
 				}
 			}
@@ -195,7 +205,7 @@ func (m *Matcher) Match(ctx map[string]any) bool {
 		}
 		if list, ok := v.([]string); ok {
 			for _, e := range list {
-				if m.equalsAny(e) {
+				if m.hasString(e) {
 					return true
 				}
 			}
@@ -284,26 +294,27 @@ func (m *Matcher) Match(ctx map[string]any) bool {
 	return false
 }
 
-// equalsAny compares the attribute's textual form with the values.
-func (m *Matcher) equalsAny(v any) bool {
+// equalsAny compares the attribute's textual form with the values. scalar
+// reports whether v has a textual form (see AppendText); if not, hit is false.
+func (m *Matcher) equalsAny(v any) (hit, scalar bool) {
 	if s, ok := v.(string); ok {
-		return m.hasString(s)
+		return m.hasString(s), true
 	}
 	var buf [32]byte
 	b, ok := AppendText(buf[:0], v)
 	if !ok {
-		return false
+		return false, false
 	}
 	if m.set != nil {
 		_, hit := m.set[string(b)] // no allocation: the compiler reads b in place
-		return hit
+		return hit, true
 	}
 	for _, x := range m.strs {
 		if string(b) == x {
-			return true
+			return true, true
 		}
 	}
-	return false
+	return false, true
 }
 
 func (m *Matcher) hasString(s string) bool {
@@ -320,9 +331,11 @@ func (m *Matcher) hasString(s string) bool {
 }
 
 // AppendText appends the canonical textual form of a scalar attribute value
-// (a string as is, true/false, integers in decimal, other numbers in the
-// shortest form that reads back exactly) and reports whether v was a scalar.
-// Lists, objects and nil are not scalars.
+// (a string as is, true/false, integers in decimal, floating-point numbers
+// that hold an exact integer below 2^53 in decimal too, other numbers in the
+// shortest form that reads back exactly, a json.Number as written) and
+// reports whether v was a scalar. Lists, objects, times and nil are not
+// scalars.
 func AppendText(dst []byte, v any) ([]byte, bool) {
 	switch x := v.(type) {
 	case string:
@@ -360,7 +373,9 @@ func AppendText(dst []byte, v any) ([]byte, bool) {
 }
 
 func appendFloat(dst []byte, f float64, bits int) []byte {
-	if f == math.Trunc(f) && math.Abs(f) < 1e15 {
+	// Below 2^53 every integer is exact, so a JSON number such as
+	// 1234567890123456, decoded as float64, reads back as written.
+	if f == math.Trunc(f) && math.Abs(f) < 1<<53 {
 		return strconv.AppendInt(dst, int64(f), 10)
 	}
 	return strconv.AppendFloat(dst, f, 'g', -1, bits)
@@ -396,19 +411,141 @@ func toFloat(v any) (float64, bool) {
 		f, err := x.Float64()
 		return f, err == nil && !math.IsNaN(f)
 	case string:
-		f, err := strconv.ParseFloat(strings.TrimSpace(x), 64)
-		return f, err == nil && !math.IsNaN(f)
+		s := strings.TrimSpace(x)
+		if !isDecimal(s) {
+			return 0, false // checked first: ParseFloat allocates its error
+		}
+		f, err := strconv.ParseFloat(s, 64)
+		return f, err == nil
 	}
 	return 0, false
 }
+
+// isDecimal reports whether s is a decimal number: an optional sign, digits
+// with an optional decimal point, and an optional exponent, as in 12, -1.5,
+// .5 or 6.02e23. Hexadecimal forms, underscores, Inf and NaN are not.
+func isDecimal(s string) bool {
+	i := 0
+	if i < len(s) && (s[i] == '+' || s[i] == '-') {
+		i++
+	}
+	digits := 0
+	for ; i < len(s) && isDigit(s[i]); i++ {
+		digits++
+	}
+	if i < len(s) && s[i] == '.' {
+		for i++; i < len(s) && isDigit(s[i]); i++ {
+			digits++
+		}
+	}
+	if digits == 0 {
+		return false
+	}
+	if i < len(s) && (s[i] == 'e' || s[i] == 'E') {
+		i++
+		if i < len(s) && (s[i] == '+' || s[i] == '-') {
+			i++
+		}
+		start := i
+		for i < len(s) && isDigit(s[i]) {
+			i++
+		}
+		if i == start {
+			return false
+		}
+	}
+	return i == len(s)
+}
+
+func isDigit(c byte) bool { return c >= '0' && c <= '9' }
 
 func toTime(v any) (time.Time, bool) {
 	switch x := v.(type) {
 	case time.Time:
 		return x, true
 	case string:
-		t, err := time.Parse(time.RFC3339, x)
-		return t, err == nil
+		return parseTime(x)
 	}
 	return time.Time{}, false
+}
+
+// parseTime reads an RFC 3339 time such as 2026-01-31T00:00:00Z or
+// 2026-01-31T09:30:00.25+05:30 and returns it in UTC. Unlike time.Parse it
+// does not allocate, neither for an offset that is not a whole number of
+// hours nor for a string that is not a time. It accepts what the fast path of
+// time.Parse(time.RFC3339, s) accepts: upper-case T and Z, seconds below 60,
+// offsets below 24 hours, fractions of any length (read to the nanosecond).
+func parseTime(s string) (time.Time, bool) {
+	if len(s) < len("2006-01-02T15:04:05Z") ||
+		s[4] != '-' || s[7] != '-' || s[10] != 'T' || s[13] != ':' || s[16] != ':' {
+		return time.Time{}, false
+	}
+	year, ok1 := digits(s[0:4], 0, 9999)
+	month, ok2 := digits(s[5:7], 1, 12)
+	day, ok3 := digits(s[8:10], 1, 31)
+	hour, ok4 := digits(s[11:13], 0, 23)
+	minute, ok5 := digits(s[14:16], 0, 59)
+	sec, ok6 := digits(s[17:19], 0, 59)
+	if !(ok1 && ok2 && ok3 && ok4 && ok5 && ok6) || day > daysIn(year, month) {
+		return time.Time{}, false
+	}
+	s = s[19:]
+	nsec := 0
+	if s[0] == '.' {
+		i := 1
+		for ; i < len(s) && isDigit(s[i]); i++ {
+			if i <= 9 {
+				nsec = nsec*10 + int(s[i]-'0')
+			}
+		}
+		if i == 1 {
+			return time.Time{}, false
+		}
+		for n := i - 1; n < 9; n++ {
+			nsec *= 10
+		}
+		s = s[i:]
+	}
+	offset := 0
+	switch {
+	case s == "Z":
+	case len(s) == len("+07:00") && (s[0] == '+' || s[0] == '-') && s[3] == ':':
+		h, ok1 := digits(s[1:3], 0, 23)
+		m, ok2 := digits(s[4:6], 0, 59)
+		if !ok1 || !ok2 {
+			return time.Time{}, false
+		}
+		offset = (h*60 + m) * 60
+		if s[0] == '-' {
+			offset = -offset
+		}
+	default:
+		return time.Time{}, false
+	}
+	return time.Date(year, time.Month(month), day, hour, minute, sec-offset, nsec, time.UTC), true
+}
+
+// digits reads s, all decimal digits, as a number in [min, max].
+func digits(s string, min, max int) (int, bool) {
+	n := 0
+	for i := 0; i < len(s); i++ {
+		if !isDigit(s[i]) {
+			return 0, false
+		}
+		n = n*10 + int(s[i]-'0')
+	}
+	return n, n >= min && n <= max
+}
+
+func daysIn(year, month int) int {
+	switch month {
+	case 2:
+		if year%4 == 0 && (year%100 != 0 || year%400 == 0) {
+			return 29
+		}
+		return 28
+	case 4, 6, 9, 11:
+		return 30
+	}
+	return 31
 }

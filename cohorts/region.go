@@ -2,6 +2,7 @@ package cohorts
 
 import (
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 )
@@ -93,7 +94,7 @@ func ParseRegion(s string) (Region, error) {
 // "country:XX" / "group:NAME" form. Selectors are case-insensitive. A bare
 // name that is both a group and a country ("NA": North America, and Namibia)
 // means the group; write "country:NA" for Namibia. For "*" it returns
-// everywhere=true and no countries.
+// everywhere=true and no countries. The slice returned is the caller's own.
 func ExpandSelector(sel string) (countries []Region, everywhere bool, err error) {
 	s := strings.ToUpper(strings.TrimSpace(sel))
 	switch {
@@ -110,10 +111,10 @@ func ExpandSelector(sel string) (countries []Region, everywhere bool, err error)
 		if !ok {
 			return nil, false, fmt.Errorf("unknown region group %q (see `ramp regions`)", sel)
 		}
-		return g.Members, false, nil
+		return slices.Clone(g.Members), false, nil
 	}
 	if g, ok := lookupGroup(s); ok {
-		return g.Members, false, nil
+		return slices.Clone(g.Members), false, nil
 	}
 	r, err := ParseRegion(s)
 	if err != nil {

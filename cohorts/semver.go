@@ -1,5 +1,7 @@
 package cohorts
 
+import "math"
+
 // A hand-written semantic-version reader: evaluation compares an app version
 // from every request context, and the well-known Go semver libraries allocate
 // a value per parse. This one reads the string in place and allocates nothing.
@@ -13,7 +15,9 @@ type semver struct {
 
 // parseSemver reads MAJOR[.MINOR[.PATCH]][-PRERELEASE][+BUILD] with an
 // optional leading "v". Missing minor and patch parts count as 0, so "300"
-// and "v300.0" both read as 300.0.0.
+// and "v300.0" both read as 300.0.0. Numbers must fit in 64 bits; pre-release
+// and build parts are non-empty dot-separated identifiers of [0-9A-Za-z-], as
+// SemVer 2.0.0 requires (leading zeros are tolerated everywhere).
 func parseSemver(s string) (semver, bool) {
 	var v semver
 	if len(s) > 0 && (s[0] == 'v' || s[0] == 'V') {
@@ -28,10 +32,11 @@ func parseSemver(s string) (semver, bool) {
 		start := i
 		var n uint64
 		for i < len(s) && s[i] >= '0' && s[i] <= '9' {
-			if n > (1<<63)/10 {
-				return v, false
+			d := uint64(s[i] - '0')
+			if n > (math.MaxUint64-d)/10 {
+				return v, false // does not fit in 64 bits
 			}
-			n = n*10 + uint64(s[i]-'0')
+			n = n*10 + d
 			i++
 		}
 		if i == start {
@@ -47,27 +52,48 @@ func parseSemver(s string) (semver, bool) {
 		}
 	}
 	if i < len(s) && s[i] == '-' {
-		i++
-		start := i
-		for i < len(s) && s[i] != '+' {
-			c := s[i]
-			if !(c == '.' || c == '-' || c >= '0' && c <= '9' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z') {
-				return v, false
-			}
-			i++
-		}
-		if i == start {
+		n := identsLen(s[i+1:])
+		if n == 0 {
 			return v, false
 		}
-		v.pre = s[start:i]
+		v.pre = s[i+1 : i+1+n]
+		i += 1 + n
 	}
 	if i < len(s) && s[i] == '+' {
-		i = len(s)
+		n := identsLen(s[i+1:])
+		if n == 0 {
+			return v, false
+		}
+		i += 1 + n
 	}
 	if i != len(s) {
 		return v, false
 	}
 	return v, true
+}
+
+// identsLen returns the length of the dot-separated identifiers of
+// [0-9A-Za-z-] that s starts with, or 0 if an identifier is empty (as in
+// "a..b", ".a" or "a.").
+func identsLen(s string) int {
+	i, start := 0, 0
+	for ; i < len(s); i++ {
+		c := s[i]
+		if c == '.' {
+			if i == start {
+				return 0
+			}
+			start = i + 1
+			continue
+		}
+		if !(c == '-' || c >= '0' && c <= '9' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z') {
+			break
+		}
+	}
+	if i == start {
+		return 0
+	}
+	return i
 }
 
 // compareSemver returns -1, 0 or +1 following SemVer 2.0.0 precedence.

@@ -1,6 +1,7 @@
 package cohorts
 
 import (
+	"math/bits"
 	"slices"
 
 	"github.com/cespare/xxhash/v2"
@@ -8,8 +9,10 @@ import (
 
 // Set is an immutable membership set of user ids, sized for cohorts of
 // millions. It stores the 64-bit xxHash (XXH64, seed 0) of each id, never the
-// id itself, in an open-addressing table kept at most 3/4 full: about 11 to
-// 16 bytes per member, a lookup costs one hash and usually one cache line.
+// id itself, in an open-addressing table (linear probing) sized to be 2/3
+// full: 12 bytes per member, whatever the count; a lookup costs one hash and
+// usually one cache line. A hash's home slot is its high bits scaled to the
+// table size (h*size/2^64), so the table need not be a power of two.
 // Two distinct ids share a hash with probability 2^-64 per pair, so a
 // non-member of a 10-million-member set is taken for a member about once in
 // 1.8 trillion lookups.
@@ -17,8 +20,7 @@ import (
 // Because a Set holds hashes only, it can be shipped to in-process providers
 // without handing them the raw list of user ids.
 type Set struct {
-	slots []uint64 // 0 marks an empty slot
-	mask  uint64
+	slots []uint64 // 0 marks an empty slot; always at least one is empty
 	n     int
 }
 
@@ -45,11 +47,8 @@ func NewSet(ids []string) *Set {
 func NewSetFromHashes(hashes []uint64) *Set {
 	slices.Sort(hashes)
 	hashes = slices.Compact(hashes)
-	size := uint64(8)
-	for size*3 < uint64(len(hashes))*4 { // keep load <= 3/4
-		size <<= 1
-	}
-	s := &Set{slots: make([]uint64, size), mask: size - 1}
+	size := max(8, len(hashes)+len(hashes)/2+1) // load below 2/3
+	s := &Set{slots: make([]uint64, size)}
 	for _, h := range hashes {
 		if h == 0 {
 			h = 1
@@ -59,8 +58,14 @@ func NewSetFromHashes(hashes []uint64) *Set {
 	return s
 }
 
+// home returns the slot where the search for h starts.
+func (s *Set) home(h uint64) int {
+	hi, _ := bits.Mul64(h, uint64(len(s.slots)))
+	return int(hi)
+}
+
 func (s *Set) insert(h uint64) {
-	for i := h & s.mask; ; i = (i + 1) & s.mask {
+	for i := s.home(h); ; {
 		switch s.slots[i] {
 		case 0:
 			s.slots[i] = h
@@ -68,6 +73,9 @@ func (s *Set) insert(h uint64) {
 			return
 		case h:
 			return
+		}
+		if i++; i == len(s.slots) {
+			i = 0
 		}
 	}
 }
@@ -84,16 +92,24 @@ func (s *Set) Len() int {
 func (s *Set) Contains(id string) bool { return s.ContainsHash(HashID(id)) }
 
 // ContainsHash reports whether the id with hash h (from HashID) is a member.
+// A hash of 0, which HashID never returns, is read as 1, as
+// NewSetFromHashes stores it; it never matches the empty slots.
 func (s *Set) ContainsHash(h uint64) bool {
 	if s == nil || s.n == 0 {
 		return false
 	}
-	for i := h & s.mask; ; i = (i + 1) & s.mask {
+	if h == 0 {
+		h = 1
+	}
+	for i := s.home(h); ; {
 		switch s.slots[i] {
 		case h:
 			return true
 		case 0:
 			return false
+		}
+		if i++; i == len(s.slots) {
+			i = 0
 		}
 	}
 }

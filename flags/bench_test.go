@@ -103,9 +103,9 @@ func TestHotPathAllocatesNothing(t *testing.T) {
 	snap := benchSnapshot(&testing.B{})
 	ctx := map[string]any{"targetingKey": "emp-5", "region": "US", "appVersion": "301.2.3", "accountCenterId": 77.0}
 	checks := map[string]func(){
-		"S": func() { snap.String("ig-dm-via-whatsapp", "off", ctx) },
-		"C": func() { snap.Bool("common-mailbox", false, ctx) },
-		"D": func() { snap.Bool("ig-add-whatsapp-to-profile", false, ctx) },
+		"S":       func() { snap.String("ig-dm-via-whatsapp", "off", ctx) },
+		"C":       func() { snap.Bool("common-mailbox", false, ctx) },
+		"D":       func() { snap.Bool("ig-add-whatsapp-to-profile", false, ctx) },
 		"missing": func() { snap.Evaluate("ig-dm-via-whatsapp", map[string]any{"region": "US", "appVersion": "301.0.0"}) },
 	}
 	for name, fn := range checks {

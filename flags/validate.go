@@ -340,4 +340,3 @@ func describe(v any) string {
 	}
 	return fmt.Sprintf("%v (%T)", v, v)
 }
-

@@ -33,8 +33,8 @@ group; write "country:NA" for Namibia ("group:NAME" is also accepted).`,
 }
 
 type regionsView struct {
-	Everywhere string          `json:"everywhere"`
-	Groups     []cohorts.Group `json:"groups"`
+	Everywhere string           `json:"everywhere"`
+	Groups     []cohorts.Group  `json:"groups"`
 	Countries  []cohorts.Region `json:"countries"`
 }
 
