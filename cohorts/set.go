@@ -10,9 +10,10 @@ import (
 // Set is an immutable membership set of user ids, sized for cohorts of
 // millions. It stores the 64-bit xxHash (XXH64, seed 0) of each id, never the
 // id itself, in an open-addressing table (linear probing) sized to be 2/3
-// full: 12 bytes per member, whatever the count; a lookup costs one hash and
-// usually one cache line. A hash's home slot is its high bits scaled to the
-// table size (h*size/2^64), so the table need not be a power of two.
+// full: 12 bytes per member whatever the count (64 bytes at least); a lookup
+// costs one hash and usually one cache line. A hash's home slot is its high
+// bits scaled to the table size (h*size/2^64), so the table need not be a
+// power of two.
 // Two distinct ids share a hash with probability 2^-64 per pair, so a
 // non-member of a 10-million-member set is taken for a member about once in
 // 1.8 trillion lookups.

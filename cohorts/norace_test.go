@@ -1,0 +1,5 @@
+//go:build !race
+
+package cohorts_test
+
+const raceEnabled = false
