@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/spf13/cobra"
 
 	"github.com/ramp-flags/ramp/internal/cli"
 )
@@ -331,5 +332,35 @@ func TestSimulate(t *testing.T) {
 	table := r.ok("simulate", "--users", "5000", "-o", "table", "--flag", "common-mailbox")
 	if !strings.Contains(table, "common-mailbox (boolean)") || !strings.Contains(table, "REGION") {
 		t.Errorf("table:\n%s", table)
+	}
+}
+
+// TestEveryCommandHasHelpAndExamples walks the command tree: every command a
+// user can run documents itself with an example.
+func TestEveryCommandHasHelpAndExamples(t *testing.T) {
+	io, _, _, _ := cli.Test()
+	var walk func(c *cobra.Command)
+	walk = func(c *cobra.Command) {
+		if c.Hidden || c.Name() == "help" || strings.HasPrefix(c.CommandPath(), "ramp completion") {
+			return
+		}
+		if c.Short == "" {
+			t.Errorf("%s has no short description", c.CommandPath())
+		}
+		if c.Example == "" {
+			t.Errorf("%s has no examples", c.CommandPath())
+		}
+		for _, sub := range c.Commands() {
+			walk(sub)
+		}
+	}
+	walk(cli.NewRootCmd(io))
+	r := newRamp(t)
+	out, _, code := r.run("", "apply", "--help")
+	if code != 0 || !strings.Contains(out, "Examples:") || !strings.Contains(out, "--dry-run") {
+		t.Errorf("apply --help: exit %d\n%s", code, out)
+	}
+	if out, _, code := r.run("", "completion", "bash"); code != 0 || !strings.Contains(out, "bash completion") {
+		t.Errorf("completion bash: exit %d", code)
 	}
 }

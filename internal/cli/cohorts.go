@@ -62,7 +62,9 @@ func newCohortsListCmd(f *Factory) *cobra.Command {
 		Use:     "list",
 		Aliases: []string{"ls"},
 		Short:   "List cohorts with their member counts",
-		Args:    exactArgs(0, "no arguments"),
+		Example: `  ramp cohorts list
+  ramp cohorts list -o json | jq -r '.[] | "\(.key) \(.members)"'`,
+		Args: exactArgs(0, "no arguments"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			out, err := resolveFormat(f.IO, format)
 			if err != nil {

@@ -29,9 +29,10 @@ func Version() string {
 func newVersionCmd(f *Factory) *cobra.Command {
 	var format string
 	cmd := &cobra.Command{
-		Use:   "version",
-		Short: "Print ramp's version",
-		Args:  exactArgs(0, "no arguments"),
+		Use:     "version",
+		Short:   "Print ramp's version",
+		Example: "  ramp version\n  ramp version -o json",
+		Args:    exactArgs(0, "no arguments"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			out, err := resolveFormat(f.IO, format)
 			if err != nil {
