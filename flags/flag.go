@@ -130,6 +130,9 @@ func digits(s string) bool {
 
 // String renders the percentage without trailing zeros: "10", "0.01", "33.5".
 func (p Percent) String() string {
+	if p < 0 {
+		return "-" + (-p).String()
+	}
 	whole, frac := int(p)/100, int(p)%100
 	switch {
 	case frac == 0:

@@ -290,7 +290,12 @@ func NormalizeValue(t Type, v any) (any, error) {
 
 func normalizeJSON(v any) (any, error) {
 	switch x := v.(type) {
-	case nil, bool, string, float64:
+	case nil, bool, string:
+		return x, nil
+	case float64:
+		if math.IsNaN(x) || math.IsInf(x, 0) {
+			return nil, fmt.Errorf("value %v cannot be represented in JSON", x)
+		}
 		return x, nil
 	case int:
 		return float64(x), nil

@@ -103,8 +103,10 @@ func applyRun(ctx context.Context, opts *applyOptions) error {
 	if err != nil {
 		return err
 	}
-	doc, err := config.Parse(name, data)
-	if err != nil {
+	// Structural problems do not stop here: validation below adds those of
+	// the values that did decode, so the user sees every problem at once.
+	doc, err := config.ParsePartial(name, data)
+	if doc == nil {
 		return err
 	}
 	return opts.f.withStore(ctx, func(s *store.Store) error {

@@ -1,0 +1,428 @@
+package config
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"math"
+	"slices"
+	"strconv"
+	"strings"
+	"unicode/utf8"
+
+	"go.yaml.in/yaml/v3"
+
+	"github.com/ramp-flags/ramp/cohorts"
+	"github.com/ramp-flags/ramp/flags"
+)
+
+// The formats Encode writes.
+const (
+	YAML = "yaml"
+	JSON = "json"
+)
+
+// Encode writes a complete configuration file for st in format YAML or JSON,
+// the inverse of Parse: cohorts then flags, each sorted by key; variants,
+// rules and rollouts in their order; members sorted by id, as plain ids or
+// {id, region}. Every flag's enabled and bucketing are written, so that the
+// file reproduces the state wherever it is applied, and empty fields are
+// left out, except members: [] (an empty list the file manages, unlike a
+// cohort whose members are not exported). Strings that YAML would read as
+// something else ("off", "yes", "300") are quoted. The output is
+// deterministic: the same state always encodes to the same bytes.
+func Encode(w io.Writer, st *flags.State, format string) error {
+	var e encoder
+	root := e.state(st)
+	if e.err != nil {
+		return e.err
+	}
+	switch format {
+	case YAML:
+		enc := yaml.NewEncoder(w)
+		enc.SetIndent(2)
+		if err := enc.Encode(root); err != nil {
+			return fmt.Errorf("encode configuration: %w", err)
+		}
+		return enc.Close()
+	case JSON:
+		var compact, out bytes.Buffer
+		if err := writeJSON(&compact, root); err != nil {
+			return err
+		}
+		if err := json.Indent(&out, compact.Bytes(), "", "  "); err != nil {
+			return fmt.Errorf("encode configuration: %w", err)
+		}
+		out.WriteByte('\n')
+		_, err := out.WriteTo(w)
+		return err
+	}
+	return fmt.Errorf("unknown configuration format %q (want %s or %s)", format, YAML, JSON)
+}
+
+// encoder builds the node tree of a configuration, keeping the first error.
+type encoder struct {
+	err error
+}
+
+func (e *encoder) fail(format string, args ...any) {
+	if e.err == nil {
+		e.err = fmt.Errorf("encode configuration: "+format, args...)
+	}
+}
+
+func mapping(flow bool) *yaml.Node {
+	n := &yaml.Node{Kind: yaml.MappingNode}
+	if flow {
+		n.Style = yaml.FlowStyle
+	}
+	return n
+}
+
+func sequence(flow bool) *yaml.Node {
+	n := &yaml.Node{Kind: yaml.SequenceNode}
+	if flow {
+		n.Style = yaml.FlowStyle
+	}
+	return n
+}
+
+func add(m *yaml.Node, key string, v *yaml.Node) {
+	m.Content = append(m.Content, &yaml.Node{Kind: yaml.ScalarNode, Tag: tagStr, Value: key, Style: quoteStyle(key)}, v)
+}
+
+func scalar(tag, value string) *yaml.Node {
+	return &yaml.Node{Kind: yaml.ScalarNode, Tag: tag, Value: value}
+}
+
+// str is a string scalar, quoted when YAML could read it as another type.
+func (e *encoder) str(s string) *yaml.Node {
+	if !utf8.ValidString(s) {
+		e.fail("string %q is not valid UTF-8", s)
+	}
+	return &yaml.Node{Kind: yaml.ScalarNode, Tag: tagStr, Value: s, Style: quoteStyle(s)}
+}
+
+func (e *encoder) addStr(m *yaml.Node, key, s string) {
+	if s != "" {
+		add(m, key, e.str(s))
+	}
+}
+
+func (e *encoder) strs(list []string) *yaml.Node {
+	n := sequence(true)
+	for _, s := range list {
+		n.Content = append(n.Content, e.str(s))
+	}
+	return n
+}
+
+// quoteStyle double-quotes strings that a YAML reader, including an older
+// YAML 1.1 one, could take for a boolean, null or number; the encoder quotes
+// by itself the strings the YAML library would misread (including
+// timestamps) or that cannot be written plain.
+func quoteStyle(s string) yaml.Style {
+	if s == "" {
+		return yaml.DoubleQuotedStyle
+	}
+	switch strings.ToLower(s) {
+	case "y", "yes", "n", "no", "on", "off", "true", "false", "null", "~":
+		return yaml.DoubleQuotedStyle
+	}
+	if c := s[0]; c >= '0' && c <= '9' || c == '+' || c == '-' || c == '.' {
+		numeric := true
+		for i := 0; i < len(s) && numeric; i++ {
+			numeric = strings.IndexByte("0123456789abcdefABCDEFxXoO_.:+-", s[i]) >= 0
+		}
+		if numeric {
+			return yaml.DoubleQuotedStyle
+		}
+	}
+	return 0
+}
+
+func (e *encoder) state(st *flags.State) *yaml.Node {
+	root := mapping(false)
+	if len(st.Cohorts) > 0 {
+		list := sequence(false)
+		cs := slices.Clone(st.Cohorts)
+		slices.SortStableFunc(cs, func(a, b cohorts.Cohort) int { return strings.Compare(a.Key, b.Key) })
+		for i := range cs {
+			list.Content = append(list.Content, e.cohort(&cs[i]))
+		}
+		add(root, "cohorts", list)
+	}
+	if len(st.Flags) > 0 {
+		list := sequence(false)
+		fs := slices.Clone(st.Flags)
+		slices.SortStableFunc(fs, func(a, b flags.Flag) int { return strings.Compare(a.Key, b.Key) })
+		for i := range fs {
+			list.Content = append(list.Content, e.flag(&fs[i]))
+		}
+		add(root, "flags", list)
+	}
+	if len(root.Content) == 0 {
+		root.Style = yaml.FlowStyle // {}: an empty file does not parse
+	}
+	return &yaml.Node{Kind: yaml.DocumentNode, Content: []*yaml.Node{root}}
+}
+
+func (e *encoder) cohort(c *cohorts.Cohort) *yaml.Node {
+	m := mapping(false)
+	add(m, "key", e.str(c.Key))
+	e.addStr(m, "description", c.Description)
+	if len(c.When) > 0 {
+		add(m, "when", e.conditions(c.When))
+	}
+	switch {
+	case c.Members != nil:
+		ms := slices.Clone(c.Members)
+		slices.SortStableFunc(ms, func(a, b cohorts.Member) int { return strings.Compare(a.ID, b.ID) })
+		list := sequence(len(ms) == 0)
+		for _, mb := range ms {
+			if mb.Region == "" {
+				list.Content = append(list.Content, e.str(mb.ID))
+				continue
+			}
+			item := mapping(true)
+			add(item, "id", e.str(mb.ID))
+			add(item, "region", e.str(string(mb.Region)))
+			list.Content = append(list.Content, item)
+		}
+		add(m, "members", list)
+	case c.MemberCount > 0:
+		m.Content[1].LineComment = fmt.Sprintf("%d members, managed outside this file", c.MemberCount)
+	}
+	return m
+}
+
+func (e *encoder) conditions(cs []cohorts.Condition) *yaml.Node {
+	list := sequence(false)
+	for _, c := range cs {
+		m := mapping(true)
+		add(m, "attribute", e.str(c.Attribute))
+		add(m, "op", e.str(string(c.Op)))
+		if len(c.Values) > 0 {
+			add(m, "values", e.strs(c.Values))
+		}
+		list.Content = append(list.Content, m)
+	}
+	return list
+}
+
+func (e *encoder) flag(f *flags.Flag) *yaml.Node {
+	m := mapping(false)
+	add(m, "key", e.str(f.Key))
+	e.addStr(m, "description", f.Description)
+	e.addStr(m, "owner", f.Owner)
+	if len(f.Tags) > 0 {
+		add(m, "tags", e.strs(f.Tags))
+	}
+	e.addStr(m, "type", string(f.Type))
+	if len(f.Variants) > 0 {
+		vs := mapping(false)
+		for _, v := range f.Variants {
+			val := v.Value
+			if nv, err := flags.NormalizeValue(f.Type, val); err == nil {
+				val = nv
+			}
+			add(vs, v.Key, e.value(val, f.Type == flags.Float))
+		}
+		add(m, "variants", vs)
+	}
+	e.addStr(m, "defaultVariant", f.DefaultVariant)
+	add(m, "enabled", scalar(tagBool, strconv.FormatBool(f.Enabled)))
+	e.addStr(m, "bucketBy", f.BucketBy)
+	e.addStr(m, "salt", f.Salt)
+	add(m, "bucketing", scalar(tagInt, strconv.Itoa(int(f.Bucketing))))
+	if len(f.Rules) > 0 {
+		rules := sequence(false)
+		for _, r := range f.Rules {
+			rules.Content = append(rules.Content, e.rule(r))
+		}
+		add(m, "rules", rules)
+	}
+	return m
+}
+
+func (e *encoder) rule(r flags.Rule) *yaml.Node {
+	m := mapping(false)
+	e.addStr(m, "name", r.Name)
+	if len(r.Cohorts) > 0 {
+		add(m, "cohorts", e.strs(r.Cohorts))
+	}
+	if len(r.Regions) > 0 {
+		add(m, "regions", e.strs(r.Regions))
+	}
+	if len(r.When) > 0 {
+		add(m, "when", e.conditions(r.When))
+	}
+	e.addStr(m, "serve", r.Serve)
+	if len(r.Rollout) > 0 {
+		split := mapping(true)
+		for _, s := range r.Rollout {
+			add(split, s.Variant, percent(s.Weight))
+		}
+		add(m, "rollout", split)
+	}
+	return m
+}
+
+func percent(p flags.Percent) *yaml.Node {
+	s := p.String()
+	if p < 0 {
+		s = "-" + (-p).String()
+	}
+	if strings.Contains(s, ".") {
+		return scalar(tagFloat, s)
+	}
+	return scalar(tagInt, s)
+}
+
+// value encodes a variant value. Floats of a float flag keep a decimal point
+// (300.0) so that the file shows their type.
+func (e *encoder) value(v any, point bool) *yaml.Node {
+	switch x := v.(type) {
+	case nil:
+		return scalar(tagNull, "null")
+	case bool:
+		return scalar(tagBool, strconv.FormatBool(x))
+	case string:
+		return e.str(x)
+	case int:
+		return scalar(tagInt, strconv.Itoa(x))
+	case int64:
+		return scalar(tagInt, strconv.FormatInt(x, 10))
+	case int32:
+		return scalar(tagInt, strconv.FormatInt(int64(x), 10))
+	case uint64:
+		return scalar(tagInt, strconv.FormatUint(x, 10))
+	case json.Number:
+		if _, err := x.Float64(); err != nil {
+			e.fail("invalid number %q", x)
+		}
+		if _, err := x.Int64(); err == nil {
+			return scalar(tagInt, x.String())
+		}
+		return scalar(tagFloat, x.String())
+	case float64:
+		return e.float(x, point)
+	case map[string]any:
+		m := mapping(false)
+		keys := make([]string, 0, len(x))
+		for k := range x {
+			keys = append(keys, k)
+		}
+		slices.Sort(keys)
+		for _, k := range keys {
+			if !utf8.ValidString(k) {
+				e.fail("key %q is not valid UTF-8", k)
+			}
+			add(m, k, e.value(x[k], false))
+		}
+		return m
+	case []any:
+		list := sequence(false)
+		for _, it := range x {
+			list.Content = append(list.Content, e.value(it, false))
+		}
+		return list
+	}
+	e.fail("cannot encode a variant value of type %T", v)
+	return scalar(tagNull, "null")
+}
+
+func (e *encoder) float(f float64, point bool) *yaml.Node {
+	if math.IsNaN(f) || math.IsInf(f, 0) {
+		e.fail("cannot encode %v: not a JSON number", f)
+		return scalar(tagNull, "null")
+	}
+	if !point && f == math.Trunc(f) && math.Abs(f) < 1e15 && !math.Signbit(f) {
+		return scalar(tagInt, strconv.FormatInt(int64(f), 10))
+	}
+	s := strconv.FormatFloat(f, 'g', -1, 64)
+	if !strings.ContainsAny(s, ".e") {
+		s += ".0"
+	}
+	return scalar(tagFloat, s)
+}
+
+// maxJSONKey bounds the length of a key in JSON output, quotes and escapes
+// included, below the YAML parser's limit on implicit keys.
+const maxJSONKey = 1000
+
+// writeJSON writes a node tree built by encoder as compact JSON.
+func writeJSON(b *bytes.Buffer, n *yaml.Node) error {
+	switch n.Kind {
+	case yaml.DocumentNode:
+		return writeJSON(b, n.Content[0])
+	case yaml.MappingNode:
+		b.WriteByte('{')
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			if i > 0 {
+				b.WriteByte(',')
+			}
+			start := b.Len()
+			if err := writeJSON(b, n.Content[i]); err != nil {
+				return err
+			}
+			// A YAML parser reads a key of at most 1024 characters
+			// without the "? " indicator JSON lacks.
+			if utf8.RuneCount(b.Bytes()[start:]) > maxJSONKey {
+				return fmt.Errorf("encode configuration: key %.20q… is too long to read back as JSON (%d characters at most); export as YAML", n.Content[i].Value, maxJSONKey)
+			}
+			b.WriteByte(':')
+			if err := writeJSON(b, n.Content[i+1]); err != nil {
+				return err
+			}
+		}
+		b.WriteByte('}')
+	case yaml.SequenceNode:
+		b.WriteByte('[')
+		for i, it := range n.Content {
+			if i > 0 {
+				b.WriteByte(',')
+			}
+			if err := writeJSON(b, it); err != nil {
+				return err
+			}
+		}
+		b.WriteByte(']')
+	case yaml.ScalarNode:
+		if n.Tag != tagStr {
+			b.WriteString(n.Value) // numbers, booleans and null are written as JSON spells them
+			return nil
+		}
+		start := b.Len()
+		enc := json.NewEncoder(b)
+		enc.SetEscapeHTML(false)
+		if err := enc.Encode(n.Value); err != nil {
+			return fmt.Errorf("encode configuration: %w", err)
+		}
+		b.Truncate(b.Len() - 1) // Encode's newline
+		// The YAML parser that reads JSON back refuses raw characters that
+		// YAML does not print (DEL, C1 controls, U+FFFE, U+FFFF) and takes
+		// U+0085 for a line break; escape them. (encoding/json escapes
+		// the C0 controls, U+2028 and U+2029.)
+		if s := b.Bytes()[start:]; bytes.IndexFunc(s, yamlUnprintable) >= 0 {
+			esc := make([]byte, 0, len(s)+12)
+			for _, r := range string(s) {
+				if yamlUnprintable(r) {
+					esc = fmt.Appendf(esc, `\u%04x`, r)
+				} else {
+					esc = utf8.AppendRune(esc, r)
+				}
+			}
+			b.Truncate(start)
+			b.Write(esc)
+		}
+	}
+	return nil
+}
+
+// yamlUnprintable reports the characters that YAML does not allow raw in a
+// file, or reads as a line break, beyond the ASCII controls.
+func yamlUnprintable(r rune) bool {
+	return r == 0x7f || r >= 0x80 && r <= 0x9f || r == 0xfffe || r == 0xffff
+}
