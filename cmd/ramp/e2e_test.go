@@ -45,9 +45,7 @@ func TestReadmeTour(t *testing.T) {
 	disabled := false
 	for _, c := range cmds {
 		if strings.HasPrefix(c.line, "export ") {
-			for _, kv := range strings.Fields(strings.TrimPrefix(c.line, "export ")) {
-				env = append(env, kv)
-			}
+			env = append(env, strings.Fields(strings.TrimPrefix(c.line, "export "))...)
 			continue
 		}
 		sh := exec.Command("bash", "-c", c.line)

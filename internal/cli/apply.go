@@ -49,7 +49,7 @@ it writes, the whole apply is refused ("changed meanwhile"): read and retry.`,
 		Args: exactArgs(0, "no arguments (the file is given with -f)"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if opts.file == "" {
-				return &UsageError{fmt.Errorf("a file is required: ramp apply -f FILE (or -f - for stdin)")}
+				return &UsageError{Err: fmt.Errorf("a file is required: ramp apply -f FILE (or -f - for stdin)")}
 			}
 			if runF != nil {
 				return runF(opts)
@@ -205,7 +205,7 @@ configuration (the audit log and versions are not part of it).`,
 				opts.format = formatYAML
 			}
 			if opts.format != formatYAML && opts.format != formatJSON {
-				return &UsageError{fmt.Errorf("export writes yaml or json, not %q", opts.format)}
+				return &UsageError{Err: fmt.Errorf("export writes yaml or json, not %q", opts.format)}
 			}
 			if runF != nil {
 				return runF(opts)

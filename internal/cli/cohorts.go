@@ -187,7 +187,7 @@ when --region is given). The cohort must exist: declare it with ramp apply.`,
 		Example: `  ramp cohorts add employees emp-6 emp-7 --region US`,
 		Args: func(cmd *cobra.Command, args []string) error {
 			if len(args) < 2 {
-				return &UsageError{fmt.Errorf("%s takes a cohort key and at least one user id\nUsage: %s", cmd.CommandPath(), cmd.UseLine())}
+				return &UsageError{Err: fmt.Errorf("%s takes a cohort key and at least one user id (usage: %s)", cmd.CommandPath(), cmd.UseLine()), Command: cmd.CommandPath()}
 			}
 			return nil
 		},
@@ -199,7 +199,7 @@ when --region is given). The cohort must exist: declare it with ramp apply.`,
 			if region != "" {
 				var err error
 				if r, err = cohorts.ParseRegion(region); err != nil {
-					return &UsageError{fmt.Errorf("--region: %w", err)}
+					return &UsageError{Err: fmt.Errorf("--region: %w", err)}
 				}
 			}
 			members := make([]cohorts.Member, 0, len(args)-1)
@@ -231,7 +231,7 @@ func newCohortsRemoveCmd(f *Factory) *cobra.Command {
 		Example: `  ramp cohorts remove employees emp-7`,
 		Args: func(cmd *cobra.Command, args []string) error {
 			if len(args) < 2 {
-				return &UsageError{fmt.Errorf("%s takes a cohort key and at least one user id\nUsage: %s", cmd.CommandPath(), cmd.UseLine())}
+				return &UsageError{Err: fmt.Errorf("%s takes a cohort key and at least one user id (usage: %s)", cmd.CommandPath(), cmd.UseLine()), Command: cmd.CommandPath()}
 			}
 			return nil
 		},

@@ -55,10 +55,10 @@ Exit status 7 means the single decision carried an OpenFeature error code.`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts.flag = args[0]
 			if opts.context != "" && opts.contexts != "" {
-				return &UsageError{fmt.Errorf("use --context or --contexts, not both")}
+				return &UsageError{Err: fmt.Errorf("use --context or --contexts, not both")}
 			}
 			if opts.explain && opts.contexts != "" {
-				return &UsageError{fmt.Errorf("--explain works with a single --context")}
+				return &UsageError{Err: fmt.Errorf("--explain works with a single --context")}
 			}
 			if runF != nil {
 				return runF(opts)

@@ -22,8 +22,12 @@ const (
 	ExitEvalError = 7 // `ramp eval` answered with an OpenFeature error code
 )
 
-// UsageError marks a mistake on the command line.
-type UsageError struct{ Err error }
+// UsageError marks a mistake on the command line. Command, when set, is the
+// command whose --help the user is pointed to.
+type UsageError struct {
+	Err     error
+	Command string
+}
 
 func (e *UsageError) Error() string { return e.Err.Error() }
 func (e *UsageError) Unwrap() error { return e.Err }

@@ -291,7 +291,7 @@ func confirm(io *IOStreams, yes bool, question string) error {
 		return nil
 	}
 	if !io.StdinTTY || !io.StderrTTY {
-		return &UsageError{fmt.Errorf("%s\nnot a terminal: pass --yes to confirm", question)}
+		return &UsageError{Err: fmt.Errorf("%s Not a terminal: pass --yes to confirm", question)}
 	}
 	fmt.Fprintf(io.ErrOut, "%s [y/N] ", question)
 	var answer string

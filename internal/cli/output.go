@@ -36,7 +36,7 @@ func resolveFormat(io *IOStreams, asked string) (string, error) {
 	case formatTable, formatJSON, formatYAML:
 		return asked, nil
 	}
-	return "", &UsageError{fmt.Errorf("unknown output format %q: want table, json or yaml", asked)}
+	return "", &UsageError{Err: fmt.Errorf("unknown output format %q: want table, json or yaml", asked)}
 }
 
 // writeData prints v as JSON or YAML.

@@ -98,7 +98,7 @@ in a database (an embedded SQLite file by default).`,
 	root.PersistentFlags().StringVar(&f.DB, "db", "", "database: a SQLite file path (default ramp.db, or $RAMP_DB)")
 	root.PersistentFlags().StringVar(&f.Actor, "actor", "", "who is making changes, recorded in the audit log (default $RAMP_ACTOR, else the OS user)")
 	root.SetFlagErrorFunc(func(cmd *cobra.Command, err error) error {
-		return &UsageError{fmt.Errorf("%w\nSee '%s --help'.", err, cmd.CommandPath())}
+		return &UsageError{Err: err, Command: cmd.CommandPath()}
 	})
 
 	root.AddCommand(
@@ -129,9 +129,12 @@ func Execute(ctx context.Context, args []string, io *IOStreams) int {
 	if cmd == root && !errors.As(err, &usage) {
 		// The root command runs nothing itself: its only failures are an
 		// unknown command or flag.
-		err = &UsageError{fmt.Errorf("%w\nSee 'ramp --help'.", err)}
+		err = &UsageError{Err: err, Command: "ramp"}
 	}
 	fmt.Fprintf(io.ErrOut, "ramp: %v\n", err)
+	if errors.As(err, &usage) && usage.Command != "" {
+		fmt.Fprintf(io.ErrOut, "See '%s --help'.\n", usage.Command)
+	}
 	return ExitCode(err)
 }
 
@@ -139,7 +142,7 @@ func Execute(ctx context.Context, args []string, io *IOStreams) int {
 func exactArgs(n int, names string) cobra.PositionalArgs {
 	return func(cmd *cobra.Command, args []string) error {
 		if len(args) != n {
-			return &UsageError{fmt.Errorf("%s takes %s, got %d argument(s)\nUsage: %s", cmd.CommandPath(), names, len(args), cmd.UseLine())}
+			return &UsageError{Err: fmt.Errorf("%s takes %s, got %d argument(s) (usage: %s)", cmd.CommandPath(), names, len(args), cmd.UseLine()), Command: cmd.CommandPath()}
 		}
 		return nil
 	}

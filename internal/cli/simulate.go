@@ -40,7 +40,7 @@ accountCenterId.`,
 		Args: exactArgs(0, "no arguments"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if opts.users < 1 || opts.users > 10_000_000 {
-				return &UsageError{fmt.Errorf("--users must be between 1 and 10,000,000")}
+				return &UsageError{Err: fmt.Errorf("--users must be between 1 and 10,000,000")}
 			}
 			if runF != nil {
 				return runF(opts)
