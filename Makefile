@@ -38,8 +38,8 @@ fuzz: ## run every fuzz target for FUZZTIME each
 
 run: build ## apply the demo scenario to an embedded SQLite file and show how 100,000 users are assigned
 	rm -f $(DB) $(DB)-wal $(DB)-shm
-	$(BIN) --db $(DB) apply -f testdata/scenario.yaml
-	$(BIN) --db $(DB) demo --users 100000
+	$(BIN) --db $(DB) apply -f testdata/scenario.yaml -o table
+	$(BIN) --db $(DB) simulate --users 100000 -o table
 
 clean: ## remove build output and the demo database
 	rm -rf bin $(DB) $(DB)-wal $(DB)-shm

@@ -222,7 +222,7 @@ func regionRow(label string, counts map[string]int, variants []string) []string 
 			row = append(row, "-")
 			continue
 		}
-		row = append(row, fmt.Sprintf("%5.1f%%", 100*float64(n)/float64(total)))
+		row = append(row, fmt.Sprintf("%.1f%%", 100*float64(n)/float64(total)))
 	}
 	return row
 }
