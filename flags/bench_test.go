@@ -117,3 +117,69 @@ func TestHotPathAllocatesNothing(t *testing.T) {
 		}
 	}
 }
+
+// BenchmarkHandWritten is the floor the engine is measured against: Go
+// functions written for exactly these three flags, doing the same work
+// (read the context, compare, hash), with nothing configurable.
+func BenchmarkHandWritten(b *testing.B) {
+	const n = 4096
+	ctxs := make([]map[string]any, n)
+	for i := range ctxs {
+		ctxs[i] = map[string]any{
+			"targetingKey": fmt.Sprintf("user-%d", i*7919),
+			"region":       []string{"US", "CA"}[i%2],
+			"appVersion":   fmt.Sprintf("%d.%d.%d", 300+i%50, i%10, i%7),
+		}
+	}
+	members := make(map[string]struct{}, 1000)
+	for i := range 1000 {
+		members[fmt.Sprintf("emp-%d", i)] = struct{}{}
+	}
+	split := func(ctx map[string]any) string {
+		region, _ := ctx["region"].(string)
+		if region != "US" && region != "CA" {
+			return "off"
+		}
+		v, _ := ctx["appVersion"].(string)
+		major := 0
+		for i := 0; i < len(v) && v[i] != '.'; i++ {
+			major = major*10 + int(v[i]-'0')
+		}
+		if major < 300 {
+			return "off"
+		}
+		key, _ := ctx["targetingKey"].(string)
+		switch b := bucket.Bucket(bucket.V1, "ig-dm-via-whatsapp", key); {
+		case b < 2500:
+			return "handoff"
+		case b < 5000:
+			return "inline"
+		}
+		return "off"
+	}
+	b.Run("S_split", func(b *testing.B) {
+		b.ReportAllocs()
+		i := 0
+		for b.Loop() {
+			_ = split(ctxs[i&(n-1)])
+			i++
+		}
+	})
+	member := map[string]any{"targetingKey": "emp-500"}
+	b.Run("C_cohort_member", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			key, _ := member["targetingKey"].(string)
+			if _, ok := members[key]; !ok {
+				b.Fatal("member not found")
+			}
+		}
+	})
+	b.Run("D_no_rules", func(b *testing.B) {
+		b.ReportAllocs()
+		flagsByKey := map[string]bool{"ig-add-whatsapp-to-profile": false}
+		for b.Loop() {
+			_ = flagsByKey["ig-add-whatsapp-to-profile"]
+		}
+	})
+}
