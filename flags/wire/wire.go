@@ -1,0 +1,133 @@
+// Package wire is the portable form of a compiled configuration: what
+// `ramp serve` sends to in-process providers and what a provider persists
+// to start offline. It is JSON: every flag as configured, and every cohort
+// with its conditions and its member list as 64-bit hashes (XXH64 of each id,
+// see cohorts.HashID), never as raw user ids.
+//
+// The format is versioned by its "format" field; readers refuse formats they
+// do not know rather than misread them.
+package wire
+
+import (
+	"bytes"
+	"encoding/binary"
+	"encoding/json"
+	"fmt"
+
+	"github.com/ramp-flags/ramp/cohorts"
+	"github.com/ramp-flags/ramp/flags"
+)
+
+// Format names this version of the wire form.
+const Format = "ramp.snapshot/v1"
+
+// Document is the wire form of a configuration.
+type Document struct {
+	Format string `json:"format"`
+	// Version is the configuration version the document was made from; it
+	// only grows, so a reader can ignore older documents.
+	Version int64        `json:"version"`
+	Cohorts []Cohort     `json:"cohorts"`
+	Flags   []flags.Flag `json:"flags"`
+}
+
+// Cohort is a cohort with its member list hashed.
+type Cohort struct {
+	Key         string              `json:"key"`
+	Description string              `json:"description,omitempty"`
+	When        []cohorts.Condition `json:"when,omitempty"`
+	// Members is the count of listed members; MemberHashes their XXH64
+	// hashes, ascending, as little-endian 8-byte words, base64 (standard
+	// encoding, padded).
+	Members      int    `json:"members"`
+	MemberHashes []byte `json:"memberHashes,omitempty"`
+}
+
+// Marshal encodes a state as of a configuration version. Member lists come
+// from st.MemberSets when present, else from each cohort's Members.
+func Marshal(st *flags.State, version int64) ([]byte, error) {
+	doc := Document{Format: Format, Version: version, Cohorts: make([]Cohort, 0, len(st.Cohorts)), Flags: st.Flags}
+	if doc.Flags == nil {
+		doc.Flags = []flags.Flag{}
+	}
+	for _, c := range st.Cohorts {
+		set := st.MemberSets[c.Key]
+		if set == nil && len(c.Members) > 0 {
+			ids := make([]string, len(c.Members))
+			for i, m := range c.Members {
+				ids[i] = m.ID
+			}
+			set = cohorts.NewSet(ids)
+		}
+		wc := Cohort{Key: c.Key, Description: c.Description, When: c.When, Members: set.Len()}
+		if hashes := set.Hashes(); len(hashes) > 0 {
+			wc.MemberHashes = make([]byte, 8*len(hashes))
+			for i, h := range hashes {
+				binary.LittleEndian.PutUint64(wc.MemberHashes[8*i:], h)
+			}
+		}
+		doc.Cohorts = append(doc.Cohorts, wc)
+	}
+	b, err := json.Marshal(doc)
+	if err != nil {
+		return nil, fmt.Errorf("encode snapshot: %w", err)
+	}
+	return b, nil
+}
+
+// Unmarshal decodes a document into a state (cohorts carry no Members; their
+// lists are in MemberSets) and its configuration version. It checks the
+// format and the member lists, but not the configuration itself: pass the
+// state to flags.Compile, which validates it.
+func Unmarshal(data []byte) (flags.State, int64, error) {
+	var doc Document
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.UseNumber() // integers beyond 2^53 stay exact
+	if err := dec.Decode(&doc); err != nil {
+		return flags.State{}, 0, fmt.Errorf("decode snapshot: %w", err)
+	}
+	if doc.Format != Format {
+		return flags.State{}, 0, fmt.Errorf("decode snapshot: format %q, want %q (a newer ramp?)", doc.Format, Format)
+	}
+	st := flags.State{Flags: doc.Flags, MemberSets: make(map[string]*cohorts.Set, len(doc.Cohorts))}
+	for i := range st.Flags {
+		f := &st.Flags[i]
+		for j := range f.Variants {
+			v, err := flags.NormalizeValue(f.Type, f.Variants[j].Value)
+			if err != nil {
+				return flags.State{}, 0, fmt.Errorf("decode snapshot: flag %s variant %s: %w", f.Key, f.Variants[j].Key, err)
+			}
+			f.Variants[j].Value = v
+		}
+	}
+	for _, c := range doc.Cohorts {
+		if len(c.MemberHashes)%8 != 0 {
+			return flags.State{}, 0, fmt.Errorf("decode snapshot: cohort %s: member hashes are %d bytes, not a multiple of 8", c.Key, len(c.MemberHashes))
+		}
+		hashes := make([]uint64, len(c.MemberHashes)/8)
+		for i := range hashes {
+			hashes[i] = binary.LittleEndian.Uint64(c.MemberHashes[8*i:])
+		}
+		if len(hashes) != c.Members {
+			return flags.State{}, 0, fmt.Errorf("decode snapshot: cohort %s: %d member hashes for %d members", c.Key, len(hashes), c.Members)
+		}
+		st.Cohorts = append(st.Cohorts, cohorts.Cohort{Key: c.Key, Description: c.Description, When: c.When, MemberCount: c.Members})
+		if len(hashes) > 0 {
+			st.MemberSets[c.Key] = cohorts.NewSetFromHashes(hashes)
+		}
+	}
+	return st, doc.Version, nil
+}
+
+// Decode decodes and compiles a document into a ready Snapshot.
+func Decode(data []byte) (*flags.Snapshot, error) {
+	st, version, err := Unmarshal(data)
+	if err != nil {
+		return nil, err
+	}
+	snap, err := flags.Compile(st, version)
+	if err != nil {
+		return nil, fmt.Errorf("decode snapshot: %w", err)
+	}
+	return snap, nil
+}

@@ -1,0 +1,127 @@
+package wire_test
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+
+	"github.com/ramp-flags/ramp/cohorts"
+	"github.com/ramp-flags/ramp/flags"
+	"github.com/ramp-flags/ramp/flags/bucket"
+	"github.com/ramp-flags/ramp/flags/wire"
+)
+
+func state() flags.State {
+	members := make([]cohorts.Member, 500)
+	for i := range members {
+		members[i] = cohorts.Member{ID: fmt.Sprintf("emp-%d", i), Region: "US"}
+	}
+	return flags.State{
+		Cohorts: []cohorts.Cohort{
+			{Key: "employees", Description: "dogfooders", Members: members},
+			{Key: "business", When: []cohorts.Condition{{Attribute: "accountType", Op: cohorts.OpEq, Values: []string{"business"}}}},
+		},
+		Flags: []flags.Flag{
+			{Key: "interop", Type: flags.Boolean, Enabled: true, Bucketing: bucket.V1, BucketBy: "accountCenterId",
+				Variants: []flags.Variant{{Key: "on", Value: true}, {Key: "off", Value: false}}, DefaultVariant: "off",
+				Rules: []flags.Rule{
+					{Name: "dogfood", Cohorts: []string{"employees"}, Serve: "on"},
+					{Regions: []string{"US"}, Rollout: []flags.Split{{Variant: "on", Weight: 1000}, {Variant: "off", Weight: 9000}}},
+				}},
+			{Key: "ttl", Type: flags.Integer, Enabled: true, Bucketing: bucket.V1,
+				Variants: []flags.Variant{{Key: "short", Value: int64(300)}, {Key: "huge", Value: int64(1<<62 + 1)}}, DefaultVariant: "huge",
+				Rules: []flags.Rule{{Cohorts: []string{"business"}, Serve: "short"}}},
+			{Key: "layout", Type: flags.Object, Enabled: false, Bucketing: bucket.V1,
+				Variants: []flags.Variant{{Key: "a", Value: map[string]any{"cols": 2.0}}}, DefaultVariant: "a"},
+			{Key: "weight", Type: flags.Float, Enabled: true, Bucketing: bucket.V1,
+				Variants: []flags.Variant{{Key: "x", Value: 0.25}}, DefaultVariant: "x"},
+		},
+	}
+}
+
+// TestRoundTripDecidesAlike: a snapshot decoded from the wire decides every
+// context exactly as the one compiled from the store's state.
+func TestRoundTripDecidesAlike(t *testing.T) {
+	st := state()
+	direct, err := flags.Compile(st, 42)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := wire.Marshal(&st, 42)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(string(b), "emp-1") {
+		t.Fatalf("raw member ids on the wire")
+	}
+	got, err := wire.Decode(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Version() != 42 {
+		t.Errorf("version %d", got.Version())
+	}
+	for i := range 20000 {
+		ctx := map[string]any{"targetingKey": fmt.Sprintf("emp-%d", i%1000), "region": []string{"US", "FR"}[i%2],
+			"accountType": []string{"business", "personal"}[i%3/2], "accountCenterId": fmt.Sprintf("ac-%d", i)}
+		for _, key := range direct.Keys() {
+			a, b := direct.Evaluate(key, ctx), got.Evaluate(key, ctx)
+			if a.Variant != b.Variant || a.Reason != b.Reason || fmt.Sprint(a.Value) != fmt.Sprint(b.Value) {
+				t.Fatalf("%s %v: direct %s/%s/%v, wire %s/%s/%v", key, ctx, a.Variant, a.Reason, a.Value, b.Variant, b.Reason, b.Value)
+			}
+		}
+	}
+	if v, _ := got.Int("ttl", 0, nil); v != 1<<62+1 {
+		t.Errorf("large integer came back as %d", v)
+	}
+}
+
+func TestUnmarshalRejects(t *testing.T) {
+	tests := map[string]string{
+		"not json":       `{`,
+		"other format":   `{"format":"ramp.snapshot/v9","version":1,"cohorts":[],"flags":[]}`,
+		"ragged hashes":  `{"format":"ramp.snapshot/v1","version":1,"cohorts":[{"key":"c","members":1,"memberHashes":"AAAA"}],"flags":[]}`,
+		"count mismatch": `{"format":"ramp.snapshot/v1","version":1,"cohorts":[{"key":"c","members":2,"memberHashes":"AQAAAAAAAAA="}],"flags":[]}`,
+		"bad value":      `{"format":"ramp.snapshot/v1","version":1,"cohorts":[],"flags":[{"key":"f","type":"boolean","variants":[{"key":"on","value":"yes"}],"defaultVariant":"on","enabled":true,"bucketing":1}]}`,
+	}
+	for name, in := range tests {
+		if _, err := wire.Decode([]byte(in)); err == nil {
+			t.Errorf("%s: accepted", name)
+		}
+	}
+	if _, err := wire.Decode([]byte(`{"format":"ramp.snapshot/v1","version":3,"cohorts":[],"flags":[]}`)); err != nil {
+		t.Errorf("empty snapshot: %v", err)
+	}
+}
+
+// FuzzDecode: a provider reads snapshots from the network and from disk;
+// nothing it reads may crash it, and whatever decodes must evaluate.
+func FuzzDecode(f *testing.F) {
+	st := state()
+	b, err := wire.Marshal(&st, 7)
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Add(b)
+	f.Add([]byte(`{"format":"ramp.snapshot/v1","version":1,"cohorts":[],"flags":[]}`))
+	f.Add([]byte(`{"format":"ramp.snapshot/v1","version":1,"cohorts":[{"key":"c","members":1,"memberHashes":"AQAAAAAAAAA="}],"flags":[]}`))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		snap, err := wire.Decode(data)
+		if err != nil {
+			return
+		}
+		for _, key := range snap.Keys() {
+			_ = snap.Evaluate(key, map[string]any{"targetingKey": "u", "region": "US"})
+		}
+	})
+}
+
+func ExampleMarshal() {
+	st := flags.State{Flags: []flags.Flag{{Key: "f", Type: flags.Boolean, Enabled: true, Bucketing: bucket.V1,
+		Variants: []flags.Variant{{Key: "on", Value: true}}, DefaultVariant: "on"}}}
+	b, _ := wire.Marshal(&st, 3)
+	snap, _ := wire.Decode(b)
+	on, d := snap.Bool("f", false, nil)
+	fmt.Println(snap.Version(), on, d.Reason)
+	// Output: 3 true STATIC
+}
