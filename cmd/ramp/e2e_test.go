@@ -143,3 +143,75 @@ func copyDir(t *testing.T, from, to string) {
 		t.Fatal(err)
 	}
 }
+
+// TestConcurrentProcesses runs two ramp processes that write the same
+// database at once, over and over: every command either succeeds or fails
+// with "changed meanwhile" (exit 5); none fails with "database is locked",
+// and the store stays consistent.
+func TestConcurrentProcesses(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the binary")
+	}
+	bin := filepath.Join(t.TempDir(), "ramp")
+	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	db := filepath.Join(t.TempDir(), "ramp.db")
+	example := filepath.Join("..", "..", "testdata", "example.yaml")
+	scenario := filepath.Join("..", "..", "testdata", "scenario.yaml")
+	ramp := func(args ...string) (string, int) {
+		cmd := exec.Command(bin, append([]string{"--db", db, "--actor", "e2e"}, args...)...)
+		out, err := cmd.CombinedOutput()
+		if ee, ok := err.(*exec.ExitError); ok {
+			return string(out), ee.ExitCode()
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		return string(out), 0
+	}
+	if out, code := ramp("apply", "-f", example); code != 0 {
+		t.Fatalf("apply: %d %s", code, out)
+	}
+	type result struct {
+		out  string
+		code int
+	}
+	results := make(chan result, 200)
+	done := make(chan struct{})
+	workers := [][]string{
+		{"flags", "disable", "messenger-ig-interop"},
+		{"flags", "enable", "messenger-ig-interop"},
+		{"apply", "-f", scenario},
+		{"cohorts", "add", "employees", "emp-x"},
+	}
+	for _, args := range workers {
+		go func() {
+			defer func() { done <- struct{}{} }()
+			for range 8 {
+				out, code := ramp(args...)
+				results <- result{out, code}
+			}
+		}()
+	}
+	for range workers {
+		<-done
+	}
+	close(results)
+	n := 0
+	for r := range results {
+		n++
+		if r.code != 0 && r.code != 5 {
+			t.Errorf("exit %d: %s", r.code, r.out)
+		}
+		if strings.Contains(strings.ToLower(r.out), "locked") {
+			t.Errorf("database is locked surfaced: %s", r.out)
+		}
+	}
+	if n != 32 {
+		t.Errorf("%d results", n)
+	}
+	if out, code := ramp("export"); code != 0 || !strings.Contains(out, "messenger-ig-interop") {
+		t.Errorf("export after the storm: %d %s", code, out)
+	}
+}
