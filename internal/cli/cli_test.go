@@ -364,3 +364,38 @@ func TestEveryCommandHasHelpAndExamples(t *testing.T) {
 		t.Errorf("completion bash: exit %d", code)
 	}
 }
+
+func TestKeysCommands(t *testing.T) {
+	r := newRamp(t)
+	secret := strings.TrimSpace(r.ok("keys", "create", "--role", "sdk", "--name", "checkout", "-o", "table"))
+	if !strings.HasPrefix(secret, "ramp_sdk_") {
+		t.Fatalf("secret = %q", secret)
+	}
+	created := decode[map[string]any](t, r.ok("keys", "create", "--role", "admin", "--name", "ops"))
+	if !strings.HasPrefix(created["secret"].(string), "ramp_admin_") || created["role"] != "admin" {
+		t.Errorf("create -o json = %v", created)
+	}
+	list := r.ok("keys", "list")
+	if strings.Contains(list, secret) || strings.Contains(list, created["secret"].(string)) {
+		t.Fatalf("keys list shows a secret:\n%s", list)
+	}
+	if keys := decode[[]map[string]any](t, list); len(keys) != 2 {
+		t.Errorf("keys = %v", keys)
+	}
+	if _, _, code := r.run("", "keys", "create", "--role", "sdk", "--name", "checkout"); code != cli.ExitConflict {
+		t.Errorf("duplicate name: exit %d", code)
+	}
+	if _, _, code := r.run("", "keys", "create", "--role", "root", "--name", "x"); code != cli.ExitUsage {
+		t.Errorf("bad role: exit %d", code)
+	}
+	r.ok("keys", "revoke", "checkout")
+	if keys := decode[[]map[string]any](t, r.ok("keys", "list")); len(keys) != 1 {
+		t.Errorf("after revoke: %v", keys)
+	}
+	if keys := decode[[]map[string]any](t, r.ok("keys", "list", "--all")); len(keys) != 2 {
+		t.Errorf("--all: %v", keys)
+	}
+	if _, _, code := r.run("", "keys", "revoke", "checkout"); code != cli.ExitNotFound {
+		t.Errorf("revoke twice: exit %d", code)
+	}
+}

@@ -108,6 +108,7 @@ in a database (an embedded SQLite file by default).`,
 		newCohortsCmd(f),
 		newEvalCmd(f, nil),
 		newSimulateCmd(f, nil),
+		newKeysCmd(f),
 		newRegionsCmd(f),
 		newVersionCmd(f),
 	)

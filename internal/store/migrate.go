@@ -15,6 +15,7 @@ type migration func(tx *gorm.DB, d *dialect) error
 // version i+1. Append only; never edit a released migration.
 var migrations = []migration{
 	migrate1,
+	migrate2, // keys.go
 }
 
 // migrate applies the migrations the database lacks, each in its own

@@ -1,0 +1,214 @@
+package store
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base32"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"gorm.io/gorm"
+)
+
+// Key roles: an sdk key may ask for decisions and read the snapshot feed; an
+// admin key may do everything.
+const (
+	RoleSDK   = "sdk"
+	RoleAdmin = "admin"
+)
+
+// Key describes an API key. The secret itself is shown once, at creation,
+// and never stored: the store keeps its SHA-256 hash.
+type Key struct {
+	ID        int64      `json:"id"`
+	Name      string     `json:"name"`
+	Role      string     `json:"role"`
+	Prefix    string     `json:"prefix"` // the secret's first characters, to recognise it
+	CreatedAt time.Time  `json:"createdAt"`
+	CreatedBy string     `json:"createdBy"`
+	RevokedAt *time.Time `json:"revokedAt,omitempty"`
+	RevokedBy string     `json:"revokedBy,omitempty"`
+}
+
+// Active reports whether the key has not been revoked.
+func (k *Key) Active() bool { return k.RevokedAt == nil }
+
+// KeyHash is an active key as servers hold it to authenticate requests.
+type KeyHash struct {
+	Hash [sha256.Size]byte
+	Name string
+	Role string
+}
+
+type keyRow struct {
+	ID        int64 `gorm:"primaryKey"`
+	Name      string
+	Role      string
+	Prefix    string
+	Hash      string
+	CreatedAt time.Time
+	CreatedBy string
+	RevokedAt *time.Time
+	RevokedBy string
+}
+
+func (keyRow) TableName() string { return "api_keys" }
+
+func (r *keyRow) key() Key {
+	return Key{ID: r.ID, Name: r.Name, Role: r.Role, Prefix: r.Prefix, CreatedAt: r.CreatedAt.UTC(),
+		CreatedBy: r.CreatedBy, RevokedAt: r.RevokedAt, RevokedBy: r.RevokedBy}
+}
+
+// migrate2 adds API keys.
+func migrate2(tx *gorm.DB, d *dialect) error {
+	return exec(tx,
+		fmt.Sprintf(`CREATE TABLE api_keys (
+			id %[1]s,
+			name %[2]s NOT NULL,
+			role TEXT NOT NULL,
+			prefix TEXT NOT NULL,
+			hash TEXT NOT NULL UNIQUE,
+			created_at %[3]s NOT NULL,
+			created_by TEXT NOT NULL,
+			revoked_at %[3]s,
+			revoked_by TEXT NOT NULL DEFAULT ''
+		)`, d.serial, d.text, d.timestamp),
+		`CREATE INDEX api_keys_name ON api_keys (name)`,
+	)
+}
+
+// KeyExistsError reports an active key with the name asked for. It
+// matches ErrConflict.
+type KeyExistsError struct{ Name string }
+
+func (e *KeyExistsError) Error() string {
+	return fmt.Sprintf("an active key named %q already exists: revoke it or choose another name", e.Name)
+}
+
+// Is makes errors.Is(err, ErrConflict) true.
+func (e *KeyExistsError) Is(target error) bool { return target == ErrConflict }
+
+// HashSecret returns the hash under which a key's secret is stored.
+func HashSecret(secret string) [sha256.Size]byte { return sha256.Sum256([]byte(secret)) }
+
+// newSecret makes a secret such as "ramp_sdk_5T3Q…": the role is readable,
+// the rest is 160 random bits.
+func newSecret(role string) (string, error) {
+	var b [20]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		return "", fmt.Errorf("generate key: %w", err)
+	}
+	return "ramp_" + role + "_" + strings.ToLower(base32.StdEncoding.WithPadding(base32.NoPadding).EncodeToString(b[:])), nil
+}
+
+// CreateKey makes a key with a role (RoleSDK or RoleAdmin) and a name unique
+// among active keys, and returns its secret, which is not stored and cannot
+// be shown again.
+func (s *Store) CreateKey(ctx context.Context, name, role, actor string) (string, Key, error) {
+	if role != RoleSDK && role != RoleAdmin {
+		return "", Key{}, fmt.Errorf("create key: unknown role %q (want sdk or admin)", role)
+	}
+	if strings.TrimSpace(name) == "" {
+		return "", Key{}, fmt.Errorf("create key: a name is required")
+	}
+	secret, err := newSecret(role)
+	if err != nil {
+		return "", Key{}, err
+	}
+	sum := HashSecret(secret)
+	var out Key
+	err = s.write(ctx, "create key", actor, func(w *writeTx) error {
+		var n int64
+		if err := w.db.Model(&keyRow{}).Where("name = ? AND revoked_at IS NULL", name).Count(&n).Error; err != nil {
+			return err
+		}
+		if n > 0 {
+			return &KeyExistsError{Name: name}
+		}
+		row := keyRow{Name: name, Role: role, Prefix: secret[:len("ramp_")+len(role)+5], Hash: hex.EncodeToString(sum[:]),
+			CreatedAt: w.now, CreatedBy: w.actor}
+		if err := w.db.Create(&row).Error; err != nil {
+			return err
+		}
+		out = row.key()
+		return w.record("key.create", "key", name, nil, out)
+	})
+	if err != nil {
+		return "", Key{}, err
+	}
+	return secret, out, nil
+}
+
+// Keys lists every key, revoked ones included, oldest first.
+func (s *Store) Keys(ctx context.Context) ([]Key, error) {
+	var rows []keyRow
+	err := s.read(ctx, "list keys", func(db *gorm.DB) error {
+		return db.Order("id").Find(&rows).Error
+	})
+	if err != nil {
+		return nil, err
+	}
+	out := make([]Key, len(rows))
+	for i := range rows {
+		out[i] = rows[i].key()
+	}
+	return out, nil
+}
+
+// ActiveKeys returns the hashes of the keys that are not revoked, for
+// servers to authenticate requests against.
+func (s *Store) ActiveKeys(ctx context.Context) ([]KeyHash, error) {
+	var rows []keyRow
+	err := s.read(ctx, "load keys", func(db *gorm.DB) error {
+		return db.Where("revoked_at IS NULL").Find(&rows).Error
+	})
+	if err != nil {
+		return nil, err
+	}
+	out := make([]KeyHash, 0, len(rows))
+	for _, r := range rows {
+		var kh KeyHash
+		b, err := hex.DecodeString(r.Hash)
+		if err != nil || len(b) != sha256.Size {
+			return nil, fmt.Errorf("load keys: key %q has a malformed hash", r.Name)
+		}
+		copy(kh.Hash[:], b)
+		kh.Name, kh.Role = r.Name, r.Role
+		out = append(out, kh)
+	}
+	return out, nil
+}
+
+// RevokeKey revokes the active key with this name. Servers stop accepting
+// it within their reload interval.
+func (s *Store) RevokeKey(ctx context.Context, name, actor string) (Key, error) {
+	var out Key
+	err := s.write(ctx, "revoke key", actor, func(w *writeTx) error {
+		var row keyRow
+		err := w.db.Where("name = ? AND revoked_at IS NULL", name).First(&row).Error
+		if errors.Is(err, gorm.ErrRecordNotFound) {
+			return &NotFoundError{Kind: "key", Key: name}
+		}
+		if err != nil {
+			return err
+		}
+		before := row.key()
+		now := w.now
+		res := w.db.Model(&keyRow{}).Where("id = ? AND revoked_at IS NULL", row.ID).
+			Updates(map[string]any{"revoked_at": now, "revoked_by": w.actor})
+		if res.Error != nil {
+			return res.Error
+		}
+		if res.RowsAffected != 1 {
+			return &NotFoundError{Kind: "key", Key: name} // revoked meanwhile
+		}
+		row.RevokedAt, row.RevokedBy = &now, w.actor
+		out = row.key()
+		return w.record("key.revoke", "key", name, before, out)
+	})
+	return out, err
+}
