@@ -20,8 +20,28 @@ vet: ## go vet
 staticcheck: ## staticcheck (version pinned in go.mod's tool directive)
 	$(GO) tool staticcheck ./...
 
-test: vet staticcheck ## vet, staticcheck and every test with the race detector
-	$(GO) test -race -count=1 ./...
+# Packages whose tests run a second time on PostgreSQL when RAMP_TEST_DSN
+# names one (CI starts a throwaway cluster with .ci/postgres.sh).
+PG_PACKAGES := ./internal/store/... ./internal/server/...
+
+test: vet staticcheck ## vet, staticcheck and every test with the race detector (and on PostgreSQL if RAMP_TEST_DSN is set)
+	RAMP_TEST_DSN= $(GO) test -race -count=1 ./...
+	@if [ -n "$$RAMP_TEST_DSN" ]; then \
+	  echo "== the store and server tests again, on PostgreSQL"; \
+	  RAMP_REQUIRE_POSTGRES=1 $(GO) test -race -count=1 $(PG_PACKAGES); \
+	fi
+
+# test-postgres starts a throwaway PostgreSQL cluster with .ci/postgres.sh
+# (installing Debian's server package if needed; as root, the cluster runs as
+# the postgres user), runs the store's tests against it with RAMP_TEST_DSN
+# set (each test in a schema of its own) and RAMP_REQUIRE_POSTGRES=1 (so no
+# Postgres test may skip), then stops and deletes the cluster, whatever the
+# tests did.
+.PHONY: test-postgres
+test-postgres: ## the store's tests against a throwaway PostgreSQL
+	@set -e; pg_env=$$(.ci/postgres.sh start); eval "$$pg_env"; \
+	trap '.ci/postgres.sh stop' EXIT; \
+	RAMP_REQUIRE_POSTGRES=1 $(GO) test -race -count=1 $(PG_PACKAGES)
 
 test-short: ## quick tests without the race detector
 	$(GO) test -short ./...

@@ -13,7 +13,10 @@ func TestEngineImportsNoInfrastructure(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs go list")
 	}
-	out, err := exec.Command("go", "list", "-deps", "github.com/ramp-flags/ramp/flags/...", "github.com/ramp-flags/ramp/cohorts/...").CombinedOutput()
+	// flags/provider talks HTTP by design and has its own dependency test.
+	engine := []string{"github.com/ramp-flags/ramp/flags", "github.com/ramp-flags/ramp/flags/bucket",
+		"github.com/ramp-flags/ramp/flags/wire", "github.com/ramp-flags/ramp/cohorts"}
+	out, err := exec.Command("go", append([]string{"list", "-deps"}, engine...)...).CombinedOutput()
 	if err != nil {
 		t.Fatalf("go list: %v\n%s", err, out)
 	}

@@ -97,6 +97,9 @@ func TestAudit(t *testing.T) {
 					t.Errorf("entry ids not increasing: %d after %d", e.ID, lastID)
 				}
 				lastID = e.ID
+				if e.At.Location() != time.UTC {
+					t.Errorf("entry %d: time %v not in UTC", e.ID, e.At)
+				}
 				got = append(got, entry{e.At, e.Actor, e.Action, e.Kind, e.Target, summarize(e.Before), summarize(e.After)})
 			}
 			if d := diff(tt.want, got); d != "" {

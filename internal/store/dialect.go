@@ -5,22 +5,39 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"net/url"
+	"slices"
+	"strconv"
 	"strings"
 	"time"
 
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgtype"
+	"github.com/jackc/pgx/v5/stdlib"
 	"github.com/mattn/go-sqlite3"
+	"gorm.io/driver/postgres"
 	"gorm.io/driver/sqlite"
 	"gorm.io/gorm"
 	"gorm.io/gorm/logger"
 )
 
 // This file holds everything that depends on the database engine: how a DSN
-// selects and opens one, the column types migrations use, the options of
-// read transactions, and how lock contention shows in errors. Supporting
-// Postgres means adding a dialect here (gorm.io/driver/postgres; one pool for
-// reads and writes; TIMESTAMPTZ, identity columns, TEXT COLLATE "C" so keys
-// sort bytewise as in SQLite; read transactions REPEATABLE READ; SQLSTATE
-// 40001 and 55P03 as busy; an advisory lock around migrations).
+// selects and opens one, the column types migrations use, how migrations
+// take turns, the options of read transactions, what a write transaction
+// does after bumping the configuration version, how changes are announced,
+// and how lock contention shows in errors.
+//
+// SQLite: one writer connection per Store and a pool of read-only
+// connections, WAL mode, BEGIN IMMEDIATE for writes (see below).
+//
+// Postgres (gorm.io/driver/postgres over pgx): one pool for reads and writes;
+// TIMESTAMPTZ, identity columns, TEXT COLLATE "C" so keys sort bytewise as in
+// SQLite and Go; reads in REPEATABLE READ READ ONLY transactions; writes in
+// READ COMMITTED transactions that lock the rows they change (SELECT … FOR
+// UPDATE) and are run again when the server aborts them to break a deadlock
+// or a serialization failure; lock_timeout as the busy timeout; an advisory
+// lock around each migration; NOTIFY after each write, for Store.Listen.
 
 // dialect describes one database engine.
 type dialect struct {
@@ -33,14 +50,70 @@ type dialect struct {
 	// give a consistent snapshot.
 	readTx *sql.TxOptions
 
+	// lockMigrations, when set, runs first in every migration transaction
+	// and makes concurrent Opens of one database take turns. SQLite needs
+	// none: the transaction begins IMMEDIATE, holding the write lock.
+	lockMigrations func(tx *gorm.DB) error
+
+	// notify, when set, runs in every write transaction that bumped the
+	// configuration version, after the bump, with the new version.
+	notify func(tx *gorm.DB, version int64) error
+
+	// listen implements Store.Listen; nil where the database cannot
+	// announce changes.
+	listen func(ctx context.Context, onChange func(version int64)) error
+
 	// busy reports whether err means another connection held a lock for
-	// longer than the busy timeout.
+	// longer than the busy timeout, or the database gave up on a
+	// transaction because of another one (deadlock, serialization failure).
 	busy func(err error) bool
+
+	// retry reports whether a write transaction that failed with err may
+	// simply be run again: the database aborted it to resolve contention,
+	// not because of anything it did. nil when none may.
+	retry func(err error) bool
 }
 
-// busyTimeout is how long SQLite waits for another connection's lock
-// before giving up with SQLITE_BUSY.
+// isPostgres reports whether dsn names a Postgres database.
+func isPostgres(dsn string) bool {
+	return strings.HasPrefix(dsn, "postgres://") || strings.HasPrefix(dsn, "postgresql://")
+}
+
+// connect opens the database dsn names and returns a pool for writes and one
+// for reads, which may be the same.
+func connect(ctx context.Context, dsn string) (w, r *gorm.DB, d *dialect, err error) {
+	if isPostgres(dsn) {
+		db, d, err := connectPostgres(ctx, dsn)
+		return db, db, d, err
+	}
+	return connectSQLite(ctx, dsn)
+}
+
+// redactDSN returns dsn with any password replaced, for messages.
+func redactDSN(dsn string) string {
+	if !isPostgres(dsn) {
+		return dsn
+	}
+	u, err := url.Parse(dsn)
+	if err != nil {
+		return "postgres://…" // unparsable: show nothing that could be a password
+	}
+	if _, ok := u.User.Password(); ok {
+		u.User = url.UserPassword(u.User.Username(), "xxxxx")
+	}
+	if q := u.Query(); q.Has("password") {
+		q.Set("password", "xxxxx")
+		u.RawQuery = q.Encode()
+	}
+	return u.String()
+}
+
+// busyTimeout is how long a statement waits for another connection's lock
+// before giving up with ErrBusy: SQLite's busy timeout, Postgres'
+// lock_timeout.
 const busyTimeout = 10 * time.Second
+
+// SQLite.
 
 // Connection parameters understood by github.com/mattn/go-sqlite3. Writers
 // take the write lock at BEGIN (_txlock=immediate): a deferred transaction
@@ -64,12 +137,9 @@ var sqliteDialect = dialect{
 	},
 }
 
-// connect opens the database dsn names and returns a pool for writes and one
-// for reads.
-func connect(ctx context.Context, dsn string) (w, r *gorm.DB, d *dialect, err error) {
-	if strings.HasPrefix(dsn, "postgres://") || strings.HasPrefix(dsn, "postgresql://") {
-		return nil, nil, nil, errors.New("postgres databases are not supported yet; use a SQLite file")
-	}
+// connectSQLite opens the SQLite database dsn names ("PATH" or
+// "sqlite:PATH") and returns a pool for writes and one for reads.
+func connectSQLite(ctx context.Context, dsn string) (w, r *gorm.DB, d *dialect, err error) {
 	path := strings.TrimPrefix(dsn, "sqlite:")
 	if path == "" {
 		return nil, nil, nil, errors.New("empty database path")
@@ -135,6 +205,165 @@ func openSQLite(dsn string, conns int) (*gorm.DB, error) {
 	sqlDB.SetMaxIdleConns(conns)
 	return db, nil
 }
+
+// Postgres.
+
+// SQLSTATE codes the store acts on.
+const (
+	pgSerializationFailure = "40001"
+	pgDeadlockDetected     = "40P01"
+	pgLockNotAvailable     = "55P03" // lock_timeout expired, or NOWAIT
+)
+
+// notifyChannel is the channel write transactions NOTIFY and Listen
+// LISTENs on; the payload is the new configuration version.
+const notifyChannel = "ramp_config"
+
+// migrationLock is the key of the transaction-scoped advisory lock each
+// migration takes: "rampmigr" in ASCII.
+const migrationLock = 0x72616d706d696772
+
+// Pool sizes of a Postgres Store. Several replicas share one server, whose
+// max_connections defaults to 100, so each keeps few connections; Listen
+// uses one more, outside the pool.
+const (
+	postgresConns     = 8
+	postgresIdleConns = 2
+)
+
+var postgresDialect = dialect{
+	text:      `TEXT COLLATE "C"`,
+	timestamp: "TIMESTAMPTZ",
+	serial:    "BIGINT GENERATED BY DEFAULT AS IDENTITY PRIMARY KEY",
+	// A read-only REPEATABLE READ transaction sees one snapshot, taken at
+	// its first statement, and can never fail to serialize.
+	readTx: &sql.TxOptions{Isolation: sql.LevelRepeatableRead, ReadOnly: true},
+	lockMigrations: func(tx *gorm.DB) error {
+		return tx.Exec("SELECT pg_advisory_xact_lock(?)", int64(migrationLock)).Error
+	},
+	notify: func(tx *gorm.DB, version int64) error {
+		// NOTIFY takes no parameters; the payload is a number.
+		return tx.Exec(fmt.Sprintf("NOTIFY %s, '%d'", notifyChannel, version)).Error
+	},
+	busy: func(err error) bool {
+		return pgCode(err, pgSerializationFailure, pgDeadlockDetected, pgLockNotAvailable)
+	},
+	retry: func(err error) bool {
+		return pgCode(err, pgSerializationFailure, pgDeadlockDetected)
+	},
+}
+
+// pgCode reports whether err is a Postgres error with one of the codes.
+func pgCode(err error, codes ...string) bool {
+	var e *pgconn.PgError
+	return errors.As(err, &e) && slices.Contains(codes, e.Code)
+}
+
+// connectPostgres opens the Postgres database dsn names, a URL whose query
+// parameters go to pgx and, when pgx does not know them, to the server as
+// settings (search_path=…, lock_timeout=…), and returns its pool.
+func connectPostgres(ctx context.Context, dsn string) (*gorm.DB, *dialect, error) {
+	cfg, err := pgx.ParseConfig(dsn)
+	if err != nil {
+		return nil, nil, err
+	}
+	// Settings in the DSN take precedence.
+	for k, v := range map[string]string{
+		"lock_timeout":     strconv.FormatInt(busyTimeout.Milliseconds(), 10),
+		"application_name": "ramp",
+	} {
+		if _, ok := cfg.RuntimeParams[k]; !ok {
+			cfg.RuntimeParams[k] = v
+		}
+	}
+	sqlDB := stdlib.OpenDB(*cfg, stdlib.OptionAfterConnect(scanTimesInUTC))
+	sqlDB.SetMaxOpenConns(postgresConns)
+	sqlDB.SetMaxIdleConns(postgresIdleConns)
+	sqlDB.SetConnMaxIdleTime(5 * time.Minute)
+	if err := sqlDB.PingContext(ctx); err != nil {
+		sqlDB.Close()
+		return nil, nil, err
+	}
+	conf := gormConfig()
+	conf.DisableAutomaticPing = true // done above, with ctx
+	db, err := gorm.Open(postgres.New(postgres.Config{Conn: sqlDB}), conf)
+	if err != nil {
+		sqlDB.Close()
+		return nil, nil, err
+	}
+	d := postgresDialect
+	d.listen = func(ctx context.Context, onChange func(int64)) error {
+		return listenPostgres(ctx, cfg, onChange)
+	}
+	return db, &d, nil
+}
+
+// scanTimesInUTC makes a connection return TIMESTAMPTZ values in UTC, as
+// SQLite does, rather than in the process's local time zone.
+func scanTimesInUTC(_ context.Context, conn *pgx.Conn) error {
+	conn.TypeMap().RegisterType(&pgtype.Type{
+		Name: "timestamptz", OID: pgtype.TimestamptzOID,
+		Codec: &pgtype.TimestamptzCodec{ScanLocation: time.UTC},
+	})
+	return nil
+}
+
+// listenPostgres implements Store.Listen on a connection of its own: LISTEN
+// holds the session, so it cannot come from the pool.
+func listenPostgres(ctx context.Context, cfg *pgx.ConnConfig, onChange func(int64)) error {
+	cfg = cfg.Copy()
+	cfg.RuntimeParams["application_name"] += " listen"
+	conn, err := pgx.ConnectConfig(ctx, cfg)
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil
+		}
+		return err
+	}
+	defer func() {
+		// ctx may be done: give the goodbye its own short deadline.
+		closeCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Second)
+		defer cancel()
+		conn.Close(closeCtx)
+	}()
+
+	last := int64(-1)
+	report := func() error {
+		var v int64
+		if err := conn.QueryRow(ctx, versionQuery).Scan(&v); err != nil {
+			return err
+		}
+		if v != last {
+			last = v
+			onChange(v)
+		}
+		return nil
+	}
+	// LISTEN before the first read, so that no change falls in between.
+	_, err = conn.Exec(ctx, "LISTEN "+notifyChannel)
+	if err == nil {
+		err = report()
+	}
+	for err == nil {
+		var n *pgconn.Notification
+		if n, err = conn.WaitForNotification(ctx); err != nil {
+			break
+		}
+		// The payload is a hint: a version already reported needs no read.
+		// Another version, even from another schema sharing the database,
+		// is checked against this one's.
+		if v, perr := strconv.ParseInt(n.Payload, 10, 64); perr == nil && v <= last {
+			continue
+		}
+		err = report()
+	}
+	if ctx.Err() != nil {
+		return nil
+	}
+	return err
+}
+
+// Both engines.
 
 // translate turns lock contention into ErrBusy.
 func (d *dialect) translate(err error) error {

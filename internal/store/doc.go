@@ -4,13 +4,33 @@
 //
 // # Databases
 //
-// Open takes a SQLite file path (optionally written "sqlite:PATH"). SQLite
-// runs in WAL mode with foreign keys on and a busy timeout; write
+// Open takes a SQLite file path (optionally written "sqlite:PATH") or a
+// Postgres URL ("postgres://…" or "postgresql://…"). Everything that depends
+// on the engine lives in dialect.go; the rest of the package, migrations
+// included, runs the same SQL on both.
+//
+// SQLite runs in WAL mode with foreign keys on and a busy timeout; write
 // transactions begin with BEGIN IMMEDIATE so they take the write lock before
 // reading, and reads run on a separate pool of read-only connections so they
 // see a consistent snapshot without ever blocking a writer. Several processes
-// may share one file. Everything that depends on the database engine lives in
-// dialect.go, so that a Postgres dialect can be added there alone.
+// may share one file.
+//
+// Postgres is for deployments with several `ramp serve` replicas on one
+// database. Reads that span several statements run in REPEATABLE READ READ
+// ONLY transactions, so State is one snapshot. Writes run in READ COMMITTED
+// transactions that lock the rows they change with SELECT … FOR UPDATE
+// before checking versions, with lock_timeout as the busy timeout; a
+// transaction the server aborts to break a deadlock or a serialization
+// failure is run again a few times, then reported as ErrBusy. Migrations
+// hold an advisory lock, so replicas starting at once take turns. No driver
+// error about contention reaches callers: they see ErrConflict or ErrBusy.
+//
+// # Change detection
+//
+// Version is one primary-key read of a one-row table, cheap enough for
+// servers to poll every 200 ms. On Postgres, each write also sends NOTIFY
+// ramp_config with the new version, and Listen delivers those on a
+// connection of its own; on SQLite, Listen returns ErrListenUnsupported.
 //
 // # Schema
 //

@@ -15,8 +15,13 @@ var (
 	ErrConflict = errors.New("changed meanwhile")
 	// ErrBusy is matched by errors about an operation that gave up waiting
 	// for a lock another connection held for longer than the busy timeout
-	// (for SQLite, 10 seconds). Retrying later may succeed.
+	// (10 seconds: SQLite's busy timeout, Postgres' lock_timeout), or that
+	// Postgres aborted again and again to break deadlocks or serialization
+	// failures. Retrying later may succeed.
 	ErrBusy = errors.New("database busy: another writer held the lock too long; try again")
+	// ErrListenUnsupported is returned by Listen on a database that cannot
+	// announce changes (SQLite): poll Version instead.
+	ErrListenUnsupported = errors.New("this database cannot announce changes; poll the version instead")
 )
 
 // NotFoundError reports a flag or cohort that does not exist. It matches

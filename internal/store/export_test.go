@@ -22,10 +22,27 @@ func AppliedMigrations(s *Store) ([]int, error) {
 // $RAMP_TEST_DSN.
 func Reset(s *Store) error {
 	return exec(s.w,
+		"DELETE FROM api_keys",
 		"DELETE FROM audit_log",
 		"DELETE FROM cohort_members",
 		"DELETE FROM cohorts",
 		"DELETE FROM flags",
 		"UPDATE config_state SET version = 0",
 	)
+}
+
+// ExplainVersion returns the database's plan for the query Version runs,
+// one line per step.
+func ExplainVersion(s *Store) ([]string, error) {
+	var lines []string
+	if s.r.Dialector.Name() == "sqlite" {
+		var steps []struct{ Detail string }
+		err := s.r.Raw("EXPLAIN QUERY PLAN " + versionQuery).Scan(&steps).Error
+		for _, st := range steps {
+			lines = append(lines, st.Detail)
+		}
+		return lines, err
+	}
+	err := s.r.Raw("EXPLAIN " + versionQuery).Scan(&lines).Error
+	return lines, err
 }

@@ -77,7 +77,8 @@ func migrate2(tx *gorm.DB, d *dialect) error {
 			revoked_at %[3]s,
 			revoked_by TEXT NOT NULL DEFAULT ''
 		)`, d.serial, d.text, d.timestamp),
-		`CREATE INDEX api_keys_name ON api_keys (name)`,
+		// One active key per name, even when two replicas create at once.
+		`CREATE UNIQUE INDEX api_keys_active_name ON api_keys (name) WHERE revoked_at IS NULL`,
 	)
 }
 
@@ -131,7 +132,20 @@ func (s *Store) CreateKey(ctx context.Context, name, role, actor string) (string
 		}
 		row := keyRow{Name: name, Role: role, Prefix: secret[:len("ramp_")+len(role)+5], Hash: hex.EncodeToString(sum[:]),
 			CreatedAt: w.now, CreatedBy: w.actor}
+		if err := w.db.SavePoint("create_key").Error; err != nil {
+			return err
+		}
 		if err := w.db.Create(&row).Error; err != nil {
+			// A concurrent creation with the same name trips the unique
+			// index: say so rather than surface the driver's error (after
+			// rolling back to the savepoint, as Postgres requires).
+			if rerr := w.db.RollbackTo("create_key").Error; rerr != nil {
+				return err
+			}
+			var again int64
+			if w.db.Model(&keyRow{}).Where("name = ? AND revoked_at IS NULL", name).Count(&again).Error == nil && again > 0 {
+				return &KeyExistsError{Name: name}
+			}
 			return err
 		}
 		out = row.key()

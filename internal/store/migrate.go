@@ -19,7 +19,8 @@ var migrations = []migration{
 }
 
 // migrate applies the migrations the database lacks, each in its own
-// transaction; concurrent Opens of a new database take turns.
+// transaction; concurrent Opens of a database take turns (SQLite's write
+// lock, Postgres' advisory lock), and each finds what the others did.
 func (s *Store) migrate(ctx context.Context) error {
 	for {
 		done, err := s.migrateOne(ctx)
@@ -33,6 +34,11 @@ func (s *Store) migrate(ctx context.Context) error {
 // none.
 func (s *Store) migrateOne(ctx context.Context) (done bool, err error) {
 	err = s.w.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		if s.d.lockMigrations != nil {
+			if err := s.d.lockMigrations(tx); err != nil {
+				return fmt.Errorf("wait for other migrations: %w", err)
+			}
+		}
 		err := tx.Exec(fmt.Sprintf(`CREATE TABLE IF NOT EXISTS schema_migrations (
 			version INTEGER PRIMARY KEY,
 			applied_at %s NOT NULL

@@ -43,16 +43,51 @@ func (s *Store) State(ctx context.Context) (flags.State, int64, error) {
 }
 
 // Version returns the configuration version: a counter that every write
-// changing anything increments.
+// changing anything increments. It is made to be polled: one read of one
+// row by its primary key (config_state has one row; on SQLite the key is
+// the rowid), outside any transaction.
 func (s *Store) Version(ctx context.Context) (int64, error) {
 	v, err := configVersion(s.r.WithContext(ctx))
 	return v, s.wrap("read config version", err)
 }
 
+// versionQuery reads the configuration version.
+const versionQuery = "SELECT version FROM config_state WHERE id = 1"
+
 func configVersion(db *gorm.DB) (int64, error) {
 	var v int64
-	err := db.Raw("SELECT version FROM config_state WHERE id = 1").Scan(&v).Error
+	err := db.Raw(versionQuery).Scan(&v).Error
 	return v, err
+}
+
+// Listen calls onChange with the configuration version when it starts
+// listening and again each time a write changes it, until ctx is done. It
+// returns nil when ctx is done and an error when it cannot listen any more
+// (its connection failed); it does not reconnect. onChange runs on Listen's
+// goroutine, one call at a time, each version once; a slow onChange delays
+// the next.
+//
+// On Postgres every write transaction that changes anything ends with
+// NOTIFY ramp_config, '<version>', and Listen LISTENs on its own connection,
+// outside the Store's pool, so replicas learn of a change as soon as it
+// commits and an idle database costs nothing. The payload is a hint:
+// Listen re-reads the version (one row, on its connection) for any it has
+// not reported, so that deployments sharing a database through different
+// schemas do not wake each other with wrong versions. LISTEN needs a session
+// of its own: it does not work through a pooler in transaction mode
+// (PgBouncer's default).
+//
+// Notifications sent while Listen is not connected are lost, so servers
+// should treat Listen as a fast path: reload on onChange, keep polling
+// Version at a slower pace, and poll only when Listen returns an error —
+// always on SQLite, which has no notifications: there Listen returns
+// ErrListenUnsupported at once, and Version, a single-row read on a local
+// file, is cheap enough to poll every 200 ms.
+func (s *Store) Listen(ctx context.Context, onChange func(version int64)) error {
+	if s.d.listen == nil {
+		return ErrListenUnsupported
+	}
+	return s.wrap("listen for changes", s.d.listen(ctx, onChange))
 }
 
 // Flags returns every flag, in key order.

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"time"
 
 	"gorm.io/gorm"
@@ -19,29 +20,43 @@ type Store struct {
 	Now func() time.Time
 
 	w *gorm.DB // write transactions
-	r *gorm.DB // read transactions
+	r *gorm.DB // read transactions; the same pool as w on Postgres
 	d *dialect
 }
 
 // Open opens the database dsn names, creating it if needed, and applies the
-// schema migrations it lacks. dsn is a SQLite file path, optionally written
-// "sqlite:PATH"; query parameters after the path ("PATH?_busy_timeout=500")
-// are passed to the driver and override the store's defaults.
+// schema migrations it lacks.
+//
+// A dsn starting with "postgres://" or "postgresql://" names a Postgres
+// database (the database itself must exist; Open creates the tables). Its
+// query parameters go to pgx (sslmode=…) or, when pgx does not know them, to
+// the server as settings: search_path=… selects a schema, lock_timeout=…
+// (milliseconds, default 10000) bounds how long a write waits for another's
+// locks. Several Stores, in several processes, may open one database at
+// once: migrations take an advisory lock.
+//
+// Anything else is a SQLite file path, optionally written "sqlite:PATH";
+// query parameters after the path ("PATH?_busy_timeout=500") are passed to
+// the driver and override the store's defaults.
 func Open(ctx context.Context, dsn string) (*Store, error) {
 	w, r, d, err := connect(ctx, dsn)
 	if err != nil {
-		return nil, fmt.Errorf("open database %q: %w", dsn, err)
+		return nil, fmt.Errorf("open database %q: %w", redactDSN(dsn), err)
 	}
 	s := &Store{Now: time.Now, w: w, r: r, d: d}
 	if err := s.migrate(ctx); err != nil {
 		s.Close()
-		return nil, fmt.Errorf("open database %q: %w", dsn, err)
+		return nil, fmt.Errorf("open database %q: %w", redactDSN(dsn), err)
 	}
 	return s, nil
 }
 
-// Close closes the database.
+// Close closes the database. It does not stop Listen, which its context
+// governs.
 func (s *Store) Close() error {
+	if s.r == s.w {
+		return closeDB(s.w)
+	}
 	return errors.Join(closeDB(s.w), closeDB(s.r))
 }
 
@@ -60,34 +75,66 @@ func (s *Store) read(ctx context.Context, op string, fn func(db *gorm.DB) error)
 // recorded with record; committing bumps the configuration version once if
 // anything was recorded.
 type writeTx struct {
-	db    *gorm.DB
-	now   time.Time
-	actor string
-	audit []auditRow
+	db     *gorm.DB
+	now    time.Time
+	actor  string
+	audit  []auditRow
+	notify func(tx *gorm.DB, version int64) error // the dialect's
 }
 
-// write runs fn in a write transaction for actor.
+// maxWriteAttempts is how many times write runs a transaction that the
+// database aborted to resolve contention (a deadlock, a serialization
+// failure) before giving up with ErrBusy.
+const maxWriteAttempts = 5
+
+// write runs fn in a write transaction for actor. fn may run more than once:
+// it must derive everything from the transaction it is given.
 func (s *Store) write(ctx context.Context, op, actor string, fn func(w *writeTx) error) error {
 	if actor == "" {
 		return fmt.Errorf("%s: actor is required", op)
 	}
-	err := s.w.WithContext(ctx).Transaction(func(db *gorm.DB) error {
-		w := &writeTx{db: db, now: s.now(), actor: actor}
-		if err := fn(w); err != nil {
-			return err
+	for attempt := 1; ; attempt++ {
+		err := s.w.WithContext(ctx).Transaction(func(db *gorm.DB) error {
+			w := &writeTx{db: db, now: s.now(), actor: actor, notify: s.d.notify}
+			if err := fn(w); err != nil {
+				return err
+			}
+			return w.commit()
+		})
+		if err == nil || attempt == maxWriteAttempts || s.d.retry == nil || !s.d.retry(err) {
+			return s.wrap(op, err)
 		}
-		if len(w.audit) == 0 {
-			return nil
+		// Back off a little, more each time and at random, so that the
+		// transactions that collided do not collide again.
+		pause := time.Duration(attempt) * time.Duration(1+rand.IntN(10)) * time.Millisecond
+		select {
+		case <-ctx.Done():
+			return s.wrap(op, ctx.Err())
+		case <-time.After(pause):
 		}
-		if err := db.Exec("UPDATE config_state SET version = version + 1 WHERE id = 1").Error; err != nil {
-			return fmt.Errorf("bump config version: %w", err)
-		}
-		if err := db.CreateInBatches(w.audit, 100).Error; err != nil {
-			return fmt.Errorf("append audit log: %w", err)
-		}
+	}
+}
+
+// commit finishes a write transaction: if anything was recorded, it bumps
+// the configuration version, announces it where the database can, and
+// appends the audit entries.
+func (w *writeTx) commit() error {
+	if len(w.audit) == 0 {
 		return nil
-	})
-	return s.wrap(op, err)
+	}
+	var version int64
+	if err := w.db.Raw("UPDATE config_state SET version = version + 1 WHERE id = 1 RETURNING version").Scan(&version).Error; err != nil {
+		return fmt.Errorf("bump config version: %w", err)
+	}
+	if w.notify != nil {
+		if err := w.notify(w.db, version); err != nil {
+			return fmt.Errorf("announce config version: %w", err)
+		}
+	}
+	if err := w.db.CreateInBatches(w.audit, 100).Error; err != nil {
+		return fmt.Errorf("append audit log: %w", err)
+	}
+	return nil
 }
 
 // record appends an audit entry for a change; before is nil for a creation
