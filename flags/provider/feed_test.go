@@ -1,0 +1,232 @@
+package provider_test
+
+import (
+	"fmt"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/ramp-flags/ramp/flags"
+	"github.com/ramp-flags/ramp/flags/wire"
+)
+
+const testKey = "sdk-test-key"
+
+// feed is the snapshot feed of `ramp serve` as the contract in doc.go
+// describes it, served on loopback from a flags.State: the only stand-in in
+// these tests, at the HTTP boundary.
+type feed struct {
+	t testing.TB
+
+	mu      sync.Mutex
+	doc     []byte
+	version int64
+	refuse  int                    // a status every request gets, or 0
+	subs    map[chan struct{}]bool // open event streams
+	quit    chan struct{}          // closed to end every open stream
+	srv     *httptest.Server
+	addr    string
+	ping    time.Duration
+
+	fetched  atomic.Int64   // 200 answers to /v1/snapshot
+	notMod   atomic.Int64   // 304 answers
+	streams  atomic.Int64   // event streams currently open
+	connects atomic.Int64   // event streams ever opened
+	refused  atomic.Int64   // requests answered with the refuse status
+	refusals map[string]int // by path
+}
+
+// startFeed serves st as version on a new loopback address.
+func startFeed(t testing.TB, st flags.State, version int64) *feed {
+	t.Helper()
+	f := newFeed(t)
+	f.set(st, version)
+	f.listen("127.0.0.1:0")
+	t.Cleanup(f.stop)
+	return f
+}
+
+func newFeed(t testing.TB) *feed {
+	return &feed{t: t, subs: map[chan struct{}]bool{}, refusals: map[string]int{}, ping: 15 * time.Second}
+}
+
+// refusalsOf returns how many requests for path were refused.
+func (f *feed) refusalsOf(path string) int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.refusals[path]
+}
+
+func (f *feed) URL() string { return "http://" + f.addr }
+
+func (f *feed) set(st flags.State, version int64) {
+	doc, err := wire.Marshal(&st, version)
+	if err != nil {
+		f.t.Fatalf("wire.Marshal: %v", err)
+	}
+	f.mu.Lock()
+	f.doc, f.version = doc, version
+	f.mu.Unlock()
+}
+
+// publish serves a new version and announces it on every open stream.
+func (f *feed) publish(st flags.State, version int64) {
+	f.set(st, version)
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for ch := range f.subs {
+		select {
+		case ch <- struct{}{}:
+		default:
+		}
+	}
+}
+
+// refuseWith makes every request get status (0: serve again) and ends the
+// open streams, as a server does when a key is revoked.
+func (f *feed) refuseWith(status int) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.refuse = status
+	close(f.quit)
+	f.quit = make(chan struct{})
+}
+
+// stop ends every stream and closes the server; restart listens again on the
+// same address.
+func (f *feed) stop() {
+	f.mu.Lock()
+	srv := f.srv
+	f.srv = nil
+	if srv != nil {
+		close(f.quit) // not replaced: a stream arriving now ends at once
+	}
+	f.mu.Unlock()
+	if srv != nil {
+		srv.CloseClientConnections()
+		srv.Close()
+	}
+}
+
+func (f *feed) restart() { f.listen(f.addr) }
+
+func (f *feed) listen(addr string) {
+	f.t.Helper()
+	var (
+		l   net.Listener
+		err error
+	)
+	for range 50 { // the port may take a moment to be free again
+		if l, err = net.Listen("tcp", addr); err == nil {
+			break
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if err != nil {
+		f.t.Fatalf("listen %s: %v", addr, err)
+	}
+	srv := httptest.NewUnstartedServer(f)
+	srv.Listener.Close()
+	srv.Listener = l
+	f.mu.Lock()
+	f.srv, f.addr, f.quit = srv, l.Addr().String(), make(chan struct{})
+	f.mu.Unlock()
+	srv.Start()
+}
+
+func (f *feed) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	f.mu.Lock()
+	refuse := f.refuse
+	f.mu.Unlock()
+	switch {
+	case r.Header.Get("Authorization") != "Bearer "+testKey:
+		http.Error(w, "unknown key", http.StatusUnauthorized)
+		return
+	case refuse != 0:
+		f.refused.Add(1)
+		f.mu.Lock()
+		f.refusals[r.URL.Path]++
+		f.mu.Unlock()
+		if refuse == http.StatusTooManyRequests {
+			w.Header().Set("Retry-After", "1")
+		}
+		http.Error(w, http.StatusText(refuse), refuse)
+		return
+	case r.Method != http.MethodGet:
+		http.Error(w, "GET only", http.StatusMethodNotAllowed)
+		return
+	}
+	switch r.URL.Path {
+	case "/v1/snapshot":
+		f.serveSnapshot(w, r)
+	case "/v1/snapshot/events":
+		f.serveEvents(w, r)
+	default:
+		http.NotFound(w, r)
+	}
+}
+
+func (f *feed) serveSnapshot(w http.ResponseWriter, r *http.Request) {
+	f.mu.Lock()
+	doc, version := f.doc, f.version
+	f.mu.Unlock()
+	etag := `"` + strconv.FormatInt(version, 10) + `"`
+	w.Header().Set("ETag", etag)
+	if r.Header.Get("If-None-Match") == etag {
+		f.notMod.Add(1)
+		w.WriteHeader(http.StatusNotModified)
+		return
+	}
+	f.fetched.Add(1)
+	w.Header().Set("Content-Type", "application/json")
+	w.Write(doc)
+}
+
+func (f *feed) serveEvents(w http.ResponseWriter, r *http.Request) {
+	flusher := w.(http.Flusher)
+	ch := make(chan struct{}, 1)
+	f.mu.Lock()
+	quit, ping := f.quit, f.ping
+	f.subs[ch] = true
+	f.mu.Unlock()
+	f.streams.Add(1)
+	f.connects.Add(1)
+	defer func() {
+		f.mu.Lock()
+		delete(f.subs, ch)
+		f.mu.Unlock()
+		f.streams.Add(-1)
+	}()
+
+	w.Header().Set("Content-Type", "text/event-stream")
+	w.Header().Set("Cache-Control", "no-cache")
+	w.WriteHeader(http.StatusOK)
+	announce := func() {
+		f.mu.Lock()
+		v := f.version
+		f.mu.Unlock()
+		fmt.Fprintf(w, "event: snapshot\ndata: {\"version\":%d}\n\n", v)
+		flusher.Flush()
+	}
+	announce()
+	tick := time.NewTicker(ping)
+	defer tick.Stop()
+	for {
+		select {
+		case <-r.Context().Done():
+			return
+		case <-quit:
+			return
+		case <-ch:
+			announce()
+		case <-tick.C:
+			fmt.Fprint(w, ": ping\n\n")
+			flusher.Flush()
+		}
+	}
+}

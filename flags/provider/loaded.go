@@ -1,0 +1,123 @@
+package provider
+
+import (
+	"crypto/sha256"
+	"encoding/binary"
+	"encoding/json"
+	"slices"
+
+	"github.com/open-feature/go-sdk/openfeature"
+
+	"github.com/ramp-flags/ramp/flags"
+)
+
+// loaded is a snapshot with what the provider derives from it once, off the
+// hot path: the flag metadata of every decision it can make, and a
+// fingerprint of every flag to tell which flags the next snapshot changes.
+// The provider swaps whole loaded values, so that an evaluation sees a
+// snapshot and its metadata from the same version.
+type loaded struct {
+	snap    *flags.Snapshot
+	version int64
+	meta    map[string]flagMeta
+	// bare is the metadata of a decision about no flag in particular (an
+	// unknown flag): the configuration version alone.
+	bare   openfeature.FlagMetadata
+	prints map[string][sha256.Size]byte
+}
+
+type flagMeta struct {
+	version int64
+	byRule  []openfeature.FlagMetadata // index: Decision.Rule+1
+}
+
+func newLoaded(snap *flags.Snapshot) *loaded {
+	st := snap.State()
+	l := &loaded{
+		snap:    snap,
+		version: snap.Version(),
+		meta:    make(map[string]flagMeta, len(st.Flags)),
+		prints:  fingerprints(st),
+	}
+	l.bare = (&flags.Decision{Rule: -1, SnapshotVersion: l.version}).Metadata()
+	for i := range st.Flags {
+		f := &st.Flags[i]
+		m := flagMeta{version: f.Version, byRule: make([]openfeature.FlagMetadata, len(f.Rules)+1)}
+		for r := -1; r < len(f.Rules); r++ {
+			d := flags.Decision{Rule: r, FlagVersion: f.Version, SnapshotVersion: l.version}
+			if r >= 0 {
+				d.RuleName = f.Rules[r].Name
+			}
+			m.byRule[r+1] = d.Metadata()
+		}
+		l.meta[f.Key] = m
+	}
+	return l
+}
+
+// metadata returns d.Metadata(), from the precomputed maps when d was
+// decided by this snapshot (always, on the hot path).
+func (l *loaded) metadata(d *flags.Decision) openfeature.FlagMetadata {
+	if d.SnapshotVersion == l.version {
+		if m, ok := l.meta[d.Key]; ok && d.FlagVersion == m.version && d.Rule >= -1 && d.Rule+1 < len(m.byRule) {
+			return m.byRule[d.Rule+1]
+		}
+		if d.Rule < 0 && d.FlagVersion == 0 {
+			return l.bare
+		}
+	}
+	return d.Metadata()
+}
+
+// fingerprints hashes each flag's definition together with the definitions
+// and member lists of the cohorts it targets, so that a change to a cohort
+// counts as a change to every flag that uses it.
+func fingerprints(st *flags.State) map[string][sha256.Size]byte {
+	cohortSums := make(map[string][]byte, len(st.Cohorts))
+	for _, c := range st.Cohorts {
+		h := sha256.New()
+		// What decides membership: the conditions, and the member list
+		// (hashes from the wire, or ids in a state compiled locally).
+		_ = json.NewEncoder(h).Encode([]any{c.When, c.Members})
+		var word [8]byte
+		for _, x := range st.MemberSets[c.Key].Hashes() {
+			binary.LittleEndian.PutUint64(word[:], x)
+			h.Write(word[:])
+		}
+		cohortSums[c.Key] = h.Sum(nil)
+	}
+	out := make(map[string][sha256.Size]byte, len(st.Flags))
+	for i := range st.Flags {
+		f := &st.Flags[i]
+		h := sha256.New()
+		_ = json.NewEncoder(h).Encode(f)
+		for _, r := range f.Rules {
+			for _, key := range r.Cohorts {
+				h.Write([]byte(key))
+				h.Write(cohortSums[key])
+			}
+		}
+		var sum [sha256.Size]byte
+		h.Sum(sum[:0])
+		out[f.Key] = sum
+	}
+	return out
+}
+
+// changedFlags lists, sorted, the keys of the flags that next adds, removes
+// or changes relative to prev.
+func changedFlags(prev, next *loaded) []string {
+	var keys []string
+	for k, sum := range next.prints {
+		if old, ok := prev.prints[k]; !ok || old != sum {
+			keys = append(keys, k)
+		}
+	}
+	for k := range prev.prints {
+		if _, ok := next.prints[k]; !ok {
+			keys = append(keys, k)
+		}
+	}
+	slices.Sort(keys)
+	return keys
+}
