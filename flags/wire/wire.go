@@ -29,6 +29,9 @@ type Document struct {
 	Version int64        `json:"version"`
 	Cohorts []Cohort     `json:"cohorts"`
 	Flags   []flags.Flag `json:"flags"`
+	// FlagVersions holds each flag's store version (decisions report it in
+	// their metadata); flags.Flag keeps it out of its own JSON.
+	FlagVersions map[string]int64 `json:"flagVersions,omitempty"`
 }
 
 // Cohort is a cohort with its member list hashed.
@@ -49,6 +52,14 @@ func Marshal(st *flags.State, version int64) ([]byte, error) {
 	doc := Document{Format: Format, Version: version, Cohorts: make([]Cohort, 0, len(st.Cohorts)), Flags: st.Flags}
 	if doc.Flags == nil {
 		doc.Flags = []flags.Flag{}
+	}
+	for _, f := range doc.Flags {
+		if f.Version != 0 {
+			if doc.FlagVersions == nil {
+				doc.FlagVersions = make(map[string]int64, len(doc.Flags))
+			}
+			doc.FlagVersions[f.Key] = f.Version
+		}
 	}
 	for _, c := range st.Cohorts {
 		set := st.MemberSets[c.Key]
@@ -92,6 +103,7 @@ func Unmarshal(data []byte) (flags.State, int64, error) {
 	st := flags.State{Flags: doc.Flags, MemberSets: make(map[string]*cohorts.Set, len(doc.Cohorts))}
 	for i := range st.Flags {
 		f := &st.Flags[i]
+		f.Version = doc.FlagVersions[f.Key]
 		for j := range f.Variants {
 			v, err := flags.NormalizeValue(f.Type, f.Variants[j].Value)
 			if err != nil {

@@ -22,7 +22,7 @@ func state() flags.State {
 			{Key: "business", When: []cohorts.Condition{{Attribute: "accountType", Op: cohorts.OpEq, Values: []string{"business"}}}},
 		},
 		Flags: []flags.Flag{
-			{Key: "interop", Type: flags.Boolean, Enabled: true, Bucketing: bucket.V1, BucketBy: "accountCenterId",
+			{Key: "interop", Type: flags.Boolean, Enabled: true, Bucketing: bucket.V1, BucketBy: "accountCenterId", Version: 5,
 				Variants: []flags.Variant{{Key: "on", Value: true}, {Key: "off", Value: false}}, DefaultVariant: "off",
 				Rules: []flags.Rule{
 					{Name: "dogfood", Cohorts: []string{"employees"}, Serve: "on"},
@@ -66,7 +66,7 @@ func TestRoundTripDecidesAlike(t *testing.T) {
 			"accountType": []string{"business", "personal"}[i%3/2], "accountCenterId": fmt.Sprintf("ac-%d", i)}
 		for _, key := range direct.Keys() {
 			a, b := direct.Evaluate(key, ctx), got.Evaluate(key, ctx)
-			if a.Variant != b.Variant || a.Reason != b.Reason || fmt.Sprint(a.Value) != fmt.Sprint(b.Value) {
+			if a.Variant != b.Variant || a.Reason != b.Reason || fmt.Sprint(a.Value) != fmt.Sprint(b.Value) || a.FlagVersion != b.FlagVersion {
 				t.Fatalf("%s %v: direct %s/%s/%v, wire %s/%s/%v", key, ctx, a.Variant, a.Reason, a.Value, b.Variant, b.Reason, b.Value)
 			}
 		}
