@@ -2,12 +2,14 @@ package main_test
 
 import (
 	"bufio"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 )
 
@@ -19,11 +21,7 @@ func TestReadmeTour(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds the binary")
 	}
-	bin := t.TempDir()
-	build := exec.Command("go", "build", "-o", filepath.Join(bin, "ramp"), ".")
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
+	bin := filepath.Dir(rampBinary(t))
 	work := t.TempDir()
 	copyDir(t, filepath.Join("..", "..", "testdata"), filepath.Join(work, "testdata"))
 
@@ -84,6 +82,40 @@ func TestReadmeTour(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(work, "tour.db")); err != nil {
 		t.Errorf("the tour did not use tour.db: %v", err)
 	}
+}
+
+var (
+	buildOnce sync.Once
+	binPath   string
+	buildErr  error
+)
+
+// rampBinary builds the ramp binary once per test run and returns its path.
+func rampBinary(t *testing.T) string {
+	t.Helper()
+	buildOnce.Do(func() {
+		dir, err := os.MkdirTemp("", "ramp-e2e-")
+		if err != nil {
+			buildErr = err
+			return
+		}
+		binPath = filepath.Join(dir, "ramp")
+		if out, err := exec.Command("go", "build", "-o", binPath, ".").CombinedOutput(); err != nil {
+			buildErr = fmt.Errorf("go build: %v\n%s", err, out)
+		}
+	})
+	if buildErr != nil {
+		t.Fatal(buildErr)
+	}
+	return binPath
+}
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if binPath != "" {
+		os.RemoveAll(filepath.Dir(binPath))
+	}
+	os.Exit(code)
 }
 
 type tourCommand struct {
@@ -152,10 +184,7 @@ func TestConcurrentProcesses(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds the binary")
 	}
-	bin := filepath.Join(t.TempDir(), "ramp")
-	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
+	bin := rampBinary(t)
 	db := filepath.Join(t.TempDir(), "ramp.db")
 	example := filepath.Join("..", "..", "testdata", "example.yaml")
 	scenario := filepath.Join("..", "..", "testdata", "scenario.yaml")

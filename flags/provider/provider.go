@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"net/url"
 	"strings"
 	"sync"
@@ -251,7 +252,10 @@ func (p *Provider) start() *run {
 		return r
 	}
 	if p.cfg.cacheFile != "" {
-		if _, err := p.loadFileLocked(r, p.cfg.cacheFile); err != nil {
+		switch _, err := p.loadFileLocked(r, p.cfg.cacheFile); {
+		case errors.Is(err, fs.ErrNotExist):
+			p.cfg.log.Info("ramp provider: no cache file yet; it is written after the first sync", "file", p.cfg.cacheFile)
+		case err != nil:
 			p.cfg.log.Warn("ramp provider: cache file not used", "file", p.cfg.cacheFile, "err", err)
 		}
 	}

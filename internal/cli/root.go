@@ -109,6 +109,7 @@ in a database (an embedded SQLite file by default).`,
 		newEvalCmd(f, nil),
 		newSimulateCmd(f, nil),
 		newKeysCmd(f),
+		newServeCmd(f, nil),
 		newRegionsCmd(f),
 		newVersionCmd(f),
 	)

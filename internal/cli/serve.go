@@ -1,0 +1,136 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/ramp-flags/ramp/internal/server"
+	"github.com/ramp-flags/ramp/internal/store"
+)
+
+type serveOptions struct {
+	f              *Factory
+	addr           string
+	poll           time.Duration
+	rateLimit      string
+	insecureNoAuth bool
+	publicURL      string
+	logLevel       string
+}
+
+func newServeCmd(f *Factory, runF func(*serveOptions) error) *cobra.Command {
+	opts := &serveOptions{f: f}
+	cmd := &cobra.Command{
+		Use:   "serve",
+		Short: "Serve decisions over OFREP and the snapshot feed for providers",
+		Long: `Serve flag decisions over HTTP from the stored configuration, compiled and
+held in memory: the OpenFeature Remote Evaluation Protocol (OFREP v1) for any
+OpenFeature SDK, and the snapshot feed that ramp's in-process Go provider
+syncs from. The configuration is reloaded within --poll of any change made by
+"ramp apply", "ramp flags …" or another process.
+
+Requests need an API key ("ramp keys create"): Authorization: Bearer <secret>
+or X-API-Key: <secret>. --insecure-no-auth turns keys off, for local
+experiments only. Each key may make --rate-limit requests a second; past that
+it gets 429 with Retry-After.
+
+Logs are JSON lines on stderr; the first says where the server listens
+(--addr 127.0.0.1:0 picks a free port). SIGINT or SIGTERM stops the server
+gracefully: event streams close, requests in flight finish.
+
+Endpoints and bodies: docs/http-api.md.`,
+		Example: `  ramp serve --addr 127.0.0.1:8080
+  ramp serve --addr :8080 --rate-limit 200 --public-url https://flags.example.com
+  ramp serve --insecure-no-auth --log-level debug
+  curl -s -H "Authorization: Bearer $RAMP_KEY" -d '{"context":{"targetingKey":"u1","region":"US"}}' \
+    http://127.0.0.1:8080/ofrep/v1/evaluate/flags/messenger-ig-interop`,
+		Args: exactArgs(0, "no arguments"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if runF != nil {
+				return runF(opts)
+			}
+			return serveRun(cmd.Context(), opts)
+		},
+	}
+	cmd.Flags().StringVar(&opts.addr, "addr", "127.0.0.1:8080", "address to listen on (host:port; port 0 picks a free one)")
+	cmd.Flags().DurationVar(&opts.poll, "poll", server.DefaultPoll, "how often to check the database for a new configuration")
+	cmd.Flags().StringVar(&opts.rateLimit, "rate-limit", strconv.Itoa(server.DefaultRateLimit), "requests a second each key may make, as N or N/s (0: no limit)")
+	cmd.Flags().BoolVar(&opts.insecureNoAuth, "insecure-no-auth", false, "serve everyone without a key (local experiments only)")
+	cmd.Flags().StringVar(&opts.publicURL, "public-url", "", "base URL clients reach the server at, for the event-stream URL in bulk answers (default: from each request's Host)")
+	cmd.Flags().StringVar(&opts.logLevel, "log-level", "info", "debug (one line per request), info, warn or error")
+	return cmd
+}
+
+// parseRate reads --rate-limit: "N" or "N/s", N >= 0.
+func parseRate(s string) (float64, error) {
+	n, err := strconv.ParseFloat(strings.TrimSuffix(strings.TrimSpace(s), "/s"), 64)
+	if err != nil || n < 0 {
+		return 0, fmt.Errorf("--rate-limit %q: want a number of requests a second, such as 100 or 100/s", s)
+	}
+	return n, nil
+}
+
+func parseLevel(s string) (slog.Level, error) {
+	var l slog.Level
+	if err := l.UnmarshalText([]byte(s)); err != nil {
+		return 0, fmt.Errorf("--log-level %q: want debug, info, warn or error", s)
+	}
+	return l, nil
+}
+
+// newAuthenticator returns the Authenticator ramp serve checks keys with:
+// the store's active keys, refreshed on every configuration version.
+func newAuthenticator(ctx context.Context, s *store.Store) (server.Authenticator, error) {
+	return newKeyCache(ctx, s)
+}
+
+func serveRun(ctx context.Context, opts *serveOptions) error {
+	perSecond, err := parseRate(opts.rateLimit)
+	if err != nil {
+		return &UsageError{Err: err, Command: "ramp serve"}
+	}
+	if perSecond == 0 {
+		perSecond = -1 // no limit
+	}
+	level, err := parseLevel(opts.logLevel)
+	if err != nil {
+		return &UsageError{Err: err, Command: "ramp serve"}
+	}
+	if opts.poll <= 0 {
+		return &UsageError{Err: fmt.Errorf("--poll %s: must be positive", opts.poll), Command: "ramp serve"}
+	}
+	log := slog.New(slog.NewJSONHandler(opts.f.IO.ErrOut, &slog.HandlerOptions{Level: level}))
+
+	return opts.f.withStore(ctx, func(s *store.Store) error {
+		cfg := server.Config{
+			Source:         s,
+			InsecureNoAuth: opts.insecureNoAuth,
+			Poll:           opts.poll,
+			RateLimit:      perSecond,
+			PublicURL:      opts.publicURL,
+			StreamSecret:   []byte(opts.f.Getenv("RAMP_STREAM_SECRET")),
+			Logger:         log,
+		}
+		if !opts.insecureNoAuth {
+			if cfg.Auth, err = newAuthenticator(ctx, s); err != nil {
+				return err
+			}
+		}
+		srv, err := server.New(cfg)
+		if err != nil {
+			return err
+		}
+		ln, err := net.Listen("tcp", opts.addr)
+		if err != nil {
+			return fmt.Errorf("listen on %s: %w", opts.addr, err)
+		}
+		return srv.Serve(ctx, ln)
+	})
+}

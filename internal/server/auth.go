@@ -1,0 +1,135 @@
+package server
+
+import (
+	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"strings"
+	"time"
+)
+
+// Roles a key may have. An sdk key may ask for decisions and read the
+// snapshot feed; an admin key may do everything.
+const (
+	RoleSDK   = "sdk"
+	RoleAdmin = "admin"
+)
+
+// Principal is who a request's key belongs to.
+type Principal struct {
+	Name string // the key's name, for logs and rate limits; never the secret
+	Role string // RoleSDK or RoleAdmin
+}
+
+// may reports whether the principal's role grants a permission.
+func (p Principal) may(need string) bool {
+	switch p.Role {
+	case RoleAdmin:
+		return true
+	case RoleSDK:
+		return need == RoleSDK
+	}
+	return false
+}
+
+// Errors an Authenticator returns for a secret it refuses. Both are answered
+// with 401; any other error is a failure to check (503).
+var (
+	ErrUnknownKey = errors.New("unknown API key")
+	ErrRevokedKey = errors.New("revoked API key")
+)
+
+// Authenticator checks the secret a request presents. Implementations must
+// compare secrets in constant time (or compare hashes) and must be safe for
+// concurrent use; Authenticate is called once per request.
+//
+// If an Authenticator also has a method Refresh(ctx, version int64) error,
+// the server calls it whenever the configuration version changes (creating
+// or revoking a key bumps it), before the new snapshot is served, so that a
+// revoked key stops working within one poll interval.
+type Authenticator interface {
+	Authenticate(ctx context.Context, secret string) (Principal, error)
+}
+
+// refresher is the optional side of an Authenticator.
+type refresher interface {
+	Refresh(ctx context.Context, version int64) error
+}
+
+// secretOf returns the secret a request presents: "Authorization: Bearer
+// <secret>" or "X-API-Key: <secret>".
+func secretOf(r *http.Request) string {
+	if h := r.Header.Get("Authorization"); h != "" {
+		scheme, rest, ok := strings.Cut(h, " ")
+		if ok && strings.EqualFold(scheme, "Bearer") {
+			return strings.TrimSpace(rest)
+		}
+		return ""
+	}
+	return strings.TrimSpace(r.Header.Get("X-API-Key"))
+}
+
+// streamTokens mints and checks the capability tokens that go in the OFREP
+// event-stream URL: browsers' EventSource cannot send headers, so the URL
+// itself must carry the right to listen. A token names the key it was
+// minted for and expires; it grants nothing but the event stream.
+type streamTokens struct {
+	secret []byte
+	ttl    time.Duration
+	now    func() time.Time
+}
+
+type tokenClaims struct {
+	Name    string `json:"n"`
+	Role    string `json:"r"`
+	Expires int64  `json:"e"`
+}
+
+var b64 = base64.RawURLEncoding
+
+// mint makes the token for a principal. It is the same for the whole of a
+// TTL window and expires at the end of the next one, so it is good for
+// between one and two TTLs.
+func (t *streamTokens) mint(p Principal) string {
+	window := int64(t.ttl / time.Second)
+	if window < 1 {
+		window = 1
+	}
+	expires := (t.now().Unix()/window + 2) * window
+	claims, _ := json.Marshal(tokenClaims{Name: p.Name, Role: p.Role, Expires: expires})
+	payload := b64.EncodeToString(claims)
+	return payload + "." + b64.EncodeToString(t.sign(payload))
+}
+
+func (t *streamTokens) sign(payload string) []byte {
+	m := hmac.New(sha256.New, t.secret)
+	m.Write([]byte("ramp stream token v1\x00"))
+	m.Write([]byte(payload))
+	return m.Sum(nil)
+}
+
+// check returns the principal a token was minted for, if its signature holds
+// and it has not expired.
+func (t *streamTokens) check(token string) (Principal, bool) {
+	payload, sig, ok := strings.Cut(token, ".")
+	if !ok {
+		return Principal{}, false
+	}
+	got, err := b64.DecodeString(sig)
+	if err != nil || !hmac.Equal(got, t.sign(payload)) {
+		return Principal{}, false
+	}
+	raw, err := b64.DecodeString(payload)
+	if err != nil {
+		return Principal{}, false
+	}
+	var c tokenClaims
+	if json.Unmarshal(raw, &c) != nil || t.now().Unix() >= c.Expires {
+		return Principal{}, false
+	}
+	return Principal{Name: c.Name, Role: c.Role}, true
+}

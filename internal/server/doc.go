@@ -1,0 +1,40 @@
+// Package server is `ramp serve`: an HTTP server that answers OpenFeature
+// Remote Evaluation Protocol (OFREP v1) requests and publishes the snapshot
+// feed that in-process providers (flags/provider) sync from, both from one
+// compiled configuration held in memory.
+//
+// # The configuration in memory
+//
+// The server loads the store's state, compiles it (flags.Compile) and
+// encodes it for the feed (wire.Marshal) once per configuration version, and
+// publishes the result through an atomic pointer. A loop checks the store's
+// version every poll interval (200 ms by default) and on Trigger (a change
+// notification); when it changed, the new version is loaded and swapped in.
+// A request reads the pointer once, so it is answered from the old
+// configuration or the new one, never a mix. A failed reload keeps the old
+// configuration, logs, counts in ramp_config_reload_errors_total, and is
+// retried with backoff. Event streams wake on every swap.
+//
+// # Endpoints
+//
+//	POST /ofrep/v1/evaluate/flags/{key}  sdk    one decision
+//	POST /ofrep/v1/evaluate/flags        sdk    every flag; ETag, 304, eventStreams
+//	GET  /ofrep/v1/events                sdk    SSE refetchEvaluation (ADR-0008)
+//	GET  /v1/snapshot                    sdk    the wire document; ETag "<version>", 304
+//	GET  /v1/snapshot/events             sdk    SSE "snapshot" {"version":N}
+//	POST /v1/reload                      admin  check the store now
+//	GET  /metrics                        admin  Prometheus
+//	GET  /healthz, /readyz               none
+//
+// docs/http-api.md describes them for clients: bodies, status codes, and the
+// places where the OFREP specification contradicts itself and what ramp
+// chose.
+//
+// # Keys
+//
+// Requests present a key as "Authorization: Bearer <secret>" or "X-API-Key:
+// <secret>"; an Authenticator turns it into a Principal with a role. The
+// server defines the interface; the store-backed implementation lives with
+// the keys. Each key has a token bucket (Config.RateLimit); past it requests
+// get 429 with Retry-After in whole seconds.
+package server

@@ -1,0 +1,158 @@
+package server
+
+import (
+	"encoding/json"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/ramp-flags/ramp/internal/ofrep"
+)
+
+// snapshot answers GET /v1/snapshot: the wire document of the configuration
+// being served, encoded once per version, with ETag "<version>"; 304 when
+// If-None-Match holds it.
+func (s *Server) snapshot(w http.ResponseWriter, r *http.Request) {
+	cur := s.live.current()
+	h := w.Header()
+	h.Set("ETag", cur.etag)
+	h.Set("Cache-Control", "no-cache")
+	if etagMatch(r.Header.Get("If-None-Match"), cur.etag) {
+		w.WriteHeader(http.StatusNotModified)
+		return
+	}
+	// Member lists can make the document large: give a slow reader time.
+	extra := time.Duration(len(cur.wire)>>20) * time.Second
+	_ = http.NewResponseController(w).SetWriteDeadline(s.cfg.Now().Add(s.cfg.WriteTimeout + extra))
+	h.Set("Content-Type", "application/json")
+	h.Set("Content-Length", strconv.Itoa(len(cur.wire)))
+	w.WriteHeader(http.StatusOK)
+	if r.Method != http.MethodHead {
+		_, _ = w.Write(cur.wire)
+	}
+}
+
+// snapshotEvents answers GET /v1/snapshot/events: "event: snapshot" with
+// data {"version":N} on connect and for every new version.
+func (s *Server) snapshotEvents(w http.ResponseWriter, r *http.Request) {
+	s.stream(w, r, "snapshot", func(*loaded) bool { return true }, func(cur *loaded) []byte {
+		return []byte("event: snapshot\ndata: {\"version\":" + strconv.FormatInt(cur.version, 10) + "}\n\n")
+	})
+}
+
+// ofrepEvents answers GET /ofrep/v1/events, the stream bulk answers
+// advertise (ADR-0008): a refetchEvaluation message for every new version.
+// A client reconnecting with a Last-Event-ID older than the version being
+// served hears of it at once.
+func (s *Server) ofrepEvents(w http.ResponseWriter, r *http.Request) {
+	last := r.Header.Get("Last-Event-ID")
+	s.stream(w, r, "ofrep", func(cur *loaded) bool {
+		return last != "" && last != strconv.FormatInt(cur.version, 10)
+	}, func(cur *loaded) []byte {
+		data, _ := json.Marshal(ofrep.Event{Type: ofrep.EventRefetch, ETag: cur.etag, LastModified: cur.loadedAt.Unix()})
+		return []byte("id: " + strconv.FormatInt(cur.version, 10) + "\nevent: message\ndata: " + string(data) + "\n\n")
+	})
+}
+
+// stream serves a text/event-stream until the client leaves or the server
+// shuts down: msg for the configuration current at connect when first says
+// so, then msg for each new configuration (versions that follow each other
+// faster than the client reads are merged into the newest), and a ": ping"
+// comment every Ping. Every message is flushed. The stream is exempt from
+// the server's read and write timeouts; each write has a deadline of its
+// own, so a client that stops reading is dropped.
+func (s *Server) stream(w http.ResponseWriter, r *http.Request, name string, first func(*loaded) bool, msg func(*loaded) []byte) {
+	rc := http.NewResponseController(w)
+	_ = rc.SetReadDeadline(time.Time{})
+	h := w.Header()
+	h.Set("Content-Type", "text/event-stream")
+	h.Set("Cache-Control", "no-cache")
+	h.Set("X-Accel-Buffering", "no")
+	gauge := s.metrics.streams.WithLabelValues(name)
+	gauge.Inc()
+	defer gauge.Dec()
+
+	write := func(b []byte) bool {
+		_ = rc.SetWriteDeadline(s.cfg.Now().Add(s.cfg.WriteTimeout))
+		if _, err := w.Write(b); err != nil {
+			return false
+		}
+		return rc.Flush() == nil
+	}
+	cur := s.live.current()
+	w.WriteHeader(http.StatusOK)
+	if first(cur) {
+		if !write(msg(cur)) {
+			return
+		}
+	} else if !write(nil) { // sends the header
+		return
+	}
+	ping := time.NewTicker(s.cfg.Ping)
+	defer ping.Stop()
+	for {
+		select {
+		case <-cur.next:
+			cur = s.live.current()
+			if !write(msg(cur)) {
+				return
+			}
+		case <-ping.C:
+			if !write([]byte(": ping\n\n")) {
+				return
+			}
+		case <-r.Context().Done():
+			return
+		case <-s.closing:
+			return
+		}
+	}
+}
+
+// reload answers POST /v1/reload (admin): check the store now and answer
+// with the version served once the stored one is loaded (or after 5 s).
+func (s *Server) reload(w http.ResponseWriter, r *http.Request) {
+	stored, err := s.cfg.Source.Version(r.Context())
+	if err != nil {
+		s.log.Error("reload: cannot read the configuration version", "err", err)
+		writeJSON(w, http.StatusServiceUnavailable, struct {
+			ErrorDetails string `json:"errorDetails"`
+		}{"cannot read the configuration version"})
+		return
+	}
+	s.live.Trigger()
+	s.live.waitFor(r.Context(), stored, 5*time.Second)
+	writeJSON(w, http.StatusOK, struct {
+		Version int64 `json:"version"`
+		Stored  int64 `json:"stored"`
+	}{s.live.current().version, stored})
+}
+
+// healthz answers 200 while the process runs.
+func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	_, _ = w.Write([]byte("ok\n"))
+}
+
+// readyz answers 200 when a configuration is loaded and the store answered
+// recently (within ten poll intervals, and at least 5 s), else 503.
+func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
+	cur := s.live.current()
+	since := s.live.sinceContact()
+	limit := max(10*s.cfg.Poll, 5*time.Second)
+	type status struct {
+		Ready            bool    `json:"ready"`
+		Version          int64   `json:"version,omitempty"`
+		StoreContactSecs float64 `json:"storeContactAgeSeconds,omitempty"`
+		Problem          string  `json:"problem,omitempty"`
+	}
+	switch {
+	case cur == nil:
+		writeJSON(w, http.StatusServiceUnavailable, status{Problem: "no configuration loaded yet"})
+	case since > limit:
+		writeJSON(w, http.StatusServiceUnavailable, status{Version: cur.version, StoreContactSecs: since.Seconds(),
+			Problem: "the store has not answered for " + since.Round(time.Second).String()})
+	default:
+		writeJSON(w, http.StatusOK, status{Ready: true, Version: cur.version, StoreContactSecs: since.Seconds()})
+	}
+}

@@ -1,0 +1,227 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strconv"
+	"sync/atomic"
+	"time"
+
+	"github.com/ramp-flags/ramp/flags"
+	"github.com/ramp-flags/ramp/flags/wire"
+	"github.com/ramp-flags/ramp/internal/store"
+)
+
+// Source is where the server reads the configuration: the store. State is
+// read only when Version says something changed.
+type Source interface {
+	State(ctx context.Context) (flags.State, int64, error)
+	Version(ctx context.Context) (int64, error)
+}
+
+// listener is the optional side of a Source that announces changes as they
+// commit (store.Store.Listen on Postgres).
+type listener interface {
+	Listen(ctx context.Context, onChange func(version int64)) error
+}
+
+// loaded is one configuration as served: compiled for evaluation and encoded
+// for the snapshot feed, both made once per version. It is immutable once
+// published; next is closed when a newer one replaces it.
+type loaded struct {
+	snap     *flags.Snapshot
+	wire     []byte
+	version  int64
+	etag     string // `"<version>"`, the snapshot feed's ETag
+	loadedAt time.Time
+	next     chan struct{}
+}
+
+// live holds the configuration being served and keeps it current: it polls
+// the source's version every poll interval (and whenever Trigger is called)
+// and, when the version changed, loads, compiles and encodes the new state
+// and swaps it in atomically. A request reads the pointer once and uses
+// that configuration to the end, so it sees the old one or the new one,
+// never a mix. A failed reload keeps the old configuration and is retried
+// with backoff.
+type live struct {
+	src     Source
+	poll    time.Duration
+	now     func() time.Time
+	log     *slog.Logger
+	metrics *metrics
+	// prepare runs before a new version is published (the authenticator's
+	// Refresh); its failure fails the reload.
+	prepare func(ctx context.Context, version int64) error
+
+	cur     atomic.Pointer[loaded]
+	trigger chan struct{}
+	// lastContact is when the source last answered (Unix nanoseconds), for
+	// readiness.
+	lastContact atomic.Int64
+}
+
+func newLive(src Source, poll time.Duration, now func() time.Time, log *slog.Logger, m *metrics) *live {
+	return &live{src: src, poll: poll, now: now, log: log, metrics: m, trigger: make(chan struct{}, 1)}
+}
+
+// current returns the configuration being served, or nil before the first
+// load.
+func (l *live) current() *loaded { return l.cur.Load() }
+
+// Trigger asks for a version check now instead of at the next poll. It never
+// blocks; triggers that arrive while one is pending are merged.
+func (l *live) Trigger() {
+	select {
+	case l.trigger <- struct{}{}:
+	default:
+	}
+}
+
+// load reads, compiles and encodes the source's state and publishes it.
+func (l *live) load(ctx context.Context) (*loaded, error) {
+	start := l.now()
+	st, version, err := l.src.State(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("read configuration: %w", err)
+	}
+	l.contact()
+	if l.prepare != nil {
+		if err := l.prepare(ctx, version); err != nil {
+			return nil, fmt.Errorf("refresh keys at version %d: %w", version, err)
+		}
+	}
+	snap, err := flags.Compile(st, version)
+	if err != nil {
+		return nil, fmt.Errorf("compile configuration version %d: %w", version, err)
+	}
+	doc, err := wire.Marshal(snap.State(), version)
+	if err != nil {
+		return nil, fmt.Errorf("encode configuration version %d: %w", version, err)
+	}
+	n := &loaded{snap: snap, wire: doc, version: version, etag: `"` + strconv.FormatInt(version, 10) + `"`,
+		loadedAt: l.now(), next: make(chan struct{})}
+	old := l.cur.Swap(n)
+	if old != nil {
+		close(old.next)
+	}
+	l.metrics.swapped(old, n)
+	l.log.Info("configuration loaded", "version", version, "flags", len(snap.Keys()),
+		"cohorts", len(st.Cohorts), "bytes", len(doc), "took", l.now().Sub(start).Round(time.Microsecond).String())
+	return n, nil
+}
+
+func (l *live) contact() { l.lastContact.Store(l.now().UnixNano()) }
+
+// sinceContact is how long ago the source last answered.
+func (l *live) sinceContact() time.Duration {
+	t := l.lastContact.Load()
+	if t == 0 {
+		return time.Duration(1<<63 - 1)
+	}
+	return l.now().Sub(time.Unix(0, t))
+}
+
+// run keeps the configuration current until ctx is done.
+func (l *live) run(ctx context.Context) {
+	if lis, ok := l.src.(listener); ok {
+		go l.listen(ctx, lis)
+	}
+	tick := time.NewTicker(l.poll)
+	defer tick.Stop()
+	var (
+		failures int
+		retryAt  time.Time
+		down     time.Time // when version checks began to fail
+		warned   time.Time
+	)
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		case <-l.trigger:
+		}
+		v, err := l.src.Version(ctx)
+		if err != nil {
+			if ctx.Err() != nil {
+				return
+			}
+			l.metrics.reloadErrors.Inc()
+			now := l.now()
+			if down.IsZero() {
+				down = now
+			}
+			if now.Sub(warned) >= 30*time.Second { // not every poll
+				warned = now
+				l.log.Warn("cannot read the configuration version; serving the last one", "err", err,
+					"version", l.current().version, "failing_for", now.Sub(down).Round(time.Millisecond).String())
+			}
+			continue
+		}
+		if !down.IsZero() {
+			l.log.Info("the store answers again", "was_down_for", l.now().Sub(down).Round(time.Millisecond).String())
+			down, warned = time.Time{}, time.Time{}
+		}
+		l.contact()
+		if v == l.current().version || l.now().Before(retryAt) {
+			continue
+		}
+		if _, err := l.load(ctx); err != nil {
+			if ctx.Err() != nil {
+				return
+			}
+			failures++
+			wait := min(l.poll<<min(failures, 10), 10*time.Second)
+			retryAt = l.now().Add(wait)
+			l.metrics.reloadErrors.Inc()
+			l.log.Error("reload failed; serving the last configuration", "err", err,
+				"serving", l.current().version, "stored", v, "retry_in", wait.String())
+			continue
+		}
+		failures, retryAt = 0, time.Time{}
+	}
+}
+
+// listen turns the source's change announcements into triggers, for as long
+// as the source can announce them; polling goes on regardless.
+func (l *live) listen(ctx context.Context, lis listener) {
+	for {
+		err := lis.Listen(ctx, func(int64) { l.Trigger() })
+		if ctx.Err() != nil {
+			return
+		}
+		if errors.Is(err, store.ErrListenUnsupported) {
+			l.log.Debug("the database does not announce changes; polling only")
+			return
+		}
+		l.log.Warn("listening for configuration changes failed; polling until it reconnects", "err", err)
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(5 * time.Second):
+		}
+	}
+}
+
+// waitFor waits until a configuration at least as new as version is served,
+// for at most d. It reports whether one is.
+func (l *live) waitFor(ctx context.Context, version int64, d time.Duration) bool {
+	timer := time.NewTimer(d)
+	defer timer.Stop()
+	for {
+		cur := l.current()
+		if cur.version >= version {
+			return true
+		}
+		select {
+		case <-cur.next:
+		case <-timer.C:
+			return false
+		case <-ctx.Done():
+			return false
+		}
+	}
+}

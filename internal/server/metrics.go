@@ -1,0 +1,118 @@
+package server
+
+import (
+	"strconv"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+
+	"github.com/ramp-flags/ramp/flags"
+)
+
+// unknownFlag is the flag label of evaluations of keys the configuration
+// does not have: callers choose those keys, so they must not become label
+// values.
+const unknownFlag = "_unknown"
+
+// metrics are the server's Prometheus collectors, in a registry of its own
+// (several servers may run in one test process). Every label is bounded:
+// routes are ServeMux patterns, flags and variants come from the
+// configuration, reasons and error codes from fixed lists.
+type metrics struct {
+	reg          *prometheus.Registry
+	requests     *prometheus.CounterVec
+	latency      *prometheus.HistogramVec
+	evaluations  *prometheus.CounterVec
+	version      prometheus.Gauge
+	reloads      prometheus.Counter
+	reloadErrors prometheus.Counter
+	streams      *prometheus.GaugeVec
+}
+
+func newMetrics(l func() *live, now func() time.Time) *metrics {
+	m := &metrics{
+		reg: prometheus.NewRegistry(),
+		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "ramp_http_requests_total",
+			Help: "HTTP requests answered, by route pattern and status code.",
+		}, []string{"route", "code"}),
+		latency: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "ramp_http_request_duration_seconds",
+			Help:    "Time to answer HTTP requests (event streams: until the stream opened), by route pattern and status code.",
+			Buckets: []float64{.0001, .00025, .0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5},
+		}, []string{"route", "code"}),
+		evaluations: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "ramp_evaluations_total",
+			Help: "Flag decisions served over OFREP, by flag, variant, reason and error code (flags the configuration lacks count as flag=\"" + unknownFlag + "\").",
+		}, []string{"flag", "variant", "reason", "error"}),
+		version: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "ramp_config_version",
+			Help: "Configuration version being served.",
+		}),
+		reloads: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "ramp_config_reloads_total",
+			Help: "Configurations loaded and swapped in.",
+		}),
+		reloadErrors: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "ramp_config_reload_errors_total",
+			Help: "Failed attempts to check or load the configuration (the last good one is still served).",
+		}),
+		streams: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "ramp_event_streams",
+			Help: "Open event-stream connections, by stream.",
+		}, []string{"stream"}),
+	}
+	age := prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "ramp_config_age_seconds",
+		Help: "Seconds since the configuration being served was loaded.",
+	}, func() float64 {
+		if c := l().current(); c != nil {
+			return now().Sub(c.loadedAt).Seconds()
+		}
+		return -1
+	})
+	contact := prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "ramp_store_contact_age_seconds",
+		Help: "Seconds since the store last answered a version check: how stale the configuration may be.",
+	}, func() float64 {
+		if d := l().sinceContact(); d < 1<<62 {
+			return d.Seconds()
+		}
+		return -1
+	})
+	m.reg.MustRegister(m.requests, m.latency, m.evaluations, m.version, m.reloads, m.reloadErrors, m.streams,
+		age, contact, collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	return m
+}
+
+// swapped records a new configuration, and forgets the evaluation series of
+// flags it no longer has.
+func (m *metrics) swapped(old, n *loaded) {
+	m.version.Set(float64(n.version))
+	m.reloads.Inc()
+	if old == nil {
+		return
+	}
+	for _, k := range old.snap.Keys() {
+		if _, ok := n.snap.Type(k); !ok {
+			m.evaluations.DeletePartialMatch(prometheus.Labels{"flag": k})
+		}
+	}
+}
+
+// evaluated counts a decision made from snap.
+func (m *metrics) evaluated(snap *flags.Snapshot, d *flags.Decision) {
+	flag := d.Key
+	if _, ok := snap.Type(flag); !ok {
+		flag = unknownFlag
+	}
+	m.evaluations.WithLabelValues(flag, d.Variant, string(d.Reason), string(d.ErrorCode)).Inc()
+}
+
+// request records one answered request.
+func (m *metrics) request(route string, code int, took time.Duration) {
+	c := strconv.Itoa(code)
+	m.requests.WithLabelValues(route, c).Inc()
+	m.latency.WithLabelValues(route, c).Observe(took.Seconds())
+}
