@@ -91,7 +91,7 @@ var (
 )
 
 // rampBinary builds the ramp binary once per test run and returns its path.
-func rampBinary(t *testing.T) string {
+func rampBinary(t testing.TB) string {
 	t.Helper()
 	buildOnce.Do(func() {
 		dir, err := os.MkdirTemp("", "ramp-e2e-")

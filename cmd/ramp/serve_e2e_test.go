@@ -30,7 +30,7 @@ type rampServe struct {
 
 // startServe runs `ramp serve` on addr (127.0.0.1:0 for any port) and waits
 // for its "listening" log line.
-func startServe(t *testing.T, env []string, addr string) *rampServe {
+func startServe(t testing.TB, env []string, addr string) *rampServe {
 	t.Helper()
 	cmd := exec.Command(rampBinary(t), "serve", "--addr", addr, "--poll", "100ms")
 	cmd.Env = env
@@ -72,7 +72,7 @@ func (s *rampServe) logs() string {
 }
 
 // stop sends SIGTERM and expects a clean exit.
-func (s *rampServe) stop(t *testing.T) {
+func (s *rampServe) stop(t testing.TB) {
 	if s.cmd.ProcessState != nil {
 		return
 	}
@@ -90,7 +90,7 @@ func (s *rampServe) stop(t *testing.T) {
 	}
 }
 
-func post(t *testing.T, url, key, body string) (int, map[string]any) {
+func post(t testing.TB, url, key, body string) (int, map[string]any) {
 	t.Helper()
 	req, _ := http.NewRequest(http.MethodPost, url, strings.NewReader(body))
 	req.Header.Set("Content-Type", "application/json")
