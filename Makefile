@@ -2,6 +2,7 @@
 GO        ?= go
 BIN       := bin/ramp
 DB        ?= ramp-demo.db
+ADDR      ?= 127.0.0.1:8080
 FUZZTIME  ?= 30s
 VERSION   ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS   := -X github.com/ramp-flags/ramp/internal/cli.version=$(VERSION)
@@ -56,10 +57,23 @@ fuzz: ## run every fuzz target for FUZZTIME each
 	  done; \
 	done
 
-run: build ## apply the demo scenario to an embedded SQLite file and show how 100,000 users are assigned
+run: build ## demo: apply the scenario to an embedded SQLite file, show how 100,000 users are assigned, then serve it (Ctrl-C stops)
 	rm -f $(DB) $(DB)-wal $(DB)-shm
 	$(BIN) --db $(DB) apply -f testdata/scenario.yaml -o table
 	$(BIN) --db $(DB) simulate --users 100000 -o table
+	@key=$$($(BIN) --db $(DB) --actor demo keys create --role sdk --name demo -o table 2>/dev/null) && \
+	echo "" && \
+	echo "Serving the scenario on http://$(ADDR) with a demo sdk key. In another terminal:" && \
+	echo "" && \
+	echo "  curl -s -H 'Authorization: Bearer $$key' -H 'Content-Type: application/json' \\" && \
+	echo "    -d '{\"context\":{\"targetingKey\":\"u1\",\"region\":\"US\",\"accountCenterId\":\"ac-42\"}}' \\" && \
+	echo "    http://$(ADDR)/ofrep/v1/evaluate/flags/messenger-ig-interop" && \
+	echo "" && \
+	echo "  curl -s -H 'Authorization: Bearer $$key' -H 'Content-Type: application/json' -d '{\"context\":{\"targetingKey\":\"emp-1\"}}' http://$(ADDR)/ofrep/v1/evaluate/flags" && \
+	echo "" && \
+	echo "and change something while it runs: $(BIN) --db $(DB) flags disable messenger-ig-interop" && \
+	echo ""
+	exec $(BIN) --db $(DB) serve --addr $(ADDR)
 
 clean: ## remove build output and the demo database
 	rm -rf bin $(DB) $(DB)-wal $(DB)-shm
