@@ -34,6 +34,16 @@ func HashID(id string) uint64 {
 	return h
 }
 
+// HashIDBytes is HashID of an id held in a byte slice (as a database driver
+// returns it), without converting it to a string.
+func HashIDBytes(id []byte) uint64 {
+	h := xxhash.Sum64(id)
+	if h == 0 {
+		h = 1
+	}
+	return h
+}
+
 // NewSet builds a set from ids. Duplicates are stored once.
 func NewSet(ids []string) *Set {
 	hashes := make([]uint64, len(ids))

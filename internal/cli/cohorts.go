@@ -15,13 +15,16 @@ func newCohortsCmd(f *Factory) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:     "cohorts",
 		Aliases: []string{"cohort"},
-		Short:   "List and inspect cohorts; add and remove listed members",
+		Short:   "List and inspect cohorts; add, remove, import and export listed members",
 		Example: `  ramp cohorts list
   ramp cohorts get employees
   ramp cohorts add employees emp-6 emp-7 --region US
-  ramp cohorts remove employees emp-7`,
+  ramp cohorts remove employees emp-7
+  ramp cohorts import beta-testers testers.csv
+  ramp cohorts export beta-testers -o testers.csv`,
 	}
-	cmd.AddCommand(newCohortsListCmd(f), newCohortsGetCmd(f), newCohortsAddCmd(f), newCohortsRemoveCmd(f))
+	cmd.AddCommand(newCohortsListCmd(f), newCohortsGetCmd(f), newCohortsAddCmd(f), newCohortsRemoveCmd(f),
+		newCohortsImportCmd(f), newCohortsExportCmd(f), newCohortsDiffCmd(f))
 	return cmd
 }
 
@@ -228,7 +231,9 @@ func newCohortsRemoveCmd(f *Factory) *cobra.Command {
 		Use:     "remove COHORT USER...",
 		Aliases: []string{"rm"},
 		Short:   "Remove users from a cohort's member list",
-		Example: `  ramp cohorts remove employees emp-7`,
+		Example: `  ramp cohorts remove employees emp-7
+  ramp cohorts import beta-testers testers.csv
+  ramp cohorts export beta-testers -o testers.csv`,
 		Args: func(cmd *cobra.Command, args []string) error {
 			if len(args) < 2 {
 				return &UsageError{Err: fmt.Errorf("%s takes a cohort key and at least one user id (usage: %s)", cmd.CommandPath(), cmd.UseLine()), Command: cmd.CommandPath()}

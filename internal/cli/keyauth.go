@@ -5,6 +5,8 @@ import (
 	"crypto/sha256"
 	"crypto/subtle"
 	"fmt"
+	"hash/maphash"
+	"sync"
 	"sync/atomic"
 
 	"github.com/ramp-flags/ramp/internal/server"
@@ -17,7 +19,27 @@ import (
 // interval and no request waits on the database.
 type keyCache struct {
 	store *store.Store
-	keys  atomic.Pointer[[]store.KeyHash]
+	set   atomic.Pointer[keySet]
+}
+
+// keySet is one load of the active keys, and the secrets found among them
+// since: a client sends the same secret with every request, and hashing it
+// each time is most of the cost of checking it. Refresh replaces the whole
+// set, so a revoked key's secret is forgotten with it.
+type keySet struct {
+	keys []store.KeyHash
+	// matched holds the secrets that matched a key, by their hash under
+	// seed (maphash: fast, and keyed, so clients cannot aim collisions):
+	// uint64 → *matchedSecret. Secrets that match nothing are never
+	// stored, so it holds at most one entry per active key whatever
+	// clients send.
+	seed    maphash.Seed
+	matched sync.Map
+}
+
+type matchedSecret struct {
+	secret    []byte
+	principal server.Principal
 }
 
 func newKeyCache(ctx context.Context, s *store.Store) (*keyCache, error) {
@@ -34,18 +56,29 @@ func (c *keyCache) Refresh(ctx context.Context, _ int64) error {
 	if err != nil {
 		return fmt.Errorf("load API keys: %w", err)
 	}
-	c.keys.Store(&keys)
+	c.set.Store(&keySet{keys: keys, seed: maphash.MakeSeed()})
 	return nil
 }
 
-// Authenticate hashes the secret and compares the hash with every active
-// key's, in constant time and without stopping at a match, so the time
-// taken says nothing about which key, if any, is close.
+// Authenticate checks a secret in constant time. A secret seen before in
+// this set of keys is compared with the remembered one (constant-time, over
+// the whole secret); any other is hashed and the hash compared with every
+// active key's, without stopping at a match, so the time taken says
+// nothing about which key, if any, is close.
 func (c *keyCache) Authenticate(_ context.Context, secret string) (server.Principal, error) {
-	sum := sha256.Sum256([]byte(secret))
+	set := c.set.Load()
+	h := maphash.String(set.seed, secret)
+	var buf [64]byte // secrets are ~41 bytes: no allocation
+	got := append(buf[:0], secret...)
+	if m, ok := set.matched.Load(h); ok {
+		if m := m.(*matchedSecret); subtle.ConstantTimeCompare(m.secret, got) == 1 {
+			return m.principal, nil
+		}
+	}
+	sum := sha256.Sum256(got)
 	var found store.KeyHash
 	match := 0
-	for _, k := range *c.keys.Load() {
+	for _, k := range set.keys {
 		if subtle.ConstantTimeCompare(sum[:], k.Hash[:]) == 1 {
 			found, match = k, 1
 		}
@@ -53,5 +86,7 @@ func (c *keyCache) Authenticate(_ context.Context, secret string) (server.Princi
 	if match == 0 {
 		return server.Principal{}, server.ErrUnknownKey
 	}
-	return server.Principal{Name: found.Name, Role: found.Role}, nil
+	p := server.Principal{Name: found.Name, Role: found.Role}
+	set.matched.Store(h, &matchedSecret{secret: []byte(secret), principal: p})
+	return p, nil
 }

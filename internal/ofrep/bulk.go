@@ -1,7 +1,6 @@
 package ofrep
 
 import (
-	"encoding/json"
 	"strconv"
 
 	"github.com/ramp-flags/ramp/flags"
@@ -48,13 +47,22 @@ type Event struct {
 // the configuration version as metadata, and the event streams when there
 // are any.
 func AppendBulkJSON(dst []byte, ds []flags.Decision, configVersion int64, streams []EventStream) ([]byte, error) {
+	return AppendBulkJSONFunc(dst, len(ds), func(dst []byte, i int) ([]byte, error) { return AppendJSON(dst, &ds[i]) },
+		configVersion, streams)
+}
+
+// AppendBulkJSONFunc is AppendBulkJSON for n decisions made as they are
+// written: appendItem(dst, i) appends the i-th as AppendJSON would. The
+// server answers this way, without holding every decision at once and with
+// encodings it has made before.
+func AppendBulkJSONFunc(dst []byte, n int, appendItem func(dst []byte, i int) ([]byte, error), configVersion int64, streams []EventStream) ([]byte, error) {
 	dst = append(dst, `{"flags":[`...)
-	for i := range ds {
+	for i := range n {
 		if i > 0 {
 			dst = append(dst, ',')
 		}
 		var err error
-		if dst, err = AppendJSON(dst, &ds[i]); err != nil {
+		if dst, err = appendItem(dst, i); err != nil {
 			return dst, err
 		}
 	}
@@ -62,12 +70,22 @@ func AppendBulkJSON(dst []byte, ds []flags.Decision, configVersion int64, stream
 	dst = strconv.AppendInt(dst, configVersion, 10)
 	dst = append(dst, '}')
 	if len(streams) > 0 {
-		b, err := json.Marshal(streams)
-		if err != nil {
-			return dst, err
+		dst = append(dst, `,"eventStreams":[`...)
+		for i, es := range streams {
+			if i > 0 {
+				dst = append(dst, ',')
+			}
+			dst = append(dst, `{"type":`...)
+			dst = appendString(dst, es.Type)
+			dst = append(dst, `,"url":`...)
+			dst = appendString(dst, es.URL)
+			if es.InactivityDelaySec != 0 {
+				dst = append(dst, `,"inactivityDelaySec":`...)
+				dst = strconv.AppendInt(dst, int64(es.InactivityDelaySec), 10)
+			}
+			dst = append(dst, '}')
 		}
-		dst = append(dst, `,"eventStreams":`...)
-		dst = append(dst, b...)
+		dst = append(dst, ']')
 	}
 	return append(dst, '}'), nil
 }

@@ -6,6 +6,7 @@ package ofrep
 import (
 	"encoding/json"
 	"fmt"
+	"math"
 	"strconv"
 	"unicode/utf8"
 
@@ -60,6 +61,11 @@ func AppendJSON(dst []byte, d *flags.Decision) ([]byte, error) {
 		dst = appendString(dst, v)
 	case int64:
 		dst = strconv.AppendInt(dst, v, 10)
+	case float64:
+		if math.IsInf(v, 0) || math.IsNaN(v) {
+			return dst, fmt.Errorf("flag %s: value: unsupported value %v", d.Key, v)
+		}
+		dst = appendFloat(dst, v)
 	default:
 		b, err := json.Marshal(v)
 		if err != nil {
@@ -108,7 +114,36 @@ func AppendJSON(dst []byte, d *flags.Decision) ([]byte, error) {
 	return append(dst, '}'), nil
 }
 
+// appendFloat appends a finite float64 as encoding/json writes it: like
+// ES6, plain below 1e21 and down to 1e-6, else in exponent form with no
+// leading zero in the exponent.
+func appendFloat(dst []byte, f float64) []byte {
+	format := byte('f')
+	if abs := math.Abs(f); abs != 0 && (abs < 1e-6 || abs >= 1e21) {
+		format = 'e'
+	}
+	dst = strconv.AppendFloat(dst, f, format, -1, 64)
+	if format == 'e' {
+		// e-09 → e-9
+		if n := len(dst); n >= 4 && dst[n-4] == 'e' && dst[n-3] == '-' && dst[n-2] == '0' {
+			dst[n-2] = dst[n-1]
+			dst = dst[:n-1]
+		}
+	}
+	return dst
+}
+
 const hex = "0123456789abcdef"
+
+// safeASCII marks the bytes that stand for themselves in a JSON string,
+// written or read: ASCII but for control characters, quotes and
+// backslashes.
+var safeASCII = func() (t [256]bool) {
+	for c := 0x20; c < utf8.RuneSelf; c++ {
+		t[c] = c != '"' && c != '\\'
+	}
+	return t
+}()
 
 // appendString appends s as a JSON string: quotes, backslashes and control
 // characters escaped, invalid UTF-8 replaced by U+FFFD, as encoding/json
@@ -117,12 +152,14 @@ func appendString(dst []byte, s string) []byte {
 	dst = append(dst, '"')
 	start := 0
 	for i := 0; i < len(s); {
+		for i < len(s) && safeASCII[s[i]] {
+			i++
+		}
+		if i == len(s) {
+			break
+		}
 		c := s[i]
 		if c < utf8.RuneSelf {
-			if c >= 0x20 && c != '"' && c != '\\' {
-				i++
-				continue
-			}
 			dst = append(dst, s[start:i]...)
 			switch c {
 			case '"', '\\':

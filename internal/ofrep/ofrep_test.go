@@ -2,6 +2,7 @@ package ofrep_test
 
 import (
 	"encoding/json"
+	"math"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -92,4 +93,42 @@ func FuzzAppendJSON(f *testing.F) {
 			}
 		}
 	})
+}
+
+// TestAppendJSONFloats checks number values byte for byte against
+// encoding/json, whose formatting the hand-written encoder copies.
+func TestAppendJSONFloats(t *testing.T) {
+	for _, f := range []float64{0, math.Copysign(0, -1), 1, -1.5, 0.1, 1.0 / 3, 1e20, 1e21, -1e21, 123456789e15, 1e-6, 9.99e-7,
+		-1e-7, 2.5e-10, 5e-324, math.MaxFloat64, 1e100, 12345678.9} {
+		checkFloat(t, f)
+	}
+}
+
+func FuzzAppendJSONFloat(f *testing.F) {
+	f.Add(1.5)
+	f.Add(1e-7)
+	f.Add(1e21)
+	f.Fuzz(func(t *testing.T, v float64) {
+		if math.IsInf(v, 0) || math.IsNaN(v) {
+			d := flags.Decision{Key: "f", Value: v, Reason: flags.ReasonStatic, Rule: -1}
+			if _, err := ofrep.AppendJSON(nil, &d); err == nil {
+				t.Fatalf("%v encoded without an error", v)
+			}
+			return
+		}
+		checkFloat(t, v)
+	})
+}
+
+func checkFloat(t *testing.T, f float64) {
+	t.Helper()
+	d := flags.Decision{Key: "f", Value: f, Variant: "v", Reason: flags.ReasonStatic, Rule: -1}
+	got, err := ofrep.AppendJSON(nil, &d)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, _ := json.Marshal(ofrep.Body(&d))
+	if string(got) != string(want) {
+		t.Errorf("%v: got %s, want %s", f, got, want)
+	}
 }

@@ -1,8 +1,13 @@
 package ofrep_test
 
 import (
+	"bytes"
 	"encoding/json"
+	"errors"
+	"io"
 	"net/http"
+	"reflect"
+	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -88,17 +93,18 @@ func TestAppendBulkJSON(t *testing.T) {
 	}
 }
 
-// FuzzDecodeRequest: decoding never panics, and every body gets either a
-// context (200 territory) or an error code OFREP allows on a 400 with
-// details.
+// FuzzDecodeRequest: decoding never panics, it gives what encoding/json
+// gives (the same context, or an error with the same code), and every
+// body gets either a context (200 territory) or an error code OFREP allows
+// on a 400 with details.
 func FuzzDecodeRequest(f *testing.F) {
-	for _, seed := range []string{``, `{}`, `{"context":{"targetingKey":"u1","n":1.5e3}}`, `{"context":null}`,
-		`{"context":[]}`, `{"context":"x"}`, `[{}]`, `{"context":{"a":{"b":[1,{"c":null}]}}}`, `{"context":{}} x`,
-		`{"context":{"k":"\ud800"}}`, "{\"context\":{\"k\":\"\xff\"}}", `{"context":{},"context":5}`, `{"a":1e999}`} {
+	for _, seed := range decodeSeeds {
 		f.Add([]byte(seed))
 	}
 	f.Fuzz(func(t *testing.T, body []byte) {
 		ctx, err := ofrep.DecodeRequest(body)
+		wantCtx, wantErr := decodeWithEncodingJSON(body)
+		checkSameDecoding(t, body, ctx, err, wantCtx, wantErr)
 		if err == nil {
 			if ctx == nil {
 				t.Fatal("no error and no context")
@@ -122,4 +128,102 @@ func FuzzDecodeRequest(f *testing.F) {
 			t.Fatalf("failure body %s: %v", b, aerr)
 		}
 	})
+}
+
+// decodeSeeds are the fuzzer's seeds, and TestDecodeRequestMatchesEncodingJSON's cases.
+var decodeSeeds = []string{``, `{}`, `{"context":{"targetingKey":"u1","n":1.5e3}}`, `{"context":null}`,
+	`{"context":[]}`, `{"context":"x"}`, `[{}]`, `{"context":{"a":{"b":[1,{"c":null}]}}}`, `{"context":{}} x`,
+	`{"context":{"k":"\ud800"}}`, "{\"context\":{\"k\":\"\xff\"}}", `{"context":{},"context":5}`, `{"a":1e999}`,
+	`{"context":5,"context":{"a":1}}`, `{"context":{"a":1e999},"context":{}}`, `{"context":{"a":1e999}}`,
+	`{"con\u0074ext":{"a":"b"}}`, `{"context":{"a":"\ud83d\ude00 \ud83d\u0041 \udc00\ud800 \/\b\f\n\r\t\"\\"}}`,
+	"{\"context\":{\"\xed\xa0\x80\":\"\xef\xbf\xbd \xc3\xa9 \xf0\x9f\x98\x80 \xc3\"}}", `{"context":{"a":1,"a":2,"b":{"c":1,"c":[]}}}`,
+	`{"context":{"n":[-0,0.5,-1.25e-3,1E+2,123456789012345678901234567890,1e-400]}}`,
+	`{"context":{"n":01}}`, `{"context":{"n":1.}}`, `{"context":{"n":.5}}`, `{"context":{"n":-}}`, `{"context":{"n":1e}}`, `{"context":{"n":+1}}`,
+	`{"context":{"t":true,"f":false,"z":null}}`, `{"context":{"t":tru}}`, `{"context":{"t":nul}}`, `{"context":{"a":"\x"}}`, `{"context":{"a":"\u12"}}`,
+	"{\"context\":{\"a\":\"\x01\"}}", "\v{\"context\":{}}\u00a0", "{ \"context\" : { \"a\" : [ 1 , 2 ] } }\n", `{"context":{"a":[1,]}}`,
+	`{"context":{"a":1,}}`, `{"context":{,}}`, `{"context"}`, `{"context":}`, `{"context" 1}`, `{,}`, `{"a":1}}`, `{"a":1}{`, `{"a":[}`,
+	`{"context":{"a":"b"}`, `{"`, `{"context":{"a":"b`, `{"context":{"a":"b\`, `{"context":{"a":"\u00`, "\ufeff{}", `{1:2}`,
+}
+
+// checkSameDecoding fails when DecodeRequest's answer differs from
+// encoding/json's.
+func checkSameDecoding(t *testing.T, body []byte, ctx map[string]any, err *ofrep.RequestError, wantCtx map[string]any, wantErr *ofrep.RequestError) {
+	t.Helper()
+	var code, wantCode flags.ErrorCode
+	if err != nil {
+		code = err.Code
+	}
+	if wantErr != nil {
+		wantCode = wantErr.Code
+	}
+	if code != wantCode {
+		t.Fatalf("%q: error %v, encoding/json says %v", body, err, wantErr)
+	}
+	// reflect.DeepEqual first: cmp.Diff is slow on deeply nested values.
+	if reflect.DeepEqual(wantCtx, ctx) {
+		return
+	}
+	if diff := cmp.Diff(wantCtx, ctx); diff != "" {
+		t.Fatalf("%q: context differs from encoding/json's (-encoding/json +DecodeRequest):\n%s", body, diff)
+	}
+}
+
+func TestDecodeRequestMatchesEncodingJSON(t *testing.T) {
+	bodies := append([]string{}, decodeSeeds...)
+	// encoding/json's nesting limit, 10000 levels with the request's object.
+	for _, depth := range []int{9998, 9999, 10000} {
+		bodies = append(bodies, `{"context":{"a":`+strings.Repeat("[", depth)+strings.Repeat("]", depth)+`}}`)
+		bodies = append(bodies, `{"x":`+strings.Repeat("[", depth)+strings.Repeat("]", depth)+`}`)
+	}
+	for _, body := range bodies {
+		ctx, err := ofrep.DecodeRequest([]byte(body))
+		wantCtx, wantErr := decodeWithEncodingJSON([]byte(body))
+		checkSameDecoding(t, []byte(body), ctx, err, wantCtx, wantErr)
+	}
+}
+
+func TestDecodeRequestInto(t *testing.T) {
+	ctx := map[string]any{}
+	for range 2 {
+		if err := ofrep.DecodeRequestInto(ctx, []byte(`{"context":{"targetingKey":"u1","n":2}}`)); err != nil {
+			t.Fatal(err)
+		}
+		if diff := cmp.Diff(map[string]any{"targetingKey": "u1", "n": 2.0}, ctx); diff != "" {
+			t.Errorf("(-want +got):\n%s", diff)
+		}
+		clear(ctx)
+	}
+}
+
+// decodeWithEncodingJSON is the reference DecodeRequest is held to: the
+// request decoded by encoding/json, as ramp did before it had a decoder of
+// its own.
+func decodeWithEncodingJSON(body []byte) (map[string]any, *ofrep.RequestError) {
+	body = bytes.TrimSpace(body)
+	if len(body) == 0 {
+		return map[string]any{}, nil
+	}
+	if body[0] != '{' {
+		return nil, &ofrep.RequestError{Code: flags.ErrParse, Details: "not an object"}
+	}
+	var top map[string]json.RawMessage
+	dec := json.NewDecoder(bytes.NewReader(body))
+	if err := dec.Decode(&top); err != nil {
+		return nil, &ofrep.RequestError{Code: flags.ErrParse, Details: err.Error()}
+	}
+	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
+		return nil, &ofrep.RequestError{Code: flags.ErrParse, Details: "data after the object"}
+	}
+	raw := bytes.TrimSpace(top["context"])
+	if len(raw) == 0 || string(raw) == "null" {
+		return map[string]any{}, nil
+	}
+	if raw[0] != '{' {
+		return nil, &ofrep.RequestError{Code: flags.ErrInvalidContext, Details: "not an object"}
+	}
+	var ctx map[string]any
+	if err := json.Unmarshal(raw, &ctx); err != nil {
+		return nil, &ofrep.RequestError{Code: flags.ErrParse, Details: err.Error()}
+	}
+	return ctx, nil
 }

@@ -9,6 +9,8 @@ import (
 	"errors"
 	"net/http"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -81,6 +83,19 @@ type streamTokens struct {
 	secret []byte
 	ttl    time.Duration
 	now    func() time.Time
+
+	// minted holds the tokens made in the current TTL window: every bulk
+	// answer carries one, and it only changes with the window. It is
+	// replaced, never modified; mu orders the replacements.
+	minted atomic.Pointer[mintedTokens]
+	mu     sync.Mutex
+}
+
+// mintedTokens are the tokens of one TTL window, by principal (as many as
+// there are keys in use).
+type mintedTokens struct {
+	expires int64
+	tokens  map[Principal]string
 }
 
 type tokenClaims struct {
@@ -100,6 +115,25 @@ func (t *streamTokens) mint(p Principal) string {
 		window = 1
 	}
 	expires := (t.now().Unix()/window + 2) * window
+	if m := t.minted.Load(); m != nil && m.expires == expires {
+		if tok, ok := m.tokens[p]; ok {
+			return tok
+		}
+	}
+	tok := t.mintExpiring(p, expires)
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	tokens := map[Principal]string{p: tok}
+	if m := t.minted.Load(); m != nil && m.expires == expires {
+		for k, v := range m.tokens {
+			tokens[k] = v
+		}
+	}
+	t.minted.Store(&mintedTokens{expires: expires, tokens: tokens})
+	return tok
+}
+
+func (t *streamTokens) mintExpiring(p Principal, expires int64) string {
 	claims, _ := json.Marshal(tokenClaims{Name: p.Name, Role: p.Role, Expires: expires})
 	payload := b64.EncodeToString(claims)
 	return payload + "." + b64.EncodeToString(t.sign(payload))

@@ -37,6 +37,7 @@ type loaded struct {
 	etag     string // `"<version>"`, the snapshot feed's ETag
 	loadedAt time.Time
 	next     chan struct{}
+	outcomes *outcomes // what snap's decisions are counted in and encoded as
 }
 
 // live holds the configuration being served and keeps it current: it polls
@@ -102,7 +103,7 @@ func (l *live) load(ctx context.Context) (*loaded, error) {
 		return nil, fmt.Errorf("encode configuration version %d: %w", version, err)
 	}
 	n := &loaded{snap: snap, wire: doc, version: version, etag: `"` + strconv.FormatInt(version, 10) + `"`,
-		loadedAt: l.now(), next: make(chan struct{})}
+		loadedAt: l.now(), next: make(chan struct{}), outcomes: newOutcomes(snap, l.metrics.evaluations)}
 	old := l.cur.Swap(n)
 	if old != nil {
 		close(old.next)

@@ -2,12 +2,11 @@ package server
 
 import (
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
-
-	"github.com/ramp-flags/ramp/flags"
 )
 
 // unknownFlag is the flag label of evaluations of keys the configuration
@@ -28,6 +27,19 @@ type metrics struct {
 	reloads      prometheus.Counter
 	reloadErrors prometheus.Counter
 	streams      *prometheus.GaugeVec
+
+	// byRoute caches the request series: routeCode → *routeSeries.
+	byRoute sync.Map
+}
+
+type routeCode struct {
+	route string
+	code  int
+}
+
+type routeSeries struct {
+	requests prometheus.Counter
+	latency  prometheus.Observer
 }
 
 func newMetrics(l func() *live, now func() time.Time) *metrics {
@@ -101,18 +113,15 @@ func (m *metrics) swapped(old, n *loaded) {
 	}
 }
 
-// evaluated counts a decision made from snap.
-func (m *metrics) evaluated(snap *flags.Snapshot, d *flags.Decision) {
-	flag := d.Key
-	if _, ok := snap.Type(flag); !ok {
-		flag = unknownFlag
-	}
-	m.evaluations.WithLabelValues(flag, d.Variant, string(d.Reason), string(d.ErrorCode)).Inc()
-}
-
 // request records one answered request.
 func (m *metrics) request(route string, code int, took time.Duration) {
-	c := strconv.Itoa(code)
-	m.requests.WithLabelValues(route, c).Inc()
-	m.latency.WithLabelValues(route, c).Observe(took.Seconds())
+	k := routeCode{route, code}
+	rm, ok := m.byRoute.Load(k)
+	if !ok {
+		c := strconv.Itoa(code)
+		rm, _ = m.byRoute.LoadOrStore(k, &routeSeries{m.requests.WithLabelValues(route, c), m.latency.WithLabelValues(route, c)})
+	}
+	r := rm.(*routeSeries)
+	r.requests.Inc()
+	r.latency.Observe(took.Seconds())
 }

@@ -1,7 +1,6 @@
 package server
 
 import (
-	"context"
 	"errors"
 	"log/slog"
 	"net"
@@ -10,23 +9,18 @@ import (
 	"time"
 )
 
-// reqInfo is what the middleware learns about a request, for its log line.
-type reqInfo struct {
-	principal string
-}
-
-type infoKey struct{}
-
 // recorder remembers the status and size of a response and when its header
-// was written. It unwraps, so http.ResponseController reaches the
-// connection's Flush and deadlines.
+// was written, and who made the request (set by guard), for the log line.
+// It unwraps, so http.ResponseController reaches the connection's Flush and
+// deadlines.
 type recorder struct {
 	http.ResponseWriter
-	status  int
-	bytes   int64
-	headerd time.Duration
-	start   time.Time
-	now     func() time.Time
+	status    int
+	bytes     int64
+	headerd   time.Duration
+	start     time.Time
+	now       func() time.Time
+	principal string
 }
 
 func (w *recorder) WriteHeader(code int) {
@@ -56,8 +50,6 @@ func (s *Server) observe(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := s.cfg.Now()
 		rec := &recorder{ResponseWriter: w, start: start, now: s.cfg.Now}
-		info := &reqInfo{}
-		r = r.WithContext(context.WithValue(r.Context(), infoKey{}, info))
 		defer func() {
 			if p := recover(); p != nil {
 				if p == http.ErrAbortHandler {
@@ -81,7 +73,7 @@ func (s *Server) observe(next http.Handler) http.Handler {
 				s.log.LogAttrs(r.Context(), slog.LevelDebug, "request",
 					slog.String("method", r.Method), slog.String("route", route), slog.String("path", r.URL.Path),
 					slog.Int("status", rec.status), slog.Int64("bytes", rec.bytes),
-					slog.Duration("took", s.cfg.Now().Sub(start)), slog.String("key", info.principal),
+					slog.Duration("took", s.cfg.Now().Sub(start)), slog.String("key", rec.principal),
 					slog.String("remote", r.RemoteAddr))
 			}
 		}()
@@ -93,8 +85,9 @@ func (s *Server) observe(next http.Handler) http.Handler {
 // the key's rate limit: 401 for a missing, unknown or revoked key (with no
 // body), 403 for a key without the role, 429 with Retry-After past the
 // rate, 503 before the first configuration is loaded or when keys cannot be
-// checked. streamToken also admits the token of an event-stream URL.
-func (s *Server) guard(need string, streamToken bool, h http.HandlerFunc) http.Handler {
+// checked. streamToken also admits the token of an event-stream URL. The
+// handler is given the principal.
+func (s *Server) guard(need string, streamToken bool, h guarded) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if s.live.current() == nil {
 			w.Header().Set("Retry-After", "1")
@@ -109,8 +102,8 @@ func (s *Server) guard(need string, streamToken bool, h http.HandlerFunc) http.H
 			w.WriteHeader(status)
 			return
 		}
-		if info, ok := r.Context().Value(infoKey{}).(*reqInfo); ok {
-			info.principal = p.Name
+		if rec, ok := w.(*recorder); ok {
+			rec.principal = p.Name
 		}
 		if !p.may(need) {
 			w.WriteHeader(http.StatusForbidden)
@@ -125,15 +118,16 @@ func (s *Server) guard(need string, streamToken bool, h http.HandlerFunc) http.H
 			w.WriteHeader(http.StatusTooManyRequests)
 			return
 		}
-		h(w, r.WithContext(context.WithValue(r.Context(), principalKey{}, p)))
+		h(w, r, p)
 	})
 }
 
-type principalKey struct{}
+// guarded is a handler behind guard, given the principal it admitted.
+type guarded func(w http.ResponseWriter, r *http.Request, p Principal)
 
-func principalOf(r *http.Request) Principal {
-	p, _ := r.Context().Value(principalKey{}).(Principal)
-	return p
+// anyone adapts a handler that does not need to know who is asking.
+func anyone(h http.HandlerFunc) guarded {
+	return func(w http.ResponseWriter, r *http.Request, _ Principal) { h(w, r) }
 }
 
 // authenticate returns the request's principal, or the status to refuse it

@@ -1,40 +1,99 @@
 package server
 
 import (
-	"crypto/sha256"
+	"encoding/binary"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"io"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/cespare/xxhash/v2"
 
 	"github.com/ramp-flags/ramp/flags"
 	"github.com/ramp-flags/ramp/internal/ofrep"
 )
 
-// readBody reads a request body of at most MaxBody bytes. When it cannot, it
-// answers the request (413 for a body too large) and returns false.
-func (s *Server) readBody(w http.ResponseWriter, r *http.Request) ([]byte, bool) {
+// scratch is the memory one evaluation request works in, pooled: the body
+// as read, the context decoded from it and the answer as written.
+type scratch struct {
+	body []byte
+	ctx  map[string]any
+	out  []byte
+}
+
+// Scratch buffers and maps that grew past these are dropped rather than
+// pooled, so that one large request does not pin its memory.
+const (
+	maxPooledBytes   = 64 << 10
+	maxPooledContext = 64
+)
+
+func (s *Server) getScratch() *scratch { return s.scratch.Get().(*scratch) }
+
+func (s *Server) putScratch(sc *scratch) {
+	if cap(sc.body) > maxPooledBytes || cap(sc.out) > maxPooledBytes || len(sc.ctx) > maxPooledContext {
+		return
+	}
+	clear(sc.ctx)
+	s.scratch.Put(sc)
+}
+
+// readBody reads a request body of at most MaxBody bytes into buf. When it
+// cannot, it answers the request (413 for a body too large) and returns
+// false.
+func (s *Server) readBody(w http.ResponseWriter, r *http.Request, buf []byte) ([]byte, bool) {
 	if r.ContentLength > s.cfg.MaxBody {
 		tooLarge(w, s.cfg.MaxBody)
-		return nil, false
+		return buf, false
 	}
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, s.cfg.MaxBody))
-	var mbe *http.MaxBytesError
-	switch {
-	case errors.As(err, &mbe):
-		tooLarge(w, s.cfg.MaxBody)
-		return nil, false
-	case err != nil:
-		writeJSON(w, http.StatusBadRequest, ofrep.BulkFailure{ErrorCode: flags.ErrParse, ErrorDetails: "cannot read the request body"})
-		return nil, false
+	if r.Body == nil {
+		return buf, true
 	}
-	return body, true
+	body := r.Body
+	if r.ContentLength < 0 {
+		// Of unknown length: MaxBytesReader also has the server close the
+		// connection rather than read the rest.
+		body = http.MaxBytesReader(w, body, s.cfg.MaxBody)
+	} else {
+		buf = slices.Grow(buf, int(r.ContentLength)+1) // +1: room to read EOF
+	}
+	for {
+		if len(buf) == cap(buf) {
+			buf = slices.Grow(buf, 512)
+		}
+		n, err := body.Read(buf[len(buf):cap(buf)])
+		buf = buf[:len(buf)+n]
+		if int64(len(buf)) > s.cfg.MaxBody {
+			tooLarge(w, s.cfg.MaxBody)
+			return buf, false
+		}
+		if err == io.EOF {
+			return buf, true
+		}
+		if err != nil {
+			if mbe := (*http.MaxBytesError)(nil); errors.As(err, &mbe) {
+				tooLarge(w, s.cfg.MaxBody)
+			} else {
+				writeJSON(w, http.StatusBadRequest, ofrep.BulkFailure{ErrorCode: flags.ErrParse, ErrorDetails: "cannot read the request body"})
+			}
+			return buf, false
+		}
+	}
 }
+
+// Header values the handlers set on every answer, shared rather than
+// allocated per request. They are never modified (Header.Set and Add
+// replace or extend a value list, they do not write into it).
+var (
+	headerJSON           = []string{"application/json"}
+	headerPrivateNoCache = []string{"private, no-cache"}
+)
 
 func tooLarge(w http.ResponseWriter, limit int64) {
 	writeJSON(w, http.StatusRequestEntityTooLarge, ofrep.BulkFailure{ErrorCode: flags.ErrGeneral,
@@ -55,24 +114,23 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 
 // evaluate answers POST /ofrep/v1/evaluate/flags/{key}: 200 with a decision,
 // 404 FLAG_NOT_FOUND, 400 with any other error code.
-func (s *Server) evaluate(w http.ResponseWriter, r *http.Request) {
+func (s *Server) evaluate(w http.ResponseWriter, r *http.Request, _ Principal) {
 	key := r.PathValue("key")
-	body, ok := s.readBody(w, r)
-	if !ok {
+	sc := s.getScratch()
+	defer s.putScratch(sc)
+	var ok bool
+	if sc.body, ok = s.readBody(w, r, sc.body[:0]); !ok {
 		return
 	}
 	cur := s.live.current()
 	var d flags.Decision
-	if evalCtx, rerr := ofrep.DecodeRequest(body); rerr != nil {
+	if rerr := ofrep.DecodeRequestInto(sc.ctx, sc.body); rerr != nil {
 		d = flags.Decision{Key: key, Reason: flags.ReasonError, ErrorCode: rerr.Code, ErrorDetails: rerr.Details, Rule: -1}
 	} else {
-		d = cur.snap.Evaluate(key, evalCtx)
+		d = cur.snap.Evaluate(key, sc.ctx)
 	}
-	s.metrics.evaluated(cur.snap, &d)
-	bp := s.bufs.Get().(*[]byte)
-	defer s.bufs.Put(bp)
-	b, err := ofrep.AppendJSON((*bp)[:0], &d)
-	*bp = b
+	b, err := cur.outcomes.record(sc.out[:0], &d)
+	sc.out = b
 	if err != nil {
 		s.log.Error("cannot encode a decision", "flag", key, "err", err)
 		writeJSON(w, http.StatusInternalServerError, struct {
@@ -81,8 +139,12 @@ func (s *Server) evaluate(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	h := w.Header()
-	h.Set("Content-Type", "application/json")
-	h.Set("Content-Length", strconv.Itoa(len(b)))
+	h["Content-Type"] = headerJSON
+	if len(b) >= 1024 {
+		// Smaller answers are written in one piece, and net/http adds
+		// the Content-Length itself, without allocating.
+		h.Set("Content-Length", strconv.Itoa(len(b)))
+	}
 	w.WriteHeader(ofrep.Status(d.ErrorCode))
 	_, _ = w.Write(b)
 }
@@ -90,13 +152,14 @@ func (s *Server) evaluate(w http.ResponseWriter, r *http.Request) {
 // bulk answers POST /ofrep/v1/evaluate/flags: every flag decided for the
 // context, with an ETag over the configuration version and the body, and
 // 304 when If-None-Match holds it.
-func (s *Server) bulk(w http.ResponseWriter, r *http.Request) {
-	body, ok := s.readBody(w, r)
-	if !ok {
+func (s *Server) bulk(w http.ResponseWriter, r *http.Request, p Principal) {
+	sc := s.getScratch()
+	defer s.putScratch(sc)
+	var ok bool
+	if sc.body, ok = s.readBody(w, r, sc.body[:0]); !ok {
 		return
 	}
-	evalCtx, rerr := ofrep.DecodeRequest(body)
-	if rerr != nil {
+	if rerr := ofrep.DecodeRequestInto(sc.ctx, sc.body); rerr != nil {
 		writeJSON(w, http.StatusBadRequest, ofrep.BulkFailure{ErrorCode: rerr.Code, ErrorDetails: rerr.Details})
 		return
 	}
@@ -104,19 +167,20 @@ func (s *Server) bulk(w http.ResponseWriter, r *http.Request) {
 	// A re-fetch prompted by an event stream names the version it heard of.
 	// Behind a load balancer this replica may not have loaded it yet: look
 	// now, and wait a little, rather than answer with the old one.
-	if v, ok := versionOfTag(r.URL.Query().Get("flagConfigEtag")); ok && v > cur.version {
-		s.live.Trigger()
-		s.live.waitFor(r.Context(), v, time.Second)
-		cur = s.live.current()
+	if r.URL.RawQuery != "" {
+		if v, ok := versionOfTag(r.URL.Query().Get("flagConfigEtag")); ok && v > cur.version {
+			s.live.Trigger()
+			s.live.waitFor(r.Context(), v, time.Second)
+			cur = s.live.current()
+		}
 	}
 	keys := cur.snap.Keys()
-	ds := make([]flags.Decision, len(keys))
-	for i, k := range keys {
-		ds[i] = cur.snap.Evaluate(k, evalCtx)
-		s.metrics.evaluated(cur.snap, &ds[i])
-	}
-	streams := []ofrep.EventStream{{Type: "sse", URL: s.streamURL(r), InactivityDelaySec: s.cfg.InactivityDelaySec}}
-	out, err := ofrep.AppendBulkJSON(make([]byte, 0, 128*len(ds)+256), ds, cur.version, streams)
+	streams := []ofrep.EventStream{{Type: "sse", URL: s.streamURL(r, p), InactivityDelaySec: s.cfg.InactivityDelaySec}}
+	out, err := ofrep.AppendBulkJSONFunc(sc.out[:0], len(keys), func(dst []byte, i int) ([]byte, error) {
+		d := cur.snap.Evaluate(keys[i], sc.ctx)
+		return cur.outcomes.recordAt(dst, i, &d)
+	}, cur.version, streams)
+	sc.out = out
 	if err != nil {
 		s.log.Error("cannot encode a bulk evaluation", "err", err)
 		writeJSON(w, http.StatusInternalServerError, struct {
@@ -124,39 +188,56 @@ func (s *Server) bulk(w http.ResponseWriter, r *http.Request) {
 		}{"cannot encode the evaluation"})
 		return
 	}
-	sum := sha256.Sum256(out)
-	etag := `"` + strconv.FormatInt(cur.version, 10) + "-" + hex.EncodeToString(sum[:12]) + `"`
+	etag := bulkETag(cur.version, out)
 	h := w.Header()
 	h.Set("ETag", etag)
-	h.Set("Cache-Control", "private, no-cache")
+	h["Cache-Control"] = headerPrivateNoCache
 	if etagMatch(r.Header.Get("If-None-Match"), etag) {
 		w.WriteHeader(http.StatusNotModified)
 		return
 	}
-	h.Set("Content-Type", "application/json")
+	h["Content-Type"] = headerJSON
 	h.Set("Content-Length", strconv.Itoa(len(out)))
 	w.WriteHeader(http.StatusOK)
 	_, _ = w.Write(out)
+}
+
+// bulkETag is a bulk answer's ETag: "<version>-<xxhash64 of the body>". It
+// only has to tell bodies apart, not resist forgery: a client can only
+// fool itself.
+func bulkETag(version int64, body []byte) string {
+	var b [48]byte
+	t := append(b[:0], '"')
+	t = strconv.AppendInt(t, version, 10)
+	t = append(t, '-')
+	var sum [8]byte
+	binary.BigEndian.PutUint64(sum[:], xxhash.Sum64(body))
+	t = hex.AppendEncode(t, sum[:])
+	t = append(t, '"')
+	return string(t)
 }
 
 // streamURL is the event-stream URL advertised to the caller: with a token
 // standing for its key, since browsers cannot send headers on a stream. The
 // token is the same for the whole of a TTL window, so that bulk answers (and
 // their ETags) stay stable between configuration changes.
-func (s *Server) streamURL(r *http.Request) string {
+func (s *Server) streamURL(r *http.Request, p Principal) string {
+	const path = "/ofrep/v1/events"
 	base := s.cfg.PublicURL
 	if base == "" {
-		scheme := "http"
+		scheme := "http://"
 		if r.TLS != nil {
-			scheme = "https"
+			scheme = "https://"
 		}
-		base = scheme + "://" + r.Host
+		if s.cfg.InsecureNoAuth {
+			return scheme + r.Host + path
+		}
+		return scheme + r.Host + path + "?token=" + url.QueryEscape(s.tokens.mint(p))
 	}
-	u := base + "/ofrep/v1/events"
 	if s.cfg.InsecureNoAuth {
-		return u
+		return base + path
 	}
-	return u + "?token=" + url.QueryEscape(s.tokens.mint(principalOf(r)))
+	return base + path + "?token=" + url.QueryEscape(s.tokens.mint(p))
 }
 
 // versionOfTag reads a configuration version out of an event stream's etag

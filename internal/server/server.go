@@ -87,7 +87,7 @@ type Server struct {
 
 	closing   chan struct{} // closed when shutdown begins: event streams end
 	closeOnce sync.Once
-	bufs      sync.Pool
+	scratch   sync.Pool // *scratch
 }
 
 // New checks a configuration and builds a Server; nothing runs until Serve.
@@ -141,7 +141,9 @@ func New(cfg Config) (*Server, error) {
 	}
 	s.limit = newLimiter(cfg.RateLimit, cfg.Now)
 	s.tokens = &streamTokens{secret: cfg.StreamSecret, ttl: cfg.StreamTokenTTL, now: cfg.Now}
-	s.bufs.New = func() any { b := make([]byte, 0, 512); return &b }
+	s.scratch.New = func() any {
+		return &scratch{body: make([]byte, 0, 512), ctx: make(map[string]any, 8), out: make([]byte, 0, 512)}
+	}
 	s.handler = s.routes()
 	return s, nil
 }
@@ -163,11 +165,11 @@ func (s *Server) routes() http.Handler {
 	mux := http.NewServeMux()
 	mux.Handle(routeEvaluate, s.guard(RoleSDK, false, s.evaluate))
 	mux.Handle(routeBulk, s.guard(RoleSDK, false, s.bulk))
-	mux.Handle(routeOFREPEvents, s.guard(RoleSDK, true, s.ofrepEvents))
-	mux.Handle(routeSnapshot, s.guard(RoleSDK, false, s.snapshot))
-	mux.Handle(routeSnapshotFeed, s.guard(RoleSDK, false, s.snapshotEvents))
-	mux.Handle(routeReload, s.guard(RoleAdmin, false, s.reload))
-	mux.Handle(routeMetrics, s.guard(RoleAdmin, false, promhttp.HandlerFor(s.metrics.reg, promhttp.HandlerOpts{}).ServeHTTP))
+	mux.Handle(routeOFREPEvents, s.guard(RoleSDK, true, anyone(s.ofrepEvents)))
+	mux.Handle(routeSnapshot, s.guard(RoleSDK, false, anyone(s.snapshot)))
+	mux.Handle(routeSnapshotFeed, s.guard(RoleSDK, false, anyone(s.snapshotEvents)))
+	mux.Handle(routeReload, s.guard(RoleAdmin, false, anyone(s.reload)))
+	mux.Handle(routeMetrics, s.guard(RoleAdmin, false, anyone(promhttp.HandlerFor(s.metrics.reg, promhttp.HandlerOpts{}).ServeHTTP)))
 	mux.HandleFunc(routeHealth, s.healthz)
 	mux.HandleFunc(routeReady, s.readyz)
 	return s.observe(mux)

@@ -14,7 +14,8 @@ type AuditEntry struct {
 	Actor string    `json:"actor"`
 	// Action is what happened: "apply.create", "apply.update",
 	// "apply.delete", "flag.enable", "flag.disable", "flag.delete",
-	// "cohort.add-members" or "cohort.remove-members".
+	// "cohort.add-members", "cohort.remove-members" or "cohort.import"
+	// (whose After also holds the import's record, see ImportRecord).
 	Action string `json:"action"`
 	Kind   string `json:"kind"`   // "flag" or "cohort"
 	Target string `json:"target"` // the flag's or cohort's key

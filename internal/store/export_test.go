@@ -25,6 +25,7 @@ func Reset(s *Store) error {
 		"DELETE FROM api_keys",
 		"DELETE FROM audit_log",
 		"DELETE FROM cohort_members",
+		"DELETE FROM cohort_imports",
 		"DELETE FROM cohorts",
 		"DELETE FROM flags",
 		"UPDATE config_state SET version = 0",

@@ -16,6 +16,7 @@ type migration func(tx *gorm.DB, d *dialect) error
 var migrations = []migration{
 	migrate1,
 	migrate2, // keys.go
+	migrate3, // import.go
 }
 
 // migrate applies the migrations the database lacks, each in its own

@@ -1,0 +1,276 @@
+package csvfile_test
+
+import (
+	"bytes"
+	"compress/gzip"
+	"encoding/csv"
+	"errors"
+	"io"
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/ramp-flags/ramp/cohorts"
+	"github.com/ramp-flags/ramp/cohorts/csvfile"
+)
+
+// readAll reads every row and returns them with the final error (nil for
+// io.EOF).
+func readAll(t *testing.T, in []byte, opt csvfile.Options) ([]csvfile.Row, error) {
+	t.Helper()
+	rd, err := csvfile.NewReader(bytes.NewReader(in), opt)
+	if err != nil {
+		return nil, err
+	}
+	var rows []csvfile.Row
+	for {
+		r, err := rd.Next()
+		if errors.Is(err, io.EOF) {
+			return rows, nil
+		}
+		if err != nil {
+			return rows, err
+		}
+		rows = append(rows, r)
+	}
+}
+
+func m(id string, region cohorts.Region) cohorts.Member {
+	return cohorts.Member{ID: id, Region: region}
+}
+
+func members(rows []csvfile.Row) []cohorts.Member {
+	out := make([]cohorts.Member, len(rows))
+	for i, r := range rows {
+		out[i] = r.Member
+	}
+	return out
+}
+
+func gz(s string) []byte {
+	var b bytes.Buffer
+	w := gzip.NewWriter(&b)
+	w.Write([]byte(s))
+	w.Close()
+	return b.Bytes()
+}
+
+func TestReadShapes(t *testing.T) {
+	tests := []struct {
+		name  string
+		in    []byte
+		opt   csvfile.Options
+		want  []cohorts.Member
+		lines []int
+	}{
+		{name: "plain LF", in: []byte("user_id,region\nu1,US\nu2,fr\n"),
+			want: []cohorts.Member{m("u1", "US"), m("u2", "FR")}, lines: []int{2, 3}},
+		{name: "Excel: BOM and CRLF", in: []byte("\xef\xbb\xbfUser_ID,Region\r\nu1,US\r\nu2,DE\r\n"),
+			want: []cohorts.Member{m("u1", "US"), m("u2", "DE")}},
+		{name: "Google Sheets: no final newline, extra columns", in: []byte("Name,id,Region,Email\nAda,u1,GB,a@x\nBob,u2,,b@x"),
+			want: []cohorts.Member{m("u1", "GB"), m("u2", "")}},
+		{name: "semicolon", in: []byte("user_id;region\nu1;US\n\"a;b\";FR\n"), opt: csvfile.Options{Delimiter: ';'},
+			want: []cohorts.Member{m("u1", "US"), m("a;b", "FR")}},
+		{name: "tab", in: []byte("user_id\tregion\nu1\tUS\n"), opt: csvfile.Options{Delimiter: '\t'},
+			want: []cohorts.Member{m("u1", "US")}},
+		{name: "quoted commas and quotes", in: []byte("user_id,region\n\"a,b\",US\n\"say \"\"hi\"\"\",US\n"),
+			want: []cohorts.Member{m("a,b", "US"), m(`say "hi"`, "US")}},
+		{name: "blank lines and trailing spaces", in: []byte("user_id,region\n\nu1 ,US  \n   \n,\nu2,FR\n"),
+			want: []cohorts.Member{m("u1", "US"), m("u2", "FR")}, lines: []int{3, 6}},
+		{name: "no region column", in: []byte("id\nu1\nu2\n"),
+			want: []cohorts.Member{m("u1", ""), m("u2", "")}},
+		{name: "columns named", in: []byte("uid,country,id\nu1,US,x\n"), opt: csvfile.Options{IDColumn: "UID", RegionColumn: "country"},
+			want: []cohorts.Member{m("u1", "US")}},
+		{name: "user_id preferred to id", in: []byte("id,user_id\nx,u1\n"),
+			want: []cohorts.Member{m("u1", "")}},
+		{name: "gzip without .gz", in: gz("user_id,region\nu1,US\n"),
+			want: []cohorts.Member{m("u1", "US")}},
+		{name: "header only", in: []byte("user_id,region\n"), want: []cohorts.Member{}},
+		{name: "duplicates kept for the store", in: []byte("user_id\nu1\nu1\n"),
+			want: []cohorts.Member{m("u1", ""), m("u1", "")}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			rows, err := readAll(t, tt.in, tt.opt)
+			if err != nil {
+				t.Fatalf("read: %v", err)
+			}
+			if diff := cmp.Diff(tt.want, members(rows)); len(tt.want)+len(rows) > 0 && diff != "" {
+				t.Errorf("rows (-want +got):\n%s", diff)
+			}
+			if tt.lines != nil {
+				var got []int
+				for _, r := range rows {
+					got = append(got, r.Line)
+				}
+				if diff := cmp.Diff(tt.lines, got); diff != "" {
+					t.Errorf("lines (-want +got):\n%s", diff)
+				}
+			}
+		})
+	}
+}
+
+func TestQuotedMultiline(t *testing.T) {
+	rows, err := readAll(t, []byte("user_id,note,region\r\nu1,\"two\r\nlines\",US\r\nu2,x,FR\r\n"), csvfile.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []cohorts.Member{m("u1", "US"), m("u2", "FR")}
+	if diff := cmp.Diff(want, members(rows)); diff != "" {
+		t.Errorf("rows (-want +got):\n%s", diff)
+	}
+	if rows[1].Line != 4 {
+		t.Errorf("u2 on line %d, want 4", rows[1].Line)
+	}
+}
+
+func TestInvalidRows(t *testing.T) {
+	long := strings.Repeat("x", cohorts.MaxIDLength+1)
+	tests := []struct {
+		name   string
+		row    string
+		reason string
+	}{
+		{"empty id", ",US", "empty user id"},
+		{"long id", long + ",US", "257 bytes long"},
+		{"invalid UTF-8", "u\xff,US", "not valid UTF-8"},
+		{"control character", "\"u\x01\",US", "control character"},
+		{"unknown region", "u1,XX", "unknown region"},
+		{"invalid UTF-8 region", "u1,\xff\xfe", "region is not valid UTF-8"},
+		{"too many fields", "u1,US,extra", "3 fields, the header has 2"},
+		{"too few fields", "u1", "1 fields, the header has 2"},
+		{"bare quote", "u\"1,US", "malformed CSV"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			in := "user_id,region\nok1,US\n" + tt.row + "\nok2,FR\n"
+			rows, err := readAll(t, []byte(in), csvfile.Options{})
+			var ie *csvfile.InvalidError
+			if !errors.As(err, &ie) {
+				t.Fatalf("err = %v, want *InvalidError", err)
+			}
+			if ie.Total != 1 || len(ie.Problems) != 1 {
+				t.Fatalf("problems %v (total %d), want 1", ie.Problems, ie.Total)
+			}
+			p := ie.Problems[0]
+			if p.Line != 3 || !strings.Contains(p.Reason, tt.reason) {
+				t.Errorf("problem = %v, want line 3: …%s…", p, tt.reason)
+			}
+			if len(rows) != 2 {
+				t.Errorf("got %d valid rows, want 2", len(rows))
+			}
+			// With OnInvalid, the end is io.EOF and the handler sees it.
+			var seen []csvfile.Problem
+			_, err = readAll(t, []byte(in), csvfile.Options{OnInvalid: func(p csvfile.Problem) error {
+				seen = append(seen, p)
+				return nil
+			}})
+			if err != nil || len(seen) != 1 {
+				t.Errorf("with OnInvalid: err %v, %d problems seen", err, len(seen))
+			}
+		})
+	}
+}
+
+func TestManyProblems(t *testing.T) {
+	var b strings.Builder
+	b.WriteString("user_id,region\n")
+	for range 30 {
+		b.WriteString(",US\n")
+	}
+	_, err := readAll(t, []byte(b.String()), csvfile.Options{})
+	var ie *csvfile.InvalidError
+	if !errors.As(err, &ie) || ie.Total != 30 || len(ie.Problems) != csvfile.MaxReported {
+		t.Fatalf("err = %v, want 30 problems, %d listed", err, csvfile.MaxReported)
+	}
+	if !strings.Contains(err.Error(), "… and 10 more") || ie.Problems[19].Line != 21 {
+		t.Errorf("error text:\n%v", err)
+	}
+}
+
+func TestFileErrors(t *testing.T) {
+	tests := []struct {
+		name string
+		in   []byte
+		opt  csvfile.Options
+		ok   func(error) bool
+		text string
+	}{
+		{"empty", nil, csvfile.Options{}, isFormat, "header row"},
+		{"only blank lines", []byte("\n\n"), csvfile.Options{}, isFormat, "header row"},
+		{"no id column", []byte("name,region\nx,US\n"), csvfile.Options{}, isFormat, "no id column"},
+		{"named region column missing", []byte("id\nx\n"), csvfile.Options{RegionColumn: "country"}, isFormat, "country"},
+		{"corrupt gzip", []byte{0x1f, 0x8b, 0, 0}, csvfile.Options{}, isFormat, "gzip"},
+		{"truncated gzip", gz("user_id\n" + strings.Repeat("u1\n", 1000))[:40], csvfile.Options{}, isFormat, "compressed"},
+		{"corrupt deflate", corruptGzip(), csvfile.Options{}, isFormat, "compressed"},
+		{"line too long", []byte("id\nu1\n" + strings.Repeat("x", 100) + "\n"), csvfile.Options{MaxLineBytes: 50}, isLimit, "longer than 50 bytes"},
+		{"too many rows", []byte("id\nu1\nu2\nu3\n"), csvfile.Options{MaxRows: 2}, isLimit, "line 4: more than 2 rows"},
+		{"bad delimiter", []byte("id\n"), csvfile.Options{Delimiter: '"'}, func(error) bool { return true }, "delimiter"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := readAll(t, tt.in, tt.opt)
+			if err == nil || !tt.ok(err) || !strings.Contains(err.Error(), tt.text) {
+				t.Errorf("err = %v, want one containing %q", err, tt.text)
+			}
+		})
+	}
+}
+
+// corruptGzip returns a gzip stream whose deflate data is damaged.
+func corruptGzip() []byte {
+	b := gz("user_id\n" + strings.Repeat("u1\n", 1000))
+	for i := 12; i < 20; i++ {
+		b[i] = 0xff
+	}
+	return b
+}
+
+func isFormat(err error) bool { var e *csvfile.FormatError; return errors.As(err, &e) }
+func isLimit(err error) bool  { var e *csvfile.LimitError; return errors.As(err, &e) }
+
+// FuzzReadCSV checks that the reader never panics, and that what it accepts
+// survives a write with encoding/csv and a second read unchanged.
+func FuzzReadCSV(f *testing.F) {
+	seeds := []string{
+		"user_id,region\nu1,US\n",
+		"\xef\xbb\xbfid;Region\r\n\"a;b\";fr\r\n",
+		"user_id,note,region\n\"x\n\"\"y\",n,US\n\n",
+		"user_id,region\n,US\nu\xff,XX\n\"bad\n",
+		"id\n" + strings.Repeat("a", 300) + "\n",
+	}
+	for _, s := range seeds {
+		f.Add([]byte(s), byte(','))
+	}
+	f.Add([]byte("user_id;region\nu1;US\n"), byte(';'))
+	f.Fuzz(func(t *testing.T, in []byte, delim byte) {
+		opt := csvfile.Options{Delimiter: rune(delim), MaxLineBytes: 4096, MaxRows: 1000,
+			OnInvalid: func(csvfile.Problem) error { return nil }}
+		rows, err := readAll(t, in, opt)
+		if err != nil {
+			return
+		}
+		var b bytes.Buffer
+		w := csv.NewWriter(&b)
+		w.Write([]string{"user_id", "region"})
+		for _, r := range rows {
+			if err := cohorts.ValidateID(r.Member.ID); err != nil {
+				t.Fatalf("accepted an invalid id %q: %v", r.Member.ID, err)
+			}
+			if r.Member.ID != strings.TrimSpace(r.Member.ID) {
+				t.Fatalf("id %q not trimmed", r.Member.ID)
+			}
+			w.Write([]string{r.Member.ID, string(r.Member.Region)})
+		}
+		w.Flush()
+		again, err := readAll(t, b.Bytes(), csvfile.Options{MaxLineBytes: 1 << 20})
+		if err != nil {
+			t.Fatalf("re-read of %q: %v", b.String(), err)
+		}
+		if diff := cmp.Diff(members(rows), members(again)); len(rows) > 0 && diff != "" {
+			t.Fatalf("round trip (-first +second):\n%s", diff)
+		}
+	})
+}

@@ -1,0 +1,151 @@
+package cli_test
+
+import (
+	"compress/gzip"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/ramp-flags/ramp/internal/cli"
+)
+
+func writeFile(t *testing.T, name, content string) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), name)
+	if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func TestCohortImportExportRoundTrip(t *testing.T) {
+	r := newRamp(t)
+	r.ok("apply", "-f", testdata("example.yaml"))
+	// Excel: BOM, CRLF, columns in another order, an extra column, a
+	// quoted id with a comma, a duplicate, a blank line.
+	in := writeFile(t, "testers.csv", "\ufeffName,Region,User_ID\r\nAda,us,u1\r\nBob,FR,\"u,2\"\r\n\r\nAda again,US,u1\r\nNo region,,u3\r\n")
+	_, errOut, code := r.run("", "cohorts", "import", "beta", in)
+	if code != 0 {
+		t.Fatalf("import: exit %d\n%s", code, errOut)
+	}
+	for _, want := range []string{"cohort beta did not exist and created", "4 rows, 3 added, 0 removed", "1 duplicates", "US 1"} {
+		if !strings.Contains(errOut, want) {
+			t.Errorf("summary lacks %q:\n%s", want, errOut)
+		}
+	}
+	c := decode[map[string]any](t, r.ok("cohorts", "get", "beta", "-o", "json"))
+	if c["members"] != 3.0 {
+		t.Errorf("cohort = %v", c)
+	}
+	exported := r.ok("cohorts", "export", "beta")
+	want := "user_id,region\n\"u,2\",FR\nu1,US\nu3,\n" // sorted bytewise
+	if diff := cmp.Diff(want, exported); diff != "" {
+		t.Errorf("export (-want +got):\n%s", diff)
+	}
+
+	// The export re-imports to the same list, through stdin, gzipped.
+	gzPath := filepath.Join(t.TempDir(), "beta.csv.gz")
+	r.ok("cohorts", "export", "beta", "-o", gzPath)
+	fh, err := os.Open(gzPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	zr, err := gzip.NewReader(fh)
+	if err != nil {
+		t.Fatal(err)
+	}
+	unzipped, err := io.ReadAll(zr)
+	if err != nil || string(unzipped) != want {
+		t.Fatalf("gzip export = %q, %v", unzipped, err)
+	}
+	fh.Close()
+	raw, _ := os.ReadFile(gzPath)
+	_, errOut, code = r.run(string(raw), "cohorts", "import", "copy", "-")
+	if code != 0 {
+		t.Fatalf("import from stdin: exit %d\n%s", code, errOut)
+	}
+	if got := r.ok("cohorts", "export", "copy"); got != want {
+		t.Errorf("re-imported copy exports %q, want %q", got, want)
+	}
+
+	// Diff, then add and remove.
+	next := writeFile(t, "next.csv", "user_id;region\nu1;US\nu4;DE\n")
+	out := r.ok("cohorts", "diff", "beta", next, "--delimiter", ";")
+	for _, want := range []string{"+ u4\n", "- u,2\n", "- u3\n", "1 to add, 2 to remove"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("diff lacks %q:\n%s", want, out)
+		}
+	}
+	if got := r.ok("cohorts", "export", "beta"); got != want {
+		t.Errorf("diff changed the cohort: %q", got)
+	}
+	r.ok("cohorts", "import", "beta", next, "--delimiter", ";", "--mode", "add")
+	r.ok("cohorts", "import", "beta", writeFile(t, "rm.csv", "id\nu1\n"), "--mode", "remove")
+	if got := r.ok("cohorts", "export", "beta"); got != "user_id,region\n\"u,2\",FR\nu3,\nu4,DE\n" {
+		t.Errorf("after add and remove: %q", got)
+	}
+	_, errOut, _ = r.run("", "cohorts", "import", "beta", next, "--delimiter", ";", "--dry-run")
+	if !strings.Contains(errOut, "dry run, nothing written") {
+		t.Errorf("dry run summary:\n%s", errOut)
+	}
+	if got := r.ok("cohorts", "export", "beta"); got != "user_id,region\n\"u,2\",FR\nu3,\nu4,DE\n" {
+		t.Errorf("dry run changed the cohort: %q", got)
+	}
+}
+
+func TestCohortImportInvalid(t *testing.T) {
+	r := newRamp(t)
+	r.ok("cohorts", "import", "beta", writeFile(t, "ok.csv", "user_id,region\nkeep,US\n"))
+	bad := writeFile(t, "bad.csv", "user_id,region\nu1,US\n,US\nu2,XX\nu3,US,extra\nu4,FR\n")
+	_, errOut, code := r.run("", "cohorts", "import", "beta", bad)
+	if code != cli.ExitInvalid {
+		t.Errorf("exit %d, want %d", code, cli.ExitInvalid)
+	}
+	for _, want := range []string{"3 invalid rows", "line 3: empty user id", "line 4: unknown region", "line 5: 3 fields"} {
+		if !strings.Contains(errOut, want) {
+			t.Errorf("error lacks %q:\n%s", want, errOut)
+		}
+	}
+	if got := r.ok("cohorts", "export", "beta"); got != "user_id,region\nkeep,US\n" {
+		t.Errorf("a rejected import changed the cohort: %q", got)
+	}
+
+	rejects := filepath.Join(t.TempDir(), "rejects.csv")
+	_, errOut, code = r.run("", "cohorts", "import", "beta", bad, "--skip-invalid", "--rejects", rejects)
+	if code != 0 || !strings.Contains(errOut, "3 rejected") {
+		t.Fatalf("--skip-invalid: exit %d\n%s", code, errOut)
+	}
+	if got := r.ok("cohorts", "export", "beta"); got != "user_id,region\nu1,US\nu4,FR\n" {
+		t.Errorf("after --skip-invalid: %q", got)
+	}
+	rej, _ := os.ReadFile(rejects)
+	wantRej := "user_id,region,line,reason\n,US,3,empty user id\nu2,XX,4,\"unknown region \"\"XX\"\": want an ISO 3166-1 alpha-2 country code such as US or FR\"\nu3,US,extra,5,\"3 fields, the header has 2\"\n"
+	if diff := cmp.Diff(wantRej, string(rej)); diff != "" {
+		t.Errorf("rejects (-want +got):\n%s", diff)
+	}
+
+	for _, tc := range []struct {
+		args []string
+		code int
+	}{
+		{[]string{"cohorts", "import", "beta", writeFile(t, "noid.csv", "name\nx\n")}, cli.ExitInvalid},
+		{[]string{"cohorts", "import", "beta", writeFile(t, "empty.csv", "")}, cli.ExitInvalid},
+		{[]string{"cohorts", "import", "beta", writeFile(t, "many.csv", "id\na\nb\nc\n"), "--max-rows", "2"}, cli.ExitInvalid},
+		{[]string{"cohorts", "import", "beta", bad, "--mode", "merge"}, cli.ExitUsage},
+		{[]string{"cohorts", "import", "beta", bad, "--rejects", rejects}, cli.ExitUsage},
+		{[]string{"cohorts", "import", "beta", bad, "--delimiter", ";;"}, cli.ExitUsage},
+		{[]string{"cohorts", "import", "beta", filepath.Join(t.TempDir(), "missing.csv")}, cli.ExitError},
+		{[]string{"cohorts", "export", "ghosts"}, cli.ExitNotFound},
+	} {
+		if _, errOut, code := r.run("", tc.args...); code != tc.code {
+			t.Errorf("ramp %s: exit %d, want %d\n%s", strings.Join(tc.args, " "), code, tc.code, errOut)
+		}
+	}
+	if got := r.ok("cohorts", "export", "beta"); got != "user_id,region\nu1,US\nu4,FR\n" {
+		t.Errorf("failed imports changed the cohort: %q", got)
+	}
+}
