@@ -3,7 +3,6 @@ package main_test
 import (
 	"context"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -25,15 +24,7 @@ import (
 func BenchmarkPropagation(b *testing.B) {
 	dir := b.TempDir()
 	env := append(os.Environ(), "RAMP_DB="+filepath.Join(dir, "ramp.db"), "RAMP_ACTOR=bench", "RAMP_FORCE_TTY=")
-	ramp := func(args ...string) string {
-		cmd := exec.Command(rampBinary(b), args...)
-		cmd.Env = env
-		out, err := cmd.Output()
-		if err != nil {
-			b.Fatalf("ramp %s: %v", strings.Join(args, " "), err)
-		}
-		return string(out)
-	}
+	ramp := rampIn(b, env)
 	ramp("apply", "-f", filepath.Join("..", "..", "testdata", "scenario.yaml"))
 	key := strings.TrimSpace(ramp("keys", "create", "--role", "sdk", "--name", "bench", "-o", "table"))
 	srv := startServe(b, env, "127.0.0.1:0").url

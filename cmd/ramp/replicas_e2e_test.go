@@ -7,7 +7,6 @@ import (
 	"net/http"
 	"net/url"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -31,20 +30,7 @@ func TestReplicasOnPostgres(t *testing.T) {
 	}
 	dsn = schemaDSN(t, dsn)
 	env := append(os.Environ(), "RAMP_DB="+dsn, "RAMP_ACTOR=e2e", "RAMP_FORCE_TTY=")
-	ramp := func(args ...string) string {
-		t.Helper()
-		cmd := exec.Command(rampBinary(t), args...)
-		cmd.Env = env
-		out, err := cmd.Output()
-		if err != nil {
-			var stderr []byte
-			if ee, ok := err.(*exec.ExitError); ok {
-				stderr = ee.Stderr
-			}
-			t.Fatalf("ramp %s: %v\n%s%s", strings.Join(args, " "), err, out, stderr)
-		}
-		return string(out)
-	}
+	ramp := rampIn(t, env)
 	ramp("apply", "-f", filepath.Join("..", "..", "testdata", "scenario.yaml"))
 	key := strings.TrimSpace(ramp("keys", "create", "--role", "sdk", "--name", "lb", "-o", "table"))
 	a := startServe(t, env, "127.0.0.1:0")

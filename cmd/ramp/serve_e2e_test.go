@@ -131,20 +131,7 @@ func TestServeWithKeysAndProvider(t *testing.T) {
 	}
 	dir := t.TempDir()
 	env := append(os.Environ(), "RAMP_DB="+filepath.Join(dir, "ramp.db"), "RAMP_ACTOR=e2e", "RAMP_FORCE_TTY=")
-	ramp := func(args ...string) string {
-		t.Helper()
-		cmd := exec.Command(rampBinary(t), args...)
-		cmd.Env = env
-		out, err := cmd.Output()
-		if err != nil {
-			var stderr []byte
-			if ee, ok := err.(*exec.ExitError); ok {
-				stderr = ee.Stderr
-			}
-			t.Fatalf("ramp %s: %v\n%s%s", strings.Join(args, " "), err, out, stderr)
-		}
-		return string(out)
-	}
+	ramp := rampIn(t, env)
 	ramp("apply", "-f", filepath.Join("..", "..", "testdata", "scenario.yaml"))
 	sdkKey := strings.TrimSpace(ramp("keys", "create", "--role", "sdk", "--name", "checkout", "-o", "table"))
 	otherKey := strings.TrimSpace(ramp("keys", "create", "--role", "sdk", "--name", "to-revoke", "-o", "table"))
@@ -255,6 +242,25 @@ func TestServeWithKeysAndProvider(t *testing.T) {
 		return d.Value && d.Reason == openfeature.TargetingMatchReason
 	}) {
 		t.Errorf("provider did not pick up the re-enabled flag after reconnecting")
+	}
+}
+
+// rampIn returns a function that runs the ramp binary with env, fails the
+// test if it fails, and returns its stdout (stderr carries only status).
+func rampIn(t testing.TB, env []string) func(args ...string) string {
+	return func(args ...string) string {
+		t.Helper()
+		cmd := exec.Command(rampBinary(t), args...)
+		cmd.Env = env
+		out, err := cmd.Output()
+		if err != nil {
+			var stderr []byte
+			if ee, ok := err.(*exec.ExitError); ok {
+				stderr = ee.Stderr
+			}
+			t.Fatalf("ramp %s: %v\n%s%s", strings.Join(args, " "), err, out, stderr)
+		}
+		return string(out)
 	}
 }
 

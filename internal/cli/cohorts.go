@@ -32,12 +32,6 @@ func completeCohortKeys(cmd *cobra.Command, f *Factory, args []string) ([]string
 	if len(args) > 0 {
 		return nil, cobra.ShellCompDirectiveNoFileComp
 	}
-	if f.DB == "" {
-		f.DB = "ramp.db"
-		if v := f.Getenv("RAMP_DB"); v != "" {
-			f.DB = v
-		}
-	}
 	var keys []string
 	_ = f.withStore(cmd.Context(), func(s *store.Store) error {
 		cs, err := s.Cohorts(cmd.Context())

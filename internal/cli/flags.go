@@ -30,12 +30,6 @@ func completeFlagKeys(ctx context.Context, f *Factory, args []string) ([]string,
 	if len(args) > 0 {
 		return nil, cobra.ShellCompDirectiveNoFileComp
 	}
-	if f.DB == "" {
-		f.DB = "ramp.db"
-		if v := f.Getenv("RAMP_DB"); v != "" {
-			f.DB = v
-		}
-	}
 	var keys []string
 	_ = f.withStore(ctx, func(s *store.Store) error {
 		fs, err := s.Flags(ctx)

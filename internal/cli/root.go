@@ -26,8 +26,15 @@ type Factory struct {
 	Getenv func(string) string
 }
 
-// OpenStore opens the configured database.
+// OpenStore opens the configured database: --db, else $RAMP_DB, else
+// ramp.db in the working directory.
 func (f *Factory) OpenStore(ctx context.Context) (*store.Store, error) {
+	if f.DB == "" {
+		f.DB = "ramp.db"
+		if v := f.Getenv("RAMP_DB"); v != "" {
+			f.DB = v
+		}
+	}
 	s, err := store.Open(ctx, f.DB)
 	if err != nil {
 		return nil, fmt.Errorf("open database %s: %w", f.DB, err)
@@ -80,12 +87,6 @@ in a database (an embedded SQLite file by default).`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 		PersistentPreRunE: func(cmd *cobra.Command, args []string) error {
-			if f.DB == "" {
-				f.DB = "ramp.db"
-				if v := f.Getenv("RAMP_DB"); v != "" {
-					f.DB = v
-				}
-			}
 			if strings.TrimSpace(f.Actor) == "" {
 				f.Actor = defaultActor(f.Getenv)
 			}
