@@ -14,6 +14,7 @@ import (
 
 	"github.com/ramp-flags/ramp/flags"
 	"github.com/ramp-flags/ramp/flags/bucket"
+	"github.com/ramp-flags/ramp/rollout"
 )
 
 // MaxSize is the largest configuration file Parse and Read accept, in bytes.
@@ -31,6 +32,7 @@ type Document struct {
 	root  *yaml.Node
 	state flags.State
 	decls []flagDecl // parallel to state.Flags
+	plans []rollout.Plan
 
 	// structural holds the problems found while decoding a document that
 	// ParsePartial returned anyway; damaged, the paths whose values could
@@ -65,11 +67,11 @@ func Parse(filename string, data []byte) (*Document, error) {
 		return nil, &Error{File: filename, Problems: []Problem{syntaxProblem(err)}}
 	}
 	d := decoder{budget: 2*len(data) + 10000}
-	st, decls := d.document(root)
+	st, decls, plans := d.document(root)
 	if e := newError(filename, d.problems); e != nil {
 		return nil, e
 	}
-	return &Document{file: filename, root: root, state: st, decls: decls}, nil
+	return &Document{file: filename, root: root, state: st, decls: decls, plans: plans}, nil
 }
 
 // ParsePartial is Parse for callers that report every problem at once: when
@@ -87,7 +89,7 @@ func ParsePartial(filename string, data []byte) (*Document, error) {
 		return nil, &Error{File: filename, Problems: []Problem{syntaxProblem(err)}}
 	}
 	d := decoder{budget: 2*len(data) + 10000}
-	st, decls := d.document(root)
+	st, decls, plans := d.document(root)
 	// A flag whose type or variants did not decode makes every check of its
 	// values and variant names an echo: leave the whole flag out.
 	for p := range d.damaged {
@@ -97,7 +99,7 @@ func ParsePartial(filename string, data []byte) (*Document, error) {
 			}
 		}
 	}
-	doc := &Document{file: filename, root: root, state: st, decls: decls, structural: d.problems, damaged: d.damaged}
+	doc := &Document{file: filename, root: root, state: st, decls: decls, plans: plans, structural: d.problems, damaged: d.damaged}
 	if d.exhausted {
 		return nil, newError(filename, d.problems)
 	}
@@ -190,6 +192,10 @@ func (d *Document) State() flags.State {
 	}
 }
 
+// Rollouts returns the rollout plans the file declares, in file order. The
+// slice is shared with the document; treat it as read-only.
+func (d *Document) Rollouts() []rollout.Plan { return d.plans }
+
 // Resolve returns the declared state completed from the current stored state
 // (nil for none): a flag that does not declare enabled keeps its current
 // enabled state, and is enabled when new, so that applying a file never
@@ -221,23 +227,26 @@ func (d *Document) Resolve(current *flags.State) flags.State {
 }
 
 // Validate checks a state obtained from this document by Resolve with
-// flags.State.Validate and returns its problems as an *Error located in the
-// file, or nil.
+// flags.State.Validate, and the document's rollout plans against it with
+// rollout.Validate, and returns the problems as an *Error located in the
+// file, or nil. The state must hold every flag and cohort the plans may
+// name, which is also where their checks look.
 func (d *Document) Validate(resolved *flags.State) error {
 	ps := slices.Clone(d.structural)
-	err := resolved.Validate()
-	var ve *flags.ValidationError
-	switch {
-	case err == nil:
-	case !errors.As(err, &ve):
-		ps = append(ps, Problem{Message: err.Error()})
-	default:
-		for _, p := range ve.Problems {
-			if d.isDamaged(p.Path) {
-				continue
+	for _, err := range []error{resolved.Validate(), rollout.Validate(d.plans, resolved)} {
+		var ve *flags.ValidationError
+		switch {
+		case err == nil:
+		case !errors.As(err, &ve):
+			ps = append(ps, Problem{Message: err.Error()})
+		default:
+			for _, p := range ve.Problems {
+				if d.isDamaged(p.Path) {
+					continue
+				}
+				line, col := d.Locate(p.Path)
+				ps = append(ps, Problem{Line: line, Column: col, Path: p.Path, Message: p.Message})
 			}
-			line, col := d.Locate(p.Path)
-			ps = append(ps, Problem{Line: line, Column: col, Path: p.Path, Message: p.Message})
 		}
 	}
 	if e := newError(d.file, ps); e != nil {

@@ -4,12 +4,14 @@ import (
 	"fmt"
 	"math"
 	"strings"
+	"time"
 
 	"go.yaml.in/yaml/v3"
 
 	"github.com/ramp-flags/ramp/cohorts"
 	"github.com/ramp-flags/ramp/flags"
 	"github.com/ramp-flags/ramp/flags/bucket"
+	"github.com/ramp-flags/ramp/rollout"
 )
 
 // YAML tags, in the short form yaml.Node.ShortTag returns.
@@ -25,19 +27,17 @@ const (
 
 // The fields each mapping of the format accepts, in documentation order.
 var (
-	topFields       = []string{"cohorts", "flags"}
+	topFields       = []string{"cohorts", "flags", "rollouts"}
 	cohortFields    = []string{"key", "description", "when", "members"}
 	memberFields    = []string{"id", "region"}
 	conditionFields = []string{"attribute", "op", "values"}
 	flagFields      = []string{"key", "description", "owner", "tags", "type", "variants", "defaultVariant",
 		"enabled", "bucketBy", "salt", "bucketing", "rules"}
-	ruleFields = []string{"name", "cohorts", "regions", "when", "serve", "rollout"}
+	ruleFields  = []string{"name", "cohorts", "regions", "when", "serve", "rollout"}
+	planFields  = []string{"flag", "variant", "stages"}
+	stageFields = []string{"name", "cohorts", "regions", "when", "percent", "after", "at", "approval", "halt",
+		"decrease", "replace"}
 )
-
-// reserved top-level fields: recognised, but not supported yet.
-var reserved = map[string]string{
-	"rollouts": "rollout plans are not supported in configuration files yet",
-}
 
 // flagDecl records which optional fields a flag declared, for Resolve.
 type flagDecl struct {
@@ -204,9 +204,6 @@ func (d *decoder) fields(n *yaml.Node, path string, known []string) ([]field, bo
 		switch {
 		case contains(known, e.name):
 			out = append(out, e)
-		case path == "" && reserved[e.name] != "":
-			d.errorf(e.k, path, "%q: %s", e.name, reserved[e.name])
-			ok = false
 		default:
 			d.notef(e.k, path, "unknown field %q%s", e.name, suggest(e.name, known))
 			ok = false
@@ -336,19 +333,22 @@ func (d *decoder) words(n *yaml.Node, path, want string) []string {
 	return out
 }
 
-func (d *decoder) document(root *yaml.Node) (flags.State, []flagDecl) {
-	var st flags.State
+func (d *decoder) document(root *yaml.Node) (flags.State, []flagDecl, []rollout.Plan) {
+	var (
+		st    flags.State
+		plans []rollout.Plan
+	)
 	n := root
 	if n.Kind == yaml.DocumentNode && len(n.Content) == 1 {
 		n = n.Content[0]
 	}
 	if n.Kind == 0 || n.Kind == yaml.DocumentNode {
 		d.errorf(nil, "", "the file is empty; write {} for a configuration that declares nothing")
-		return st, nil
+		return st, nil, nil
 	}
 	if isNull(n) || deref(n).Kind != yaml.MappingNode {
-		d.errorf(n, "", "want a mapping with cohorts and flags, got %s", describe(n))
-		return st, nil
+		d.errorf(n, "", "want a mapping with cohorts, flags and rollouts, got %s", describe(n))
+		return st, nil, nil
 	}
 	fs, _ := d.fields(n, "", topFields)
 	var decls []flagDecl
@@ -371,9 +371,120 @@ func (d *decoder) document(root *yaml.Node) (flags.State, []flagDecl) {
 			for i, it := range items {
 				st.Flags[i], decls[i] = d.flag(it, index("flags", i))
 			}
+		case "rollouts":
+			items, _ := d.items(f.v, "rollouts", "a list of rollout plans")
+			if items != nil {
+				plans = make([]rollout.Plan, len(items))
+			}
+			for i, it := range items {
+				plans[i] = d.plan(it, index("rollouts", i))
+			}
 		}
 	}
-	return st, decls
+	return st, decls, plans
+}
+
+func (d *decoder) plan(n *yaml.Node, path string) rollout.Plan {
+	var p rollout.Plan
+	fs, _ := d.fields(n, path, planFields)
+	for _, f := range fs {
+		fp := join(path, f.name)
+		switch f.name {
+		case "flag":
+			p.Flag = d.text(f.v, fp)
+		case "variant":
+			p.Variant = d.text(f.v, fp)
+		case "stages":
+			items, _ := d.items(f.v, fp, "a list of stages")
+			if items != nil {
+				p.Stages = make([]rollout.Stage, len(items))
+			}
+			for i, it := range items {
+				p.Stages[i] = d.stage(it, index(fp, i))
+			}
+		}
+	}
+	return p
+}
+
+func (d *decoder) stage(n *yaml.Node, path string) rollout.Stage {
+	var s rollout.Stage
+	fs, _ := d.fields(n, path, stageFields)
+	percent := false
+	for _, f := range fs {
+		fp := join(path, f.name)
+		switch f.name {
+		case "name":
+			s.Name = d.text(f.v, fp)
+		case "cohorts":
+			s.Cohorts = d.words(f.v, fp, "cohort key")
+		case "regions":
+			s.Regions = d.words(f.v, fp, "region")
+		case "when":
+			s.When = d.conditions(f.v, fp)
+		case "percent":
+			w, ok := d.word(f.v, fp, "a percentage")
+			if !ok {
+				continue
+			}
+			pct, err := flags.ParsePercent(w)
+			if err != nil {
+				d.errorf(f.v, fp, "%v", err)
+				continue
+			}
+			s.Percent, percent = pct, true
+		case "after":
+			w, ok := d.word(f.v, fp, "a duration such as 48h or 7d")
+			if !ok {
+				continue
+			}
+			dur, err := rollout.ParseDuration(w)
+			if err != nil {
+				d.errorf(f.v, fp, "%v", err)
+				continue
+			}
+			s.After = dur
+		case "at":
+			w, ok := d.word(f.v, fp, "an RFC 3339 time such as 2026-12-01T09:00:00Z")
+			if !ok {
+				continue
+			}
+			t, err := time.Parse(time.RFC3339, w)
+			if err != nil {
+				d.errorf(f.v, fp, "invalid time %q: want RFC 3339 with a zone, such as 2026-12-01T09:00:00Z", clip(w))
+				continue
+			}
+			t = t.UTC()
+			s.At = &t
+		case "approval":
+			switch w := d.text(f.v, fp); w {
+			case "required":
+				s.Approval = true
+			case "", "none":
+			default:
+				d.errorf(f.v, fp, "want required or none, got %q", clip(w))
+			}
+		case "halt":
+			d.flagField(f.v, fp, &s.Halt)
+		case "decrease":
+			d.flagField(f.v, fp, &s.Decrease)
+		case "replace":
+			d.flagField(f.v, fp, &s.Replace)
+		}
+	}
+	if !percent && len(fs) > 0 {
+		d.errorf(n, join(path, "percent"), "percent is required: the share of the stage's targets that gets the variant")
+	}
+	return s
+}
+
+// flagField decodes a true/false field.
+func (d *decoder) flagField(n *yaml.Node, path string, v *bool) {
+	if s := deref(n); s.Kind == yaml.ScalarNode && s.ShortTag() == tagBool {
+		d.decode(n, path, v)
+		return
+	}
+	d.errorf(n, path, "want true or false, got %s", describe(n))
 }
 
 func (d *decoder) cohort(n *yaml.Node, path string) cohorts.Cohort {

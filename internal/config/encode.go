@@ -9,12 +9,14 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 	"unicode/utf8"
 
 	"go.yaml.in/yaml/v3"
 
 	"github.com/ramp-flags/ramp/cohorts"
 	"github.com/ramp-flags/ramp/flags"
+	"github.com/ramp-flags/ramp/rollout"
 )
 
 // The formats Encode writes.
@@ -30,11 +32,23 @@ const (
 // file reproduces the state wherever it is applied, and empty fields are
 // left out, except members: [] (an empty list the file manages, unlike a
 // cohort whose members are not exported). Strings that YAML would read as
-// something else ("off", "yes", "300") are quoted. The output is
-// deterministic: the same state always encodes to the same bytes.
-func Encode(w io.Writer, st *flags.State, format string) error {
+// something else ("off", "yes", "300") are quoted. Rollout plans, if any are
+// given, follow under rollouts, sorted by flag, each stage on one line. The
+// output is deterministic: the same state always encodes to the same bytes.
+func Encode(w io.Writer, st *flags.State, format string, plans ...rollout.Plan) error {
 	var e encoder
 	root := e.state(st)
+	if len(plans) > 0 {
+		list := sequence(false)
+		ps := slices.Clone(plans)
+		slices.SortStableFunc(ps, func(a, b rollout.Plan) int { return strings.Compare(a.Flag, b.Flag) })
+		for i := range ps {
+			list.Content = append(list.Content, e.plan(&ps[i]))
+		}
+		top := root.Content[0]
+		top.Style = 0
+		add(top, "rollouts", list)
+	}
 	if e.err != nil {
 		return e.err
 	}
@@ -266,6 +280,50 @@ func (e *encoder) rule(r flags.Rule) *yaml.Node {
 		}
 		add(m, "rollout", split)
 	}
+	return m
+}
+
+func (e *encoder) plan(p *rollout.Plan) *yaml.Node {
+	m := mapping(false)
+	add(m, "flag", e.str(p.Flag))
+	add(m, "variant", e.str(p.Variant))
+	stages := sequence(false)
+	for i := range p.Stages {
+		s := &p.Stages[i]
+		sm := mapping(true)
+		add(sm, "name", e.str(s.Name))
+		if len(s.Cohorts) > 0 {
+			add(sm, "cohorts", e.strs(s.Cohorts))
+		}
+		if len(s.Regions) > 0 {
+			add(sm, "regions", e.strs(s.Regions))
+		}
+		if len(s.When) > 0 {
+			when := e.conditions(s.When)
+			when.Style = yaml.FlowStyle
+			add(sm, "when", when)
+		}
+		add(sm, "percent", percent(s.Percent))
+		if s.After > 0 {
+			add(sm, "after", e.str(s.After.String()))
+		}
+		if s.At != nil {
+			add(sm, "at", e.str(s.At.UTC().Format(time.RFC3339)))
+		}
+		if s.Approval {
+			add(sm, "approval", e.str("required"))
+		}
+		for _, b := range []struct {
+			name string
+			on   bool
+		}{{"halt", s.Halt}, {"decrease", s.Decrease}, {"replace", s.Replace}} {
+			if b.on {
+				add(sm, b.name, scalar(tagBool, "true"))
+			}
+		}
+		stages.Content = append(stages.Content, sm)
+	}
+	add(m, "stages", stages)
 	return m
 }
 

@@ -353,12 +353,74 @@ cohorts:
 		want: []wantProblem{{3, 32, "cohorts[0].members[0]", `unknown field "country" (want id, region)`}},
 	},
 	{
-		name: "rollouts are reserved",
+		name: "rollout stage names an unknown cohort",
 		data: `
+flags:
+  - {key: f, type: boolean, variants: {on: true, off: false}, defaultVariant: "off"}
 rollouts:
   - flag: f
+    variant: "on"
+    stages:
+      - {name: dogfood, cohorts: [staff], percent: 100}
 `,
-		want: []wantProblem{{2, 1, "", `"rollouts": rollout plans are not supported`}},
+		want: []wantProblem{{8, 35, "rollouts[0].stages[0].cohorts[0]", `unknown cohort "staff"`}},
+	},
+	{
+		name: "rollout stage lowers a target",
+		data: `
+flags:
+  - {key: f, type: boolean, variants: {on: true, off: false}, defaultVariant: "off"}
+rollouts:
+  - flag: f
+    variant: "on"
+    stages:
+      - {name: us-10, regions: [US], percent: 10}
+      - {name: us-5, regions: [US], percent: 5, after: 48h}
+`,
+		want: []wantProblem{{9, 46, "rollouts[0].stages[1].percent", "lowers region US from 10% to 5%"}},
+	},
+	{
+		name: "rollout stage with a bad duration, time and approval",
+		data: `
+flags:
+  - {key: f, type: boolean, variants: {on: true, off: false}, defaultVariant: "off"}
+rollouts:
+  - flag: f
+    variant: "on"
+    stages:
+      - {name: us-1, regions: [US], percent: 1}
+      - {name: us-10, regions: [US], percent: 10, after: 2 days}
+      - {name: us-50, regions: [US], percent: 50, at: tomorrow, approval: yes}
+`,
+		want: []wantProblem{
+			{9, 58, "rollouts[0].stages[1].after", `invalid duration "2 days"`},
+			{10, 55, "rollouts[0].stages[2].at", `invalid time "tomorrow"`},
+			{10, 75, "rollouts[0].stages[2].approval", `want required or none, got "yes"`},
+		},
+	},
+	{
+		name: "rollout stage without percent",
+		data: `
+rollouts:
+  - flag: nope
+    variant: "on"
+    stages:
+      - {name: s, regions: [US]}
+`,
+		want: []wantProblem{
+			{6, 9, "rollouts[0].stages[0].percent", "percent is required"},
+		},
+	},
+	{
+		name: "rollout for an unknown flag",
+		data: `
+rollouts:
+  - flag: nope
+    variant: "on"
+    stages:
+      - {name: s, regions: [US], percent: 1}
+`,
+		want: []wantProblem{{3, 11, "rollouts[0].flag", `unknown flag "nope"`}},
 	},
 	{
 		name: "string where a list is expected",
@@ -441,7 +503,7 @@ cohorts:
 	{
 		name: "top level not a mapping",
 		data: `- flags`,
-		want: []wantProblem{{1, 1, "", "want a mapping with cohorts and flags, got a list"}},
+		want: []wantProblem{{1, 1, "", "want a mapping with cohorts, flags and rollouts, got a list"}},
 	},
 	{
 		name: "empty file",
