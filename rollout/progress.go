@@ -187,7 +187,7 @@ func (r *Rollout) SetPaused(paused bool) (Progress, error) {
 // Next describes what the schedule would do next.
 type Next struct {
 	// Stage is the index of the next stage, -1 when there is none.
-	Stage int `json:"-"`
+	Stage int    `json:"-"`
 	Name  string `json:"stage,omitempty"`
 	// Due is when the schedule may start it; zero when the schedule will
 	// not (see Blocked).

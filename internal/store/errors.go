@@ -51,6 +51,9 @@ type ConflictError struct {
 	// when it exists.
 	UpdatedBy string
 	UpdatedAt time.Time
+	// Now, when set, says what the object is now ("at stage us-10 …"), so
+	// that the message names what changed.
+	Now string
 }
 
 // Error says what changed, who changed it and when, e.g. `flag "x" changed
@@ -64,8 +67,12 @@ func (e *ConflictError) Error() string {
 		return fmt.Sprintf("%s %q was created meanwhile (version %d, by %s at %s); re-read and retry",
 			e.Kind, e.Key, e.Actual, e.UpdatedBy, e.UpdatedAt.Format(time.RFC3339))
 	}
-	return fmt.Sprintf("%s %q changed meanwhile (version %d → %d, by %s at %s); re-read and retry",
-		e.Kind, e.Key, e.Expected, e.Actual, e.UpdatedBy, e.UpdatedAt.Format(time.RFC3339))
+	now := ""
+	if e.Now != "" {
+		now = "; it is now " + e.Now
+	}
+	return fmt.Sprintf("%s %q changed meanwhile (version %d → %d, by %s at %s)%s; re-read and retry",
+		e.Kind, e.Key, e.Expected, e.Actual, e.UpdatedBy, e.UpdatedAt.Format(time.RFC3339), now)
 }
 
 // Is makes errors.Is(err, ErrConflict) true.

@@ -10,12 +10,14 @@ import (
 
 	"github.com/ramp-flags/ramp/cohorts"
 	"github.com/ramp-flags/ramp/flags"
+	"github.com/ramp-flags/ramp/rollout"
 )
 
 // EvaluationState returns the configuration as evaluation needs it, with
-// the configuration version it is at: like State, except that each
-// cohort's listed members come as a hashed set in MemberSets (Members is
-// nil, MemberCount is set). The sets are built as the rows stream, so a
+// the configuration version it is at: like State, except that each flag's
+// rollout plan is applied (the rules of its live stage follow the flag's
+// own, see rollout.Apply) and each cohort's listed members come as a hashed
+// set in MemberSets (Members is nil, MemberCount is set). The sets are built as the rows stream, so a
 // cohort of 10 million members costs its set (12 bytes a member) and, while
 // it is built, 8 bytes a member more; its ids are never all in memory.
 // flags.Compile and wire.Marshal take such a state as it is.
@@ -42,8 +44,15 @@ func (s *Store) EvaluationState(ctx context.Context) (flags.State, int64, error)
 				st.Cohorts[i].MemberCount = st.MemberSets[key].Len()
 			}
 		}
-		st.Flags, err = loadFlags(db)
-		return err
+		if st.Flags, err = loadFlags(db); err != nil {
+			return err
+		}
+		rs, err := loadRollouts(db)
+		if err != nil {
+			return err
+		}
+		st = rollout.Apply(st, rs)
+		return nil
 	})
 	if err != nil {
 		return flags.State{}, 0, err

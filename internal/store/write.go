@@ -12,6 +12,7 @@ import (
 
 	"github.com/ramp-flags/ramp/cohorts"
 	"github.com/ramp-flags/ramp/flags"
+	"github.com/ramp-flags/ramp/rollout"
 )
 
 // memberBatch is how many members one INSERT or DELETE statement handles.
@@ -29,26 +30,58 @@ const memberBatch = 1000
 // object written has its version incremented and gets an audit entry with
 // action "apply.create", "apply.update" or "apply.delete".
 func (s *Store) Apply(ctx context.Context, desired *flags.State, plan flags.Plan, actor string) error {
+	return s.ApplyWithRollouts(ctx, desired, plan, nil, actor)
+}
+
+// ApplyWithRollouts is Apply with changes to rollout plans (from
+// rollout.Diff) in the same transaction: plan deletions first, then the
+// cohorts and flags, then plan creations and updates, so that a file may
+// create a flag and its plan together. An updated plan keeps its progress;
+// its live stage must still be in it. Plan changes are recorded as
+// "apply.create", "apply.update" and "apply.delete" of kind "rollout".
+func (s *Store) ApplyWithRollouts(ctx context.Context, desired *flags.State, plan flags.Plan, rollouts []rollout.Change, actor string) error {
 	if desired == nil {
 		desired = &flags.State{}
 	}
 	return s.write(ctx, "apply", actor, func(w *writeTx) error {
-		for _, c := range plan.Changes {
-			var err error
-			switch c.Kind {
-			case flags.KindFlag:
-				err = w.applyFlag(desired, c)
-			case flags.KindCohort:
-				err = w.applyCohort(desired, c)
-			default:
-				err = fmt.Errorf("change to %q: unknown kind %q", c.Key, c.Kind)
+		for _, c := range rollouts {
+			if c.Action == flags.Delete {
+				if err := w.applyRollout(c); err != nil {
+					return err
+				}
 			}
-			if err != nil {
-				return err
+		}
+		if err := w.applyPlan(desired, plan); err != nil {
+			return err
+		}
+		for _, c := range rollouts {
+			if c.Action != flags.Delete {
+				if err := w.applyRollout(c); err != nil {
+					return err
+				}
 			}
 		}
 		return nil
 	})
+}
+
+// applyPlan carries out the cohort and flag changes of an apply.
+func (w *writeTx) applyPlan(desired *flags.State, plan flags.Plan) error {
+	for _, c := range plan.Changes {
+		var err error
+		switch c.Kind {
+		case flags.KindFlag:
+			err = w.applyFlag(desired, c)
+		case flags.KindCohort:
+			err = w.applyCohort(desired, c)
+		default:
+			err = fmt.Errorf("change to %q: unknown kind %q", c.Key, c.Kind)
+		}
+		if err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 func (w *writeTx) applyFlag(desired *flags.State, c flags.Change) error {
@@ -218,7 +251,7 @@ func (w *writeTx) guard(res *gorm.DB, kind, key string, expected int64) error {
 	if res.RowsAffected == 1 {
 		return nil
 	}
-	table := map[string]string{"flag": "flags", "cohort": "cohorts"}[kind]
+	table := map[string]string{"flag": "flags", "cohort": "cohorts", "rollout": "rollouts"}[kind]
 	var cur []struct {
 		Version   int64
 		UpdatedBy string

@@ -1,0 +1,271 @@
+package store
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"gorm.io/gorm"
+	"gorm.io/gorm/clause"
+
+	"github.com/ramp-flags/ramp/flags"
+	"github.com/ramp-flags/ramp/rollout"
+)
+
+// rolloutRow is a flag's rollout plan and its progress. Stages and progress
+// are JSON; a plan goes with its flag (ON DELETE CASCADE).
+type rolloutRow struct {
+	Key       string `gorm:"primaryKey"` // the flag's key
+	Variant   string
+	Stages    string // JSON []rollout.Stage
+	Progress  string // JSON rollout.Progress
+	Version   int64
+	CreatedAt time.Time `gorm:"autoCreateTime:false"`
+	UpdatedAt time.Time `gorm:"autoUpdateTime:false"`
+	UpdatedBy string
+}
+
+func (rolloutRow) TableName() string { return "rollouts" }
+
+// migrateRollouts creates the rollouts table.
+func migrateRollouts(tx *gorm.DB, d *dialect) error {
+	return exec(tx, fmt.Sprintf(`CREATE TABLE rollouts (
+		key %[1]s PRIMARY KEY REFERENCES flags (key) ON DELETE CASCADE,
+		variant TEXT NOT NULL,
+		stages TEXT NOT NULL,
+		progress TEXT NOT NULL,
+		version BIGINT NOT NULL,
+		created_at %[2]s NOT NULL,
+		updated_at %[2]s NOT NULL,
+		updated_by TEXT NOT NULL
+	)`, d.text, d.timestamp))
+}
+
+func encodeRollout(r *rollout.Rollout) (rolloutRow, error) {
+	stages, err := json.Marshal(r.Stages)
+	if err != nil {
+		return rolloutRow{}, fmt.Errorf("encode rollout %q: %w", r.Flag, err)
+	}
+	progress, err := json.Marshal(r.Progress)
+	if err != nil {
+		return rolloutRow{}, fmt.Errorf("encode rollout %q: %w", r.Flag, err)
+	}
+	return rolloutRow{Key: r.Flag, Variant: r.Variant, Stages: string(stages), Progress: string(progress),
+		Version: r.Version, UpdatedAt: r.UpdatedAt, UpdatedBy: r.UpdatedBy}, nil
+}
+
+func decodeRollout(row *rolloutRow) (rollout.Rollout, error) {
+	r := rollout.Rollout{Plan: rollout.Plan{Flag: row.Key, Variant: row.Variant},
+		Version: row.Version, UpdatedBy: row.UpdatedBy, UpdatedAt: row.UpdatedAt.UTC()}
+	if err := json.Unmarshal([]byte(row.Stages), &r.Stages); err != nil {
+		return r, fmt.Errorf("decode rollout %q stages: %w", row.Key, err)
+	}
+	if err := json.Unmarshal([]byte(row.Progress), &r.Progress); err != nil {
+		return r, fmt.Errorf("decode rollout %q progress: %w", row.Key, err)
+	}
+	return r, nil
+}
+
+// Rollouts returns every rollout plan with its progress, by flag key.
+func (s *Store) Rollouts(ctx context.Context) ([]rollout.Rollout, error) {
+	var out []rollout.Rollout
+	err := s.read(ctx, "read rollouts", func(db *gorm.DB) error {
+		var err error
+		out, err = loadRollouts(db)
+		return err
+	})
+	return out, err
+}
+
+func loadRollouts(db *gorm.DB) ([]rollout.Rollout, error) {
+	var rows []rolloutRow
+	if err := db.Order("key").Find(&rows).Error; err != nil {
+		return nil, err
+	}
+	out := make([]rollout.Rollout, len(rows))
+	for i := range rows {
+		var err error
+		if out[i], err = decodeRollout(&rows[i]); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
+// Rollout returns one flag's rollout plan, or a *NotFoundError of kind
+// "rollout".
+func (s *Store) Rollout(ctx context.Context, flag string) (rollout.Rollout, error) {
+	var out rollout.Rollout
+	err := s.read(ctx, "read rollout", func(db *gorm.DB) error {
+		row, err := findRollout(db, flag)
+		if err != nil {
+			return err
+		}
+		out, err = decodeRollout(row)
+		return err
+	})
+	return out, err
+}
+
+func findRollout(db *gorm.DB, flag string) (*rolloutRow, error) {
+	var rows []rolloutRow
+	if err := db.Where("key = ?", flag).Limit(1).Find(&rows).Error; err != nil {
+		return nil, err
+	}
+	if len(rows) == 0 {
+		return nil, &NotFoundError{Kind: "rollout", Key: flag}
+	}
+	return &rows[0], nil
+}
+
+// applyRollout carries out one plan change of an apply. A plan's progress
+// survives an update; the live stage must still be in the new plan.
+func (w *writeTx) applyRollout(c rollout.Change) error {
+	old, err := findRollout(forUpdate(w.db), c.Flag)
+	if err != nil && !errors.Is(err, ErrNotFound) {
+		return err
+	}
+	var before *rollout.Rollout
+	cur := stamp{}
+	if old != nil {
+		r, err := decodeRollout(old)
+		if err != nil {
+			return err
+		}
+		before = &r
+		cur = stamp{exists: true, version: old.Version, by: old.UpdatedBy, at: old.UpdatedAt}
+	}
+	if err := checkChange("rollout", flags.Change{Key: c.Flag, Action: c.Action, BaseVersion: c.BaseVersion}, cur); err != nil {
+		return err
+	}
+	action := "apply." + string(c.Action)
+	if c.Action == flags.Delete {
+		res := w.db.Where("key = ? AND version = ?", c.Flag, c.BaseVersion).Delete(&rolloutRow{})
+		if err := w.guard(res, "rollout", c.Flag, c.BaseVersion); err != nil {
+			return err
+		}
+		return w.record(action, "rollout", c.Flag, before, nil)
+	}
+	next := rollout.Rollout{Plan: c.Plan, Version: c.BaseVersion + 1, UpdatedAt: w.now, UpdatedBy: w.actor}
+	if before != nil {
+		next.Progress = before.Progress
+		if next.Progress.Stage != "" && next.StageIndex(next.Progress.Stage) < 0 {
+			return fmt.Errorf("rollout %s: the live stage %s is not in the new plan: keep it, or roll back to a stage the new plan keeps first",
+				c.Flag, next.Progress.Stage)
+		}
+		if p := next.Progress.Pending; p != nil && next.StageIndex(p.Stage) < 0 {
+			next.Progress.Pending = nil // the stage asked for is gone
+		}
+	}
+	row, err := encodeRollout(&next)
+	if err != nil {
+		return err
+	}
+	if c.Action == flags.Create {
+		row.Version, row.CreatedAt = 1, w.now
+		next.Version = 1
+		res := w.db.Clauses(clause.OnConflict{DoNothing: true}).Create(&row)
+		if err := w.guard(res, "rollout", c.Flag, 0); err != nil {
+			return err
+		}
+	} else {
+		res := w.db.Model(&rolloutRow{}).Where("key = ? AND version = ?", c.Flag, c.BaseVersion).
+			Select("*").Omit("key", "created_at").Updates(&row)
+		if err := w.guard(res, "rollout", c.Flag, c.BaseVersion); err != nil {
+			return err
+		}
+	}
+	return w.record(action, "rollout", c.Flag, before, next)
+}
+
+// Move describes a change to a rollout's progress for MoveRollout.
+type Move struct {
+	// Flag is the rollout's flag; Action the audit action, such as
+	// "rollout.advance".
+	Flag, Action string
+	// BaseVersion is the rollout version the caller decided from; if the
+	// rollout has changed since, MoveRollout refuses with a
+	// *ConflictError saying what it is now. 0 skips the check.
+	BaseVersion int64
+	// Apply computes the new progress from the rollout and its flag as
+	// stored now. Returning ErrNoChange writes nothing.
+	Apply func(r *rollout.Rollout, f *flags.Flag, now time.Time) (rollout.Progress, error)
+}
+
+// ErrNoChange, returned by a Move's Apply, makes MoveRollout write nothing
+// and return it.
+var ErrNoChange = errors.New("nothing to change")
+
+// MoveRollout changes a rollout's progress in one write transaction: it
+// reads and locks the rollout, checks its version, lets m.Apply compute the
+// new progress, writes it with the version incremented (only if the version
+// is still the one read, so two servers never both move it) and records
+// m.Action in the audit log with the rollout before and after. It returns
+// the rollout as stored.
+func (s *Store) MoveRollout(ctx context.Context, m Move, actor string) (rollout.Rollout, error) {
+	var out rollout.Rollout
+	err := s.write(ctx, m.Action, actor, func(w *writeTx) error {
+		row, err := findRollout(forUpdate(w.db), m.Flag)
+		if err != nil {
+			return err
+		}
+		r, err := decodeRollout(row)
+		if err != nil {
+			return err
+		}
+		if m.BaseVersion != 0 && r.Version != m.BaseVersion {
+			return &ConflictError{Kind: "rollout", Key: m.Flag, Expected: m.BaseVersion, Actual: r.Version,
+				UpdatedBy: r.UpdatedBy, UpdatedAt: r.UpdatedAt, Now: describeProgress(&r)}
+		}
+		frow, err := findFlag(w.db, m.Flag)
+		if err != nil {
+			return err
+		}
+		f, err := decodeFlag(frow)
+		if err != nil {
+			return err
+		}
+		progress, err := m.Apply(&r, &f, w.now)
+		if err != nil {
+			return err
+		}
+		next := r
+		next.Progress, next.Version, next.UpdatedAt, next.UpdatedBy = progress, r.Version+1, w.now, w.actor
+		enc, err := encodeRollout(&next)
+		if err != nil {
+			return err
+		}
+		res := w.db.Model(&rolloutRow{}).Where("key = ? AND version = ?", m.Flag, r.Version).
+			Updates(map[string]any{"progress": enc.Progress, "version": next.Version, "updated_at": w.now, "updated_by": w.actor})
+		if err := w.guard(res, "rollout", m.Flag, r.Version); err != nil {
+			return err
+		}
+		out = next
+		return w.record(m.Action, "rollout", m.Flag, r, next)
+	})
+	if err != nil {
+		return rollout.Rollout{}, err
+	}
+	return out, nil
+}
+
+// describeProgress says where a rollout stands, for conflict messages.
+func describeProgress(r *rollout.Rollout) string {
+	p := r.Progress
+	s := "not started"
+	if p.Stage != "" {
+		s = "at stage " + p.Stage
+		if p.By != "" {
+			s += fmt.Sprintf(", started by %s at %s", p.By, p.Since.UTC().Format(time.RFC3339))
+		}
+	}
+	if p.Paused {
+		s += ", paused"
+	}
+	if p.Pending != nil {
+		s += fmt.Sprintf(", stage %s awaiting approval asked by %s", p.Pending.Stage, p.Pending.By)
+	}
+	return s
+}
