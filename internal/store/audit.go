@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"slices"
 	"time"
+
+	"gorm.io/gorm"
 )
 
 // AuditEntry is one change recorded in the audit log.
@@ -70,4 +72,36 @@ func (s *Store) Audit(ctx context.Context, f AuditFilter) ([]AuditEntry, error) 
 		}
 	}
 	return out, nil
+}
+
+// errAppendOnly is the message the database gives when a statement tries to
+// change or remove audit entries.
+const errAppendOnly = "audit_log is append-only: entries cannot be updated or deleted"
+
+// migrate4 (schema version 5) makes the audit log append-only in the
+// database itself: triggers abort any UPDATE or DELETE of its rows, and on
+// Postgres any TRUNCATE, whoever sends it. Only dropping the table or its
+// triggers, which needs the table's owner, gets past them.
+func migrate4(tx *gorm.DB, _ *dialect) error {
+	if tx.Dialector.Name() == "postgres" {
+		return exec(tx,
+			`CREATE FUNCTION audit_log_append_only() RETURNS trigger LANGUAGE plpgsql AS $$
+			BEGIN
+				RAISE EXCEPTION '`+errAppendOnly+` (% refused)', TG_OP
+					USING ERRCODE = 'insufficient_privilege';
+			END
+			$$`,
+			// FOR EACH STATEMENT: refused even when no row matches.
+			`CREATE TRIGGER audit_log_append_only
+				BEFORE UPDATE OR DELETE OR TRUNCATE ON audit_log
+				FOR EACH STATEMENT EXECUTE FUNCTION audit_log_append_only()`,
+		)
+	}
+	// SQLite has row triggers only, and no TRUNCATE.
+	return exec(tx,
+		`CREATE TRIGGER audit_log_no_update BEFORE UPDATE ON audit_log
+		BEGIN SELECT RAISE(ABORT, '`+errAppendOnly+` (UPDATE refused)'); END`,
+		`CREATE TRIGGER audit_log_no_delete BEFORE DELETE ON audit_log
+		BEGIN SELECT RAISE(ABORT, '`+errAppendOnly+` (DELETE refused)'); END`,
+	)
 }

@@ -3,7 +3,9 @@ package store_test
 import (
 	"context"
 	"encoding/json"
+	"path/filepath"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -120,4 +122,50 @@ func TestAudit(t *testing.T) {
 			t.Errorf("deleted flag in audit log (-want +got):\n%s", d)
 		}
 	})
+}
+
+// TestAuditAppendOnly checks that the database itself refuses to change or
+// remove audit entries, whatever client sends the statement: on the suite's
+// engine, and on Postgres when $RAMP_TEST_DSN names one.
+func TestAuditAppendOnly(t *testing.T) {
+	engines := []struct {
+		name string
+		dsn  func(t *testing.T) string
+	}{
+		{"sqlite", func(t *testing.T) string { return filepath.Join(t.TempDir(), "ramp.db") }},
+		{"postgres", postgresDSN},
+	}
+	for _, eng := range engines {
+		t.Run(eng.name, func(t *testing.T) {
+			ctx := context.Background()
+			s := openDSN(t, eng.dsn(t))
+			if _, _, err := s.CreateKey(ctx, "ci", "sdk", "alice"); err != nil {
+				t.Fatal(err)
+			}
+			before := mustAudit(t, s, store.AuditFilter{})
+			if len(before) == 0 {
+				t.Fatal("no audit entry to tamper with")
+			}
+			for _, stmt := range []string{
+				"UPDATE audit_log SET actor = 'mallory'",
+				"DELETE FROM audit_log",
+				"DELETE FROM audit_log WHERE actor = 'nobody'", // Postgres refuses even this
+				"TRUNCATE audit_log",                           // Postgres only; not SQL in SQLite
+			} {
+				err := store.Exec(s, stmt)
+				switch {
+				case err == nil && strings.Contains(stmt, "nobody") && eng.name == "sqlite":
+					// SQLite's row triggers fire for no row.
+				case err == nil:
+					t.Errorf("%s: succeeded", stmt)
+				case strings.HasPrefix(stmt, "TRUNCATE") && eng.name == "sqlite":
+				case !strings.Contains(err.Error(), "audit_log is append-only"):
+					t.Errorf("%s: error %q does not say the log is append-only", stmt, err)
+				}
+			}
+			if d := diff(before, mustAudit(t, s, store.AuditFilter{})); d != "" {
+				t.Errorf("audit log changed (-before +after):\n%s", d)
+			}
+		})
+	}
 }

@@ -18,6 +18,7 @@ var migrations = []migration{
 	migrate2,        // keys.go
 	migrate3,        // import.go
 	migrateRollouts, // rollouts.go
+	migrate4,        // audit.go
 }
 
 // migrate applies the migrations the database lacks, each in its own
