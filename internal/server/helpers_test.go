@@ -160,10 +160,11 @@ func applyFile(t *testing.T, s *store.Store, file string) {
 	}
 }
 
-// engine compiles what the store holds, for comparing answers with.
+// engine compiles what the store holds, as the server reads it, for
+// comparing answers with.
 func engine(t *testing.T, s *store.Store) *flags.Snapshot {
 	t.Helper()
-	st, v, err := s.State(context.Background())
+	st, v, err := s.EvaluationState(context.Background())
 	if err != nil {
 		t.Fatal(err)
 	}

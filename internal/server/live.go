@@ -14,10 +14,17 @@ import (
 	"github.com/ramp-flags/ramp/internal/store"
 )
 
-// Source is where the server reads the configuration: the store. State is
-// read only when Version says something changed.
+// Source is where the server reads the configuration: the store.
+// EvaluationState is read only when Version says something changed.
+//
+// EvaluationState returns the configuration with the version it is at, as
+// evaluation needs it: a cohort's listed members may come as a hashed set
+// in flags.State.MemberSets rather than as ids in Members (as
+// store.Store.EvaluationState returns them, so that a cohort of 10 million
+// members is never held as 10 million strings); flags.Compile and
+// wire.Marshal take either form.
 type Source interface {
-	State(ctx context.Context) (flags.State, int64, error)
+	EvaluationState(ctx context.Context) (flags.State, int64, error)
 	Version(ctx context.Context) (int64, error)
 }
 
@@ -84,7 +91,7 @@ func (l *live) Trigger() {
 // load reads, compiles and encodes the source's state and publishes it.
 func (l *live) load(ctx context.Context) (*loaded, error) {
 	start := l.now()
-	st, version, err := l.src.State(ctx)
+	st, version, err := l.src.EvaluationState(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("read configuration: %w", err)
 	}

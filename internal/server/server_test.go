@@ -504,21 +504,21 @@ func TestReloadRace(t *testing.T) {
 	}
 }
 
-// failing wraps a source whose State can be made to fail.
+// failing wraps a source whose EvaluationState can be made to fail.
 type failing struct {
 	server.Source
 	mu   sync.Mutex
 	fail bool
 }
 
-func (f *failing) State(ctx context.Context) (flags.State, int64, error) {
+func (f *failing) EvaluationState(ctx context.Context) (flags.State, int64, error) {
 	f.mu.Lock()
 	fail := f.fail
 	f.mu.Unlock()
 	if fail {
 		return flags.State{}, 0, fmt.Errorf("disk on fire")
 	}
-	return f.Source.State(ctx)
+	return f.Source.EvaluationState(ctx)
 }
 
 func TestReloadFailureKeepsServing(t *testing.T) {
