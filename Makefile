@@ -60,6 +60,8 @@ fuzz: ## run every fuzz target for FUZZTIME each
 run: build ## demo: apply the scenario to an embedded SQLite file, show how 100,000 users are assigned, then serve it (Ctrl-C stops)
 	rm -f $(DB) $(DB)-wal $(DB)-shm
 	$(BIN) --db $(DB) apply -f testdata/scenario.yaml -o table
+	$(BIN) --db $(DB) --actor demo rollout advance messenger-ig-interop --to us-10 -o table
+	$(BIN) --db $(DB) rollout status messenger-ig-interop -o table
 	$(BIN) --db $(DB) simulate --users 100000 -o table
 	@key=$$($(BIN) --db $(DB) --actor demo keys create --role sdk --name demo -o table 2>/dev/null) && \
 	echo "" && \
@@ -71,7 +73,8 @@ run: build ## demo: apply the scenario to an embedded SQLite file, show how 100,
 	echo "" && \
 	echo "  curl -s -H 'Authorization: Bearer $$key' -H 'Content-Type: application/json' -d '{\"context\":{\"targetingKey\":\"emp-1\"}}' http://$(ADDR)/ofrep/v1/evaluate/flags" && \
 	echo "" && \
-	echo "and change something while it runs: $(BIN) --db $(DB) flags disable messenger-ig-interop" && \
+	echo "and change something while it runs: $(BIN) --db $(DB) rollout advance messenger-ig-interop" && \
+	echo "(or throw the kill switch: $(BIN) --db $(DB) flags disable messenger-ig-interop)" && \
 	echo ""
 	exec $(BIN) --db $(DB) serve --addr $(ADDR)
 

@@ -133,6 +133,7 @@ func TestServeWithKeysAndProvider(t *testing.T) {
 	env := append(os.Environ(), "RAMP_DB="+filepath.Join(dir, "ramp.db"), "RAMP_ACTOR=e2e", "RAMP_FORCE_TTY=")
 	ramp := rampIn(t, env)
 	ramp("apply", "-f", filepath.Join("..", "..", "testdata", "scenario.yaml"))
+	ramp("rollout", "advance", "messenger-ig-interop", "--to", "us-10")
 	sdkKey := strings.TrimSpace(ramp("keys", "create", "--role", "sdk", "--name", "checkout", "-o", "table"))
 	otherKey := strings.TrimSpace(ramp("keys", "create", "--role", "sdk", "--name", "to-revoke", "-o", "table"))
 

@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -14,6 +15,7 @@ import (
 	"github.com/ramp-flags/ramp/flags"
 	"github.com/ramp-flags/ramp/internal/config"
 	"github.com/ramp-flags/ramp/internal/store"
+	"github.com/ramp-flags/ramp/rollout"
 )
 
 type applyOptions struct {
@@ -90,7 +92,9 @@ type applyResult struct {
 	DryRun  bool           `json:"dryRun"`
 	Applied bool           `json:"applied"`
 	Changes []flags.Change `json:"changes"`
-	Summary map[string]int `json:"summary"`
+	// Rollouts are the rollout plans created, updated or deleted.
+	Rollouts []rollout.Change `json:"rollouts"`
+	Summary  map[string]int   `json:"summary"`
 }
 
 func applyRun(ctx context.Context, opts *applyOptions) error {
@@ -118,15 +122,30 @@ func applyRun(ctx context.Context, opts *applyOptions) error {
 		if err := doc.Validate(validationState(&current, &desired, opts.prune)); err != nil {
 			return err
 		}
+		stored, err := s.Rollouts(ctx)
+		if err != nil {
+			return err
+		}
 		plan := flags.Diff(&current, &desired, opts.prune)
-		res := applyResult{File: name, DryRun: opts.dryRun, Changes: plan.Changes, Summary: map[string]int{
-			"create": plan.Count(flags.Create), "update": plan.Count(flags.Update), "delete": plan.Count(flags.Delete), "unchanged": plan.Unchanged,
+		rchanges, runchanged := rollout.Diff(stored, doc.Rollouts(), opts.prune)
+		if err := checkLiveStages(stored, rchanges); err != nil {
+			return err
+		}
+		res := applyResult{File: name, DryRun: opts.dryRun, Changes: plan.Changes, Rollouts: rchanges, Summary: map[string]int{
+			"create": plan.Count(flags.Create), "update": plan.Count(flags.Update), "delete": plan.Count(flags.Delete),
+			"unchanged": plan.Unchanged + runchanged,
 		}}
+		for _, c := range rchanges {
+			res.Summary[string(c.Action)]++
+		}
 		if res.Changes == nil {
 			res.Changes = []flags.Change{}
 		}
-		if !opts.dryRun && !plan.Empty() {
-			if err := s.Apply(ctx, &desired, plan, opts.f.Actor); err != nil {
+		if res.Rollouts == nil {
+			res.Rollouts = []rollout.Change{}
+		}
+		if !opts.dryRun && (!plan.Empty() || len(rchanges) > 0) {
+			if err := s.ApplyWithRollouts(ctx, &desired, plan, rchanges, opts.f.Actor); err != nil {
 				return err
 			}
 			res.Applied = true
@@ -139,14 +158,39 @@ func applyRun(ctx context.Context, opts *applyOptions) error {
 	})
 }
 
+// checkLiveStages refuses plan updates that drop a plan's live stage: the
+// users it serves would be left without a stage.
+func checkLiveStages(stored []rollout.Rollout, changes []rollout.Change) error {
+	live := map[string]string{}
+	for _, r := range stored {
+		live[r.Flag] = r.Progress.Stage
+	}
+	for _, c := range changes {
+		if stage := live[c.Flag]; c.Action == flags.Update && stage != "" && c.Plan.StageIndex(stage) < 0 {
+			return &InvalidError{fmt.Errorf("rollout %s: the live stage %s is not in the new plan: keep it, or first roll back to a stage the new plan keeps (ramp rollout rollback %s --to STAGE)",
+				c.Flag, stage, c.Flag)}
+		}
+	}
+	return nil
+}
+
 // validationState is what the database will hold after the apply, for
 // validation: the file's objects at their positions in the file (so that
-// problems map to its lines), then, without --prune, the stored cohorts the
-// file does not declare, which its flags may still name.
+// problems map to its lines), then, without --prune, the stored cohorts and
+// flags the file does not declare, which its flags and plans may still name.
 func validationState(current, desired *flags.State, prune bool) *flags.State {
-	st := &flags.State{Cohorts: append([]cohorts.Cohort(nil), desired.Cohorts...), Flags: desired.Flags}
+	st := &flags.State{Cohorts: append([]cohorts.Cohort(nil), desired.Cohorts...), Flags: slices.Clip(desired.Flags)}
 	if prune {
 		return st
+	}
+	declaredFlags := map[string]bool{}
+	for _, f := range desired.Flags {
+		declaredFlags[f.Key] = true
+	}
+	for _, f := range current.Flags {
+		if !declaredFlags[f.Key] {
+			st.Flags = append(st.Flags, f)
+		}
 	}
 	declared := map[string]bool{}
 	for _, c := range desired.Cohorts {
@@ -165,6 +209,14 @@ func printPlan(io *IOStreams, res *applyResult) {
 	for _, c := range res.Changes {
 		sign := map[flags.Action]string{flags.Create: "+", flags.Update: "~", flags.Delete: "-"}[c.Action]
 		line := fmt.Sprintf("%s %s %s", sign, c.Kind, c.Key)
+		if len(c.Fields) > 0 {
+			line += " (" + strings.Join(c.Fields, ", ") + ")"
+		}
+		fmt.Fprintln(w, line)
+	}
+	for _, c := range res.Rollouts {
+		sign := map[flags.Action]string{flags.Create: "+", flags.Update: "~", flags.Delete: "-"}[c.Action]
+		line := fmt.Sprintf("%s rollout %s", sign, c.Flag)
 		if len(c.Fields) > 0 {
 			line += " (" + strings.Join(c.Fields, ", ") + ")"
 		}
@@ -224,15 +276,23 @@ func exportRun(ctx context.Context, opts *exportOptions) error {
 		if err != nil {
 			return err
 		}
+		rs, err := s.Rollouts(ctx)
+		if err != nil {
+			return err
+		}
+		plans := make([]rollout.Plan, len(rs))
+		for i := range rs {
+			plans[i] = rs[i].Plan
+		}
 		if opts.file == "" {
-			return config.Encode(opts.f.IO.Out, &st, opts.format)
+			return config.Encode(opts.f.IO.Out, &st, opts.format, plans...)
 		}
 		tmp, err := os.CreateTemp(filepath.Dir(opts.file), ".ramp-export-*")
 		if err != nil {
 			return err
 		}
 		defer os.Remove(tmp.Name())
-		if err := config.Encode(tmp, &st, opts.format); err != nil {
+		if err := config.Encode(tmp, &st, opts.format, plans...); err != nil {
 			tmp.Close()
 			return err
 		}

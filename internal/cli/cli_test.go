@@ -310,6 +310,7 @@ func TestOutputFormats(t *testing.T) {
 func TestSimulate(t *testing.T) {
 	r := newRamp(t)
 	r.ok("apply", "-f", testdata("scenario.yaml"))
+	r.ok("rollout", "advance", "messenger-ig-interop", "--to", "us-10")
 	sim := decode[cli.Simulation](t, r.ok("simulate", "--users", "20000"))
 	if sim.Users != 20000 || len(sim.Flags) != 6 {
 		t.Fatalf("simulation: %d users, %d flags", sim.Users, len(sim.Flags))

@@ -73,8 +73,10 @@ Exit status 7 means the single decision carried an OpenFeature error code.`,
 	return cmd
 }
 
+// loadSnapshot compiles the configuration as services see it: each flag's
+// own rules, then its rollout plan's live stage.
 func loadSnapshot(ctx context.Context, s *store.Store) (*flags.Snapshot, error) {
-	st, version, err := s.State(ctx)
+	st, version, err := s.EvaluationState(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -86,9 +88,22 @@ func loadSnapshot(ctx context.Context, s *store.Store) (*flags.Snapshot, error) 
 }
 
 func evalRun(ctx context.Context, opts *evalOptions) error {
-	var snap *flags.Snapshot
+	var (
+		snap *flags.Snapshot
+		ro   *rolloutExplanation
+	)
+	evalCtx := map[string]any{}
+	if opts.contexts == "" && strings.TrimSpace(opts.context) != "" {
+		if err := decodeContext([]byte(opts.context), &evalCtx); err != nil {
+			return &InvalidError{fmt.Errorf("--context: %w", err)}
+		}
+	}
 	err := opts.f.withStore(ctx, func(s *store.Store) (err error) {
-		snap, err = loadSnapshot(ctx, s)
+		if snap, err = loadSnapshot(ctx, s); err != nil || !opts.explain {
+			return err
+		}
+		d := snap.Evaluate(opts.flag, evalCtx)
+		ro, err = explainRollout(ctx, s, opts.flag, evalCtx, &d)
 		return err
 	})
 	if err != nil {
@@ -107,13 +122,6 @@ func evalRun(ctx context.Context, opts *evalOptions) error {
 		}
 		return evalMany(snap, opts.flag, in, io.Out, opts.contexts)
 	}
-
-	evalCtx := map[string]any{}
-	if strings.TrimSpace(opts.context) != "" {
-		if err := decodeContext([]byte(opts.context), &evalCtx); err != nil {
-			return &InvalidError{fmt.Errorf("--context: %w", err)}
-		}
-	}
 	format, err := resolveFormat(io, opts.format)
 	if err != nil {
 		return err
@@ -122,11 +130,13 @@ func evalRun(ctx context.Context, opts *evalOptions) error {
 		ex := snap.Explain(opts.flag, evalCtx)
 		if format == formatTable {
 			printExplanation(io.Out, &ex)
+			printRolloutExplanation(io.Out, ro, &ex.Decision)
 		} else {
 			view := struct {
-				Decision    any               `json:"decision"`
-				Explanation flags.Explanation `json:"explanation"`
-			}{ofrep.Body(&ex.Decision), ex}
+				Decision    any                 `json:"decision"`
+				Explanation flags.Explanation   `json:"explanation"`
+				Rollout     *rolloutExplanation `json:"rollout,omitempty"`
+			}{ofrep.Body(&ex.Decision), ex, ro}
 			if err := writeData(io.Out, format, view); err != nil {
 				return err
 			}

@@ -7,6 +7,7 @@ import (
 	"github.com/ramp-flags/ramp/flags"
 	"github.com/ramp-flags/ramp/internal/config"
 	"github.com/ramp-flags/ramp/internal/store"
+	"github.com/ramp-flags/ramp/rollout"
 )
 
 // Exit codes tell scripts what kind of failure happened. They are part of
@@ -17,7 +18,7 @@ const (
 	ExitUsage     = 2 // bad command line: unknown flag, missing argument
 	ExitInvalid   = 3 // invalid input: configuration, context or file content
 	ExitNotFound  = 4 // the flag or cohort does not exist
-	ExitConflict  = 5 // changed meanwhile by someone else, or already exists
+	ExitConflict  = 5 // changed meanwhile by someone else, already exists, or not possible in the current state
 	ExitAborted   = 6 // a confirmation was declined or impossible
 	ExitEvalError = 7 // `ramp eval` answered with an OpenFeature error code
 )
@@ -63,7 +64,7 @@ func ExitCode(err error) int {
 		return ExitInvalid
 	case errors.Is(err, store.ErrNotFound):
 		return ExitNotFound
-	case errors.Is(err, store.ErrConflict):
+	case errors.Is(err, store.ErrConflict), errors.Is(err, rollout.ErrMove):
 		return ExitConflict
 	case errors.Is(err, errAborted), errors.Is(err, context.Canceled):
 		return ExitAborted

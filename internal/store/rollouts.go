@@ -127,14 +127,17 @@ func (w *writeTx) applyRollout(c rollout.Change) error {
 	if err != nil && !errors.Is(err, ErrNotFound) {
 		return err
 	}
-	var before *rollout.Rollout
+	var (
+		before any
+		prev   rollout.Progress
+	)
 	cur := stamp{}
 	if old != nil {
 		r, err := decodeRollout(old)
 		if err != nil {
 			return err
 		}
-		before = &r
+		before, prev = r, r.Progress
 		cur = stamp{exists: true, version: old.Version, by: old.UpdatedBy, at: old.UpdatedAt}
 	}
 	if err := checkChange("rollout", flags.Change{Key: c.Flag, Action: c.Action, BaseVersion: c.BaseVersion}, cur); err != nil {
@@ -150,7 +153,7 @@ func (w *writeTx) applyRollout(c rollout.Change) error {
 	}
 	next := rollout.Rollout{Plan: c.Plan, Version: c.BaseVersion + 1, UpdatedAt: w.now, UpdatedBy: w.actor}
 	if before != nil {
-		next.Progress = before.Progress
+		next.Progress = prev
 		if next.Progress.Stage != "" && next.StageIndex(next.Progress.Stage) < 0 {
 			return fmt.Errorf("rollout %s: the live stage %s is not in the new plan: keep it, or roll back to a stage the new plan keeps first",
 				c.Flag, next.Progress.Stage)

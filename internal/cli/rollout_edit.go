@@ -1,0 +1,266 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/ramp-flags/ramp/cohorts"
+	"github.com/ramp-flags/ramp/flags"
+	"github.com/ramp-flags/ramp/internal/config"
+	"github.com/ramp-flags/ramp/internal/store"
+	"github.com/ramp-flags/ramp/rollout"
+)
+
+func newRolloutGetCmd(f *Factory) *cobra.Command {
+	return &cobra.Command{
+		Use:   "get FLAG",
+		Short: "Print a flag's rollout plan as configuration (YAML), ready to edit and apply",
+		Example: `  ramp rollout get messenger-ig-interop
+  ramp rollout get messenger-ig-interop > plan.yaml && $EDITOR plan.yaml && ramp apply -f plan.yaml`,
+		Args: exactArgs(1, "one flag key"),
+		ValidArgsFunction: func(cmd *cobra.Command, args []string, toComplete string) ([]string, cobra.ShellCompDirective) {
+			return completeRolloutFlags(cmd.Context(), f, args)
+		},
+		RunE: func(cmd *cobra.Command, args []string) error {
+			ctx := cmd.Context()
+			return f.withStore(ctx, func(s *store.Store) error {
+				r, _, err := readRollout(ctx, s, args[0])
+				if err != nil {
+					return err
+				}
+				return config.Encode(f.IO.Out, &flags.State{}, config.YAML, r.Plan)
+			})
+		},
+	}
+}
+
+type stageOptions struct {
+	variant  string
+	before   string
+	cohorts  []string
+	regions  []string
+	when     []string
+	percent  string
+	after    string
+	at       string
+	approval bool
+	halt     bool
+	decrease bool
+	replace  bool
+}
+
+func newRolloutAddStageCmd(f *Factory) *cobra.Command {
+	o := &stageOptions{}
+	cmd := &cobra.Command{
+		Use:   "add-stage FLAG STAGE --percent P [--cohorts …] [--regions …] [--when …]",
+		Short: "Add a stage to a flag's rollout plan (creating the plan with --variant)",
+		Long: `Add a stage at the end of a flag's rollout plan, or before the stage --before
+names. The first stage added creates the plan, which needs --variant (the
+variant the plan rolls out). The plan is validated as "ramp apply" validates
+it: known cohorts and regions, and no stage lowering a target's percentage
+unless it says --decrease.
+
+Conditions are written "attribute op value[,value…]", as in configuration
+files: --when "platform in ios,android" --when "appVersion semver_gte 300.0.0".`,
+		Example: `  ramp rollout add-stage messenger-ig-interop dogfood --variant on --cohorts employees --percent 100
+  ramp rollout add-stage messenger-ig-interop us-1 --regions US --percent 1
+  ramp rollout add-stage messenger-ig-interop us-10 --regions US --percent 10 --after 48h --approval`,
+		Args: exactArgs(2, "a flag key and a stage name"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if o.percent == "" {
+				return &UsageError{Err: fmt.Errorf("--percent is required")}
+			}
+			st, err := o.stage(args[1])
+			if err != nil {
+				return err
+			}
+			return editPlan(cmd.Context(), f, args[0], o.variant, func(p *rollout.Plan) error {
+				if p.StageIndex(st.Name) >= 0 {
+					return &UsageError{Err: fmt.Errorf("rollout %s already has a stage %s", p.Flag, st.Name)}
+				}
+				at := len(p.Stages)
+				if o.before != "" {
+					if at = p.StageIndex(o.before); at < 0 {
+						return &UsageError{Err: fmt.Errorf("--before: rollout %s has no stage %q", p.Flag, o.before)}
+					}
+				}
+				p.Stages = slices.Insert(p.Stages, at, st)
+				return nil
+			})
+		},
+	}
+	fl := cmd.Flags()
+	fl.StringVar(&o.variant, "variant", "", "the variant the plan rolls out (needed to create the plan; changes it otherwise)")
+	fl.StringVar(&o.before, "before", "", "insert the stage before this one (default: at the end)")
+	fl.StringSliceVar(&o.cohorts, "cohorts", nil, "cohorts the stage targets")
+	fl.StringSliceVar(&o.regions, "regions", nil, "regions the stage targets: countries (US), groups (NA, EU) or *")
+	fl.StringArrayVar(&o.when, "when", nil, `a condition every target of the stage must meet: "attribute op value[,value…]" (repeatable)`)
+	fl.StringVar(&o.percent, "percent", "", "the share of each target that gets the variant, 0–100 with up to two decimals")
+	fl.StringVar(&o.after, "after", "", "the schedule may start the stage this long after the previous one began (48h, 7d)")
+	fl.StringVar(&o.at, "at", "", "the schedule may start the stage from this RFC 3339 time")
+	fl.BoolVar(&o.approval, "approval", false, "starting the stage needs approval by a second person")
+	fl.BoolVar(&o.halt, "halt", false, "a hold point: the schedule never advances past the stage on its own")
+	fl.BoolVar(&o.decrease, "decrease", false, "the stage may lower percentages earlier stages gave")
+	fl.BoolVar(&o.replace, "replace", false, "the stage's targets replace all earlier ones")
+	return cmd
+}
+
+// stage builds a stage from the command line.
+func (o *stageOptions) stage(name string) (rollout.Stage, error) {
+	st := rollout.Stage{Name: name, Cohorts: o.cohorts, Regions: o.regions, Approval: o.approval, Halt: o.halt,
+		Decrease: o.decrease, Replace: o.replace}
+	var err error
+	if st.Percent, err = flags.ParsePercent(o.percent); err != nil {
+		return st, &UsageError{Err: fmt.Errorf("--percent: %w", err)}
+	}
+	if o.after != "" {
+		if st.After, err = rollout.ParseDuration(o.after); err != nil {
+			return st, &UsageError{Err: fmt.Errorf("--after: %w", err)}
+		}
+	}
+	if o.at != "" {
+		t, err := time.Parse(time.RFC3339, o.at)
+		if err != nil {
+			return st, &UsageError{Err: fmt.Errorf("--at: want an RFC 3339 time such as 2026-12-01T09:00:00Z: %w", err)}
+		}
+		t = t.UTC()
+		st.At = &t
+	}
+	for _, w := range o.when {
+		parts := strings.Fields(w)
+		if len(parts) < 2 {
+			return st, &UsageError{Err: fmt.Errorf(`--when %q: want "attribute op value[,value…]"`, w)}
+		}
+		c := cohorts.Condition{Attribute: parts[0], Op: cohorts.Operator(parts[1])}
+		if len(parts) > 2 {
+			c.Values = strings.Split(strings.Join(parts[2:], " "), ",")
+		}
+		if _, err := c.Compile(); err != nil {
+			return st, &UsageError{Err: fmt.Errorf("--when %q: %w", w, err)}
+		}
+		st.When = append(st.When, c)
+	}
+	return st, nil
+}
+
+func newRolloutRemoveStageCmd(f *Factory) *cobra.Command {
+	return &cobra.Command{
+		Use:     "remove-stage FLAG STAGE",
+		Short:   "Remove a stage that is not live from a flag's rollout plan",
+		Example: `  ramp rollout remove-stage messenger-ig-interop na-25`,
+		Args:    exactArgs(2, "a flag key and a stage name"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return editPlan(cmd.Context(), f, args[0], "", func(p *rollout.Plan) error {
+				i := p.StageIndex(args[1])
+				if i < 0 {
+					return &store.NotFoundError{Kind: "stage", Key: args[1]}
+				}
+				p.Stages = slices.Delete(p.Stages, i, i+1)
+				if len(p.Stages) == 0 {
+					return &UsageError{Err: fmt.Errorf("that would leave no stage: use ramp rollout delete %s", p.Flag)}
+				}
+				return nil
+			})
+		},
+	}
+}
+
+// editPlan changes a flag's plan (creating it when variant is given and
+// there is none), validates it against the stored configuration and stores
+// it, refusing if the plan changed meanwhile.
+func editPlan(ctx context.Context, f *Factory, flag, variant string, edit func(p *rollout.Plan) error) error {
+	return f.withStore(ctx, func(s *store.Store) error {
+		st, _, err := s.State(ctx)
+		if err != nil {
+			return err
+		}
+		if _, ok := st.Flag(flag); !ok {
+			return errFlagNotFound(flag)
+		}
+		rs, err := s.Rollouts(ctx)
+		if err != nil {
+			return err
+		}
+		var cur []rollout.Rollout
+		plan := rollout.Plan{Flag: flag, Variant: variant}
+		for _, r := range rs {
+			if r.Flag == flag {
+				cur = []rollout.Rollout{r}
+				plan = r.Plan
+				plan.Stages = slices.Clone(r.Stages)
+				if variant != "" {
+					plan.Variant = variant
+				}
+			}
+		}
+		if cur == nil && variant == "" {
+			return &UsageError{Err: fmt.Errorf("flag %s has no rollout plan yet: give --variant (the variant to roll out) to create one", flag)}
+		}
+		if err := edit(&plan); err != nil {
+			return err
+		}
+		if err := rollout.Validate([]rollout.Plan{plan}, &st); err != nil {
+			return err
+		}
+		changes, _ := rollout.Diff(cur, []rollout.Plan{plan}, false)
+		if len(changes) == 0 {
+			fmt.Fprintf(f.IO.ErrOut, "rollout %s unchanged\n", flag)
+			return nil
+		}
+		if err := s.ApplyWithRollouts(ctx, nil, flags.Plan{}, changes, f.Actor); err != nil {
+			return err
+		}
+		verb := "updated"
+		if changes[0].Action == flags.Create {
+			verb = "created"
+		}
+		fmt.Fprintf(f.IO.ErrOut, "rollout %s %s: %d stages (%s)\n", flag, verb, len(plan.Stages), strings.Join(stageNames(&plan), " → "))
+		return nil
+	})
+}
+
+func stageNames(p *rollout.Plan) []string {
+	out := make([]string, len(p.Stages))
+	for i, s := range p.Stages {
+		out[i] = s.Name
+	}
+	return out
+}
+
+func newRolloutDeleteCmd(f *Factory) *cobra.Command {
+	var yes bool
+	cmd := &cobra.Command{
+		Use:   "delete FLAG",
+		Short: "Delete a flag's rollout plan (its users go back to the flag's own rules)",
+		Long: `Delete a flag's rollout plan. Users the live stage gave the variant to lose it
+unless the flag's own rules give it to them: ramp asks for confirmation on a
+terminal and needs --yes elsewhere.`,
+		Example: `  ramp rollout delete messenger-ig-interop --yes`,
+		Args:    exactArgs(1, "one flag key"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			ctx := cmd.Context()
+			return f.withStore(ctx, func(s *store.Store) error {
+				r, _, err := readRollout(ctx, s, args[0])
+				if err != nil {
+					return err
+				}
+				if err := confirm(f.IO, yes, fmt.Sprintf("Delete the rollout plan of %s (live stage: %s)?", args[0], stageWord(&r))); err != nil {
+					return err
+				}
+				changes := []rollout.Change{{Flag: r.Flag, Action: flags.Delete, BaseVersion: r.Version}}
+				if err := s.ApplyWithRollouts(ctx, nil, flags.Plan{}, changes, f.Actor); err != nil {
+					return err
+				}
+				fmt.Fprintf(f.IO.ErrOut, "rollout plan of %s deleted\n", args[0])
+				return nil
+			})
+		},
+	}
+	cmd.Flags().BoolVarP(&yes, "yes", "y", false, "do not ask for confirmation")
+	return cmd
+}
