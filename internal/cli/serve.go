@@ -11,6 +11,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/ramp-flags/ramp/internal/controller"
 	"github.com/ramp-flags/ramp/internal/server"
 	"github.com/ramp-flags/ramp/internal/store"
 )
@@ -23,6 +24,7 @@ type serveOptions struct {
 	insecureNoAuth bool
 	publicURL      string
 	logLevel       string
+	controller     time.Duration
 }
 
 func newServeCmd(f *Factory, runF func(*serveOptions) error) *cobra.Command {
@@ -40,6 +42,11 @@ Requests need an API key ("ramp keys create"): Authorization: Bearer <secret>
 or X-API-Key: <secret>. --insecure-no-auth turns keys off, for local
 experiments only. Each key may make --rate-limit requests a second; past that
 it gets 429 with Retry-After.
+
+The server also runs the rollout controller: every --controller-interval it
+starts the scheduled rollout stages that are due (see "ramp rollout"). Several
+servers on one database may all run it; each stage is started once.
+--controller-interval 0 turns it off (then run "ramp rollout tick" from cron).
 
 Logs are JSON lines on stderr; the first says where the server listens
 (--addr 127.0.0.1:0 picks a free port). SIGINT or SIGTERM stops the server
@@ -65,6 +72,7 @@ Endpoints and bodies: docs/http-api.md.`,
 	cmd.Flags().BoolVar(&opts.insecureNoAuth, "insecure-no-auth", false, "serve everyone without a key (local experiments only)")
 	cmd.Flags().StringVar(&opts.publicURL, "public-url", "", "base URL clients reach the server at, for the event-stream URL in bulk answers (default: from each request's Host)")
 	cmd.Flags().StringVar(&opts.logLevel, "log-level", "info", "debug (one line per request), info, warn or error")
+	cmd.Flags().DurationVar(&opts.controller, "controller-interval", 10*time.Second, "how often the rollout controller starts due stages (0: do not run it)")
 	return cmd
 }
 
@@ -103,6 +111,9 @@ func serveRun(ctx context.Context, opts *serveOptions) error {
 	if err != nil {
 		return &UsageError{Err: err, Command: "ramp serve"}
 	}
+	if opts.controller < 0 {
+		return &UsageError{Err: fmt.Errorf("--controller-interval %s: must not be negative", opts.controller), Command: "ramp serve"}
+	}
 	if opts.poll <= 0 {
 		return &UsageError{Err: fmt.Errorf("--poll %s: must be positive", opts.poll), Command: "ramp serve"}
 	}
@@ -130,6 +141,15 @@ func serveRun(ctx context.Context, opts *serveOptions) error {
 		ln, err := net.Listen("tcp", opts.addr)
 		if err != nil {
 			return fmt.Errorf("listen on %s: %w", opts.addr, err)
+		}
+		if opts.controller > 0 {
+			ctx, stop := context.WithCancel(ctx)
+			done := make(chan struct{})
+			defer func() { stop(); <-done }()
+			go func() {
+				defer close(done)
+				controller.Run(ctx, s, opts.controller, log.With("component", "controller"))
+			}()
 		}
 		return srv.Serve(ctx, ln)
 	})
