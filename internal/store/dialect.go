@@ -80,6 +80,11 @@ type dialect struct {
 	staging      []string
 	stagingIndex []string
 
+	// copyStaging, when set, appends rows to import_staging in the
+	// transaction running on conn, by faster means than the multi-row
+	// INSERTs an import uses otherwise.
+	copyStaging func(ctx context.Context, conn *sql.Conn, rows pgx.CopyFromSource) error
+
 	// joinIDs is the aggregate joining a query's user_id column with
 	// newlines.
 	joinIDs string
@@ -275,8 +280,9 @@ var postgresDialect = dialect{
 		`CREATE INDEX import_staging_id ON import_staging (user_id, seq)`,
 		`ANALYZE import_staging`,
 	},
-	param:   func(n int) string { return "$" + strconv.Itoa(n) },
-	joinIDs: "string_agg(user_id, chr(10))",
+	copyStaging: copyStagingPostgres,
+	param:       func(n int) string { return "$" + strconv.Itoa(n) },
+	joinIDs:     "string_agg(user_id, chr(10))",
 	lockMigrations: func(tx *gorm.DB) error {
 		return tx.Exec("SELECT pg_advisory_xact_lock(?)", int64(migrationLock)).Error
 	},

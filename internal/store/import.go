@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 	"io"
@@ -156,16 +157,25 @@ func (s *Store) ImportMembers(ctx context.Context, cohortKey string, opt ImportO
 		return ImportResult{}, fmt.Errorf("import members: actor is required")
 	}
 	var res ImportResult
-	err := s.w.WithContext(ctx).Transaction(func(db *gorm.DB) error {
-		w := &writeTx{db: db, now: s.now(), actor: actor, notify: s.d.notify}
-		var err error
-		if res, err = w.importMembers(ctx, s.d, cohortKey, opt, next); err != nil {
-			return err
+	// The transaction runs on a connection held for it, which a dialect
+	// that stages rows by other means than SQL statements (Postgres' COPY)
+	// needs to reach: its writes must be the transaction's.
+	err := s.w.WithContext(ctx).Connection(func(cdb *gorm.DB) error {
+		conn, ok := cdb.Statement.ConnPool.(*sql.Conn)
+		if !ok {
+			return fmt.Errorf("import members: no dedicated connection (have %T)", cdb.Statement.ConnPool)
 		}
-		if opt.DryRun {
-			return errDryRun
-		}
-		return w.commit()
+		return cdb.Transaction(func(db *gorm.DB) error {
+			w := &writeTx{db: db, now: s.now(), actor: actor, notify: s.d.notify}
+			var err error
+			if res, err = w.importMembers(ctx, s.d, conn, cohortKey, opt, next); err != nil {
+				return err
+			}
+			if opt.DryRun {
+				return errDryRun
+			}
+			return w.commit()
+		})
 	})
 	if errors.Is(err, errDryRun) {
 		err = nil
@@ -176,7 +186,7 @@ func (s *Store) ImportMembers(ctx context.Context, cohortKey string, opt ImportO
 	return res, nil
 }
 
-func (w *writeTx) importMembers(ctx context.Context, d *dialect, key string, opt ImportOptions, next func() (cohorts.Member, error)) (ImportResult, error) {
+func (w *writeTx) importMembers(ctx context.Context, d *dialect, conn *sql.Conn, key string, opt ImportOptions, next func() (cohorts.Member, error)) (ImportResult, error) {
 	res := ImportResult{DryRun: opt.DryRun, ByRegion: map[cohorts.Region]int{}}
 	c, err := w.lockCohort(key)
 	if errors.Is(err, ErrNotFound) && opt.Mode != ImportRemove {
@@ -198,7 +208,7 @@ func (w *writeTx) importMembers(ctx context.Context, d *dialect, key string, opt
 	if err := exec(w.db, d.staging...); err != nil {
 		return res, fmt.Errorf("create staging table: %w", err)
 	}
-	distinct, err := w.stage(ctx, d, next, &res)
+	distinct, err := w.stage(ctx, d, conn, &stagingRows{next: next, res: &res})
 	if err != nil {
 		return res, err
 	}
@@ -326,10 +336,48 @@ type importAudit struct {
 	Import ImportRecord `json:"import"`
 }
 
-// stage streams the source into import_staging in multi-row INSERTs
-// prepared once, indexes it, deletes the repeated ids but the last of each,
-// and returns how many distinct ids it holds.
-func (w *writeTx) stage(ctx context.Context, d *dialect, next func() (cohorts.Member, error), res *ImportResult) (int, error) {
+// stage streams the rows into import_staging (with the dialect's copy when
+// it has one, else in multi-row INSERTs prepared once), indexes it, deletes
+// the repeated ids but the last of each, and returns how many distinct ids
+// it holds.
+func (w *writeTx) stage(ctx context.Context, d *dialect, conn *sql.Conn, rows *stagingRows) (int, error) {
+	var err error
+	if d.copyStaging != nil {
+		err = d.copyStaging(ctx, conn, rows)
+	} else {
+		err = w.insertStaging(ctx, d, rows)
+	}
+	if rows.Err() != nil {
+		// The source's error, rather than that of the statement it aborted.
+		return 0, rows.Err()
+	}
+	if err != nil {
+		return 0, fmt.Errorf("stage members: %w", err)
+	}
+	if err := exec(w.db, d.stagingIndex...); err != nil {
+		return 0, fmt.Errorf("index staged members: %w", err)
+	}
+	// COUNT(DISTINCT …) would build a temporary B-tree; GROUP BY walks
+	// the index.
+	var distinct int64
+	if err := w.db.Raw("SELECT COUNT(*) FROM (SELECT user_id FROM import_staging GROUP BY user_id) ids").Scan(&distinct).Error; err != nil {
+		return 0, err
+	}
+	if int(distinct) < rows.res.Rows {
+		clear(rows.res.ByRegion) // counted again once the repeats are gone
+		// Keep the last row of each repeated id.
+		err := w.db.Exec(`DELETE FROM import_staging WHERE EXISTS (SELECT 1 FROM import_staging s2
+			WHERE s2.user_id = import_staging.user_id AND s2.seq > import_staging.seq)`).Error
+		if err != nil {
+			return 0, fmt.Errorf("drop repeated ids: %w", err)
+		}
+	}
+	return int(distinct), nil
+}
+
+// insertStaging appends the rows to import_staging in multi-row INSERTs
+// of importBatch rows, the full one prepared once.
+func (w *writeTx) insertStaging(ctx context.Context, d *dialect, rows *stagingRows) error {
 	build := func(n int) string {
 		var b strings.Builder
 		b.WriteString("INSERT INTO import_staging (seq, user_id, region) VALUES ")
@@ -344,7 +392,7 @@ func (w *writeTx) stage(ctx context.Context, d *dialect, next func() (cohorts.Me
 	pool := w.db.Statement.ConnPool
 	full, err := pool.PrepareContext(ctx, build(importBatch))
 	if err != nil {
-		return 0, fmt.Errorf("prepare staging insert: %w", err)
+		return fmt.Errorf("prepare: %w", err)
 	}
 	defer full.Close()
 
@@ -360,60 +408,79 @@ func (w *writeTx) stage(ctx context.Context, d *dialect, next func() (cohorts.Me
 			_, err = pool.ExecContext(ctx, build(len(args)/3), args...)
 		}
 		args = args[:0]
-		if err != nil {
-			return fmt.Errorf("stage members: %w", err)
-		}
-		return nil
+		return err
 	}
-	for {
-		m, err := next()
-		if errors.Is(err, io.EOF) {
-			break
-		}
-		if err != nil {
-			return 0, err
-		}
-		res.Rows++
-		if err := cohorts.ValidateID(m.ID); err != nil {
-			return 0, fmt.Errorf("member %d: %w", res.Rows, err)
-		}
-		region := m.Region
-		if region != "" {
-			if region, err = cohorts.ParseRegion(string(region)); err != nil {
-				return 0, fmt.Errorf("member %d (%q): %w", res.Rows, m.ID, err)
-			}
-		}
-		res.ByRegion[region]++
-		args = append(args, int64(res.Rows), m.ID, string(region))
-		if len(args) == 3*importBatch {
+	for rows.Next() {
+		v, _ := rows.Values()
+		if args = append(args, v...); len(args) == 3*importBatch {
 			if err := flush(); err != nil {
-				return 0, err
+				return err
 			}
 		}
 	}
-	if err := flush(); err != nil {
-		return 0, err
+	if rows.Err() != nil {
+		return rows.Err()
 	}
-	if err := exec(w.db, d.stagingIndex...); err != nil {
-		return 0, fmt.Errorf("index staged members: %w", err)
+	return flush()
+}
+
+// stagingRows reads an import's source for the staging table, one member
+// at a time: it validates each, counts rows and regions in res, and gives
+// the row's values (seq, user_id, region), seq counting rows from 1. Its
+// methods are those of pgx.CopyFromSource. After the source ends or fails,
+// Next returns false without calling it again, and Err tells which.
+type stagingRows struct {
+	next   func() (cohorts.Member, error)
+	res    *ImportResult
+	values [3]any
+	done   bool
+	err    error
+}
+
+func (r *stagingRows) Next() bool {
+	if r.done {
+		return false
 	}
-	// COUNT(DISTINCT …) would build a temporary B-tree; GROUP BY walks
-	// the index.
-	var distinct int64
-	if err := w.db.Raw("SELECT COUNT(*) FROM (SELECT user_id FROM import_staging GROUP BY user_id) ids").Scan(&distinct).Error; err != nil {
-		return 0, err
+	m, err := r.next()
+	if err == nil {
+		r.res.Rows++
+		err = r.set(m)
 	}
-	if int(distinct) < res.Rows {
-		clear(res.ByRegion) // counted again once the repeats are gone
-		// Keep the last row of each repeated id.
-		err := w.db.Exec(`DELETE FROM import_staging WHERE EXISTS (SELECT 1 FROM import_staging s2
-			WHERE s2.user_id = import_staging.user_id AND s2.seq > import_staging.seq)`).Error
-		if err != nil {
-			return 0, fmt.Errorf("drop repeated ids: %w", err)
+	if err != nil {
+		r.done = true
+		if !errors.Is(err, io.EOF) {
+			r.err = err
+		}
+		return false
+	}
+	return true
+}
+
+// set validates m, the res.Rows-th row, and makes it the current row.
+func (r *stagingRows) set(m cohorts.Member) error {
+	n := r.res.Rows
+	if err := cohorts.ValidateID(m.ID); err != nil {
+		return fmt.Errorf("member %d: %w", n, err)
+	}
+	region := m.Region
+	if region != "" {
+		var err error
+		if region, err = cohorts.ParseRegion(string(region)); err != nil {
+			return fmt.Errorf("member %d (%q): %w", n, m.ID, err)
 		}
 	}
-	return int(distinct), nil
+	r.res.ByRegion[region]++
+	r.values = [3]any{int64(n), m.ID, string(region)}
+	return nil
 }
+
+// Values returns the current row's values, valid until the next call of
+// Next.
+func (r *stagingRows) Values() ([]any, error) { return r.values[:], nil }
+
+// Err returns the source's error, or the first invalid row's, once Next has
+// returned false; nil after the source's io.EOF.
+func (r *stagingRows) Err() error { return r.err }
 
 // EachMember calls fn with each of the cohort's listed members in id order,
 // reading them from one consistent snapshot as it goes (it does not load

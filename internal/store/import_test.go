@@ -15,6 +15,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
+
 	"github.com/ramp-flags/ramp/cohorts"
 	"github.com/ramp-flags/ramp/internal/store"
 )
@@ -180,6 +182,99 @@ func TestImportFailureKeepsMembers(t *testing.T) {
 	// A finished import after a failed one works on the same connection.
 	mustImport(t, s, "beta", store.ImportOptions{}, mr("u3", ""))
 	if d := diff([]string{"u3/"}, listed(t, s, "beta")); d != "" {
+		t.Errorf("members (-want +got):\n%s", d)
+	}
+}
+
+// TestImportPostgresCopyAborted checks, on Postgres, that an import whose
+// COPY into the staging table fails midway, after hundreds of thousands of
+// rows went to the server, leaves the previous members, versions and
+// import records, and that the COPY runs inside the import's transaction.
+func TestImportPostgresCopyAborted(t *testing.T) {
+	dsn, app := withAppName(t, postgresDSN(t))
+	s := openDSN(t, dsn)
+	mustImport(t, s, "beta", store.ImportOptions{}, mr("u1", "US"), mr("u2", "FR"))
+	v := mustVersion(t, s)
+
+	ctx := context.Background()
+	watcher, err := pgx.Connect(ctx, dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer watcher.Close(ctx)
+	boom := errors.New("boom")
+	const failAt = 200_000
+	for _, tc := range []struct {
+		name string
+		// at is called with the number of the row asked for and a cancel
+		// function for the import's context; it returns the row or an
+		// error.
+		at      func(n int, cancel func()) (cohorts.Member, error)
+		wantErr func(error) bool
+	}{
+		{"invalid row", func(n int, _ func()) (cohorts.Member, error) {
+			if n == failAt {
+				return mr(fmt.Sprintf("x%d", n), "XX"), nil
+			}
+			return mr(fmt.Sprintf("x%d", n), "DE"), nil
+		}, func(err error) bool { return strings.Contains(err.Error(), fmt.Sprintf("member %d", failAt)) }},
+		{"source error", func(n int, _ func()) (cohorts.Member, error) {
+			if n == failAt {
+				return cohorts.Member{}, boom
+			}
+			return mr(fmt.Sprintf("x%d", n), ""), nil
+		}, func(err error) bool { return errors.Is(err, boom) }},
+		{"context cancelled", func(n int, cancel func()) (cohorts.Member, error) {
+			if n == failAt {
+				cancel()
+			}
+			if n > 3*failAt {
+				return cohorts.Member{}, io.EOF
+			}
+			return mr(fmt.Sprintf("x%d", n), ""), nil
+		}, func(err error) bool { return errors.Is(err, context.Canceled) }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ctx, cancel := context.WithCancel(ctx)
+			defer cancel()
+			n := 0
+			var during string
+			var duringErr error
+			next := func() (cohorts.Member, error) {
+				n++
+				if n == failAt/2 {
+					// What the import's connection is doing, seen from
+					// another.
+					duringErr = watcher.QueryRow(ctx, `SELECT state || ' ' || split_part(query, ' ', 1) || ' ' ||
+						(xact_start < query_start)::text FROM pg_stat_activity
+						WHERE application_name = $1 AND query ILIKE 'copy%'`, app).Scan(&during)
+				}
+				return tc.at(n, cancel)
+			}
+			_, err := s.ImportMembers(ctx, "beta", store.ImportOptions{}, next, "alice")
+			if err == nil || !tc.wantErr(err) {
+				t.Fatalf("ImportMembers: err = %v", err)
+			}
+			if duringErr != nil || during != "active copy true" {
+				t.Errorf("the import's connection midway: %q, %v; want an active COPY begun after its transaction", during, duringErr)
+			}
+			if d := diff([]string{"u1/US", "u2/FR"}, listed(t, s, "beta")); d != "" {
+				t.Errorf("members (-want +got):\n%s", d)
+			}
+			if got := mustVersion(t, s); got != v {
+				t.Errorf("config version %d → %d", v, got)
+			}
+			if imports, err := s.Imports(context.Background(), "beta"); err != nil || len(imports) != 1 {
+				t.Errorf("Imports = %d records, %v; want 1", len(imports), err)
+			}
+		})
+	}
+	// The pool's connections take the next import.
+	res := mustImport(t, s, "beta", store.ImportOptions{}, mr("u2", "FR"), mr("u3", ""), mr("u3", "JP"))
+	if res.Added != 1 || res.Removed != 1 || res.Unchanged != 1 || res.Duplicates != 1 || res.Members != 2 {
+		t.Errorf("import after the failures: %+v", res)
+	}
+	if d := diff([]string{"u2/FR", "u3/JP"}, listed(t, s, "beta")); d != "" {
 		t.Errorf("members (-want +got):\n%s", d)
 	}
 }
