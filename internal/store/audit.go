@@ -5,35 +5,45 @@ import (
 	"encoding/json"
 	"slices"
 	"time"
+	"unicode/utf8"
 
 	"gorm.io/gorm"
 )
 
-// AuditEntry is one change recorded in the audit log.
+// AuditEntry is one change recorded in the audit log. The log is
+// append-only: no command changes or removes entries, and the database
+// refuses statements that would (see migrate4).
 type AuditEntry struct {
 	ID    int64     `json:"id"`
 	At    time.Time `json:"at"`
 	Actor string    `json:"actor"`
 	// Action is what happened: "apply.create", "apply.update",
 	// "apply.delete", "flag.enable", "flag.disable", "flag.delete",
-	// "cohort.add-members", "cohort.remove-members" or "cohort.import"
-	// (whose After also holds the import's record, see ImportRecord).
+	// "cohort.add-members", "cohort.remove-members", "cohort.import"
+	// (whose After also holds the import's record, see ImportRecord),
+	// "key.create", "key.revoke", and for rollouts "rollout.advance",
+	// "rollout.pause"… .
 	Action string `json:"action"`
-	Kind   string `json:"kind"`   // "flag" or "cohort"
-	Target string `json:"target"` // the flag's or cohort's key
+	Kind   string `json:"kind"`   // "flag", "cohort", "key" or "rollout"
+	Target string `json:"target"` // the flag's, cohort's or key's name; a rollout's flag
 	// Before and After are the object's JSON before and after the change:
-	// a flags.Flag, or for cohorts the key, description, conditions and
-	// memberCount. Before is nil for a creation, After for a deletion.
+	// a flags.Flag, for cohorts the key, description, conditions and
+	// memberCount, a Key, a rollout. Before is nil for a creation, After
+	// for a deletion.
 	Before json.RawMessage `json:"before,omitempty"`
 	After  json.RawMessage `json:"after,omitempty"`
 }
 
-// AuditFilter selects audit entries. Zero fields select everything.
+// AuditFilter selects audit entries: those that match every field set.
+// Zero fields select everything.
 type AuditFilter struct {
-	Kind   string    // "flag" or "cohort"
-	Target string    // a flag or cohort key
+	Kind   string    // "flag", "cohort", "key" or "rollout"
+	Kinds  []string  // any of these kinds
+	Target string    // a flag, cohort or key name
 	Actor  string    // who made the change
+	Action string    // a prefix of the action: "rollout." or "flag.disable"
 	Since  time.Time // entries at or after this time
+	Until  time.Time // entries before this time
 	Limit  int       // at most this many, the newest
 }
 
@@ -43,14 +53,25 @@ func (s *Store) Audit(ctx context.Context, f AuditFilter) ([]AuditEntry, error) 
 	if f.Kind != "" {
 		q = q.Where("kind = ?", f.Kind)
 	}
+	if len(f.Kinds) > 0 {
+		q = q.Where("kind IN ?", f.Kinds)
+	}
 	if f.Target != "" {
 		q = q.Where("target = ?", f.Target)
 	}
 	if f.Actor != "" {
 		q = q.Where("actor = ?", f.Actor)
 	}
+	if f.Action != "" {
+		// Not LIKE, whose case sensitivity differs between engines and
+		// which would read "_" in an action as a wildcard.
+		q = q.Where("SUBSTR(action, 1, ?) = ?", utf8.RuneCountInString(f.Action), f.Action)
+	}
 	if !f.Since.IsZero() {
 		q = q.Where("at >= ?", f.Since.UTC())
+	}
+	if !f.Until.IsZero() {
+		q = q.Where("at < ?", f.Until.UTC())
 	}
 	q = q.Order("id DESC")
 	if f.Limit > 0 {
@@ -63,7 +84,7 @@ func (s *Store) Audit(ctx context.Context, f AuditFilter) ([]AuditEntry, error) 
 	slices.Reverse(rows)
 	out := make([]AuditEntry, len(rows))
 	for i, r := range rows {
-		out[i] = AuditEntry{ID: r.ID, At: r.At, Actor: r.Actor, Action: r.Action, Kind: r.Kind, Target: r.Target}
+		out[i] = AuditEntry{ID: r.ID, At: r.At.UTC(), Actor: r.Actor, Action: r.Action, Kind: r.Kind, Target: r.Target}
 		if r.Before != nil {
 			out[i].Before = json.RawMessage(*r.Before)
 		}

@@ -89,6 +89,16 @@ func TestAudit(t *testing.T) {
 		{"limit keeps the newest", store.AuditFilter{Limit: 2}, all[4:]},
 		{"combined", store.AuditFilter{Kind: "flag", Since: minute(1), Limit: 1}, all[5:]},
 		{"nothing", store.AuditFilter{Actor: "mallory"}, nil},
+		{"kinds", store.AuditFilter{Kinds: []string{"cohort", "key"}}, []entry{all[0], all[3], all[4]}},
+		{"kinds and target", store.AuditFilter{Kinds: []string{"flag", "rollout"}, Target: "a"}, []entry{all[1], all[2], all[5]}},
+		{"kinds exclude the target's other kind", store.AuditFilter{Kinds: []string{"flag", "rollout"}, Target: "beta"}, nil},
+		{"action prefix", store.AuditFilter{Action: "cohort."}, all[3:5]},
+		{"action exact", store.AuditFilter{Action: "flag.disable"}, all[2:3]},
+		{"action prefix is not a pattern", store.AuditFilter{Action: "apply_"}, nil},
+		{"action is case-sensitive", store.AuditFilter{Action: "APPLY."}, nil},
+		{"until excludes its instant", store.AuditFilter{Until: minute(1)}, all[:2]},
+		{"since and until", store.AuditFilter{Since: minute(1), Until: minute(3)}, all[2:4]},
+		{"limit within a window", store.AuditFilter{Until: minute(3), Limit: 2}, all[2:4]},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

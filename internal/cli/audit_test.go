@@ -1,0 +1,277 @@
+package cli
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/ramp-flags/ramp/internal/store"
+)
+
+func TestParseAuditTime(t *testing.T) {
+	now := time.Date(2026, 3, 10, 12, 0, 0, 0, time.UTC)
+	tests := []struct {
+		in   string
+		want time.Time // zero with wantErr
+		err  bool
+	}{
+		{in: "", want: time.Time{}},
+		{in: "24h", want: now.Add(-24 * time.Hour)},
+		{in: "90m", want: now.Add(-90 * time.Minute)},
+		{in: "7d", want: now.AddDate(0, 0, -7)},
+		{in: "1d12h", want: now.Add(-36 * time.Hour)},
+		{in: "0d", want: now},
+		{in: "2026-03-01", want: time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC)},
+		{in: "2026-03-01T12:30:00Z", want: time.Date(2026, 3, 1, 12, 30, 0, 0, time.UTC)},
+		{in: "2026-03-01T14:30:00+02:00", want: time.Date(2026, 3, 1, 12, 30, 0, 0, time.UTC)},
+		{in: "2026-03-01T12:30:00.123456Z", want: time.Date(2026, 3, 1, 12, 30, 0, 123456000, time.UTC)},
+		{in: "bogus", err: true},
+		{in: "7", err: true},
+		{in: "-1h", err: true},
+		{in: "1d-2h", err: true},
+		{in: "7days", err: true},
+		{in: "d", err: true},
+		{in: "2026-13-01", err: true},
+	}
+	for _, tt := range tests {
+		got, err := parseAuditTime(tt.in, now)
+		switch {
+		case tt.err && err == nil:
+			t.Errorf("parseAuditTime(%q) = %v, want an error", tt.in, got)
+		case !tt.err && err != nil:
+			t.Errorf("parseAuditTime(%q): %v", tt.in, err)
+		case !got.Equal(tt.want) || !got.IsZero() && got.Location() != time.UTC:
+			t.Errorf("parseAuditTime(%q) = %v, want %v (UTC)", tt.in, got, tt.want)
+		}
+	}
+}
+
+func TestAuditFilter(t *testing.T) {
+	now := time.Date(2026, 3, 10, 12, 0, 0, 0, time.UTC)
+	tests := []struct {
+		name string
+		opts auditOptions
+		want store.AuditFilter
+		err  string // part of the usage error, "" for none
+	}{
+		{name: "default limit asks one more", opts: auditOptions{limit: 100},
+			want: store.AuditFilter{Limit: 101}},
+		{name: "limit 0 is everything", opts: auditOptions{limit: 0},
+			want: store.AuditFilter{}},
+		{name: "a flag and its rollout", opts: auditOptions{flag: "interop", limit: 1},
+			want: store.AuditFilter{Target: "interop", Kinds: []string{"flag", "rollout"}, Limit: 2}},
+		{name: "a cohort", opts: auditOptions{cohort: "employees"},
+			want: store.AuditFilter{Target: "employees", Kind: "cohort"}},
+		{name: "kinds", opts: auditOptions{kinds: []string{"key", "rollout"}},
+			want: store.AuditFilter{Kinds: []string{"key", "rollout"}}},
+		{name: "actor, action and times", opts: auditOptions{actor: "alice", action: "rollout.", since: "7d", until: "2026-03-09"},
+			want: store.AuditFilter{Actor: "alice", Action: "rollout.", Since: now.AddDate(0, 0, -7), Until: time.Date(2026, 3, 9, 0, 0, 0, 0, time.UTC)}},
+		{name: "unknown kind", opts: auditOptions{kinds: []string{"flags"}}, err: `unknown --kind "flags"`},
+		{name: "flag and cohort", opts: auditOptions{flag: "a", cohort: "b"}, err: "cannot be combined"},
+		{name: "kind and flag", opts: auditOptions{flag: "a", kinds: []string{"rollout"}}, err: "--kind cannot be combined"},
+		{name: "bad since", opts: auditOptions{since: "yesterday"}, err: `--since: "yesterday" is not`},
+		{name: "bad until", opts: auditOptions{until: "1x"}, err: "--until:"},
+		{name: "since after until", opts: auditOptions{since: "1h", until: "2h"}, err: "is not before --until"},
+		{name: "negative limit", opts: auditOptions{limit: -1}, err: "--limit"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			tt.opts.now = func() time.Time { return now }
+			got, err := tt.opts.filter()
+			if tt.err != "" {
+				var usage *UsageError
+				if !errors.As(err, &usage) || !strings.Contains(err.Error(), tt.err) {
+					t.Fatalf("filter() error = %v, want a usage error with %q", err, tt.err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if d := cmp.Diff(tt.want, got); d != "" {
+				t.Errorf("filter() (-want +got):\n%s", d)
+			}
+		})
+	}
+}
+
+func TestSummarizeChange(t *testing.T) {
+	long := `"` + strings.Repeat("x", 40) + `"`
+	tests := []struct {
+		name, before, after, want string
+	}{
+		{"creation", "", `{"key":"a"}`, "created"},
+		{"deletion", `{"key":"a"}`, "", "deleted"},
+		{"one field", `{"key":"a","enabled":true}`, `{"key":"a","enabled":false}`, "enabled: true → false"},
+		{"fields in order", `{"b":1,"a":1,"c":1}`, `{"b":2,"a":2,"c":1}`, "b: 1 → 2; a: 1 → 2"},
+		{"field added and removed", `{"a":1,"gone":"x"}`, `{"a":1,"new":[]}`, `gone: "x" → (none); new: (none) → []`},
+		{"nested field", `{"rules":[{"rollout":[{"weight":10}]}]}`, `{"rules":[{"rollout":[{"weight":20}]}]}`, "rules[0].rollout[0].weight: 10 → 20"},
+		{"array grown", `{"members":["a","b","c","d","e","f","g","h","i"]}`, `{"members":["a","b","c","d","e","f","g","h","i","j"]}`, "members: [9 items] → [10 items]"},
+		{"short array", `{"tags":["a"]}`, `{"tags":["a","b"]}`, `tags: ["a"] → ["a","b"]`},
+		{"long string clipped", `{"d":` + long + `}`, `{"d":"y"}`, `d: "` + strings.Repeat("x", 29) + `…" → "y"`},
+		{"long object", `{"o":{"aaaaaaaaaa":1,"bbbbbbbbbbbb":2,"cccccccccc":3}}`, `{"o":null}`, "o: {3 fields} → null"},
+		{"more than three", `{"a":1,"b":1,"c":1,"d":1,"e":1}`, `{"a":2,"b":2,"c":2,"d":2,"e":2}`, "a: 1 → 2; b: 1 → 2; c: 1 → 2; +2 more"},
+		{"same value, other spelling", `{"a": 1, "b": {"x":1,"y":2}}`, `{"b":{"y":2,"x":1},"a":1}`, "no change"},
+		{"not objects", `1`, `2`, "1 → 2"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			raw := func(s string) json.RawMessage {
+				if s == "" {
+					return nil
+				}
+				return json.RawMessage(s)
+			}
+			if got := summarizeChange(raw(tt.before), raw(tt.after)); got != tt.want {
+				t.Errorf("summarizeChange(%s, %s)\n got %s\nwant %s", tt.before, tt.after, got, tt.want)
+			}
+		})
+	}
+}
+
+func TestWriteChangeDiff(t *testing.T) {
+	var b strings.Builder
+	writeChangeDiff(&b, json.RawMessage(`{"key":"a","enabled":true,"tags":["x"]}`), json.RawMessage(`{"key":"a","enabled":false,"tags":["x"]}`), "")
+	want := `  {
+    "key": "a",
+-   "enabled": true,
++   "enabled": false,
+    "tags": [
+      "x"
+    ]
+  …
+`
+	if d := cmp.Diff(want, b.String()); d != "" {
+		t.Errorf("diff (-want +got):\n%s", d)
+	}
+	b.Reset()
+	writeChangeDiff(&b, nil, json.RawMessage(`{"key":"a"}`), "  ")
+	if want := "  + {\n  +   \"key\": \"a\"\n  + }\n"; b.String() != want {
+		t.Errorf("creation:\n%s\nwant\n%s", b.String(), want)
+	}
+}
+
+// TestAuditCommand runs ramp audit through the real command tree on a
+// SQLite file after changes made by other commands.
+func TestAuditCommand(t *testing.T) {
+	t.Setenv("RAMP_ACTOR", "alice")
+	t.Setenv("RAMP_DB", "")
+	db := filepath.Join(t.TempDir(), "ramp.db")
+	run := func(args ...string) (string, string, int) {
+		t.Helper()
+		io, _, out, errOut := Test()
+		code := Execute(context.Background(), append([]string{"--db", db}, args...), io)
+		return out.String(), errOut.String(), code
+	}
+	ok := func(args ...string) string {
+		t.Helper()
+		out, errOut, code := run(args...)
+		if code != 0 {
+			t.Fatalf("ramp %s: exit %d\n%s", strings.Join(args, " "), code, errOut)
+		}
+		return out
+	}
+	entries := func(args ...string) []string {
+		t.Helper()
+		var es []store.AuditEntry
+		out := ok(append([]string{"audit", "-o", "json"}, args...)...)
+		if err := json.Unmarshal([]byte(out), &es); err != nil {
+			t.Fatalf("ramp audit %s: not JSON: %v\n%s", strings.Join(args, " "), err, out)
+		}
+		var got []string
+		for _, e := range es {
+			got = append(got, e.Actor+" "+e.Action+" "+e.Kind+"/"+e.Target)
+		}
+		return got
+	}
+
+	if got := ok("audit", "-o", "json"); strings.TrimSpace(got) != "[]" {
+		t.Errorf("empty log as JSON = %s, want []", got)
+	}
+	ok("apply", "-f", filepath.Join("..", "..", "testdata", "example.yaml"))
+	ok("--actor", "bob", "flags", "disable", "messenger-ig-interop")
+	ok("keys", "create", "--role", "sdk", "--name", "checkout")
+
+	all := []string{
+		"alice apply.create cohort/business-accounts",
+		"alice apply.create cohort/employees",
+		"alice apply.create flag/ig-dm-via-whatsapp",
+		"alice apply.create flag/messenger-ig-interop",
+		"alice apply.create flag/wa-link-code-ttl-seconds",
+		"bob flag.disable flag/messenger-ig-interop",
+		"alice key.create key/checkout",
+	}
+	future := time.Now().Add(time.Hour).UTC().Format(time.RFC3339)
+	tests := []struct {
+		args []string
+		want []string
+	}{
+		{nil, all},
+		{[]string{"--flag", "messenger-ig-interop"}, []string{all[3], all[5]}},
+		{[]string{"--cohort", "employees"}, []string{all[1]}},
+		{[]string{"--actor", "bob"}, []string{all[5]}},
+		{[]string{"--kind", "key"}, []string{all[6]}},
+		{[]string{"--action", "apply."}, all[:5]},
+		{[]string{"--since", "1h"}, all},
+		{[]string{"--since", "7d", "--actor", "alice", "--action", "key."}, []string{all[6]}},
+		{[]string{"--since", future}, nil},
+		{[]string{"--until", "1h"}, nil},
+		{[]string{"--limit", "2"}, all[5:]},
+	}
+	for _, tt := range tests {
+		if d := cmp.Diff(tt.want, entries(tt.args...)); d != "" {
+			t.Errorf("ramp audit %s (-want +got):\n%s", strings.Join(tt.args, " "), d)
+		}
+	}
+
+	// JSON carries before and after as JSON.
+	var es []store.AuditEntry
+	if err := json.Unmarshal([]byte(ok("audit", "--actor", "bob", "-o", "json")), &es); err != nil || len(es) != 1 {
+		t.Fatalf("audit --actor bob: %v, %d entries", err, len(es))
+	}
+	var before, after struct{ Enabled bool }
+	if json.Unmarshal(es[0].Before, &before) != nil || json.Unmarshal(es[0].After, &after) != nil || !before.Enabled || after.Enabled {
+		t.Errorf("flag.disable entry: before %s, after %s", es[0].Before, es[0].After)
+	}
+
+	// The table: one line per entry, a summary of the change, and a
+	// footer when the limit leaves entries out.
+	table := ok("audit", "--flag", "messenger-ig-interop", "-o", "table")
+	lines := strings.Split(strings.TrimSpace(table), "\n")
+	if len(lines) != 3 || !strings.HasPrefix(lines[0], "TIME") ||
+		!strings.Contains(lines[1], "created") || !strings.Contains(lines[2], "enabled: true → false") {
+		t.Errorf("table:\n%s", table)
+	}
+	if _, err := time.Parse(time.RFC3339, strings.Fields(lines[2])[0]); err != nil || !strings.HasSuffix(strings.Fields(lines[2])[0], "Z") {
+		t.Errorf("TIME is not RFC 3339 UTC: %v\n%s", err, table)
+	}
+	if table := ok("audit", "--limit", "2", "-o", "table"); !strings.Contains(table, "showing the newest 2 entries") {
+		t.Errorf("no footer with --limit 2:\n%s", table)
+	}
+	if table := ok("audit", "--limit", "7", "-o", "table"); strings.Contains(table, "showing the newest") {
+		t.Errorf("footer although nothing was left out:\n%s", table)
+	}
+	if _, errOut, _ := run("audit", "--limit", "2", "-o", "json"); !strings.Contains(errOut, "showing the newest 2 entries") {
+		t.Errorf("no note on stderr with --limit 2 -o json: %q", errOut)
+	}
+	if diff := ok("audit", "--actor", "bob", "--diff", "-o", "table"); !strings.Contains(diff, "-   \"enabled\": true,") || !strings.Contains(diff, "+   \"enabled\": false,") {
+		t.Errorf("--diff:\n%s", diff)
+	}
+
+	for _, args := range [][]string{
+		{"audit", "--since", "yesterday"},
+		{"audit", "--flag", "a", "--cohort", "b"},
+		{"audit", "--kind", "flags"},
+		{"audit", "extra"},
+	} {
+		if _, errOut, code := run(args...); code != ExitUsage {
+			t.Errorf("ramp %s: exit %d, want %d (%s)", strings.Join(args, " "), code, ExitUsage, errOut)
+		}
+	}
+}
