@@ -103,14 +103,13 @@ func (r *Rollout) stageNames() string {
 // the live stage stays.
 func (r *Rollout) Advance(to int, actor string, now time.Time) (Progress, Outcome, error) {
 	live := r.Live()
-	if to <= live {
-		if live == len(r.Stages)-1 {
-			return r.Progress, "", refuse("rollout %s is at its last stage, %s", r.Flag, r.Progress.Stage)
-		}
+	switch {
+	case to >= len(r.Stages) && live == len(r.Stages)-1:
+		return r.Progress, "", refuse("rollout %s is at its last stage, %s", r.Flag, r.Progress.Stage)
+	case to >= len(r.Stages) || to < 0:
+		return r.Progress, "", refuse("rollout %s has no stage %d", r.Flag, to)
+	case to <= live:
 		return r.Progress, "", refuse("stage %s is not after the live stage %s: use rollback to go back", r.Stages[to].Name, r.Progress.Stage)
-	}
-	if to >= len(r.Stages) {
-		return r.Progress, "", refuse("rollout %s has no stage after %s", r.Flag, r.Progress.Stage)
 	}
 	p := r.Progress
 	for i := live + 1; i <= to; i++ {

@@ -28,11 +28,11 @@ type rampServe struct {
 	mu  *sync.Mutex
 }
 
-// startServe runs `ramp serve` on addr (127.0.0.1:0 for any port) and waits
-// for its "listening" log line.
-func startServe(t testing.TB, env []string, addr string) *rampServe {
+// startServe runs `ramp serve` on addr (127.0.0.1:0 for any port), with
+// extra arguments, and waits for its "listening" log line.
+func startServe(t testing.TB, env []string, addr string, extra ...string) *rampServe {
 	t.Helper()
-	cmd := exec.Command(rampBinary(t), "serve", "--addr", addr, "--poll", "100ms")
+	cmd := exec.Command(rampBinary(t), append([]string{"serve", "--addr", addr, "--poll", "100ms"}, extra...)...)
 	cmd.Env = env
 	stderr, err := cmd.StderrPipe()
 	if err != nil {

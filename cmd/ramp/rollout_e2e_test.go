@@ -1,0 +1,318 @@
+package main_test
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+// fastPlan is the scenario's rollout with a schedule of seconds.
+const fastPlan = `
+cohorts:
+  - key: employees
+    members: [emp-1, emp-2, emp-3]
+flags:
+  - key: messenger-ig-interop
+    type: boolean
+    variants: {"on": true, "off": false}
+    defaultVariant: "off"
+    bucketBy: accountCenterId
+rollouts:
+  - flag: messenger-ig-interop
+    variant: "on"
+    stages:
+      - {name: dogfood, cohorts: [employees], percent: 100}
+      - {name: us-1, regions: [US], percent: 1}
+      - {name: us-10, regions: [US], percent: 10, after: 1s}
+      - {name: us-50, regions: [US], percent: 50, after: 1s}
+      - {name: na-25, regions: [CA, MX], percent: 25, after: 1s}
+      - {name: us-100, regions: [US], percent: 100, after: 1s}
+`
+
+// observation is one OFREP answer for one user.
+type observation struct {
+	version int64 // configuration version the answer came from
+	on      bool
+	stage   string // the stage named by the rule that decided, if any
+}
+
+// TestRolloutWhileServing advances a plan (by hand, then on the schedule
+// of the controller inside ramp serve) while clients ask ramp serve over
+// OFREP for 900 users without pause, and checks that no user ever loses the
+// feature as the plan advances. Then a rollback and the kill switch, made
+// with the CLI, reach the server within a second, the rollback restoring
+// exactly the users the stage had.
+func TestRolloutWhileServing(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the binary and runs a server")
+	}
+	dir := t.TempDir()
+	env := append(os.Environ(), "RAMP_DB="+filepath.Join(dir, "ramp.db"), "RAMP_ACTOR=release-manager", "RAMP_FORCE_TTY=")
+	ramp := rampIn(t, env)
+	plan := filepath.Join(dir, "plan.yaml")
+	if err := os.WriteFile(plan, []byte(fastPlan), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	ramp("apply", "-f", plan)
+	ramp("rollout", "pause", "messenger-ig-interop") // the schedule waits until we resume
+	key := strings.TrimSpace(ramp("keys", "create", "--role", "sdk", "--name", "e2e", "-o", "table"))
+	srv := startServe(t, env, "127.0.0.1:0", "--controller-interval", "100ms", "--rate-limit", "0")
+	url := srv.url + "/ofrep/v1/evaluate/flags/messenger-ig-interop"
+
+	var users []string
+	for i := range 900 {
+		region := []string{"US", "US", "US", "US", "CA", "MX", "FR", "BR", "US"}[i%9]
+		users = append(users, fmt.Sprintf(`{"context":{"targetingKey":"user-%d","region":%q,"accountCenterId":"ac-%d"}}`, i, region, i))
+	}
+	for _, emp := range []string{"emp-1", "emp-2"} {
+		users = append(users, fmt.Sprintf(`{"context":{"targetingKey":%q,"region":"FR"}}`, emp))
+	}
+	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 16}}
+	ask := func(body string) (observation, error) {
+		req, _ := http.NewRequest(http.MethodPost, url, strings.NewReader(body))
+		req.Header.Set("Authorization", "Bearer "+key)
+		req.Header.Set("Content-Type", "application/json")
+		resp, err := client.Do(req)
+		if err != nil {
+			return observation{}, err
+		}
+		defer resp.Body.Close()
+		var d struct {
+			Value    bool
+			Metadata struct {
+				ConfigVersion int64  `json:"configVersion"`
+				Rule          string `json:"rule"`
+			}
+		}
+		if resp.StatusCode != http.StatusOK {
+			return observation{}, fmt.Errorf("status %d", resp.StatusCode)
+		}
+		if err := json.NewDecoder(resp.Body).Decode(&d); err != nil {
+			return observation{}, err
+		}
+		o := observation{version: d.Metadata.ConfigVersion, on: d.Value}
+		if rest, ok := strings.CutPrefix(d.Metadata.Rule, "rollout:"); ok {
+			o.stage, _, _ = strings.Cut(rest, " ")
+		}
+		return o, nil
+	}
+	// sweep asks for every user once, from 8 goroutines.
+	sweep := func() ([]observation, error) {
+		out := make([]observation, len(users))
+		var (
+			wg   sync.WaitGroup
+			next atomic.Int64
+			errs = make(chan error, 8)
+		)
+		for range 8 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for {
+					i := int(next.Add(1) - 1)
+					if i >= len(users) {
+						return
+					}
+					o, err := ask(users[i])
+					if err != nil {
+						errs <- err
+						return
+					}
+					out[i] = o
+				}
+			}()
+		}
+		wg.Wait()
+		close(errs)
+		return out, <-errs
+	}
+	count := func(obs []observation) int {
+		n := 0
+		for _, o := range obs {
+			if o.on {
+				n++
+			}
+		}
+		return n
+	}
+
+	// Phase 1: advance by hand to us-1, then let the schedule run to us-100
+	// while sweeping without pause.
+	ramp("rollout", "advance", "messenger-ig-interop")
+	ramp("rollout", "advance", "messenger-ig-interop")
+	ramp("rollout", "resume", "messenger-ig-interop")
+	history := make([][]observation, len(users))
+	onAtUS10 := map[int]bool{}
+	seenUS10 := false
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		obs, err := sweep()
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i, o := range obs {
+			history[i] = append(history[i], o)
+		}
+		// Users the US at stage us-10 gave the feature, from answers
+		// decided by the us-10 rule.
+		for i, o := range obs {
+			if o.stage == "us-10" {
+				seenUS10 = true
+				onAtUS10[i] = o.on
+			}
+		}
+		allUSOn := true
+		for i, o := range obs {
+			allUSOn = allUSOn && (!isUS(users[i]) || o.on)
+		}
+		if allUSOn || time.Now().After(deadline) {
+			break
+		}
+	}
+	for i, h := range history {
+		for a := range h {
+			for b := range h {
+				if h[a].version < h[b].version && h[a].on && !h[b].on {
+					t.Fatalf("user %s had the feature at configuration %d and lost it at %d", users[i], h[a].version, h[b].version)
+				}
+			}
+		}
+	}
+	if !seenUS10 {
+		t.Fatal("no sweep saw stage us-10; the schedule ran faster than the sweeps")
+	}
+	sweeps := len(history[0])
+	status := ramp("rollout", "status", "messenger-ig-interop")
+	if !strings.Contains(status, `"stage": "us-100"`) || !strings.Contains(status, `"by": "ramp-scheduler"`) {
+		t.Fatalf("after %d sweeps the schedule did not reach us-100:\n%s\n%s", sweeps, status, srv.logs())
+	}
+	t.Logf("%d sweeps of %d users while the plan advanced", sweeps, len(users))
+
+	// Phase 2: roll back to us-10 with the CLI: within a second the server
+	// answers with exactly the users us-10 had.
+	ramp("rollout", "rollback", "messenger-ig-interop", "--to", "us-10", "--yes")
+	rolledBack := time.Now()
+	var last []observation
+	ok := within(time.Second, func() bool {
+		obs, err := sweep()
+		if err != nil {
+			return false
+		}
+		last = obs
+		for i, o := range obs {
+			if isUS(users[i]) && (o.stage != "us-10" || o.on != onAtUS10[i]) {
+				return false
+			}
+		}
+		return true
+	})
+	if !ok {
+		t.Fatalf("1 s after the rollback the server does not answer as stage us-10 did: %d users on", count(last))
+	}
+	t.Logf("rollback answered by the server %v after the CLI exited", time.Since(rolledBack).Round(time.Millisecond))
+
+	// Phase 3: the kill switch reaches the server within a second, and
+	// enable restores the same users.
+	ramp("flags", "disable", "messenger-ig-interop")
+	if !within(time.Second, func() bool { obs, err := sweep(); return err == nil && count(obs) == 0 }) {
+		t.Fatal("1 s after the kill switch someone still has the feature")
+	}
+	ramp("flags", "enable", "messenger-ig-interop")
+	if !within(time.Second, func() bool {
+		obs, err := sweep()
+		if err != nil {
+			return false
+		}
+		for i, o := range obs {
+			if isUS(users[i]) && o.on != onAtUS10[i] {
+				return false
+			}
+		}
+		return true
+	}) {
+		t.Fatal("1 s after enable the server does not serve stage us-10's users")
+	}
+}
+
+func isUS(body string) bool { return strings.Contains(body, `"region":"US"`) }
+
+
+// TestTwoReleaseManagersAtOnce: several `ramp rollout advance --to` and
+// `pause` processes on one flag at the same moment: for each stage exactly
+// one advance wins and every other gets exit code 5 with a message that says
+// where the rollout is now; nothing is lost or applied twice.
+func TestTwoReleaseManagersAtOnce(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the binary")
+	}
+	bin := rampBinary(t)
+	db := filepath.Join(t.TempDir(), "ramp.db")
+	run := func(actor string, args ...string) (string, int) {
+		cmd := exec.Command(bin, append([]string{"--db", db, "--actor", actor}, args...)...)
+		var out bytes.Buffer
+		cmd.Stdout, cmd.Stderr = &out, &out
+		err := cmd.Run()
+		if ee, ok := err.(*exec.ExitError); ok {
+			return out.String(), ee.ExitCode()
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		return out.String(), 0
+	}
+	if out, code := run("setup", "apply", "-f", filepath.Join("..", "..", "testdata", "scenario.yaml")); code != 0 {
+		t.Fatalf("apply: %s", out)
+	}
+	stages := []string{"dogfood", "us-1", "us-10", "us-50", "us-100", "na-25", "world-5"}
+	for _, stage := range stages {
+		type result struct {
+			actor, out string
+			code       int
+		}
+		results := make(chan result, 3)
+		for _, actor := range []string{"alice", "bob", "carol"} {
+			go func() {
+				out, code := run(actor, "rollout", "advance", "messenger-ig-interop", "--to", stage)
+				results <- result{actor, out, code}
+			}()
+		}
+		wins := 0
+		for range 3 {
+			r := <-results
+			switch {
+			case r.code == 0:
+				wins++
+			case r.code == 5 && (strings.Contains(r.out, "changed meanwhile") && strings.Contains(r.out, "it is now at stage "+stage) ||
+				strings.Contains(r.out, "is not after the live stage "+stage)):
+			default:
+				t.Errorf("%s advancing to %s: exit %d\n%s", r.actor, stage, r.code, r.out)
+			}
+		}
+		if wins != 1 {
+			t.Fatalf("stage %s: %d advances won, want 1", stage, wins)
+		}
+	}
+	out, _ := run("check", "rollout", "history", "messenger-ig-interop", "-o", "json")
+	var events []map[string]any
+	if err := json.Unmarshal([]byte(out), &events); err != nil {
+		t.Fatalf("history: %v\n%s", err, out)
+	}
+	advances := 0
+	for _, e := range events {
+		if e["event"] == "advanced" {
+			advances++
+		}
+	}
+	if advances != len(stages) {
+		t.Errorf("%d advances recorded for %d stages", advances, len(stages))
+	}
+}
