@@ -245,11 +245,15 @@ const (
 	changeFields     = 3  // changes listed before "+N more"
 )
 
+// bookkeepingFields are the top-level fields in which objects record their
+// own version and last change, left out of summaries.
+var bookkeepingFields = []string{"version", "updatedAt", "updatedBy"}
+
 // summarizeChange renders a change in one line: "created" or "deleted"
 // when one side is missing, else what differs, "field: old → new", values
-// clipped. Fields are the top-level fields of JSON objects, followed into
-// nested objects and into arrays whose length did not change
-// ("rules[1].rollout[0].weight: 1000 → 2500").
+// clipped and bookkeeping fields left out. Fields are the top-level fields
+// of JSON objects, followed into nested objects and into arrays whose
+// length did not change ("rules[1].rollout[0].weight: 1000 → 2500").
 func summarizeChange(before, after json.RawMessage) string {
 	switch {
 	case before == nil && after == nil:
@@ -263,6 +267,13 @@ func summarizeChange(before, after json.RawMessage) string {
 	diffJSON("", before, after, &changes)
 	if len(changes) == 0 {
 		return "no change"
+	}
+	// The row already says who and when: leave out the object's own
+	// record of it, unless nothing else changed.
+	if rest := slices.DeleteFunc(slices.Clone(changes), func(c fieldChange) bool {
+		return slices.Contains(bookkeepingFields, c.path)
+	}); len(rest) > 0 {
+		changes = rest
 	}
 	parts := make([]string, 0, changeFields+1)
 	for i, c := range changes {

@@ -119,6 +119,8 @@ func TestSummarizeChange(t *testing.T) {
 		{"more than three", `{"a":1,"b":1,"c":1,"d":1,"e":1}`, `{"a":2,"b":2,"c":2,"d":2,"e":2}`, "a: 1 → 2; b: 1 → 2; c: 1 → 2; +2 more"},
 		{"same value, other spelling", `{"a": 1, "b": {"x":1,"y":2}}`, `{"b":{"y":2,"x":1},"a":1}`, "no change"},
 		{"not objects", `1`, `2`, "1 → 2"},
+		{"bookkeeping left out", `{"paused":false,"version":3,"updatedBy":"bob"}`, `{"paused":true,"version":4,"updatedBy":"alice"}`, "paused: false → true"},
+		{"bookkeeping alone", `{"version":3}`, `{"version":4}`, "version: 3 → 4"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
