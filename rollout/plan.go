@@ -84,20 +84,16 @@ func ParseDuration(s string) (Duration, error) {
 	return Duration(d), nil
 }
 
-// String writes the duration compactly: "48h", "1h30m", "7d" for whole
-// days of a week or more.
+// String writes the duration as Go does, without zero units: "48h",
+// "1h30m", "168h" (days are read but not written, so that an exported
+// plan reads as plans are usually written: 168h for a week).
 func (d Duration) String() string {
-	td := time.Duration(d)
-	if td >= 7*24*time.Hour && td%(24*time.Hour) == 0 {
-		return fmt.Sprintf("%dd", td/(24*time.Hour))
+	s := time.Duration(d).String()
+	if strings.HasSuffix(s, "m0s") {
+		s = strings.TrimSuffix(s, "0s")
 	}
-	s := td.String()
-	s = strings.TrimSuffix(s, "0s")
 	if strings.HasSuffix(s, "h0m") {
 		s = strings.TrimSuffix(s, "0m")
-	}
-	if s == "" {
-		return "0s"
 	}
 	return s
 }

@@ -190,8 +190,10 @@ func TestParseDuration(t *testing.T) {
 			t.Errorf("ParseDuration(%q) accepted", bad)
 		}
 	}
-	if s := rollout.Duration(168 * time.Hour).String(); s != "7d" {
-		t.Errorf("168h prints as %q", s)
+	for d, want := range map[time.Duration]string{168 * time.Hour: "168h", 90 * time.Minute: "1h30m", 90 * time.Second: "1m30s", 0: "0s", time.Second: "1s"} {
+		if s := rollout.Duration(d).String(); s != want {
+			t.Errorf("%v prints as %q, want %q", d, s, want)
+		}
 	}
 	if s := rollout.Duration(48 * time.Hour).String(); s != "48h" {
 		t.Errorf("48h prints as %q", s)

@@ -316,3 +316,75 @@ func TestTwoReleaseManagersAtOnce(t *testing.T) {
 		t.Errorf("%d advances recorded for %d stages", advances, len(stages))
 	}
 }
+
+// TestReadmeRollouts runs the commands of README.md's "Staged rollouts"
+// section as written, checking exit codes and key output.
+func TestReadmeRollouts(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the binary")
+	}
+	bin := filepath.Dir(rampBinary(t))
+	work := t.TempDir()
+	copyDir(t, filepath.Join("..", "..", "testdata"), filepath.Join(work, "testdata"))
+	_, cmds := readmeSection(t, filepath.Join("..", "..", "README.md"), "## Staged rollouts")
+	if len(cmds) < 20 {
+		t.Fatalf("found %d commands under Staged rollouts in README.md", len(cmds))
+	}
+	expect := map[string][]string{
+		"ramp apply -f testdata/scenario.yaml":                           {"+ rollout messenger-ig-interop"},
+		"ramp rollout status":                                            {"messenger-ig-interop", "not started", "dogfood"},
+		"ramp rollout advance messenger-ig-interop --dry-run":            {"not started → dogfood", "cohort employees", "0% → 100%", "5 gain the variant"},
+		"ramp rollout status messenger-ig-interop":                       {"us-1 (2 of 7)", "started by alice", "region US", "next:     us-10", "✓ dogfood"},
+		"--explain":                                                      {"admitted by stage dogfood"},
+		"ramp rollout advance messenger-ig-interop --to us-50 --dry-run": {"us-1 → us-50", "1% → 50%"},
+		"ramp rollout tick":                                              {"no stage is due"},
+		"ramp flags disable messenger-ig-interop":                        {`every context now gets "off"`},
+		"ramp rollout advance messenger-ig-interop   # refused":          {"is disabled (kill switch)"},
+		"ramp rollout rollback messenger-ig-interop   # takes":           {"pass --yes"},
+		"ramp rollout rollback messenger-ig-interop --yes":               {"us-10 → us-1", "paused"},
+		"ramp rollout approve common-mailbox us-1   # alice":             {"cannot approve it too"},
+		"RAMP_ACTOR=bob ramp rollout approve common-mailbox us-1":        {"dogfood → us-1"},
+		"ramp rollout history messenger-ig-interop":                      {"plan created", "killed", "rolled back"},
+		"ramp rollout get messenger-ig-interop":                          {"- {name: world-5, regions: ['*'], percent: 5, after: 168h}"},
+	}
+	seen := map[string]bool{}
+	env := append(os.Environ(), "PATH="+bin+string(os.PathListSeparator)+os.Getenv("PATH"), "RAMP_DB=", "RAMP_ACTOR=", "RAMP_FORCE_TTY=1")
+	for _, c := range cmds {
+		if strings.HasPrefix(c.line, "export ") {
+			env = append(env, strings.Fields(strings.TrimPrefix(c.line, "export "))...)
+			continue
+		}
+		sh := exec.Command("bash", "-o", "pipefail", "-c", c.line)
+		sh.Dir, sh.Env = work, env
+		out, err := sh.CombinedOutput()
+		code := 0
+		if ee, ok := err.(*exec.ExitError); ok {
+			code = ee.ExitCode()
+		} else if err != nil {
+			t.Fatalf("%s: %v", c.line, err)
+		}
+		if code != c.wantExit {
+			t.Errorf("$ %s\nexit %d, want %d\n%s", c.line, code, c.wantExit, out)
+			continue
+		}
+		for key, wants := range expect {
+			command, _, _ := strings.Cut(c.line, "#")
+			matches := key == c.line || key == strings.TrimSpace(command) ||
+				strings.Contains(key, "#") && strings.HasPrefix(c.line, key) || key == "--explain" && strings.Contains(c.line, key)
+			if !matches {
+				continue
+			}
+			seen[key] = true
+			for _, w := range wants {
+				if !strings.Contains(string(out), w) {
+					t.Errorf("$ %s\noutput lacks %q:\n%s", c.line, w, out)
+				}
+			}
+		}
+	}
+	for key := range expect {
+		if !seen[key] {
+			t.Errorf("README.md no longer runs %q", key)
+		}
+	}
+}

@@ -165,7 +165,11 @@ func newRolloutStatusCmd(f *Factory) *cobra.Command {
 						next = st.Next.Name
 						due = dueWord(&st.Next, now)
 					}
-					t.row(st.Flag, stage, since, dash(st.By), stateOf(st), next, due)
+					by := dash(st.By)
+					if st.ApprovedBy != "" {
+						by += " (approved by " + st.ApprovedBy + ")"
+					}
+					t.row(st.Flag, stage, since, by, stateOf(st), next, due)
 				}
 				return t.flush()
 			})

@@ -219,7 +219,7 @@ func editPlan(ctx context.Context, f *Factory, flag, variant string, edit func(p
 		if changes[0].Action == flags.Create {
 			verb = "created"
 		}
-		fmt.Fprintf(f.IO.ErrOut, "rollout %s %s: %d stages (%s)\n", flag, verb, len(plan.Stages), strings.Join(stageNames(&plan), " → "))
+		fmt.Fprintf(f.IO.ErrOut, "rollout %s %s: %s (%s)\n", flag, verb, plural(len(plan.Stages), "stage", "stages"), strings.Join(stageNames(&plan), " → "))
 		return nil
 	})
 }
