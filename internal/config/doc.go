@@ -23,9 +23,15 @@
 //	      - regions: [US]
 //	        rollout: {"on": 10, "off": 90}
 //
-// Top level: cohorts and flags, both optional. The name rollouts is reserved
-// for rollout plans. Any other key, at any level, is an error: a typo is
-// never silently ignored. So is a key given twice in one mapping.
+// Top level: cohorts, flags and rollouts, all optional. Any other key, at any
+// level, is an error: a typo is never silently ignored. So is a key given
+// twice in one mapping.
+//
+// Rollout: flag, variant and stages, each stage with name, cohorts,
+// regions, when, percent (required), after (48h, 7d), at (RFC 3339),
+// approval (required or none), halt, decrease and replace. Document.Rollouts
+// returns them; Validate checks them against the flags and cohorts with
+// rollout.Validate (docs/rollouts.md).
 //
 // Cohort: key, description, when (a list of conditions) and members. Each
 // member is a user id or {id, region}. Leaving members out means that the
