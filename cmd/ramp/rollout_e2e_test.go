@@ -13,6 +13,10 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/open-feature/go-sdk/openfeature"
+
+	"github.com/ramp-flags/ramp/flags/provider"
 )
 
 // fastPlan is the scenario's rollout with a schedule of seconds.
@@ -68,13 +72,38 @@ func TestRolloutWhileServing(t *testing.T) {
 	srv := startServe(t, env, "127.0.0.1:0", "--controller-interval", "100ms", "--rate-limit", "0")
 	url := srv.url + "/ofrep/v1/evaluate/flags/messenger-ig-interop"
 
-	var users []string
+	var (
+		users    []string         // OFREP request bodies
+		contexts []map[string]any // the same, flattened for the provider
+	)
 	for i := range 900 {
 		region := []string{"US", "US", "US", "US", "CA", "MX", "FR", "BR", "US"}[i%9]
 		users = append(users, fmt.Sprintf(`{"context":{"targetingKey":"user-%d","region":%q,"accountCenterId":"ac-%d"}}`, i, region, i))
+		contexts = append(contexts, map[string]any{"targetingKey": fmt.Sprintf("user-%d", i), "region": region, "accountCenterId": fmt.Sprintf("ac-%d", i)})
 	}
 	for _, emp := range []string{"emp-1", "emp-2"} {
 		users = append(users, fmt.Sprintf(`{"context":{"targetingKey":%q,"region":"FR"}}`, emp))
+		contexts = append(contexts, map[string]any{"targetingKey": emp, "region": "FR"})
+	}
+	// A Go service's in-process provider, kept current by the event stream
+	// alone (its poll is an hour).
+	prov, err := provider.New(srv.url, key, provider.PollInterval(time.Hour))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := prov.InitWithContext(t.Context(), openfeature.EvaluationContext{}); err != nil {
+		t.Fatal(err)
+	}
+	defer prov.Shutdown()
+	// providerAgrees reports whether the provider gives the variant to
+	// exactly the users want says, among those of the region.
+	providerAgrees := func(want func(i int) bool) bool {
+		for i, c := range contexts {
+			if prov.BooleanEvaluation(t.Context(), "messenger-ig-interop", false, c).Value != want(i) {
+				return false
+			}
+		}
+		return true
 	}
 	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 16}}
 	ask := func(body string) (observation, error) {
@@ -219,12 +248,24 @@ func TestRolloutWhileServing(t *testing.T) {
 		t.Fatalf("1 s after the rollback the server does not answer as stage us-10 did: %d users on", count(last))
 	}
 	t.Logf("rollback answered by the server %v after the CLI exited", time.Since(rolledBack).Round(time.Millisecond))
+	stageUS10 := func(i int) bool {
+		if isUS(users[i]) {
+			return onAtUS10[i]
+		}
+		return last[i].on // other regions are as the server answers
+	}
+	if !within(time.Second, func() bool { return providerAgrees(stageUS10) }) {
+		t.Fatal("1 s after the rollback the provider does not decide as stage us-10 did")
+	}
 
 	// Phase 3: the kill switch reaches the server within a second, and
 	// enable restores the same users.
 	ramp("flags", "disable", "messenger-ig-interop")
 	if !within(time.Second, func() bool { obs, err := sweep(); return err == nil && count(obs) == 0 }) {
 		t.Fatal("1 s after the kill switch someone still has the feature")
+	}
+	if !within(time.Second, func() bool { return providerAgrees(func(int) bool { return false }) }) {
+		t.Fatal("1 s after the kill switch the provider still gives someone the feature")
 	}
 	ramp("flags", "enable", "messenger-ig-interop")
 	if !within(time.Second, func() bool {
@@ -240,6 +281,9 @@ func TestRolloutWhileServing(t *testing.T) {
 		return true
 	}) {
 		t.Fatal("1 s after enable the server does not serve stage us-10's users")
+	}
+	if !within(time.Second, func() bool { return providerAgrees(stageUS10) }) {
+		t.Fatal("1 s after enable the provider does not decide as stage us-10 did")
 	}
 }
 
