@@ -2,6 +2,7 @@ package rollout
 
 import (
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 
@@ -63,14 +64,20 @@ func (s *Stage) TakesAway() bool { return s.Decrease || s.Replace }
 // "90m"), or with a day unit ("7d"), in configuration and JSON.
 type Duration time.Duration
 
+// maxDays is the longest duration in days that a time.Duration holds.
+const maxDays = int(time.Duration(1<<63-1) / (24 * time.Hour))
+
 // ParseDuration reads a duration such as "48h", "1h30m" or "7d". It refuses
 // negative durations.
 func ParseDuration(s string) (Duration, error) {
 	s = strings.TrimSpace(s)
 	if days, ok := strings.CutSuffix(s, "d"); ok && days != "" && !strings.ContainsAny(days, "hmsuµn") {
-		var n int
-		if _, err := fmt.Sscanf(days, "%d", &n); err != nil || fmt.Sprint(n) != days || n < 0 {
+		n, err := strconv.Atoi(days)
+		if err != nil || strconv.Itoa(n) != days || n < 0 {
 			return 0, fmt.Errorf("invalid duration %q: want e.g. 48h, 90m or 7d", s)
+		}
+		if n > maxDays {
+			return 0, fmt.Errorf("invalid duration %q: at most %d days", s, maxDays)
 		}
 		return Duration(time.Duration(n) * 24 * time.Hour), nil
 	}

@@ -199,3 +199,24 @@ func TestParseDuration(t *testing.T) {
 		t.Errorf("48h prints as %q", s)
 	}
 }
+
+// FuzzParseDuration: durations from files and flags parse without panic,
+// and whatever parses prints back to the same duration.
+func FuzzParseDuration(f *testing.F) {
+	for _, s := range []string{"48h", "7d", "1h30m", "0s", "90m", "-1h", "1.5h", "d", "9999999999d", "2562047h"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		d, err := rollout.ParseDuration(s)
+		if err != nil {
+			return
+		}
+		if d < 0 {
+			t.Fatalf("ParseDuration(%q) = %v, negative", s, d)
+		}
+		back, err := rollout.ParseDuration(d.String())
+		if err != nil || back != d {
+			t.Fatalf("%q → %v → %q → %v, %v", s, time.Duration(d), d.String(), time.Duration(back), err)
+		}
+	})
+}

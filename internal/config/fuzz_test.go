@@ -14,6 +14,7 @@ import (
 	"github.com/ramp-flags/ramp/flags"
 	"github.com/ramp-flags/ramp/flags/bucket"
 	"github.com/ramp-flags/ramp/internal/config"
+	"github.com/ramp-flags/ramp/rollout"
 )
 
 // fuzzSeeds returns the inputs FuzzParse starts from: every file under
@@ -81,7 +82,7 @@ func FuzzParse(f *testing.F) {
 		var first []byte
 		for _, format := range []string{config.YAML, config.JSON} {
 			var buf bytes.Buffer
-			if err := config.Encode(&buf, &st, format); err != nil {
+			if err := config.Encode(&buf, &st, format, doc.Rollouts()...); err != nil {
 				if format == config.JSON && strings.Contains(err.Error(), "too long to read back as JSON") {
 					continue // an object key of over 1000 characters, written with "? " in YAML
 				}
@@ -98,8 +99,15 @@ func FuzzParse(f *testing.F) {
 			if plan := flags.Diff(&st, &got, true); !plan.Empty() {
 				t.Fatalf("Diff after a %s round trip = %+v\n%s", format, plan.Changes, clip(buf.Bytes()))
 			}
+			var stored []rollout.Rollout
+			for _, p := range doc.Rollouts() {
+				stored = append(stored, rollout.Rollout{Plan: p})
+			}
+			if changes, _ := rollout.Diff(stored, doc2.Rollouts(), true); len(changes) > 0 {
+				t.Fatalf("rollout plans differ after a %s round trip: %+v\n%s", format, changes, clip(buf.Bytes()))
+			}
 			var again bytes.Buffer
-			if err := config.Encode(&again, &got, config.YAML); err != nil {
+			if err := config.Encode(&again, &got, config.YAML, doc2.Rollouts()...); err != nil {
 				t.Fatal(err)
 			}
 			if first == nil {
