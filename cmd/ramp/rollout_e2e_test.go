@@ -289,7 +289,6 @@ func TestRolloutWhileServing(t *testing.T) {
 
 func isUS(body string) bool { return strings.Contains(body, `"region":"US"`) }
 
-
 // TestTwoReleaseManagersAtOnce: several `ramp rollout advance --to` and
 // `pause` processes on one flag at the same moment: for each stage exactly
 // one advance wins and every other gets exit code 5 with a message that says
@@ -375,21 +374,21 @@ func TestReadmeRollouts(t *testing.T) {
 		t.Fatalf("found %d commands under Staged rollouts in README.md", len(cmds))
 	}
 	expect := map[string][]string{
-		"ramp apply -f testdata/scenario.yaml":                           {"+ rollout messenger-ig-interop"},
-		"ramp rollout status":                                            {"messenger-ig-interop", "not started", "dogfood"},
-		"ramp rollout advance messenger-ig-interop --dry-run":            {"not started → dogfood", "cohort employees", "0% → 100%", "5 gain the variant"},
-		"ramp rollout status messenger-ig-interop":                       {"us-1 (2 of 7)", "started by alice", "region US", "next:     us-10", "✓ dogfood"},
-		"--explain":                                                      {"admitted by stage dogfood"},
+		"ramp apply -f testdata/scenario.yaml":                {"+ rollout messenger-ig-interop"},
+		"ramp rollout status":                                 {"messenger-ig-interop", "not started", "dogfood"},
+		"ramp rollout advance messenger-ig-interop --dry-run": {"not started → dogfood", "cohort employees", "0% → 100%", "5 gain the variant"},
+		"ramp rollout status messenger-ig-interop":            {"us-1 (2 of 7)", "started by alice", "region US", "next:     us-10", "✓ dogfood"},
+		"--explain": {"admitted by stage dogfood"},
 		"ramp rollout advance messenger-ig-interop --to us-50 --dry-run": {"us-1 → us-50", "1% → 50%"},
-		"ramp rollout tick":                                              {"no stage is due"},
-		"ramp flags disable messenger-ig-interop":                        {`every context now gets "off"`},
-		"ramp rollout advance messenger-ig-interop   # refused":          {"is disabled (kill switch)"},
-		"ramp rollout rollback messenger-ig-interop   # takes":           {"pass --yes"},
-		"ramp rollout rollback messenger-ig-interop --yes":               {"us-10 → us-1", "paused"},
-		"ramp rollout approve common-mailbox us-1   # alice":             {"cannot approve it too"},
-		"RAMP_ACTOR=bob ramp rollout approve common-mailbox us-1":        {"dogfood → us-1"},
-		"ramp rollout history messenger-ig-interop":                      {"plan created", "killed", "rolled back"},
-		"ramp rollout get messenger-ig-interop":                          {"- {name: world-5, regions: ['*'], percent: 5, after: 168h}"},
+		"ramp rollout tick":                                       {"no stage is due"},
+		"ramp flags disable messenger-ig-interop":                 {`every context now gets "off"`},
+		"ramp rollout advance messenger-ig-interop   # refused":   {"is disabled (kill switch)"},
+		"ramp rollout rollback messenger-ig-interop   # takes":    {"pass --yes"},
+		"ramp rollout rollback messenger-ig-interop --yes":        {"us-10 → us-1", "paused"},
+		"ramp rollout approve common-mailbox us-1   # alice":      {"cannot approve it too"},
+		"RAMP_ACTOR=bob ramp rollout approve common-mailbox us-1": {"dogfood → us-1"},
+		"ramp rollout history messenger-ig-interop":               {"plan created", "killed", "rolled back"},
+		"ramp rollout get messenger-ig-interop":                   {"- {name: world-5, regions: ['*'], percent: 5, after: 168h}"},
 	}
 	seen := map[string]bool{}
 	env := append(os.Environ(), "PATH="+bin+string(os.PathListSeparator)+os.Getenv("PATH"), "RAMP_DB=", "RAMP_ACTOR=", "RAMP_FORCE_TTY=1")
