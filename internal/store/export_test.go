@@ -1,5 +1,7 @@
 package store
 
+import "gorm.io/gorm"
+
 // Hooks for the external tests: they reach the database beneath the API only
 // to set up states the API cannot produce.
 
@@ -18,18 +20,28 @@ func AppliedMigrations(s *Store) ([]int, error) {
 	return vs, err
 }
 
-// Reset empties every table, for tests sharing a database named by
-// $RAMP_TEST_DSN.
+// Reset empties every table, for tests sharing a SQLite database named by
+// $RAMP_TEST_DSN (Postgres tests get a fresh schema each instead). The audit
+// log refuses deletes, so its triggers are dropped for the purge and made
+// again by the migration that made them.
 func Reset(s *Store) error {
-	return exec(s.w,
-		"DELETE FROM api_keys",
-		"DELETE FROM audit_log",
-		"DELETE FROM cohort_members",
-		"DELETE FROM cohort_imports",
-		"DELETE FROM cohorts",
-		"DELETE FROM flags",
-		"UPDATE config_state SET version = 0",
-	)
+	return s.w.Transaction(func(tx *gorm.DB) error {
+		if err := exec(tx,
+			"DROP TRIGGER IF EXISTS audit_log_no_update",
+			"DROP TRIGGER IF EXISTS audit_log_no_delete",
+			"DELETE FROM api_keys",
+			"DELETE FROM audit_log",
+			"DELETE FROM rollouts",
+			"DELETE FROM cohort_members",
+			"DELETE FROM cohort_imports",
+			"DELETE FROM cohorts",
+			"DELETE FROM flags",
+			"UPDATE config_state SET version = 0",
+		); err != nil {
+			return err
+		}
+		return migrate4(tx, s.d)
+	})
 }
 
 // ExplainVersion returns the database's plan for the query Version runs,
