@@ -6,8 +6,8 @@ import (
 	"testing"
 )
 
-// TestEngineImportsNoInfrastructure keeps the engine embeddable: the flags
-// and cohorts packages must not pull a database, an HTTP stack or the CLI
+// TestEngineImportsNoInfrastructure keeps the engine embeddable: the flags,
+// cohorts and rollout packages must not pull a database, an HTTP stack or the CLI
 // framework into the binaries of services that import them.
 func TestEngineImportsNoInfrastructure(t *testing.T) {
 	if testing.Short() {
@@ -15,7 +15,7 @@ func TestEngineImportsNoInfrastructure(t *testing.T) {
 	}
 	// flags/provider talks HTTP by design and has its own dependency test.
 	engine := []string{"github.com/ramp-flags/ramp/flags", "github.com/ramp-flags/ramp/flags/bucket",
-		"github.com/ramp-flags/ramp/flags/wire", "github.com/ramp-flags/ramp/cohorts"}
+		"github.com/ramp-flags/ramp/flags/wire", "github.com/ramp-flags/ramp/cohorts", "github.com/ramp-flags/ramp/rollout"}
 	out, err := exec.Command("go", append([]string{"list", "-deps"}, engine...)...).CombinedOutput()
 	if err != nil {
 		t.Fatalf("go list: %v\n%s", err, out)
