@@ -39,7 +39,7 @@ overrides every plan at once, and "ramp flags enable" restores the live stage.`,
 	}
 	cmd.AddCommand(newRolloutStatusCmd(f), newRolloutAdvanceCmd(f), newRolloutApproveCmd(f),
 		newRolloutPauseCmd(f, true), newRolloutPauseCmd(f, false), newRolloutRollbackCmd(f),
-		newRolloutHistoryCmd(f), newRolloutTickCmd(f), newRolloutGetCmd(f), newRolloutAddStageCmd(f),
+		newRolloutHistoryCmd(f), newRolloutTickCmd(f), newRolloutGetCmd(f), newRolloutAddStageCmd(f), newRolloutEditStageCmd(f),
 		newRolloutRemoveStageCmd(f), newRolloutDeleteCmd(f))
 	return cmd
 }

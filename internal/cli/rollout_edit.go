@@ -75,7 +75,7 @@ files: --when "platform in ios,android" --when "appVersion semver_gte 300.0.0".`
 			if o.percent == "" {
 				return &UsageError{Err: fmt.Errorf("--percent is required")}
 			}
-			st, err := o.stage(args[1])
+			st, err := o.stage(args[1], cmd.Flags().Changed)
 			if err != nil {
 				return err
 			}
@@ -94,9 +94,18 @@ files: --when "platform in ios,android" --when "appVersion semver_gte 300.0.0".`
 			})
 		},
 	}
+	o.register(cmd, true)
+	return cmd
+}
+
+// register adds the stage flags to add-stage (adding, with --variant and
+// --before) or edit-stage.
+func (o *stageOptions) register(cmd *cobra.Command, adding bool) {
 	fl := cmd.Flags()
-	fl.StringVar(&o.variant, "variant", "", "the variant the plan rolls out (needed to create the plan; changes it otherwise)")
-	fl.StringVar(&o.before, "before", "", "insert the stage before this one (default: at the end)")
+	if adding {
+		fl.StringVar(&o.variant, "variant", "", "the variant the plan rolls out (needed to create the plan; changes it otherwise)")
+		fl.StringVar(&o.before, "before", "", "insert the stage before this one (default: at the end)")
+	}
 	fl.StringSliceVar(&o.cohorts, "cohorts", nil, "cohorts the stage targets")
 	fl.StringSliceVar(&o.regions, "regions", nil, "regions the stage targets: countries (US), groups (NA, EU) or *")
 	fl.StringArrayVar(&o.when, "when", nil, `a condition every target of the stage must meet: "attribute op value[,value…]" (repeatable)`)
@@ -107,45 +116,121 @@ files: --when "platform in ios,android" --when "appVersion semver_gte 300.0.0".`
 	fl.BoolVar(&o.halt, "halt", false, "a hold point: the schedule never advances past the stage on its own")
 	fl.BoolVar(&o.decrease, "decrease", false, "the stage may lower percentages earlier stages gave")
 	fl.BoolVar(&o.replace, "replace", false, "the stage's targets replace all earlier ones")
+}
+
+// stage builds a new stage from the command line.
+func (o *stageOptions) stage(name string, changed func(string) bool) (rollout.Stage, error) {
+	st := rollout.Stage{Name: name}
+	return st, o.apply(&st, changed)
+}
+
+// parseCondition reads --when "attribute op value[,value…]".
+func parseCondition(w string) (cohorts.Condition, error) {
+	parts := strings.Fields(w)
+	if len(parts) < 2 {
+		return cohorts.Condition{}, &UsageError{Err: fmt.Errorf(`--when %q: want "attribute op value[,value…]"`, w)}
+	}
+	c := cohorts.Condition{Attribute: parts[0], Op: cohorts.Operator(parts[1])}
+	if len(parts) > 2 {
+		c.Values = strings.Split(strings.Join(parts[2:], " "), ",")
+	}
+	if _, err := c.Compile(); err != nil {
+		return c, &UsageError{Err: fmt.Errorf("--when %q: %w", w, err)}
+	}
+	return c, nil
+}
+
+func newRolloutEditStageCmd(f *Factory) *cobra.Command {
+	o := &stageOptions{}
+	cmd := &cobra.Command{
+		Use:   "edit-stage FLAG STAGE [--percent P] [--after D] …",
+		Short: "Change fields of one stage of a flag's rollout plan (only the flags given)",
+		Long: `Change one stage of a flag's rollout plan: only the fields whose flags are
+given change (--cohorts "" and --regions "" clear a list, --when "" clears
+the conditions, --after 0 and --at "" clear the schedule). The plan is
+validated as a whole, as "ramp apply" validates it. Editing the live stage
+changes who gets the variant at once.`,
+		Example: `  ramp rollout edit-stage messenger-ig-interop us-10 --after 72h
+  ramp rollout edit-stage messenger-ig-interop us-50 --approval
+  ramp rollout edit-stage messenger-ig-interop world-5 --percent 2 --at 2026-12-01T09:00:00Z`,
+		Args: exactArgs(2, "a flag key and a stage name"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			changed := cmd.Flags().Changed
+			return editPlan(cmd.Context(), f, args[0], "", func(p *rollout.Plan) error {
+				i := p.StageIndex(args[1])
+				if i < 0 {
+					return &UsageError{Err: fmt.Errorf("rollout %s has no stage %q (stages: %s)", p.Flag, args[1], strings.Join(stageNames(p), ", "))}
+				}
+				return o.apply(&p.Stages[i], changed)
+			})
+		},
+	}
+	o.register(cmd, false)
 	return cmd
 }
 
-// stage builds a stage from the command line.
-func (o *stageOptions) stage(name string) (rollout.Stage, error) {
-	st := rollout.Stage{Name: name, Cohorts: o.cohorts, Regions: o.regions, Approval: o.approval, Halt: o.halt,
-		Decrease: o.decrease, Replace: o.replace}
+// apply sets the fields of st whose flags were given.
+func (o *stageOptions) apply(st *rollout.Stage, changed func(string) bool) error {
 	var err error
-	if st.Percent, err = flags.ParsePercent(o.percent); err != nil {
-		return st, &UsageError{Err: fmt.Errorf("--percent: %w", err)}
-	}
-	if o.after != "" {
-		if st.After, err = rollout.ParseDuration(o.after); err != nil {
-			return st, &UsageError{Err: fmt.Errorf("--after: %w", err)}
+	if changed("percent") {
+		if st.Percent, err = flags.ParsePercent(o.percent); err != nil {
+			return &UsageError{Err: fmt.Errorf("--percent: %w", err)}
 		}
 	}
-	if o.at != "" {
-		t, err := time.Parse(time.RFC3339, o.at)
-		if err != nil {
-			return st, &UsageError{Err: fmt.Errorf("--at: want an RFC 3339 time such as 2026-12-01T09:00:00Z: %w", err)}
-		}
-		t = t.UTC()
-		st.At = &t
+	if changed("cohorts") {
+		st.Cohorts = nonEmpty(o.cohorts)
 	}
-	for _, w := range o.when {
-		parts := strings.Fields(w)
-		if len(parts) < 2 {
-			return st, &UsageError{Err: fmt.Errorf(`--when %q: want "attribute op value[,value…]"`, w)}
-		}
-		c := cohorts.Condition{Attribute: parts[0], Op: cohorts.Operator(parts[1])}
-		if len(parts) > 2 {
-			c.Values = strings.Split(strings.Join(parts[2:], " "), ",")
-		}
-		if _, err := c.Compile(); err != nil {
-			return st, &UsageError{Err: fmt.Errorf("--when %q: %w", w, err)}
-		}
-		st.When = append(st.When, c)
+	if changed("regions") {
+		st.Regions = nonEmpty(o.regions)
 	}
-	return st, nil
+	if changed("when") {
+		st.When = nil
+		for _, w := range o.when {
+			if strings.TrimSpace(w) == "" {
+				continue
+			}
+			c, err := parseCondition(w)
+			if err != nil {
+				return err
+			}
+			st.When = append(st.When, c)
+		}
+	}
+	if changed("after") {
+		st.After = 0
+		if o.after != "" && o.after != "0" {
+			if st.After, err = rollout.ParseDuration(o.after); err != nil {
+				return &UsageError{Err: fmt.Errorf("--after: %w", err)}
+			}
+		}
+	}
+	if changed("at") {
+		st.At = nil
+		if o.at != "" {
+			t, err := time.Parse(time.RFC3339, o.at)
+			if err != nil {
+				return &UsageError{Err: fmt.Errorf("--at: want an RFC 3339 time such as 2026-12-01T09:00:00Z: %w", err)}
+			}
+			t = t.UTC()
+			st.At = &t
+		}
+	}
+	for name, field := range map[string]*bool{"approval": &st.Approval, "halt": &st.Halt, "decrease": &st.Decrease, "replace": &st.Replace} {
+		if changed(name) {
+			*field = map[string]bool{"approval": o.approval, "halt": o.halt, "decrease": o.decrease, "replace": o.replace}[name]
+		}
+	}
+	return nil
+}
+
+func nonEmpty(list []string) []string {
+	var out []string
+	for _, s := range list {
+		if s = strings.TrimSpace(s); s != "" {
+			out = append(out, s)
+		}
+	}
+	return out
 }
 
 func newRolloutRemoveStageCmd(f *Factory) *cobra.Command {
@@ -208,6 +293,9 @@ func editPlan(ctx context.Context, f *Factory, flag, variant string, edit func(p
 			return err
 		}
 		changes, _ := rollout.Diff(cur, []rollout.Plan{plan}, false)
+		if err := checkLiveStages(cur, changes); err != nil {
+			return err
+		}
 		if len(changes) == 0 {
 			fmt.Fprintf(f.IO.ErrOut, "rollout %s unchanged\n", flag)
 			return nil

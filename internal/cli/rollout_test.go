@@ -187,6 +187,17 @@ func TestRolloutBuiltFromTheCommandLine(t *testing.T) {
 	if got != want {
 		t.Errorf("rollout get:\n%s\nwant\n%s", got, want)
 	}
+	r.ok("rollout", "edit-stage", "common-mailbox", "ios-us-5", "--percent", "7.5", "--when", "", "--after", "0", "--halt=false", "--approval")
+	if got := r.ok("rollout", "get", "common-mailbox"); !strings.Contains(got, "- {name: ios-us-5, regions: [US], percent: 7.5, approval: required}") {
+		t.Errorf("after edit-stage:\n%s", got)
+	}
+	if _, errOut, code := r.run("", "rollout", "add-stage", "common-mailbox", "us-2", "--regions", "US", "--percent", "2"); code != 3 || !strings.Contains(errOut, "lowers region US from 7.5% to 2%") {
+		t.Errorf("a stage lowering the edited one: exit %d, %s", code, errOut)
+	}
+	r.ok("rollout", "advance", "common-mailbox")
+	if _, errOut, code := r.run("", "rollout", "remove-stage", "common-mailbox", "dogfood"); code != 3 || !strings.Contains(errOut, "the live stage dogfood is not in the new plan") {
+		t.Errorf("removing the live stage: exit %d, %s", code, errOut)
+	}
 	r.ok("rollout", "remove-stage", "common-mailbox", "br-1")
 	if st := decode[map[string]any](t, r.ok("rollout", "status", "common-mailbox")); st["stages"] != 2.0 {
 		t.Errorf("after remove-stage: %v", st)
