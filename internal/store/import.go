@@ -252,10 +252,14 @@ func (w *writeTx) importMembers(ctx context.Context, d *dialect, conn *sql.Conn,
 
 	// The set operations.
 	upsert := func(where string) (int, error) {
+		onConflict := `ON CONFLICT (cohort_key, user_id) DO UPDATE SET region = excluded.region WHERE ` + where
+		if before == 0 {
+			// Nothing to conflict with (the cohort is locked), and a plain
+			// INSERT is about twice as fast on Postgres.
+			onConflict = ""
+		}
 		r := w.db.Exec(`INSERT INTO cohort_members (cohort_key, user_id, region)
-			SELECT ?, user_id, region FROM import_staging WHERE true ORDER BY user_id
-			ON CONFLICT (cohort_key, user_id) DO UPDATE SET region = excluded.region
-			WHERE `+where, key)
+			SELECT ?, user_id, region FROM import_staging WHERE true ORDER BY user_id `+onConflict, key)
 		return int(r.RowsAffected), r.Error
 	}
 	switch opt.Mode {
