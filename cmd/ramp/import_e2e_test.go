@@ -13,6 +13,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/ramp-flags/ramp/internal/testdb"
 )
 
 // importConfig is a flag served to the members of a cohort whose list is
@@ -45,14 +47,7 @@ func TestImportsReachServe(t *testing.T) {
 		testImportsReachServe(t, filepath.Join(t.TempDir(), "ramp.db"))
 	})
 	t.Run("postgres", func(t *testing.T) {
-		dsn := os.Getenv("RAMP_TEST_DSN")
-		if !strings.HasPrefix(dsn, "postgres://") && !strings.HasPrefix(dsn, "postgresql://") {
-			if os.Getenv("RAMP_REQUIRE_POSTGRES") == "1" {
-				t.Fatalf("RAMP_REQUIRE_POSTGRES=1 but RAMP_TEST_DSN is not a Postgres URL")
-			}
-			t.Skip("needs RAMP_TEST_DSN=postgres://… (make test-postgres)")
-		}
-		testImportsReachServe(t, schemaDSN(t, dsn))
+		testImportsReachServe(t, testdb.Postgres(t))
 	})
 }
 

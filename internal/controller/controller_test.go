@@ -2,7 +2,6 @@ package controller_test
 
 import (
 	"context"
-	"path/filepath"
 	"sync"
 	"testing"
 	"time"
@@ -12,6 +11,7 @@ import (
 	"github.com/ramp-flags/ramp/flags/bucket"
 	"github.com/ramp-flags/ramp/internal/controller"
 	"github.com/ramp-flags/ramp/internal/store"
+	"github.com/ramp-flags/ramp/internal/testdb"
 	"github.com/ramp-flags/ramp/rollout"
 )
 
@@ -44,12 +44,12 @@ func interop() rollout.Plan {
 	}}
 }
 
-// setup opens a store on a fresh SQLite file with the fake clock and the
+// setup opens a store on a fresh database with the fake clock and the
 // scenario flag and plan, started by hand at us-1.
 func setup(t *testing.T, plan rollout.Plan) (*store.Store, *fakeClock, string) {
 	t.Helper()
 	ctx := context.Background()
-	path := filepath.Join(t.TempDir(), "ramp.db")
+	path := testdb.DSN(t) // a SQLite file, or a Postgres schema in the Postgres pass
 	s := open(t, path)
 	clk := &fakeClock{now: t0}
 	s.Now = clk.Now

@@ -4,15 +4,12 @@ import (
 	"bufio"
 	"bytes"
 	"context"
-	"crypto/rand"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"io"
 	"log/slog"
 	"net"
 	"net/http"
-	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -20,12 +17,12 @@ import (
 	"testing"
 	"time"
 
-	"github.com/jackc/pgx/v5"
 
 	"github.com/ramp-flags/ramp/flags"
 	"github.com/ramp-flags/ramp/internal/config"
 	"github.com/ramp-flags/ramp/internal/server"
 	"github.com/ramp-flags/ramp/internal/store"
+	"github.com/ramp-flags/ramp/internal/testdb"
 )
 
 // Secrets the fake authenticator knows.
@@ -78,10 +75,8 @@ func (a *fakeAuth) Authenticate(_ context.Context, secret string) (server.Princi
 // test`), a schema of its own in that database.
 func openStore(t *testing.T) (*store.Store, string) {
 	t.Helper()
-	dsn := filepath.Join(t.TempDir(), "ramp.db")
-	if pg := os.Getenv("RAMP_TEST_DSN"); strings.HasPrefix(pg, "postgres://") || strings.HasPrefix(pg, "postgresql://") {
-		dsn = freshSchema(t, pg)
-	} else if os.Getenv("RAMP_REQUIRE_POSTGRES") == "1" {
+	dsn := testdb.DSN(t)
+	if pg := os.Getenv("RAMP_TEST_DSN"); !testdb.IsPostgres(pg) && os.Getenv("RAMP_REQUIRE_POSTGRES") == "1" {
 		t.Fatalf("RAMP_REQUIRE_POSTGRES=1 and RAMP_TEST_DSN is not a postgres:// URL (%q)", pg)
 	}
 	s := openPath(t, dsn)
@@ -98,42 +93,6 @@ func openPath(t *testing.T, dsn string) *store.Store {
 	}
 	t.Cleanup(func() { s.Close() })
 	return s
-}
-
-// freshSchema creates a schema for the test in the Postgres database dsn
-// names, drops it when the test ends, and returns dsn with its search_path.
-func freshSchema(t *testing.T, dsn string) string {
-	t.Helper()
-	var b [4]byte
-	_, _ = rand.Read(b[:])
-	name := fmt.Sprintf("srv_%.40s_%x", strings.Map(func(r rune) rune {
-		if 'a' <= r && r <= 'z' || '0' <= r && r <= '9' {
-			return r
-		}
-		return '_'
-	}, strings.ToLower(t.Name())), b)
-	exec := func(stmt string) {
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		defer cancel()
-		conn, err := pgx.Connect(ctx, dsn)
-		if err != nil {
-			t.Fatalf("connect to RAMP_TEST_DSN: %v", err)
-		}
-		defer conn.Close(ctx)
-		if _, err := conn.Exec(ctx, stmt); err != nil {
-			t.Fatalf("%s: %v", stmt, err)
-		}
-	}
-	exec("CREATE SCHEMA " + name)
-	t.Cleanup(func() { exec("DROP SCHEMA " + name + " CASCADE") })
-	u, err := url.Parse(dsn)
-	if err != nil {
-		t.Fatalf("RAMP_TEST_DSN: %v", err)
-	}
-	q := u.Query()
-	q.Set("search_path", name)
-	u.RawQuery = q.Encode()
-	return u.String()
 }
 
 func applyFile(t *testing.T, s *store.Store, file string) {

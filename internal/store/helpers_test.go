@@ -2,23 +2,18 @@ package store_test
 
 import (
 	"context"
-	"crypto/rand"
-	"fmt"
-	"net/url"
 	"os"
-	"path/filepath"
-	"strings"
 	"testing"
 	"time"
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"
-	"github.com/jackc/pgx/v5"
 
 	"github.com/ramp-flags/ramp/cohorts"
 	"github.com/ramp-flags/ramp/flags"
 	"github.com/ramp-flags/ramp/flags/bucket"
 	"github.com/ramp-flags/ramp/internal/store"
+	"github.com/ramp-flags/ramp/internal/testdb"
 )
 
 // t0 is the time a test's fixed clock starts at.
@@ -26,82 +21,22 @@ var t0 = time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
 
 // testDSN returns the database a test uses, empty unless the test shares
 // it: without $RAMP_TEST_DSN, a new SQLite file; with a Postgres URL there,
-// a new schema in that database (see freshSchema); with anything else, that
+// a new schema in that database (testdb.DSN); with anything else, that
 // database, shared by every test and emptied by emptyDSN.
 func testDSN(t *testing.T) string {
 	t.Helper()
-	switch dsn := os.Getenv("RAMP_TEST_DSN"); {
-	case isPostgres(dsn):
-		return freshSchema(t, dsn)
-	case dsn != "":
+	if dsn := os.Getenv("RAMP_TEST_DSN"); dsn != "" && !testdb.IsPostgres(dsn) {
 		return dsn
 	}
-	return filepath.Join(t.TempDir(), "ramp.db")
+	return testdb.DSN(t)
 }
 
-// postgresDSN returns the DSN of a new schema in the Postgres database
-// $RAMP_TEST_DSN names, for tests of Postgres behaviour. Without one it
-// skips the test, except when $RAMP_REQUIRE_POSTGRES is 1 (the Postgres pass
-// of `make test`): that pass must not skip silently.
-func postgresDSN(t *testing.T) string {
-	t.Helper()
-	dsn := os.Getenv("RAMP_TEST_DSN")
-	if !isPostgres(dsn) {
-		if os.Getenv("RAMP_REQUIRE_POSTGRES") == "1" {
-			t.Fatalf("RAMP_REQUIRE_POSTGRES=1 and RAMP_TEST_DSN is not a postgres:// URL (%q): Postgres tests cannot run (start a server with .ci/postgres.sh start)", dsn)
-		}
-		t.Skip("tests Postgres behaviour; set RAMP_TEST_DSN=postgres://… (see .ci/postgres.sh)")
-	}
-	return freshSchema(t, dsn)
-}
-
-func isPostgres(dsn string) bool {
-	return strings.HasPrefix(dsn, "postgres://") || strings.HasPrefix(dsn, "postgresql://")
-}
-
-// freshSchema creates a schema named after the test in the Postgres
-// database dsn names, drops it when the test ends, and returns dsn with its
-// search_path set to it: every connection a Store (or a helper process)
-// opens with the result sees only that schema's tables.
-func freshSchema(t *testing.T, dsn string) string {
-	t.Helper()
-	var b [4]byte
-	rand.Read(b[:])
-	name := strings.Map(func(r rune) rune {
-		if 'a' <= r && r <= 'z' || '0' <= r && r <= '9' {
-			return r
-		}
-		return '_'
-	}, strings.ToLower(t.Name()))
-	name = fmt.Sprintf("t_%.40s_%x", name, b)
-	admin(t, dsn, "CREATE SCHEMA "+name)
-	t.Cleanup(func() { admin(t, dsn, "DROP SCHEMA "+name+" CASCADE") })
-
-	u, err := url.Parse(dsn)
-	if err != nil {
-		t.Fatalf("RAMP_TEST_DSN: %v", err)
-	}
-	q := u.Query()
-	q.Set("search_path", name)
-	u.RawQuery = q.Encode()
-	return u.String()
-}
-
-// admin runs a statement on a connection of its own to the Postgres
-// database dsn names.
-func admin(t *testing.T, dsn, stmt string) {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	conn, err := pgx.Connect(ctx, dsn)
-	if err != nil {
-		t.Fatalf("connect to RAMP_TEST_DSN: %v", err)
-	}
-	defer conn.Close(ctx)
-	if _, err := conn.Exec(ctx, stmt); err != nil {
-		t.Fatalf("%s: %v", stmt, err)
-	}
-}
+// The shared helpers under the names these tests use.
+var (
+	postgresDSN = func(t *testing.T) string { t.Helper(); return testdb.Postgres(t) }
+	isPostgres  = testdb.IsPostgres
+	admin       = func(t *testing.T, dsn, stmt string) { t.Helper(); testdb.Exec(t, dsn, stmt) }
+)
 
 // sqliteOnly skips tests of SQLite behaviour when $RAMP_TEST_DSN is set.
 func sqliteOnly(t *testing.T) {
