@@ -10,6 +10,7 @@ import (
 
 	"github.com/ramp-flags/ramp/flags"
 	"github.com/ramp-flags/ramp/internal/store"
+	"github.com/ramp-flags/ramp/rollout"
 )
 
 func newFlagsCmd(f *Factory) *cobra.Command {
@@ -76,9 +77,18 @@ func newFlagsListCmd(f *Factory) *cobra.Command {
 					fmt.Fprintln(f.IO.ErrOut, "no flags yet: declare them in a file and run ramp apply -f FILE")
 					return nil
 				}
-				t := newTable(f.IO.Out, "KEY", "TYPE", "STATE", "DEFAULT", "RULES", "VERSION", "DESCRIPTION")
+				rs, err := s.Rollouts(cmd.Context())
+				if err != nil {
+					return err
+				}
+				stages := map[string]string{}
+				for i := range rs {
+					stages[rs[i].Flag] = fmt.Sprintf("%s (%d/%d)", stageWord(&rs[i]), rs[i].Live()+1, len(rs[i].Stages))
+				}
+				t := newTable(f.IO.Out, "KEY", "TYPE", "STATE", "DEFAULT", "RULES", "ROLLOUT", "VERSION", "DESCRIPTION")
 				for _, fl := range fs {
-					t.row(fl.Key, string(fl.Type), stateWord(fl.Enabled), fl.DefaultVariant, itoa(len(fl.Rules)), fmt.Sprint(fl.Version), truncate(fl.Description, 60))
+					t.row(fl.Key, string(fl.Type), stateWord(fl.Enabled), fl.DefaultVariant, itoa(len(fl.Rules)), dash(stages[fl.Key]),
+						fmt.Sprint(fl.Version), truncate(fl.Description, 60))
 				}
 				return t.flush()
 			})
@@ -108,6 +118,8 @@ func truncate(s string, n int) string {
 type flagView struct {
 	flags.Flag
 	Version int64 `json:"version"`
+	// Rollout is the flag's rollout plan and where it stands, if it has one.
+	Rollout *rolloutStatus `json:"rollout,omitempty"`
 }
 
 func newFlagView(f *flags.Flag) flagView { return flagView{Flag: *f, Version: f.Version} }
@@ -132,10 +144,21 @@ func newFlagsGetCmd(f *Factory) *cobra.Command {
 				if err != nil {
 					return err
 				}
-				if out != formatTable {
-					return writeData(f.IO.Out, out, newFlagView(&fl))
+				var plan *rollout.Rollout
+				if r, err := s.Rollout(cmd.Context(), args[0]); err == nil {
+					plan = &r
+				} else if !isNotFound(err) {
+					return err
 				}
-				return printFlag(f.IO, &fl)
+				if out != formatTable {
+					view := newFlagView(&fl)
+					if plan != nil {
+						st := newRolloutStatus(plan, &fl)
+						view.Rollout = &st
+					}
+					return writeData(f.IO.Out, out, view)
+				}
+				return printFlag(f.IO, &fl, plan)
 			})
 		},
 	}
@@ -143,7 +166,7 @@ func newFlagsGetCmd(f *Factory) *cobra.Command {
 	return cmd
 }
 
-func printFlag(io *IOStreams, fl *flags.Flag) error {
+func printFlag(io *IOStreams, fl *flags.Flag, plan *rollout.Rollout) error {
 	w := io.Out
 	fmt.Fprintf(w, "%s (%s, %s, version %d)\n", fl.Key, fl.Type, stateWord(fl.Enabled), fl.Version)
 	if fl.Description != "" {
@@ -166,7 +189,7 @@ func printFlag(io *IOStreams, fl *flags.Flag) error {
 		bucketBy = fl.BucketBy + ", else targetingKey"
 	}
 	fmt.Fprintf(w, "bucketing: by %s, salt %q, algorithm v%d\n", bucketBy, fl.EffectiveSalt(), fl.Bucketing)
-	if len(fl.Rules) == 0 {
+	if len(fl.Rules) == 0 && plan == nil {
 		fmt.Fprintln(w, "rules: none: every context gets the default variant")
 		return nil
 	}
@@ -174,7 +197,21 @@ func printFlag(io *IOStreams, fl *flags.Flag) error {
 	for i, r := range fl.Rules {
 		fmt.Fprintf(w, "  %d. %s\n", i, describeRule(&r))
 	}
+	if plan != nil {
+		live := plan.Live()
+		if live < 0 {
+			fmt.Fprintf(w, "  then the rollout plan (%d stages, not started): nobody yet\n", len(plan.Stages))
+		} else {
+			fmt.Fprintf(w, "  then the rollout plan at stage %s (%d of %d): %s to\n", plan.Progress.Stage, live+1, len(plan.Stages), plan.Variant)
+			for _, g := range plan.Audience(live) {
+				fmt.Fprintf(w, "       %s%% of %s\n", g.Percent, g.Target)
+			}
+		}
+	}
 	fmt.Fprintf(w, "  otherwise: %s\n", fl.DefaultVariant)
+	if plan != nil {
+		fmt.Fprintf(w, "rollout: ramp rollout status %s\n", fl.Key)
+	}
 	return nil
 }
 
