@@ -81,7 +81,7 @@ func testImportsReachServe(t *testing.T, db string) {
 	// eval answers whether the server serves id as a member, and at which
 	// configuration version; version 0 means it failed (reported), so that
 	// it can run outside the test's goroutine. Requests are paced to 500 a
-	// second in all, half the server's default limit for a key.
+	// second in all, so that the replace import runs while they go on.
 	pace := time.NewTicker(2 * time.Millisecond)
 	defer pace.Stop()
 	eval := func(id string) (on bool, version int64) {

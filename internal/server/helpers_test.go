@@ -17,7 +17,6 @@ import (
 	"testing"
 	"time"
 
-
 	"github.com/ramp-flags/ramp/flags"
 	"github.com/ramp-flags/ramp/internal/config"
 	"github.com/ramp-flags/ramp/internal/server"

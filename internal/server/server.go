@@ -18,7 +18,7 @@ import (
 // Defaults of Config.
 const (
 	DefaultPoll              = 200 * time.Millisecond
-	DefaultRateLimit         = 1000 // requests a second per key
+	DefaultRateLimit         = 20000 // requests a second per key: a fleet shares one SDK key
 	DefaultMaxBody           = 1 << 20
 	DefaultPing              = 15 * time.Second
 	DefaultInactivityDelay   = 120 // seconds, advertised in eventStreams
