@@ -7,6 +7,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -41,44 +42,27 @@ func TestReadmeTour(t *testing.T) {
 	}
 	env := append(os.Environ(), "PATH="+bin+string(os.PathListSeparator)+os.Getenv("PATH"), "RAMP_DB=", "RAMP_ACTOR=", "RAMP_FORCE_TTY=1")
 	disabled := false
-	for _, c := range cmds {
-		if strings.HasPrefix(c.line, "export ") {
-			env = append(env, strings.Fields(strings.TrimPrefix(c.line, "export "))...)
-			continue
-		}
-		sh := exec.Command("bash", "-c", c.line)
-		sh.Dir, sh.Env = work, env
-		out, err := sh.CombinedOutput()
-		code := 0
-		if ee, ok := err.(*exec.ExitError); ok {
-			code = ee.ExitCode()
-		} else if err != nil {
-			t.Fatalf("%s: %v", c.line, err)
-		}
-		if code != c.wantExit {
-			t.Errorf("$ %s\nexit %d, want %d\n%s", c.line, code, c.wantExit, out)
-			continue
-		}
+	runReadmeLines(t, work, env, cmds, func(line, out string) {
 		for key, wants := range expect {
-			if !strings.Contains(c.line, key) {
+			if !strings.Contains(line, key) {
 				continue
 			}
 			for _, w := range wants {
 				if key == "eval messenger-ig-interop --context '{\"targetingKey\":\"emp-1\"}'" && disabled {
 					w = `"reason": "DISABLED"`
 				}
-				if !strings.Contains(string(out), w) {
-					t.Errorf("$ %s\noutput lacks %q:\n%s", c.line, w, out)
+				if !strings.Contains(out, w) {
+					t.Errorf("$ %s\noutput lacks %q:\n%s", line, w, out)
 				}
 			}
 		}
-		if strings.Contains(c.line, "flags disable") {
+		if strings.Contains(line, "flags disable") {
 			disabled = true
 		}
-		if strings.Contains(c.line, "flags enable") {
+		if strings.Contains(line, "flags enable") {
 			disabled = false
 		}
-	}
+	})
 	if _, err := os.Stat(filepath.Join(work, "tour.db")); err != nil {
 		t.Errorf("the tour did not use tour.db: %v", err)
 	}
@@ -121,6 +105,35 @@ func TestMain(m *testing.M) {
 type tourCommand struct {
 	line     string
 	wantExit int
+}
+
+// runReadmeLines runs README command lines as a reader would, each in bash
+// (with pipefail) in work: "export A=B" lines add to env; every other line
+// must exit with the status its "(exit N)" note gives (0 without one), and
+// then check gets its stdout and stderr together.
+func runReadmeLines(t *testing.T, work string, env []string, cmds []tourCommand, check func(line, out string)) {
+	t.Helper()
+	env = slices.Clone(env)
+	for _, c := range cmds {
+		if strings.HasPrefix(c.line, "export ") {
+			env = append(env, strings.Fields(strings.TrimPrefix(c.line, "export "))...)
+			continue
+		}
+		sh := exec.Command("bash", "-o", "pipefail", "-c", c.line)
+		sh.Dir, sh.Env = work, env
+		out, err := sh.CombinedOutput()
+		code := 0
+		if ee, ok := err.(*exec.ExitError); ok {
+			code = ee.ExitCode()
+		} else if err != nil {
+			t.Fatalf("%s: %v", c.line, err)
+		}
+		if code != c.wantExit {
+			t.Errorf("$ %s\nexit %d, want %d\n%s", c.line, code, c.wantExit, out)
+			continue
+		}
+		check(c.line, string(out))
+	}
 }
 
 var exitNote = regexp.MustCompile(`\(exit (\d+)\)`)

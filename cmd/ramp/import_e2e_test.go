@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -285,31 +284,14 @@ func TestReadmeCohortImports(t *testing.T) {
 	}
 	seen := map[string]bool{}
 	env := append(os.Environ(), "PATH="+bin+string(os.PathListSeparator)+os.Getenv("PATH"), "RAMP_DB=", "RAMP_ACTOR=", "RAMP_FORCE_TTY=")
-	for _, c := range cmds {
-		if strings.HasPrefix(c.line, "export ") {
-			env = append(env, strings.Fields(strings.TrimPrefix(c.line, "export "))...)
-			continue
-		}
-		sh := exec.Command("bash", "-o", "pipefail", "-c", c.line)
-		sh.Dir, sh.Env = work, env
-		out, err := sh.CombinedOutput()
-		code := 0
-		if ee, ok := err.(*exec.ExitError); ok {
-			code = ee.ExitCode()
-		} else if err != nil {
-			t.Fatalf("%s: %v", c.line, err)
-		}
-		if code != c.wantExit {
-			t.Errorf("$ %s\nexit %d, want %d\n%s", c.line, code, c.wantExit, out)
-			continue
-		}
-		seen[c.line] = true
-		for _, w := range expect[c.line] {
-			if !strings.Contains(string(out), w) {
-				t.Errorf("$ %s\noutput lacks %q:\n%s", c.line, w, out)
+	runReadmeLines(t, work, env, cmds, func(line, out string) {
+		seen[line] = true
+		for _, w := range expect[line] {
+			if !strings.Contains(out, w) {
+				t.Errorf("$ %s\noutput lacks %q:\n%s", line, w, out)
 			}
 		}
-	}
+	})
 	for line := range expect {
 		if !seen[line] {
 			t.Errorf("README.md no longer runs %q", line)

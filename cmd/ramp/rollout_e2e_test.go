@@ -392,39 +392,22 @@ func TestReadmeRollouts(t *testing.T) {
 	}
 	seen := map[string]bool{}
 	env := append(os.Environ(), "PATH="+bin+string(os.PathListSeparator)+os.Getenv("PATH"), "RAMP_DB=", "RAMP_ACTOR=", "RAMP_FORCE_TTY=1")
-	for _, c := range cmds {
-		if strings.HasPrefix(c.line, "export ") {
-			env = append(env, strings.Fields(strings.TrimPrefix(c.line, "export "))...)
-			continue
-		}
-		sh := exec.Command("bash", "-o", "pipefail", "-c", c.line)
-		sh.Dir, sh.Env = work, env
-		out, err := sh.CombinedOutput()
-		code := 0
-		if ee, ok := err.(*exec.ExitError); ok {
-			code = ee.ExitCode()
-		} else if err != nil {
-			t.Fatalf("%s: %v", c.line, err)
-		}
-		if code != c.wantExit {
-			t.Errorf("$ %s\nexit %d, want %d\n%s", c.line, code, c.wantExit, out)
-			continue
-		}
+	runReadmeLines(t, work, env, cmds, func(line, out string) {
+		command, _, _ := strings.Cut(line, "#")
 		for key, wants := range expect {
-			command, _, _ := strings.Cut(c.line, "#")
-			matches := key == c.line || key == strings.TrimSpace(command) ||
-				strings.Contains(key, "#") && strings.HasPrefix(c.line, key) || key == "--explain" && strings.Contains(c.line, key)
+			matches := key == line || key == strings.TrimSpace(command) ||
+				strings.Contains(key, "#") && strings.HasPrefix(line, key) || key == "--explain" && strings.Contains(line, key)
 			if !matches {
 				continue
 			}
 			seen[key] = true
 			for _, w := range wants {
-				if !strings.Contains(string(out), w) {
-					t.Errorf("$ %s\noutput lacks %q:\n%s", c.line, w, out)
+				if !strings.Contains(out, w) {
+					t.Errorf("$ %s\noutput lacks %q:\n%s", line, w, out)
 				}
 			}
 		}
-	}
+	})
 	for key := range expect {
 		if !seen[key] {
 			t.Errorf("README.md no longer runs %q", key)
