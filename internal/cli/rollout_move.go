@@ -116,14 +116,14 @@ func rolloutAdvance(ctx context.Context, opts *rolloutAdvanceOptions, flag strin
 		}
 		res := moveResult{Flag: flag, Action: "advance", DryRun: opts.dryRun, From: stageWord(&r), To: r.Stages[to].Name,
 			Changes: r.Changes(live, to)}
-		if res.Known, err = estimateKnown(ctx, s, &r, fl, live, to); err != nil {
-			return err
-		}
 		takesAway := false
 		for i := live + 1; i <= to; i++ {
 			takesAway = takesAway || r.Stages[i].TakesAway()
 		}
 		if opts.dryRun {
+			if res.Known, err = estimateKnown(ctx, s, &r, fl, live, to); err != nil {
+				return err
+			}
 			res.Outcome = "dry-run"
 			return printMove(f, format, &res, fl)
 		}
@@ -171,7 +171,9 @@ func stageList(r *rollout.Rollout) string {
 // estimateKnown evaluates every user listed in a cohort, with the region the
 // list gives, at stages from and to, and counts who gains and who loses the
 // rollout variant. Users the lists do not know are not counted: for a
-// region, the estimate covers only its listed users.
+// region, the estimate covers only its listed users. It reads every list
+// (seconds for lists of millions), so only dry runs make it: a real move,
+// a rollback above all, must not wait for it.
 func estimateKnown(ctx context.Context, s *store.Store, r *rollout.Rollout, fl *flags.Flag, from, to int) (*knownEstimate, error) {
 	planner, err := newStagePlanner(ctx, s, r, fl)
 	if err != nil {
@@ -415,10 +417,10 @@ func rolloutRollback(ctx context.Context, opts *rolloutRollbackOptions, flag str
 			toName = r.Stages[to].Name
 		}
 		res := moveResult{Flag: flag, Action: "rollback", DryRun: opts.dryRun, From: stageWord(&r), To: toName, Changes: r.Changes(live, to)}
-		if res.Known, err = estimateKnown(ctx, s, &r, fl, live, to); err != nil {
-			return err
-		}
 		if opts.dryRun {
+			if res.Known, err = estimateKnown(ctx, s, &r, fl, live, to); err != nil {
+				return err
+			}
 			res.Outcome = "dry-run"
 			return printMove(f, format, &res, fl)
 		}
