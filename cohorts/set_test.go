@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
 	"github.com/ramp-flags/ramp/cohorts"
 )
 
@@ -156,8 +157,8 @@ func TestSetHashesRoundTrip(t *testing.T) {
 	}
 }
 
-// Hashes at the very top of the range start their search in the last slot
-// and wrap around to the first; hashes at the bottom start in slot 0.
+// Hashes at the very top of the range start their search in the last home
+// bucket and overflow past it; hashes at the bottom start in bucket 0.
 func TestSetWrapsAround(t *testing.T) {
 	var hs []uint64
 	for i := range uint64(20) {
@@ -205,6 +206,58 @@ func TestSetAgreesWithMap(t *testing.T) {
 	}
 }
 
+// Random sets of many sizes, including those around a bucket (8 slots):
+// every member is found, no non-member is, Hashes gives back the members in
+// order, and a set rebuilt from them is the same.
+func TestSetRandomSizes(t *testing.T) {
+	r := rand.New(rand.NewPCG(13, 14))
+	sizes := []int{0, 1, 2, 3, 7, 8, 9, 15, 16, 17, 24, 31, 32, 33, 63, 64, 65, 127, 128, 129, 1000, 5333, 5334, 65536, 200_000}
+	for n := 34; n < 400; n += 7 {
+		sizes = append(sizes, n)
+	}
+	for _, n := range sizes {
+		hs := make([]uint64, n)
+		for i := range hs {
+			hs[i] = r.Uint64() | 1
+		}
+		want := slices.Clone(hs)
+		slices.Sort(want)
+		want = slices.Compact(want)
+		s := cohorts.NewSetFromHashes(hs)
+		if s.Len() != len(want) {
+			t.Errorf("n=%d: Len() = %d, want %d", n, s.Len(), len(want))
+		}
+		for _, h := range want {
+			if !s.ContainsHash(h) {
+				t.Fatalf("n=%d: ContainsHash(%#x) = false for a member", n, h)
+			}
+		}
+		for range max(1000, n) {
+			// Even values are never members here.
+			if h := r.Uint64() &^ 1; s.ContainsHash(h) {
+				t.Fatalf("n=%d: ContainsHash(%#x) = true for a non-member", n, h)
+			}
+		}
+		got := s.Hashes()
+		if diff := cmp.Diff(want, got, cmpopts.EquateEmpty()); diff != "" {
+			t.Fatalf("n=%d: Hashes() (-want +got):\n%s", n, diff)
+		}
+		back := cohorts.NewSetFromHashes(got)
+		if diff := cmp.Diff(want, back.Hashes(), cmpopts.EquateEmpty()); diff != "" {
+			t.Fatalf("n=%d: NewSetFromHashes(Hashes()).Hashes() (-want +got):\n%s", n, diff)
+		}
+		if back.SizeBytes() != s.SizeBytes() {
+			t.Errorf("n=%d: rebuilt set takes %d bytes, the original %d", n, back.SizeBytes(), s.SizeBytes())
+		}
+		switch per := float64(s.SizeBytes()) / float64(max(1, s.Len())); {
+		case n >= 32 && per > 16:
+			t.Errorf("n=%d: %.2f bytes per member, want at most 16", n, per)
+		case n > 0 && s.SizeBytes() < 64:
+			t.Errorf("n=%d: SizeBytes() = %d, want at least one 64-byte bucket", n, s.SizeBytes())
+		}
+	}
+}
+
 func TestSetLarge(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds a 100,000-member set")
@@ -236,11 +289,12 @@ func TestSetLarge(t *testing.T) {
 	}
 }
 
-// The documented cost: at most 16 bytes per member for a large set, whatever
-// its exact size (a table rounded up to a power of two would take up to 21).
+// The documented cost: at most 16 bytes per member from 32 members on,
+// whatever the exact size (a table rounded up to a power of two would take
+// up to 21).
 func TestSetSizeBytes(t *testing.T) {
 	r := rand.New(rand.NewPCG(5, 6))
-	for _, n := range []int{1000, 1 << 16, 100_000, 786_433, 1_000_000, 1 << 20, 1<<20 + 1} {
+	for _, n := range []int{32, 33, 100, 1000, 1 << 16, 100_000, 786_433, 1_000_000, 1 << 20, 1<<20 + 1} {
 		hs := make([]uint64, n)
 		for i := range hs {
 			hs[i] = r.Uint64() | 1
