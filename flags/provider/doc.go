@@ -22,18 +22,34 @@
 // New reads the feed that `ramp serve` publishes:
 //
 //	GET {base}/v1/snapshot          Authorization: Bearer <sdk key>
-//	  200  the wire document (package flags/wire), ETag: "<version>"
-//	  304  with If-None-Match: "<version>" when nothing is newer
+//	  200  the wire document (package flags/wire), ETag: "<version>-<epoch>"
+//	  304  with If-None-Match: "<version>-<epoch>" when nothing is newer
 //	  401  unknown or revoked key; 403 a key without the reading role
 //	GET {base}/v1/snapshot/events   text/event-stream
-//	  "event: snapshot" + "data: {"version":N}" on connect and on every new
-//	  version; ": ping" comments every 15 s
+//	  "event: snapshot" + "data: {"version":N,"epoch":"…"}" on connect and
+//	  on every new version; ": ping" comments every 15 s
+//
+// (A server from before epochs sends neither the epoch nor its half of the
+// ETag; the provider then sends If-None-Match: "<version>".)
 //
 // Init fetches the snapshot; afterwards the provider keeps the event stream
 // open and fetches (with If-None-Match) whenever it announces a version newer
-// than the one held, and also every PollInterval as a safety net. The stream
-// reconnects with exponential backoff and jitter. A snapshot whose version is
-// not newer than the one held is ignored, whatever its source.
+// than the one held, or another epoch, and also every PollInterval as a
+// safety net. The stream reconnects with exponential backoff and jitter.
+//
+// # Versions and epochs
+//
+// The version orders snapshots of one database; the epoch names the
+// database (see package flags/wire). A snapshot of the epoch held is taken
+// only when its version is newer, so a lagging replica or a cached old body
+// cannot take the provider back. A snapshot of another epoch is taken
+// whatever its version, and the provider logs it ("snapshot from another
+// database") and announces it with PROVIDER_CONFIGURATION_CHANGED: the
+// database was moved (`ramp export`, `ramp apply`) or restored, and its
+// versions started again. The same holds for the cache file and for
+// NewFromFile's file. A snapshot without an epoch (from a ramp before
+// epochs) is ordered by version alone; at the version held, one with an
+// epoch replaces one without, silently, so that the provider learns it.
 //
 // # Events and states
 //

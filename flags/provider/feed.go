@@ -92,8 +92,8 @@ func (p *Provider) syncOnce(r *run) error {
 	return err
 }
 
-// fetch asks for the snapshot, conditionally on the version held. It returns
-// nil (and no error) when the server has nothing newer.
+// fetch asks for the snapshot, conditionally on the version and epoch held.
+// It returns nil (and no error) when the server has nothing else.
 func (p *Provider) fetch(ctx context.Context, held *loaded) (*loaded, []byte, error) {
 	ctx, cancel := context.WithTimeout(ctx, fetchTimeout)
 	defer cancel()
@@ -103,7 +103,7 @@ func (p *Provider) fetch(ctx context.Context, held *loaded) (*loaded, []byte, er
 	}
 	req.Header.Set("Accept", "application/json")
 	if held != nil {
-		req.Header.Set("If-None-Match", `"`+strconv.FormatInt(held.version, 10)+`"`)
+		req.Header.Set("If-None-Match", held.tag())
 	}
 	resp, err := p.cfg.client.Do(req)
 	if err != nil {
@@ -122,16 +122,16 @@ func (p *Provider) fetch(ctx context.Context, held *loaded) (*loaded, []byte, er
 	if err != nil {
 		return nil, nil, fmt.Errorf("fetch snapshot: %w", err)
 	}
-	snap, err := wire.Decode(raw)
+	snap, epoch, err := wire.DecodeEpoch(raw)
 	if err != nil {
 		return nil, nil, err
 	}
-	if held != nil && snap.Version() <= held.version {
-		// Not newer (the server's version went back, or a proxy cached an
-		// old body): nothing to derive, installLocked will say so.
-		return &loaded{snap: snap, version: snap.Version()}, raw, nil
+	if !supersedes(held, snap.Version(), epoch) {
+		// Not newer (a lagging replica, or a proxy cached an old body):
+		// nothing to derive, installLocked will say so.
+		return &loaded{snap: snap, version: snap.Version(), epoch: epoch}, raw, nil
 	}
-	return newLoaded(snap), raw, nil
+	return newLoaded(snap, epoch), raw, nil
 }
 
 func (p *Provider) request(ctx context.Context, path string) (*http.Request, error) {
@@ -224,7 +224,8 @@ func (p *Provider) streamLoop(r *run, after <-chan struct{}) {
 
 // stream connects to the event stream and reads it until it ends. It asks
 // for a fetch on connecting when the provider is not in sync (to confirm a
-// recovery), and whenever an event announces a newer version.
+// recovery), and whenever an event announces a newer version or another
+// database's.
 func (p *Provider) stream(r *run) (connected bool, err error) {
 	ctx, cancel := context.WithCancel(r.ctx)
 	defer cancel()
@@ -262,14 +263,15 @@ func (p *Provider) stream(r *run) (connected bool, err error) {
 			return
 		}
 		var msg struct {
-			Version int64 `json:"version"`
+			Version int64  `json:"version"`
+			Epoch   string `json:"epoch"`
 		}
 		if jerr := json.Unmarshal(data, &msg); jerr != nil {
 			p.cfg.log.Debug("ramp provider: unreadable snapshot event; fetching", "data", string(data))
 			r.fetchSoon()
 			return
 		}
-		if held := p.current.Load(); held == nil || msg.Version > held.version {
+		if supersedes(p.current.Load(), msg.Version, msg.Epoch) {
 			r.fetchSoon()
 		}
 	})

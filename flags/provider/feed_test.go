@@ -26,6 +26,7 @@ type feed struct {
 	mu      sync.Mutex
 	doc     []byte
 	version int64
+	epoch   string                 // the database's; "" serves as a ramp before epochs did
 	refuse  int                    // a status every request gets, or 0
 	subs    map[chan struct{}]bool // open event streams
 	quit    chan struct{}          // closed to end every open stream
@@ -65,18 +66,35 @@ func (f *feed) refusalsOf(path string) int {
 func (f *feed) URL() string { return "http://" + f.addr }
 
 func (f *feed) set(st flags.State, version int64) {
-	doc, err := wire.Marshal(&st, version)
+	f.mu.Lock()
+	epoch := f.epoch
+	f.mu.Unlock()
+	f.setEpoch(st, version, epoch)
+}
+
+// setEpoch serves st as version of the database epoch names.
+func (f *feed) setEpoch(st flags.State, version int64, epoch string) {
+	doc, err := wire.MarshalEpoch(&st, version, epoch)
 	if err != nil {
 		f.t.Fatalf("wire.Marshal: %v", err)
 	}
 	f.mu.Lock()
-	f.doc, f.version = doc, version
+	f.doc, f.version, f.epoch = doc, version, epoch
 	f.mu.Unlock()
 }
 
 // publish serves a new version and announces it on every open stream.
 func (f *feed) publish(st flags.State, version int64) {
-	f.set(st, version)
+	f.mu.Lock()
+	epoch := f.epoch
+	f.mu.Unlock()
+	f.publishEpoch(st, version, epoch)
+}
+
+// publishEpoch serves st as version of the database epoch names and
+// announces it on every open stream.
+func (f *feed) publishEpoch(st flags.State, version int64, epoch string) {
+	f.setEpoch(st, version, epoch)
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	for ch := range f.subs {
@@ -173,9 +191,12 @@ func (f *feed) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 func (f *feed) serveSnapshot(w http.ResponseWriter, r *http.Request) {
 	f.mu.Lock()
-	doc, version := f.doc, f.version
+	doc, version, epoch := f.doc, f.version, f.epoch
 	f.mu.Unlock()
 	etag := `"` + strconv.FormatInt(version, 10) + `"`
+	if epoch != "" {
+		etag = `"` + strconv.FormatInt(version, 10) + "-" + epoch + `"`
+	}
 	w.Header().Set("ETag", etag)
 	if r.Header.Get("If-None-Match") == etag {
 		f.notMod.Add(1)
@@ -208,9 +229,13 @@ func (f *feed) serveEvents(w http.ResponseWriter, r *http.Request) {
 	w.WriteHeader(http.StatusOK)
 	announce := func() {
 		f.mu.Lock()
-		v := f.version
+		v, epoch := f.version, f.epoch
 		f.mu.Unlock()
-		fmt.Fprintf(w, "event: snapshot\ndata: {\"version\":%d}\n\n", v)
+		if epoch == "" {
+			fmt.Fprintf(w, "event: snapshot\ndata: {\"version\":%d}\n\n", v)
+		} else {
+			fmt.Fprintf(w, "event: snapshot\ndata: {\"version\":%d,\"epoch\":%q}\n\n", v, epoch)
+		}
 		flusher.Flush()
 	}
 	announce()

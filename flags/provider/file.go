@@ -11,8 +11,8 @@ import (
 	"github.com/ramp-flags/ramp/flags/wire"
 )
 
-// loadFileLocked reads a wire document file and installs it if it is newer
-// than the snapshot held. It returns the file's description as read, for
+// loadFileLocked reads a wire document file and installs it if it
+// supersedes the snapshot held (newer, or from another database). It returns the file's description as read, for
 // the watcher to compare with.
 func (p *Provider) loadFileLocked(r *run, path string) (fs.FileInfo, error) {
 	fi, l, err := readSnapshotFile(path)
@@ -37,11 +37,11 @@ func readSnapshotFile(path string) (fs.FileInfo, *loaded, error) {
 	if err != nil {
 		return fi, nil, fmt.Errorf("read %s: %w", path, err)
 	}
-	snap, err := wire.Decode(raw)
+	snap, epoch, err := wire.DecodeEpoch(raw)
 	if err != nil {
 		return fi, nil, fmt.Errorf("%s: %w", path, err)
 	}
-	return fi, newLoaded(snap), nil
+	return fi, newLoaded(snap, epoch), nil
 }
 
 // watch re-reads a NewFromFile file whenever it is replaced or its size or

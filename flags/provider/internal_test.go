@@ -40,7 +40,7 @@ func TestMetadataMatchesDecision(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	l := newLoaded(snap)
+	l := newLoaded(snap, "")
 	contexts := []map[string]any{
 		nil,
 		{"targetingKey": "s-1"},
@@ -171,11 +171,11 @@ func TestChangedFlags(t *testing.T) {
 		}, []string{"uses-c"}},
 		{"removed and added", func(st *flags.State) { st.Flags[1].Key = "renamed" }, []string{"plain", "renamed"}},
 	}
-	prev := newLoaded(mustCompile(t, base(), 1))
+	prev := newLoaded(mustCompile(t, base(), 1), "")
 	for _, tc := range tests {
 		st := base()
 		tc.edit(&st)
-		got := changedFlags(prev, newLoaded(mustCompile(t, st, 2)))
+		got := changedFlags(prev, newLoaded(mustCompile(t, st, 2), ""))
 		if diff := cmp.Diff(tc.want, got); diff != "" {
 			t.Errorf("%s: (-want +got):\n%s", tc.name, diff)
 		}

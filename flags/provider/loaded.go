@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"encoding/json"
 	"slices"
+	"strconv"
 
 	"github.com/open-feature/go-sdk/openfeature"
 
@@ -19,7 +20,10 @@ import (
 type loaded struct {
 	snap    *flags.Snapshot
 	version int64
-	meta    map[string]flagMeta
+	// epoch names the database the snapshot came from (wire.Document);
+	// empty for a document from a ramp before epochs.
+	epoch string
+	meta  map[string]flagMeta
 	// bare is the metadata of a decision about no flag in particular (an
 	// unknown flag): the configuration version alone.
 	bare   openfeature.FlagMetadata
@@ -31,11 +35,12 @@ type flagMeta struct {
 	byRule  []openfeature.FlagMetadata // index: Decision.Rule+1
 }
 
-func newLoaded(snap *flags.Snapshot) *loaded {
+func newLoaded(snap *flags.Snapshot, epoch string) *loaded {
 	st := snap.State()
 	l := &loaded{
 		snap:    snap,
 		version: snap.Version(),
+		epoch:   epoch,
 		meta:    make(map[string]flagMeta, len(st.Flags)),
 		prints:  fingerprints(st),
 	}
@@ -53,6 +58,35 @@ func newLoaded(snap *flags.Snapshot) *loaded {
 		l.meta[f.Key] = m
 	}
 	return l
+}
+
+// supersedes reports whether a snapshot at version of epoch should replace
+// held: when nothing is held; when it comes from another database (both
+// epochs known and different), whatever the versions, since versions only
+// grow within one database and a moved or restored one starts again lower;
+// when it is newer; and, at the same version, when it brings the epoch of
+// a snapshot held without one (from a ramp before epochs), so that the
+// provider learns it.
+func supersedes(held *loaded, version int64, epoch string) bool {
+	switch {
+	case held == nil:
+		return true
+	case epoch != "" && held.epoch != "":
+		return epoch != held.epoch || version > held.version
+	case version > held.version:
+		return true
+	}
+	return held.epoch == "" && epoch != "" && version == held.version
+}
+
+// tag is the snapshot feed's ETag for the snapshot, as `ramp serve` makes
+// it: "<version>-<epoch>", or "<version>" for a snapshot without an epoch.
+func (l *loaded) tag() string {
+	v := strconv.FormatInt(l.version, 10)
+	if l.epoch == "" {
+		return `"` + v + `"`
+	}
+	return `"` + v + "-" + l.epoch + `"`
 }
 
 // metadata returns d.Metadata(), from the precomputed maps when d was

@@ -299,24 +299,31 @@ func (p *Provider) ShutdownWithContext(ctx context.Context) error {
 	return nil
 }
 
-// installLocked makes l the current snapshot if it is newer than the one
-// held, and announces it. It reports whether l was installed.
+// installLocked makes l the current snapshot if it supersedes the one held
+// (newer, or from another database), and announces it. It reports whether l
+// was installed.
 func (p *Provider) installLocked(r *run, l *loaded, from string) bool {
 	prev := p.current.Load()
-	if prev != nil && l.version <= prev.version {
+	if !supersedes(prev, l.version, l.epoch) {
 		lvl := p.cfg.log.Debug
 		if l.version < prev.version {
 			lvl = p.cfg.log.Warn
 		}
-		lvl("ramp provider: snapshot ignored: not newer than the one held", "from", from, "version", l.version, "held", prev.version)
+		lvl("ramp provider: snapshot ignored: not newer than the one held", "from", from,
+			"version", l.version, "epoch", l.epoch, "held", prev.version, "held_epoch", prev.epoch)
 		return false
 	}
 	p.current.Store(l)
 	r.gotFirst()
-	if prev == nil {
-		p.cfg.log.Info("ramp provider: snapshot loaded", "from", from, "version", l.version, "flags", len(l.prints))
-	} else {
-		p.cfg.log.Info("ramp provider: snapshot updated", "from", from, "version", l.version, "previous", prev.version)
+	otherDB := prev != nil && prev.epoch != "" && l.epoch != prev.epoch
+	switch {
+	case prev == nil:
+		p.cfg.log.Info("ramp provider: snapshot loaded", "from", from, "version", l.version, "epoch", l.epoch, "flags", len(l.prints))
+	case otherDB:
+		p.cfg.log.Warn("ramp provider: snapshot from another database (new epoch) replaces the one held, whatever the versions",
+			"from", from, "version", l.version, "epoch", l.epoch, "previous", prev.version, "previous_epoch", prev.epoch)
+	default:
+		p.cfg.log.Info("ramp provider: snapshot updated", "from", from, "version", l.version, "epoch", l.epoch, "previous", prev.version)
 	}
 	if !p.announce {
 		return true
@@ -328,10 +335,19 @@ func (p *Provider) installLocked(r *run, l *loaded, from string) bool {
 			Message: fmt.Sprintf("snapshot version %d loaded", l.version), EventMetadata: meta})
 		return true
 	}
+	changed := changedFlags(prev, l)
+	if l.version == prev.version && !otherDB && len(changed) == 0 {
+		return true // the same snapshot, its epoch learnt: nothing to announce
+	}
 	meta["previousVersion"] = prev.version
+	msg := fmt.Sprintf("snapshot version %d replaces %d", l.version, prev.version)
+	if otherDB {
+		msg = fmt.Sprintf("snapshot version %d of another database (epoch %s) replaces version %d (epoch %s)",
+			l.version, l.epoch, prev.version, prev.epoch)
+	}
 	p.emitLocked(openfeature.ProviderConfigChange, openfeature.ProviderEventDetails{
-		Message:       fmt.Sprintf("snapshot version %d replaces %d", l.version, prev.version),
-		FlagChanges:   changedFlags(prev, l),
+		Message:       msg,
+		FlagChanges:   changed,
 		EventMetadata: meta,
 	})
 	return true

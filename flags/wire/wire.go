@@ -5,7 +5,20 @@
 // see cohorts.HashID), never as raw user ids.
 //
 // The format is versioned by its "format" field; readers refuse formats they
-// do not know rather than misread them.
+// do not know rather than misread them. Fields added to a format without
+// changing its meaning keep its name: "epoch" was added to
+// ramp.snapshot/v1 (readers ignore fields they do not know, so older
+// readers read newer documents, treating them as they always did).
+//
+// # Versions and epochs
+//
+// A document's version only grows within one database. Its epoch names that
+// database: a random identifier that each database draws once, different in
+// a database moved with `ramp export` and `ramp apply` or renewed after a
+// restore from a backup, where versions start again lower. A reader holding
+// a document should take another one when its version is greater, or when
+// both epochs are known (not empty: documents from a ramp before epochs
+// have none) and differ, whatever the versions.
 package wire
 
 import (
@@ -25,8 +38,12 @@ const Format = "ramp.snapshot/v1"
 type Document struct {
 	Format string `json:"format"`
 	// Version is the configuration version the document was made from; it
-	// only grows, so a reader can ignore older documents.
-	Version int64        `json:"version"`
+	// only grows within one epoch, so a reader can ignore older documents
+	// of the epoch it holds.
+	Version int64 `json:"version"`
+	// Epoch identifies the database the document was made from (see the
+	// package documentation); empty in documents from a ramp before epochs.
+	Epoch   string       `json:"epoch,omitempty"`
 	Cohorts []Cohort     `json:"cohorts"`
 	Flags   []flags.Flag `json:"flags"`
 	// FlagVersions holds each flag's store version (decisions report it in
@@ -46,10 +63,17 @@ type Cohort struct {
 	MemberHashes []byte `json:"memberHashes,omitempty"`
 }
 
-// Marshal encodes a state as of a configuration version. Member lists come
-// from st.MemberSets when present, else from each cohort's Members.
+// Marshal encodes a state as of a configuration version, without an epoch.
+// Member lists come from st.MemberSets when present, else from each cohort's
+// Members.
 func Marshal(st *flags.State, version int64) ([]byte, error) {
-	doc := Document{Format: Format, Version: version, Cohorts: make([]Cohort, 0, len(st.Cohorts)), Flags: st.Flags}
+	return MarshalEpoch(st, version, "")
+}
+
+// MarshalEpoch encodes a state as of a configuration version of the
+// database whose epoch is given.
+func MarshalEpoch(st *flags.State, version int64, epoch string) ([]byte, error) {
+	doc := Document{Format: Format, Version: version, Epoch: epoch, Cohorts: make([]Cohort, 0, len(st.Cohorts)), Flags: st.Flags}
 	if doc.Flags == nil {
 		doc.Flags = []flags.Flag{}
 	}
@@ -91,15 +115,23 @@ func Marshal(st *flags.State, version int64) ([]byte, error) {
 // format and the member lists, but not the configuration itself: pass the
 // state to flags.Compile, which validates it.
 func Unmarshal(data []byte) (flags.State, int64, error) {
+	st, doc, err := unmarshal(data)
+	return st, doc.Version, err
+}
+
+// unmarshal is Unmarshal, returning the document's header fields (Cohorts
+// and Flags are left out).
+func unmarshal(data []byte) (flags.State, Document, error) {
 	var doc Document
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.UseNumber() // integers beyond 2^53 stay exact
 	if err := dec.Decode(&doc); err != nil {
-		return flags.State{}, 0, fmt.Errorf("decode snapshot: %w", err)
+		return flags.State{}, Document{}, fmt.Errorf("decode snapshot: %w", err)
 	}
 	if doc.Format != Format {
-		return flags.State{}, 0, fmt.Errorf("decode snapshot: format %q, want %q (a newer ramp?)", doc.Format, Format)
+		return flags.State{}, Document{}, fmt.Errorf("decode snapshot: format %q, want %q (a newer ramp?)", doc.Format, Format)
 	}
+	head := Document{Format: doc.Format, Version: doc.Version, Epoch: doc.Epoch}
 	st := flags.State{Flags: doc.Flags, MemberSets: make(map[string]*cohorts.Set, len(doc.Cohorts))}
 	for i := range st.Flags {
 		f := &st.Flags[i]
@@ -107,39 +139,46 @@ func Unmarshal(data []byte) (flags.State, int64, error) {
 		for j := range f.Variants {
 			v, err := flags.NormalizeValue(f.Type, f.Variants[j].Value)
 			if err != nil {
-				return flags.State{}, 0, fmt.Errorf("decode snapshot: flag %s variant %s: %w", f.Key, f.Variants[j].Key, err)
+				return flags.State{}, Document{}, fmt.Errorf("decode snapshot: flag %s variant %s: %w", f.Key, f.Variants[j].Key, err)
 			}
 			f.Variants[j].Value = v
 		}
 	}
 	for _, c := range doc.Cohorts {
 		if len(c.MemberHashes)%8 != 0 {
-			return flags.State{}, 0, fmt.Errorf("decode snapshot: cohort %s: member hashes are %d bytes, not a multiple of 8", c.Key, len(c.MemberHashes))
+			return flags.State{}, Document{}, fmt.Errorf("decode snapshot: cohort %s: member hashes are %d bytes, not a multiple of 8", c.Key, len(c.MemberHashes))
 		}
 		hashes := make([]uint64, len(c.MemberHashes)/8)
 		for i := range hashes {
 			hashes[i] = binary.LittleEndian.Uint64(c.MemberHashes[8*i:])
 		}
 		if len(hashes) != c.Members {
-			return flags.State{}, 0, fmt.Errorf("decode snapshot: cohort %s: %d member hashes for %d members", c.Key, len(hashes), c.Members)
+			return flags.State{}, Document{}, fmt.Errorf("decode snapshot: cohort %s: %d member hashes for %d members", c.Key, len(hashes), c.Members)
 		}
 		st.Cohorts = append(st.Cohorts, cohorts.Cohort{Key: c.Key, Description: c.Description, When: c.When, MemberCount: c.Members})
 		if len(hashes) > 0 {
 			st.MemberSets[c.Key] = cohorts.NewSetFromHashes(hashes)
 		}
 	}
-	return st, doc.Version, nil
+	return st, head, nil
 }
 
 // Decode decodes and compiles a document into a ready Snapshot.
 func Decode(data []byte) (*flags.Snapshot, error) {
-	st, version, err := Unmarshal(data)
+	snap, _, err := DecodeEpoch(data)
+	return snap, err
+}
+
+// DecodeEpoch is Decode, also returning the document's epoch (empty if it
+// has none).
+func DecodeEpoch(data []byte) (*flags.Snapshot, string, error) {
+	st, head, err := unmarshal(data)
 	if err != nil {
-		return nil, err
+		return nil, "", err
 	}
-	snap, err := flags.Compile(st, version)
+	snap, err := flags.Compile(st, head.Version)
 	if err != nil {
-		return nil, fmt.Errorf("decode snapshot: %w", err)
+		return nil, "", fmt.Errorf("decode snapshot: %w", err)
 	}
-	return snap, nil
+	return snap, head.Epoch, nil
 }

@@ -1,6 +1,7 @@
 package wire_test
 
 import (
+	"encoding/json"
 	"fmt"
 	"strings"
 	"testing"
@@ -124,4 +125,40 @@ func ExampleMarshal() {
 	on, d := snap.Bool("f", false, nil)
 	fmt.Println(snap.Version(), on, d.Reason)
 	// Output: 3 true STATIC
+}
+
+// TestEpoch: the epoch round-trips; documents without one (from a ramp
+// before epochs) still decode, with an empty epoch; and the field is one a
+// reader that does not know it skips.
+func TestEpoch(t *testing.T) {
+	st := state()
+	b, err := wire.MarshalEpoch(&st, 3, "8f329a395520f78d")
+	if err != nil {
+		t.Fatal(err)
+	}
+	snap, epoch, err := wire.DecodeEpoch(b)
+	if err != nil || epoch != "8f329a395520f78d" || snap.Version() != 3 {
+		t.Fatalf("DecodeEpoch: version %v, epoch %q, %v", snap, epoch, err)
+	}
+	if _, v, err := wire.Unmarshal(b); err != nil || v != 3 {
+		t.Errorf("Unmarshal of a document with an epoch: %d %v", v, err)
+	}
+	old, err := wire.Marshal(&st, 3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(string(old), `"epoch"`) {
+		t.Errorf("Marshal wrote an epoch: %.200s", old)
+	}
+	if _, epoch, err := wire.DecodeEpoch(old); err != nil || epoch != "" {
+		t.Errorf("DecodeEpoch of a document without an epoch: %q %v", epoch, err)
+	}
+	// An older reader: the format it knows, and no epoch field.
+	var older struct {
+		Format  string `json:"format"`
+		Version int64  `json:"version"`
+	}
+	if err := json.Unmarshal(b, &older); err != nil || older.Format != wire.Format || older.Version != 3 {
+		t.Errorf("an older reader reads %+v, %v", older, err)
+	}
 }

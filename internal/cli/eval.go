@@ -76,11 +76,11 @@ Exit status 7 means the single decision carried an OpenFeature error code.`,
 // loadSnapshot compiles the configuration as services see it: each flag's
 // own rules, then its rollout plan's live stage.
 func loadSnapshot(ctx context.Context, s *store.Store) (*flags.Snapshot, error) {
-	st, version, err := s.EvaluationState(ctx)
+	st, rev, err := s.EvaluationState(ctx)
 	if err != nil {
 		return nil, err
 	}
-	snap, err := flags.Compile(st, version)
+	snap, err := flags.Compile(st, rev.Version)
 	if err != nil {
 		return nil, fmt.Errorf("stored configuration does not compile: %w", err)
 	}

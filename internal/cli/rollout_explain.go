@@ -21,11 +21,11 @@ type stagePlanner struct {
 }
 
 func newStagePlanner(ctx context.Context, s *store.Store, r *rollout.Rollout, fl *flags.Flag) (*stagePlanner, error) {
-	st, version, err := s.EvaluationState(ctx)
+	st, rev, err := s.EvaluationState(ctx)
 	if err != nil {
 		return nil, err
 	}
-	return &stagePlanner{base: st, version: version, flag: *fl, r: *r}, nil
+	return &stagePlanner{base: st, version: rev.Version, flag: *fl, r: *r}, nil
 }
 
 // at compiles the configuration with the plan at stage k (-1: not started),

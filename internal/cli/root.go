@@ -113,6 +113,7 @@ in a database (an embedded SQLite file by default).`,
 		newAuditCmd(f, nil),
 		newRolloutCmd(f),
 		newServeCmd(f, nil),
+		newDBCmd(f),
 		newRegionsCmd(f),
 		newVersionCmd(f),
 	)

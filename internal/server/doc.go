@@ -8,8 +8,13 @@
 // The server loads the store's state, compiles it (flags.Compile) and
 // encodes it for the feed (wire.Marshal) once per configuration version, and
 // publishes the result through an atomic pointer. A loop checks the store's
-// version every poll interval (200 ms by default) and on Trigger (a change
-// notification); when it changed, the new version is loaded and swapped in.
+// revision (version and epoch, store.Revision) every poll interval (200 ms
+// by default) and on Trigger (a change notification); when either changed,
+// the new configuration is loaded and swapped in, whatever its version: a
+// new epoch is another database (moved or restored), whose versions start
+// again. Every validator the server hands out carries the epoch, so that no
+// client gets a 304 for another database's configuration that happens to
+// have the same version.
 // A request reads the pointer once, so it is answered from the old
 // configuration or the new one, never a mix. A failed reload keeps the old
 // configuration, logs, counts in ramp_config_reload_errors_total, and is
@@ -20,8 +25,8 @@
 //	POST /ofrep/v1/evaluate/flags/{key}  sdk    one decision
 //	POST /ofrep/v1/evaluate/flags        sdk    every flag; ETag, 304, eventStreams
 //	GET  /ofrep/v1/events                sdk    SSE refetchEvaluation (ADR-0008)
-//	GET  /v1/snapshot                    sdk    the wire document; ETag "<version>", 304
-//	GET  /v1/snapshot/events             sdk    SSE "snapshot" {"version":N}
+//	GET  /v1/snapshot                    sdk    the wire document; ETag "<version>-<epoch>", 304
+//	GET  /v1/snapshot/events             sdk    SSE "snapshot" {"version":N,"epoch":"…"}
 //	POST /v1/reload                      admin  check the store now
 //	GET  /metrics                        admin  Prometheus
 //	GET  /healthz, /readyz               none

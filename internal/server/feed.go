@@ -10,8 +10,10 @@ import (
 )
 
 // snapshot answers GET /v1/snapshot: the wire document of the configuration
-// being served, encoded once per version, with ETag "<version>"; 304 when
-// If-None-Match holds it.
+// being served, encoded once per version, with ETag "<version>-<epoch>";
+// 304 when If-None-Match holds it. A tag with the version alone (pre-epoch
+// providers build it from the version they hold) never matches: it cannot
+// say which database its version was from.
 func (s *Server) snapshot(w http.ResponseWriter, r *http.Request) {
 	cur := s.live.current()
 	h := w.Header()
@@ -33,24 +35,33 @@ func (s *Server) snapshot(w http.ResponseWriter, r *http.Request) {
 }
 
 // snapshotEvents answers GET /v1/snapshot/events: "event: snapshot" with
-// data {"version":N} on connect and for every new version.
+// data {"version":N,"epoch":"…"} on connect and for every new version or
+// epoch.
 func (s *Server) snapshotEvents(w http.ResponseWriter, r *http.Request) {
 	s.stream(w, r, "snapshot", func(*loaded) bool { return true }, func(cur *loaded) []byte {
-		return []byte("event: snapshot\ndata: {\"version\":" + strconv.FormatInt(cur.version, 10) + "}\n\n")
+		data, _ := json.Marshal(snapshotEvent{Version: cur.version, Epoch: cur.epoch})
+		return []byte("event: snapshot\ndata: " + string(data) + "\n\n")
 	})
 }
 
+// snapshotEvent is the data of a snapshot event.
+type snapshotEvent struct {
+	Version int64  `json:"version"`
+	Epoch   string `json:"epoch,omitempty"`
+}
+
 // ofrepEvents answers GET /ofrep/v1/events, the stream bulk answers
-// advertise (ADR-0008): a refetchEvaluation message for every new version.
-// A client reconnecting with a Last-Event-ID older than the version being
-// served hears of it at once.
+// advertise (ADR-0008): a refetchEvaluation message for every new version
+// (or epoch). Its id is "<version>-<epoch>", the ETag unquoted: a client
+// reconnecting with a Last-Event-ID other than that of the configuration
+// being served hears of it at once.
 func (s *Server) ofrepEvents(w http.ResponseWriter, r *http.Request) {
 	last := r.Header.Get("Last-Event-ID")
 	s.stream(w, r, "ofrep", func(cur *loaded) bool {
-		return last != "" && last != strconv.FormatInt(cur.version, 10)
+		return last != "" && last != feedTag(cur.version, cur.epoch)
 	}, func(cur *loaded) []byte {
 		data, _ := json.Marshal(ofrep.Event{Type: ofrep.EventRefetch, ETag: cur.etag, LastModified: cur.loadedAt.Unix()})
-		return []byte("id: " + strconv.FormatInt(cur.version, 10) + "\nevent: message\ndata: " + string(data) + "\n\n")
+		return []byte("id: " + feedTag(cur.version, cur.epoch) + "\nevent: message\ndata: " + string(data) + "\n\n")
 	})
 }
 
@@ -110,9 +121,10 @@ func (s *Server) stream(w http.ResponseWriter, r *http.Request, name string, fir
 }
 
 // reload answers POST /v1/reload (admin): check the store now and answer
-// with the version served once the stored one is loaded (or after 5 s).
+// with the version (and epoch) served once the stored one is loaded (or
+// after 5 s).
 func (s *Server) reload(w http.ResponseWriter, r *http.Request) {
-	stored, err := s.cfg.Source.Version(r.Context())
+	stored, err := s.cfg.Source.Revision(r.Context())
 	if err != nil {
 		s.log.Error("reload: cannot read the configuration version", "err", err)
 		writeJSON(w, http.StatusServiceUnavailable, struct {
@@ -122,10 +134,13 @@ func (s *Server) reload(w http.ResponseWriter, r *http.Request) {
 	}
 	s.live.Trigger()
 	s.live.waitFor(r.Context(), stored, 5*time.Second)
+	cur := s.live.current()
 	writeJSON(w, http.StatusOK, struct {
-		Version int64 `json:"version"`
-		Stored  int64 `json:"stored"`
-	}{s.live.current().version, stored})
+		Version     int64  `json:"version"`
+		Epoch       string `json:"epoch,omitempty"`
+		Stored      int64  `json:"stored"`
+		StoredEpoch string `json:"storedEpoch,omitempty"`
+	}{cur.version, cur.epoch, stored.Version, stored.Epoch})
 }
 
 // healthz answers 200 while the process runs.
@@ -143,6 +158,7 @@ func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
 	type status struct {
 		Ready            bool    `json:"ready"`
 		Version          int64   `json:"version,omitempty"`
+		Epoch            string  `json:"epoch,omitempty"`
 		StoreContactSecs float64 `json:"storeContactAgeSeconds,omitempty"`
 		Problem          string  `json:"problem,omitempty"`
 	}
@@ -150,9 +166,9 @@ func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
 	case cur == nil:
 		writeJSON(w, http.StatusServiceUnavailable, status{Problem: "no configuration loaded yet"})
 	case since > limit:
-		writeJSON(w, http.StatusServiceUnavailable, status{Version: cur.version, StoreContactSecs: since.Seconds(),
+		writeJSON(w, http.StatusServiceUnavailable, status{Version: cur.version, Epoch: cur.epoch, StoreContactSecs: since.Seconds(),
 			Problem: "the store has not answered for " + since.Round(time.Second).String()})
 	default:
-		writeJSON(w, http.StatusOK, status{Ready: true, Version: cur.version, StoreContactSecs: since.Seconds()})
+		writeJSON(w, http.StatusOK, status{Ready: true, Version: cur.version, Epoch: cur.epoch, StoreContactSecs: since.Seconds()})
 	}
 }

@@ -118,15 +118,25 @@ func applyFile(t *testing.T, s *store.Store, file string) {
 	}
 }
 
+// revision returns the store's revision.
+func revision(t *testing.T, s *store.Store) store.Revision {
+	t.Helper()
+	rev, err := s.Revision(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return rev
+}
+
 // engine compiles what the store holds, as the server reads it, for
 // comparing answers with.
 func engine(t *testing.T, s *store.Store) *flags.Snapshot {
 	t.Helper()
-	st, v, err := s.EvaluationState(context.Background())
+	st, rev, err := s.EvaluationState(context.Background())
 	if err != nil {
 		t.Fatal(err)
 	}
-	snap, err := flags.Compile(st, v)
+	snap, err := flags.Compile(st, rev.Version)
 	if err != nil {
 		t.Fatal(err)
 	}

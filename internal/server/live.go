@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"runtime/debug"
 	"strconv"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -16,17 +17,19 @@ import (
 )
 
 // Source is where the server reads the configuration: the store.
-// EvaluationState is read only when Version says something changed.
+// EvaluationState is read only when Revision says something changed: a new
+// version, or a new epoch (another database behind the same address, whose
+// version may be lower).
 //
-// EvaluationState returns the configuration with the version it is at, as
+// EvaluationState returns the configuration with the revision it is at, as
 // evaluation needs it: a cohort's listed members may come as a hashed set
 // in flags.State.MemberSets rather than as ids in Members (as
 // store.Store.EvaluationState returns them, so that a cohort of 10 million
 // members is never held as 10 million strings); flags.Compile and
 // wire.Marshal take either form.
 type Source interface {
-	EvaluationState(ctx context.Context) (flags.State, int64, error)
-	Version(ctx context.Context) (int64, error)
+	EvaluationState(ctx context.Context) (flags.State, store.Revision, error)
+	Revision(ctx context.Context) (store.Revision, error)
 }
 
 // listener is the optional side of a Source that announces changes as they
@@ -46,7 +49,8 @@ type loaded struct {
 	snap     *flags.Snapshot
 	wire     []byte
 	version  int64
-	etag     string // `"<version>"`, the snapshot feed's ETag
+	epoch    string // the database's (store.Revision)
+	etag     string // `"<version>-<epoch>"`, the snapshot feed's ETag (feedTag)
 	loadedAt time.Time
 	next     chan struct{}
 	outcomes *outcomes // what snap's decisions are counted in and encoded as
@@ -96,10 +100,11 @@ func (l *live) Trigger() {
 // load reads, compiles and encodes the source's state and publishes it.
 func (l *live) load(ctx context.Context) (*loaded, error) {
 	start := l.now()
-	st, version, err := l.src.EvaluationState(ctx)
+	st, rev, err := l.src.EvaluationState(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("read configuration: %w", err)
 	}
+	version := rev.Version
 	l.contact()
 	if l.prepare != nil {
 		if err := l.prepare(ctx, version); err != nil {
@@ -110,13 +115,24 @@ func (l *live) load(ctx context.Context) (*loaded, error) {
 	if err != nil {
 		return nil, fmt.Errorf("compile configuration version %d: %w", version, err)
 	}
-	doc, err := wire.Marshal(snap.State(), version)
+	doc, err := wire.MarshalEpoch(snap.State(), version, rev.Epoch)
 	if err != nil {
 		return nil, fmt.Errorf("encode configuration version %d: %w", version, err)
 	}
-	n := &loaded{snap: snap, wire: doc, version: version, etag: `"` + strconv.FormatInt(version, 10) + `"`,
+	n := &loaded{snap: snap, wire: doc, version: version, epoch: rev.Epoch, etag: `"` + feedTag(version, rev.Epoch) + `"`,
 		loadedAt: l.now(), next: make(chan struct{}), outcomes: newOutcomes(snap, l.metrics.evaluations)}
 	old := l.cur.Swap(n)
+	if old != nil {
+		switch {
+		case old.epoch != n.epoch:
+			l.log.Warn("the database was replaced (new epoch): serving its configuration whatever its version; providers take it too",
+				"epoch", n.epoch, "version", version, "previous_epoch", old.epoch, "previous_version", old.version)
+		case version < old.version:
+			l.log.Error("the configuration version went back in the same database (restored from a backup?): "+
+				"providers holding a newer version ignore this one; run `ramp db renew-epoch` on the database",
+				"epoch", n.epoch, "version", version, "previous_version", old.version)
+		}
+	}
 	if old != nil {
 		close(old.next)
 	}
@@ -131,7 +147,7 @@ func (l *live) load(ctx context.Context) (*loaded, error) {
 		// 0.35 GiB, docs/BENCHMARKS.md). Small configurations skip it.
 		debug.FreeOSMemory()
 	}
-	l.log.Info("configuration loaded", "version", version, "flags", len(snap.Keys()),
+	l.log.Info("configuration loaded", "version", version, "epoch", rev.Epoch, "flags", len(snap.Keys()),
 		"cohorts", len(st.Cohorts), "bytes", len(doc), "took", l.now().Sub(start).Round(time.Microsecond).String())
 	return n, nil
 }
@@ -167,7 +183,7 @@ func (l *live) run(ctx context.Context) {
 		case <-tick.C:
 		case <-l.trigger:
 		}
-		v, err := l.src.Version(ctx)
+		rev, err := l.src.Revision(ctx)
 		if err != nil {
 			if ctx.Err() != nil {
 				return
@@ -189,7 +205,7 @@ func (l *live) run(ctx context.Context) {
 			down, warned = time.Time{}, time.Time{}
 		}
 		l.contact()
-		if v == l.current().version || l.now().Before(retryAt) {
+		if cur := l.current(); (rev.Version == cur.version && rev.Epoch == cur.epoch) || l.now().Before(retryAt) {
 			continue
 		}
 		if _, err := l.load(ctx); err != nil {
@@ -201,7 +217,7 @@ func (l *live) run(ctx context.Context) {
 			retryAt = l.now().Add(wait)
 			l.metrics.reloadErrors.Inc()
 			l.log.Error("reload failed; serving the last configuration", "err", err,
-				"serving", l.current().version, "stored", v, "retry_in", wait.String())
+				"serving", l.current().version, "stored", rev.Version, "stored_epoch", rev.Epoch, "retry_in", wait.String())
 			continue
 		}
 		failures, retryAt = 0, time.Time{}
@@ -229,14 +245,15 @@ func (l *live) listen(ctx context.Context, lis listener) {
 	}
 }
 
-// waitFor waits until a configuration at least as new as version is served,
+// waitFor waits until a configuration at least as new as rev is served
+// (of rev's epoch, at rev's version or later; any epoch if rev's is empty),
 // for at most d. It reports whether one is.
-func (l *live) waitFor(ctx context.Context, version int64, d time.Duration) bool {
+func (l *live) waitFor(ctx context.Context, rev store.Revision, d time.Duration) bool {
 	timer := time.NewTimer(d)
 	defer timer.Stop()
 	for {
 		cur := l.current()
-		if cur.version >= version {
+		if cur.version >= rev.Version && (rev.Epoch == "" || rev.Epoch == cur.epoch) {
 			return true
 		}
 		select {
@@ -247,4 +264,28 @@ func (l *live) waitFor(ctx context.Context, version int64, d time.Duration) bool
 			return false
 		}
 	}
+}
+
+// feedTag is the validator of a configuration, unquoted: "<version>-<epoch>",
+// or "<version>" for a source without epochs. The version alone does not
+// name a configuration: another database (moved with export and apply, or
+// restored from a backup and renewed) may be at the same number with another
+// configuration.
+func feedTag(version int64, epoch string) string {
+	if epoch == "" {
+		return strconv.FormatInt(version, 10)
+	}
+	return strconv.FormatInt(version, 10) + "-" + epoch
+}
+
+// parseFeedTag reads a configuration's validator (as feedTag writes it,
+// quoted or not, weak or not) back into its version and epoch.
+func parseFeedTag(tag string) (store.Revision, bool) {
+	tag = strings.Trim(strings.TrimPrefix(strings.TrimSpace(tag), "W/"), `"`)
+	v, epoch, _ := strings.Cut(tag, "-")
+	n, err := strconv.ParseInt(v, 10, 64)
+	if err != nil || n < 0 {
+		return store.Revision{}, false
+	}
+	return store.Revision{Epoch: epoch, Version: n}, true
 }

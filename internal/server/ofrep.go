@@ -164,13 +164,15 @@ func (s *Server) bulk(w http.ResponseWriter, r *http.Request, p Principal) {
 		return
 	}
 	cur := s.live.current()
-	// A re-fetch prompted by an event stream names the version it heard of.
-	// Behind a load balancer this replica may not have loaded it yet: look
-	// now, and wait a little, rather than answer with the old one.
+	// A re-fetch prompted by an event stream names the version (and epoch)
+	// it heard of. Behind a load balancer this replica may not have loaded
+	// it yet: look now, and wait a little, rather than answer with the old
+	// one.
 	if r.URL.RawQuery != "" {
-		if v, ok := versionOfTag(r.URL.Query().Get("flagConfigEtag")); ok && v > cur.version {
+		if rev, ok := parseFeedTag(r.URL.Query().Get("flagConfigEtag")); ok &&
+			(rev.Version > cur.version || (rev.Epoch != "" && rev.Epoch != cur.epoch)) {
 			s.live.Trigger()
-			s.live.waitFor(r.Context(), v, time.Second)
+			s.live.waitFor(r.Context(), rev, time.Second)
 			cur = s.live.current()
 		}
 	}
@@ -188,7 +190,7 @@ func (s *Server) bulk(w http.ResponseWriter, r *http.Request, p Principal) {
 		}{"cannot encode the evaluation"})
 		return
 	}
-	etag := bulkETag(cur.version, out)
+	etag := bulkETag(cur.version, cur.epoch, out)
 	h := w.Header()
 	h.Set("ETag", etag)
 	h["Cache-Control"] = headerPrivateNoCache
@@ -202,16 +204,23 @@ func (s *Server) bulk(w http.ResponseWriter, r *http.Request, p Principal) {
 	_, _ = w.Write(out)
 }
 
-// bulkETag is a bulk answer's ETag: "<version>-<xxhash64 of the body>". It
-// only has to tell bodies apart, not resist forgery: a client can only
-// fool itself.
-func bulkETag(version int64, body []byte) string {
+// bulkETag is a bulk answer's ETag: "<version>-<xxhash64 of the epoch and
+// the body>". It only has to tell answers apart, not resist forgery: a
+// client can only fool itself. The epoch is in the hash so that a tag from
+// one database never matches an answer from another, whatever their
+// versions.
+func bulkETag(version int64, epoch string, body []byte) string {
 	var b [48]byte
 	t := append(b[:0], '"')
 	t = strconv.AppendInt(t, version, 10)
 	t = append(t, '-')
 	var sum [8]byte
-	binary.BigEndian.PutUint64(sum[:], xxhash.Sum64(body))
+	var d xxhash.Digest
+	d.Reset()
+	_, _ = d.WriteString(epoch)
+	_, _ = d.Write([]byte{0})
+	_, _ = d.Write(body)
+	binary.BigEndian.PutUint64(sum[:], d.Sum64())
 	t = hex.AppendEncode(t, sum[:])
 	t = append(t, '"')
 	return string(t)
@@ -238,14 +247,6 @@ func (s *Server) streamURL(r *http.Request, p Principal) string {
 		return base + path
 	}
 	return base + path + "?token=" + url.QueryEscape(s.tokens.mint(p))
-}
-
-// versionOfTag reads a configuration version out of an event stream's etag
-// (`"42"`), as providers echo it in flagConfigEtag.
-func versionOfTag(tag string) (int64, bool) {
-	tag = strings.TrimPrefix(strings.TrimSpace(tag), "W/")
-	v, err := strconv.ParseInt(strings.Trim(tag, `"`), 10, 64)
-	return v, err == nil
 }
 
 // etagMatch reports whether an If-None-Match header holds etag (weak

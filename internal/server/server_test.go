@@ -18,6 +18,7 @@ import (
 	"github.com/ramp-flags/ramp/flags/wire"
 	"github.com/ramp-flags/ramp/internal/ofrep"
 	"github.com/ramp-flags/ramp/internal/server"
+	"github.com/ramp-flags/ramp/internal/store"
 )
 
 // TestEvaluate covers every answer of the single-flag endpoint against the
@@ -327,9 +328,10 @@ func waitVersion(t *testing.T, srv *running, v int64) {
 func TestSnapshotFeed(t *testing.T) {
 	s, _ := openStore(t)
 	snap := engine(t, s)
+	rev := revision(t, s)
 	srv := start(t, server.Config{Source: s})
 	resp, body := do(t, "GET", srv.URL+"/v1/snapshot", sdkKey, "")
-	want := `"` + strconv.FormatInt(snap.Version(), 10) + `"`
+	want := `"` + strconv.FormatInt(snap.Version(), 10) + "-" + rev.Epoch + `"`
 	if resp.StatusCode != 200 || resp.Header.Get("ETag") != want || resp.Header.Get("Content-Type") != "application/json" {
 		t.Fatalf("status %d, ETag %q, Content-Type %q", resp.StatusCode, resp.Header.Get("ETag"), resp.Header.Get("Content-Type"))
 	}
@@ -355,6 +357,12 @@ func TestSnapshotFeed(t *testing.T) {
 	if resp.StatusCode != 200 {
 		t.Errorf("stale If-None-Match: %d", resp.StatusCode)
 	}
+	// The version alone (what providers before epochs send) does not say
+	// which database it is from.
+	resp, _ = do(t, "GET", srv.URL+"/v1/snapshot", sdkKey, "", "If-None-Match", `"`+strconv.FormatInt(snap.Version(), 10)+`"`)
+	if resp.StatusCode != 200 {
+		t.Errorf("If-None-Match with the version alone: %d", resp.StatusCode)
+	}
 }
 
 // TestLiveReload writes through a second store handle, as another ramp
@@ -363,13 +371,14 @@ func TestSnapshotFeed(t *testing.T) {
 func TestLiveReload(t *testing.T) {
 	s, path := openStore(t)
 	v0 := engine(t, s).Version()
+	epoch := revision(t, s).Epoch
 	srv := start(t, server.Config{Source: s})
 
 	resp, feed := sse(t, srv.URL+"/v1/snapshot/events", sdkKey)
 	if resp.StatusCode != 200 || resp.Header.Get("Content-Type") != "text/event-stream" {
 		t.Fatalf("snapshot events: %d %q", resp.StatusCode, resp.Header.Get("Content-Type"))
 	}
-	if ev := next(t, feed, time.Second); ev.Event != "snapshot" || ev.Data != fmt.Sprintf(`{"version":%d}`, v0) {
+	if ev := next(t, feed, time.Second); ev.Event != "snapshot" || ev.Data != fmt.Sprintf(`{"version":%d,"epoch":%q}`, v0, epoch) {
 		t.Fatalf("first event = %+v", ev)
 	}
 	// The OFREP stream, through the URL a bulk answer advertises (no header).
@@ -390,14 +399,14 @@ func TestLiveReload(t *testing.T) {
 	if _, err := other.SetEnabled(context.Background(), "common-mailbox", false, "tester"); err != nil {
 		t.Fatal(err)
 	}
-	if ev := next(t, feed, time.Second); ev.Data != fmt.Sprintf(`{"version":%d}`, v0+1) {
+	if ev := next(t, feed, time.Second); ev.Data != fmt.Sprintf(`{"version":%d,"epoch":%q}`, v0+1, epoch) {
 		t.Fatalf("snapshot event after the write = %+v", ev)
 	}
 	t.Logf("snapshot event %s after the write", time.Since(written).Round(time.Millisecond))
 	ev := next(t, ofrepFeed, time.Second)
 	var msg ofrep.Event
 	if err := json.Unmarshal([]byte(ev.Data), &msg); err != nil || msg.Type != "refetchEvaluation" ||
-		msg.ETag != fmt.Sprintf(`"%d"`, v0+1) || msg.LastModified == 0 || ev.ID != strconv.FormatInt(v0+1, 10) || ev.Event != "message" {
+		msg.ETag != fmt.Sprintf(`"%d-%s"`, v0+1, epoch) || msg.LastModified == 0 || ev.ID != fmt.Sprintf("%d-%s", v0+1, epoch) || ev.Event != "message" {
 		t.Fatalf("ofrep event = %+v (%v)", ev, err)
 	}
 	for {
@@ -421,8 +430,8 @@ func TestLiveReload(t *testing.T) {
 		t.Errorf("re-fetch: %d %q", resp.StatusCode, resp.Header.Get("ETag"))
 	}
 	// A client reconnecting after missing a version hears of it at once.
-	_, again := sse(t, srv.URL+"/ofrep/v1/events", sdkKey, "Last-Event-ID", strconv.FormatInt(v0, 10))
-	if ev := next(t, again, time.Second); ev.ID != strconv.FormatInt(v0+1, 10) {
+	_, again := sse(t, srv.URL+"/ofrep/v1/events", sdkKey, "Last-Event-ID", fmt.Sprintf("%d-%s", v0, epoch))
+	if ev := next(t, again, time.Second); ev.ID != fmt.Sprintf("%d-%s", v0+1, epoch) {
 		t.Errorf("after reconnecting with Last-Event-ID %d: %+v", v0, ev)
 	}
 }
@@ -511,12 +520,12 @@ type failing struct {
 	fail bool
 }
 
-func (f *failing) EvaluationState(ctx context.Context) (flags.State, int64, error) {
+func (f *failing) EvaluationState(ctx context.Context) (flags.State, store.Revision, error) {
 	f.mu.Lock()
 	fail := f.fail
 	f.mu.Unlock()
 	if fail {
-		return flags.State{}, 0, fmt.Errorf("disk on fire")
+		return flags.State{}, store.Revision{}, fmt.Errorf("disk on fire")
 	}
 	return f.Source.EvaluationState(ctx)
 }

@@ -24,7 +24,7 @@ type AuditEntry struct {
 	// "key.create", "key.revoke", and for rollouts "rollout.advance",
 	// "rollout.pause"… .
 	Action string `json:"action"`
-	Kind   string `json:"kind"`   // "flag", "cohort", "key" or "rollout"
+	Kind   string `json:"kind"`   // "flag", "cohort", "key", "rollout" or "epoch"
 	Target string `json:"target"` // the flag's, cohort's or key's name; a rollout's flag
 	// Before and After are the object's JSON before and after the change:
 	// a flags.Flag, for cohorts the key, description, conditions and
@@ -37,7 +37,7 @@ type AuditEntry struct {
 // AuditFilter selects audit entries: those that match every field set.
 // Zero fields select everything.
 type AuditFilter struct {
-	Kind   string    // "flag", "cohort", "key" or "rollout"
+	Kind   string    // "flag", "cohort", "key", "rollout" or "epoch"
 	Kinds  []string  // any of these kinds
 	Target string    // a flag, cohort or key name
 	Actor  string    // who made the change

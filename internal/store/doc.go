@@ -28,7 +28,8 @@
 // # Change detection
 //
 // Version is one primary-key read of a one-row table, cheap enough for
-// servers to poll every 200 ms. On Postgres, each write also sends NOTIFY
+// servers to poll every 200 ms; Revision reads the database's epoch with it
+// (epoch.go), so that a server also notices a database replaced under it. On Postgres, each write also sends NOTIFY
 // ramp_config with the new version, and Listen delivers those on a
 // connection of its own; on SQLite, Listen returns ErrListenUnsupported.
 //

@@ -14,19 +14,19 @@ import (
 )
 
 // EvaluationState returns the configuration as evaluation needs it, with
-// the configuration version it is at: like State, except that each flag's
+// the revision (epoch and configuration version) it is at: like State, except that each flag's
 // rollout plan is applied (the rules of its live stage follow the flag's
 // own, see rollout.Apply) and each cohort's listed members come as a hashed
 // set in MemberSets (Members is nil, MemberCount is set). The sets are built as the rows stream, so a
 // cohort of 10 million members costs its set (12 bytes a member) and, while
 // it is built, 8 bytes a member more; its ids are never all in memory.
 // flags.Compile and wire.Marshal take such a state as it is.
-func (s *Store) EvaluationState(ctx context.Context) (flags.State, int64, error) {
+func (s *Store) EvaluationState(ctx context.Context) (flags.State, Revision, error) {
 	var st flags.State
-	var version int64
+	var rev Revision
 	err := s.read(ctx, "read state", func(db *gorm.DB) error {
 		var err error
-		if version, err = configVersion(db); err != nil {
+		if rev, err = configRevision(db); err != nil {
 			return err
 		}
 		if st.Cohorts, err = loadCohorts(db); err != nil {
@@ -55,9 +55,9 @@ func (s *Store) EvaluationState(ctx context.Context) (flags.State, int64, error)
 		return nil
 	})
 	if err != nil {
-		return flags.State{}, 0, err
+		return flags.State{}, Revision{}, err
 	}
-	return st, version, nil
+	return st, rev, nil
 }
 
 // hashChunk is how many ids one query of memberHashes returns, joined in

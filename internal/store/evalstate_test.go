@@ -25,8 +25,8 @@ func TestEvaluationState(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if v1 != v2 {
-		t.Errorf("versions %d and %d", v1, v2)
+	if v1 != v2.Version {
+		t.Errorf("versions %d and %d", v1, v2.Version)
 	}
 	if len(st.Cohorts) != len(full.Cohorts) {
 		t.Fatalf("%d cohorts, want %d", len(st.Cohorts), len(full.Cohorts))
@@ -49,7 +49,7 @@ func TestEvaluationState(t *testing.T) {
 			t.Errorf("cohort %s: set holds a stranger", c.Key)
 		}
 	}
-	if _, err := flags.Compile(st, v2); err != nil {
+	if _, err := flags.Compile(st, v2.Version); err != nil {
 		t.Errorf("Compile: %v", err)
 	}
 }

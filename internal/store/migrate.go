@@ -19,6 +19,7 @@ var migrations = []migration{
 	migrate3,        // import.go
 	migrateRollouts, // rollouts.go
 	migrate4,        // audit.go
+	migrateEpoch,    // epoch.go
 }
 
 // migrate applies the migrations the database lacks, each in its own

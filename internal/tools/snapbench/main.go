@@ -38,7 +38,10 @@ func run(dsn string, full bool) error {
 	}
 	defer s.Close()
 	start := time.Now()
-	read := s.EvaluationState
+	read := func(ctx context.Context) (flags.State, int64, error) {
+		st, rev, err := s.EvaluationState(ctx)
+		return st, rev.Version, err
+	}
 	if full {
 		read = s.State
 	}
