@@ -274,13 +274,13 @@ func TestReadmeCohortImports(t *testing.T) {
 		"ramp cohorts import beta-testers broken.csv --mode add   # rejected: nothing written (exit 3)": {"2 invalid rows", "line 3: unknown region", "line 4: empty user id"},
 		"ramp cohorts import beta-testers broken.csv --mode add --skip-invalid --rejects rejects.csv":   {"2 added", "2 rejected", "5 members now"},
 		"cat rejects.csv": {"user_id,region,line,reason", `u-1006,XX,3,"unknown region`, ",FR,4,empty user id"},
-		"printf 'user_id\\nu-1005\\n' | ramp cohorts import beta-testers - --mode remove":                            {"1 removed", "4 members now"},
-		"ramp cohorts import partners partners.csv --delimiter ';' --id-column 'Account ID' --region-column Country": {"2 added", "DE 1, FR 1"},
-		"ramp cohorts export beta-testers -o beta-testers.csv.gz":                                                    {"4 members written to beta-testers.csv.gz"},
-		"gzip -dc beta-testers.csv.gz | ramp cohorts import beta-copy -":                                             {"cohort beta-copy did not exist and created", "4 added"},
-		"ramp cohorts diff beta-copy beta-testers.csv.gz":                                                            {"0 to add, 0 to remove, 0 region changes, 4 unchanged"},
-		"ramp cohorts import beta-testers testers.csv --max-rows 2   # over the limit (exit 3)":                      {"more than 2 rows"},
-		"ramp cohorts import no-such-cohort testers.csv --mode remove   # (exit 4)":                                  {`cohort "no-such-cohort" not found`},
+		"printf 'user_id\\nu-1005\\n' | ramp cohorts import beta-testers - --mode remove":            {"1 removed", "4 members now"},
+		"ramp cohorts import partners partners.csv --id-column 'Account ID' --region-column Country": {"2 added", "DE 1, FR 1"},
+		"ramp cohorts export beta-testers -o beta-testers.csv.gz":                                    {"4 members written to beta-testers.csv.gz"},
+		"gzip -dc beta-testers.csv.gz | ramp cohorts import beta-copy -":                             {"cohort beta-copy did not exist and created", "4 added"},
+		"ramp cohorts diff beta-copy beta-testers.csv.gz":                                            {"0 to add, 0 to remove, 0 region changes, 4 unchanged"},
+		"ramp cohorts import beta-testers testers.csv --max-rows 2   # over the limit (exit 3)":      {"more than 2 rows"},
+		"ramp cohorts import no-such-cohort testers.csv --mode remove   # (exit 4)":                  {`cohort "no-such-cohort" not found`},
 	}
 	seen := map[string]bool{}
 	env := append(os.Environ(), "PATH="+bin+string(os.PathListSeparator)+os.Getenv("PATH"), "RAMP_DB=", "RAMP_ACTOR=", "RAMP_FORCE_TTY=")

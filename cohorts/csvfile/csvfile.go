@@ -1,8 +1,10 @@
 // Package csvfile reads cohort member lists from CSV files as spreadsheets
 // and exports produce them: a header row naming the columns (any order,
-// case-insensitive), UTF-8 with or without a byte-order mark, CRLF or LF line
-// ends, quoted fields, optionally gzip-compressed (detected by its magic
-// bytes, whatever the file is called).
+// case-insensitive), UTF-8 with or without a byte-order mark or UTF-16 with
+// one (Excel's "Unicode Text"), CRLF, LF or lone-CR line ends (Excel's "CSV
+// (Macintosh)"), quoted fields, the delimiter given or detected (Excel's
+// "sep=;" hint line; , ; tab or |), optionally gzip-compressed (detected by
+// its magic bytes, whatever the file is called).
 //
 // It is a package of its own, apart from cohorts, so that the evaluation
 // engine and the providers services embed do not carry CSV and gzip code.
@@ -17,7 +19,6 @@ package csvfile
 
 import (
 	"bufio"
-	"bytes"
 	"compress/flate"
 	"compress/gzip"
 	"encoding/csv"
@@ -47,7 +48,9 @@ type Options struct {
 	// RegionColumn names the column of home regions; empty means "region",
 	// which may then be absent. A column named explicitly must exist.
 	RegionColumn string
-	// Delimiter separates fields; 0 means ','.
+	// Delimiter separates fields; 0 means detected from the first line:
+	// Excel's "sep=X" hint line, else whichever of , ; tab and | it has
+	// most of (',' when it has none).
 	Delimiter rune
 	// MaxLineBytes is the longest physical line accepted; 0 means
 	// DefaultMaxLineBytes.
@@ -81,7 +84,17 @@ func (p Problem) String() string { return fmt.Sprintf("line %d: %s", p.Line, p.R
 type InvalidError struct {
 	Problems []Problem
 	Total    int
+	// Hint, when set, suggests what is wrong with the file as a whole.
+	Hint string
 }
+
+// notUTF8Hint is the Hint of a file with rows that are not UTF-8: usually a
+// spreadsheet saved in its legacy encoding.
+const notUTF8Hint = "the file is not UTF-8 (a spreadsheet's plain \"CSV\" is often Windows-1252): save it as \"CSV UTF-8\", or convert it with iconv -f WINDOWS-1252 -t UTF-8"
+
+// NotUTF8 reports whether some invalid row was not valid UTF-8, so that
+// callers that skip invalid rows can give the same hint.
+func (rd *Reader) NotUTF8() bool { return rd.notUTF8 }
 
 func (e *InvalidError) Error() string {
 	var b strings.Builder
@@ -95,6 +108,10 @@ func (e *InvalidError) Error() string {
 	}
 	if e.Total > len(e.Problems) {
 		fmt.Fprintf(&b, "\n  … and %d more", e.Total-len(e.Problems))
+	}
+	if e.Hint != "" {
+		b.WriteString("\nhint: ")
+		b.WriteString(e.Hint)
 	}
 	return b.String()
 }
@@ -134,21 +151,20 @@ type Reader struct {
 	problems []Problem
 	total    int
 	done     bool
+	skipped  int  // lines before the CSV proper (Excel's "sep=" hint)
+	notUTF8  bool // some row was not valid UTF-8
 }
 
 // NewReader reads the header of the file r holds and returns a Reader of
 // its rows. A gzip stream is decompressed; a UTF-8 byte-order mark skipped.
 func NewReader(r io.Reader, opt Options) (*Reader, error) {
-	if opt.Delimiter == 0 {
-		opt.Delimiter = ','
-	}
 	if opt.MaxLineBytes <= 0 {
 		opt.MaxLineBytes = DefaultMaxLineBytes
 	}
 	if opt.MaxRows <= 0 {
 		opt.MaxRows = DefaultMaxRows
 	}
-	if opt.Delimiter == '"' || opt.Delimiter == '\r' || opt.Delimiter == '\n' || !utf8.ValidRune(opt.Delimiter) || opt.Delimiter == utf8.RuneError {
+	if opt.Delimiter != 0 && (opt.Delimiter == '"' || opt.Delimiter == '\r' || opt.Delimiter == '\n' || !utf8.ValidRune(opt.Delimiter) || opt.Delimiter == utf8.RuneError) {
 		return nil, fmt.Errorf("invalid delimiter %q", opt.Delimiter)
 	}
 	br := bufio.NewReaderSize(r, 64<<10)
@@ -159,16 +175,28 @@ func NewReader(r io.Reader, opt Options) (*Reader, error) {
 		}
 		br = bufio.NewReaderSize(zr, 64<<10)
 	}
-	if bom, _ := br.Peek(3); bytes.Equal(bom, []byte("\xef\xbb\xbf")) {
-		_, _ = br.Discard(3)
+	br = decode(br)
+	firstLine := 1
+	if opt.Delimiter == 0 {
+		d, hinted, err := sniffDelimiter(br)
+		if err != nil {
+			if err = compressedErr(err); errors.As(err, new(*FormatError)) {
+				return nil, err
+			}
+			return nil, &FormatError{fmt.Errorf("read header: %w", err)}
+		}
+		opt.Delimiter = d
+		if hinted {
+			firstLine = 2
+		}
 	}
-	lr := &lineLimiter{r: br, max: opt.MaxLineBytes, line: 1}
+	lr := &lineLimiter{r: br, max: opt.MaxLineBytes, line: firstLine}
 	cr := csv.NewReader(lr)
 	cr.Comma = opt.Delimiter
 	cr.FieldsPerRecord = -1
 	cr.LazyQuotes = false
 	cr.ReuseRecord = true
-	rd := &Reader{opt: opt, csv: cr, lines: lr, regCol: -1}
+	rd := &Reader{opt: opt, csv: cr, lines: lr, regCol: -1, skipped: firstLine - 1}
 	if err := rd.readHeader(); err != nil {
 		return nil, err
 	}
@@ -261,10 +289,10 @@ func (rd *Reader) Next() (Row, error) {
 				}
 				return Row{}, fmt.Errorf("read line %d: %w", rd.lines.line, err)
 			}
-			if err := rd.countRow(pe.StartLine); err != nil {
+			if err := rd.countRow(pe.StartLine + rd.skipped); err != nil {
 				return Row{}, err
 			}
-			if err := rd.problem(Problem{Line: pe.StartLine, Reason: "malformed CSV: " + pe.Err.Error()}); err != nil {
+			if err := rd.problem(Problem{Line: pe.StartLine + rd.skipped, Reason: "malformed CSV: " + pe.Err.Error()}); err != nil {
 				return Row{}, err
 			}
 			continue
@@ -273,6 +301,7 @@ func (rd *Reader) Next() (Row, error) {
 			continue
 		}
 		line, _ := rd.csv.FieldPos(0)
+		line += rd.skipped
 		if err := rd.countRow(line); err != nil {
 			return Row{}, err
 		}
@@ -287,6 +316,7 @@ func (rd *Reader) Next() (Row, error) {
 		}
 		id := rec[rd.idCol]
 		if err := cohorts.ValidateID(id); err != nil {
+			rd.notUTF8 = rd.notUTF8 || !utf8.ValidString(id)
 			if err := rd.problem(Problem{Line: line, Reason: err.Error(), Record: rec}); err != nil {
 				return Row{}, err
 			}
@@ -298,6 +328,7 @@ func (rd *Reader) Next() (Row, error) {
 				reason := err.Error()
 				if !utf8.ValidString(rec[rd.regCol]) {
 					reason = "region is not valid UTF-8"
+					rd.notUTF8 = true
 				}
 				if err := rd.problem(Problem{Line: line, Reason: reason, Record: rec}); err != nil {
 					return Row{}, err
@@ -348,7 +379,11 @@ func (rd *Reader) problem(p Problem) error {
 
 func (rd *Reader) endErr() error {
 	if rd.total > 0 && rd.opt.OnInvalid == nil {
-		return &InvalidError{Problems: rd.problems, Total: rd.total}
+		e := &InvalidError{Problems: rd.problems, Total: rd.total}
+		if rd.notUTF8 {
+			e.Hint = notUTF8Hint
+		}
+		return e
 	}
 	return io.EOF
 }
@@ -393,13 +428,20 @@ func (l *lineLimiter) Read(p []byte) (int, error) {
 			return i, &LimitError{Line: l.line, Limit: "line length", Max: l.max}
 		}
 	}
-	if err != nil && !errors.Is(err, io.EOF) {
-		var fe *FormatError
-		var corrupt flate.CorruptInputError
-		if !errors.As(err, &fe) && (errors.Is(err, gzip.ErrChecksum) || errors.Is(err, gzip.ErrHeader) ||
-			errors.Is(err, io.ErrUnexpectedEOF) || errors.As(err, &corrupt)) {
-			err = &FormatError{fmt.Errorf("read compressed file: %w", err)}
-		}
+	return n, compressedErr(err)
+}
+
+// compressedErr turns an error of a corrupt or truncated gzip stream into a
+// *FormatError that says so; other errors pass unchanged.
+func compressedErr(err error) error {
+	if err == nil || errors.Is(err, io.EOF) {
+		return err
 	}
-	return n, err
+	var fe *FormatError
+	var corrupt flate.CorruptInputError
+	if !errors.As(err, &fe) && (errors.Is(err, gzip.ErrChecksum) || errors.Is(err, gzip.ErrHeader) ||
+		errors.Is(err, io.ErrUnexpectedEOF) || errors.As(err, &corrupt)) {
+		return &FormatError{fmt.Errorf("read compressed file: %w", err)}
+	}
+	return err
 }

@@ -6,8 +6,10 @@ import (
 	"encoding/csv"
 	"errors"
 	"io"
+	"strconv"
 	"strings"
 	"testing"
+	"unicode/utf16"
 
 	"github.com/google/go-cmp/cmp"
 
@@ -46,6 +48,55 @@ func members(rows []csvfile.Row) []cohorts.Member {
 		out[i] = r.Member
 	}
 	return out
+}
+
+// utf16LE encodes s as UTF-16LE with a byte-order mark, as Excel's
+// "Unicode Text" export does.
+func utf16LE(s string) []byte {
+	out := []byte{0xff, 0xfe}
+	for _, u := range utf16.Encode([]rune(s)) {
+		out = append(out, byte(u), byte(u>>8))
+	}
+	return out
+}
+
+func utf16BE(s string) []byte {
+	out := []byte{0xfe, 0xff}
+	for _, u := range utf16.Encode([]rune(s)) {
+		out = append(out, byte(u>>8), byte(u))
+	}
+	return out
+}
+
+// TestLongUTF16 reads a UTF-16 file longer than the decoder's chunk, with
+// surrogate pairs (emoji) at every position, so that some straddle chunks.
+func TestLongUTF16(t *testing.T) {
+	var b strings.Builder
+	b.WriteString("user_id\n")
+	var want []cohorts.Member
+	for i := range 3000 {
+		id := strings.Repeat("x", i%3) + "😀" + strconv.Itoa(i)
+		b.WriteString(id + "\n")
+		want = append(want, m(id, ""))
+	}
+	rows, err := readAll(t, utf16LE(b.String()), csvfile.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(want, members(rows)); diff != "" {
+		t.Errorf("rows (-want +got):\n%s", diff)
+	}
+}
+
+// TestNotUTF8Hint: a Windows-1252 file is refused with a hint to save it as
+// UTF-8.
+func TestNotUTF8Hint(t *testing.T) {
+	_, err := readAll(t, []byte("user_id,region\nJos\xe9,ES\nu2,FR\n"), csvfile.Options{})
+	var ie *csvfile.InvalidError
+	if !errors.As(err, &ie) || !strings.Contains(err.Error(), "line 2: user id is not valid UTF-8") ||
+		!strings.Contains(err.Error(), `hint: the file is not UTF-8`) {
+		t.Errorf("err = %v", err)
+	}
 }
 
 func gz(s string) []byte {
@@ -89,6 +140,20 @@ func TestReadShapes(t *testing.T) {
 		{name: "header only", in: []byte("user_id,region\n"), want: []cohorts.Member{}},
 		{name: "duplicates kept for the store", in: []byte("user_id\nu1\nu1\n"),
 			want: []cohorts.Member{m("u1", ""), m("u1", "")}},
+		{name: "Excel CSV (Macintosh): lone CR line ends", in: []byte("user_id,note,region\ru1,\"two\rlines\",US\ru3,,DE\r"),
+			want: []cohorts.Member{m("u1", "US"), m("u3", "DE")}, lines: []int{2, 4}},
+		{name: "Excel Unicode Text: UTF-16LE with BOM, tabs", in: utf16LE("User ID\tCountry\r\nJosé\tES\r\n😀-1\tFR\r\n"),
+			opt:  csvfile.Options{IDColumn: "user id", RegionColumn: "country"},
+			want: []cohorts.Member{m("José", "ES"), m("😀-1", "FR")}},
+		{name: "UTF-16BE with BOM", in: utf16BE("id\nu1\n"), want: []cohorts.Member{m("u1", "")}},
+		{name: "Excel sep= hint line", in: []byte("sep=;\r\nuser_id;region\r\nu1;US\r\nu2;FR\r\n"),
+			want: []cohorts.Member{m("u1", "US"), m("u2", "FR")}, lines: []int{3, 4}},
+		{name: "semicolon detected", in: []byte("user_id;region\nu1;US\n\"a,b\";FR\n"),
+			want: []cohorts.Member{m("u1", "US"), m("a,b", "FR")}},
+		{name: "tab detected", in: []byte("user_id\tregion\tnote\nu1\tUS\ta, b; c\n"),
+			want: []cohorts.Member{m("u1", "US")}},
+		{name: "comma wins over a quoted semicolon", in: []byte("\"user;id\",user_id,region\nx,u1,US\n"),
+			want: []cohorts.Member{m("u1", "US")}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -245,6 +310,8 @@ func FuzzReadCSV(f *testing.F) {
 		f.Add([]byte(s), byte(','))
 	}
 	f.Add([]byte("user_id;region\nu1;US\n"), byte(';'))
+	f.Add([]byte("sep=|\ruser_id|region\ru1|US\r"), byte(0))
+	f.Add(utf16LE("id\tregion\r\nu😀\tUS\r\n"), byte(0))
 	f.Fuzz(func(t *testing.T, in []byte, delim byte) {
 		opt := csvfile.Options{Delimiter: rune(delim), MaxLineBytes: 4096, MaxRows: 1000,
 			OnInvalid: func(csvfile.Problem) error { return nil }}

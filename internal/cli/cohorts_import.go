@@ -31,6 +31,7 @@ type importOptions struct {
 	regionColumn string
 	delimiter    string
 	dryRun       bool
+	allowEmpty   bool
 	skipInvalid  bool
 	rejects      string
 	maxRows      int
@@ -42,12 +43,13 @@ func (o *importOptions) addFlags(cmd *cobra.Command, withMode bool) {
 	if withMode {
 		fl.StringVar(&o.mode, "mode", "replace", "replace (the file is the whole list), add or remove")
 		fl.BoolVar(&o.dryRun, "dry-run", false, "read the file and report what would change; write nothing")
+		fl.BoolVar(&o.allowEmpty, "allow-empty", false, "let a replace with a file of no valid rows empty the cohort")
 		fl.StringVar(&o.rejects, "rejects", "", "with --skip-invalid, write the invalid rows to this CSV file with their line and reason")
 	}
 	fl.BoolVar(&o.skipInvalid, "skip-invalid", false, "take the valid rows and skip invalid ones (see --rejects) instead of rejecting the file")
 	fl.StringVar(&o.idColumn, "id-column", "", `column of user ids (default "user_id", else "id")`)
 	fl.StringVar(&o.regionColumn, "region-column", "", `column of home regions (default "region", optional)`)
-	fl.StringVar(&o.delimiter, "delimiter", ",", `field delimiter: one character, or "tab"`)
+	fl.StringVar(&o.delimiter, "delimiter", "", `field delimiter: one character, or "tab" (default: detected from the header line: , ; tab or |, or Excel's "sep=" line)`)
 	fl.IntVar(&o.maxRows, "max-rows", csvfile.DefaultMaxRows, "most data rows accepted in one file")
 	fl.IntVar(&o.maxLineBytes, "max-line-bytes", csvfile.DefaultMaxLineBytes, "longest line accepted, in bytes")
 }
@@ -55,6 +57,8 @@ func (o *importOptions) addFlags(cmd *cobra.Command, withMode bool) {
 func (o *importOptions) csvOptions() (csvfile.Options, error) {
 	opt := csvfile.Options{IDColumn: o.idColumn, RegionColumn: o.regionColumn, MaxRows: o.maxRows, MaxLineBytes: o.maxLineBytes}
 	switch d := o.delimiter; {
+	case d == "":
+		// detected by csvfile
 	case d == "tab" || d == `\t`:
 		opt.Delimiter = '\t'
 	case utf8.RuneCountInString(d) == 1:
@@ -233,7 +237,7 @@ others to --rejects.`,
 			if err != nil {
 				return &UsageError{Err: fmt.Errorf("--mode: %w", err)}
 			}
-			res, took, err := runImport(cmd, f, args[0], args[1], &o, store.ImportOptions{Mode: mode, DryRun: o.dryRun})
+			res, took, err := runImport(cmd, f, args[0], args[1], &o, store.ImportOptions{Mode: mode, DryRun: o.dryRun, AllowEmpty: o.allowEmpty})
 			if err != nil {
 				return err
 			}
@@ -258,7 +262,7 @@ member list: print the ids a replace would add (+) and remove (-), up to
   ramp cohorts diff beta-testers testers.csv --show 0`,
 		Args: exactArgs(2, "a cohort key and a file"),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			res, _, err := runImport(cmd, f, args[0], args[1], &o, store.ImportOptions{Mode: store.ImportReplace, DryRun: true, Samples: show})
+			res, _, err := runImport(cmd, f, args[0], args[1], &o, store.ImportOptions{Mode: store.ImportReplace, DryRun: true, Samples: show, AllowEmpty: true})
 			if err != nil {
 				return err
 			}

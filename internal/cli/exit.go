@@ -60,7 +60,7 @@ func ExitCode(err error) int {
 		return ExitOK
 	case errors.As(err, &usage):
 		return ExitUsage
-	case errors.As(err, &invalid), errors.As(err, &cfgErr), errors.As(err, &valErr):
+	case errors.As(err, &invalid), errors.As(err, &cfgErr), errors.As(err, &valErr), errors.Is(err, store.ErrEmptyReplace):
 		return ExitInvalid
 	case errors.Is(err, store.ErrNotFound):
 		return ExitNotFound

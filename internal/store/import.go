@@ -57,7 +57,15 @@ type ImportOptions struct {
 	Finish func() (sha256 string, rejected int, err error)
 	// Samples is how many of the added and removed ids to return, at most.
 	Samples int
+	// AllowEmpty lets a replace with no rows empty a cohort that has
+	// members; without it such an import fails with ErrEmptyReplace (a file
+	// that reads as empty is more often a wrong file than an intent).
+	AllowEmpty bool
 }
+
+// ErrEmptyReplace is matched by the error of a replace import that read no
+// rows for a cohort that has members, without ImportOptions.AllowEmpty.
+var ErrEmptyReplace = errors.New("the file has no rows")
 
 // ImportResult is what an import did (or, for a dry run, would do).
 type ImportResult struct {
@@ -264,6 +272,10 @@ func (w *writeTx) importMembers(ctx context.Context, d *dialect, conn *sql.Conn,
 	}
 	switch opt.Mode {
 	case ImportReplace:
+		if distinct == 0 && before > 0 && !opt.AllowEmpty {
+			return res, fmt.Errorf("%w: a replace would remove all %d members of cohort %q; check the file (its header, delimiter and line ends), or pass --allow-empty to empty the cohort on purpose",
+				ErrEmptyReplace, before, key)
+		}
 		r := w.db.Exec(`DELETE FROM cohort_members WHERE cohort_key = ? AND NOT EXISTS
 			(SELECT 1 FROM import_staging s WHERE s.user_id = cohort_members.user_id)`, key)
 		if r.Error != nil {

@@ -128,6 +128,28 @@ func TestImportModes(t *testing.T) {
 	}
 }
 
+// TestImportEmptyReplace: a replace that reads no rows (usually the wrong
+// file) does not empty a cohort unless asked to; an empty cohort or a new
+// one takes it.
+func TestImportEmptyReplace(t *testing.T) {
+	ctx := context.Background()
+	s := openTestStore(t)
+	mustImport(t, s, "beta", store.ImportOptions{}, mr("u1", "US"), mr("u2", ""))
+	v := mustVersion(t, s)
+	_, err := s.ImportMembers(ctx, "beta", store.ImportOptions{}, source(), "alice")
+	if !errors.Is(err, store.ErrEmptyReplace) || !strings.Contains(err.Error(), `remove all 2 members of cohort "beta"`) {
+		t.Fatalf("empty replace: %v", err)
+	}
+	if d := diff([]string{"u1/US", "u2/"}, listed(t, s, "beta")); d != "" || mustVersion(t, s) != v {
+		t.Errorf("the refused import wrote: members (-want +got):\n%s", d)
+	}
+	if res := mustImport(t, s, "beta", store.ImportOptions{AllowEmpty: true}); res.Removed != 2 || res.Members != 0 {
+		t.Errorf("with AllowEmpty: %+v", res)
+	}
+	mustImport(t, s, "beta", store.ImportOptions{}) // already empty
+	mustImport(t, s, "fresh", store.ImportOptions{})
+}
+
 func TestImportDryRunWritesNothing(t *testing.T) {
 	s := openTestStore(t)
 	mustImport(t, s, "beta", store.ImportOptions{}, mr("u1", "US"))
