@@ -3,6 +3,7 @@ package flags_test
 import (
 	"encoding/json"
 	"errors"
+	"reflect"
 	"strings"
 	"testing"
 
@@ -237,5 +238,24 @@ func TestDecisionJSONShape(t *testing.T) {
 	b, err := json.Marshal(d.Metadata())
 	if err != nil || !strings.Contains(string(b), `"rule":"business"`) {
 		t.Errorf("metadata JSON = %s, %v", b, err)
+	}
+}
+
+// TestEvaluateAtMatchesEvaluate: deciding the i-th flag by position gives
+// exactly what deciding it by key gives.
+func TestEvaluateAtMatchesEvaluate(t *testing.T) {
+	snap := mustCompile(t, scenario())
+	contexts := []map[string]any{
+		{},
+		{"targetingKey": "emp-1"},
+		{"targetingKey": "u1", "region": "US", "accountCenterId": "ac-42", "appVersion": "301.0.0"},
+		{"targetingKey": "u2", "region": "BR", "app": "instagram", "platform": "ios", "accountType": "business"},
+	}
+	for _, ctx := range contexts {
+		for i, key := range snap.Keys() {
+			if got, want := snap.EvaluateAt(i, ctx), snap.Evaluate(key, ctx); !reflect.DeepEqual(got, want) {
+				t.Errorf("%s for %v: EvaluateAt %+v, Evaluate %+v", key, ctx, got, want)
+			}
+		}
 	}
 }

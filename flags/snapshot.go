@@ -29,6 +29,7 @@ type Snapshot struct {
 	version int64
 	flags   map[string]*compiledFlag
 	keys    []string
+	ordered []*compiledFlag // parallel to keys
 	state   State
 }
 
@@ -85,6 +86,10 @@ func Compile(st State, version int64) (*Snapshot, error) {
 		s.keys = append(s.keys, cf.key)
 	}
 	sort.Strings(s.keys)
+	s.ordered = make([]*compiledFlag, len(s.keys))
+	for i, k := range s.keys {
+		s.ordered[i] = s.flags[k]
+	}
 	return s, nil
 }
 
@@ -173,6 +178,14 @@ func (s *Snapshot) Evaluate(key string, ctx map[string]any) (d Decision) {
 	if f := s.lookup(&d, key); f != nil {
 		s.decide(&d, f, ctx, nil)
 	}
+	return d
+}
+
+// EvaluateAt decides the i-th flag of Keys for a context, as Evaluate does,
+// without looking its key up: for callers that decide every flag (a bulk
+// evaluation). It panics if i is out of range.
+func (s *Snapshot) EvaluateAt(i int, ctx map[string]any) (d Decision) {
+	s.decide(&d, s.ordered[i], ctx, nil)
 	return d
 }
 

@@ -179,7 +179,7 @@ func (s *Server) bulk(w http.ResponseWriter, r *http.Request, p Principal) {
 	keys := cur.snap.Keys()
 	streams := []ofrep.EventStream{{Type: "sse", URL: s.streamURL(r, p), InactivityDelaySec: s.cfg.InactivityDelaySec}}
 	out, err := ofrep.AppendBulkJSONFunc(sc.out[:0], len(keys), func(dst []byte, i int) ([]byte, error) {
-		d := cur.snap.Evaluate(keys[i], sc.ctx)
+		d := cur.snap.EvaluateAt(i, sc.ctx)
 		return cur.outcomes.recordAt(dst, i, &d)
 	}, cur.version, streams)
 	sc.out = out
