@@ -14,6 +14,11 @@ import (
 // caller's default with PROVIDER_NOT_READY. The returned FlagMetadata is
 // shared by every decision of the same flag, rule and version: read it,
 // do not modify it (the SDK copies it before handing it to hooks).
+//
+// The five methods are written out rather than built on one generic helper
+// taking the typed look-up: that helper measured 16 ns more per decision
+// (the look-up is no longer inlined), two thirds of the provider's whole
+// overhead on the engine (BenchmarkBool, 2026-11-24).
 
 var notReady = openfeature.ProviderResolutionDetail{
 	ResolutionError: openfeature.NewProviderNotReadyResolutionError("ramp: no snapshot loaded yet"),
