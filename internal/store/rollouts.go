@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"gorm.io/gorm"
-	"gorm.io/gorm/clause"
 
 	"github.com/ramp-flags/ramp/flags"
 	"github.com/ramp-flags/ramp/rollout"
@@ -145,8 +144,7 @@ func (w *writeTx) applyRollout(c rollout.Change) error {
 	}
 	action := "apply." + string(c.Action)
 	if c.Action == flags.Delete {
-		res := w.db.Where("key = ? AND version = ?", c.Flag, c.BaseVersion).Delete(&rolloutRow{})
-		if err := w.guard(res, "rollout", c.Flag, c.BaseVersion); err != nil {
+		if err := w.removeVersioned("rollout", c.Flag, c.BaseVersion, &rolloutRow{}); err != nil {
 			return err
 		}
 		return w.record(action, "rollout", c.Flag, before, nil)
@@ -169,16 +167,9 @@ func (w *writeTx) applyRollout(c rollout.Change) error {
 	if c.Action == flags.Create {
 		row.Version, row.CreatedAt = 1, w.now
 		next.Version = 1
-		res := w.db.Clauses(clause.OnConflict{DoNothing: true}).Create(&row)
-		if err := w.guard(res, "rollout", c.Flag, 0); err != nil {
-			return err
-		}
-	} else {
-		res := w.db.Model(&rolloutRow{}).Where("key = ? AND version = ?", c.Flag, c.BaseVersion).
-			Select("*").Omit("key", "created_at").Updates(&row)
-		if err := w.guard(res, "rollout", c.Flag, c.BaseVersion); err != nil {
-			return err
-		}
+	}
+	if err := w.putVersioned("rollout", c.Flag, c.Action == flags.Create, c.BaseVersion, &rolloutRow{}, &row); err != nil {
+		return err
 	}
 	return w.record(action, "rollout", c.Flag, before, next)
 }

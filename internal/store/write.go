@@ -104,8 +104,7 @@ func (w *writeTx) applyFlag(desired *flags.State, c flags.Change) error {
 	}
 	action := "apply." + string(c.Action)
 	if c.Action == flags.Delete {
-		res := w.db.Where("key = ? AND version = ?", c.Key, c.BaseVersion).Delete(&flagRow{})
-		if err := w.guard(res, "flag", c.Key, c.BaseVersion); err != nil {
+		if err := w.removeVersioned("flag", c.Key, c.BaseVersion, &flagRow{}); err != nil {
 			return err
 		}
 		return w.record(action, "flag", c.Key, before, nil)
@@ -122,16 +121,9 @@ func (w *writeTx) applyFlag(desired *flags.State, c flags.Change) error {
 	row.Version, row.UpdatedAt, row.UpdatedBy = c.BaseVersion+1, w.now, w.actor
 	if c.Action == flags.Create {
 		row.Version, row.CreatedAt = 1, w.now
-		res := w.db.Clauses(clause.OnConflict{DoNothing: true}).Create(&row)
-		if err := w.guard(res, "flag", c.Key, 0); err != nil {
-			return err
-		}
-	} else {
-		res := w.db.Model(&flagRow{}).Where("key = ? AND version = ?", c.Key, c.BaseVersion).
-			Select("*").Omit("key", "created_at").Updates(&row)
-		if err := w.guard(res, "flag", c.Key, c.BaseVersion); err != nil {
-			return err
-		}
+	}
+	if err := w.putVersioned("flag", c.Key, c.Action == flags.Create, c.BaseVersion, &flagRow{}, &row); err != nil {
+		return err
 	}
 	after, err := decodeFlag(&row)
 	if err != nil {
@@ -157,8 +149,7 @@ func (w *writeTx) applyCohort(desired *flags.State, c flags.Change) error {
 	action := "apply." + string(c.Action)
 	if c.Action == flags.Delete {
 		// Members go with the cohort: ON DELETE CASCADE.
-		res := w.db.Where("key = ? AND version = ?", c.Key, c.BaseVersion).Delete(&cohortRow{})
-		if err := w.guard(res, "cohort", c.Key, c.BaseVersion); err != nil {
+		if err := w.removeVersioned("cohort", c.Key, c.BaseVersion, &cohortRow{}); err != nil {
 			return err
 		}
 		return w.record(action, "cohort", c.Key, before, nil)
@@ -182,16 +173,11 @@ func (w *writeTx) applyCohort(desired *flags.State, c flags.Change) error {
 	count := 0
 	if c.Action == flags.Create {
 		row.Version, row.CreatedAt = 1, w.now
-		res := w.db.Clauses(clause.OnConflict{DoNothing: true}).Create(&row)
-		if err := w.guard(res, "cohort", c.Key, 0); err != nil {
-			return err
-		}
-	} else {
-		res := w.db.Model(&cohortRow{}).Where("key = ? AND version = ?", c.Key, c.BaseVersion).
-			Select("*").Omit("key", "created_at").Updates(&row)
-		if err := w.guard(res, "cohort", c.Key, c.BaseVersion); err != nil {
-			return err
-		}
+	}
+	if err := w.putVersioned("cohort", c.Key, c.Action == flags.Create, c.BaseVersion, &cohortRow{}, &row); err != nil {
+		return err
+	}
+	if c.Action != flags.Create {
 		count = old.cohort.MemberCount
 		if d.Members != nil {
 			if err := w.db.Where("cohort_key = ?", c.Key).Delete(&memberRow{}).Error; err != nil {
@@ -211,6 +197,27 @@ func (w *writeTx) applyCohort(desired *flags.State, c flags.Change) error {
 	}
 	after.MemberCount = count
 	return w.record(action, "cohort", c.Key, before, auditCohort(&after))
+}
+
+// removeVersioned deletes the object of a kind ("flag", "cohort",
+// "rollout") whose key is key, if it is at version base; otherwise a
+// *ConflictError.
+func (w *writeTx) removeVersioned(kind, key string, base int64, model any) error {
+	res := w.db.Where("key = ? AND version = ?", key, base).Delete(model)
+	return w.guard(res, kind, key, base)
+}
+
+// putVersioned writes row, a pointer to a row of model's table: with
+// create, a new object that must not exist yet; otherwise the next version
+// of one stored at version base (every column but the key and created_at).
+// A conflict is a *ConflictError.
+func (w *writeTx) putVersioned(kind, key string, create bool, base int64, model, row any) error {
+	if create {
+		res := w.db.Clauses(clause.OnConflict{DoNothing: true}).Create(row)
+		return w.guard(res, kind, key, 0)
+	}
+	res := w.db.Model(model).Where("key = ? AND version = ?", key, base).Select("*").Omit("key", "created_at").Updates(row)
+	return w.guard(res, kind, key, base)
 }
 
 // stamp describes the stored object a change applies to.
