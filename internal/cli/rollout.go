@@ -44,6 +44,33 @@ overrides every plan at once, and "ramp flags enable" restores the live stage.`,
 	return cmd
 }
 
+// rolloutFlagArg completes a command's first argument with the flags that
+// have a rollout plan, described by their live stage.
+func rolloutFlagArg(f *Factory) cobra.CompletionFunc {
+	return func(cmd *cobra.Command, args []string, _ string) ([]string, cobra.ShellCompDirective) {
+		return completeRolloutFlags(cmd.Context(), f, args)
+	}
+}
+
+// rolloutStageArg completes FLAG STAGE: the flags with a plan, then the
+// stages of the plan named.
+func rolloutStageArg(f *Factory) cobra.CompletionFunc {
+	return func(cmd *cobra.Command, args []string, _ string) ([]string, cobra.ShellCompDirective) {
+		if len(args) != 1 {
+			return completeRolloutFlags(cmd.Context(), f, args)
+		}
+		var names []string
+		_ = f.withStore(cmd.Context(), func(s *store.Store) error {
+			r, err := s.Rollout(cmd.Context(), args[0])
+			for _, st := range r.Stages {
+				names = append(names, st.Name+"\t"+describeStage(&st))
+			}
+			return err
+		})
+		return names, cobra.ShellCompDirectiveNoFileComp
+	}
+}
+
 func completeRolloutFlags(ctx context.Context, f *Factory, args []string) ([]string, cobra.ShellCompDirective) {
 	if len(args) > 0 {
 		return nil, cobra.ShellCompDirectiveNoFileComp
@@ -119,10 +146,8 @@ func newRolloutStatusCmd(f *Factory) *cobra.Command {
 		Example: `  ramp rollout status
   ramp rollout status messenger-ig-interop
   ramp rollout status -o json | jq '.[] | select(.awaitingApproval)'`,
-		Args: cobra.MaximumNArgs(1),
-		ValidArgsFunction: func(cmd *cobra.Command, args []string, toComplete string) ([]string, cobra.ShellCompDirective) {
-			return completeRolloutFlags(cmd.Context(), f, args)
-		},
+		Args:              cobra.MaximumNArgs(1),
+		ValidArgsFunction: rolloutFlagArg(f),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			format, err := resolveFormat(f.IO, opts.format)
 			if err != nil {
@@ -365,10 +390,8 @@ func newRolloutHistoryCmd(f *Factory) *cobra.Command {
 		Short: "Show a rollout's history: plan changes, stage moves, approvals, pauses and kill switch uses",
 		Example: `  ramp rollout history messenger-ig-interop
   ramp rollout history messenger-ig-interop -o json`,
-		Args: exactArgs(1, "one flag key"),
-		ValidArgsFunction: func(cmd *cobra.Command, args []string, toComplete string) ([]string, cobra.ShellCompDirective) {
-			return completeRolloutFlags(cmd.Context(), f, args)
-		},
+		Args:              exactArgs(1, "one flag key"),
+		ValidArgsFunction: rolloutFlagArg(f),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			out, err := resolveFormat(f.IO, format)
 			if err != nil {

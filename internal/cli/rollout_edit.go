@@ -22,10 +22,8 @@ func newRolloutGetCmd(f *Factory) *cobra.Command {
 		Short: "Print a flag's rollout plan as configuration (YAML), ready to edit and apply",
 		Example: `  ramp rollout get messenger-ig-interop
   ramp rollout get messenger-ig-interop > plan.yaml && $EDITOR plan.yaml && ramp apply -f plan.yaml`,
-		Args: exactArgs(1, "one flag key"),
-		ValidArgsFunction: func(cmd *cobra.Command, args []string, toComplete string) ([]string, cobra.ShellCompDirective) {
-			return completeRolloutFlags(cmd.Context(), f, args)
-		},
+		Args:              exactArgs(1, "one flag key"),
+		ValidArgsFunction: rolloutFlagArg(f),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
 			return f.withStore(ctx, func(s *store.Store) error {
@@ -153,7 +151,8 @@ changes who gets the variant at once.`,
 		Example: `  ramp rollout edit-stage messenger-ig-interop us-10 --after 72h
   ramp rollout edit-stage messenger-ig-interop us-50 --approval
   ramp rollout edit-stage messenger-ig-interop world-5 --percent 2 --at 2026-12-01T09:00:00Z`,
-		Args: exactArgs(2, "a flag key and a stage name"),
+		Args:              exactArgs(2, "a flag key and a stage name"),
+		ValidArgsFunction: rolloutStageArg(f),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			changed := cmd.Flags().Changed
 			return editPlan(cmd.Context(), f, args[0], "", func(p *rollout.Plan) error {
@@ -235,10 +234,11 @@ func nonEmpty(list []string) []string {
 
 func newRolloutRemoveStageCmd(f *Factory) *cobra.Command {
 	return &cobra.Command{
-		Use:     "remove-stage FLAG STAGE",
-		Short:   "Remove a stage that is not live from a flag's rollout plan",
-		Example: `  ramp rollout remove-stage messenger-ig-interop na-25`,
-		Args:    exactArgs(2, "a flag key and a stage name"),
+		Use:               "remove-stage FLAG STAGE",
+		Short:             "Remove a stage that is not live from a flag's rollout plan",
+		Example:           `  ramp rollout remove-stage messenger-ig-interop na-25`,
+		Args:              exactArgs(2, "a flag key and a stage name"),
+		ValidArgsFunction: rolloutStageArg(f),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return editPlan(cmd.Context(), f, args[0], "", func(p *rollout.Plan) error {
 				i := p.StageIndex(args[1])
@@ -328,8 +328,9 @@ func newRolloutDeleteCmd(f *Factory) *cobra.Command {
 		Long: `Delete a flag's rollout plan. Users the live stage gave the variant to lose it
 unless the flag's own rules give it to them: ramp asks for confirmation on a
 terminal and needs --yes elsewhere.`,
-		Example: `  ramp rollout delete messenger-ig-interop --yes`,
-		Args:    exactArgs(1, "one flag key"),
+		Example:           `  ramp rollout delete messenger-ig-interop --yes`,
+		Args:              exactArgs(1, "one flag key"),
+		ValidArgsFunction: rolloutFlagArg(f),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
 			return f.withStore(ctx, func(s *store.Store) error {

@@ -70,10 +70,8 @@ moment it writes, nothing is written and the error says what it is now.`,
 		Example: `  ramp rollout advance messenger-ig-interop --dry-run
   ramp rollout advance messenger-ig-interop
   ramp rollout advance messenger-ig-interop --to us-50`,
-		Args: exactArgs(1, "one flag key"),
-		ValidArgsFunction: func(cmd *cobra.Command, args []string, toComplete string) ([]string, cobra.ShellCompDirective) {
-			return completeRolloutFlags(cmd.Context(), f, args)
-		},
+		Args:              exactArgs(1, "one flag key"),
+		ValidArgsFunction: rolloutFlagArg(f),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return rolloutAdvance(cmd.Context(), opts, args[0])
 		},
@@ -266,7 +264,8 @@ func newRolloutApproveCmd(f *Factory) *cobra.Command {
 		Short: "Approve a stage that awaits approval, and start it (the approver must not be who asked)",
 		Example: `  ramp rollout approve messenger-ig-interop us-50
   RAMP_ACTOR=bob ramp rollout approve messenger-ig-interop us-50`,
-		Args: exactArgs(2, "a flag key and a stage name"),
+		Args:              exactArgs(2, "a flag key and a stage name"),
+		ValidArgsFunction: rolloutStageArg(f),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			out, err := resolveFormat(f.IO, format)
 			if err != nil {
@@ -306,13 +305,11 @@ func newRolloutPauseCmd(f *Factory, pause bool) *cobra.Command {
 		example = "  ramp rollout resume messenger-ig-interop"
 	}
 	return &cobra.Command{
-		Use:     use,
-		Short:   short,
-		Example: example,
-		Args:    exactArgs(1, "one flag key"),
-		ValidArgsFunction: func(cmd *cobra.Command, args []string, toComplete string) ([]string, cobra.ShellCompDirective) {
-			return completeRolloutFlags(cmd.Context(), f, args)
-		},
+		Use:               use,
+		Short:             short,
+		Example:           example,
+		Args:              exactArgs(1, "one flag key"),
+		ValidArgsFunction: rolloutFlagArg(f),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
 			return f.withStore(ctx, func(s *store.Store) error {
@@ -372,10 +369,8 @@ kill switch, "ramp flags disable".`,
 		Example: `  ramp rollout rollback messenger-ig-interop --yes
   ramp rollout rollback messenger-ig-interop --to dogfood --dry-run
   ramp rollout rollback messenger-ig-interop --to none --yes`,
-		Args: exactArgs(1, "one flag key"),
-		ValidArgsFunction: func(cmd *cobra.Command, args []string, toComplete string) ([]string, cobra.ShellCompDirective) {
-			return completeRolloutFlags(cmd.Context(), f, args)
-		},
+		Args:              exactArgs(1, "one flag key"),
+		ValidArgsFunction: rolloutFlagArg(f),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return rolloutRollback(cmd.Context(), opts, args[0])
 		},

@@ -413,15 +413,10 @@ func (d *decoder) stage(n *yaml.Node, path string) rollout.Stage {
 	percent := false
 	for _, f := range fs {
 		fp := join(path, f.name)
+		if d.target(f, fp, &s.Name, &s.Cohorts, &s.Regions, &s.When) {
+			continue
+		}
 		switch f.name {
-		case "name":
-			s.Name = d.text(f.v, fp)
-		case "cohorts":
-			s.Cohorts = d.words(f.v, fp, "cohort key")
-		case "regions":
-			s.Regions = d.words(f.v, fp, "region")
-		case "when":
-			s.When = d.conditions(f.v, fp)
 		case "percent":
 			w, ok := d.word(f.v, fp, "a percentage")
 			if !ok {
@@ -738,15 +733,10 @@ func (d *decoder) rule(n *yaml.Node, path string) flags.Rule {
 	fs, _ := d.fields(n, path, ruleFields)
 	for _, f := range fs {
 		p := join(path, f.name)
+		if d.target(f, p, &r.Name, &r.Cohorts, &r.Regions, &r.When) {
+			continue
+		}
 		switch f.name {
-		case "name":
-			r.Name = d.text(f.v, p)
-		case "cohorts":
-			r.Cohorts = d.words(f.v, p, "cohort key")
-		case "regions":
-			r.Regions = d.words(f.v, p, "region")
-		case "when":
-			r.When = d.conditions(f.v, p)
 		case "serve":
 			r.Serve = d.text(f.v, p)
 		case "rollout":
@@ -754,6 +744,24 @@ func (d *decoder) rule(n *yaml.Node, path string) flags.Rule {
 		}
 	}
 	return r
+}
+
+// target decodes the fields rules and rollout stages share (name, cohorts,
+// regions, when) and reports whether f was one of them.
+func (d *decoder) target(f field, path string, name *string, cs, regions *[]string, when *[]cohorts.Condition) bool {
+	switch f.name {
+	case "name":
+		*name = d.text(f.v, path)
+	case "cohorts":
+		*cs = d.words(f.v, path, "cohort key")
+	case "regions":
+		*regions = d.words(f.v, path, "region")
+	case "when":
+		*when = d.conditions(f.v, path)
+	default:
+		return false
+	}
+	return true
 }
 
 // rollout decodes a mapping of variant to percentage, reading each
