@@ -129,6 +129,11 @@ func serveRun(ctx context.Context, opts *serveOptions) error {
 			StreamSecret:   []byte(opts.f.Getenv("RAMP_STREAM_SECRET")),
 			Logger:         log,
 		}
+		var ctlMetrics *controller.Metrics
+		if opts.controller > 0 {
+			ctlMetrics = controller.NewMetrics()
+			cfg.Collectors = ctlMetrics.Collectors()
+		}
 		if !opts.insecureNoAuth {
 			if cfg.Auth, err = newAuthenticator(ctx, s); err != nil {
 				return err
@@ -148,7 +153,7 @@ func serveRun(ctx context.Context, opts *serveOptions) error {
 			defer func() { stop(); <-done }()
 			go func() {
 				defer close(done)
-				controller.Run(ctx, s, opts.controller, log.With("component", "controller"))
+				controller.Run(ctx, s, opts.controller, log.With("component", "controller"), ctlMetrics)
 			}()
 		}
 		return srv.Serve(ctx, ln)

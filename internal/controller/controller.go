@@ -33,26 +33,36 @@ type Event struct {
 // and returns what it did. A rollout that another server moved meanwhile is
 // skipped; other errors are joined and returned after the pass.
 func Tick(ctx context.Context, s *store.Store) ([]Event, error) {
+	p, err := pass(ctx, s)
+	return p.events, err
+}
+
+// passResult is what one pass read and did.
+type passResult struct {
+	rollouts []rollout.Rollout // as read at the start, then updated with the moves
+	enabled  map[string]bool   // flag key → not killed
+	events   []Event
+}
+
+func pass(ctx context.Context, s *store.Store) (passResult, error) {
+	var p passResult
 	rs, err := s.Rollouts(ctx)
 	if err != nil {
-		return nil, err
+		return p, err
 	}
 	fs, err := s.Flags(ctx)
 	if err != nil {
-		return nil, err
+		return p, err
 	}
-	enabled := make(map[string]bool, len(fs))
+	p.enabled = make(map[string]bool, len(fs))
 	for _, f := range fs {
-		enabled[f.Key] = f.Enabled
+		p.enabled[f.Key] = f.Enabled
 	}
 	now := s.Now()
-	var (
-		events []Event
-		errs   []error
-	)
+	var errs []error
 	for i := range rs {
 		r := &rs[i]
-		n := r.Next(!enabled[r.Flag])
+		n := r.Next(!p.enabled[r.Flag])
 		if n.Stage < 0 || n.Blocked != "" || now.Before(n.Due) {
 			continue
 		}
@@ -74,33 +84,40 @@ func Tick(ctx context.Context, s *store.Store) ([]Event, error) {
 			if outcome == rollout.Requested {
 				e.Stage = moved.Progress.Pending.Stage
 			}
-			events = append(events, e)
+			p.events = append(p.events, e)
+			*r = moved
 		case errors.Is(err, store.ErrNoChange), errors.Is(err, store.ErrConflict), errors.Is(err, store.ErrNotFound):
 			// Another server (or a person) moved it first, or it is gone.
 		default:
 			errs = append(errs, fmt.Errorf("rollout %s: %w", r.Flag, err))
 		}
 	}
-	return events, errors.Join(errs...)
+	p.rollouts = rs
+	return p, errors.Join(errs...)
 }
 
-// Run runs Tick every interval until ctx is done, logging what each pass
-// does. It ticks once at the start.
-func Run(ctx context.Context, s *store.Store, interval time.Duration, log *slog.Logger) {
+// Run runs a pass of the schedule every interval until ctx is done,
+// logging what each does and recording it in m (which may be nil). It runs
+// one pass at the start.
+func Run(ctx context.Context, s *store.Store, interval time.Duration, log *slog.Logger, m *Metrics) {
 	t := time.NewTicker(interval)
 	defer t.Stop()
 	for {
-		events, err := Tick(ctx, s)
-		for _, e := range events {
+		p, err := pass(ctx, s)
+		for _, e := range p.events {
 			if e.Outcome == rollout.Requested {
 				log.Info("rollout stage due; awaiting approval", "flag", e.Flag, "stage", e.Stage)
 			} else {
 				log.Info("rollout stage started by the schedule", "flag", e.Flag, "stage", e.Stage)
 			}
 		}
-		if err != nil && ctx.Err() == nil {
+		if ctx.Err() != nil {
+			return
+		}
+		if err != nil {
 			log.Error("rollout schedule pass failed", "err", err)
 		}
+		m.observe(p.rollouts, p.enabled, p.events, err)
 		select {
 		case <-ctx.Done():
 			return

@@ -2,9 +2,15 @@ package controller_test
 
 import (
 	"context"
+	"fmt"
+	"log/slog"
+	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/ramp-flags/ramp/cohorts"
 	"github.com/ramp-flags/ramp/flags"
@@ -255,4 +261,62 @@ func TestOneAdvancePerStageAcrossServers(t *testing.T) {
 	if r := current(t, s); r.Progress.Stage != "world-5" {
 		t.Errorf("stage = %s", r.Progress.Stage)
 	}
+}
+
+// TestRunRecordsMetrics: a pass of Run starts the due stage and exports
+// where every rollout stands.
+func TestRunRecordsMetrics(t *testing.T) {
+	s, clk, _ := setup(t, interop())
+	clk.Add(49 * time.Hour) // us-10 is due
+	m := controller.NewMetrics()
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(m.Collectors()...)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		controller.Run(ctx, s, time.Hour, slog.New(slog.DiscardHandler), m)
+	}()
+	deadline := time.Now().Add(10 * time.Second)
+	for counterValue(t, reg, "ramp_rollout_controller_passes_total") < 1 && time.Now().Before(deadline) {
+		time.Sleep(5 * time.Millisecond)
+	}
+	cancel()
+	<-done
+	due := clk.Now().Add(48 * time.Hour).Unix() // us-50, 48h after us-10 began now
+	want := fmt.Sprintf(`
+# HELP ramp_rollout_stage The live stage of each rollout plan, counted from 1 (0 before the first stage).
+# TYPE ramp_rollout_stage gauge
+ramp_rollout_stage{flag="messenger-ig-interop"} 3
+# HELP ramp_rollout_stages The number of stages of each rollout plan.
+# TYPE ramp_rollout_stages gauge
+ramp_rollout_stages{flag="messenger-ig-interop"} 7
+# HELP ramp_rollout_paused 1 when the rollout's schedule is paused.
+# TYPE ramp_rollout_paused gauge
+ramp_rollout_paused{flag="messenger-ig-interop"} 0
+# HELP ramp_rollout_scheduled_moves_total Stages the schedule started (outcome=started) or asked approval for (outcome=requested), by this server.
+# TYPE ramp_rollout_scheduled_moves_total counter
+ramp_rollout_scheduled_moves_total{outcome="started"} 1
+# HELP ramp_rollout_next_stage_due_timestamp_seconds When the schedule may start the rollout's next stage (Unix time); absent when nothing is scheduled (by hand, paused, held, awaiting approval, killed, done).
+# TYPE ramp_rollout_next_stage_due_timestamp_seconds gauge
+ramp_rollout_next_stage_due_timestamp_seconds{flag="messenger-ig-interop"} %d
+`, due)
+	if err := testutil.GatherAndCompare(reg, strings.NewReader(want), "ramp_rollout_stage", "ramp_rollout_stages",
+		"ramp_rollout_paused", "ramp_rollout_scheduled_moves_total", "ramp_rollout_next_stage_due_timestamp_seconds"); err != nil {
+		t.Error(err)
+	}
+}
+
+func counterValue(t *testing.T, reg *prometheus.Registry, name string) float64 {
+	t.Helper()
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, mf := range mfs {
+		if mf.GetName() == name && len(mf.GetMetric()) > 0 {
+			return mf.GetMetric()[0].GetCounter().GetValue()
+		}
+	}
+	return 0
 }

@@ -12,6 +12,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 )
 
@@ -72,6 +73,10 @@ type Config struct {
 
 	Logger *slog.Logger
 	Now    func() time.Time
+
+	// Collectors are more Prometheus collectors served on /metrics with
+	// the server's own (the rollout controller's, in ramp serve).
+	Collectors []prometheus.Collector
 }
 
 // Server serves OFREP decisions and the snapshot feed from the compiled
@@ -135,6 +140,11 @@ func New(cfg Config) (*Server, error) {
 	}
 	s := &Server{cfg: cfg, log: cfg.Logger, closing: make(chan struct{})}
 	s.metrics = newMetrics(func() *live { return s.live }, cfg.Now)
+	for _, c := range cfg.Collectors {
+		if err := s.metrics.reg.Register(c); err != nil {
+			return nil, fmt.Errorf("register metrics: %w", err)
+		}
+	}
 	s.live = newLive(cfg.Source, cfg.Poll, cfg.Now, cfg.Logger, s.metrics)
 	if r, ok := cfg.Auth.(refresher); ok && !cfg.InsecureNoAuth {
 		s.live.prepare = r.Refresh
