@@ -453,9 +453,9 @@ func (d *decoder) stage(n *yaml.Node, path string) rollout.Stage {
 			s.At = &t
 		case "approval":
 			switch w := d.text(f.v, fp); w {
-			case "required":
+			case "required", "true":
 				s.Approval = true
-			case "", "none":
+			case "", "none", "false":
 			default:
 				d.errorf(f.v, fp, "want required or none, got %q", clip(w))
 			}
