@@ -118,6 +118,15 @@ func (d *Duration) UnmarshalText(b []byte) error {
 	return nil
 }
 
+// StageNames returns the names of the stages, in order.
+func (p *Plan) StageNames() []string {
+	names := make([]string, len(p.Stages))
+	for i := range p.Stages {
+		names[i] = p.Stages[i].Name
+	}
+	return names
+}
+
 // StageIndex returns the position of the named stage, or -1.
 func (p *Plan) StageIndex(name string) int {
 	for i := range p.Stages {

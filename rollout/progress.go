@@ -3,6 +3,7 @@ package rollout
 import (
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 )
 
@@ -81,20 +82,9 @@ const (
 func (r *Rollout) resolve(name string) (int, error) {
 	i := r.StageIndex(name)
 	if i < 0 {
-		return -1, refuse("rollout %s has no stage %q (stages: %s)", r.Flag, name, r.stageNames())
+		return -1, refuse("rollout %s has no stage %q (stages: %s)", r.Flag, name, strings.Join(r.StageNames(), ", "))
 	}
 	return i, nil
-}
-
-func (r *Rollout) stageNames() string {
-	s := ""
-	for i, st := range r.Stages {
-		if i > 0 {
-			s += ", "
-		}
-		s += st.Name
-	}
-	return s
 }
 
 // Advance moves the plan forward to stage to (an index after the live one)

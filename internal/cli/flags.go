@@ -3,6 +3,7 @@ package cli
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strings"
 
@@ -147,7 +148,7 @@ func newFlagsGetCmd(f *Factory) *cobra.Command {
 				var plan *rollout.Rollout
 				if r, err := s.Rollout(cmd.Context(), args[0]); err == nil {
 					plan = &r
-				} else if !isNotFound(err) {
+				} else if !errors.Is(err, store.ErrNotFound) {
 					return err
 				}
 				if out != formatTable {

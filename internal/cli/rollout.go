@@ -3,6 +3,7 @@ package cli
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"strings"
@@ -240,18 +241,13 @@ func loadStatuses(ctx context.Context, s *store.Store, args []string) ([]rollout
 // noPlan turns "rollout not found" into a message that says whether the
 // flag exists at all.
 func noPlan(ctx context.Context, s *store.Store, flag string, err error) error {
-	if !isNotFound(err) {
+	if !errors.Is(err, store.ErrNotFound) {
 		return err
 	}
 	if _, ferr := s.Flag(ctx, flag); ferr != nil {
 		return ferr
 	}
 	return &store.NotFoundError{Kind: "rollout plan for flag", Key: flag}
-}
-
-func isNotFound(err error) bool {
-	_, ok := err.(*store.NotFoundError)
-	return ok
 }
 
 func dash(s string) string {

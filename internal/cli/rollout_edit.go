@@ -158,7 +158,7 @@ changes who gets the variant at once.`,
 			return editPlan(cmd.Context(), f, args[0], "", func(p *rollout.Plan) error {
 				i := p.StageIndex(args[1])
 				if i < 0 {
-					return &UsageError{Err: fmt.Errorf("rollout %s has no stage %q (stages: %s)", p.Flag, args[1], strings.Join(stageNames(p), ", "))}
+					return &UsageError{Err: fmt.Errorf("rollout %s has no stage %q (stages: %s)", p.Flag, args[1], strings.Join(p.StageNames(), ", "))}
 				}
 				return o.apply(&p.Stages[i], changed)
 			})
@@ -307,17 +307,9 @@ func editPlan(ctx context.Context, f *Factory, flag, variant string, edit func(p
 		if changes[0].Action == flags.Create {
 			verb = "created"
 		}
-		fmt.Fprintf(f.IO.ErrOut, "rollout %s %s: %s (%s)\n", flag, verb, plural(len(plan.Stages), "stage", "stages"), strings.Join(stageNames(&plan), " → "))
+		fmt.Fprintf(f.IO.ErrOut, "rollout %s %s: %s (%s)\n", flag, verb, plural(len(plan.Stages), "stage", "stages"), strings.Join(plan.StageNames(), " → "))
 		return nil
 	})
-}
-
-func stageNames(p *rollout.Plan) []string {
-	out := make([]string, len(p.Stages))
-	for i, s := range p.Stages {
-		out[i] = s.Name
-	}
-	return out
 }
 
 func newRolloutDeleteCmd(f *Factory) *cobra.Command {

@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 
@@ -68,7 +69,7 @@ type rolloutExplanation struct {
 // admitted the context. It returns nil for a flag without a plan.
 func explainRollout(ctx context.Context, s *store.Store, key string, evalCtx map[string]any, d *flags.Decision) (*rolloutExplanation, error) {
 	r, err := s.Rollout(ctx, key)
-	if isNotFound(err) {
+	if errors.Is(err, store.ErrNotFound) {
 		return nil, nil
 	}
 	if err != nil {

@@ -98,7 +98,7 @@ func rolloutAdvance(ctx context.Context, opts *rolloutAdvanceOptions, flag strin
 		to := live + 1
 		if opts.to != "" {
 			if to = r.StageIndex(opts.to); to < 0 {
-				return &UsageError{Err: fmt.Errorf("rollout %s has no stage %q (stages: %s)", flag, opts.to, stageList(&r))}
+				return &UsageError{Err: fmt.Errorf("rollout %s has no stage %q (stages: %s)", flag, opts.to, strings.Join(r.StageNames(), ", "))}
 			}
 		}
 		if to >= len(r.Stages) {
@@ -119,11 +119,7 @@ func rolloutAdvance(ctx context.Context, opts *rolloutAdvanceOptions, flag strin
 			takesAway = takesAway || r.Stages[i].TakesAway()
 		}
 		if opts.dryRun {
-			if res.Known, err = estimateKnown(ctx, s, &r, fl, live, to); err != nil {
-				return err
-			}
-			res.Outcome = "dry-run"
-			return printMove(f, format, &res, fl)
+			return printDryRun(ctx, s, f, format, &res, &r, fl, live, to)
 		}
 		if takesAway {
 			if err := confirm(f.IO, opts.yes, fmt.Sprintf("Stage %s takes %s away from some users. Advance?", r.Stages[to].Name, r.Variant)); err != nil {
@@ -156,14 +152,6 @@ func readRollout(ctx context.Context, s *store.Store, flag string) (rollout.Roll
 		return r, nil, err
 	}
 	return r, &fl, nil
-}
-
-func stageList(r *rollout.Rollout) string {
-	names := make([]string, len(r.Stages))
-	for i, s := range r.Stages {
-		names[i] = s.Name
-	}
-	return strings.Join(names, ", ")
 }
 
 // estimateKnown evaluates every user listed in a cohort, with the region the
@@ -220,6 +208,17 @@ func estimateKnown(ctx context.Context, s *store.Store, r *rollout.Rollout, fl *
 		}
 	}
 	return est, nil
+}
+
+// printDryRun completes a move's result with the estimate of the listed
+// users it would change, and prints it.
+func printDryRun(ctx context.Context, s *store.Store, f *Factory, format string, res *moveResult, r *rollout.Rollout, fl *flags.Flag, from, to int) error {
+	var err error
+	if res.Known, err = estimateKnown(ctx, s, r, fl, from, to); err != nil {
+		return err
+	}
+	res.Outcome = "dry-run"
+	return printMove(f, format, res, fl)
 }
 
 func printMove(f *Factory, format string, res *moveResult, fl *flags.Flag) error {
@@ -401,7 +400,7 @@ func rolloutRollback(ctx context.Context, opts *rolloutRollbackOptions, flag str
 			to = -1
 		default:
 			if to = r.StageIndex(opts.to); to < 0 {
-				return &UsageError{Err: fmt.Errorf("rollout %s has no stage %q (stages: %s, or none)", flag, opts.to, stageList(&r))}
+				return &UsageError{Err: fmt.Errorf("rollout %s has no stage %q (stages: %s, or none)", flag, opts.to, strings.Join(r.StageNames(), ", "))}
 			}
 		}
 		if _, err := r.Rollback(to, f.Actor, s.Now()); err != nil {
@@ -413,11 +412,7 @@ func rolloutRollback(ctx context.Context, opts *rolloutRollbackOptions, flag str
 		}
 		res := moveResult{Flag: flag, Action: "rollback", DryRun: opts.dryRun, From: stageWord(&r), To: toName, Changes: r.Changes(live, to)}
 		if opts.dryRun {
-			if res.Known, err = estimateKnown(ctx, s, &r, fl, live, to); err != nil {
-				return err
-			}
-			res.Outcome = "dry-run"
-			return printMove(f, format, &res, fl)
+			return printDryRun(ctx, s, f, format, &res, &r, fl, live, to)
 		}
 		if err := confirm(f.IO, opts.yes, fmt.Sprintf("Roll %s back from %s to %s? Users outside that stage lose %q.", flag, stageWord(&r), toName, r.Variant)); err != nil {
 			return err
