@@ -48,6 +48,10 @@ type Decision struct {
 	// Rule is the index of the rule that matched, or -1; RuleName its name.
 	Rule     int
 	RuleName string
+	// Origin is the matched rule's Origin: nil for the flag's own rules,
+	// else the rollout stage or experiment arm that added the rule. It is
+	// shared with the snapshot and must not be modified.
+	Origin *Origin
 	// FlagVersion is the flag's store version; SnapshotVersion the version
 	// of the configuration the decision was made from.
 	FlagVersion     int64

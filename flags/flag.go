@@ -77,6 +77,23 @@ type Rule struct {
 	// Rollout splits matching contexts between variants by percentage, in
 	// declaration order (see package bucket). The weights sum to 100%.
 	Rollout []Split `json:"rollout,omitempty"`
+	// Origin is set on rules that the control plane adds to a flag's own
+	// (a rollout plan's live stage, an experiment's arm) and nil on rules
+	// written in the flag. The engine never reads it: it hands it to the
+	// decisions the rule makes (Decision.Origin), so that explanations and
+	// exposure logs name the stage or arm without parsing rule names.
+	Origin *Origin `json:"origin,omitempty"`
+}
+
+// Origin names the part of the control plane that added a rule to its flag.
+// It is opaque to the engine.
+type Origin struct {
+	// Kind is what added the rule: "rollout" or "experiment".
+	Kind string `json:"kind"`
+	// Key is the rollout's flag or the experiment's key.
+	Key string `json:"key"`
+	// Part is the rollout stage or the experiment arm.
+	Part string `json:"part"`
 }
 
 // Split is one variant's share of a percentage rollout.

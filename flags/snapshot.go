@@ -49,6 +49,7 @@ type compiledFlag struct {
 
 type compiledRule struct {
 	name     string
+	origin   *Origin
 	cohorts  []*cohorts.Compiled
 	regions  *cohorts.RegionSet
 	matchers []*cohorts.Matcher
@@ -108,7 +109,7 @@ func compileFlag(f *Flag, cs map[string]*cohorts.Compiled) (*compiledFlag, error
 		cf.names = append(cf.names, v.Key)
 	}
 	for i, r := range f.Rules {
-		cr := compiledRule{name: r.Name, serve: -1}
+		cr := compiledRule{name: r.Name, origin: r.Origin, serve: -1}
 		for _, key := range r.Cohorts {
 			cr.cohorts = append(cr.cohorts, cs[key])
 		}
@@ -214,7 +215,7 @@ type trace interface {
 // one rather than a whole struct: a Decision is large, and copying it is a
 // measurable part of a fast evaluation.
 func (s *Snapshot) decide(d *Decision, f *compiledFlag, ctx map[string]any, tr trace) {
-	d.Key, d.Rule, d.FlagVersion, d.SnapshotVersion = f.key, -1, f.version, s.version
+	d.Key, d.Rule, d.Origin, d.FlagVersion, d.SnapshotVersion = f.key, -1, nil, f.version, s.version
 	if !f.enabled {
 		d.Value, d.Variant, d.Reason = f.values[f.def], f.names[f.def], ReasonDisabled
 		return
@@ -280,7 +281,7 @@ func (s *Snapshot) decide(d *Decision, f *compiledFlag, ctx map[string]any, tr t
 		if tr != nil && len(r.matchers) > 0 {
 			tr.rule(i, true, "conditions hold")
 		}
-		d.Rule, d.RuleName = i, r.name
+		d.Rule, d.RuleName, d.Origin = i, r.name, r.origin
 		if r.serve >= 0 {
 			if tr != nil {
 				tr.rule(i, true, "serves "+f.names[r.serve])

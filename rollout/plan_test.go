@@ -36,17 +36,20 @@ func TestAudienceOfTheScenarioPlan(t *testing.T) {
 
 func TestRulesPutTheHighestShareFirst(t *testing.T) {
 	p := interop()
-	var names []string
+	var names, origins []string
 	for _, r := range p.Rules(6, "off") {
 		names = append(names, r.Name)
+		origins = append(origins, r.Origin.Kind+":"+r.Origin.Key+"/"+r.Origin.Part)
 	}
 	want := []string{"rollout:dogfood cohort employees", "rollout:us-100 region US", "rollout:na-25 region CA",
 		"rollout:na-25 region MX", "rollout:world-5 region *"}
 	if strings.Join(names, "|") != strings.Join(want, "|") {
 		t.Errorf("rules = %q\nwant %q", names, want)
 	}
-	if stage, ok := rollout.StageOfRule(names[1]); !ok || stage != "us-100" {
-		t.Errorf("StageOfRule(%q) = %q, %v", names[1], stage, ok)
+	wantOrigins := []string{"rollout:messenger-ig-interop/dogfood", "rollout:messenger-ig-interop/us-100", "rollout:messenger-ig-interop/na-25",
+		"rollout:messenger-ig-interop/na-25", "rollout:messenger-ig-interop/world-5"}
+	if strings.Join(origins, "|") != strings.Join(wantOrigins, "|") {
+		t.Errorf("origins = %q\nwant %q", origins, wantOrigins)
 	}
 }
 
@@ -75,8 +78,8 @@ func TestScenarioPlanDecisions(t *testing.T) {
 		}
 	}
 	d := snap.Evaluate("messenger-ig-interop", map[string]any{"targetingKey": "emp-1", "region": "FR"})
-	if d.Variant != "on" || d.RuleName != "rollout:dogfood cohort employees" {
-		t.Errorf("employee in FR: %s by %q", d.Variant, d.RuleName)
+	if d.Variant != "on" || d.RuleName != "rollout:dogfood cohort employees" || d.Origin == nil || d.Origin.Part != "dogfood" {
+		t.Errorf("employee in FR: %s by %q (origin %+v)", d.Variant, d.RuleName, d.Origin)
 	}
 	// The flag's own rules still come first.
 	st.Flags[0].Rules = []flags.Rule{{Name: "qa-off", Regions: []string{"US"}, When: []cohorts.Condition{{Attribute: "app", Op: "eq", Values: []string{"qa"}}}, Serve: "off"}}
@@ -84,7 +87,7 @@ func TestScenarioPlanDecisions(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if d := snap.Evaluate("messenger-ig-interop", map[string]any{"targetingKey": "x", "region": "US", "app": "qa"}); d.Variant != "off" || d.RuleName != "qa-off" {
+	if d := snap.Evaluate("messenger-ig-interop", map[string]any{"targetingKey": "x", "region": "US", "app": "qa"}); d.Variant != "off" || d.RuleName != "qa-off" || d.Origin != nil {
 		t.Errorf("the flag's own rule: %s by %q", d.Variant, d.RuleName)
 	}
 }

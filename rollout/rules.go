@@ -3,14 +3,13 @@ package rollout
 import (
 	"cmp"
 	"slices"
-	"strings"
 
 	"github.com/ramp-flags/ramp/flags"
 )
 
 // RulePrefix starts the name of every rule a plan contributes to its flag,
-// so that decisions and explanations show which stage admitted a user:
-// "rollout:us-10 region US".
+// so that people reading a decision see which stage admitted a user:
+// "rollout:us-10 region US". Programs read the rule's Origin instead.
 const RulePrefix = "rollout:"
 
 // Rules returns the targeting rules that serve the plan's audience at stage
@@ -25,7 +24,7 @@ func (p *Plan) Rules(k int, defaultVariant string) []flags.Rule {
 	slices.SortStableFunc(grants, func(a, b Grant) int { return cmp.Compare(b.Percent, a.Percent) })
 	rules := make([]flags.Rule, 0, len(grants))
 	for _, g := range grants {
-		r := flags.Rule{Name: RuleName(g), When: g.Target.When}
+		r := flags.Rule{Name: RuleName(g), When: g.Target.When, Origin: &flags.Origin{Kind: OriginKind, Key: p.Flag, Part: g.SetBy}}
 		if g.Target.Cohort != "" {
 			r.Cohorts = []string{g.Target.Cohort}
 		}
@@ -46,16 +45,9 @@ func (p *Plan) Rules(k int, defaultVariant string) []flags.Rule {
 // percentage and the target.
 func RuleName(g Grant) string { return RulePrefix + g.SetBy + " " + g.Target.String() }
 
-// StageOfRule returns the stage named in a rule name made by RuleName, and
-// whether the name is one.
-func StageOfRule(name string) (string, bool) {
-	rest, ok := strings.CutPrefix(name, RulePrefix)
-	if !ok {
-		return "", false
-	}
-	stage, _, _ := strings.Cut(rest, " ")
-	return stage, true
-}
+// OriginKind is the Origin.Kind of the rules a plan adds: their Origin's
+// Key is the flag and Part the stage that set the target's percentage.
+const OriginKind = "rollout"
 
 // Apply returns the state evaluation runs on: st with the rules of each
 // rollout's live stage appended to its flag's own rules. A flag's own rules

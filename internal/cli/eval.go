@@ -6,6 +6,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"github.com/ramp-flags/ramp"
 	"io"
 	"os"
 	"runtime"
@@ -76,11 +77,11 @@ Exit status 7 means the single decision carried an OpenFeature error code.`,
 // loadSnapshot compiles the configuration as services see it: each flag's
 // own rules, then its rollout plan's live stage.
 func loadSnapshot(ctx context.Context, s *store.Store) (*flags.Snapshot, error) {
-	st, rev, err := s.EvaluationState(ctx)
+	cfg, err := s.Configuration(ctx)
 	if err != nil {
 		return nil, err
 	}
-	snap, err := flags.Compile(st, rev.Version)
+	snap, err := flags.Compile(ramp.Compose(&cfg), cfg.Revision.Version)
 	if err != nil {
 		return nil, fmt.Errorf("stored configuration does not compile: %w", err)
 	}

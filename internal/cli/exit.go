@@ -1,13 +1,11 @@
 package cli
 
 import (
-	"context"
 	"errors"
 
-	"github.com/ramp-flags/ramp/flags"
+	"github.com/ramp-flags/ramp"
 	"github.com/ramp-flags/ramp/internal/config"
 	"github.com/ramp-flags/ramp/internal/store"
-	"github.com/ramp-flags/ramp/rollout"
 )
 
 // Exit codes tell scripts what kind of failure happened. They are part of
@@ -47,29 +45,40 @@ var errAborted = errors.New("aborted: nothing was changed")
 // itself is already printed.
 var errEvalFailed = errors.New("evaluation returned an error code")
 
-// ExitCode maps an error to the process exit status, in one table.
+// exitCodes maps each kind of failure to the exit status scripts see: the
+// one table of it.
+var exitCodes = map[ramp.Kind]int{
+	ramp.KindInternal:     ExitError,
+	ramp.KindInvalid:      ExitInvalid,
+	ramp.KindNotFound:     ExitNotFound,
+	ramp.KindConflict:     ExitConflict,
+	ramp.KindRefused:      ExitConflict,
+	ramp.KindBusy:         ExitError,
+	ramp.KindUnauthorized: ExitError,
+	ramp.KindForbidden:    ExitError,
+	ramp.KindCanceled:     ExitAborted,
+}
+
+// ExitCode maps an error to the process exit status: the command line's own
+// failures (usage, a declined confirmation, an evaluation error code), then
+// the kind of the error (exitCodes).
 func ExitCode(err error) int {
 	var (
 		usage   *UsageError
 		invalid *InvalidError
 		cfgErr  *config.Error
-		valErr  *flags.ValidationError
 	)
 	switch {
 	case err == nil:
 		return ExitOK
 	case errors.As(err, &usage):
 		return ExitUsage
-	case errors.As(err, &invalid), errors.As(err, &cfgErr), errors.As(err, &valErr), errors.Is(err, store.ErrEmptyReplace):
+	case errors.As(err, &invalid), errors.As(err, &cfgErr), errors.Is(err, store.ErrEmptyReplace):
 		return ExitInvalid
-	case errors.Is(err, store.ErrNotFound):
-		return ExitNotFound
-	case errors.Is(err, store.ErrConflict), errors.Is(err, rollout.ErrMove):
-		return ExitConflict
-	case errors.Is(err, errAborted), errors.Is(err, context.Canceled):
+	case errors.Is(err, errAborted):
 		return ExitAborted
 	case errors.Is(err, errEvalFailed):
 		return ExitEvalError
 	}
-	return ExitError
+	return exitCodes[ramp.KindOf(err)]
 }

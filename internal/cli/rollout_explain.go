@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/ramp-flags/ramp"
 	"io"
 
 	"github.com/ramp-flags/ramp/flags"
@@ -22,11 +23,11 @@ type stagePlanner struct {
 }
 
 func newStagePlanner(ctx context.Context, s *store.Store, r *rollout.Rollout, fl *flags.Flag) (*stagePlanner, error) {
-	st, rev, err := s.EvaluationState(ctx)
+	cfg, err := s.Configuration(ctx)
 	if err != nil {
 		return nil, err
 	}
-	return &stagePlanner{base: st, version: rev.Version, flag: *fl, r: *r}, nil
+	return &stagePlanner{base: ramp.Compose(&cfg), version: cfg.Revision.Version, flag: *fl, r: *r}, nil
 }
 
 // at compiles the configuration with the plan at stage k (-1: not started),
@@ -80,8 +81,8 @@ func explainRollout(ctx context.Context, s *store.Store, key string, evalCtx map
 		return nil, err
 	}
 	ex := &rolloutExplanation{Stage: r.Progress.Stage, Killed: !fl.Enabled}
-	if stage, ok := rollout.StageOfRule(d.RuleName); ok && d.Variant == r.Variant {
-		ex.AdmittedBy = stage
+	if o := d.Origin; o != nil && o.Kind == rollout.OriginKind && o.Key == key && d.Variant == r.Variant {
+		ex.AdmittedBy = o.Part
 	}
 	if ex.AdmittedBy == "" {
 		return ex, nil

@@ -13,6 +13,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/ramp-flags/ramp/internal/admin"
 	"github.com/ramp-flags/ramp/internal/store"
 )
 
@@ -40,6 +41,35 @@ func (f *Factory) OpenStore(ctx context.Context) (*store.Store, error) {
 		return nil, fmt.Errorf("open database %s: %w", f.DB, err)
 	}
 	return s, nil
+}
+
+// dsn returns the database to open: --db, else $RAMP_DB, else ramp.db in
+// the working directory.
+func (f *Factory) dsn() string {
+	if f.DB == "" {
+		f.DB = "ramp.db"
+		if v := f.Getenv("RAMP_DB"); v != "" {
+			f.DB = v
+		}
+	}
+	return f.DB
+}
+
+// withAdmin opens the control plane on the configured database, runs fn
+// with a context naming the actor, and closes it. create says whether the
+// command may create the database (apply, imports, key creation); reads and
+// edits of existing objects never do.
+func (f *Factory) withAdmin(ctx context.Context, create bool, fn func(ctx context.Context, a *admin.Service) error) (err error) {
+	a, err := admin.Open(ctx, f.dsn(), admin.Options{Create: create})
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if cerr := a.Close(); err == nil && cerr != nil {
+			err = fmt.Errorf("close database: %w", cerr)
+		}
+	}()
+	return fn(admin.WithActor(ctx, f.Actor), a)
 }
 
 // withStore opens the store, runs fn and closes the store.

@@ -17,7 +17,7 @@ import (
 )
 
 // TestImportedCohort serves a cohort whose list came from an import, as
-// the server reads it (store.Store.EvaluationState: hashed sets, no ids):
+// the server reads it (store.Store.Configuration: hashed sets, no ids):
 // OFREP answers and the snapshot feed both know its members, and an import
 // reaches them without restart.
 func TestImportedCohort(t *testing.T) {

@@ -8,7 +8,7 @@
 // The server loads the store's state, compiles it (flags.Compile) and
 // encodes it for the feed (wire.Marshal) once per configuration version, and
 // publishes the result through an atomic pointer. A loop checks the store's
-// revision (version and epoch, store.Revision) every poll interval (200 ms
+// revision (version and epoch, ramp.Revision) every poll interval (200 ms
 // by default) and on Trigger (a change notification); when either changed,
 // the new configuration is loaded and swapped in, whatever its version: a
 // new epoch is another database (moved or restored), whose versions start

@@ -4,13 +4,13 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"github.com/ramp-flags/ramp"
 	"net/http"
 	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
 
-	"github.com/ramp-flags/ramp/flags"
 	"github.com/ramp-flags/ramp/flags/wire"
 	"github.com/ramp-flags/ramp/internal/server"
 	"github.com/ramp-flags/ramp/internal/store"
@@ -21,8 +21,8 @@ import (
 // as a restore or a move to another database replaces it behind one DSN.
 type swappable struct{ cur atomic.Pointer[store.Store] }
 
-func (s *swappable) EvaluationState(ctx context.Context) (flags.State, store.Revision, error) {
-	return s.cur.Load().EvaluationState(ctx)
+func (s *swappable) Configuration(ctx context.Context) (ramp.Config, error) {
+	return s.cur.Load().Configuration(ctx)
 }
 
 func (s *swappable) Revision(ctx context.Context) (store.Revision, error) {

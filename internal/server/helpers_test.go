@@ -6,6 +6,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"github.com/ramp-flags/ramp"
 	"io"
 	"log/slog"
 	"net"
@@ -132,11 +133,11 @@ func revision(t *testing.T, s *store.Store) store.Revision {
 // comparing answers with.
 func engine(t *testing.T, s *store.Store) *flags.Snapshot {
 	t.Helper()
-	st, rev, err := s.EvaluationState(context.Background())
+	cfg, err := s.Configuration(context.Background())
 	if err != nil {
 		t.Fatal(err)
 	}
-	snap, err := flags.Compile(st, rev.Version)
+	snap, err := flags.Compile(ramp.Compose(&cfg), cfg.Revision.Version)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -11,25 +11,25 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/ramp-flags/ramp"
 	"github.com/ramp-flags/ramp/flags"
 	"github.com/ramp-flags/ramp/flags/wire"
-	"github.com/ramp-flags/ramp/internal/store"
 )
 
 // Source is where the server reads the configuration: the store.
-// EvaluationState is read only when Revision says something changed: a new
+// Configuration is read only when Revision says something changed: a new
 // version, or a new epoch (another database behind the same address, whose
 // version may be lower).
 //
-// EvaluationState returns the configuration with the revision it is at, as
-// evaluation needs it: a cohort's listed members may come as a hashed set
-// in flags.State.MemberSets rather than as ids in Members (as
-// store.Store.EvaluationState returns them, so that a cohort of 10 million
-// members is never held as 10 million strings); flags.Compile and
+// Configuration returns the configuration as stored, with the revision it
+// is at; the server composes it (ramp.Compose) before compiling. A cohort's
+// listed members may come as a hashed set in flags.State.MemberSets rather
+// than as ids in Members (as the store returns them, so that a cohort of 10
+// million members is never held as 10 million strings); flags.Compile and
 // wire.Marshal take either form.
 type Source interface {
-	EvaluationState(ctx context.Context) (flags.State, store.Revision, error)
-	Revision(ctx context.Context) (store.Revision, error)
+	Configuration(ctx context.Context) (ramp.Config, error)
+	Revision(ctx context.Context) (ramp.Revision, error)
 }
 
 // listener is the optional side of a Source that announces changes as they
@@ -49,7 +49,7 @@ type loaded struct {
 	snap     *flags.Snapshot
 	wire     []byte
 	version  int64
-	epoch    string // the database's (store.Revision)
+	epoch    string // the database's (ramp.Revision)
 	etag     string // `"<version>-<epoch>"`, the snapshot feed's ETag (feedTag)
 	loadedAt time.Time
 	next     chan struct{}
@@ -100,10 +100,11 @@ func (l *live) Trigger() {
 // load reads, compiles and encodes the source's state and publishes it.
 func (l *live) load(ctx context.Context) (*loaded, error) {
 	start := l.now()
-	st, rev, err := l.src.EvaluationState(ctx)
+	cfg, err := l.src.Configuration(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("read configuration: %w", err)
 	}
+	st, rev := ramp.Compose(&cfg), cfg.Revision
 	version := rev.Version
 	l.contact()
 	if l.prepare != nil {
@@ -232,7 +233,7 @@ func (l *live) listen(ctx context.Context, lis listener) {
 		if ctx.Err() != nil {
 			return
 		}
-		if errors.Is(err, store.ErrListenUnsupported) {
+		if errors.Is(err, ramp.ErrListenUnsupported) {
 			l.log.Debug("the database does not announce changes; polling only")
 			return
 		}
@@ -248,7 +249,7 @@ func (l *live) listen(ctx context.Context, lis listener) {
 // waitFor waits until a configuration at least as new as rev is served
 // (of rev's epoch, at rev's version or later; any epoch if rev's is empty),
 // for at most d. It reports whether one is.
-func (l *live) waitFor(ctx context.Context, rev store.Revision, d time.Duration) bool {
+func (l *live) waitFor(ctx context.Context, rev ramp.Revision, d time.Duration) bool {
 	timer := time.NewTimer(d)
 	defer timer.Stop()
 	for {
@@ -280,12 +281,12 @@ func feedTag(version int64, epoch string) string {
 
 // parseFeedTag reads a configuration's validator (as feedTag writes it,
 // quoted or not, weak or not) back into its version and epoch.
-func parseFeedTag(tag string) (store.Revision, bool) {
+func parseFeedTag(tag string) (ramp.Revision, bool) {
 	tag = strings.Trim(strings.TrimPrefix(strings.TrimSpace(tag), "W/"), `"`)
 	v, epoch, _ := strings.Cut(tag, "-")
 	n, err := strconv.ParseInt(v, 10, 64)
 	if err != nil || n < 0 {
-		return store.Revision{}, false
+		return ramp.Revision{}, false
 	}
-	return store.Revision{Epoch: epoch, Version: n}, true
+	return ramp.Revision{Epoch: epoch, Version: n}, true
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"github.com/ramp-flags/ramp"
 	"io"
 	"net/http"
 	"strconv"
@@ -14,11 +15,9 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
-	"github.com/ramp-flags/ramp/flags"
 	"github.com/ramp-flags/ramp/flags/wire"
 	"github.com/ramp-flags/ramp/internal/ofrep"
 	"github.com/ramp-flags/ramp/internal/server"
-	"github.com/ramp-flags/ramp/internal/store"
 )
 
 // TestEvaluate covers every answer of the single-flag endpoint against the
@@ -513,21 +512,21 @@ func TestReloadRace(t *testing.T) {
 	}
 }
 
-// failing wraps a source whose EvaluationState can be made to fail.
+// failing wraps a source whose Configuration can be made to fail.
 type failing struct {
 	server.Source
 	mu   sync.Mutex
 	fail bool
 }
 
-func (f *failing) EvaluationState(ctx context.Context) (flags.State, store.Revision, error) {
+func (f *failing) Configuration(ctx context.Context) (ramp.Config, error) {
 	f.mu.Lock()
 	fail := f.fail
 	f.mu.Unlock()
 	if fail {
-		return flags.State{}, store.Revision{}, fmt.Errorf("disk on fire")
+		return ramp.Config{}, fmt.Errorf("disk on fire")
 	}
-	return f.Source.EvaluationState(ctx)
+	return f.Source.Configuration(ctx)
 }
 
 func TestReloadFailureKeepsServing(t *testing.T) {

@@ -7,28 +7,12 @@ import (
 	"fmt"
 
 	"gorm.io/gorm"
+
+	"github.com/ramp-flags/ramp"
 )
 
-// Revision names one configuration: the database it was read from (Epoch)
-// and how far that database's writes had gone (Version).
-//
-// Versions only grow within one database, but not across databases: a
-// database made by `ramp export` and `ramp apply`, or one restored from a
-// backup, starts again from a lower version. The epoch is what tells them
-// apart. It is a random identifier that the migration adding it (or, for a
-// new database, creating it) draws once, so every database has its own, and
-// a copy of a database (a backup, a file copy) shares its original's until
-// RenewEpoch gives it one of its own. Two revisions with different epochs
-// cannot be ordered: the newer one is the one the database now holds.
-type Revision struct {
-	Epoch   string `json:"epoch"`
-	Version int64  `json:"version"`
-}
-
-// String renders a revision as "<version>-<epoch>", the form ETags carry.
-func (r Revision) String() string {
-	return fmt.Sprintf("%d-%s", r.Version, r.Epoch)
-}
+// Revision names one configuration: see ramp.Revision.
+type Revision = ramp.Revision
 
 // Revision returns the database's epoch and its configuration version, read
 // together in one row: what servers poll to know when to reload (see

@@ -39,12 +39,13 @@ func TestEpochStableAcrossOpens(t *testing.T) {
 	if v := mustVersion(t, s2); v != got.Version {
 		t.Errorf("Version() = %d, Revision().Version = %d", v, got.Version)
 	}
-	_, evalRev, err := s2.EvaluationState(context.Background())
+	cfg, err := s2.Configuration(context.Background())
+	evalRev := cfg.Revision
 	if err != nil {
 		t.Fatal(err)
 	}
 	if evalRev != got {
-		t.Errorf("EvaluationState's revision %v, Revision() %v", evalRev, got)
+		t.Errorf("Configuration's revision %v, Revision() %v", evalRev, got)
 	}
 }
 

@@ -4,24 +4,26 @@ import (
 	"errors"
 	"fmt"
 	"time"
+
+	"github.com/ramp-flags/ramp"
 )
 
 var (
 	// ErrNotFound is matched (with errors.Is) by errors about a flag or
-	// cohort that does not exist; see NotFoundError.
-	ErrNotFound = errors.New("not found")
+	// cohort that does not exist; see NotFoundError. It is ramp's kind.
+	ErrNotFound = ramp.ErrNotFound
 	// ErrConflict is matched by errors about a write refused because the
 	// object changed since the caller read it; see ConflictError.
-	ErrConflict = errors.New("changed meanwhile")
+	ErrConflict = ramp.ErrConflict
 	// ErrBusy is matched by errors about an operation that gave up waiting
 	// for a lock another connection held for longer than the busy timeout
 	// (10 seconds: SQLite's busy timeout, Postgres' lock_timeout), or that
 	// Postgres aborted again and again to break deadlocks or serialization
 	// failures. Retrying later may succeed.
-	ErrBusy = errors.New("database busy: another writer held the lock too long; try again")
+	ErrBusy = &ramp.Error{Kind: ramp.KindBusy, Msg: "database busy: another writer held the lock too long; try again"}
 	// ErrListenUnsupported is returned by Listen on a database that cannot
 	// announce changes (SQLite): poll Version instead.
-	ErrListenUnsupported = errors.New("this database cannot announce changes; poll the version instead")
+	ErrListenUnsupported = ramp.ErrListenUnsupported
 )
 
 // NotFoundError reports a flag or cohort that does not exist. It matches

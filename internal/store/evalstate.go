@@ -8,27 +8,26 @@ import (
 
 	"gorm.io/gorm"
 
+	"github.com/ramp-flags/ramp"
 	"github.com/ramp-flags/ramp/cohorts"
-	"github.com/ramp-flags/ramp/flags"
-	"github.com/ramp-flags/ramp/rollout"
 )
 
-// EvaluationState returns the configuration as evaluation needs it, with
-// the revision (epoch and configuration version) it is at: like State, except that each flag's
-// rollout plan is applied (the rules of its live stage follow the flag's
-// own, see rollout.Apply) and each cohort's listed members come as a hashed
-// set in MemberSets (Members is nil, MemberCount is set). The sets are built as the rows stream, so a
-// cohort of 10 million members costs its set (12 bytes a member) and, while
-// it is built, 8 bytes a member more; its ids are never all in memory.
-// flags.Compile and wire.Marshal take such a state as it is.
-func (s *Store) EvaluationState(ctx context.Context) (flags.State, Revision, error) {
-	var st flags.State
-	var rev Revision
-	err := s.read(ctx, "read state", func(db *gorm.DB) error {
+// Configuration returns the configuration as evaluation needs it, at the
+// revision it is at: cohorts, flags and rollout plans as stored (compose
+// them with ramp.Compose), each cohort's listed members as a hashed set in
+// State.MemberSets (Members is nil, MemberCount is set). The sets are built
+// as the rows stream, so a cohort of 10 million members costs its set (12
+// bytes a member) and, while it is built, 8 bytes a member more; its ids are
+// never all in memory. flags.Compile and wire.Marshal take such a state as
+// it is.
+func (s *Store) Configuration(ctx context.Context) (ramp.Config, error) {
+	var c ramp.Config
+	err := s.read(ctx, "read configuration", func(db *gorm.DB) error {
 		var err error
-		if rev, err = configRevision(db); err != nil {
+		if c.Revision, err = configRevision(db); err != nil {
 			return err
 		}
+		st := &c.State
 		if st.Cohorts, err = loadCohorts(db); err != nil {
 			return err
 		}
@@ -47,17 +46,40 @@ func (s *Store) EvaluationState(ctx context.Context) (flags.State, Revision, err
 		if st.Flags, err = loadFlags(db); err != nil {
 			return err
 		}
-		rs, err := loadRollouts(db)
-		if err != nil {
-			return err
-		}
-		st = rollout.Apply(st, rs)
-		return nil
+		c.Rollouts, err = loadRollouts(db)
+		return err
 	})
 	if err != nil {
-		return flags.State{}, Revision{}, err
+		return ramp.Config{}, err
 	}
-	return st, rev, nil
+	return c, nil
+}
+
+// Catalogue returns the configuration as edits and validation need it, at
+// the revision it is at: cohorts with their MemberCount but no member ids,
+// flags and rollout plans as stored. Its cost does not depend on the size
+// of member lists: what `rollout add-stage`, `apply` of a file without
+// member lists and every other edit read.
+func (s *Store) Catalogue(ctx context.Context) (ramp.Config, error) {
+	var c ramp.Config
+	err := s.read(ctx, "read configuration", func(db *gorm.DB) error {
+		var err error
+		if c.Revision, err = configRevision(db); err != nil {
+			return err
+		}
+		if c.State.Cohorts, err = loadCohortsCounted(db); err != nil {
+			return err
+		}
+		if c.State.Flags, err = loadFlags(db); err != nil {
+			return err
+		}
+		c.Rollouts, err = loadRollouts(db)
+		return err
+	})
+	if err != nil {
+		return ramp.Config{}, err
+	}
+	return c, nil
 }
 
 // hashChunk is how many ids one query of memberHashes returns, joined in

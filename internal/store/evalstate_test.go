@@ -11,7 +11,7 @@ import (
 	"github.com/ramp-flags/ramp/internal/store"
 )
 
-func TestEvaluationState(t *testing.T) {
+func TestConfiguration(t *testing.T) {
 	s := openTestStore(t)
 	ctx := context.Background()
 	applyState(t, s, flags.State{Cohorts: []cohorts.Cohort{cohort("empty"), cohort("staff", members("a", "b")...)}}, false, "alice")
@@ -21,10 +21,11 @@ func TestEvaluationState(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	st, v2, err := s.EvaluationState(ctx)
+	cfg, err := s.Configuration(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
+	st, v2 := cfg.State, cfg.Revision
 	if v1 != v2.Version {
 		t.Errorf("versions %d and %d", v1, v2.Version)
 	}
@@ -54,9 +55,9 @@ func TestEvaluationState(t *testing.T) {
 	}
 }
 
-// TestEvaluationStateChunks reads a list longer than two of the chunks
-// EvaluationState reads ids in, and one of exactly one chunk.
-func TestEvaluationStateChunks(t *testing.T) {
+// TestConfigurationChunks reads a list longer than two of the chunks
+// Configuration reads ids in, and one of exactly one chunk.
+func TestConfigurationChunks(t *testing.T) {
 	s := openTestStore(t)
 	for _, n := range []int{8192, 20001} {
 		i := 0
@@ -72,7 +73,8 @@ func TestEvaluationStateChunks(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	st, _, err := s.EvaluationState(context.Background())
+	cfg, err := s.Configuration(context.Background())
+	st := cfg.State
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -140,24 +140,32 @@ func (s *Store) Cohorts(ctx context.Context) ([]cohorts.Cohort, error) {
 	var out []cohorts.Cohort
 	err := s.read(ctx, "read cohorts", func(db *gorm.DB) error {
 		var err error
-		if out, err = loadCohorts(db); err != nil {
-			return err
-		}
-		var counts []struct {
-			CohortKey string
-			N         int
-		}
-		err = db.Model(&memberRow{}).Select("cohort_key, COUNT(*) AS n").Group("cohort_key").Find(&counts).Error
-		if err != nil {
-			return err
-		}
-		index := cohortIndex(out)
-		for _, c := range counts {
-			out[index[c.CohortKey]].MemberCount = c.N
-		}
-		return nil
+		out, err = loadCohortsCounted(db)
+		return err
 	})
 	return out, err
+}
+
+// loadCohortsCounted loads every cohort in key order with MemberCount set
+// (one grouped count over the members' primary-key index).
+func loadCohortsCounted(db *gorm.DB) ([]cohorts.Cohort, error) {
+	out, err := loadCohorts(db)
+	if err != nil {
+		return nil, err
+	}
+	var counts []struct {
+		CohortKey string
+		N         int
+	}
+	err = db.Model(&memberRow{}).Select("cohort_key, COUNT(*) AS n").Group("cohort_key").Find(&counts).Error
+	if err != nil {
+		return nil, err
+	}
+	index := cohortIndex(out)
+	for _, c := range counts {
+		out[index[c.CohortKey]].MemberCount = c.N
+	}
+	return out, nil
 }
 
 // cohortIndex maps cohort keys to their positions in cs.

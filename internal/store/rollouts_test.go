@@ -3,6 +3,7 @@ package store_test
 import (
 	"context"
 	"errors"
+	"github.com/ramp-flags/ramp"
 	"strings"
 	"testing"
 	"time"
@@ -59,10 +60,11 @@ func TestRolloutLifecycle(t *testing.T) {
 	if err != nil || r.Version != 1 || r.Live() != -1 {
 		t.Fatalf("Rollout = %+v, %v", r, err)
 	}
-	st, _, err := s.EvaluationState(ctx)
+	cfg, err := s.Configuration(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
+	st := ramp.Compose(&cfg)
 	if f, _ := st.Flag("interop"); len(f.Rules) != 0 {
 		t.Errorf("rules before the first stage: %+v", f.Rules)
 	}
@@ -77,10 +79,10 @@ func TestRolloutLifecycle(t *testing.T) {
 	if r.Progress.Stage != "us-1" || r.Version != 3 || r.UpdatedBy != "bob" {
 		t.Errorf("after advancing: %+v", r)
 	}
-	st, _, err = s.EvaluationState(ctx)
-	if err != nil {
+	if cfg, err = s.Configuration(ctx); err != nil {
 		t.Fatal(err)
 	}
+	st = ramp.Compose(&cfg)
 	f, _ := st.Flag("interop")
 	var names []string
 	for _, rule := range f.Rules {

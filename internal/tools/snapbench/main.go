@@ -3,7 +3,7 @@
 // the wire document. It measures the snapshot rebuild after a large import
 // (docs/BENCHMARKS.md):
 //
-//	go run ./internal/tools/snapbench -db /tmp/b.db            # Store.EvaluationState
+//	go run ./internal/tools/snapbench -db /tmp/b.db            # Store.Configuration
 //	go run ./internal/tools/snapbench -db /tmp/b.db -full      # Store.State
 package main
 
@@ -11,6 +11,7 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"github.com/ramp-flags/ramp"
 	"os"
 	"runtime"
 	"time"
@@ -22,7 +23,7 @@ import (
 
 func main() {
 	db := flag.String("db", "ramp.db", "database")
-	full := flag.Bool("full", false, "read with Store.State (every id loaded) instead of Store.EvaluationState")
+	full := flag.Bool("full", false, "read with Store.State (every id loaded) instead of Store.Configuration")
 	flag.Parse()
 	if err := run(*db, *full); err != nil {
 		fmt.Fprintln(os.Stderr, "snapbench:", err)
@@ -39,8 +40,8 @@ func run(dsn string, full bool) error {
 	defer s.Close()
 	start := time.Now()
 	read := func(ctx context.Context) (flags.State, int64, error) {
-		st, rev, err := s.EvaluationState(ctx)
-		return st, rev.Version, err
+		cfg, err := s.Configuration(ctx)
+		return ramp.Compose(&cfg), cfg.Revision.Version, err
 	}
 	if full {
 		read = s.State

@@ -1,0 +1,44 @@
+package ramp_test
+
+import (
+	"os/exec"
+	"strings"
+	"testing"
+)
+
+// TestLayers keeps dependencies pointing one way (docs/architecture.md):
+// each package's whole dependency graph, as `go list -deps` prints it, must
+// not reach the packages listed against it.
+func TestLayers(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs go list")
+	}
+	const mod = "github.com/ramp-flags/ramp"
+	tests := []struct {
+		pkg       string
+		forbidden []string
+	}{
+		// The shared vocabulary and the composer are as pure as the engine.
+		{mod, []string{"gorm.io/", "github.com/spf13/cobra", "net/http", "database/sql", mod + "/internal/"}},
+		// The data plane answers from what a Source gives it: it never
+		// writes, so it never sees the store.
+		{mod + "/internal/server", []string{mod + "/internal/store", mod + "/internal/admin", "gorm.io/", "github.com/mattn/go-sqlite3", "github.com/jackc/pgx", "github.com/spf13/cobra"}},
+		// The control plane serves every front-end; it knows none of them.
+		{mod + "/internal/admin", []string{mod + "/internal/cli", mod + "/internal/server", "github.com/spf13/cobra"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.pkg, func(t *testing.T) {
+			out, err := exec.Command("go", "list", "-deps", tt.pkg).CombinedOutput()
+			if err != nil {
+				t.Fatalf("go list: %v\n%s", err, out)
+			}
+			for _, dep := range strings.Fields(string(out)) {
+				for _, f := range tt.forbidden {
+					if dep == f || strings.HasPrefix(dep, f) && (strings.HasSuffix(f, "/") || strings.HasPrefix(dep, f+"/")) {
+						t.Errorf("%s depends on %s", tt.pkg, dep)
+					}
+				}
+			}
+		})
+	}
+}
