@@ -147,7 +147,37 @@ in a database (an embedded SQLite file by default).`,
 		newRegionsCmd(f),
 		newVersionCmd(f),
 	)
+	guardGroups(root)
 	return root
+}
+
+// guardGroups makes every command that only groups others (ramp rollout,
+// ramp keys…) refuse an unknown subcommand with exit 2 and a "did you
+// mean", as the root does: cobra would print the group's help and exit 0,
+// so a cron job running `ramp rollout tik` would never notice. Without an
+// argument a group prints its help. Unknown flags are left for the
+// subcommand to judge, so that `ramp keys craete --role sdk` names the
+// misspelt command rather than the flag.
+func guardGroups(cmd *cobra.Command) {
+	for _, c := range cmd.Commands() {
+		guardGroups(c)
+	}
+	if cmd.Runnable() || !cmd.HasSubCommands() || !cmd.HasParent() {
+		return
+	}
+	cmd.FParseErrWhitelist.UnknownFlags = true
+	cmd.SuggestionsMinimumDistance = 2
+	cmd.Args = cobra.ArbitraryArgs
+	cmd.RunE = func(cmd *cobra.Command, args []string) error {
+		if len(args) == 0 {
+			return cmd.Help()
+		}
+		msg := fmt.Sprintf("unknown command %q for %q", args[0], cmd.CommandPath())
+		if s := cmd.SuggestionsFor(args[0]); len(s) > 0 {
+			msg += "\n\nDid you mean this?\n\t" + strings.Join(s, "\n\t") + "\n"
+		}
+		return &UsageError{Err: errors.New(msg), Command: cmd.CommandPath()}
+	}
 }
 
 // Execute runs ramp with the process's arguments and returns its exit code.
