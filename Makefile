@@ -13,6 +13,7 @@ help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
 
 build: ## build bin/ramp
+	@test -x $(BIN) || echo "== building bin/ramp (a first build compiles SQLite and every dependency: allow a few minutes)"
 	$(GO) build -ldflags "$(LDFLAGS)" -o $(BIN) ./cmd/ramp
 
 vet: ## go vet
@@ -25,7 +26,12 @@ staticcheck: ## staticcheck (version pinned in go.mod's tool directive)
 # names one (CI starts a throwaway cluster with .ci/postgres.sh).
 PG_PACKAGES := ./internal/store/... ./internal/server/... ./internal/controller/... ./cmd/ramp/...
 
-test: vet staticcheck ## vet, staticcheck and every test with the race detector (and on PostgreSQL if RAMP_TEST_DSN is set)
+test: ## vet, staticcheck and every test with the race detector (and on PostgreSQL if RAMP_TEST_DSN is set)
+	@echo "== go vet (a first run downloads and compiles the dependencies: allow a few minutes)"
+	@$(MAKE) --no-print-directory vet
+	@echo "== staticcheck"
+	@$(MAKE) --no-print-directory staticcheck
+	@echo "== every test with the race detector, on SQLite (about 2-4 minutes on 2 cores; a package's result prints when it finishes)"
 	RAMP_TEST_DSN= $(GO) test -race -count=1 ./...
 	@if [ -n "$$RAMP_TEST_DSN" ]; then \
 	  echo "== the store and server tests again, on PostgreSQL"; \
