@@ -179,7 +179,14 @@ func (f *Flag) EffectiveSalt() string {
 	return f.Key
 }
 
-// State is a complete configuration: every cohort and flag.
+// State is what the engine validates and compiles into a Snapshot: every
+// cohort and every flag with the rules it is evaluated with. It knows
+// nothing of where its rules came from: the control plane's whole
+// configuration (ramp.Config, with rollout plans and their progress) is
+// composed into a State by ramp.Compose, and rules it added carry an
+// Origin. A cohort's listed members come either as ids (Members) or as a
+// prebuilt hashed set (MemberSets); a State read for edits may carry
+// neither, only MemberCount, and is validated but never compiled.
 type State struct {
 	Cohorts []cohorts.Cohort `json:"cohorts,omitempty"`
 	Flags   []Flag           `json:"flags,omitempty"`
