@@ -13,8 +13,8 @@
 // Rows that cannot be imported (an empty or over-long id, invalid UTF-8,
 // control characters, an unknown region, the wrong number of fields) are
 // not returned by Next but recorded as Problems with their line numbers;
-// limits on the line length and the number of rows stop the reading with an
-// error.
+// limits on a row's length (however many lines its quoted fields span) and
+// on the number of rows stop the reading with an error.
 package csvfile
 
 import (
@@ -52,8 +52,11 @@ type Options struct {
 	// Excel's "sep=X" hint line, else whichever of , ; tab and | it has
 	// most of (',' when it has none).
 	Delimiter rune
-	// MaxLineBytes is the longest physical line accepted; 0 means
-	// DefaultMaxLineBytes.
+	// MaxLineBytes is the longest row accepted, in bytes: a row's physical
+	// lines count together when a quoted field spans several (the line
+	// feeds inside it included), so that no row, however it is laid out,
+	// makes the Reader hold more than about this much. 0 means
+	// DefaultMaxLineBytes. (The name is the flag's, --max-line-bytes.)
 	MaxLineBytes int
 	// MaxRows is the most data rows accepted; 0 means DefaultMaxRows.
 	MaxRows int
@@ -118,16 +121,24 @@ func (e *InvalidError) Error() string {
 
 // LimitError reports a file that exceeds one of the Reader's limits.
 type LimitError struct {
-	Line  int
-	Limit string // "line length" or "rows"
-	Max   int
+	// Line is the line the row over the limit starts on.
+	Line int
+	// LastLine, for "row length", is the line reading stopped on: after
+	// Line when a quoted field spans lines.
+	LastLine int
+	Limit    string // "row length" (Options.MaxLineBytes) or "rows"
+	Max      int
 }
 
 func (e *LimitError) Error() string {
 	if e.Limit == "rows" {
 		return fmt.Sprintf("line %d: more than %d rows; raise the limit (--max-rows) or split the file", e.Line, e.Max)
 	}
-	return fmt.Sprintf("line %d: longer than %d bytes; raise the limit (--max-line-bytes) or check the file is CSV", e.Line, e.Max)
+	spans := ""
+	if e.LastLine > e.Line {
+		spans = fmt.Sprintf(" (a quoted field runs on to line %d: a quote that never closes?)", e.LastLine)
+	}
+	return fmt.Sprintf("line %d: row longer than %d bytes%s; raise the limit (--max-line-bytes) or check the file is CSV", e.Line, e.Max, spans)
 }
 
 // FormatError reports a file that is not a usable CSV file at all: no header,
@@ -141,7 +152,7 @@ func (e *FormatError) Unwrap() error { return e.Err }
 type Reader struct {
 	opt      Options
 	csv      *csv.Reader
-	lines    *lineLimiter
+	lines    *rowLimiter
 	width    int // fields in the header
 	idCol    int
 	regCol   int // -1 without a region column
@@ -190,7 +201,7 @@ func NewReader(r io.Reader, opt Options) (*Reader, error) {
 			firstLine = 2
 		}
 	}
-	lr := &lineLimiter{r: br, max: opt.MaxLineBytes, line: firstLine}
+	lr := newRowLimiter(br, opt.MaxLineBytes, opt.Delimiter, firstLine)
 	cr := csv.NewReader(lr)
 	cr.Comma = opt.Delimiter
 	cr.FieldsPerRecord = -1
@@ -404,31 +415,6 @@ func blank(rec []string) bool {
 		}
 	}
 	return true
-}
-
-// lineLimiter passes bytes through and fails with a *LimitError when a line
-// is longer than max bytes. It counts lines for error messages.
-type lineLimiter struct {
-	r    *bufio.Reader
-	max  int
-	cur  int // bytes in the current line so far
-	line int
-}
-
-func (l *lineLimiter) Read(p []byte) (int, error) {
-	n, err := l.r.Read(p)
-	for i := 0; i < n; i++ {
-		if p[i] == '\n' {
-			l.line++
-			l.cur = 0
-			continue
-		}
-		l.cur++
-		if l.cur > l.max {
-			return i, &LimitError{Line: l.line, Limit: "line length", Max: l.max}
-		}
-	}
-	return n, compressedErr(err)
 }
 
 // compressedErr turns an error of a corrupt or truncated gzip stream into a

@@ -51,7 +51,7 @@ func (o *importOptions) addFlags(cmd *cobra.Command, withMode bool) {
 	fl.StringVar(&o.regionColumn, "region-column", "", `column of home regions (default "region", optional)`)
 	fl.StringVar(&o.delimiter, "delimiter", "", `field delimiter: one character, or "tab" (default: detected from the header line: , ; tab or |, or Excel's "sep=" line)`)
 	fl.IntVar(&o.maxRows, "max-rows", csvfile.DefaultMaxRows, "most data rows accepted in one file")
-	fl.IntVar(&o.maxLineBytes, "max-line-bytes", csvfile.DefaultMaxLineBytes, "longest line accepted, in bytes")
+	fl.IntVar(&o.maxLineBytes, "max-line-bytes", csvfile.DefaultMaxLineBytes, "longest row accepted, in bytes (the lines of a quoted field count together)")
 }
 
 func (o *importOptions) csvOptions() (csvfile.Options, error) {
