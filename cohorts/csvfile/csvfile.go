@@ -10,8 +10,9 @@
 // engine and the providers services embed do not carry CSV and gzip code.
 //
 // A Reader streams: it holds one record at a time, whatever the file's size.
-// Rows that cannot be imported (an empty or over-long id, invalid UTF-8,
-// control characters, an unknown region, the wrong number of fields) are
+// Rows that cannot be imported (an id cohorts.ValidateID refuses: empty,
+// over-long, invalid UTF-8, with control, bidirectional or zero-width
+// characters; an unknown region; the wrong number of fields) are
 // not returned by Next but recorded as Problems with their line numbers;
 // limits on a row's length (however many lines its quoted fields span) and
 // on the number of rows stop the reading with an error.

@@ -207,6 +207,10 @@ func TestInvalidRows(t *testing.T) {
 		{"too many fields", "u1,US,extra", "3 fields, the header has 2"},
 		{"too few fields", "u1", "1 fields, the header has 2"},
 		{"bare quote", "u\"1,US", "malformed CSV"},
+		{"bidi override", "admin\u202egnp.exe,US", `user id "admin\u202egnp.exe" contains U+202E RIGHT-TO-LEFT OVERRIDE, a bidirectional control character`},
+		{"bidi isolate, quoted", "\"\u2067u1\",US", "U+2067 RIGHT-TO-LEFT ISOLATE"},
+		{"zero-width space", "u\u200b1,US", "U+200B ZERO WIDTH SPACE, a zero-width character"},
+		{"byte-order mark in a row", "\ufeffu1,US", "U+FEFF"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

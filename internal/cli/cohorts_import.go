@@ -217,8 +217,9 @@ unless --id-column names another, regions in "region" unless --region-column
 names another; other columns are ignored. The import is one transaction:
 interrupted at any point, the cohort keeps its previous members.
 
-By default one invalid row (empty or over-long id, invalid UTF-8, control
-characters, unknown region, wrong number of fields) rejects the whole file
+By default one invalid row (empty or over-long id, invalid UTF-8, control,
+bidirectional or zero-width characters, unknown region, wrong number of
+fields) rejects the whole file
 and nothing is written; --skip-invalid imports the valid rows and writes the
 others to --rejects.`,
 		Example: `  ramp cohorts import beta-testers testers.csv

@@ -149,3 +149,26 @@ func TestCohortImportInvalid(t *testing.T) {
 		t.Errorf("failed imports changed the cohort: %q", got)
 	}
 }
+
+// TestCohortInvisibleIDs: ids with bidirectional controls or zero-width
+// characters are refused by every way in, with the character named.
+func TestCohortInvisibleIDs(t *testing.T) {
+	r := newRamp(t)
+	r.ok("apply", "-f", testdata("example.yaml"))
+	in := writeFile(t, "spoof.csv", "user_id,region\nu1,US\nadmin\u202egnp.exe,US\nu\u200b1,FR\n")
+	_, errOut, code := r.run("", "cohorts", "import", "beta", in)
+	if code != cli.ExitInvalid {
+		t.Errorf("import: exit %d, want %d\n%s", code, cli.ExitInvalid, errOut)
+	}
+	for _, want := range []string{"2 invalid rows",
+		`line 3: user id "admin\u202egnp.exe" contains U+202E RIGHT-TO-LEFT OVERRIDE, a bidirectional control character`,
+		`line 4: user id "u\u200b1" contains U+200B ZERO WIDTH SPACE, a zero-width character`} {
+		if !strings.Contains(errOut, want) {
+			t.Errorf("import error lacks %q:\n%s", want, errOut)
+		}
+	}
+	_, errOut, code = r.run("", "cohorts", "add", "employees", "emp-1\u2066")
+	if code != cli.ExitInvalid || !strings.Contains(errOut, "U+2066 LEFT-TO-RIGHT ISOLATE") {
+		t.Errorf("add: exit %d, want %d and the character named:\n%s", code, cli.ExitInvalid, errOut)
+	}
+}
