@@ -151,20 +151,21 @@ func (e *FormatError) Unwrap() error { return e.Err }
 
 // Reader reads rows from a CSV file.
 type Reader struct {
-	opt      Options
-	csv      *csv.Reader
-	lines    *rowLimiter
-	width    int // fields in the header
-	idCol    int
-	regCol   int // -1 without a region column
-	header   []string
-	rows     int // data rows seen, valid or not
-	valid    int
-	problems []Problem
-	total    int
-	done     bool
-	skipped  int  // lines before the CSV proper (Excel's "sep=" hint)
-	notUTF8  bool // some row was not valid UTF-8
+	opt        Options
+	csv        *csv.Reader
+	lines      *rowLimiter
+	width      int // fields in the header
+	idCol      int
+	regCol     int // -1 without a region column
+	header     []string
+	rows       int // data rows seen, valid or not
+	valid      int
+	problems   []Problem
+	total      int
+	done       bool
+	skipped    int  // lines before the CSV proper (Excel's "sep=" hint)
+	headerLine int  // the header's line, from 1
+	notUTF8    bool // some row was not valid UTF-8
 }
 
 // NewReader reads the header of the file r holds and returns a Reader of
@@ -234,16 +235,26 @@ func (rd *Reader) readHeader() error {
 		for i, h := range rec {
 			rd.header[i] = strings.TrimSpace(h)
 		}
+		line, _ := rd.csv.FieldPos(0)
+		rd.headerLine = line + rd.skipped
 		break
 	}
 	rd.width = len(rd.header)
-	find := func(name string) int {
+	// find returns the column named name, or -1; a name given twice is
+	// refused rather than one of its columns taken at random.
+	find := func(name, what string) (int, error) {
+		col := -1
 		for i, h := range rd.header {
-			if strings.EqualFold(h, name) {
-				return i
+			if !strings.EqualFold(h, name) {
+				continue
 			}
+			if col >= 0 {
+				return -1, &FormatError{fmt.Errorf("line %d: the header names the %s column %q twice, in columns %d and %d: rename or remove one",
+					rd.headerLine, what, name, col+1, i+1)}
+			}
+			col = i
 		}
-		return -1
+		return col, nil
 	}
 	names := []string{"user_id", "id"}
 	if rd.opt.IDColumn != "" {
@@ -251,20 +262,29 @@ func (rd *Reader) readHeader() error {
 	}
 	rd.idCol = -1
 	for _, n := range names {
-		if rd.idCol = find(n); rd.idCol >= 0 {
+		col, err := find(n, "id")
+		if err != nil {
+			return err
+		}
+		if rd.idCol = col; col >= 0 {
 			break
 		}
 	}
 	if rd.idCol < 0 {
-		return &FormatError{fmt.Errorf("line 1: no id column: the header (%s) has no column named %s", strings.Join(rd.header, ","), strings.Join(names, " or "))}
+		return &FormatError{fmt.Errorf("line %d: no id column: the header (%s) has no column named %s", rd.headerLine, strings.Join(rd.header, ","), strings.Join(names, " or "))}
 	}
-	if rd.opt.RegionColumn != "" {
-		if rd.regCol = find(rd.opt.RegionColumn); rd.regCol < 0 {
-			return &FormatError{fmt.Errorf("line 1: the header (%s) has no column named %s", strings.Join(rd.header, ","), rd.opt.RegionColumn)}
-		}
-	} else {
-		rd.regCol = find("region")
+	region := rd.opt.RegionColumn
+	if region == "" {
+		region = "region"
 	}
+	col, err := find(region, "region")
+	if err != nil {
+		return err
+	}
+	if col < 0 && rd.opt.RegionColumn != "" {
+		return &FormatError{fmt.Errorf("line %d: the header (%s) has no column named %s", rd.headerLine, strings.Join(rd.header, ","), rd.opt.RegionColumn)}
+	}
+	rd.regCol = col
 	return nil
 }
 

@@ -152,6 +152,10 @@ func TestReadShapes(t *testing.T) {
 			want: []cohorts.Member{m("u1", "US"), m("a,b", "FR")}},
 		{name: "tab detected", in: []byte("user_id\tregion\tnote\nu1\tUS\ta, b; c\n"),
 			want: []cohorts.Member{m("u1", "US")}},
+		{name: "other columns may repeat", in: []byte("user_id,note,Note,region\nu1,a,b,US\n"),
+			want: []cohorts.Member{m("u1", "US")}},
+		{name: "user_id and id are different columns", in: []byte("id,user_id,ID\nx,u1,y\n"),
+			want: []cohorts.Member{m("u1", "")}},
 		{name: "comma wins over a quoted semicolon", in: []byte("\"user;id\",user_id,region\nx,u1,US\n"),
 			want: []cohorts.Member{m("u1", "US")}},
 	}
@@ -277,6 +281,17 @@ func TestFileErrors(t *testing.T) {
 		{"line too long", []byte("id\nu1\n" + strings.Repeat("x", 100) + "\n"), csvfile.Options{MaxLineBytes: 50}, isLimit, "longer than 50 bytes"},
 		{"too many rows", []byte("id\nu1\nu2\nu3\n"), csvfile.Options{MaxRows: 2}, isLimit, "line 4: more than 2 rows"},
 		{"bad delimiter", []byte("id\n"), csvfile.Options{Delimiter: '"'}, func(error) bool { return true }, "delimiter"},
+		{"id column twice", []byte("user_id,region,User_ID \nu1,US,u2\n"), csvfile.Options{}, isFormat,
+			`line 1: the header names the id column "user_id" twice, in columns 1 and 3: rename or remove one`},
+		{"id column twice, without user_id", []byte("id,name,ID\nu1,x,u2\n"), csvfile.Options{}, isFormat,
+			`names the id column "id" twice, in columns 1 and 3`},
+		{"named id column twice", []byte("\n\nUID,x,uid\nu1,x,u2\n"), csvfile.Options{IDColumn: "uid"}, isFormat,
+			`line 3: the header names the id column "uid" twice, in columns 1 and 3`},
+		{"region column twice", []byte("sep=;\nuser_id;Region;region\nu1;US;FR\n"), csvfile.Options{}, isFormat,
+			`line 2: the header names the region column "region" twice, in columns 2 and 3`},
+		{"named region column twice", []byte("user_id,country,Country\nu1,US,FR\n"), csvfile.Options{RegionColumn: "country"}, isFormat,
+			`the region column "country" twice, in columns 2 and 3`},
+		{"no id column, after a sep= line", []byte("sep=,\nname\nx\n"), csvfile.Options{}, isFormat, "line 2: no id column"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

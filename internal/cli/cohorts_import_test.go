@@ -172,3 +172,19 @@ func TestCohortInvisibleIDs(t *testing.T) {
 		t.Errorf("add: exit %d, want %d and the character named:\n%s", code, cli.ExitInvalid, errOut)
 	}
 }
+
+// TestCohortImportDuplicateColumn: a header naming the id column twice is
+// refused, naming the file, the header's line and both columns; nothing is
+// written.
+func TestCohortImportDuplicateColumn(t *testing.T) {
+	r := newRamp(t)
+	in := writeFile(t, "twice.csv", "user_id,region,User_ID\nu1,US,u2\n")
+	_, errOut, code := r.run("", "cohorts", "import", "beta", in)
+	want := in + `: line 1: the header names the id column "user_id" twice, in columns 1 and 3: rename or remove one`
+	if code != cli.ExitInvalid || !strings.Contains(errOut, want) {
+		t.Errorf("exit %d, want %d and %q:\n%s", code, cli.ExitInvalid, want, errOut)
+	}
+	if _, errOut, code := r.run("", "cohorts", "get", "beta"); code != cli.ExitNotFound {
+		t.Errorf("the refused import created the cohort: exit %d\n%s", code, errOut)
+	}
+}
