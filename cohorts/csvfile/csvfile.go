@@ -16,6 +16,11 @@
 // not returned by Next but recorded as Problems with their line numbers;
 // limits on a row's length (however many lines its quoted fields span) and
 // on the number of rows stop the reading with an error.
+//
+// A Writer writes member lists back as CSV that is safe to open in a
+// spreadsheet: an id that would start a formula gets a single quote before
+// it (EscapeFormula), which the Reader takes off again (UnescapeFormula),
+// so that a file written and read back holds the same ids.
 package csvfile
 
 import (
@@ -346,7 +351,9 @@ func (rd *Reader) Next() (Row, error) {
 			}
 			continue
 		}
-		id := rec[rd.idCol]
+		// A quote that keeps a spreadsheet from running the id as a formula
+		// is not part of it (see EscapeFormula).
+		id := UnescapeFormula(rec[rd.idCol])
 		if err := cohorts.ValidateID(id); err != nil {
 			rd.notUTF8 = rd.notUTF8 || !utf8.ValidString(id)
 			if err := rd.problem(Problem{Line: line, Reason: err.Error(), Record: rec}); err != nil {
