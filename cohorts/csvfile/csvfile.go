@@ -127,7 +127,7 @@ func (e *InvalidError) Error() string {
 
 // LimitError reports a file that exceeds one of the Reader's limits.
 type LimitError struct {
-	// Line is the line the row over the limit starts on.
+	// Line is the line the offending row starts on.
 	Line int
 	// LastLine, for "row length", is the line reading stopped on: after
 	// Line when a quoted field spans lines.
@@ -246,7 +246,7 @@ func (rd *Reader) readHeader() error {
 	}
 	rd.width = len(rd.header)
 	// find returns the column named name, or -1; a name given twice is
-	// refused rather than one of its columns taken at random.
+	// refused rather than its first column taken silently.
 	find := func(name, what string) (int, error) {
 		col := -1
 		for i, h := range rd.header {
