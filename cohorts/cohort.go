@@ -52,7 +52,11 @@ func ValidateKey(key string) error {
 }
 
 // ValidateID checks a member's user id: non-empty, valid UTF-8, at most
-// MaxIDLength bytes, without control characters.
+// MaxIDLength bytes, without control characters, and without the invisible
+// characters that make an id display as another (see InvisibleRune): a
+// bidirectional control reorders how it reads in a terminal, a log or a
+// review ("admin\u202Egnp.exe"), a zero-width character makes two ids that
+// look the same differ. Right-to-left text itself is accepted.
 func ValidateID(id string) error {
 	switch {
 	case id == "":
@@ -66,8 +70,68 @@ func ValidateID(id string) error {
 		if r < 0x20 || r == 0x7f || (r >= 0x80 && r < 0xa0) {
 			return fmt.Errorf("user id %q contains a control character", id)
 		}
+		if name, kind := InvisibleRune(r); name != "" {
+			return fmt.Errorf("user id %q contains U+%04X %s, a %s", id, r, name, kind)
+		}
 	}
 	return nil
+}
+
+// InvisibleRune names the invisible characters ValidateID refuses in ids,
+// with their kind, or returns "", "" for any other rune:
+//
+//   - bidirectional controls: U+202A–U+202E (embeddings, overrides, pop),
+//     U+2066–U+2069 (isolates), U+200E and U+200F (marks), U+061C (Arabic
+//     letter mark);
+//   - zero-width characters: U+200B–U+200D (space, non-joiner, joiner),
+//     U+2060 (word joiner) and U+FEFF (zero-width no-break space, the
+//     byte-order mark, refused anywhere in an id: a file's own mark is
+//     skipped before its rows are read).
+func InvisibleRune(r rune) (name, kind string) {
+	const (
+		bidi      = "bidirectional control character"
+		zeroWidth = "zero-width character"
+	)
+	if r < 0x061c {
+		return "", "" // the common case, ASCII and most scripts, in one test
+	}
+	switch r {
+	case 0x061c:
+		return "ARABIC LETTER MARK", bidi
+	case 0x200e:
+		return "LEFT-TO-RIGHT MARK", bidi
+	case 0x200f:
+		return "RIGHT-TO-LEFT MARK", bidi
+	case 0x202a:
+		return "LEFT-TO-RIGHT EMBEDDING", bidi
+	case 0x202b:
+		return "RIGHT-TO-LEFT EMBEDDING", bidi
+	case 0x202c:
+		return "POP DIRECTIONAL FORMATTING", bidi
+	case 0x202d:
+		return "LEFT-TO-RIGHT OVERRIDE", bidi
+	case 0x202e:
+		return "RIGHT-TO-LEFT OVERRIDE", bidi
+	case 0x2066:
+		return "LEFT-TO-RIGHT ISOLATE", bidi
+	case 0x2067:
+		return "RIGHT-TO-LEFT ISOLATE", bidi
+	case 0x2068:
+		return "FIRST STRONG ISOLATE", bidi
+	case 0x2069:
+		return "POP DIRECTIONAL ISOLATE", bidi
+	case 0x200b:
+		return "ZERO WIDTH SPACE", zeroWidth
+	case 0x200c:
+		return "ZERO WIDTH NON-JOINER", zeroWidth
+	case 0x200d:
+		return "ZERO WIDTH JOINER", zeroWidth
+	case 0x2060:
+		return "WORD JOINER", zeroWidth
+	case 0xfeff:
+		return "ZERO WIDTH NO-BREAK SPACE (byte-order mark)", zeroWidth
+	}
+	return "", ""
 }
 
 // Compiled is a cohort prepared for evaluation. It is immutable.

@@ -1,6 +1,7 @@
 package cohorts_test
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 
@@ -21,26 +22,79 @@ func TestValidateKey(t *testing.T) {
 }
 
 func TestValidateID(t *testing.T) {
-	for _, id := range []string{
-		"u", "emp-1", "ann@example.com", "user id with spaces", "用户-42", "\u00a0nbsp", "emoji-🚀", "\u2028",
-		strings.Repeat("x", cohorts.MaxIDLength),
-		strings.Repeat("é", cohorts.MaxIDLength/2), // 256 bytes of two-byte runes
-	} {
-		if err := cohorts.ValidateID(id); err != nil {
-			t.Errorf("ValidateID(%q) = %v, want nil", id, err)
-		}
+	tests := []struct {
+		id   string
+		want string // a part of the error; "" for a valid id
+	}{
+		{"u", ""},
+		{"emp-1", ""},
+		{"ann@example.com", ""},
+		{"user id with spaces", ""},
+		{"用户-42", ""},
+		{"\u00a0nbsp", ""},
+		{"emoji-🚀", ""},
+		{"\u2028", ""},
+		{"=1+1", ""}, // formulas are neutralised on export, not refused
+		{"-123", ""},
+		{"+4915112345678", ""},
+		{"שלום-42", ""}, // right-to-left text is fine; only the invisible controls are refused
+		{"\u200a", ""},  // hair space: visible width, not a zero-width character
+		{strings.Repeat("x", cohorts.MaxIDLength), ""},
+		{strings.Repeat("é", cohorts.MaxIDLength/2), ""}, // 256 bytes of two-byte runes
+
+		{"", "empty user id"},
+		{strings.Repeat("x", cohorts.MaxIDLength+1), "257 bytes long"},
+		{strings.Repeat("é", cohorts.MaxIDLength/2) + "x", "257 bytes long"},
+		{"\xff", "not valid UTF-8"},
+		{"a\xc3", "not valid UTF-8"},
+		{"\xed\xa0\x80", "not valid UTF-8"}, // an encoded surrogate
+		{"a\tb", "control character"},
+		{"a\nb", "control character"},
+		{"a\rb", "control character"},
+		{"\x00", "control character"},
+		{"\x1f", "control character"},
+		{"\x7f", "control character"},
+		{"a\u0080", "control character"}, // C1 controls
+		{"a\u0085b", "control character"},
+		{"\u009f", "control character"},
+
+		// Bidirectional controls reorder how an id is displayed.
+		{"user\u202aX", "U+202A LEFT-TO-RIGHT EMBEDDING, a bidirectional control character"},
+		{"user\u202bX", "U+202B RIGHT-TO-LEFT EMBEDDING"},
+		{"user\u202cX", "U+202C POP DIRECTIONAL FORMATTING"},
+		{"user\u202dX", "U+202D LEFT-TO-RIGHT OVERRIDE"},
+		{"admin\u202egnp.exe", "U+202E RIGHT-TO-LEFT OVERRIDE, a bidirectional control character"},
+		{"\u2066u1", "U+2066 LEFT-TO-RIGHT ISOLATE"},
+		{"u\u2067\u20681", "U+2067 RIGHT-TO-LEFT ISOLATE"}, // the first one is named
+		{"u\u2068", "U+2068 FIRST STRONG ISOLATE"},
+		{"u\u2069", "U+2069 POP DIRECTIONAL ISOLATE"},
+		{"u\u200e1", "U+200E LEFT-TO-RIGHT MARK"},
+		{"u\u200f1", "U+200F RIGHT-TO-LEFT MARK"},
+		{"u\u061c1", "U+061C ARABIC LETTER MARK"},
+		// Zero-width characters make two ids that look the same differ.
+		{"u\u200b1", "U+200B ZERO WIDTH SPACE, a zero-width character"},
+		{"u\u200c1", "U+200C ZERO WIDTH NON-JOINER"},
+		{"u\u200d1", "U+200D ZERO WIDTH JOINER"},
+		{"u\u20601", "U+2060 WORD JOINER"},
+		{"\ufeffu1", "U+FEFF ZERO WIDTH NO-BREAK SPACE (byte-order mark)"},
+		{"u1\ufeff", "U+FEFF"},
+		// The id is quoted with the character escaped, so that the message
+		// shows it rather than applying it.
+		{"ab\u202ecd", `user id "ab\u202ecd" contains U+202E`},
+		{"José\u200b", `user id "José\u200b" contains U+200B`},
 	}
-	for _, id := range []string{
-		"",
-		strings.Repeat("x", cohorts.MaxIDLength+1),
-		strings.Repeat("é", cohorts.MaxIDLength/2) + "x",
-		"\xff", "a\xc3", "\xed\xa0\x80", // invalid UTF-8, including an encoded surrogate
-		"a\tb", "a\nb", "a\rb", "\x00", "\x1f", "\x7f",
-		"a\u0080", "a\u0085b", "\u009f", // C1 controls
-	} {
-		if err := cohorts.ValidateID(id); err == nil {
-			t.Errorf("ValidateID(%q) = nil, want an error", id)
-		}
+	for _, tt := range tests {
+		t.Run(fmt.Sprintf("%+q", tt.id), func(t *testing.T) {
+			err := cohorts.ValidateID(tt.id)
+			switch {
+			case tt.want == "" && err != nil:
+				t.Errorf("ValidateID(%+q) = %v, want nil", tt.id, err)
+			case tt.want != "" && err == nil:
+				t.Errorf("ValidateID(%+q) = nil, want an error containing %q", tt.id, tt.want)
+			case tt.want != "" && !strings.Contains(err.Error(), tt.want):
+				t.Errorf("ValidateID(%+q) = %q, want it to contain %q", tt.id, err, tt.want)
+			}
+		})
 	}
 }
 

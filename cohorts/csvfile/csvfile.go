@@ -10,11 +10,17 @@
 // engine and the providers services embed do not carry CSV and gzip code.
 //
 // A Reader streams: it holds one record at a time, whatever the file's size.
-// Rows that cannot be imported (an empty or over-long id, invalid UTF-8,
-// control characters, an unknown region, the wrong number of fields) are
+// Rows that cannot be imported (an id cohorts.ValidateID refuses: empty,
+// over-long, invalid UTF-8, with control, bidirectional or zero-width
+// characters; an unknown region; the wrong number of fields) are
 // not returned by Next but recorded as Problems with their line numbers;
-// limits on the line length and the number of rows stop the reading with an
-// error.
+// limits on a row's length (however many lines its quoted fields span) and
+// on the number of rows stop the reading with an error.
+//
+// A Writer writes member lists back as CSV that is safe to open in a
+// spreadsheet: an id that would start a formula gets a single quote before
+// it (EscapeFormula), which the Reader takes off again (UnescapeFormula),
+// so that a file written and read back holds the same ids.
 package csvfile
 
 import (
@@ -52,8 +58,11 @@ type Options struct {
 	// Excel's "sep=X" hint line, else whichever of , ; tab and | it has
 	// most of (',' when it has none).
 	Delimiter rune
-	// MaxLineBytes is the longest physical line accepted; 0 means
-	// DefaultMaxLineBytes.
+	// MaxLineBytes is the longest row accepted, in bytes: a row's physical
+	// lines count together when a quoted field spans several (the line
+	// feeds inside it included), so that no row, however it is laid out,
+	// makes the Reader hold more than about this much. 0 means
+	// DefaultMaxLineBytes. (The name is the flag's, --max-line-bytes.)
 	MaxLineBytes int
 	// MaxRows is the most data rows accepted; 0 means DefaultMaxRows.
 	MaxRows int
@@ -118,16 +127,24 @@ func (e *InvalidError) Error() string {
 
 // LimitError reports a file that exceeds one of the Reader's limits.
 type LimitError struct {
-	Line  int
-	Limit string // "line length" or "rows"
-	Max   int
+	// Line is the line the offending row starts on.
+	Line int
+	// LastLine, for "row length", is the line reading stopped on: after
+	// Line when a quoted field spans lines.
+	LastLine int
+	Limit    string // "row length" (Options.MaxLineBytes) or "rows"
+	Max      int
 }
 
 func (e *LimitError) Error() string {
 	if e.Limit == "rows" {
 		return fmt.Sprintf("line %d: more than %d rows; raise the limit (--max-rows) or split the file", e.Line, e.Max)
 	}
-	return fmt.Sprintf("line %d: longer than %d bytes; raise the limit (--max-line-bytes) or check the file is CSV", e.Line, e.Max)
+	spans := ""
+	if e.LastLine > e.Line {
+		spans = fmt.Sprintf(" (a quoted field runs on to line %d: a quote that never closes?)", e.LastLine)
+	}
+	return fmt.Sprintf("line %d: row longer than %d bytes%s; raise the limit (--max-line-bytes) or check the file is CSV", e.Line, e.Max, spans)
 }
 
 // FormatError reports a file that is not a usable CSV file at all: no header,
@@ -139,20 +156,21 @@ func (e *FormatError) Unwrap() error { return e.Err }
 
 // Reader reads rows from a CSV file.
 type Reader struct {
-	opt      Options
-	csv      *csv.Reader
-	lines    *lineLimiter
-	width    int // fields in the header
-	idCol    int
-	regCol   int // -1 without a region column
-	header   []string
-	rows     int // data rows seen, valid or not
-	valid    int
-	problems []Problem
-	total    int
-	done     bool
-	skipped  int  // lines before the CSV proper (Excel's "sep=" hint)
-	notUTF8  bool // some row was not valid UTF-8
+	opt        Options
+	csv        *csv.Reader
+	lines      *rowLimiter
+	width      int // fields in the header
+	idCol      int
+	regCol     int // -1 without a region column
+	header     []string
+	rows       int // data rows seen, valid or not
+	valid      int
+	problems   []Problem
+	total      int
+	done       bool
+	skipped    int  // lines before the CSV proper (Excel's "sep=" hint)
+	headerLine int  // the header's line, from 1
+	notUTF8    bool // some row was not valid UTF-8
 }
 
 // NewReader reads the header of the file r holds and returns a Reader of
@@ -190,7 +208,7 @@ func NewReader(r io.Reader, opt Options) (*Reader, error) {
 			firstLine = 2
 		}
 	}
-	lr := &lineLimiter{r: br, max: opt.MaxLineBytes, line: firstLine}
+	lr := newRowLimiter(br, opt.MaxLineBytes, opt.Delimiter, firstLine)
 	cr := csv.NewReader(lr)
 	cr.Comma = opt.Delimiter
 	cr.FieldsPerRecord = -1
@@ -222,16 +240,26 @@ func (rd *Reader) readHeader() error {
 		for i, h := range rec {
 			rd.header[i] = strings.TrimSpace(h)
 		}
+		line, _ := rd.csv.FieldPos(0)
+		rd.headerLine = line + rd.skipped
 		break
 	}
 	rd.width = len(rd.header)
-	find := func(name string) int {
+	// find returns the column named name, or -1; a name given twice is
+	// refused rather than its first column taken silently.
+	find := func(name, what string) (int, error) {
+		col := -1
 		for i, h := range rd.header {
-			if strings.EqualFold(h, name) {
-				return i
+			if !strings.EqualFold(h, name) {
+				continue
 			}
+			if col >= 0 {
+				return -1, &FormatError{fmt.Errorf("line %d: the header names the %s column %q twice, in columns %d and %d: rename or remove one",
+					rd.headerLine, what, name, col+1, i+1)}
+			}
+			col = i
 		}
-		return -1
+		return col, nil
 	}
 	names := []string{"user_id", "id"}
 	if rd.opt.IDColumn != "" {
@@ -239,20 +267,29 @@ func (rd *Reader) readHeader() error {
 	}
 	rd.idCol = -1
 	for _, n := range names {
-		if rd.idCol = find(n); rd.idCol >= 0 {
+		col, err := find(n, "id")
+		if err != nil {
+			return err
+		}
+		if rd.idCol = col; col >= 0 {
 			break
 		}
 	}
 	if rd.idCol < 0 {
-		return &FormatError{fmt.Errorf("line 1: no id column: the header (%s) has no column named %s", strings.Join(rd.header, ","), strings.Join(names, " or "))}
+		return &FormatError{fmt.Errorf("line %d: no id column: the header (%s) has no column named %s", rd.headerLine, strings.Join(rd.header, ","), strings.Join(names, " or "))}
 	}
-	if rd.opt.RegionColumn != "" {
-		if rd.regCol = find(rd.opt.RegionColumn); rd.regCol < 0 {
-			return &FormatError{fmt.Errorf("line 1: the header (%s) has no column named %s", strings.Join(rd.header, ","), rd.opt.RegionColumn)}
-		}
-	} else {
-		rd.regCol = find("region")
+	region := rd.opt.RegionColumn
+	if region == "" {
+		region = "region"
 	}
+	col, err := find(region, "region")
+	if err != nil {
+		return err
+	}
+	if col < 0 && rd.opt.RegionColumn != "" {
+		return &FormatError{fmt.Errorf("line %d: the header (%s) has no column named %s", rd.headerLine, strings.Join(rd.header, ","), rd.opt.RegionColumn)}
+	}
+	rd.regCol = col
 	return nil
 }
 
@@ -314,7 +351,9 @@ func (rd *Reader) Next() (Row, error) {
 			}
 			continue
 		}
-		id := rec[rd.idCol]
+		// A quote that keeps a spreadsheet from running the id as a formula
+		// is not part of it (see EscapeFormula).
+		id := UnescapeFormula(rec[rd.idCol])
 		if err := cohorts.ValidateID(id); err != nil {
 			rd.notUTF8 = rd.notUTF8 || !utf8.ValidString(id)
 			if err := rd.problem(Problem{Line: line, Reason: err.Error(), Record: rec}); err != nil {
@@ -404,31 +443,6 @@ func blank(rec []string) bool {
 		}
 	}
 	return true
-}
-
-// lineLimiter passes bytes through and fails with a *LimitError when a line
-// is longer than max bytes. It counts lines for error messages.
-type lineLimiter struct {
-	r    *bufio.Reader
-	max  int
-	cur  int // bytes in the current line so far
-	line int
-}
-
-func (l *lineLimiter) Read(p []byte) (int, error) {
-	n, err := l.r.Read(p)
-	for i := 0; i < n; i++ {
-		if p[i] == '\n' {
-			l.line++
-			l.cur = 0
-			continue
-		}
-		l.cur++
-		if l.cur > l.max {
-			return i, &LimitError{Line: l.line, Limit: "line length", Max: l.max}
-		}
-	}
-	return n, compressedErr(err)
 }
 
 // compressedErr turns an error of a corrupt or truncated gzip stream into a

@@ -3,7 +3,6 @@ package csvfile_test
 import (
 	"bytes"
 	"compress/gzip"
-	"encoding/csv"
 	"errors"
 	"io"
 	"strconv"
@@ -152,6 +151,10 @@ func TestReadShapes(t *testing.T) {
 			want: []cohorts.Member{m("u1", "US"), m("a,b", "FR")}},
 		{name: "tab detected", in: []byte("user_id\tregion\tnote\nu1\tUS\ta, b; c\n"),
 			want: []cohorts.Member{m("u1", "US")}},
+		{name: "other columns may repeat", in: []byte("user_id,note,Note,region\nu1,a,b,US\n"),
+			want: []cohorts.Member{m("u1", "US")}},
+		{name: "user_id and id are different columns", in: []byte("id,user_id,ID\nx,u1,y\n"),
+			want: []cohorts.Member{m("u1", "")}},
 		{name: "comma wins over a quoted semicolon", in: []byte("\"user;id\",user_id,region\nx,u1,US\n"),
 			want: []cohorts.Member{m("u1", "US")}},
 	}
@@ -207,6 +210,10 @@ func TestInvalidRows(t *testing.T) {
 		{"too many fields", "u1,US,extra", "3 fields, the header has 2"},
 		{"too few fields", "u1", "1 fields, the header has 2"},
 		{"bare quote", "u\"1,US", "malformed CSV"},
+		{"bidi override", "admin\u202egnp.exe,US", `user id "admin\u202egnp.exe" contains U+202E RIGHT-TO-LEFT OVERRIDE, a bidirectional control character`},
+		{"bidi isolate, quoted", "\"\u2067u1\",US", "U+2067 RIGHT-TO-LEFT ISOLATE"},
+		{"zero-width space", "u\u200b1,US", "U+200B ZERO WIDTH SPACE, a zero-width character"},
+		{"byte-order mark in a row", "\ufeffu1,US", "U+FEFF"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -273,6 +280,17 @@ func TestFileErrors(t *testing.T) {
 		{"line too long", []byte("id\nu1\n" + strings.Repeat("x", 100) + "\n"), csvfile.Options{MaxLineBytes: 50}, isLimit, "longer than 50 bytes"},
 		{"too many rows", []byte("id\nu1\nu2\nu3\n"), csvfile.Options{MaxRows: 2}, isLimit, "line 4: more than 2 rows"},
 		{"bad delimiter", []byte("id\n"), csvfile.Options{Delimiter: '"'}, func(error) bool { return true }, "delimiter"},
+		{"id column twice", []byte("user_id,region,User_ID \nu1,US,u2\n"), csvfile.Options{}, isFormat,
+			`line 1: the header names the id column "user_id" twice, in columns 1 and 3: rename or remove one`},
+		{"id column twice, without user_id", []byte("id,name,ID\nu1,x,u2\n"), csvfile.Options{}, isFormat,
+			`names the id column "id" twice, in columns 1 and 3`},
+		{"named id column twice", []byte("\n\nUID,x,uid\nu1,x,u2\n"), csvfile.Options{IDColumn: "uid"}, isFormat,
+			`line 3: the header names the id column "uid" twice, in columns 1 and 3`},
+		{"region column twice", []byte("sep=;\nuser_id;Region;region\nu1;US;FR\n"), csvfile.Options{}, isFormat,
+			`line 2: the header names the region column "region" twice, in columns 2 and 3`},
+		{"named region column twice", []byte("user_id,country,Country\nu1,US,FR\n"), csvfile.Options{RegionColumn: "country"}, isFormat,
+			`the region column "country" twice, in columns 2 and 3`},
+		{"no id column, after a sep= line", []byte("sep=,\nname\nx\n"), csvfile.Options{}, isFormat, "line 2: no id column"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -297,7 +315,8 @@ func isFormat(err error) bool { var e *csvfile.FormatError; return errors.As(err
 func isLimit(err error) bool  { var e *csvfile.LimitError; return errors.As(err, &e) }
 
 // FuzzReadCSV checks that the reader never panics, and that what it accepts
-// survives a write with encoding/csv and a second read unchanged.
+// survives a write (as ramp cohorts export writes it) and a second read
+// unchanged.
 func FuzzReadCSV(f *testing.F) {
 	seeds := []string{
 		"user_id,region\nu1,US\n",
@@ -305,6 +324,15 @@ func FuzzReadCSV(f *testing.F) {
 		"user_id,note,region\n\"x\n\"\"y\",n,US\n\n",
 		"user_id,region\n,US\nu\xff,XX\n\"bad\n",
 		"id\n" + strings.Repeat("a", 300) + "\n",
+		// Quoted fields of many short lines, over the fuzz limit of 4096
+		// bytes in all: refused as one row, and one that never closes.
+		"user_id,note,region\nu1,\"" + strings.Repeat("x\n", 2100) + "\",US\nu2,,FR\n",
+		"user_id\n\"u1" + strings.Repeat("\r\n", 2100) + "\n",
+		"user_id,note\nu1,\"a\"\"b\nc\"\nu2,x\"y\nu3,\"" + strings.Repeat("\n", 5000),
+		// Formulas, raw and escaped, and ids of quotes before them.
+		"user_id,region\n=1+1,US\n'-2,FR\n''@x,\n\"'''+x\",DE\n'a,\n",
+		"user_id,region\nu\u202e1,US\n\u200bu2,FR\n",
+		"user_id,region,USER_ID\nu1,US,u2\n",
 	}
 	for _, s := range seeds {
 		f.Add([]byte(s), byte(','))
@@ -320,8 +348,7 @@ func FuzzReadCSV(f *testing.F) {
 			return
 		}
 		var b bytes.Buffer
-		w := csv.NewWriter(&b)
-		w.Write([]string{"user_id", "region"})
+		w := csvfile.NewWriter(&b, csvfile.WriterOptions{})
 		for _, r := range rows {
 			if err := cohorts.ValidateID(r.Member.ID); err != nil {
 				t.Fatalf("accepted an invalid id %q: %v", r.Member.ID, err)
@@ -329,9 +356,13 @@ func FuzzReadCSV(f *testing.F) {
 			if r.Member.ID != strings.TrimSpace(r.Member.ID) {
 				t.Fatalf("id %q not trimmed", r.Member.ID)
 			}
-			w.Write([]string{r.Member.ID, string(r.Member.Region)})
+			if err := w.Write(r.Member); err != nil {
+				t.Fatal(err)
+			}
 		}
-		w.Flush()
+		if err := w.Flush(); err != nil {
+			t.Fatal(err)
+		}
 		again, err := readAll(t, b.Bytes(), csvfile.Options{MaxLineBytes: 1 << 20})
 		if err != nil {
 			t.Fatalf("re-read of %q: %v", b.String(), err)
@@ -340,4 +371,148 @@ func FuzzReadCSV(f *testing.F) {
 			t.Fatalf("round trip (-first +second):\n%s", diff)
 		}
 	})
+}
+
+// countingReader counts the bytes read from it.
+type countingReader struct {
+	r io.Reader
+	n int64
+}
+
+func (c *countingReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.n += int64(n)
+	return n, err
+}
+
+// repeatReader returns unit over and over, n times, then EOF.
+type repeatReader struct {
+	unit []byte
+	n    int
+	off  int
+}
+
+func (r *repeatReader) Read(p []byte) (int, error) {
+	total := 0
+	for len(p) > 0 && r.n > 0 {
+		c := copy(p, r.unit[r.off:])
+		p, total, r.off = p[c:], total+c, r.off+c
+		if r.off == len(r.unit) {
+			r.off, r.n = 0, r.n-1
+		}
+	}
+	if total == 0 {
+		return 0, io.EOF
+	}
+	return total, nil
+}
+
+// TestRowLimit: --max-line-bytes bounds a row however many physical lines
+// its quoted fields span, so that a huge quoted field of short lines is
+// refused after reading about the limit, with the line the row started on.
+func TestRowLimit(t *testing.T) {
+	const limit = 64 << 10
+	// Past what the reader may hold ahead of encoding/csv: its two 64 KiB
+	// buffers and encoding/csv's own, plus the header.
+	const slack = 3*64<<10 + 4<<10
+	tests := []struct {
+		name     string
+		head     string
+		unit     string
+		n        int
+		tail     string
+		wantLine int
+		wantText string
+	}{
+		{name: "quoted id of short lines", head: "user_id,region\nu1,US\n\"", unit: "x\n", n: 4 << 20, tail: "\",US\n",
+			wantLine: 3, wantText: "line 3: row longer than 65536 bytes"},
+		{name: "quoted note of empty lines", head: "user_id,note,region\nu1,,US\nu2,\"", unit: "\n", n: 8 << 20, tail: "\",US\n",
+			wantLine: 3, wantText: "runs on to line"},
+		{name: "CRLF lines after a sep= hint", head: "sep=;\r\nuser_id;note\r\nu1;\"", unit: "abc\r\n", n: 2 << 20, tail: "\"\r\n",
+			wantLine: 3, wantText: "line 3: row longer"},
+		{name: "quote never closed", head: "user_id\nok\n\"u2\n", unit: "u3,US\n", n: 2 << 20,
+			wantLine: 3, wantText: "a quote that never closes?"},
+		{name: "one long physical line", head: "user_id\n", unit: "x", n: 8 << 20, tail: "\n",
+			wantLine: 2, wantText: "line 2: row longer than 65536 bytes;"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			src := &countingReader{r: io.MultiReader(strings.NewReader(tt.head),
+				&repeatReader{unit: []byte(tt.unit), n: tt.n}, strings.NewReader(tt.tail))}
+			rd, err := csvfile.NewReader(src, csvfile.Options{MaxLineBytes: limit})
+			if err == nil {
+				for err == nil {
+					_, err = rd.Next()
+				}
+			}
+			var le *csvfile.LimitError
+			if !errors.As(err, &le) {
+				t.Fatalf("err = %v, want a *LimitError", err)
+			}
+			if le.Line != tt.wantLine || !strings.Contains(err.Error(), tt.wantText) {
+				t.Errorf("err = %q (line %d), want line %d and %q", err, le.Line, tt.wantLine, tt.wantText)
+			}
+			if src.n > limit+slack {
+				t.Errorf("read %d bytes of the file before refusing it, want at most %d", src.n, limit+slack)
+			}
+		})
+	}
+}
+
+// TestRowLimitAllows: rows up to the limit pass, whatever their shape, and
+// the limit restarts with each row.
+func TestRowLimitAllows(t *testing.T) {
+	note := strings.Repeat("ab\n", 30) // 90 bytes over 31 lines
+	in := "user_id,note,region\n" +
+		"u1,\"" + note + "\",US\n" + // 3+1+90+1+3 = 98 bytes
+		"u2,\"" + note + "\",US\n" +
+		"\"u3\",\"a \"\"quoted\"\" word\",FR\n" +
+		"u4,x\"y,US\n" + // a bare quote: one malformed row, not the start of a quoted field
+		"u5,\"" + strings.Repeat("z", 80) + "\",DE\n"
+	var seen []csvfile.Problem
+	rows, err := readAll(t, []byte(in), csvfile.Options{MaxLineBytes: 98, OnInvalid: func(p csvfile.Problem) error {
+		seen = append(seen, p)
+		return nil
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []cohorts.Member{m("u1", "US"), m("u2", "US"), m("u3", "FR"), m("u5", "DE")}
+	if diff := cmp.Diff(want, members(rows)); diff != "" {
+		t.Errorf("rows (-want +got):\n%s", diff)
+	}
+	if len(seen) != 1 || seen[0].Line != 65 || !strings.Contains(seen[0].Reason, "malformed CSV") {
+		t.Errorf("problems = %v, want line 65: malformed CSV", seen)
+	}
+	_, err = readAll(t, []byte(in), csvfile.Options{MaxLineBytes: 97})
+	if !isLimit(err) || !strings.Contains(err.Error(), "line 2: row longer than 97 bytes") {
+		t.Errorf("with a limit of 97: err = %v", err)
+	}
+}
+
+// BenchmarkRead reads 100,000 rows as an export writes them, with a quoted
+// column, to measure the Reader's cost per row (the row limit included).
+func BenchmarkRead(b *testing.B) {
+	var buf strings.Builder
+	buf.WriteString("user_id,name,region\n")
+	for i := range 100_000 {
+		buf.WriteString("user-" + strconv.Itoa(1_000_000+i) + ",\"Doe, Jane\",US\n")
+	}
+	in := []byte(buf.String())
+	b.SetBytes(int64(len(in)))
+	b.ReportAllocs()
+	for b.Loop() {
+		rd, err := csvfile.NewReader(bytes.NewReader(in), csvfile.Options{})
+		if err != nil {
+			b.Fatal(err)
+		}
+		for {
+			if _, err := rd.Next(); err != nil {
+				if !errors.Is(err, io.EOF) {
+					b.Fatal(err)
+				}
+				break
+			}
+		}
+	}
 }

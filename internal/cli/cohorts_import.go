@@ -51,7 +51,7 @@ func (o *importOptions) addFlags(cmd *cobra.Command, withMode bool) {
 	fl.StringVar(&o.regionColumn, "region-column", "", `column of home regions (default "region", optional)`)
 	fl.StringVar(&o.delimiter, "delimiter", "", `field delimiter: one character, or "tab" (default: detected from the header line: , ; tab or |, or Excel's "sep=" line)`)
 	fl.IntVar(&o.maxRows, "max-rows", csvfile.DefaultMaxRows, "most data rows accepted in one file")
-	fl.IntVar(&o.maxLineBytes, "max-line-bytes", csvfile.DefaultMaxLineBytes, "longest line accepted, in bytes")
+	fl.IntVar(&o.maxLineBytes, "max-line-bytes", csvfile.DefaultMaxLineBytes, "longest row accepted, in bytes (the lines of a quoted field count together)")
 }
 
 func (o *importOptions) csvOptions() (csvfile.Options, error) {
@@ -134,7 +134,11 @@ func openImportFile(f *Factory, name string, o *importOptions) (*importFile, err
 			return nil, err
 		}
 		file.rejects = csv.NewWriter(file.rejFile) // buffered
-		file.rejects.Write(append(append([]string{}, file.rd.Header()...), "line", "reason"))
+		header := append(append([]string{}, file.rd.Header()...), "line", "reason")
+		for i := range header {
+			header[i] = csvfile.SafeCell(header[i])
+		}
+		file.rejects.Write(header)
 	}
 	return file, nil
 }
@@ -151,6 +155,9 @@ func (file *importFile) reject(p csvfile.Problem) error {
 		rec = make([]string, len(file.rd.Header()))
 	}
 	rec = append(rec, strconv.Itoa(p.Line), p.Reason)
+	for i := range rec {
+		rec[i] = csvfile.SafeCell(rec[i]) // the rejects are for a spreadsheet
+	}
 	return file.rejects.Write(rec)
 }
 
@@ -217,8 +224,9 @@ unless --id-column names another, regions in "region" unless --region-column
 names another; other columns are ignored. The import is one transaction:
 interrupted at any point, the cohort keeps its previous members.
 
-By default one invalid row (empty or over-long id, invalid UTF-8, control
-characters, unknown region, wrong number of fields) rejects the whole file
+By default one invalid row (empty or over-long id, invalid UTF-8, control,
+bidirectional or zero-width characters, unknown region, wrong number of
+fields) rejects the whole file
 and nothing is written; --skip-invalid imports the valid rows and writes the
 others to --rejects.`,
 		Example: `  ramp cohorts import beta-testers testers.csv
@@ -381,14 +389,24 @@ func printImportSummary(w io.Writer, key string, mode store.ImportMode, res stor
 
 func newCohortsExportCmd(f *Factory) *cobra.Command {
 	var out string
+	var raw bool
 	cmd := &cobra.Command{
 		Use:   "export COHORT",
 		Short: "Write a cohort's member list as CSV (user_id,region)",
 		Long: `Write a cohort's listed members as CSV with a header, user_id,region, sorted
 by id: the file re-imports to the same list. Members stream from the
-database; a FILE ending in .gz is gzip-compressed.`,
+database; a FILE ending in .gz is gzip-compressed.
+
+The file is safe to open in a spreadsheet: an id that starts with = + - or @
+(a formula, or an id such as -123 or +4915112345678) is written with a single
+quote before it, '=1+1, so that the spreadsheet shows it as text instead of
+running it (CSV injection). ramp cohorts import and diff take that quote off
+again: an id that itself starts with quotes before one of those characters
+gets one more ('=x is written ''=x), so the file re-imports exactly. --raw
+writes ids as they are, for programs rather than spreadsheets.`,
 		Example: `  ramp cohorts export beta-testers > testers.csv
-  ramp cohorts export beta-testers -o testers.csv.gz`,
+  ramp cohorts export beta-testers -o testers.csv.gz
+  ramp cohorts export beta-testers --raw | my-loader`,
 		Args: exactArgs(1, "one cohort key"),
 		ValidArgsFunction: func(cmd *cobra.Command, args []string, toComplete string) ([]string, cobra.ShellCompDirective) {
 			return completeCohortKeys(cmd, f, args)
@@ -416,20 +434,18 @@ database; a FILE ending in .gz is gzip-compressed.`,
 				}
 			}
 			bw := bufio.NewWriterSize(w, 64<<10)
-			cw := csv.NewWriter(bw)
-			cw.Write([]string{"user_id", "region"})
+			cw := csvfile.NewWriter(bw, csvfile.WriterOptions{Raw: raw})
 			n := 0
 			err = f.withStore(cmd.Context(), func(s *store.Store) error {
 				return s.EachMember(cmd.Context(), args[0], func(m cohorts.Member) error {
 					n++
-					return cw.Write([]string{m.ID, string(m.Region)})
+					return cw.Write(m)
 				})
 			})
 			if err != nil {
 				return err
 			}
-			cw.Flush()
-			if err := cw.Error(); err != nil {
+			if err := cw.Flush(); err != nil {
 				return err
 			}
 			if err := bw.Flush(); err != nil {
@@ -447,5 +463,6 @@ database; a FILE ending in .gz is gzip-compressed.`,
 		},
 	}
 	cmd.Flags().StringVarP(&out, "output", "o", "", "write to FILE instead of stdout (.gz: compressed)")
+	cmd.Flags().BoolVar(&raw, "raw", false, "write ids as they are, without the quote that keeps a spreadsheet from running = + - @ as a formula")
 	return cmd
 }

@@ -149,3 +149,79 @@ func TestCohortImportInvalid(t *testing.T) {
 		t.Errorf("failed imports changed the cohort: %q", got)
 	}
 }
+
+// TestCohortInvisibleIDs: ids with bidirectional controls or zero-width
+// characters are refused by every way in, with the character named.
+func TestCohortInvisibleIDs(t *testing.T) {
+	r := newRamp(t)
+	r.ok("apply", "-f", testdata("example.yaml"))
+	in := writeFile(t, "spoof.csv", "user_id,region\nu1,US\nadmin\u202egnp.exe,US\nu\u200b1,FR\n")
+	_, errOut, code := r.run("", "cohorts", "import", "beta", in)
+	if code != cli.ExitInvalid {
+		t.Errorf("import: exit %d, want %d\n%s", code, cli.ExitInvalid, errOut)
+	}
+	for _, want := range []string{"2 invalid rows",
+		`line 3: user id "admin\u202egnp.exe" contains U+202E RIGHT-TO-LEFT OVERRIDE, a bidirectional control character`,
+		`line 4: user id "u\u200b1" contains U+200B ZERO WIDTH SPACE, a zero-width character`} {
+		if !strings.Contains(errOut, want) {
+			t.Errorf("import error lacks %q:\n%s", want, errOut)
+		}
+	}
+	_, errOut, code = r.run("", "cohorts", "add", "employees", "emp-1\u2066")
+	if code != cli.ExitInvalid || !strings.Contains(errOut, "U+2066 LEFT-TO-RIGHT ISOLATE") {
+		t.Errorf("add: exit %d, want %d and the character named:\n%s", code, cli.ExitInvalid, errOut)
+	}
+}
+
+// TestCohortImportDuplicateColumn: a header naming the id column twice is
+// refused, naming the file, the header's line and both columns; nothing is
+// written.
+func TestCohortImportDuplicateColumn(t *testing.T) {
+	r := newRamp(t)
+	in := writeFile(t, "twice.csv", "user_id,region,User_ID\nu1,US,u2\n")
+	_, errOut, code := r.run("", "cohorts", "import", "beta", in)
+	want := in + `: line 1: the header names the id column "user_id" twice, in columns 1 and 3: rename or remove one`
+	if code != cli.ExitInvalid || !strings.Contains(errOut, want) {
+		t.Errorf("exit %d, want %d and %q:\n%s", code, cli.ExitInvalid, want, errOut)
+	}
+	if _, errOut, code := r.run("", "cohorts", "get", "beta"); code != cli.ExitNotFound {
+		t.Errorf("the refused import created the cohort: exit %d\n%s", code, errOut)
+	}
+}
+
+// TestCohortExportFormulas: export writes ids a spreadsheet would run as
+// formulas with a quote before them (--raw as they are), import takes the
+// quote off, and export, import and diff still round-trip exactly, ids of
+// quotes and formula characters included.
+func TestCohortExportFormulas(t *testing.T) {
+	r := newRamp(t)
+	r.ok("cohorts", "import", "f", writeFile(t, "f.csv", "user_id\nplain\n"))
+	r.ok("cohorts", "add", "f", "--", "=1+1", "-123", "+4915112345678", "@SUM(A1)", "'=x", "''+y", "'abc")
+	safe := "user_id,region\n'''+y,\n''=x,\n'abc,\n'+4915112345678,\n'-123,\n'=1+1,\n'@SUM(A1),\nplain,\n"
+	if diff := cmp.Diff(safe, r.ok("cohorts", "export", "f")); diff != "" {
+		t.Errorf("export (-want +got):\n%s", diff)
+	}
+	raw := "user_id,region\n''+y,\n'=x,\n'abc,\n+4915112345678,\n-123,\n=1+1,\n@SUM(A1),\nplain,\n"
+	if diff := cmp.Diff(raw, r.ok("cohorts", "export", "f", "--raw")); diff != "" {
+		t.Errorf("export --raw (-want +got):\n%s", diff)
+	}
+
+	exported := writeFile(t, "exported.csv", safe)
+	r.ok("cohorts", "import", "copy", exported)
+	if diff := cmp.Diff(safe, r.ok("cohorts", "export", "copy")); diff != "" {
+		t.Errorf("the re-imported copy exports (-want +got):\n%s", diff)
+	}
+	if got := r.ok("cohorts", "diff", "f", exported); !strings.Contains(got, "0 to add, 0 to remove, 0 region changes, 8 unchanged") {
+		t.Errorf("diff of the export with its cohort:\n%s", got)
+	}
+
+	// The rejects file, made for a spreadsheet, is neutralised too; its id
+	// cells keep their meaning.
+	bad := writeFile(t, "bad.csv", "user_id,region\n=cmd|' /C calc'!A0,XX\n'-1,XX\nu1,US\n")
+	rejects := filepath.Join(t.TempDir(), "rejects.csv")
+	r.ok("cohorts", "import", "f", bad, "--mode", "add", "--skip-invalid", "--rejects", rejects)
+	got, _ := os.ReadFile(rejects)
+	if !strings.Contains(string(got), "\n'=cmd|' /C calc'!A0,XX,2,") || !strings.Contains(string(got), "\n'-1,XX,3,") {
+		t.Errorf("rejects:\n%s", got)
+	}
+}
