@@ -30,7 +30,9 @@ func openService(t *testing.T) (*admin.Service, context.Context) {
 	return a, ctx
 }
 
-func member(id string, region cohorts.Region) cohorts.Member { return cohorts.Member{ID: id, Region: region} }
+func member(id string, region cohorts.Region) cohorts.Member {
+	return cohorts.Member{ID: id, Region: region}
+}
 
 func TestAddMembers(t *testing.T) {
 	a, ctx := openService(t)
