@@ -210,11 +210,11 @@ func printMemberEdit(w io.Writer, key string, res admin.MemberEdit, add bool) {
 		fmt.Fprintf(w, "cohort %s did not exist and was created\n", key)
 	}
 	if !add {
-		fmt.Fprintf(w, "%s: %s removed, %d not listed; %s now\n", key, plural(res.Removed, "member", "members"), res.Unchanged, plural(res.Members, "member", "members"))
+		fmt.Fprintf(w, "%s: %s removed, %s not listed; %s now\n", key, pluralK(res.Removed, "member", "members"), thousands(res.Unchanged), pluralK(res.Members, "member", "members"))
 		return
 	}
-	fmt.Fprintf(w, "%s: %s added, %s, %d unchanged; %s now\n", key, plural(res.Added, "member", "members"),
-		plural(res.RegionChanged, "region changed", "regions changed"), res.Unchanged, plural(res.Members, "member", "members"))
+	fmt.Fprintf(w, "%s: %s added, %s, %s unchanged; %s now\n", key, pluralK(res.Added, "member", "members"),
+		pluralK(res.RegionChanged, "region changed", "regions changed"), thousands(res.Unchanged), pluralK(res.Members, "member", "members"))
 	for i, c := range res.RegionChanges {
 		if i == regionChangesShown {
 			fmt.Fprintf(w, "  (%d more)\n", res.RegionChanged-i)
