@@ -80,13 +80,57 @@ func Groups() []Group {
 }
 
 // ParseRegion validates a country code, case-insensitively, and returns it in
-// upper case.
+// upper case. The explicit form "country:XX" is accepted too. It reads
+// regions as they are stored, so a bare "NA" is Namibia here; what a person
+// types as a member's region goes through ParseMemberRegion.
 func ParseRegion(s string) (Region, error) {
-	r := Region(strings.ToUpper(strings.TrimSpace(s)))
+	t := strings.ToUpper(strings.TrimSpace(s))
+	t = strings.TrimPrefix(t, "COUNTRY:")
+	r := Region(t)
 	if !countries[r] {
 		return "", fmt.Errorf("unknown region %q: want an ISO 3166-1 alpha-2 country code such as US or FR", s)
 	}
 	return r, nil
+}
+
+// GroupError reports a region group's name given where one country is
+// meant: a member's home region.
+type GroupError struct {
+	Input string // as given
+	Group Group
+}
+
+// Error says that the name is a group and how to write a country instead.
+func (e *GroupError) Error() string {
+	msg := fmt.Sprintf("region %q is the group %s, not a country: a member's home region is one country", e.Input, e.Group.Description)
+	if r := Region(e.Group.Name); countries[r] {
+		return msg + fmt.Sprintf(" (for the country whose code is %s, write country:%s)", r, r)
+	}
+	return msg + " (see `ramp regions`)"
+}
+
+// ParseMemberRegion reads a member's home region as a person writes it (a
+// command-line argument, a CSV column): a country code, case-insensitively,
+// or "country:XX". A bare group name is refused with a *GroupError, since
+// rules read it as the group: "NA" is North America in a rule, so Namibia
+// as a member's region is written "country:NA" (and stored, like every
+// country, as its code, NA).
+func ParseMemberRegion(s string) (Region, error) {
+	t := strings.ToUpper(strings.TrimSpace(s))
+	if g, ok := lookupGroup(t); ok {
+		return "", &GroupError{Input: s, Group: g}
+	}
+	return ParseRegion(s)
+}
+
+// MemberRegionText writes a member's stored region as ParseMemberRegion
+// reads it back: the code, or "country:XX" for a code that is also a
+// group's name (Namibia's NA).
+func MemberRegionText(r Region) string {
+	if _, ok := lookupGroup(string(r)); ok {
+		return "country:" + string(r)
+	}
+	return string(r)
 }
 
 // ExpandSelector resolves a region selector as written in a rule or stage: a

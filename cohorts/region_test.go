@@ -1,7 +1,9 @@
 package cohorts_test
 
 import (
+	"errors"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -20,6 +22,8 @@ func TestParseRegion(t *testing.T) {
 		{"\nna\n", "NA"},
 		{"ax", "AX"},
 		{"ZW", "ZW"},
+		{"country:NA", "NA"},
+		{" Country:us", "US"},
 	}
 	for _, tt := range tests {
 		got, err := cohorts.ParseRegion(tt.in)
@@ -27,7 +31,7 @@ func TestParseRegion(t *testing.T) {
 			t.Errorf("ParseRegion(%q) = %q, %v; want %q, nil", tt.in, got, err, tt.want)
 		}
 	}
-	for _, in := range []string{"", " ", "XX", "xx", "usa", "USA", "U", "UK", "EU", "1A", "U S", "*", "country:US", "ÜS", "US\x00"} {
+	for _, in := range []string{"", " ", "XX", "xx", "usa", "USA", "U", "UK", "EU", "1A", "U S", "*", "country:", "country:XX", "country:EU", "group:NA", "ÜS", "US\x00"} {
 		if got, err := cohorts.ParseRegion(in); err == nil {
 			t.Errorf("ParseRegion(%q) = %q, nil; want an error", in, got)
 		}
@@ -286,5 +290,52 @@ func TestRegionSetContainsDoesNotAllocate(t *testing.T) {
 	s.Add("US")
 	if n := testing.AllocsPerRun(100, func() { s.Contains("us"); s.Contains("FR"); s.Contains("bad") }); n != 0 {
 		t.Errorf("Contains allocates %v times per run, want 0", n)
+	}
+}
+
+// A group's name is refused where one country is meant, with the reason;
+// Namibia is written country:NA (new-user fix: "cohorts add --region NA"
+// silently made a member Namibian while rules read NA as North America).
+func TestParseMemberRegion(t *testing.T) {
+	tests := []struct {
+		in      string
+		want    cohorts.Region
+		wantErr string // part of the error, "" for none
+	}{
+		{in: "US", want: "US"},
+		{in: "fr", want: "FR"},
+		{in: "country:NA", want: "NA"},
+		{in: "COUNTRY:na", want: "NA"},
+		{in: "NA", wantErr: `region "NA" is the group North America`},
+		{in: " na ", wantErr: "write country:NA"},
+		{in: "EU", wantErr: `region "EU" is the group European Union`},
+		{in: "latam", wantErr: "not a country"},
+		{in: "XX", wantErr: "unknown region"},
+	}
+	for _, tt := range tests {
+		got, err := cohorts.ParseMemberRegion(tt.in)
+		switch {
+		case tt.wantErr == "" && (err != nil || got != tt.want):
+			t.Errorf("ParseMemberRegion(%q) = %q, %v; want %q, nil", tt.in, got, err, tt.want)
+		case tt.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tt.wantErr)):
+			t.Errorf("ParseMemberRegion(%q) = %q, %v; want an error saying %q", tt.in, got, err, tt.wantErr)
+		}
+	}
+	var ge *cohorts.GroupError
+	if _, err := cohorts.ParseMemberRegion("NA"); !errors.As(err, &ge) || ge.Group.Name != "NA" {
+		t.Errorf("ParseMemberRegion(NA) error = %v, want a *GroupError for NA", err)
+	}
+}
+
+// Every country's text reads back as that country.
+func TestMemberRegionTextRoundTrip(t *testing.T) {
+	for _, c := range cohorts.Countries() {
+		text := cohorts.MemberRegionText(c)
+		if got, err := cohorts.ParseMemberRegion(text); err != nil || got != c {
+			t.Errorf("ParseMemberRegion(MemberRegionText(%s) = %q) = %q, %v; want %s", c, text, got, err, c)
+		}
+	}
+	if got := cohorts.MemberRegionText("NA"); got != "country:NA" {
+		t.Errorf("MemberRegionText(NA) = %q, want country:NA", got)
 	}
 }

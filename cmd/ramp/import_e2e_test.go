@@ -266,21 +266,25 @@ func TestReadmeCohortImports(t *testing.T) {
 	}
 	// What some commands must print (stdout and stderr together), by line.
 	expect := map[string][]string{
-		"ramp cohorts import beta-testers testers.csv":                                                  {"cohort beta-testers did not exist and created", "3 added", "by region: (unknown) 1, FR 1, US 1"},
+		"ramp cohorts import beta-testers testers.csv --create":                                         {"cohort beta-testers did not exist and was created", "3 rows, 3 added", "by region: (unknown) 1, FR 1, US 1"},
+		"ramp cohorts import beta-tester testers-v2.csv   # misspelled: refused (exit 4)":               {`cohort "beta-tester" does not exist; did you mean "beta-testers"?`, "pass --create"},
 		"ramp cohorts get beta-testers":                                                                 {`"members": 3`},
-		"ramp cohorts diff beta-testers testers-v2.csv":                                                 {"+ u-1004", "- u-1003", "1 to add, 1 to remove, 1 region changes, 1 unchanged"},
-		"ramp cohorts import beta-testers testers-v2.csv --dry-run":                                     {"dry run, nothing written", "1 duplicates"},
-		"ramp cohorts import beta-testers testers-v2.csv":                                               {"1 added, 1 removed, 1 region changes, 1 unchanged, 1 duplicates"},
+		"ramp cohorts diff beta-testers testers-v2.csv":                                                 {"+ u-1004", "- u-1003", "1 to add, 1 to remove, 1 region change, 1 unchanged"},
+		"ramp cohorts import beta-testers testers-v2.csv --dry-run":                                     {"dry run, nothing written", "1 duplicate,"},
+		"ramp cohorts import beta-testers testers-v2.csv":                                               {"4 rows, 1 added, 1 removed, 1 region change, 1 unchanged, 1 duplicate,"},
 		"ramp cohorts import beta-testers broken.csv --mode add   # rejected: nothing written (exit 3)": {"2 invalid rows", "line 3: unknown region", "line 4: empty user id"},
 		"ramp cohorts import beta-testers broken.csv --mode add --skip-invalid --rejects rejects.csv":   {"2 added", "2 rejected", "5 members now"},
 		"cat rejects.csv": {"user_id,region,line,reason", `u-1006,XX,3,"unknown region`, ",FR,4,empty user id"},
-		"printf 'user_id\\nu-1005\\n' | ramp cohorts import beta-testers - --mode remove":            {"1 removed", "4 members now"},
-		"ramp cohorts import partners partners.csv --id-column 'Account ID' --region-column Country": {"2 added", "DE 1, FR 1"},
-		"ramp cohorts export beta-testers -o beta-testers.csv.gz":                                    {"4 members written to beta-testers.csv.gz"},
-		"gzip -dc beta-testers.csv.gz | ramp cohorts import beta-copy -":                             {"cohort beta-copy did not exist and created", "4 added"},
-		"ramp cohorts diff beta-copy beta-testers.csv.gz":                                            {"0 to add, 0 to remove, 0 region changes, 4 unchanged"},
-		"ramp cohorts import beta-testers testers.csv --max-rows 2   # over the limit (exit 3)":      {"more than 2 rows"},
-		"ramp cohorts import no-such-cohort testers.csv --mode remove   # (exit 4)":                  {`cohort "no-such-cohort" not found`},
+		"printf 'user_id\\nu-1005\\n' | ramp cohorts import beta-testers - --mode remove":                     {"1 removed", "4 members now"},
+		"ramp cohorts import partners partners.csv --id-column 'Account ID' --region-column Country --create": {"2 added", "DE 1, FR 1"},
+		"ramp cohorts export beta-testers --file beta-testers.csv.gz":                                         {"4 members written to beta-testers.csv.gz"},
+		"gzip -dc beta-testers.csv.gz | ramp cohorts import beta-copy - --create":                             {"cohort beta-copy did not exist and was created", "4 added"},
+		"ramp cohorts diff beta-copy beta-testers.csv.gz":                                                     {"0 to add, 0 to remove, 0 region changes, 4 unchanged"},
+		"ramp cohorts import beta-testers testers.csv --max-rows 2   # over the limit (exit 3)":               {"more than 2 rows"},
+		"ramp cohorts import no-such-cohort testers.csv --mode remove   # (exit 4)":                           {`cohort "no-such-cohort" does not exist`},
+		"ramp cohorts import beta-testers no-such-file.csv   # (exit 3)":                                      {"no-such-file.csv: no such file"},
+		"ramp cohorts add beta-testers u-1001 --region NA   # a group, not a country (exit 2)":                {`region "NA" is the group North America`, "write country:NA"},
+		"ramp cohorts add beta-testers u-1001 --region country:NA":                                            {"0 members added, 1 region changed, 0 unchanged", "u-1001: region US → NA"},
 	}
 	seen := map[string]bool{}
 	env := append(os.Environ(), "PATH="+bin+string(os.PathListSeparator)+os.Getenv("PATH"), "RAMP_DB=", "RAMP_ACTOR=", "RAMP_FORCE_TTY=")

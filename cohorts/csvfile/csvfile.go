@@ -363,7 +363,7 @@ func (rd *Reader) Next() (Row, error) {
 		}
 		var region cohorts.Region
 		if rd.regCol >= 0 && rec[rd.regCol] != "" {
-			if region, err = cohorts.ParseRegion(rec[rd.regCol]); err != nil {
+			if region, err = cohorts.ParseMemberRegion(rec[rd.regCol]); err != nil {
 				reason := err.Error()
 				if !utf8.ValidString(rec[rd.regCol]) {
 					reason = "region is not valid UTF-8"

@@ -36,7 +36,7 @@ func NewWriter(w io.Writer, opt WriterOptions) *Writer {
 
 // Write writes one member.
 func (w *Writer) Write(m cohorts.Member) error {
-	w.row[0], w.row[1] = m.ID, string(m.Region)
+	w.row[0], w.row[1] = m.ID, cohorts.MemberRegionText(m.Region)
 	if !w.raw {
 		w.row[0] = EscapeFormula(m.ID)
 	}

@@ -1,14 +1,16 @@
 package cli
 
 import (
+	"context"
 	"fmt"
+	"io"
 	"sort"
 	"strings"
 
 	"github.com/spf13/cobra"
 
 	"github.com/ramp-flags/ramp/cohorts"
-	"github.com/ramp-flags/ramp/internal/store"
+	"github.com/ramp-flags/ramp/internal/admin"
 )
 
 func newCohortsCmd(f *Factory) *cobra.Command {
@@ -20,8 +22,8 @@ func newCohortsCmd(f *Factory) *cobra.Command {
   ramp cohorts get employees
   ramp cohorts add employees emp-6 emp-7 --region US
   ramp cohorts remove employees emp-7
-  ramp cohorts import beta-testers testers.csv
-  ramp cohorts export beta-testers -o testers.csv`,
+  ramp cohorts import beta-testers testers.csv --create
+  ramp cohorts export beta-testers --file testers.csv`,
 	}
 	cmd.AddCommand(newCohortsListCmd(f), newCohortsGetCmd(f), newCohortsAddCmd(f), newCohortsRemoveCmd(f),
 		newCohortsImportCmd(f), newCohortsExportCmd(f), newCohortsDiffCmd(f))
@@ -33,24 +35,14 @@ func completeCohortKeys(cmd *cobra.Command, f *Factory, args []string) ([]string
 		return nil, cobra.ShellCompDirectiveNoFileComp
 	}
 	var keys []string
-	_ = f.withStore(cmd.Context(), func(s *store.Store) error {
-		cs, err := s.Cohorts(cmd.Context())
+	_ = f.withAdmin(cmd.Context(), false, func(ctx context.Context, a *admin.Service) error {
+		cs, err := a.Cohorts(ctx)
 		for _, c := range cs {
 			keys = append(keys, c.Key+"\t"+c.Description)
 		}
 		return err
 	})
 	return keys, cobra.ShellCompDirectiveNoFileComp
-}
-
-// cohortView is a cohort as -o json prints it.
-type cohortView struct {
-	Key         string              `json:"key"`
-	Description string              `json:"description,omitempty"`
-	When        []cohorts.Condition `json:"when,omitempty"`
-	Members     int                 `json:"members"`
-	ByRegion    map[string]int      `json:"membersByRegion,omitempty"`
-	Version     int64               `json:"version"`
 }
 
 func newCohortsListCmd(f *Factory) *cobra.Command {
@@ -67,19 +59,15 @@ func newCohortsListCmd(f *Factory) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			return f.withStore(cmd.Context(), func(s *store.Store) error {
-				cs, err := s.Cohorts(cmd.Context())
+			return f.withAdmin(cmd.Context(), false, func(ctx context.Context, a *admin.Service) error {
+				views, err := a.Cohorts(ctx)
 				if err != nil {
 					return err
-				}
-				views := make([]cohortView, len(cs))
-				for i, c := range cs {
-					views[i] = cohortView{Key: c.Key, Description: c.Description, When: c.When, Members: c.MemberCount, Version: c.Version}
 				}
 				if out != formatTable {
 					return writeData(f.IO.Out, out, views)
 				}
-				if len(cs) == 0 {
+				if len(views) == 0 {
 					fmt.Fprintln(f.IO.ErrOut, "no cohorts yet: declare them in a file and run ramp apply -f FILE")
 					return nil
 				}
@@ -121,22 +109,10 @@ func newCohortsGetCmd(f *Factory) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			return f.withStore(cmd.Context(), func(s *store.Store) error {
-				c, err := s.Cohort(cmd.Context(), args[0])
+			return f.withAdmin(cmd.Context(), false, func(ctx context.Context, a *admin.Service) error {
+				v, err := a.Cohort(ctx, args[0])
 				if err != nil {
 					return err
-				}
-				counts, err := s.MemberRegionCounts(cmd.Context(), args[0])
-				if err != nil {
-					return err
-				}
-				v := cohortView{Key: c.Key, Description: c.Description, When: c.When, Members: c.MemberCount, Version: c.Version, ByRegion: map[string]int{}}
-				for r, n := range counts {
-					name := string(r)
-					if name == "" {
-						name = "(unknown)"
-					}
-					v.ByRegion[name] = n
 				}
 				if out != formatTable {
 					return writeData(f.IO.Out, out, v)
@@ -175,13 +151,20 @@ func newCohortsGetCmd(f *Factory) *cobra.Command {
 
 func newCohortsAddCmd(f *Factory) *cobra.Command {
 	var region string
+	var create bool
 	cmd := &cobra.Command{
 		Use:   "add COHORT USER...",
 		Short: "Add users to a cohort's member list",
 		Long: `Add user ids (targeting keys) to a cohort's explicit member list, optionally
-with their home region. Ids already listed are kept (their region is updated
-when --region is given). The cohort must exist: declare it with ramp apply.`,
-		Example: `  ramp cohorts add employees emp-6 emp-7 --region US`,
+with their home region. Ids already listed are kept; --region changes their
+region, and the summary counts added ids, region changes and unchanged ids
+apart. The cohort must exist (declare it with ramp apply), unless --create
+is given.
+
+--region is one country code: a group's name (EU, NA…, see ramp regions) is
+refused. NA is North America in rules, so Namibia is written country:NA.`,
+		Example: `  ramp cohorts add employees emp-6 emp-7 --region US
+  ramp cohorts add partners biz-9 --region country:NA`,
 		Args: func(cmd *cobra.Command, args []string) error {
 			if len(args) < 2 {
 				return &UsageError{Err: fmt.Errorf("%s takes a cohort key and at least one user id (usage: %s)", cmd.CommandPath(), cmd.UseLine()), Command: cmd.CommandPath()}
@@ -195,29 +178,54 @@ when --region is given). The cohort must exist: declare it with ramp apply.`,
 			var r cohorts.Region
 			if region != "" {
 				var err error
-				if r, err = cohorts.ParseRegion(region); err != nil {
-					return &UsageError{Err: fmt.Errorf("--region: %w", err)}
+				if r, err = cohorts.ParseMemberRegion(region); err != nil {
+					return &UsageError{Err: fmt.Errorf("--region: %w", err), Command: cmd.CommandPath()}
 				}
 			}
-			members := make([]cohorts.Member, 0, len(args)-1)
+			req := admin.AddMembersRequest{Cohort: args[0], Create: create, Members: make([]cohorts.Member, 0, len(args)-1)}
 			for _, id := range args[1:] {
-				if err := cohorts.ValidateID(id); err != nil {
-					return &InvalidError{err}
-				}
-				members = append(members, cohorts.Member{ID: id, Region: r})
+				req.Members = append(req.Members, cohorts.Member{ID: id, Region: cohorts.Region(cohorts.MemberRegionText(r))})
 			}
-			return f.withStore(cmd.Context(), func(s *store.Store) error {
-				added, err := s.AddMembers(cmd.Context(), args[0], members, f.Actor)
+			return f.withAdmin(cmd.Context(), false, func(ctx context.Context, a *admin.Service) error {
+				res, err := a.AddMembers(ctx, req)
 				if err != nil {
-					return err
+					return importHint(err)
 				}
-				fmt.Fprintf(f.IO.ErrOut, "%s: %s added, %d already listed\n", args[0], plural(added, "member", "members"), len(members)-added)
+				printMemberEdit(f.IO.ErrOut, args[0], res, true)
 				return nil
 			})
 		},
 	}
-	cmd.Flags().StringVar(&region, "region", "", "home region (ISO 3166-1 alpha-2) of the users added")
+	cmd.Flags().StringVar(&region, "region", "", "home region of the users added: one country code (ISO 3166-1 alpha-2; country:NA for Namibia)")
+	cmd.Flags().BoolVar(&create, "create", false, "create the cohort if it does not exist")
 	return cmd
+}
+
+// regionChangesShown is how many region changes an edit's summary lists.
+const regionChangesShown = 10
+
+// printMemberEdit prints what an addition (add) or removal did.
+func printMemberEdit(w io.Writer, key string, res admin.MemberEdit, add bool) {
+	if res.Created {
+		fmt.Fprintf(w, "cohort %s did not exist and was created\n", key)
+	}
+	if !add {
+		fmt.Fprintf(w, "%s: %s removed, %s not listed; %s now\n", key, pluralK(res.Removed, "member", "members"), thousands(res.Unchanged), pluralK(res.Members, "member", "members"))
+		return
+	}
+	fmt.Fprintf(w, "%s: %s added, %s, %s unchanged; %s now\n", key, pluralK(res.Added, "member", "members"),
+		pluralK(res.RegionChanged, "region changed", "regions changed"), thousands(res.Unchanged), pluralK(res.Members, "member", "members"))
+	for i, c := range res.RegionChanges {
+		if i == regionChangesShown {
+			fmt.Fprintf(w, "  (%d more)\n", res.RegionChanged-i)
+			break
+		}
+		from := string(c.From)
+		if from == "" {
+			from = "none"
+		}
+		fmt.Fprintf(w, "  %s: region %s → %s\n", c.ID, from, c.To)
+	}
 }
 
 func newCohortsRemoveCmd(f *Factory) *cobra.Command {
@@ -226,8 +234,7 @@ func newCohortsRemoveCmd(f *Factory) *cobra.Command {
 		Aliases: []string{"rm"},
 		Short:   "Remove users from a cohort's member list",
 		Example: `  ramp cohorts remove employees emp-7
-  ramp cohorts import beta-testers testers.csv
-  ramp cohorts export beta-testers -o testers.csv`,
+  ramp cohorts import beta-testers gone.csv --mode remove`,
 		Args: func(cmd *cobra.Command, args []string) error {
 			if len(args) < 2 {
 				return &UsageError{Err: fmt.Errorf("%s takes a cohort key and at least one user id (usage: %s)", cmd.CommandPath(), cmd.UseLine()), Command: cmd.CommandPath()}
@@ -238,12 +245,12 @@ func newCohortsRemoveCmd(f *Factory) *cobra.Command {
 			return completeCohortKeys(cmd, f, args)
 		},
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return f.withStore(cmd.Context(), func(s *store.Store) error {
-				removed, err := s.RemoveMembers(cmd.Context(), args[0], args[1:], f.Actor)
+			return f.withAdmin(cmd.Context(), false, func(ctx context.Context, a *admin.Service) error {
+				res, err := a.RemoveMembers(ctx, args[0], args[1:])
 				if err != nil {
 					return err
 				}
-				fmt.Fprintf(f.IO.ErrOut, "%s: %s removed, %d not listed\n", args[0], plural(removed, "member", "members"), len(args)-1-removed)
+				printMemberEdit(f.IO.ErrOut, args[0], res, false)
 				return nil
 			})
 		},

@@ -3,9 +3,8 @@ package cli
 import (
 	"bufio"
 	"compress/gzip"
-	"crypto/sha256"
+	"context"
 	"encoding/csv"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -21,7 +20,7 @@ import (
 
 	"github.com/ramp-flags/ramp/cohorts"
 	"github.com/ramp-flags/ramp/cohorts/csvfile"
-	"github.com/ramp-flags/ramp/internal/store"
+	"github.com/ramp-flags/ramp/internal/admin"
 )
 
 // importOptions are the flags of `ramp cohorts import` and `diff`.
@@ -72,79 +71,44 @@ func (o *importOptions) csvOptions() (csvfile.Options, error) {
 	return opt, nil
 }
 
-// importFile is a CSV file being read for an import.
+// importFile is a CSV file being read for an import, with the rejects
+// file its invalid rows go to.
 type importFile struct {
-	name     string
-	size     int64 // -1 when unknown (stdin, a pipe)
-	in       io.ReadCloser
-	hash     hashCounter
-	rd       *csvfile.Reader
-	rejects  *csv.Writer
-	rejFile  *os.File
-	rejected int
-	closed   bool
+	in      *inputFile
+	header  []string // the file's, once read
+	rejects *csv.Writer
+	rejFile *os.File
+	closed  bool
 }
 
-// hashCounter hashes and counts the bytes read through it.
-type hashCounter struct {
-	r   io.Reader
-	sum interface {
-		io.Writer
-		Sum([]byte) []byte
-	}
-	n int64
-}
-
-func (h *hashCounter) Read(p []byte) (int, error) {
-	n, err := h.r.Read(p)
-	h.sum.Write(p[:n])
-	h.n += int64(n)
-	return n, err
-}
-
-func openImportFile(f *Factory, name string, o *importOptions) (*importFile, error) {
+// openImportFile opens the file to import (see openInput) and the rejects
+// file, and returns the options to read it with.
+func openImportFile(f *Factory, name string, o *importOptions) (*importFile, csvfile.Options, error) {
 	opt, err := o.csvOptions()
 	if err != nil {
-		return nil, err
+		return nil, opt, err
 	}
-	file := &importFile{name: name, size: -1}
-	if name == "-" {
-		file.in = io.NopCloser(f.IO.In)
-	} else {
-		fh, err := os.Open(name)
-		if err != nil {
-			return nil, err
-		}
-		if st, err := fh.Stat(); err == nil && st.Mode().IsRegular() {
-			file.size = st.Size()
-		}
-		file.in = fh
+	in, err := openInput(f.IO.In, name, 0)
+	if err != nil {
+		return nil, opt, err
 	}
-	file.hash = hashCounter{r: file.in, sum: sha256.New()}
+	file := &importFile{in: in}
 	if o.skipInvalid {
 		opt.OnInvalid = file.reject
 	}
-	if file.rd, err = csvfile.NewReader(&file.hash, opt); err != nil {
-		file.in.Close()
-		return nil, csvError(name, err)
-	}
 	if o.rejects != "" {
 		if file.rejFile, err = os.Create(o.rejects); err != nil {
-			file.in.Close()
-			return nil, err
+			in.Close()
+			return nil, opt, err
 		}
 		file.rejects = csv.NewWriter(file.rejFile) // buffered
-		header := append(append([]string{}, file.rd.Header()...), "line", "reason")
-		for i := range header {
-			header[i] = csvfile.SafeCell(header[i])
-		}
-		file.rejects.Write(header)
 	}
-	return file, nil
+	return file, opt, nil
 }
 
+// reject writes an invalid row to the rejects file, under the file's
+// header and "line" and "reason".
 func (file *importFile) reject(p csvfile.Problem) error {
-	file.rejected++
 	if file.rejects == nil {
 		return nil
 	}
@@ -152,7 +116,7 @@ func (file *importFile) reject(p csvfile.Problem) error {
 	if rec == nil {
 		// A row that could not be parsed: empty fields keep the line and
 		// reason under their headers.
-		rec = make([]string, len(file.rd.Header()))
+		rec = make([]string, len(file.header))
 	}
 	rec = append(rec, strconv.Itoa(p.Line), p.Reason)
 	for i := range rec {
@@ -161,25 +125,17 @@ func (file *importFile) reject(p csvfile.Problem) error {
 	return file.rejects.Write(rec)
 }
 
-// next returns the next member for the store.
-func (file *importFile) next() (cohorts.Member, error) {
-	row, err := file.rd.Next()
-	if err != nil {
-		if errors.Is(err, io.EOF) {
-			return cohorts.Member{}, io.EOF
-		}
-		return cohorts.Member{}, csvError(file.name, err)
+// setHeader takes the file's header and heads the rejects file with it.
+func (file *importFile) setHeader(h []string) error {
+	file.header = h
+	if file.rejects == nil {
+		return nil
 	}
-	return row.Member, nil
-}
-
-// finish reads what is left of the file (a gzip trailer) and returns its
-// checksum and how many rows were rejected.
-func (file *importFile) finish() (string, int, error) {
-	if _, err := io.Copy(io.Discard, &file.hash); err != nil {
-		return "", 0, err
+	header := append(append([]string{}, h...), "line", "reason")
+	for i := range header {
+		header[i] = csvfile.SafeCell(header[i]) // the rejects are for a spreadsheet
 	}
-	return hex.EncodeToString(file.hash.sum.Sum(nil)), file.rejected, nil
+	return file.rejects.Write(header)
 }
 
 func (file *importFile) close() error {
@@ -195,41 +151,30 @@ func (file *importFile) close() error {
 	return err
 }
 
-// csvError marks the reader's errors about the file's content as invalid
-// input.
-func csvError(name string, err error) error {
-	var (
-		ie *csvfile.InvalidError
-		fe *csvfile.FormatError
-		le *csvfile.LimitError
-	)
-	if errors.As(err, &ie) || errors.As(err, &fe) || errors.As(err, &le) {
-		return &InvalidError{fmt.Errorf("%s: %w", name, err)}
-	}
-	return fmt.Errorf("%s: %w", name, err)
-}
-
 func newCohortsImportCmd(f *Factory) *cobra.Command {
 	var o importOptions
+	var create bool
 	cmd := &cobra.Command{
 		Use:   "import COHORT FILE",
 		Short: "Import a cohort's member list from a CSV file, atomically",
 		Long: `Import user ids (and home regions) from a CSV file with a header row into a
-cohort's member list, creating the cohort if it does not exist (replace and add
-modes; removing from an unknown cohort fails). FILE may be
-"-" for stdin and may be gzip-compressed.
+cohort's member list. The cohort must exist, unless --create is given (a
+misspelled name is refused with the closest existing one). FILE may be "-"
+for stdin and may be gzip-compressed.
 
 Columns are found by name, case-insensitively: ids in "user_id" (else "id")
 unless --id-column names another, regions in "region" unless --region-column
-names another; other columns are ignored. The import is one transaction:
-interrupted at any point, the cohort keeps its previous members.
+names another; other columns are ignored. A region is a country code; for
+Namibia write country:NA (NA alone is the group North America in rules). The
+import is one transaction: interrupted at any point, the cohort keeps its
+previous members.
 
 By default one invalid row (empty or over-long id, invalid UTF-8, control,
 bidirectional or zero-width characters, unknown region, wrong number of
 fields) rejects the whole file
 and nothing is written; --skip-invalid imports the valid rows and writes the
 others to --rejects.`,
-		Example: `  ramp cohorts import beta-testers testers.csv
+		Example: `  ramp cohorts import beta-testers testers.csv --create
   ramp cohorts import beta-testers more.csv --mode add
   gzip -dc export.csv.gz | ramp cohorts import territory-fr - --delimiter ';' --id-column uid
   ramp cohorts import beta-testers testers.csv --skip-invalid --rejects rejects.csv`,
@@ -241,11 +186,12 @@ others to --rejects.`,
 			return completeCohortKeys(cmd, f, args)
 		},
 		RunE: func(cmd *cobra.Command, args []string) error {
-			mode, err := store.ParseImportMode(o.mode)
+			mode, err := admin.ParseImportMode(o.mode)
 			if err != nil {
 				return &UsageError{Err: fmt.Errorf("--mode: %w", err)}
 			}
-			res, took, err := runImport(cmd, f, args[0], args[1], &o, store.ImportOptions{Mode: mode, DryRun: o.dryRun, AllowEmpty: o.allowEmpty})
+			req := admin.ImportRequest{Mode: mode, DryRun: o.dryRun, AllowEmpty: o.allowEmpty, Create: create}
+			res, took, err := runImport(cmd, f, args[0], args[1], &o, req)
 			if err != nil {
 				return err
 			}
@@ -253,6 +199,7 @@ others to --rejects.`,
 			return nil
 		},
 	}
+	cmd.Flags().BoolVar(&create, "create", false, "create the cohort if it does not exist")
 	o.addFlags(cmd, true)
 	return cmd
 }
@@ -270,26 +217,46 @@ member list: print the ids a replace would add (+) and remove (-), up to
   ramp cohorts diff beta-testers testers.csv --show 0`,
 		Args: exactArgs(2, "a cohort key and a file"),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			res, _, err := runImport(cmd, f, args[0], args[1], &o, store.ImportOptions{Mode: store.ImportReplace, DryRun: true, Samples: show, AllowEmpty: true})
+			key := args[0]
+			if err := cohorts.ValidateKey(key); err != nil {
+				return &UsageError{Err: fmt.Errorf("cohort %w", err)}
+			}
+			file, opt, err := openImportFile(f, args[1], &o)
+			if err != nil {
+				return err
+			}
+			defer file.close()
+			var d admin.Diff
+			err = f.withAdmin(cmd.Context(), false, func(ctx context.Context, a *admin.Service) error {
+				d, err = a.DiffMembers(ctx, admin.DiffRequest{Cohort: key, Source: file.in, File: args[1], CSV: opt, Samples: show})
+				return err
+			})
 			if err != nil {
 				return err
 			}
 			w := bufio.NewWriter(f.IO.Out)
-			for _, id := range res.AddedSample {
+			for _, id := range d.AddedSample {
 				fmt.Fprintf(w, "+ %s\n", id)
 			}
-			for _, id := range res.RemovedSample {
+			for _, id := range d.RemovedSample {
 				fmt.Fprintf(w, "- %s\n", id)
 			}
-			if res.Created {
-				fmt.Fprintf(w, "cohort %s does not exist: an import would create it\n", args[0])
+			if d.Created {
+				fmt.Fprintf(w, "cohort %s does not exist", key)
+				if d.DidYouMean != "" {
+					fmt.Fprintf(w, " (did you mean %s?)", d.DidYouMean)
+				}
+				fmt.Fprintf(w, ": an import with --create would create it\n")
 			}
-			fmt.Fprintf(w, "%s to add, %s to remove, %s region changes, %s unchanged\n",
-				thousands(res.Added), thousands(res.Removed), thousands(res.Updated), thousands(res.Unchanged))
-			if more := res.Added - len(res.AddedSample) + res.Removed - len(res.RemovedSample); more > 0 && show > 0 {
+			fmt.Fprintf(w, "%s to add, %s to remove, %s, %s unchanged\n",
+				thousands(d.Added), thousands(d.Removed), plural(d.Updated, "region change", "region changes"), thousands(d.Unchanged))
+			if more := d.Added - len(d.AddedSample) + d.Removed - len(d.RemovedSample); more > 0 && show > 0 {
 				fmt.Fprintf(w, "(%s more ids not shown; raise --show)\n", thousands(more))
 			}
-			return w.Flush()
+			if err := w.Flush(); err != nil {
+				return err
+			}
+			return file.close()
 		},
 	}
 	cmd.Flags().IntVar(&show, "show", 20, "how many added and removed ids to print, at most, of each")
@@ -297,46 +264,35 @@ member list: print the ids a replace would add (+) and remove (-), up to
 	return cmd
 }
 
-// runImport reads the file into the store (or, for a dry run, through it).
-func runImport(cmd *cobra.Command, f *Factory, key, name string, o *importOptions, opt store.ImportOptions) (store.ImportResult, time.Duration, error) {
+// runImport imports the file into the cohort through the control plane,
+// showing progress on a terminal.
+func runImport(cmd *cobra.Command, f *Factory, key, name string, o *importOptions, req admin.ImportRequest) (admin.ImportResult, time.Duration, error) {
 	if err := cohorts.ValidateKey(key); err != nil {
-		return store.ImportResult{}, 0, &UsageError{Err: fmt.Errorf("cohort %w", err)}
+		return admin.ImportResult{}, 0, &UsageError{Err: fmt.Errorf("cohort %w", err)}
 	}
 	start := time.Now()
-	file, err := openImportFile(f, name, o)
+	file, opt, err := openImportFile(f, name, o)
 	if err != nil {
-		return store.ImportResult{}, 0, err
+		return admin.ImportResult{}, 0, err
 	}
 	defer file.close()
-	opt.File = name
+	req.Cohort, req.Source, req.CSV, req.Header = key, file.in, opt, file.setHeader
+	req.File = name
 	if name != "-" {
 		if abs, err := filepath.Abs(name); err == nil {
-			opt.File = abs
+			req.File = abs
 		}
 	}
-	opt.Finish = file.finish
-	bar := newProgress(f.IO, file.size, func() int64 { return file.hash.n })
-	var readErr error // the file's, reported as is rather than as the store's
-	next := func() (cohorts.Member, error) {
-		m, err := file.next()
-		bar.add(err == nil)
-		if err != nil && !errors.Is(err, io.EOF) {
-			readErr = err
-		}
-		return m, err
-	}
-	var res store.ImportResult
-	err = f.withStore(cmd.Context(), func(s *store.Store) error {
-		var err error
-		res, err = s.ImportMembers(cmd.Context(), key, opt, next, f.Actor)
+	bar := newProgress(f.IO, file.in.size)
+	req.Progress = bar.update
+	var res admin.ImportResult
+	err = f.withAdmin(cmd.Context(), req.Create, func(ctx context.Context, a *admin.Service) error {
+		res, err = a.ImportMembers(ctx, req)
 		return err
 	})
 	bar.finish()
-	if err != nil && readErr != nil {
-		return res, 0, readErr
-	}
 	if err != nil {
-		return res, 0, err
+		return res, 0, importHint(err)
 	}
 	if err := file.close(); err != nil {
 		return res, 0, err
@@ -344,21 +300,46 @@ func runImport(cmd *cobra.Command, f *Factory, key, name string, o *importOption
 	return res, time.Since(start), nil
 }
 
-func printImportSummary(w io.Writer, key string, mode store.ImportMode, res store.ImportResult, took time.Duration) {
+// importHint adds to the control plane's refusals the flag that overrides
+// them.
+func importHint(err error) error {
+	var unknown *admin.UnknownCohortError
+	switch {
+	case errors.As(err, &unknown) && unknown.NotCreated:
+		return withHint(err, "pass --create to create cohort "+unknown.Key)
+	case errors.Is(err, admin.ErrEmptyReplace):
+		return withHint(err, "pass --allow-empty to empty the cohort on purpose")
+	}
+	return err
+}
+
+// hinted is an error with a hint of the command line's appended.
+type hinted struct {
+	err  error
+	hint string
+}
+
+func withHint(err error, hint string) error { return &hinted{err, hint} }
+
+func (h *hinted) Error() string { return h.err.Error() + " (" + h.hint + ")" }
+func (h *hinted) Unwrap() error { return h.err }
+
+func printImportSummary(w io.Writer, key string, mode admin.ImportMode, res admin.ImportResult, took time.Duration) {
 	prefix := ""
 	if res.DryRun {
 		prefix = "dry run, nothing written: "
 	}
 	if res.Created {
-		verb := "created"
+		verb := "was created"
 		if res.DryRun {
 			verb = "would be created"
 		}
 		fmt.Fprintf(w, "%scohort %s did not exist and %s\n", prefix, key, verb)
 	}
-	fmt.Fprintf(w, "%s%s (%s): %s rows, %s added, %s removed, %s region changes, %s unchanged, %s duplicates, %s rejected; %s members now (%.1fs)\n",
-		prefix, key, mode, thousands(res.Rows), thousands(res.Added), thousands(res.Removed), thousands(res.Updated),
-		thousands(res.Unchanged), thousands(res.Duplicates), thousands(res.Rejected), thousands(res.Members), took.Seconds())
+	fmt.Fprintf(w, "%s%s (%s): %s, %s added, %s removed, %s, %s unchanged, %s, %s rejected; %s members now (%.1fs)\n",
+		prefix, key, mode, pluralK(res.Rows, "row", "rows"), thousands(res.Added), thousands(res.Removed),
+		pluralK(res.Updated, "region change", "region changes"), thousands(res.Unchanged),
+		pluralK(res.Duplicates, "duplicate", "duplicates"), thousands(res.Rejected), thousands(res.Members), took.Seconds())
 	if len(res.ByRegion) == 0 {
 		return
 	}
@@ -380,22 +361,32 @@ func printImportSummary(w io.Writer, key string, mode store.ImportMode, res stor
 		}
 		name := string(r)
 		if name == "" {
-			name = "(unknown)"
+			name = admin.UnknownRegion
 		}
 		parts = append(parts, name+" "+thousands(res.ByRegion[r]))
 	}
 	fmt.Fprintf(w, "  by region: %s\n", strings.Join(parts, ", "))
 }
 
+// pluralK is plural with the count's thousands separated.
+func pluralK(n int, one, many string) string {
+	if n == 1 {
+		return "1 " + one
+	}
+	return thousands(n) + " " + many
+}
+
 func newCohortsExportCmd(f *Factory) *cobra.Command {
-	var out string
+	var file, format string
 	var raw bool
 	cmd := &cobra.Command{
 		Use:   "export COHORT",
 		Short: "Write a cohort's member list as CSV (user_id,region)",
 		Long: `Write a cohort's listed members as CSV with a header, user_id,region, sorted
 by id: the file re-imports to the same list. Members stream from the
-database; a FILE ending in .gz is gzip-compressed.
+database, to stdout or to --file FILE (written whole or not at all; a FILE
+ending in .gz is gzip-compressed). -o is the output format, as everywhere:
+csv is the only one here.
 
 The file is safe to open in a spreadsheet: an id that starts with = + - or @
 (a formula, or an id such as -123 or +4915112345678) is written with a single
@@ -405,17 +396,28 @@ again: an id that itself starts with quotes before one of those characters
 gets one more ('=x is written ''=x), so the file re-imports exactly. --raw
 writes ids as they are, for programs rather than spreadsheets.`,
 		Example: `  ramp cohorts export beta-testers > testers.csv
-  ramp cohorts export beta-testers -o testers.csv.gz
+  ramp cohorts export beta-testers --file testers.csv.gz
   ramp cohorts export beta-testers --raw | my-loader`,
 		Args: exactArgs(1, "one cohort key"),
 		ValidArgsFunction: func(cmd *cobra.Command, args []string, toComplete string) ([]string, cobra.ShellCompDirective) {
 			return completeCohortKeys(cmd, f, args)
 		},
 		RunE: func(cmd *cobra.Command, args []string) (err error) {
+			switch {
+			case format == "" || format == "csv":
+			case file == "" && strings.ContainsAny(format, "./\\"):
+				// Before --file, -o named the file. Kept for one release:
+				// no format has a dot or a slash in its name.
+				fmt.Fprintf(f.IO.ErrOut, "ramp: -o FILE is deprecated and will mean the output format only: use --file %s\n", format)
+				file = format
+			default:
+				return &UsageError{Err: fmt.Errorf("unknown output format %q: cohorts export writes csv (to name a file, use --file)", format), Command: cmd.CommandPath()}
+			}
 			var w io.Writer = f.IO.Out
 			var closers []func() error
-			if out != "" && out != "-" {
-				tmp, err := os.CreateTemp(filepath.Dir(out), ".ramp-export-*")
+			toFile := file != "" && file != "-"
+			if toFile {
+				tmp, err := os.CreateTemp(filepath.Dir(file), ".ramp-export-*")
 				if err != nil {
 					return err
 				}
@@ -426,29 +428,19 @@ writes ids as they are, for programs rather than spreadsheets.`,
 					}
 				}()
 				w = tmp
-				closers = append(closers, tmp.Close, func() error { return os.Rename(tmp.Name(), out) })
-				if strings.HasSuffix(out, ".gz") {
+				closers = append(closers, tmp.Close, func() error { return os.Rename(tmp.Name(), file) })
+				if strings.HasSuffix(file, ".gz") {
 					zw := gzip.NewWriter(tmp)
 					w = zw
 					closers = append([]func() error{zw.Close}, closers...)
 				}
 			}
-			bw := bufio.NewWriterSize(w, 64<<10)
-			cw := csvfile.NewWriter(bw, csvfile.WriterOptions{Raw: raw})
-			n := 0
-			err = f.withStore(cmd.Context(), func(s *store.Store) error {
-				return s.EachMember(cmd.Context(), args[0], func(m cohorts.Member) error {
-					n++
-					return cw.Write(m)
-				})
+			var n int
+			err = f.withAdmin(cmd.Context(), false, func(ctx context.Context, a *admin.Service) error {
+				n, err = a.ExportMembers(ctx, args[0], w, admin.ExportOptions{Raw: raw})
+				return err
 			})
 			if err != nil {
-				return err
-			}
-			if err := cw.Flush(); err != nil {
-				return err
-			}
-			if err := bw.Flush(); err != nil {
 				return err
 			}
 			for _, c := range closers {
@@ -456,13 +448,14 @@ writes ids as they are, for programs rather than spreadsheets.`,
 					return err
 				}
 			}
-			if out != "" && out != "-" {
-				fmt.Fprintf(f.IO.ErrOut, "%s: %s written to %s\n", args[0], plural(n, "member", "members"), out)
+			if toFile {
+				fmt.Fprintf(f.IO.ErrOut, "%s: %s written to %s\n", args[0], plural(n, "member", "members"), file)
 			}
 			return nil
 		},
 	}
-	cmd.Flags().StringVarP(&out, "output", "o", "", "write to FILE instead of stdout (.gz: compressed)")
+	cmd.Flags().StringVarP(&file, "file", "f", "", "write to FILE instead of stdout (.gz: compressed)")
+	cmd.Flags().StringVarP(&format, "output", "o", "", "output format: csv")
 	cmd.Flags().BoolVar(&raw, "raw", false, "write ids as they are, without the quote that keeps a spreadsheet from running = + - @ as a formula")
 	return cmd
 }

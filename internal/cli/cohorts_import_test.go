@@ -28,11 +28,11 @@ func TestCohortImportExportRoundTrip(t *testing.T) {
 	// Excel: BOM, CRLF, columns in another order, an extra column, a
 	// quoted id with a comma, a duplicate, a blank line.
 	in := writeFile(t, "testers.csv", "\ufeffName,Region,User_ID\r\nAda,us,u1\r\nBob,FR,\"u,2\"\r\n\r\nAda again,US,u1\r\nNo region,,u3\r\n")
-	_, errOut, code := r.run("", "cohorts", "import", "beta", in)
+	_, errOut, code := r.run("", "cohorts", "import", "beta", in, "--create")
 	if code != 0 {
 		t.Fatalf("import: exit %d\n%s", code, errOut)
 	}
-	for _, want := range []string{"cohort beta did not exist and created", "4 rows, 3 added, 0 removed", "1 duplicates", "US 1"} {
+	for _, want := range []string{"cohort beta did not exist and was created", "4 rows, 3 added, 0 removed", "1 duplicate,", "US 1"} {
 		if !strings.Contains(errOut, want) {
 			t.Errorf("summary lacks %q:\n%s", want, errOut)
 		}
@@ -49,7 +49,7 @@ func TestCohortImportExportRoundTrip(t *testing.T) {
 
 	// The export re-imports to the same list, through stdin, gzipped.
 	gzPath := filepath.Join(t.TempDir(), "beta.csv.gz")
-	r.ok("cohorts", "export", "beta", "-o", gzPath)
+	r.ok("cohorts", "export", "beta", "--file", gzPath)
 	fh, err := os.Open(gzPath)
 	if err != nil {
 		t.Fatal(err)
@@ -64,7 +64,7 @@ func TestCohortImportExportRoundTrip(t *testing.T) {
 	}
 	fh.Close()
 	raw, _ := os.ReadFile(gzPath)
-	_, errOut, code = r.run(string(raw), "cohorts", "import", "copy", "-")
+	_, errOut, code = r.run(string(raw), "cohorts", "import", "copy", "-", "--create")
 	if code != 0 {
 		t.Fatalf("import from stdin: exit %d\n%s", code, errOut)
 	}
@@ -99,7 +99,7 @@ func TestCohortImportExportRoundTrip(t *testing.T) {
 
 func TestCohortImportInvalid(t *testing.T) {
 	r := newRamp(t)
-	r.ok("cohorts", "import", "beta", writeFile(t, "ok.csv", "user_id,region\nkeep,US\n"))
+	r.ok("cohorts", "import", "beta", writeFile(t, "ok.csv", "user_id,region\nkeep,US\n"), "--create")
 	bad := writeFile(t, "bad.csv", "user_id,region\nu1,US\n,US\nu2,XX\nu3,US,extra\nu4,FR\n")
 	_, errOut, code := r.run("", "cohorts", "import", "beta", bad)
 	if code != cli.ExitInvalid {
@@ -138,7 +138,10 @@ func TestCohortImportInvalid(t *testing.T) {
 		{[]string{"cohorts", "import", "beta", bad, "--mode", "merge"}, cli.ExitUsage},
 		{[]string{"cohorts", "import", "beta", bad, "--rejects", rejects}, cli.ExitUsage},
 		{[]string{"cohorts", "import", "beta", bad, "--delimiter", ";;"}, cli.ExitUsage},
-		{[]string{"cohorts", "import", "beta", filepath.Join(t.TempDir(), "missing.csv")}, cli.ExitError},
+		// One policy for input files: missing, a directory → invalid (3).
+		{[]string{"cohorts", "import", "beta", filepath.Join(t.TempDir(), "missing.csv")}, cli.ExitInvalid},
+		{[]string{"cohorts", "import", "beta", t.TempDir()}, cli.ExitInvalid},
+		{[]string{"cohorts", "diff", "beta", filepath.Join(t.TempDir(), "missing.csv")}, cli.ExitInvalid},
 		{[]string{"cohorts", "export", "ghosts"}, cli.ExitNotFound},
 	} {
 		if _, errOut, code := r.run("", tc.args...); code != tc.code {
@@ -156,7 +159,7 @@ func TestCohortInvisibleIDs(t *testing.T) {
 	r := newRamp(t)
 	r.ok("apply", "-f", testdata("example.yaml"))
 	in := writeFile(t, "spoof.csv", "user_id,region\nu1,US\nadmin\u202egnp.exe,US\nu\u200b1,FR\n")
-	_, errOut, code := r.run("", "cohorts", "import", "beta", in)
+	_, errOut, code := r.run("", "cohorts", "import", "beta", in, "--create")
 	if code != cli.ExitInvalid {
 		t.Errorf("import: exit %d, want %d\n%s", code, cli.ExitInvalid, errOut)
 	}
@@ -179,7 +182,7 @@ func TestCohortInvisibleIDs(t *testing.T) {
 func TestCohortImportDuplicateColumn(t *testing.T) {
 	r := newRamp(t)
 	in := writeFile(t, "twice.csv", "user_id,region,User_ID\nu1,US,u2\n")
-	_, errOut, code := r.run("", "cohorts", "import", "beta", in)
+	_, errOut, code := r.run("", "cohorts", "import", "beta", in, "--create")
 	want := in + `: line 1: the header names the id column "user_id" twice, in columns 1 and 3: rename or remove one`
 	if code != cli.ExitInvalid || !strings.Contains(errOut, want) {
 		t.Errorf("exit %d, want %d and %q:\n%s", code, cli.ExitInvalid, want, errOut)
@@ -195,7 +198,7 @@ func TestCohortImportDuplicateColumn(t *testing.T) {
 // quotes and formula characters included.
 func TestCohortExportFormulas(t *testing.T) {
 	r := newRamp(t)
-	r.ok("cohorts", "import", "f", writeFile(t, "f.csv", "user_id\nplain\n"))
+	r.ok("cohorts", "import", "f", writeFile(t, "f.csv", "user_id\nplain\n"), "--create")
 	r.ok("cohorts", "add", "f", "--", "=1+1", "-123", "+4915112345678", "@SUM(A1)", "'=x", "''+y", "'abc")
 	safe := "user_id,region\n'''+y,\n''=x,\n'abc,\n'+4915112345678,\n'-123,\n'=1+1,\n'@SUM(A1),\nplain,\n"
 	if diff := cmp.Diff(safe, r.ok("cohorts", "export", "f")); diff != "" {
@@ -207,7 +210,7 @@ func TestCohortExportFormulas(t *testing.T) {
 	}
 
 	exported := writeFile(t, "exported.csv", safe)
-	r.ok("cohorts", "import", "copy", exported)
+	r.ok("cohorts", "import", "copy", exported, "--create")
 	if diff := cmp.Diff(safe, r.ok("cohorts", "export", "copy")); diff != "" {
 		t.Errorf("the re-imported copy exports (-want +got):\n%s", diff)
 	}
@@ -223,5 +226,120 @@ func TestCohortExportFormulas(t *testing.T) {
 	got, _ := os.ReadFile(rejects)
 	if !strings.Contains(string(got), "\n'=cmd|' /C calc'!A0,XX,2,") || !strings.Contains(string(got), "\n'-1,XX,3,") {
 		t.Errorf("rejects:\n%s", got)
+	}
+}
+
+// New-user fix: a misspelled cohort name on import created a new cohort.
+// An import or an addition into an unknown cohort is refused (exit 4) with
+// the closest existing key, unless --create is given; nothing is created.
+func TestCohortUnknownNeedsCreate(t *testing.T) {
+	r := newRamp(t)
+	r.ok("cohorts", "import", "beta-testers", writeFile(t, "t.csv", "user_id\nu1\n"), "--create")
+	file := writeFile(t, "more.csv", "user_id\nu2\n")
+	for _, args := range [][]string{
+		{"cohorts", "import", "beta-tester", file},
+		{"cohorts", "import", "beta-tester", file, "--mode", "add"},
+		{"cohorts", "import", "beta-tester", file, "--dry-run"},
+		{"cohorts", "add", "beta-tseters", "u2"},
+		{"cohorts", "import", "beta-tester", file, "--mode", "remove", "--create"},
+	} {
+		_, errOut, code := r.run("", args...)
+		if code != cli.ExitNotFound || !strings.Contains(errOut, `did you mean "beta-testers"?`) {
+			t.Errorf("ramp %s: exit %d, want %d with a suggestion:\n%s", strings.Join(args, " "), code, cli.ExitNotFound, errOut)
+		}
+		if args[len(args)-1] != "--create" && !strings.Contains(errOut, "pass --create") && !slicesContains(args, "remove") {
+			t.Errorf("ramp %s: no hint of --create:\n%s", strings.Join(args, " "), errOut)
+		}
+	}
+	list := decode[[]map[string]any](t, r.ok("cohorts", "list", "-o", "json"))
+	if len(list) != 1 {
+		t.Fatalf("refused imports created cohorts: %v", list)
+	}
+	_, errOut, code := r.run("", "cohorts", "add", "partners", "biz-1", "--create", "--region", "de")
+	if code != 0 || !strings.Contains(errOut, "cohort partners did not exist and was created") || !strings.Contains(errOut, "1 member added") {
+		t.Errorf("add --create: exit %d\n%s", code, errOut)
+	}
+	out := r.ok("cohorts", "diff", "beta-tester", file)
+	if !strings.Contains(out, "cohort beta-tester does not exist (did you mean beta-testers?)") {
+		t.Errorf("diff into an unknown cohort:\n%s", out)
+	}
+}
+
+func slicesContains(s []string, v string) bool {
+	for _, x := range s {
+		if x == v {
+			return true
+		}
+	}
+	return false
+}
+
+// New-user fix: "cohorts add … --region NA" made a member Namibian (NA is
+// North America in rules) and printed "0 members added, 1 already listed".
+// A group's name is refused with the reason; Namibia is country:NA; a
+// changed region is reported as a change.
+func TestCohortAddRegions(t *testing.T) {
+	r := newRamp(t)
+	r.ok("cohorts", "add", "staff", "u1", "u2", "--region", "US", "--create")
+	_, errOut, code := r.run("", "cohorts", "add", "staff", "u1", "--region", "NA")
+	if code != cli.ExitUsage || !strings.Contains(errOut, "is the group North America") || !strings.Contains(errOut, "country:NA") {
+		t.Errorf("--region NA: exit %d, want %d with the reason:\n%s", code, cli.ExitUsage, errOut)
+	}
+	_, errOut, code = r.run("", "cohorts", "add", "staff", "u1", "--region", "EU")
+	if code != cli.ExitUsage || !strings.Contains(errOut, "not a country") {
+		t.Errorf("--region EU: exit %d:\n%s", code, errOut)
+	}
+	_, errOut, code = r.run("", "cohorts", "add", "staff", "u1", "u2", "u3", "--region", "country:na")
+	if code != 0 {
+		t.Fatalf("--region country:na: exit %d\n%s", code, errOut)
+	}
+	for _, want := range []string{"1 member added, 2 regions changed, 0 unchanged; 3 members now", "u1: region US → NA", "u2: region US → NA"} {
+		if !strings.Contains(errOut, want) {
+			t.Errorf("summary lacks %q:\n%s", want, errOut)
+		}
+	}
+	_, errOut, _ = r.run("", "cohorts", "add", "staff", "u1")
+	if !strings.Contains(errOut, "0 members added, 0 regions changed, 1 unchanged") {
+		t.Errorf("re-adding a listed id:\n%s", errOut)
+	}
+	// Namibia exports as country:NA and re-imports as Namibia.
+	exported := r.ok("cohorts", "export", "staff")
+	if want := "user_id,region\nu1,country:NA\nu2,country:NA\nu3,country:NA\n"; exported != want {
+		t.Errorf("export = %q, want %q", exported, want)
+	}
+	r.ok("cohorts", "import", "copy", writeFile(t, "staff.csv", exported), "--create")
+	c := decode[map[string]any](t, r.ok("cohorts", "get", "copy", "-o", "json"))
+	if got := c["membersByRegion"].(map[string]any)["NA"]; got != 3.0 {
+		t.Errorf("re-imported regions = %v, want NA: 3", c["membersByRegion"])
+	}
+	// The audit log names the ids added and the regions changed.
+	audit := r.ok("audit", "-o", "json")
+	for _, want := range []string{`"addedIds"`, `"u3"`, `"regionChanges"`, `"from": "US"`} {
+		if !strings.Contains(audit, want) {
+			t.Errorf("audit lacks %s:\n%s", want, audit)
+		}
+	}
+}
+
+// One row is "1 row"; -o names the format and --file the file.
+func TestCohortImportWording(t *testing.T) {
+	r := newRamp(t)
+	_, errOut, _ := r.run("", "cohorts", "import", "one", writeFile(t, "one.csv", "user_id\nu1\n"), "--create")
+	if !strings.Contains(errOut, "1 row, 1 added") {
+		t.Errorf("summary:\n%s", errOut)
+	}
+	if got := r.ok("cohorts", "export", "one", "-o", "csv"); got != "user_id,region\nu1,\n" {
+		t.Errorf("export -o csv = %q", got)
+	}
+	if _, errOut, code := r.run("", "cohorts", "export", "one", "-o", "json"); code != cli.ExitUsage {
+		t.Errorf("export -o json: exit %d\n%s", code, errOut)
+	}
+	path := filepath.Join(t.TempDir(), "one.csv")
+	_, errOut, code := r.run("", "cohorts", "export", "one", "-o", path)
+	if code != 0 || !strings.Contains(errOut, "deprecated") {
+		t.Errorf("export -o FILE: exit %d\n%s", code, errOut)
+	}
+	if b, _ := os.ReadFile(path); string(b) != "user_id,region\nu1,\n" {
+		t.Errorf("export -o FILE wrote %q", b)
 	}
 }

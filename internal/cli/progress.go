@@ -5,6 +5,8 @@ import (
 	"time"
 
 	"github.com/schollz/progressbar/v3"
+
+	"github.com/ramp-flags/ramp/internal/admin"
 )
 
 // progress shows an import's progress on stderr when stderr is a terminal:
@@ -13,16 +15,11 @@ import (
 // terminal it does nothing.
 type progress struct {
 	bar   *progressbar.ProgressBar
-	read  func() int64 // bytes of the file read so far
-	rows  int64
 	start time.Time
 }
 
-// progressEvery is how many rows pass between two updates of the bar.
-const progressEvery = 4096
-
-func newProgress(io *IOStreams, size int64, read func() int64) *progress {
-	p := &progress{read: read, start: time.Now()}
+func newProgress(io *IOStreams, size int64) *progress {
+	p := &progress{start: time.Now()}
 	if !io.StderrTTY {
 		return p
 	}
@@ -41,24 +38,20 @@ func newProgress(io *IOStreams, size int64, read func() int64) *progress {
 	return p
 }
 
-// add counts a row read (or, with ok false, the end of the file or an
-// error: the store then merges the rows, which the bar says).
-func (p *progress) add(ok bool) {
+// update shows how far the import has read (admin.ImportRequest.Progress):
+// rows and rows a second while it reads, then that the database merges
+// the rows.
+func (p *progress) update(at admin.ImportProgress) {
 	if p.bar == nil {
 		return
 	}
-	if !ok {
-		p.bar.Describe(fmt.Sprintf("%s rows read; merging", thousands(int(p.rows))))
-		_ = p.bar.Set64(p.read())
-		return
+	if at.Done {
+		p.bar.Describe(fmt.Sprintf("%s read; merging", pluralK(at.Rows, "row", "rows")))
+	} else {
+		rate := float64(at.Rows) / max(time.Since(p.start).Seconds(), 1e-3)
+		p.bar.Describe(fmt.Sprintf("%s rows, %s rows/s", thousands(at.Rows), thousands(int(rate))))
 	}
-	p.rows++
-	if p.rows%progressEvery != 0 {
-		return
-	}
-	rate := float64(p.rows) / max(time.Since(p.start).Seconds(), 1e-3)
-	p.bar.Describe(fmt.Sprintf("%s rows, %s rows/s", thousands(int(p.rows)), thousands(int(rate))))
-	_ = p.bar.Set64(p.read())
+	_ = p.bar.Set64(at.Bytes)
 }
 
 // finish clears the bar.

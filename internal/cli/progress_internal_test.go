@@ -4,19 +4,19 @@ import (
 	"bytes"
 	"strings"
 	"testing"
+
+	"github.com/ramp-flags/ramp/internal/admin"
 )
 
 func TestProgressOnlyOnATerminal(t *testing.T) {
 	for _, tty := range []bool{false, true} {
 		var errOut bytes.Buffer
 		io := &IOStreams{ErrOut: &errOut, StderrTTY: tty}
-		read := int64(0)
-		p := newProgress(io, 1000, func() int64 { return read })
-		for range 3 * progressEvery {
-			read++
-			p.add(true)
+		p := newProgress(io, 1000)
+		for i := range 3 {
+			p.update(admin.ImportProgress{Rows: (i + 1) * 4096, Bytes: int64(i+1) * 300})
 		}
-		p.add(false)
+		p.update(admin.ImportProgress{Rows: 12345, Bytes: 1000, Done: true})
 		p.finish()
 		if got := errOut.String(); tty != (got != "") {
 			t.Errorf("StderrTTY %v: wrote %q", tty, got)

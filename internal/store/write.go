@@ -328,19 +328,6 @@ func (w *writeTx) upsertMembers(rows []memberRow) (int64, error) {
 	return res.RowsAffected, res.Error
 }
 
-// touchCohort records a change to a locked cohort's member list: it
-// increments the cohort's version and appends an audit entry.
-func (w *writeTx) touchCohort(c *lockedCohort, count int, action string) error {
-	res := w.db.Model(&cohortRow{}).Where("key = ? AND version = ?", c.row.Key, c.row.Version).
-		Updates(map[string]any{"version": c.row.Version + 1, "updated_at": w.now, "updated_by": w.actor})
-	if err := w.guard(res, "cohort", c.row.Key, c.row.Version); err != nil {
-		return err
-	}
-	after := c.cohort
-	after.MemberCount = count
-	return w.record(action, "cohort", c.row.Key, auditCohort(&c.cohort), auditCohort(&after))
-}
-
 // SetEnabled sets the flag's kill switch and returns the flag as stored. If
 // the flag is already in that state it changes nothing: the version stays,
 // and no audit entry ("flag.enable" or "flag.disable") is written. It
@@ -400,65 +387,210 @@ func (s *Store) DeleteFlag(ctx context.Context, key, actor string) error {
 }
 
 // AddMembers adds members to a cohort's list and returns how many were not
-// listed before. A member already listed is not counted; its region is
-// updated when one is given. Ids must pass cohorts.ValidateID and regions
-// cohorts.ParseRegion. If anything changed, the cohort's version is
-// incremented and "cohort.add-members" recorded. It returns a
-// *NotFoundError for an unknown cohort.
+// listed before: AddMemberList without creating the cohort, for callers
+// that need only that count. It returns a *NotFoundError for an unknown
+// cohort.
 func (s *Store) AddMembers(ctx context.Context, cohortKey string, members []cohorts.Member, actor string) (added int, err error) {
+	res, err := s.AddMemberList(ctx, cohortKey, members, false, actor)
+	return res.Added, err
+}
+
+// auditIDs is how many ids an audit entry of a member edit lists, of each
+// kind of change; the counts are always whole.
+const auditIDs = 100
+
+// MemberEdit is what an edit of a cohort's member list did.
+type MemberEdit struct {
+	// Created says the cohort did not exist and was created.
+	Created bool `json:"created,omitempty"`
+	// Added counts the ids not listed before; AddedIDs lists the first
+	// of them (at most 100), in the order given.
+	Added    int      `json:"added"`
+	AddedIDs []string `json:"addedIds,omitempty"`
+	// RegionChanged counts the listed ids whose region the edit changed;
+	// RegionChanges lists the first of them (at most 100).
+	RegionChanged int            `json:"regionChanged"`
+	RegionChanges []RegionChange `json:"regionChanges,omitempty"`
+	// Removed counts the ids removed; RemovedIDs lists the first of them
+	// (at most 100), in id order.
+	Removed    int      `json:"removed"`
+	RemovedIDs []string `json:"removedIds,omitempty"`
+	// Unchanged counts the ids given whose listing the edit left as it
+	// was (listed with that region, or, for a removal, not listed).
+	Unchanged int `json:"unchanged"`
+	// Members is the cohort's member count afterwards, and Version its
+	// version.
+	Members int   `json:"members"`
+	Version int64 `json:"version"`
+}
+
+// RegionChange is a listed member whose home region an edit changed.
+type RegionChange struct {
+	ID   string         `json:"id"`
+	From cohorts.Region `json:"from"` // "" for none
+	To   cohorts.Region `json:"to"`
+}
+
+// memberEditAudit is a cohort as the audit log shows it after a member
+// edit: the cohort, and which ids the edit added, moved or removed.
+type memberEditAudit struct {
+	cohortAudit
+	Edit MemberEdit `json:"members"`
+}
+
+// AddMemberList adds members to a cohort's list. A member already listed
+// keeps its region unless one is given, which replaces it: the result
+// counts added ids, region changes and unchanged ids apart, and lists the
+// first ids of each change. With create, an unknown cohort is created
+// (without conditions); without, it returns a *NotFoundError. Ids must
+// pass cohorts.ValidateID and regions cohorts.ParseRegion. If anything
+// changed, the cohort's version is incremented and "cohort.add-members"
+// recorded with the ids added and the regions changed (the first 100 of
+// each, and their counts).
+func (s *Store) AddMemberList(ctx context.Context, cohortKey string, members []cohorts.Member, create bool, actor string) (MemberEdit, error) {
 	rows, err := memberRows(cohortKey, members)
 	if err != nil {
-		return 0, fmt.Errorf("add members to cohort %q: %w", cohortKey, err)
+		return MemberEdit{}, fmt.Errorf("add members to cohort %q: %w", cohortKey, err)
 	}
+	var res MemberEdit
 	err = s.write(ctx, "add members", actor, func(w *writeTx) error {
-		added = 0
+		res = MemberEdit{}
 		c, err := w.lockCohort(cohortKey)
-		if err != nil {
+		if errors.Is(err, ErrNotFound) && create {
+			if err := cohorts.ValidateKey(cohortKey); err != nil {
+				return fmt.Errorf("cohort %w", err)
+			}
+			row, err := encodeCohort(&cohorts.Cohort{Key: cohortKey})
+			if err != nil {
+				return err
+			}
+			row.Version, row.CreatedAt, row.UpdatedAt, row.UpdatedBy = 1, w.now, w.now, w.actor
+			if err := w.db.Create(&row).Error; err != nil {
+				return fmt.Errorf("create cohort %q: %w", cohortKey, err)
+			}
+			res.Created = true
+			c = &lockedCohort{row: row, cohort: cohorts.Cohort{Key: cohortKey, Version: 1}}
+		} else if err != nil {
 			return err
 		}
-		changed, err := w.upsertMembers(rows)
-		if err != nil || changed == 0 {
+		// Classify each id against its listing, a batch at a time: the
+		// cost is the ids given, whatever the cohort's size.
+		for batch := range slices.Chunk(rows, memberBatch) {
+			ids := make([]string, len(batch))
+			for i, r := range batch {
+				ids[i] = r.UserID
+			}
+			var listed []memberRow
+			if err := w.db.Where("cohort_key = ? AND user_id IN ?", cohortKey, ids).Find(&listed).Error; err != nil {
+				return err
+			}
+			region := make(map[string]string, len(listed))
+			for _, l := range listed {
+				region[l.UserID] = l.Region
+			}
+			for _, r := range batch {
+				was, ok := region[r.UserID]
+				switch {
+				case !ok:
+					res.Added++
+					if len(res.AddedIDs) < auditIDs {
+						res.AddedIDs = append(res.AddedIDs, r.UserID)
+					}
+				case r.Region != "" && r.Region != was:
+					res.RegionChanged++
+					if len(res.RegionChanges) < auditIDs {
+						res.RegionChanges = append(res.RegionChanges, RegionChange{ID: r.UserID, From: cohorts.Region(was), To: cohorts.Region(r.Region)})
+					}
+				default:
+					res.Unchanged++
+				}
+			}
+		}
+		res.Members, res.Version = c.cohort.MemberCount+res.Added, c.row.Version
+		if res.Added+res.RegionChanged == 0 && !res.Created {
+			return nil
+		}
+		if _, err := w.upsertMembers(rows); err != nil {
 			return err
 		}
-		count, err := memberCount(w.db, cohortKey)
-		if err != nil {
-			return err
+		var before any
+		if !res.Created {
+			if err := w.bumpCohort(c); err != nil {
+				return err
+			}
+			res.Version++
+			before = auditCohort(&c.cohort)
 		}
-		added = count - c.cohort.MemberCount
-		return w.touchCohort(c, count, "cohort.add-members")
+		after := c.cohort
+		after.MemberCount = res.Members
+		return w.record("cohort.add-members", "cohort", cohortKey, before, memberEditAudit{cohortAudit: auditCohort(&after), Edit: res})
 	})
 	if err != nil {
-		return 0, err
+		return MemberEdit{}, err
 	}
-	return added, nil
+	return res, nil
+}
+
+// bumpCohort increments a locked cohort's version, refusing if it changed
+// since it was read.
+func (w *writeTx) bumpCohort(c *lockedCohort) error {
+	res := w.db.Model(&cohortRow{}).Where("key = ? AND version = ?", c.row.Key, c.row.Version).
+		Updates(map[string]any{"version": c.row.Version + 1, "updated_at": w.now, "updated_by": w.actor})
+	return w.guard(res, "cohort", c.row.Key, c.row.Version)
 }
 
 // RemoveMembers removes users from a cohort's list and returns how many
-// were listed. If any were, the cohort's version is incremented and
-// "cohort.remove-members" recorded. It returns a *NotFoundError for an
-// unknown cohort.
+// were listed: RemoveMemberList for callers that need only that count. It
+// returns a *NotFoundError for an unknown cohort.
 func (s *Store) RemoveMembers(ctx context.Context, cohortKey string, ids []string, actor string) (removed int, err error) {
+	res, err := s.RemoveMemberList(ctx, cohortKey, ids, actor)
+	return res.Removed, err
+}
+
+// RemoveMemberList removes users from a cohort's list; ids not listed
+// count as unchanged. If any were listed, the cohort's version is
+// incremented and "cohort.remove-members" recorded with the ids removed
+// (the first 100 in id order, and their count). It returns a
+// *NotFoundError for an unknown cohort.
+func (s *Store) RemoveMemberList(ctx context.Context, cohortKey string, ids []string, actor string) (MemberEdit, error) {
 	ids = slices.Compact(slices.Sorted(slices.Values(ids)))
-	err = s.write(ctx, "remove members", actor, func(w *writeTx) error {
-		removed = 0
+	var res MemberEdit
+	err := s.write(ctx, "remove members", actor, func(w *writeTx) error {
+		res = MemberEdit{}
 		c, err := w.lockCohort(cohortKey)
 		if err != nil {
 			return err
 		}
 		for batch := range slices.Chunk(ids, memberBatch) {
-			res := w.db.Where("cohort_key = ? AND user_id IN ?", cohortKey, batch).Delete(&memberRow{})
-			if res.Error != nil {
-				return res.Error
+			var listed []string
+			if err := w.db.Model(&memberRow{}).Where("cohort_key = ? AND user_id IN ?", cohortKey, batch).
+				Order("user_id").Pluck("user_id", &listed).Error; err != nil {
+				return err
 			}
-			removed += int(res.RowsAffected)
+			if len(listed) == 0 {
+				continue
+			}
+			if err := w.db.Where("cohort_key = ? AND user_id IN ?", cohortKey, listed).Delete(&memberRow{}).Error; err != nil {
+				return err
+			}
+			res.Removed += len(listed)
+			res.RemovedIDs = append(res.RemovedIDs, listed[:min(len(listed), auditIDs-len(res.RemovedIDs))]...)
 		}
-		if removed == 0 {
+		res.Unchanged = len(ids) - res.Removed
+		res.Members, res.Version = c.cohort.MemberCount-res.Removed, c.row.Version
+		if res.Removed == 0 {
 			return nil
 		}
-		return w.touchCohort(c, c.cohort.MemberCount-removed, "cohort.remove-members")
+		if err := w.bumpCohort(c); err != nil {
+			return err
+		}
+		res.Version++
+		after := c.cohort
+		after.MemberCount = res.Members
+		return w.record("cohort.remove-members", "cohort", cohortKey, auditCohort(&c.cohort), memberEditAudit{cohortAudit: auditCohort(&after), Edit: res})
 	})
 	if err != nil {
-		return 0, err
+		return MemberEdit{}, err
 	}
-	return removed, nil
+	return res, nil
 }
