@@ -151,9 +151,7 @@ func New(cfg Config) (*Server, error) {
 	}
 	s.limit = newLimiter(cfg.RateLimit, cfg.Now)
 	s.tokens = &streamTokens{secret: cfg.StreamSecret, ttl: cfg.StreamTokenTTL, now: cfg.Now}
-	s.scratch.New = func() any {
-		return &scratch{body: make([]byte, 0, 512), ctx: make(map[string]any, 8), out: make([]byte, 0, 512)}
-	}
+	s.scratch.New = newScratch
 	s.handler = s.routes()
 	return s, nil
 }
