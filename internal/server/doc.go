@@ -42,4 +42,10 @@
 // server defines the interface; the store-backed implementation lives with
 // the keys. Each key has a token bucket (Config.RateLimit); past it requests
 // get 429 with Retry-After in whole seconds.
+//
+// The authenticator's keys are refreshed before each new configuration
+// version is served. An authenticator that can also say whether a
+// principal's key is still active (Active) lets the server end the event
+// streams of revoked keys at that refresh, and refuse their event-stream
+// tokens, which are bound to the key (Principal.KeyID), not to its name.
 package server

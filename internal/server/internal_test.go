@@ -53,13 +53,19 @@ func TestLimiter(t *testing.T) {
 func TestStreamTokensMemo(t *testing.T) {
 	c := &clock{t: time.Unix(1_800_000_000, 0)}
 	tok := &streamTokens{secret: []byte("secret"), ttl: time.Hour, now: c.now}
-	p, q := Principal{Name: "checkout", Role: RoleSDK}, Principal{Name: "ops", Role: RoleAdmin}
+	p, q := Principal{Name: "checkout", Role: RoleSDK, KeyID: "k1"}, Principal{Name: "ops", Role: RoleAdmin, KeyID: "k2"}
+	renamed := Principal{Name: "checkout", Role: RoleSDK, KeyID: "k3"} // a new key under p's name
 	a := tok.mint(p)
 	if b := tok.mint(p); b != a {
 		t.Errorf("same window, another token: %s, %s", a, b)
 	}
 	if tok.mint(q) == a {
 		t.Error("two principals, one token")
+	}
+	if b := tok.mint(renamed); b == a {
+		t.Error("two keys of one name, one token")
+	} else if got, ok := tok.check(b); !ok || got != renamed {
+		t.Errorf("check the new key's token = %v, %v", got, ok)
 	}
 	if got, ok := tok.check(a); !ok || got != p {
 		t.Errorf("check = %v, %v", got, ok)

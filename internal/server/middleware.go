@@ -139,7 +139,7 @@ func (s *Server) authenticate(r *http.Request, streamToken bool) (Principal, int
 	secret := secretOf(r)
 	if secret == "" {
 		if tok := r.URL.Query().Get("token"); streamToken && tok != "" {
-			if p, ok := s.tokens.check(tok); ok {
+			if p, ok := s.tokens.check(tok); ok && s.keyActive(p) {
 				return p, 0
 			}
 		}

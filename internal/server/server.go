@@ -90,6 +90,12 @@ type Server struct {
 	tokens  *streamTokens
 	handler http.Handler
 
+	// checker says whether a principal's key is still active (nil: the
+	// authenticator cannot say); keys wakes event streams after each
+	// refresh of the authenticator's keys, to ask it.
+	checker keyChecker
+	keys    keysRefreshed
+
 	closing   chan struct{} // closed when shutdown begins: event streams end
 	closeOnce sync.Once
 	scratch   sync.Pool // *scratch
@@ -147,7 +153,16 @@ func New(cfg Config) (*Server, error) {
 	}
 	s.live = newLive(cfg.Source, cfg.Poll, cfg.Now, cfg.Logger, s.metrics)
 	if r, ok := cfg.Auth.(refresher); ok && !cfg.InsecureNoAuth {
-		s.live.prepare = r.Refresh
+		s.live.prepare = func(ctx context.Context, version int64) error {
+			if err := r.Refresh(ctx, version); err != nil {
+				return err
+			}
+			s.keys.refreshed()
+			return nil
+		}
+	}
+	if c, ok := cfg.Auth.(keyChecker); ok && !cfg.InsecureNoAuth {
+		s.checker = c
 	}
 	s.limit = newLimiter(cfg.RateLimit, cfg.Now)
 	s.tokens = &streamTokens{secret: cfg.StreamSecret, ttl: cfg.StreamTokenTTL, now: cfg.Now}
@@ -173,9 +188,9 @@ func (s *Server) routes() http.Handler {
 	mux := http.NewServeMux()
 	mux.Handle(routeEvaluate, s.guard(RoleSDK, false, s.evaluate))
 	mux.Handle(routeBulk, s.guard(RoleSDK, false, s.bulk))
-	mux.Handle(routeOFREPEvents, s.guard(RoleSDK, true, anyone(s.ofrepEvents)))
+	mux.Handle(routeOFREPEvents, s.guard(RoleSDK, true, s.ofrepEvents))
 	mux.Handle(routeSnapshot, s.guard(RoleSDK, false, anyone(s.snapshot)))
-	mux.Handle(routeSnapshotFeed, s.guard(RoleSDK, false, anyone(s.snapshotEvents)))
+	mux.Handle(routeSnapshotFeed, s.guard(RoleSDK, false, s.snapshotEvents))
 	mux.Handle(routeReload, s.guard(RoleAdmin, false, anyone(s.reload)))
 	mux.Handle(routeMetrics, s.guard(RoleAdmin, false, anyone(promhttp.HandlerFor(s.metrics.reg, promhttp.HandlerOpts{}).ServeHTTP)))
 	mux.HandleFunc(routeHealth, s.healthz)
@@ -266,6 +281,12 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	<-served
 	s.log.Info("stopped")
 	return nil
+}
+
+// keyActive reports whether the key a principal was admitted with is still
+// active, as far as the authenticator can say.
+func (s *Server) keyActive(p Principal) bool {
+	return s.checker == nil || s.checker.Active(p)
 }
 
 func (s *Server) close() { s.closeOnce.Do(func() { close(s.closing) }) }
