@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"crypto/subtle"
+	"encoding/hex"
 	"fmt"
 	"hash/maphash"
 	"sync"
@@ -27,7 +28,9 @@ type keyCache struct {
 // each time is most of the cost of checking it. Refresh replaces the whole
 // set, so a revoked key's secret is forgotten with it.
 type keySet struct {
-	keys []store.KeyHash
+	keys []activeKey
+	// byID holds the same keys by Principal.KeyID, for Active.
+	byID map[string]server.Principal
 	// matched holds the secrets that matched a key, by their hash under
 	// seed (maphash: fast, and keyed, so clients cannot aim collisions):
 	// uint64 → *matchedSecret. Secrets that match nothing are never
@@ -35,6 +38,20 @@ type keySet struct {
 	// clients send.
 	seed    maphash.Seed
 	matched sync.Map
+}
+
+// activeKey is one active key: the hash of its secret and whom it admits.
+type activeKey struct {
+	hash      [sha256.Size]byte
+	principal server.Principal
+}
+
+// keyID names a key for Principal.KeyID: 96 bits of a hash of the stored
+// hash, so that event-stream URLs, which carry it, show nothing of what is
+// stored; a new key under a revoked key's name has another.
+func keyID(hash [sha256.Size]byte) string {
+	sum := sha256.Sum256(append([]byte("ramp key id\x00"), hash[:]...))
+	return hex.EncodeToString(sum[:12])
 }
 
 type matchedSecret struct {
@@ -56,8 +73,22 @@ func (c *keyCache) Refresh(ctx context.Context, _ int64) error {
 	if err != nil {
 		return fmt.Errorf("load API keys: %w", err)
 	}
-	c.set.Store(&keySet{keys: keys, seed: maphash.MakeSeed()})
+	set := &keySet{keys: make([]activeKey, len(keys)), byID: make(map[string]server.Principal, len(keys)), seed: maphash.MakeSeed()}
+	for i, k := range keys {
+		p := server.Principal{Name: k.Name, Role: k.Role, KeyID: keyID(k.Hash)}
+		set.keys[i] = activeKey{hash: k.Hash, principal: p}
+		set.byID[p.KeyID] = p
+	}
+	c.set.Store(set)
 	return nil
+}
+
+// Active reports whether the key a principal was admitted with is among the
+// active keys of the last Refresh: the server asks it to end the event
+// streams, and refuse the stream tokens, of revoked keys.
+func (c *keyCache) Active(p server.Principal) bool {
+	got, ok := c.set.Load().byID[p.KeyID]
+	return ok && got == p
 }
 
 // Authenticate checks a secret in constant time. A secret seen before in
@@ -76,17 +107,16 @@ func (c *keyCache) Authenticate(_ context.Context, secret string) (server.Princi
 		}
 	}
 	sum := sha256.Sum256(got)
-	var found store.KeyHash
+	var p server.Principal
 	match := 0
 	for _, k := range set.keys {
-		if subtle.ConstantTimeCompare(sum[:], k.Hash[:]) == 1 {
-			found, match = k, 1
+		if subtle.ConstantTimeCompare(sum[:], k.hash[:]) == 1 {
+			p, match = k.principal, 1
 		}
 	}
 	if match == 0 {
 		return server.Principal{}, server.ErrUnknownKey
 	}
-	p := server.Principal{Name: found.Name, Role: found.Role}
 	set.matched.Store(h, &matchedSecret{secret: []byte(secret), principal: p})
 	return p, nil
 }

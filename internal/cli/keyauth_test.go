@@ -37,8 +37,12 @@ func TestKeyCache(t *testing.T) {
 			sdk:   {Name: "checkout", Role: server.RoleSDK},
 			admin: {Name: "ops", Role: server.RoleAdmin},
 		} {
-			if got, err := c.Authenticate(ctx, secret); err != nil || got != want {
-				t.Errorf("Authenticate(%.12s…) = %v, %v; want %v", secret, got, err, want)
+			got, err := c.Authenticate(ctx, secret)
+			if err != nil || got.Name != want.Name || got.Role != want.Role || got.KeyID == "" {
+				t.Errorf("Authenticate(%.12s…) = %v, %v; want %v with a key id", secret, got, err, want)
+			}
+			if !c.Active(got) {
+				t.Errorf("Active(%v) = false for an active key", got)
 			}
 		}
 		for _, secret := range []string{"", "ramp_sdk_nope", sdk + "x", sdk[:len(sdk)-1]} {
@@ -47,6 +51,7 @@ func TestKeyCache(t *testing.T) {
 			}
 		}
 	}
+	before, _ := c.Authenticate(ctx, sdk)
 	if _, err := s.RevokeKey(ctx, "checkout", "tester"); err != nil {
 		t.Fatal(err)
 	}
@@ -56,8 +61,33 @@ func TestKeyCache(t *testing.T) {
 	if _, err := c.Authenticate(ctx, sdk); !errors.Is(err, server.ErrUnknownKey) {
 		t.Errorf("a revoked key after Refresh: %v, want ErrUnknownKey", err)
 	}
-	if _, err := c.Authenticate(ctx, admin); err != nil {
-		t.Errorf("another key after Refresh: %v", err)
+	if c.Active(before) {
+		t.Errorf("Active(%v) after its key was revoked", before)
+	}
+	if p, err := c.Authenticate(ctx, admin); err != nil || !c.Active(p) {
+		t.Errorf("another key after Refresh: %v, %v, active %v", p, err, c.Active(p))
+	}
+
+	// A new key under the revoked one's name is another key: the old
+	// principal (as an event-stream token carries it) stays inactive.
+	again, _, err := s.CreateKey(ctx, "checkout", store.RoleSDK, "tester")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Refresh(ctx, 0); err != nil {
+		t.Fatal(err)
+	}
+	after, err := c.Authenticate(ctx, again)
+	if err != nil || after.Name != "checkout" || after.KeyID == before.KeyID {
+		t.Errorf("the new key of the same name: %v, %v; the revoked one was %v", after, err, before)
+	}
+	if c.Active(before) || !c.Active(after) {
+		t.Errorf("Active: revoked key %v, its successor %v; want false, true", c.Active(before), c.Active(after))
+	}
+	for _, p := range []server.Principal{{}, {Name: "checkout", Role: server.RoleSDK}, {Name: "checkout", Role: server.RoleAdmin, KeyID: after.KeyID}} {
+		if c.Active(p) {
+			t.Errorf("Active(%v), a principal no key was admitted as", p)
+		}
 	}
 }
 

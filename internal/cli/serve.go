@@ -21,6 +21,7 @@ type serveOptions struct {
 	addr           string
 	poll           time.Duration
 	rateLimit      string
+	authFailures   string
 	insecureNoAuth bool
 	publicURL      string
 	logLevel       string
@@ -41,7 +42,9 @@ syncs from. The configuration is reloaded within --poll of any change made by
 Requests need an API key ("ramp keys create"): Authorization: Bearer <secret>
 or X-API-Key: <secret>. --insecure-no-auth turns keys off, for local
 experiments only. Each key may make --rate-limit requests a second; past that
-it gets 429 with Retry-After.
+it gets 429 with Retry-After. Refused keys count against their client address
+(--auth-failure-limit): past it they get 429 instead of 401; valid keys are
+never refused for it.
 
 The server also runs the rollout controller: every --controller-interval it
 starts the scheduled rollout stages that are due (see "ramp rollout"). Several
@@ -69,6 +72,7 @@ Endpoints and bodies: docs/http-api.md.`,
 	cmd.Flags().StringVar(&opts.addr, "addr", "127.0.0.1:8080", "address to listen on (host:port; port 0 picks a free one)")
 	cmd.Flags().DurationVar(&opts.poll, "poll", server.DefaultPoll, "how often to check the database for a new configuration")
 	cmd.Flags().StringVar(&opts.rateLimit, "rate-limit", strconv.Itoa(server.DefaultRateLimit), "requests a second each key may make, as N or N/s (0: no limit)")
+	cmd.Flags().StringVar(&opts.authFailures, "auth-failure-limit", strconv.Itoa(server.DefaultAuthFailureLimit), "refused keys a second each client address may send before they get 429, as N or N/s (0: no limit; valid keys are never refused)")
 	cmd.Flags().BoolVar(&opts.insecureNoAuth, "insecure-no-auth", false, "serve everyone without a key (local experiments only)")
 	cmd.Flags().StringVar(&opts.publicURL, "public-url", "", "base URL clients reach the server at, for the event-stream URL in bulk answers (default: from each request's Host)")
 	cmd.Flags().StringVar(&opts.logLevel, "log-level", "info", "debug (one line per request), info, warn or error")
@@ -76,11 +80,12 @@ Endpoints and bodies: docs/http-api.md.`,
 	return cmd
 }
 
-// parseRate reads --rate-limit: "N" or "N/s", N >= 0.
-func parseRate(s string) (float64, error) {
+// parseRate reads a rate flag (--rate-limit, --auth-failure-limit): "N" or
+// "N/s", N >= 0.
+func parseRate(flag, s string) (float64, error) {
 	n, err := strconv.ParseFloat(strings.TrimSuffix(strings.TrimSpace(s), "/s"), 64)
 	if err != nil || n < 0 {
-		return 0, fmt.Errorf("--rate-limit %q: want a number of requests a second, such as 100 or 100/s", s)
+		return 0, fmt.Errorf("--%s %q: want a number a second, such as 100 or 100/s", flag, s)
 	}
 	return n, nil
 }
@@ -100,12 +105,19 @@ func newAuthenticator(ctx context.Context, s *store.Store) (server.Authenticator
 }
 
 func serveRun(ctx context.Context, opts *serveOptions) error {
-	perSecond, err := parseRate(opts.rateLimit)
+	perSecond, err := parseRate("rate-limit", opts.rateLimit)
 	if err != nil {
 		return &UsageError{Err: err, Command: "ramp serve"}
 	}
 	if perSecond == 0 {
 		perSecond = -1 // no limit
+	}
+	failuresPerSecond, err := parseRate("auth-failure-limit", opts.authFailures)
+	if err != nil {
+		return &UsageError{Err: err, Command: "ramp serve"}
+	}
+	if failuresPerSecond == 0 {
+		failuresPerSecond = -1 // no limit
 	}
 	level, err := parseLevel(opts.logLevel)
 	if err != nil {
@@ -129,6 +141,7 @@ func serveRun(ctx context.Context, opts *serveOptions) error {
 			StreamSecret:   []byte(opts.f.Getenv("RAMP_STREAM_SECRET")),
 			Logger:         log,
 		}
+		cfg.AuthFailureLimit = failuresPerSecond
 		var ctlMetrics *controller.Metrics
 		if opts.controller > 0 {
 			ctlMetrics = controller.NewMetrics()

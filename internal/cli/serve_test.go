@@ -91,6 +91,8 @@ func TestServeUsage(t *testing.T) {
 	for _, args := range [][]string{
 		{"serve", "--rate-limit", "fast"},
 		{"serve", "--rate-limit", "-3"},
+		{"serve", "--auth-failure-limit", "-1"},
+		{"serve", "--auth-failure-limit", "lots"},
 		{"serve", "--log-level", "loud"},
 		{"serve", "--poll", "0s"},
 		{"serve", "extra"},

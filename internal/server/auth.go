@@ -25,6 +25,11 @@ const (
 type Principal struct {
 	Name string // the key's name, for logs and rate limits; never the secret
 	Role string // RoleSDK or RoleAdmin
+	// KeyID names the key itself, not its holder: a key created under the
+	// name of a revoked one has another. It is derived from the key, never
+	// the secret, and may appear in event-stream URLs. Empty when
+	// authentication is off.
+	KeyID string
 }
 
 // may reports whether the principal's role grants a permission.
@@ -53,13 +58,54 @@ var (
 // the server calls it whenever the configuration version changes (creating
 // or revoking a key bumps it), before the new snapshot is served, so that a
 // revoked key stops working within one poll interval.
+//
+// If it also has a method Active(p Principal) bool, saying whether the key
+// a principal was admitted with (p.KeyID) is still active, the server asks
+// it after every Refresh about the key behind each open event stream, and
+// ends the streams of revoked keys; and it asks it whenever an event-stream
+// token is presented, and refuses the token of a revoked key. Without
+// Active, streams run and tokens stay valid until they expire, whatever
+// happens to their keys.
 type Authenticator interface {
 	Authenticate(ctx context.Context, secret string) (Principal, error)
 }
 
-// refresher is the optional side of an Authenticator.
-type refresher interface {
-	Refresh(ctx context.Context, version int64) error
+// refresher and keyChecker are the optional sides of an Authenticator.
+type (
+	refresher interface {
+		Refresh(ctx context.Context, version int64) error
+	}
+	keyChecker interface {
+		Active(p Principal) bool
+	}
+)
+
+// keysRefreshed is a broadcast of the authenticator's refreshes: each
+// refresh closes the channel wait returned, so that every open event stream
+// looks again at its key.
+type keysRefreshed struct {
+	mu sync.Mutex
+	ch chan struct{}
+}
+
+// wait returns a channel closed at the next refresh.
+func (k *keysRefreshed) wait() <-chan struct{} {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if k.ch == nil {
+		k.ch = make(chan struct{})
+	}
+	return k.ch
+}
+
+// refreshed wakes every waiter.
+func (k *keysRefreshed) refreshed() {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if k.ch != nil {
+		close(k.ch)
+		k.ch = nil
+	}
 }
 
 // secretOf returns the secret a request presents: "Authorization: Bearer
@@ -78,7 +124,9 @@ func secretOf(r *http.Request) string {
 // streamTokens mints and checks the capability tokens that go in the OFREP
 // event-stream URL: browsers' EventSource cannot send headers, so the URL
 // itself must carry the right to listen. A token names the key it was
-// minted for and expires; it grants nothing but the event stream.
+// minted for (its KeyID, not only its name, so that it dies with the key
+// and does not pass to a new key of the same name) and expires; it grants
+// nothing but the event stream.
 type streamTokens struct {
 	secret []byte
 	ttl    time.Duration
@@ -101,6 +149,7 @@ type mintedTokens struct {
 type tokenClaims struct {
 	Name    string `json:"n"`
 	Role    string `json:"r"`
+	KeyID   string `json:"k,omitempty"`
 	Expires int64  `json:"e"`
 }
 
@@ -134,7 +183,7 @@ func (t *streamTokens) mint(p Principal) string {
 }
 
 func (t *streamTokens) mintExpiring(p Principal, expires int64) string {
-	claims, _ := json.Marshal(tokenClaims{Name: p.Name, Role: p.Role, Expires: expires})
+	claims, _ := json.Marshal(tokenClaims{Name: p.Name, Role: p.Role, KeyID: p.KeyID, Expires: expires})
 	payload := b64.EncodeToString(claims)
 	return payload + "." + b64.EncodeToString(t.sign(payload))
 }
@@ -147,7 +196,8 @@ func (t *streamTokens) sign(payload string) []byte {
 }
 
 // check returns the principal a token was minted for, if its signature holds
-// and it has not expired.
+// and it has not expired. Whether its key is still active is the caller's
+// question (Server.keyActive).
 func (t *streamTokens) check(token string) (Principal, bool) {
 	payload, sig, ok := strings.Cut(token, ".")
 	if !ok {
@@ -165,5 +215,5 @@ func (t *streamTokens) check(token string) (Principal, bool) {
 	if json.Unmarshal(raw, &c) != nil || t.now().Unix() >= c.Expires {
 		return Principal{}, false
 	}
-	return Principal{Name: c.Name, Role: c.Role}, true
+	return Principal{Name: c.Name, Role: c.Role, KeyID: c.KeyID}, true
 }

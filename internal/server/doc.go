@@ -41,5 +41,13 @@
 // <secret>"; an Authenticator turns it into a Principal with a role. The
 // server defines the interface; the store-backed implementation lives with
 // the keys. Each key has a token bucket (Config.RateLimit); past it requests
-// get 429 with Retry-After in whole seconds.
+// get 429 with Retry-After in whole seconds. Refused keys count against
+// their client address (Config.AuthFailureLimit): past its limit they get
+// 429 instead of 401, while valid keys from that address are still served.
+//
+// The authenticator's keys are refreshed before each new configuration
+// version is served. An authenticator that can also say whether a
+// principal's key is still active (Active) lets the server end the event
+// streams of revoked keys at that refresh, and refuse their event-stream
+// tokens, which are bound to the key (Principal.KeyID), not to its name.
 package server

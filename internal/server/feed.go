@@ -37,8 +37,8 @@ func (s *Server) snapshot(w http.ResponseWriter, r *http.Request) {
 // snapshotEvents answers GET /v1/snapshot/events: "event: snapshot" with
 // data {"version":N,"epoch":"…"} on connect and for every new version or
 // epoch.
-func (s *Server) snapshotEvents(w http.ResponseWriter, r *http.Request) {
-	s.stream(w, r, "snapshot", func(*loaded) bool { return true }, func(cur *loaded) []byte {
+func (s *Server) snapshotEvents(w http.ResponseWriter, r *http.Request, p Principal) {
+	s.stream(w, r, p, "snapshot", func(*loaded) bool { return true }, func(cur *loaded) []byte {
 		data, _ := json.Marshal(snapshotEvent{Version: cur.version, Epoch: cur.epoch})
 		return []byte("event: snapshot\ndata: " + string(data) + "\n\n")
 	})
@@ -55,9 +55,9 @@ type snapshotEvent struct {
 // (or epoch). Its id is "<version>-<epoch>", the ETag unquoted: a client
 // reconnecting with a Last-Event-ID other than that of the configuration
 // being served hears of it at once.
-func (s *Server) ofrepEvents(w http.ResponseWriter, r *http.Request) {
+func (s *Server) ofrepEvents(w http.ResponseWriter, r *http.Request, p Principal) {
 	last := r.Header.Get("Last-Event-ID")
-	s.stream(w, r, "ofrep", func(cur *loaded) bool {
+	s.stream(w, r, p, "ofrep", func(cur *loaded) bool {
 		return last != "" && last != feedTag(cur.version, cur.epoch)
 	}, func(cur *loaded) []byte {
 		data, _ := json.Marshal(ofrep.Event{Type: ofrep.EventRefetch, ETag: cur.etag, LastModified: cur.loadedAt.Unix()})
@@ -71,8 +71,19 @@ func (s *Server) ofrepEvents(w http.ResponseWriter, r *http.Request) {
 // faster than the client reads are merged into the newest), and a ": ping"
 // comment every Ping. Every message is flushed. The stream is exempt from
 // the server's read and write timeouts; each write has a deadline of its
-// own, so a client that stops reading is dropped.
-func (s *Server) stream(w http.ResponseWriter, r *http.Request, name string, first func(*loaded) bool, msg func(*loaded) []byte) {
+// own, so a client that stops reading is dropped. It ends when the key it
+// was opened with (p's) is revoked: the authenticator's keys are refreshed
+// before each new version is served, and every stream then asks whether
+// its key is still active.
+func (s *Server) stream(w http.ResponseWriter, r *http.Request, p Principal, name string, first func(*loaded) bool, msg func(*loaded) []byte) {
+	// Listen for refreshes before looking at the key, so that a revocation
+	// between the request's authentication and now is not missed.
+	refreshed := s.keys.wait()
+	if !s.keyActive(p) {
+		w.Header().Set("WWW-Authenticate", `Bearer realm="ramp"`)
+		w.WriteHeader(http.StatusUnauthorized)
+		return
+	}
 	rc := http.NewResponseController(w)
 	_ = rc.SetReadDeadline(time.Time{})
 	h := w.Header()
@@ -90,6 +101,9 @@ func (s *Server) stream(w http.ResponseWriter, r *http.Request, name string, fir
 		}
 		return rc.Flush() == nil
 	}
+	revoked := func() {
+		s.log.Info("event stream ended: its key was revoked", "stream", name, "key", p.Name)
+	}
 	cur := s.live.current()
 	w.WriteHeader(http.StatusOK)
 	if first(cur) {
@@ -103,7 +117,19 @@ func (s *Server) stream(w http.ResponseWriter, r *http.Request, name string, fir
 	defer ping.Stop()
 	for {
 		select {
+		case <-refreshed:
+			refreshed = s.keys.wait()
+			if !s.keyActive(p) {
+				revoked()
+				return
+			}
 		case <-cur.next:
+			// The keys were refreshed before this version was published:
+			// a revoked key hears nothing of it.
+			if !s.keyActive(p) {
+				revoked()
+				return
+			}
 			cur = s.live.current()
 			if !write(msg(cur)) {
 				return

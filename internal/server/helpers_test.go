@@ -4,8 +4,10 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"github.com/ramp-flags/ramp"
 	"io"
 	"log/slog"
@@ -67,6 +69,69 @@ func (a *fakeAuth) Authenticate(_ context.Context, secret string) (server.Princi
 		return server.Principal{}, server.ErrUnknownKey
 	}
 	return p, nil
+}
+
+// storeAuth authenticates against a store's active keys, reloaded on every
+// Refresh, as ramp serve's authenticator does (internal/cli): enough of it
+// to see revocations reach the server. A key's id is its hash, in hex.
+type storeAuth struct {
+	s      *store.Store
+	mu     sync.Mutex
+	byHash map[[32]byte]server.Principal
+	byID   map[string]server.Principal
+}
+
+func newStoreAuth(t *testing.T, s *store.Store) *storeAuth {
+	t.Helper()
+	a := &storeAuth{s: s}
+	if err := a.Refresh(context.Background(), 0); err != nil {
+		t.Fatal(err)
+	}
+	return a
+}
+
+func (a *storeAuth) Refresh(ctx context.Context, _ int64) error {
+	keys, err := a.s.ActiveKeys(ctx)
+	if err != nil {
+		return fmt.Errorf("load keys: %w", err)
+	}
+	byHash := make(map[[32]byte]server.Principal, len(keys))
+	byID := make(map[string]server.Principal, len(keys))
+	for _, k := range keys {
+		p := server.Principal{Name: k.Name, Role: k.Role, KeyID: hex.EncodeToString(k.Hash[:])}
+		byHash[k.Hash] = p
+		byID[p.KeyID] = p
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.byHash, a.byID = byHash, byID
+	return nil
+}
+
+func (a *storeAuth) Authenticate(_ context.Context, secret string) (server.Principal, error) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	p, ok := a.byHash[store.HashSecret(secret)]
+	if !ok {
+		return server.Principal{}, server.ErrUnknownKey
+	}
+	return p, nil
+}
+
+func (a *storeAuth) Active(p server.Principal) bool {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.byID[p.KeyID] == p
+}
+
+// createKey makes an sdk key in the store and returns its secret.
+func createKey(t *testing.T, s *store.Store, name string) string {
+	t.Helper()
+	secret, _, err := s.CreateKey(context.Background(), name, store.RoleSDK, "tester")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return secret
 }
 
 // openStore opens a new database with the demo scenario applied and returns

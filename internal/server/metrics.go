@@ -27,6 +27,9 @@ type metrics struct {
 	reloads      prometheus.Counter
 	reloadErrors prometheus.Counter
 	streams      *prometheus.GaugeVec
+	// authFailed and authThrottled count failed authentications answered
+	// 401 and, past the address's limit, 429.
+	authFailed, authThrottled prometheus.Counter
 
 	// byRoute caches the request series: routeCode → *routeSeries.
 	byRoute sync.Map
@@ -75,6 +78,11 @@ func newMetrics(l func() *live, now func() time.Time) *metrics {
 			Help: "Open event-stream connections, by stream.",
 		}, []string{"stream"}),
 	}
+	failures := prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "ramp_auth_failures_total",
+		Help: "Requests refused for a missing, unknown or revoked key or stream token, by answer: 401, or 429 past the client address's limit of failures.",
+	}, []string{"code"})
+	m.authFailed, m.authThrottled = failures.WithLabelValues("401"), failures.WithLabelValues("429")
 	age := prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 		Name: "ramp_config_age_seconds",
 		Help: "Seconds since the configuration being served was loaded.",
@@ -93,9 +101,18 @@ func newMetrics(l func() *live, now func() time.Time) *metrics {
 		}
 		return -1
 	})
-	m.reg.MustRegister(m.requests, m.latency, m.evaluations, m.version, m.reloads, m.reloadErrors, m.streams,
+	m.reg.MustRegister(m.requests, m.latency, m.evaluations, m.version, m.reloads, m.reloadErrors, m.streams, failures,
 		age, contact, collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
+}
+
+// trackFailures serves the number of client addresses whose failed
+// authentications are being counted.
+func (m *metrics) trackFailures(tracked func() int) {
+	m.reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "ramp_auth_failure_addresses",
+		Help: "Client addresses with recent failed authentications, held to limit them (at most " + strconv.Itoa(maxFailureAddrs) + ").",
+	}, func() float64 { return float64(tracked()) }))
 }
 
 // swapped records a new configuration, and forgets the evaluation series of

@@ -86,7 +86,8 @@ func (s *Server) observe(next http.Handler) http.Handler {
 // body), 403 for a key without the role, 429 with Retry-After past the
 // rate, 503 before the first configuration is loaded or when keys cannot be
 // checked. streamToken also admits the token of an event-stream URL. The
-// handler is given the principal.
+// handler is given the principal. Refused keys count against their client
+// address (Config.AuthFailureLimit): past its limit they get 429.
 func (s *Server) guard(need string, streamToken bool, h guarded) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if s.live.current() == nil {
@@ -95,10 +96,11 @@ func (s *Server) guard(need string, streamToken bool, h guarded) http.Handler {
 			return
 		}
 		p, status := s.authenticate(r, streamToken)
+		if status == http.StatusUnauthorized {
+			s.refused(w, r)
+			return
+		}
 		if status != 0 {
-			if status == http.StatusUnauthorized {
-				w.Header().Set("WWW-Authenticate", `Bearer realm="ramp"`)
-			}
 			w.WriteHeader(status)
 			return
 		}
@@ -122,6 +124,26 @@ func (s *Server) guard(need string, streamToken bool, h guarded) http.Handler {
 	})
 }
 
+// refused answers a request whose key or token was refused: 401, or 429
+// with Retry-After once its client address is past its limit of failures.
+func (s *Server) refused(w http.ResponseWriter, r *http.Request) {
+	addr := failureKey(r)
+	if ok, wait := s.fails.fail(addr); !ok {
+		s.metrics.authThrottled.Inc()
+		now, last := s.cfg.Now().UnixNano(), s.lastThrottleWarn.Load()
+		if now-last >= int64(time.Minute) && s.lastThrottleWarn.CompareAndSwap(last, now) {
+			s.log.Warn("too many failed authentications from a client address: answering them 429 (logged at most once a minute)",
+				"remote", addr, "addresses", s.fails.tracked())
+		}
+		w.Header().Set("Retry-After", strconv.Itoa(retryAfter(wait)))
+		w.WriteHeader(http.StatusTooManyRequests)
+		return
+	}
+	s.metrics.authFailed.Inc()
+	w.Header().Set("WWW-Authenticate", `Bearer realm="ramp"`)
+	w.WriteHeader(http.StatusUnauthorized)
+}
+
 // guarded is a handler behind guard, given the principal it admitted.
 type guarded func(w http.ResponseWriter, r *http.Request, p Principal)
 
@@ -139,7 +161,7 @@ func (s *Server) authenticate(r *http.Request, streamToken bool) (Principal, int
 	secret := secretOf(r)
 	if secret == "" {
 		if tok := r.URL.Query().Get("token"); streamToken && tok != "" {
-			if p, ok := s.tokens.check(tok); ok {
+			if p, ok := s.tokens.check(tok); ok && s.keyActive(p) {
 				return p, 0
 			}
 		}

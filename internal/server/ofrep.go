@@ -8,7 +8,6 @@ import (
 	"io"
 	"net/http"
 	"net/url"
-	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -34,6 +33,12 @@ const (
 	maxPooledContext = 64
 )
 
+// newScratch is the scratch pool's New: small buffers, grown by the
+// requests that need more.
+func newScratch() any {
+	return &scratch{body: make([]byte, 0, 512), ctx: make(map[string]any, 8), out: make([]byte, 0, 512)}
+}
+
 func (s *Server) getScratch() *scratch { return s.scratch.Get().(*scratch) }
 
 func (s *Server) putScratch(sc *scratch) {
@@ -44,47 +49,66 @@ func (s *Server) putScratch(sc *scratch) {
 	s.scratch.Put(sc)
 }
 
-// readBody reads a request body of at most MaxBody bytes into buf. When it
-// cannot, it answers the request (413 for a body too large) and returns
-// false.
+// readBody reads a request body of at most MaxBody bytes into buf (a pooled
+// scratch buffer), as the bytes arrive: buf grows with what was received,
+// doubling up to the declared Content-Length, never to what a client merely
+// declares. A client that declares 1 MiB and sends ten bytes, or nothing,
+// holds the buffer it started with. When it cannot read the body, it
+// answers the request (413 for a body declared or found larger than
+// MaxBody, 400 for one cut short) and returns false.
 func (s *Server) readBody(w http.ResponseWriter, r *http.Request, buf []byte) ([]byte, bool) {
-	if r.ContentLength > s.cfg.MaxBody {
-		tooLarge(w, s.cfg.MaxBody)
+	limit := s.cfg.MaxBody
+	if r.ContentLength > limit {
+		tooLarge(w, limit)
 		return buf, false
 	}
 	if r.Body == nil {
 		return buf, true
 	}
 	body := r.Body
-	if r.ContentLength < 0 {
+	want := r.ContentLength // read up to this, then stop
+	if want < 0 {
 		// Of unknown length: MaxBytesReader also has the server close the
-		// connection rather than read the rest.
-		body = http.MaxBytesReader(w, body, s.cfg.MaxBody)
-	} else {
-		buf = slices.Grow(buf, int(r.ContentLength)+1) // +1: room to read EOF
+		// connection rather than read the rest. One byte of room past the
+		// limit lets a body of exactly MaxBody bytes read its EOF.
+		body = http.MaxBytesReader(w, body, limit)
+		want = limit + 1
 	}
-	for {
+	for int64(len(buf)) < want {
 		if len(buf) == cap(buf) {
-			buf = slices.Grow(buf, 512)
+			buf = growBody(buf, want)
 		}
-		n, err := body.Read(buf[len(buf):cap(buf)])
+		n, err := body.Read(buf[len(buf):int(min(int64(cap(buf)), want))])
 		buf = buf[:len(buf)+n]
-		if int64(len(buf)) > s.cfg.MaxBody {
-			tooLarge(w, s.cfg.MaxBody)
-			return buf, false
-		}
 		if err == io.EOF {
-			return buf, true
+			break
 		}
 		if err != nil {
 			if mbe := (*http.MaxBytesError)(nil); errors.As(err, &mbe) {
-				tooLarge(w, s.cfg.MaxBody)
+				tooLarge(w, limit)
 			} else {
 				writeJSON(w, http.StatusBadRequest, ofrep.BulkFailure{ErrorCode: flags.ErrParse, ErrorDetails: "cannot read the request body"})
 			}
 			return buf, false
 		}
 	}
+	if int64(len(buf)) > limit { // cannot happen through MaxBytesReader; kept as the invariant
+		tooLarge(w, limit)
+		return buf, false
+	}
+	return buf, true
+}
+
+// growBody returns buf with room for more: twice its capacity (at least 512
+// bytes), but no more than want. It allocates exactly that, rather than
+// leave the size to append's growth, so that a body of a declared length
+// fits its buffer.
+func growBody(buf []byte, want int64) []byte {
+	n := max(2*int64(cap(buf)), 512)
+	n = min(n, want)
+	grown := make([]byte, len(buf), n)
+	copy(grown, buf)
+	return grown
 }
 
 // Header values the handlers set on every answer, shared rather than
