@@ -219,9 +219,12 @@ var ErrNoChange = errors.New("nothing to change")
 // new progress, writes it with the version incremented (only if the version
 // is still the one read, so two servers never both move it) and records
 // m.Action in the audit log with the rollout before and after. It returns
-// the rollout as stored.
+// the rollout as stored, or m.Apply's error as it is.
 func (s *Store) MoveRollout(ctx context.Context, m Move, actor string) (rollout.Rollout, error) {
-	var out rollout.Rollout
+	var (
+		out     rollout.Rollout
+		refused error // Apply's, returned as it is
+	)
 	err := s.write(ctx, m.Action, actor, func(w *writeTx) error {
 		row, err := findRollout(forUpdate(w.db), m.Flag)
 		if err != nil {
@@ -245,6 +248,7 @@ func (s *Store) MoveRollout(ctx context.Context, m Move, actor string) (rollout.
 		}
 		progress, err := m.Apply(&r, &f, w.now)
 		if err != nil {
+			refused = err
 			return err
 		}
 		next := r
@@ -265,6 +269,9 @@ func (s *Store) MoveRollout(ctx context.Context, m Move, actor string) (rollout.
 		}
 		return w.record(action, "rollout", m.Flag, r, next)
 	})
+	if refused != nil && errors.Is(err, refused) {
+		return rollout.Rollout{}, refused
+	}
 	if err != nil {
 		return rollout.Rollout{}, err
 	}
@@ -322,7 +329,10 @@ type PlanEdit struct {
 // its live stage must stay in it). It returns the change written, or
 // ErrNoChange when the plan is unchanged.
 func (s *Store) EditRollout(ctx context.Context, e PlanEdit, actor string) (rollout.Change, error) {
-	var out rollout.Change
+	var (
+		out     rollout.Change
+		refused error // Edit's, returned as it is
+	)
 	err := s.write(ctx, "edit rollout", actor, func(w *writeTx) error {
 		var cur []rollout.Rollout
 		row, err := findRollout(forUpdate(w.db), e.Flag)
@@ -355,6 +365,7 @@ func (s *Store) EditRollout(ctx context.Context, e PlanEdit, actor string) (roll
 		}
 		plan, err := e.Edit(r, &st)
 		if err != nil {
+			refused = err
 			return err
 		}
 		var changes []rollout.Change
@@ -372,6 +383,9 @@ func (s *Store) EditRollout(ctx context.Context, e PlanEdit, actor string) (roll
 		out = changes[0]
 		return w.applyRollout(out)
 	})
+	if refused != nil && errors.Is(err, refused) {
+		return rollout.Change{}, refused
+	}
 	if err != nil {
 		return rollout.Change{}, err
 	}
