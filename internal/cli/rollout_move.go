@@ -150,7 +150,11 @@ func printMove(f *Factory, format string, res *moveResult) error {
 		if res.Forced {
 			fmt.Fprintf(w, "  forced past the pause; the rollout stays %s\n", pauseWords(st.Pause, time.Time{}))
 		} else {
-			fmt.Fprintf(w, "  the rollout is paused: nobody advances it (nor does the schedule) until ramp rollout resume %s\n", res.Flag)
+			why := ""
+			if st.Pause != nil && st.Pause.Reason != "" {
+				why = " (" + st.Pause.Reason + ")"
+			}
+			fmt.Fprintf(w, "  the rollout is paused%s: nobody advances it (nor does the schedule) until ramp rollout resume %s\n", why, res.Flag)
 		}
 	}
 	return nil
