@@ -38,12 +38,12 @@ func interopPlan() rollout.Plan {
 // setup returns the control plane over a new database holding the
 // employees cohort, the interop flag and its plan (not started), with a
 // clock fixed at t0, and the store beneath it.
-func setup(t *testing.T) (*admin.Service, *store.Store) {
+func setup(t testing.TB) (*admin.Service, *store.Store) {
 	a, s, _ := setupDSN(t)
 	return a, s
 }
 
-func setupDSN(t *testing.T) (*admin.Service, *store.Store, string) {
+func setupDSN(t testing.TB) (*admin.Service, *store.Store, string) {
 	t.Helper()
 	ctx := context.Background()
 	dsn := testdb.DSN(t)
