@@ -1,6 +1,7 @@
 package rollout_test
 
 import (
+	"errors"
 	"strings"
 	"testing"
 	"time"
@@ -75,9 +76,13 @@ func TestMovesRefused(t *testing.T) {
 	}{
 		{"advance backwards", second(r.Advance(1, "a", now)), "stage us-1 is not after the live stage us-10: use rollback to go back"},
 		{"advance to the live stage", second(r.Advance(2, "a", now)), "stage us-10 is not after the live stage us-10"},
-		{"rollback forwards", errOf(r.Rollback(4, "a", now)), "stage us-100 is not before the live stage us-10: use advance to go forward"},
+		{"rollback forwards", errOf(r.Rollback(4, "a", now, "")), "stage us-100 is not before the live stage us-10: use advance to go forward"},
 		{"approve unknown stage", errOf(r.Approve("us-11", "a", now)), `has no stage "us-11"`},
-		{"pause twice", errOf((&rollout.Rollout{Plan: interop(), Progress: rollout.Progress{Paused: true}}).SetPaused(true)), "is already paused"},
+		{"pause twice", errOf((&rollout.Rollout{Plan: interop(), Progress: rollout.Progress{Paused: true, PausedBy: "bob", PauseReason: "errors up"}}).Pause("a", now, "")), "is already paused by bob: errors up"},
+		{"resume a running plan", errOf(r.Resume()), "is not paused"},
+		{"advance while killed", r.MayAdvance(true, true), "is disabled (kill switch): enable it first (that restores stage us-10)"},
+		{"advance while paused", (&rollout.Rollout{Plan: interop(), Progress: rollout.Progress{Stage: "us-10", Paused: true, PausedBy: "bob", PausedAt: now, PauseReason: "errors up"}}).MayAdvance(false, false),
+			"rollout messenger-ig-interop is paused by bob at 2026-11-02T09:00:00Z: errors up: resume it first, or force the move"},
 	} {
 		if tc.err == nil || !strings.Contains(tc.err.Error(), tc.want) {
 			t.Errorf("%s: %v, want %q", tc.name, tc.err, tc.want)
@@ -91,3 +96,31 @@ func TestMovesRefused(t *testing.T) {
 
 func second(_ rollout.Progress, _ rollout.Outcome, err error) error { return err }
 func errOf(_ rollout.Progress, err error) error                     { return err }
+
+// TestRollbackPauseCarriesItsReason: issue #10 item 6, a rollback pauses the
+// plan without telling the next person why. Its pause names who, when and
+// why, by default "rolled back from stage X by Y".
+func TestRollbackPauseCarriesItsReason(t *testing.T) {
+	now := time.Date(2026, 11, 2, 9, 0, 0, 0, time.UTC)
+	r := rollout.Rollout{Plan: interop(), Progress: rollout.Progress{Stage: "us-10"}}
+	for _, tt := range []struct{ reason, want string }{
+		{"", "rolled back from stage us-10 by alice"},
+		{"error rate doubled", "error rate doubled"},
+	} {
+		p, err := r.Rollback(1, "alice", now, tt.reason)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !p.Paused || p.PausedBy != "alice" || !p.PausedAt.Equal(now) || p.PauseReason != tt.want {
+			t.Errorf("rollback with reason %q: paused %v by %q at %v: %q, want by alice at %v: %q", tt.reason, p.Paused, p.PausedBy, p.PausedAt, p.PauseReason, now, tt.want)
+		}
+		held := rollout.Rollout{Plan: r.Plan, Progress: p}
+		var pe *rollout.PausedError
+		if err := held.MayAdvance(false, false); !errors.As(err, &pe) || !errors.Is(err, rollout.ErrMove) || pe.Reason != tt.want {
+			t.Errorf("advance after the rollback: %v, want a *PausedError matching ErrMove", err)
+		}
+		if err := held.MayAdvance(false, true); err != nil {
+			t.Errorf("forced advance after the rollback: %v", err)
+		}
+	}
+}

@@ -20,8 +20,15 @@ type Progress struct {
 	Since      time.Time `json:"since,omitzero"`
 	By         string    `json:"by,omitempty"`
 	ApprovedBy string    `json:"approvedBy,omitempty"`
-	// Paused stops the schedule; people can still move the plan by hand.
-	Paused bool `json:"paused,omitempty"`
+	// Paused holds the plan: the schedule does not move it, and people
+	// cannot advance it (or approve a stage) until it is resumed, unless
+	// they force the move. A rollback pauses the plan too. PausedBy,
+	// PausedAt and PauseReason say who paused it, when and why; they are
+	// empty for plans paused before ramp recorded them.
+	Paused      bool      `json:"paused,omitempty"`
+	PausedBy    string    `json:"pausedBy,omitempty"`
+	PausedAt    time.Time `json:"pausedAt,omitzero"`
+	PauseReason string    `json:"pauseReason,omitempty"`
 	// Pending is a stage waiting for approval, if any.
 	Pending *Request `json:"pending,omitempty"`
 }
@@ -90,7 +97,8 @@ func (r *Rollout) resolve(name string) (int, error) {
 // Advance moves the plan forward to stage to (an index after the live one)
 // on actor's behalf and returns the new progress. When that stage, or one it
 // skips, needs approval, the move becomes a request (Outcome Requested) and
-// the live stage stays.
+// the live stage stays. Advance checks the stages only: people's moves
+// check MayAdvance first, the schedule's Next.
 func (r *Rollout) Advance(to int, actor string, now time.Time) (Progress, Outcome, error) {
 	live := r.Live()
 	switch {
@@ -141,10 +149,11 @@ func (r *Rollout) Approve(stage, actor string, now time.Time) (Progress, error) 
 }
 
 // Rollback moves the plan back to stage to (an index before the live one,
-// or -1 for before the first stage) and pauses it, so that the schedule does
-// not advance it again before someone resumes it. A pending request is
-// dropped.
-func (r *Rollout) Rollback(to int, actor string, now time.Time) (Progress, error) {
+// or -1 for before the first stage) and pauses it, so that nobody (the
+// schedule included) advances it again before someone resumes it. The
+// pause carries reason, or "rolled back from stage X by Y" when it is
+// empty. A pending request is dropped.
+func (r *Rollout) Rollback(to int, actor string, now time.Time, reason string) (Progress, error) {
 	live := r.Live()
 	if live < 0 {
 		return r.Progress, refuse("rollout %s has not started: nothing to roll back", r.Flag)
@@ -152,25 +161,97 @@ func (r *Rollout) Rollback(to int, actor string, now time.Time) (Progress, error
 	if to >= live {
 		return r.Progress, refuse("stage %s is not before the live stage %s: use advance to go forward", r.Stages[to].Name, r.Progress.Stage)
 	}
+	if reason == "" {
+		reason = fmt.Sprintf("rolled back from stage %s by %s", r.Progress.Stage, actor)
+	}
 	p := r.Progress
-	p.Stage, p.Since, p.By, p.ApprovedBy, p.Pending, p.Paused = "", now, actor, "", nil, true
+	p.Stage, p.Since, p.By, p.ApprovedBy, p.Pending = "", now, actor, "", nil
+	p.Paused, p.PausedBy, p.PausedAt, p.PauseReason = true, actor, now, reason
 	if to >= 0 {
 		p.Stage = r.Stages[to].Name
 	}
 	return p, nil
 }
 
-// SetPaused pauses or resumes the schedule.
-func (r *Rollout) SetPaused(paused bool) (Progress, error) {
-	if r.Progress.Paused == paused {
-		if paused {
-			return r.Progress, refuse("rollout %s is already paused", r.Flag)
-		}
+// Pause holds the plan on actor's behalf, for reason (which may be empty):
+// see Progress.Paused.
+func (r *Rollout) Pause(actor string, now time.Time, reason string) (Progress, error) {
+	if r.Progress.Paused {
+		return r.Progress, refuse("rollout %s is already %s", r.Flag, r.pauseWords())
+	}
+	p := r.Progress
+	p.Paused, p.PausedBy, p.PausedAt, p.PauseReason = true, actor, now, reason
+	return p, nil
+}
+
+// Resume releases a paused plan: people may advance it again and the
+// schedule continues from the live stage.
+func (r *Rollout) Resume() (Progress, error) {
+	if !r.Progress.Paused {
 		return r.Progress, refuse("rollout %s is not paused", r.Flag)
 	}
 	p := r.Progress
-	p.Paused = paused
+	p.Paused, p.PausedBy, p.PausedAt, p.PauseReason = false, "", time.Time{}, ""
 	return p, nil
+}
+
+// PausedError is the refusal to move a paused plan forward: it says who
+// paused it, when and why. It matches ErrMove.
+type PausedError struct {
+	Flag   string
+	By     string
+	At     time.Time
+	Reason string
+}
+
+func (e *PausedError) Error() string {
+	return fmt.Sprintf("rollout %s is %s: resume it first, or force the move", e.Flag, pauseWords(e.By, e.At, e.Reason))
+}
+
+// Is makes PausedError match ErrMove.
+func (e *PausedError) Is(target error) bool { return target == ErrMove }
+
+// pauseWords says who paused the plan, when and why: "paused by alice at
+// 2026-11-24T10:00:00Z: error rate up".
+func (r *Rollout) pauseWords() string {
+	return pauseWords(r.Progress.PausedBy, r.Progress.PausedAt, r.Progress.PauseReason)
+}
+
+func pauseWords(by string, at time.Time, reason string) string {
+	s := "paused"
+	if by != "" {
+		s += " by " + by
+	}
+	if !at.IsZero() {
+		s += " at " + at.UTC().Format(time.RFC3339)
+	}
+	if reason != "" {
+		s += ": " + reason
+	}
+	return s
+}
+
+// MayAdvance says whether people may move the plan forward (advance it or
+// approve a stage): not while its flag is killed, and not while it is
+// paused unless force is set (a forced move leaves the plan paused). The
+// refusal matches ErrMove; a pause's is a *PausedError.
+func (r *Rollout) MayAdvance(killed, force bool) error {
+	if killed {
+		return refuse("flag %s is disabled (kill switch): enable it first (that restores stage %s)", r.Flag, r.stageWord())
+	}
+	if r.Progress.Paused && !force {
+		p := r.Progress
+		return &PausedError{Flag: r.Flag, By: p.PausedBy, At: p.PausedAt, Reason: p.PauseReason}
+	}
+	return nil
+}
+
+// stageWord names the live stage, or "none" before the first.
+func (r *Rollout) stageWord() string {
+	if r.Progress.Stage == "" {
+		return "none"
+	}
+	return r.Progress.Stage
 }
 
 // Next describes what the schedule would do next.

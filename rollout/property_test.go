@@ -145,7 +145,7 @@ func TestRollbackRestoresTheSameUsers(t *testing.T) {
 	p := interop()
 	want := decisions(t, st, p, 2, us)
 	r := rollout.Rollout{Plan: p, Progress: rollout.Progress{Stage: "world-5"}}
-	prog, err := r.Rollback(2, "alice", r.Progress.Since)
+	prog, err := r.Rollback(2, "alice", r.Progress.Since, "")
 	if err != nil {
 		t.Fatal(err)
 	}

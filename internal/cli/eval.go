@@ -15,6 +15,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/ramp-flags/ramp/flags"
+	"github.com/ramp-flags/ramp/internal/admin"
 	"github.com/ramp-flags/ramp/internal/ofrep"
 	"github.com/ramp-flags/ramp/internal/store"
 )
@@ -104,7 +105,7 @@ func evalRun(ctx context.Context, opts *evalOptions) error {
 			return err
 		}
 		d := snap.Evaluate(opts.flag, evalCtx)
-		ro, err = explainRollout(ctx, s, opts.flag, evalCtx, &d)
+		ro, err = explainRollout(ctx, admin.New(s), opts.flag, evalCtx, &d)
 		return err
 	})
 	if err != nil {

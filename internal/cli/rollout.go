@@ -2,8 +2,6 @@ package cli
 
 import (
 	"context"
-	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"strings"
@@ -12,7 +10,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/ramp-flags/ramp/flags"
-	"github.com/ramp-flags/ramp/internal/store"
+	"github.com/ramp-flags/ramp/internal/admin"
 	"github.com/ramp-flags/ramp/rollout"
 )
 
@@ -61,8 +59,8 @@ func rolloutStageArg(f *Factory) cobra.CompletionFunc {
 			return completeRolloutFlags(cmd.Context(), f, args)
 		}
 		var names []string
-		_ = f.withStore(cmd.Context(), func(s *store.Store) error {
-			r, err := s.Rollout(cmd.Context(), args[0])
+		_ = f.withAdmin(cmd.Context(), false, func(ctx context.Context, a *admin.Service) error {
+			r, err := a.RolloutGet(ctx, args[0])
 			for _, st := range r.Stages {
 				names = append(names, st.Name+"\t"+describeStage(&st))
 			}
@@ -77,16 +75,17 @@ func completeRolloutFlags(ctx context.Context, f *Factory, args []string) ([]str
 		return nil, cobra.ShellCompDirectiveNoFileComp
 	}
 	var keys []string
-	_ = f.withStore(ctx, func(s *store.Store) error {
-		rs, err := s.Rollouts(ctx)
-		for _, r := range rs {
-			keys = append(keys, r.Flag+"\t"+stageWord(&r))
+	_ = f.withAdmin(ctx, false, func(ctx context.Context, a *admin.Service) error {
+		sts, err := a.RolloutStatuses(ctx)
+		for _, st := range sts {
+			keys = append(keys, st.Flag+"\t"+orWord(st.Stage, "not started"))
 		}
 		return err
 	})
 	return keys, cobra.ShellCompDirectiveNoFileComp
 }
 
+// stageWord names a plan's live stage: "not started" before the first.
 func stageWord(r *rollout.Rollout) string {
 	if r.Progress.Stage == "" {
 		return "not started"
@@ -95,44 +94,10 @@ func stageWord(r *rollout.Rollout) string {
 }
 
 // rolloutStatus is what `rollout status` prints for one plan.
-type rolloutStatus struct {
-	Flag    string `json:"flag"`
-	Variant string `json:"variant"`
-	// Stage is the live stage ("" before the first), Position its number
-	// (1-based, 0 before the first) of Stages.
-	Stage      string           `json:"stage"`
-	Position   int              `json:"position"`
-	Stages     int              `json:"stages"`
-	Since      time.Time        `json:"since,omitzero"`
-	By         string           `json:"by,omitempty"`
-	ApprovedBy string           `json:"approvedBy,omitempty"`
-	Paused     bool             `json:"paused"`
-	Killed     bool             `json:"killed"`
-	Pending    *rollout.Request `json:"awaitingApproval,omitempty"`
-	Audience   []rollout.Grant  `json:"audience"`
-	Next       rollout.Next     `json:"next"`
-	NextSteps  []rollout.Step   `json:"nextChanges,omitempty"`
-	Plan       []rollout.Stage  `json:"plan"`
-	Version    int64            `json:"version"`
-	UpdatedBy  string           `json:"updatedBy,omitempty"`
-	UpdatedAt  time.Time        `json:"updatedAt,omitzero"`
-	Default    string           `json:"defaultVariant"`
-}
+type rolloutStatus = admin.RolloutStatus
 
-func newRolloutStatus(r *rollout.Rollout, f *flags.Flag) rolloutStatus {
-	live := r.Live()
-	st := rolloutStatus{Flag: r.Flag, Variant: r.Variant, Stage: r.Progress.Stage, Position: live + 1, Stages: len(r.Stages),
-		Since: r.Progress.Since, By: r.Progress.By, ApprovedBy: r.Progress.ApprovedBy, Paused: r.Progress.Paused,
-		Killed: !f.Enabled, Pending: r.Progress.Pending, Audience: r.Audience(live), Next: r.Next(!f.Enabled),
-		Plan: r.Stages, Version: r.Version, UpdatedBy: r.UpdatedBy, UpdatedAt: r.UpdatedAt, Default: f.DefaultVariant}
-	if st.Audience == nil {
-		st.Audience = []rollout.Grant{}
-	}
-	if st.Next.Stage >= 0 {
-		st.NextSteps = r.Changes(live, st.Next.Stage)
-	}
-	return st
-}
+// newRolloutStatus is the status of plan r of flag f (flags get shows it).
+func newRolloutStatus(r *rollout.Rollout, f *flags.Flag) rolloutStatus { return admin.StatusOf(r, f) }
 
 type rolloutStatusOptions struct {
 	f      *Factory
@@ -154,13 +119,21 @@ func newRolloutStatusCmd(f *Factory) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			ctx := cmd.Context()
-			return f.withStore(ctx, func(s *store.Store) error {
-				statuses, err := loadStatuses(ctx, s, args)
-				if err != nil {
-					return err
+			return f.withAdmin(cmd.Context(), false, func(ctx context.Context, a *admin.Service) error {
+				var statuses []rolloutStatus
+				if len(args) == 1 {
+					st, err := a.RolloutStatus(ctx, args[0])
+					if err != nil {
+						return err
+					}
+					statuses = []rolloutStatus{st}
+				} else {
+					var err error
+					if statuses, err = a.RolloutStatuses(ctx); err != nil {
+						return err
+					}
 				}
-				now := s.Now()
+				now := a.Now()
 				if len(args) == 1 {
 					if format != formatTable {
 						return writeData(f.IO.Out, format, statuses[0])
@@ -205,54 +178,12 @@ func newRolloutStatusCmd(f *Factory) *cobra.Command {
 	return cmd
 }
 
-func loadStatuses(ctx context.Context, s *store.Store, args []string) ([]rolloutStatus, error) {
-	var rs []rollout.Rollout
-	if len(args) == 1 {
-		r, err := s.Rollout(ctx, args[0])
-		if err != nil {
-			return nil, noPlan(ctx, s, args[0], err)
-		}
-		rs = []rollout.Rollout{r}
-	} else {
-		var err error
-		if rs, err = s.Rollouts(ctx); err != nil {
-			return nil, err
-		}
-	}
-	fs, err := s.Flags(ctx)
-	if err != nil {
-		return nil, err
-	}
-	byKey := map[string]*flags.Flag{}
-	for i := range fs {
-		byKey[fs[i].Key] = &fs[i]
-	}
-	out := make([]rolloutStatus, 0, len(rs))
-	for i := range rs {
-		fl := byKey[rs[i].Flag]
-		if fl == nil {
-			continue // deleted meanwhile
-		}
-		out = append(out, newRolloutStatus(&rs[i], fl))
-	}
-	return out, nil
-}
+func dash(s string) string { return orWord(s, "-") }
 
-// noPlan turns "rollout not found" into a message that says whether the
-// flag exists at all.
-func noPlan(ctx context.Context, s *store.Store, flag string, err error) error {
-	if !errors.Is(err, store.ErrNotFound) {
-		return err
-	}
-	if _, ferr := s.Flag(ctx, flag); ferr != nil {
-		return ferr
-	}
-	return &store.NotFoundError{Kind: "rollout plan for flag", Key: flag}
-}
-
-func dash(s string) string {
+// orWord returns s, or word when s is empty.
+func orWord(s, word string) string {
 	if s == "" {
-		return "-"
+		return word
 	}
 	return s
 }
@@ -322,6 +253,9 @@ func printRolloutStatus(w io.Writer, st *rolloutStatus, now time.Time) {
 		fmt.Fprintf(w, "  stage:    %s (%d of %d), live since %s, started by %s\n", st.Stage, st.Position, st.Stages, ago(st.Since, now), by)
 	}
 	fmt.Fprintf(w, "  state:    %s\n", stateOf(st))
+	if st.Paused {
+		fmt.Fprintf(w, "            %s; nobody advances it (nor does the schedule) until ramp rollout resume %s\n", pauseWords(st.Pause, now), st.Flag)
+	}
 	if st.Killed {
 		fmt.Fprintf(w, "            the kill switch is thrown: everyone gets %q; ramp flags enable %s restores stage %s\n", st.Default, st.Flag, dash(st.Stage))
 	}
@@ -353,6 +287,30 @@ func printRolloutStatus(w io.Writer, st *rolloutStatus, now time.Time) {
 		}
 		fmt.Fprintf(w, "    %s %-14s %s\n", mark, s.Name, describeStage(&s))
 	}
+}
+
+// pauseWords says who paused a plan, when and why: "paused by alice at
+// 2026-11-24T10:00:00Z (5m00s ago): error rate up"; a zero now leaves out
+// how long ago.
+func pauseWords(p *admin.Pause, now time.Time) string {
+	s := "paused"
+	if p == nil {
+		return s
+	}
+	if p.By != "" {
+		s += " by " + p.By
+	}
+	switch {
+	case p.At.IsZero():
+	case now.IsZero():
+		s += " at " + p.At.UTC().Format(time.RFC3339)
+	default:
+		s += " at " + ago(p.At, now)
+	}
+	if p.Reason != "" {
+		s += ": " + p.Reason
+	}
+	return s
 }
 
 // describeStage writes a stage on one line: "region US 10%, after 48h".
@@ -393,16 +351,11 @@ func newRolloutHistoryCmd(f *Factory) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			ctx := cmd.Context()
-			return f.withStore(ctx, func(s *store.Store) error {
-				if _, err := s.Rollout(ctx, args[0]); err != nil {
-					return noPlan(ctx, s, args[0], err)
-				}
-				entries, err := s.Audit(ctx, store.AuditFilter{Target: args[0]})
+			return f.withAdmin(cmd.Context(), false, func(ctx context.Context, a *admin.Service) error {
+				events, err := a.RolloutHistory(ctx, args[0])
 				if err != nil {
 					return err
 				}
-				events := historyOf(entries)
 				if out != formatTable {
 					return writeData(f.IO.Out, out, events)
 				}
@@ -416,94 +369,4 @@ func newRolloutHistoryCmd(f *Factory) *cobra.Command {
 	}
 	addOutputFlag(cmd, &format)
 	return cmd
-}
-
-// historyEvent is one line of a rollout's history.
-type historyEvent struct {
-	At     time.Time `json:"at"`
-	Actor  string    `json:"actor"`
-	Event  string    `json:"event"`
-	Detail string    `json:"detail"`
-	// Stage is the live stage after the event, for rollout events.
-	Stage string `json:"stage,omitempty"`
-}
-
-// historyOf turns the audit entries of a flag and its plan into history
-// events, oldest first.
-func historyOf(entries []store.AuditEntry) []historyEvent {
-	var out []historyEvent
-	for _, e := range entries {
-		ev := historyEvent{At: e.At, Actor: e.Actor, Event: e.Action}
-		switch e.Kind {
-		case "flag":
-			switch e.Action {
-			case "flag.disable":
-				ev.Event, ev.Detail = "killed", "kill switch thrown: everyone gets the default variant"
-			case "flag.enable":
-				ev.Event, ev.Detail = "enabled", "kill switch released: the live stage serves again"
-			default:
-				continue
-			}
-		case "rollout":
-			before, after := decodeRolloutJSON(e.Before), decodeRolloutJSON(e.After)
-			ev.Event, ev.Detail = describeMove(e.Action, before, after)
-			if after != nil {
-				ev.Stage = after.Progress.Stage
-			}
-		default:
-			continue
-		}
-		out = append(out, ev)
-	}
-	if out == nil {
-		out = []historyEvent{}
-	}
-	return out
-}
-
-func decodeRolloutJSON(b []byte) *rollout.Rollout {
-	if len(b) == 0 || string(b) == "null" {
-		return nil
-	}
-	var r rollout.Rollout
-	if json.Unmarshal(b, &r) != nil {
-		return nil
-	}
-	return &r
-}
-
-// describeMove names a rollout audit entry and says what it changed.
-func describeMove(action string, before, after *rollout.Rollout) (string, string) {
-	from, to := "not started", "not started"
-	if before != nil && before.Progress.Stage != "" {
-		from = before.Progress.Stage
-	}
-	if after != nil && after.Progress.Stage != "" {
-		to = after.Progress.Stage
-	}
-	switch action {
-	case "apply.create":
-		return "plan created", fmt.Sprintf("%d stages", len(after.Stages))
-	case "apply.update":
-		return "plan changed", fmt.Sprintf("%d stages; live stage %s", len(after.Stages), to)
-	case "apply.delete":
-		return "plan deleted", ""
-	case "rollout.pause":
-		return "paused", "the schedule stops at " + to
-	case "rollout.resume":
-		return "resumed", "the schedule continues from " + to
-	case "rollout.rollback":
-		return "rolled back", from + " → " + to + " (and paused)"
-	case "rollout.approve":
-		return "approved", fmt.Sprintf("%s → %s, asked by %s", from, to, after.Progress.By)
-	}
-	// Advances, by a person or the schedule, and approval requests.
-	if after != nil && after.Progress.Pending != nil && (before == nil || before.Progress.Pending == nil) {
-		return "approval requested", "stage " + after.Progress.Pending.Stage + " awaits someone other than " + after.Progress.Pending.By
-	}
-	name := "advanced"
-	if action == "rollout.schedule" {
-		name = "advanced by schedule"
-	}
-	return name, from + " → " + to
 }

@@ -2,8 +2,8 @@ package cli
 
 import (
 	"context"
+	"errors"
 	"fmt"
-	"slices"
 	"strings"
 	"time"
 
@@ -11,8 +11,8 @@ import (
 
 	"github.com/ramp-flags/ramp/cohorts"
 	"github.com/ramp-flags/ramp/flags"
+	"github.com/ramp-flags/ramp/internal/admin"
 	"github.com/ramp-flags/ramp/internal/config"
-	"github.com/ramp-flags/ramp/internal/store"
 	"github.com/ramp-flags/ramp/rollout"
 )
 
@@ -25,9 +25,8 @@ func newRolloutGetCmd(f *Factory) *cobra.Command {
 		Args:              exactArgs(1, "one flag key"),
 		ValidArgsFunction: rolloutFlagArg(f),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			ctx := cmd.Context()
-			return f.withStore(ctx, func(s *store.Store) error {
-				r, _, err := readRollout(ctx, s, args[0])
+			return f.withAdmin(cmd.Context(), false, func(ctx context.Context, a *admin.Service) error {
+				r, err := a.RolloutGet(ctx, args[0])
 				if err != nil {
 					return err
 				}
@@ -77,18 +76,13 @@ files: --when "platform in ios,android" --when "appVersion semver_gte 300.0.0".`
 			if err != nil {
 				return err
 			}
-			return editPlan(cmd.Context(), f, args[0], o.variant, func(p *rollout.Plan) error {
-				if p.StageIndex(st.Name) >= 0 {
-					return &UsageError{Err: fmt.Errorf("rollout %s already has a stage %s", p.Flag, st.Name)}
+			return editPlan(cmd.Context(), f, args[0], o.variant, func(ctx context.Context, a *admin.Service) (admin.PlanEditResult, error) {
+				res, err := a.AddStage(ctx, admin.AddStageRequest{Flag: args[0], Variant: o.variant, Stage: st, Before: o.before})
+				var se *admin.StageError
+				if errors.As(err, &se) && !se.Exists {
+					err = &UsageError{Err: fmt.Errorf("--before: %w", err)}
 				}
-				at := len(p.Stages)
-				if o.before != "" {
-					if at = p.StageIndex(o.before); at < 0 {
-						return &UsageError{Err: fmt.Errorf("--before: rollout %s has no stage %q", p.Flag, o.before)}
-					}
-				}
-				p.Stages = slices.Insert(p.Stages, at, st)
-				return nil
+				return res, err
 			})
 		},
 	}
@@ -154,19 +148,34 @@ changes who gets the variant at once.`,
 		Args:              exactArgs(2, "a flag key and a stage name"),
 		ValidArgsFunction: rolloutStageArg(f),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			changed := cmd.Flags().Changed
-			return editPlan(cmd.Context(), f, args[0], "", func(p *rollout.Plan) error {
-				i := p.StageIndex(args[1])
-				if i < 0 {
-					return &UsageError{Err: fmt.Errorf("rollout %s has no stage %q (stages: %s)", p.Flag, args[1], strings.Join(p.StageNames(), ", "))}
+			var set rollout.Stage
+			if err := o.apply(&set, cmd.Flags().Changed); err != nil {
+				return err
+			}
+			var fields []string
+			for _, name := range stageFields {
+				if cmd.Flags().Changed(name) {
+					fields = append(fields, name)
 				}
-				return o.apply(&p.Stages[i], changed)
+			}
+			return editPlan(cmd.Context(), f, args[0], "", func(ctx context.Context, a *admin.Service) (admin.PlanEditResult, error) {
+				res, err := a.EditStage(ctx, admin.EditStageRequest{Flag: args[0], Stage: args[1], Set: set, Fields: fields})
+				var se *admin.StageError
+				if errors.As(err, &se) {
+					err = &UsageError{Err: err}
+				}
+				return res, err
 			})
 		},
 	}
 	o.register(cmd, false)
 	return cmd
 }
+
+// stageFields are the command-line flags that set a stage's fields, named
+// as admin.EditStageRequest names the fields.
+var stageFields = []string{admin.FieldPercent, admin.FieldCohorts, admin.FieldRegions, admin.FieldWhen, admin.FieldAfter,
+	admin.FieldAt, admin.FieldApproval, admin.FieldHalt, admin.FieldDecrease, admin.FieldReplace}
 
 // apply sets the fields of st whose flags were given.
 func (o *stageOptions) apply(st *rollout.Stage, changed func(string) bool) error {
@@ -240,74 +249,34 @@ func newRolloutRemoveStageCmd(f *Factory) *cobra.Command {
 		Args:              exactArgs(2, "a flag key and a stage name"),
 		ValidArgsFunction: rolloutStageArg(f),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return editPlan(cmd.Context(), f, args[0], "", func(p *rollout.Plan) error {
-				i := p.StageIndex(args[1])
-				if i < 0 {
-					return &store.NotFoundError{Kind: "stage", Key: args[1]}
+			return editPlan(cmd.Context(), f, args[0], "", func(ctx context.Context, a *admin.Service) (admin.PlanEditResult, error) {
+				res, err := a.RemoveStage(ctx, args[0], args[1])
+				if errors.Is(err, admin.ErrNoStageLeft) {
+					err = &UsageError{Err: fmt.Errorf("%w: ramp rollout delete %s", err, args[0])}
 				}
-				p.Stages = slices.Delete(p.Stages, i, i+1)
-				if len(p.Stages) == 0 {
-					return &UsageError{Err: fmt.Errorf("that would leave no stage: use ramp rollout delete %s", p.Flag)}
-				}
-				return nil
+				return res, err
 			})
 		},
 	}
 }
 
-// editPlan changes a flag's plan (creating it when variant is given and
-// there is none), validates it against the stored configuration and stores
-// it, refusing if the plan changed meanwhile.
-func editPlan(ctx context.Context, f *Factory, flag, variant string, edit func(p *rollout.Plan) error) error {
-	return f.withStore(ctx, func(s *store.Store) error {
-		st, _, err := s.State(ctx)
-		if err != nil {
-			return err
-		}
-		if _, ok := st.Flag(flag); !ok {
-			return errFlagNotFound(flag)
-		}
-		rs, err := s.Rollouts(ctx)
-		if err != nil {
-			return err
-		}
-		var cur []rollout.Rollout
-		plan := rollout.Plan{Flag: flag, Variant: variant}
-		for _, r := range rs {
-			if r.Flag == flag {
-				cur = []rollout.Rollout{r}
-				plan = r.Plan
-				plan.Stages = slices.Clone(r.Stages)
-				if variant != "" {
-					plan.Variant = variant
-				}
-			}
-		}
-		if cur == nil && variant == "" {
+// editPlan runs a plan edit and says what it did; a flag without a plan
+// asks for --variant.
+func editPlan(ctx context.Context, f *Factory, flag, variant string, edit func(context.Context, *admin.Service) (admin.PlanEditResult, error)) error {
+	return f.withAdmin(ctx, false, func(ctx context.Context, a *admin.Service) error {
+		res, err := edit(ctx, a)
+		var np *admin.NoPlanError
+		if errors.As(err, &np) && variant == "" {
 			return &UsageError{Err: fmt.Errorf("flag %s has no rollout plan yet: give --variant (the variant to roll out) to create one", flag)}
 		}
-		if err := edit(&plan); err != nil {
+		if err != nil {
 			return err
 		}
-		if err := rollout.Validate([]rollout.Plan{plan}, &st); err != nil {
-			return err
-		}
-		changes, _ := rollout.Diff(cur, []rollout.Plan{plan}, false)
-		if err := checkLiveStages(cur, changes); err != nil {
-			return err
-		}
-		if len(changes) == 0 {
+		if res.Action == "unchanged" {
 			fmt.Fprintf(f.IO.ErrOut, "rollout %s unchanged\n", flag)
 			return nil
 		}
-		if err := s.ApplyWithRollouts(ctx, nil, flags.Plan{}, changes, f.Actor); err != nil {
-			return err
-		}
-		verb := "updated"
-		if changes[0].Action == flags.Create {
-			verb = "created"
-		}
-		fmt.Fprintf(f.IO.ErrOut, "rollout %s %s: %s (%s)\n", flag, verb, plural(len(plan.Stages), "stage", "stages"), strings.Join(plan.StageNames(), " → "))
+		fmt.Fprintf(f.IO.ErrOut, "rollout %s %s: %s (%s)\n", flag, res.Action, plural(len(res.Stages), "stage", "stages"), strings.Join(res.Stages, " → "))
 		return nil
 	})
 }
@@ -324,17 +293,15 @@ terminal and needs --yes elsewhere.`,
 		Args:              exactArgs(1, "one flag key"),
 		ValidArgsFunction: rolloutFlagArg(f),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			ctx := cmd.Context()
-			return f.withStore(ctx, func(s *store.Store) error {
-				r, _, err := readRollout(ctx, s, args[0])
+			return f.withAdmin(cmd.Context(), false, func(ctx context.Context, a *admin.Service) error {
+				r, err := a.RolloutGet(ctx, args[0])
 				if err != nil {
 					return err
 				}
 				if err := confirm(f.IO, yes, fmt.Sprintf("Delete the rollout plan of %s (live stage: %s)?", args[0], stageWord(&r))); err != nil {
 					return err
 				}
-				changes := []rollout.Change{{Flag: r.Flag, Action: flags.Delete, BaseVersion: r.Version}}
-				if err := s.ApplyWithRollouts(ctx, nil, flags.Plan{}, changes, f.Actor); err != nil {
+				if _, err := a.DeleteRollout(ctx, args[0], r.Version); err != nil {
 					return err
 				}
 				fmt.Fprintf(f.IO.ErrOut, "rollout plan of %s deleted\n", args[0])

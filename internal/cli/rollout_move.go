@@ -9,40 +9,19 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/ramp-flags/ramp/cohorts"
-	"github.com/ramp-flags/ramp/flags"
-	"github.com/ramp-flags/ramp/internal/controller"
-	"github.com/ramp-flags/ramp/internal/store"
+	"github.com/ramp-flags/ramp/internal/admin"
 	"github.com/ramp-flags/ramp/rollout"
 )
 
 // moveResult is what a move prints as JSON.
-type moveResult struct {
-	Flag    string           `json:"flag"`
-	Action  string           `json:"action"`
-	DryRun  bool             `json:"dryRun"`
-	From    string           `json:"from"`
-	To      string           `json:"to"`
-	Outcome string           `json:"outcome"`
-	Changes []rollout.Step   `json:"changes"`
-	Known   *knownEstimate   `json:"knownUsers,omitempty"`
-	Status  *rolloutStatus   `json:"status,omitempty"`
-	Plan    *rollout.Rollout `json:"-"`
-}
-
-// knownEstimate counts the users listed in cohorts (with their regions)
-// who gain or lose the rollout variant with a move.
-type knownEstimate struct {
-	Listed int `json:"listed"`
-	Gain   int `json:"gain"`
-	Lose   int `json:"lose"`
-}
+type moveResult = admin.MoveResult
 
 type rolloutAdvanceOptions struct {
 	f      *Factory
 	to     string
 	dryRun bool
 	yes    bool
+	force  bool
 	format string
 }
 
@@ -63,7 +42,10 @@ started: the move is recorded as a request, and the stage starts when
 someone else runs "ramp rollout approve". A stage marked "decrease" or
 "replace" takes the variant away from some users: it asks for confirmation
 on a terminal and needs --yes elsewhere. A killed flag (ramp flags disable)
-does not advance: enable it first.
+does not advance: enable it first. A paused plan does not advance either
+(the refusal says who paused it, when and why) until "ramp rollout resume",
+unless --force overrides the pause: the plan stays paused and the audit log
+records the move as rollout.advance.forced.
 
 If someone else moves the rollout between the moment ramp reads it and the
 moment it writes, nothing is written and the error says what it is now.`,
@@ -79,6 +61,7 @@ moment it writes, nothing is written and the error says what it is now.`,
 	cmd.Flags().StringVar(&opts.to, "to", "", "the stage to start (default: the next one)")
 	cmd.Flags().BoolVar(&opts.dryRun, "dry-run", false, "print what would change and write nothing")
 	cmd.Flags().BoolVarP(&opts.yes, "yes", "y", false, "do not ask for confirmation when the move takes the variant away from some users")
+	cmd.Flags().BoolVar(&opts.force, "force", false, "advance a paused plan (it stays paused; the audit log records the override)")
 	addOutputFlag(cmd, &opts.format)
 	return cmd
 }
@@ -89,147 +72,60 @@ func rolloutAdvance(ctx context.Context, opts *rolloutAdvanceOptions, flag strin
 	if err != nil {
 		return err
 	}
-	return f.withStore(ctx, func(s *store.Store) error {
-		r, fl, err := readRollout(ctx, s, flag)
-		if err != nil {
-			return err
-		}
-		live := r.Live()
-		to := live + 1
-		if opts.to != "" {
-			if to = r.StageIndex(opts.to); to < 0 {
-				return &UsageError{Err: fmt.Errorf("rollout %s has no stage %q (stages: %s)", flag, opts.to, strings.Join(r.StageNames(), ", "))}
+	return f.withAdmin(ctx, false, func(ctx context.Context, a *admin.Service) error {
+		req := admin.AdvanceRequest{Flag: flag, To: opts.to, DryRun: opts.dryRun, Force: opts.force, Confirmed: opts.yes}
+		res, err := confirmed(f.IO, func(base int64) (admin.MoveResult, error) {
+			if base != 0 {
+				req.Confirmed, req.BaseVersion = true, base
 			}
-		}
-		if to >= len(r.Stages) {
-			return fmt.Errorf("rollout %s is at its last stage, %s: %w", flag, r.Progress.Stage, rollout.ErrMove)
-		}
-		if !fl.Enabled {
-			return fmt.Errorf("flag %s is disabled (kill switch): run ramp flags enable %s first (it restores stage %s): %w",
-				flag, flag, stageWord(&r), rollout.ErrMove)
-		}
-		// Check the move before estimating anything.
-		if _, _, err := r.Advance(to, f.Actor, s.Now()); err != nil {
-			return err
-		}
-		res := moveResult{Flag: flag, Action: "advance", DryRun: opts.dryRun, From: stageWord(&r), To: r.Stages[to].Name,
-			Changes: r.Changes(live, to)}
-		takesAway := false
-		for i := live + 1; i <= to; i++ {
-			takesAway = takesAway || r.Stages[i].TakesAway()
-		}
-		if opts.dryRun {
-			return printDryRun(ctx, s, f, format, &res, &r, fl, live, to)
-		}
-		if takesAway {
-			if err := confirm(f.IO, opts.yes, fmt.Sprintf("Stage %s takes %s away from some users. Advance?", r.Stages[to].Name, r.Variant)); err != nil {
-				return err
-			}
-		}
-		var outcome rollout.Outcome
-		moved, err := s.MoveRollout(ctx, store.Move{Flag: flag, Action: "rollout.advance", BaseVersion: r.Version,
-			Apply: func(cur *rollout.Rollout, _ *flags.Flag, now time.Time) (rollout.Progress, error) {
-				p, o, err := cur.Advance(to, f.Actor, now)
-				outcome = o
-				return p, err
-			}}, f.Actor)
+			return a.Advance(ctx, req)
+		})
 		if err != nil {
-			return err
+			return moveHint(err, flag, "--to")
 		}
-		res.Outcome = string(outcome)
-		res.Plan = &moved
-		return printMove(f, format, &res, fl)
+		return printMove(f, format, &res)
 	})
 }
 
-func readRollout(ctx context.Context, s *store.Store, flag string) (rollout.Rollout, *flags.Flag, error) {
-	r, err := s.Rollout(ctx, flag)
-	if err != nil {
-		return r, nil, noPlan(ctx, s, flag, err)
+// confirmed runs a move; when it is refused for want of confirmation (it
+// takes the variant away from users), it asks on a terminal (off one it
+// fails with "pass --yes") and runs it again, confirmed, on the plan
+// version that was shown.
+func confirmed(io *IOStreams, move func(base int64) (admin.MoveResult, error)) (admin.MoveResult, error) {
+	res, err := move(0)
+	var c *admin.ConfirmError
+	if !errors.As(err, &c) {
+		return res, err
 	}
-	fl, err := s.Flag(ctx, flag)
-	if err != nil {
-		return r, nil, err
+	if err := confirm(io, false, c.Question); err != nil {
+		return res, err
 	}
-	return r, &fl, nil
+	return move(c.Move.Version)
 }
 
-// estimateKnown evaluates every user listed in a cohort, with the region the
-// list gives, at stages from and to, and counts who gains and who loses the
-// rollout variant. Users the lists do not know are not counted: for a
-// region, the estimate covers only its listed users. It reads every list
-// (seconds for lists of millions), so only dry runs make it: a real move,
-// a rollback above all, must not wait for it.
-func estimateKnown(ctx context.Context, s *store.Store, r *rollout.Rollout, fl *flags.Flag, from, to int) (*knownEstimate, error) {
-	planner, err := newStagePlanner(ctx, s, r, fl)
-	if err != nil {
-		return nil, err
+// moveHint adds the command line's hints to a refused move: the command
+// that lifts the refusal, or a usage error for a stage named by flagName.
+func moveHint(err error, flag, flagName string) error {
+	var (
+		stage  *admin.StageError
+		paused *rollout.PausedError
+	)
+	switch {
+	case errors.As(err, &stage) && !stage.Exists && flagName != "":
+		return &UsageError{Err: err}
+	case errors.As(err, &paused):
+		return fmt.Errorf("%w (ramp rollout resume %s, or pass --force)", err, flag)
+	case errors.Is(err, rollout.ErrMove) && strings.Contains(err.Error(), "kill switch"):
+		return fmt.Errorf("%w: run ramp flags enable %s", err, flag)
 	}
-	before, err := planner.at(from)
-	if err != nil {
-		return nil, err
-	}
-	after, err := planner.at(to)
-	if err != nil {
-		return nil, err
-	}
-	st := planner.base
-	est := &knownEstimate{}
-	seen := map[string]bool{}
-	ctxMap := map[string]any{}
-	for _, c := range st.Cohorts {
-		if st.MemberSets[c.Key] == nil {
-			continue
-		}
-		err := s.EachMember(ctx, c.Key, func(m cohorts.Member) error {
-			if seen[m.ID] {
-				return nil
-			}
-			seen[m.ID] = true
-			est.Listed++
-			ctxMap[flags.TargetingKey] = m.ID
-			if m.Region != "" {
-				ctxMap[flags.RegionAttribute] = string(m.Region)
-			} else {
-				delete(ctxMap, flags.RegionAttribute)
-			}
-			a := before.Evaluate(fl.Key, ctxMap).Variant == r.Variant
-			b := after.Evaluate(fl.Key, ctxMap).Variant == r.Variant
-			switch {
-			case b && !a:
-				est.Gain++
-			case a && !b:
-				est.Lose++
-			}
-			return nil
-		})
-		if err != nil {
-			return nil, err
-		}
-	}
-	return est, nil
+	return err
 }
 
-// printDryRun completes a move's result with the estimate of the listed
-// users it would change, and prints it.
-func printDryRun(ctx context.Context, s *store.Store, f *Factory, format string, res *moveResult, r *rollout.Rollout, fl *flags.Flag, from, to int) error {
-	var err error
-	if res.Known, err = estimateKnown(ctx, s, r, fl, from, to); err != nil {
-		return err
-	}
-	res.Outcome = "dry-run"
-	return printMove(f, format, res, fl)
-}
-
-func printMove(f *Factory, format string, res *moveResult, fl *flags.Flag) error {
+func printMove(f *Factory, format string, res *moveResult) error {
 	if res.Changes == nil {
 		res.Changes = []rollout.Step{}
 	}
 	if format != formatTable {
-		if res.Plan != nil {
-			st := newRolloutStatus(res.Plan, fl)
-			res.Status = &st
-		}
 		return writeData(f.IO.Out, format, res)
 	}
 	w := f.IO.Out
@@ -237,7 +133,7 @@ func printMove(f *Factory, format string, res *moveResult, fl *flags.Flag) error
 	case "dry-run":
 		fmt.Fprintf(w, "%s: %s %s → %s (dry run: nothing written)\n", res.Flag, res.Action, res.From, res.To)
 	case string(rollout.Requested):
-		p := res.Plan.Progress.Pending
+		p := res.Status.Pending
 		fmt.Fprintf(w, "%s: stage %s needs approval; asked as %s. It starts when someone else runs:\n  ramp rollout approve %s %s\n",
 			res.Flag, p.Stage, p.By, res.Flag, p.Stage)
 		return nil
@@ -250,14 +146,25 @@ func printMove(f *Factory, format string, res *moveResult, fl *flags.Flag) error
 	if k := res.Known; k != nil {
 		fmt.Fprintf(w, "  users listed in cohorts: %d gain the variant, %d lose it (of %d listed; by their listed region)\n", k.Gain, k.Lose, k.Listed)
 	}
-	if res.Plan != nil && res.Plan.Progress.Paused {
-		fmt.Fprintf(w, "  the rollout is paused: the schedule will not advance it until ramp rollout resume %s\n", res.Flag)
+	if st := res.Status; st != nil && st.Paused {
+		if res.Forced {
+			fmt.Fprintf(w, "  forced past the pause; the rollout stays %s\n", pauseWords(st.Pause, time.Time{}))
+		} else {
+			why := ""
+			if st.Pause != nil && st.Pause.Reason != "" {
+				why = " (" + st.Pause.Reason + ")"
+			}
+			fmt.Fprintf(w, "  the rollout is paused%s: nobody advances it (nor does the schedule) until ramp rollout resume %s\n", why, res.Flag)
+		}
 	}
 	return nil
 }
 
 func newRolloutApproveCmd(f *Factory) *cobra.Command {
-	var format string
+	var (
+		format string
+		force  bool
+	)
 	cmd := &cobra.Command{
 		Use:   "approve FLAG STAGE",
 		Short: "Approve a stage that awaits approval, and start it (the approver must not be who asked)",
@@ -270,81 +177,72 @@ func newRolloutApproveCmd(f *Factory) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			ctx := cmd.Context()
-			return f.withStore(ctx, func(s *store.Store) error {
-				r, fl, err := readRollout(ctx, s, args[0])
+			return f.withAdmin(cmd.Context(), false, func(ctx context.Context, a *admin.Service) error {
+				res, err := a.Approve(ctx, admin.ApproveRequest{Flag: args[0], Stage: args[1], Force: force})
 				if err != nil {
-					return err
+					return moveHint(err, args[0], "")
 				}
-				if _, err := r.Approve(args[1], f.Actor, s.Now()); err != nil {
-					return err
-				}
-				moved, err := s.MoveRollout(ctx, store.Move{Flag: args[0], Action: "rollout.approve", BaseVersion: r.Version,
-					Apply: func(cur *rollout.Rollout, _ *flags.Flag, now time.Time) (rollout.Progress, error) {
-						return cur.Approve(args[1], f.Actor, now)
-					}}, f.Actor)
-				if err != nil {
-					return err
-				}
-				res := moveResult{Flag: args[0], Action: "approve", From: stageWord(&r), To: args[1], Outcome: string(rollout.Started),
-					Changes: r.Changes(r.Live(), moved.Live()), Plan: &moved}
-				return printMove(f, out, &res, fl)
+				return printMove(f, out, &res)
 			})
 		},
 	}
+	cmd.Flags().BoolVar(&force, "force", false, "approve while the plan is paused (it stays paused; the audit log records the override)")
 	addOutputFlag(cmd, &format)
 	return cmd
 }
 
 func newRolloutPauseCmd(f *Factory, pause bool) *cobra.Command {
-	use, short, action := "pause FLAG", "Pause a rollout's schedule (people can still advance or roll back)", "rollout.pause"
-	example := "  ramp rollout pause messenger-ig-interop"
+	var reason string
+	use, short := "pause FLAG [--reason TEXT]", "Hold a rollout: the schedule stops and nobody advances it until resume"
+	example := `  ramp rollout pause messenger-ig-interop --reason "crash rate up in us-10, investigating"`
+	long := `Hold a rollout where it is: the schedule stops, and "ramp rollout advance"
+and "approve" refuse (exit 5, naming who paused it, when and why) until
+"ramp rollout resume", unless they pass --force. Rolling back still works.
+--reason tells the next person why; status shows it.`
 	if !pause {
-		use, short, action = "resume FLAG", "Resume a paused rollout's schedule", "rollout.resume"
+		use, short, long = "resume FLAG", "Resume a paused rollout: people may advance it and the schedule continues", ""
 		example = "  ramp rollout resume messenger-ig-interop"
 	}
-	return &cobra.Command{
+	cmd := &cobra.Command{
 		Use:               use,
 		Short:             short,
+		Long:              long,
 		Example:           example,
 		Args:              exactArgs(1, "one flag key"),
 		ValidArgsFunction: rolloutFlagArg(f),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			ctx := cmd.Context()
-			return f.withStore(ctx, func(s *store.Store) error {
-				if _, _, err := readRollout(ctx, s, args[0]); err != nil {
-					return err
-				}
-				moved, err := s.MoveRollout(ctx, store.Move{Flag: args[0], Action: action,
-					Apply: func(cur *rollout.Rollout, _ *flags.Flag, _ time.Time) (rollout.Progress, error) {
-						return cur.SetPaused(pause)
-					}}, f.Actor)
-				if err != nil {
-					return err
-				}
+			return f.withAdmin(cmd.Context(), false, func(ctx context.Context, a *admin.Service) error {
 				if pause {
-					fmt.Fprintf(f.IO.ErrOut, "%s: paused at %s; the schedule will not advance it until ramp rollout resume %s\n", args[0], stageWord(&moved), args[0])
-				} else {
-					fl, err := s.Flag(ctx, args[0])
+					res, err := a.Pause(ctx, admin.PauseRequest{Flag: args[0], Reason: reason})
 					if err != nil {
 						return err
 					}
-					n := moved.Next(!fl.Enabled)
-					next := "no next stage"
-					if n.Stage >= 0 {
-						next = "next: " + n.Name + ", " + dueWord(&n, s.Now())
-					}
-					fmt.Fprintf(f.IO.ErrOut, "%s: resumed at %s; %s\n", args[0], stageWord(&moved), next)
+					fmt.Fprintf(f.IO.ErrOut, "%s: paused at %s; nobody advances it (nor does the schedule) until ramp rollout resume %s\n", args[0], res.To, args[0])
+					return nil
 				}
+				res, err := a.Resume(ctx, args[0])
+				if err != nil {
+					return err
+				}
+				next := "no next stage"
+				if n := res.Status.Next; n.Stage >= 0 {
+					next = "next: " + n.Name + ", " + dueWord(&n, a.Now())
+				}
+				fmt.Fprintf(f.IO.ErrOut, "%s: resumed at %s; %s\n", args[0], res.To, next)
 				return nil
 			})
 		},
 	}
+	if pause {
+		cmd.Flags().StringVar(&reason, "reason", "", "why the rollout is held, shown to whoever wants to move it next")
+	}
+	return cmd
 }
 
 type rolloutRollbackOptions struct {
 	f      *Factory
 	to     string
+	reason string
 	yes    bool
 	dryRun bool
 	format string
@@ -375,6 +273,7 @@ kill switch, "ramp flags disable".`,
 		},
 	}
 	cmd.Flags().StringVar(&opts.to, "to", "", `the stage to go back to, or "none" (default: the previous one)`)
+	cmd.Flags().StringVar(&opts.reason, "reason", "", `why, kept with the pause the rollback makes (default "rolled back from stage X by ACTOR")`)
 	cmd.Flags().BoolVarP(&opts.yes, "yes", "y", false, "do not ask for confirmation")
 	cmd.Flags().BoolVar(&opts.dryRun, "dry-run", false, "print what would change and write nothing")
 	addOutputFlag(cmd, &opts.format)
@@ -387,45 +286,18 @@ func rolloutRollback(ctx context.Context, opts *rolloutRollbackOptions, flag str
 	if err != nil {
 		return err
 	}
-	return f.withStore(ctx, func(s *store.Store) error {
-		r, fl, err := readRollout(ctx, s, flag)
-		if err != nil {
-			return err
-		}
-		live := r.Live()
-		to := live - 1
-		switch opts.to {
-		case "":
-		case "none":
-			to = -1
-		default:
-			if to = r.StageIndex(opts.to); to < 0 {
-				return &UsageError{Err: fmt.Errorf("rollout %s has no stage %q (stages: %s, or none)", flag, opts.to, strings.Join(r.StageNames(), ", "))}
+	return f.withAdmin(ctx, false, func(ctx context.Context, a *admin.Service) error {
+		req := admin.RollbackRequest{Flag: flag, To: opts.to, Reason: opts.reason, DryRun: opts.dryRun, Confirmed: opts.yes}
+		res, err := confirmed(f.IO, func(base int64) (admin.MoveResult, error) {
+			if base != 0 {
+				req.Confirmed, req.BaseVersion = true, base
 			}
-		}
-		if _, err := r.Rollback(to, f.Actor, s.Now()); err != nil {
-			return err
-		}
-		toName := "none"
-		if to >= 0 {
-			toName = r.Stages[to].Name
-		}
-		res := moveResult{Flag: flag, Action: "rollback", DryRun: opts.dryRun, From: stageWord(&r), To: toName, Changes: r.Changes(live, to)}
-		if opts.dryRun {
-			return printDryRun(ctx, s, f, format, &res, &r, fl, live, to)
-		}
-		if err := confirm(f.IO, opts.yes, fmt.Sprintf("Roll %s back from %s to %s? Users outside that stage lose %q.", flag, stageWord(&r), toName, r.Variant)); err != nil {
-			return err
-		}
-		moved, err := s.MoveRollout(ctx, store.Move{Flag: flag, Action: "rollout.rollback", BaseVersion: r.Version,
-			Apply: func(cur *rollout.Rollout, _ *flags.Flag, now time.Time) (rollout.Progress, error) {
-				return cur.Rollback(to, f.Actor, now)
-			}}, f.Actor)
+			return a.Rollback(ctx, req)
+		})
 		if err != nil {
-			return err
+			return moveHint(err, flag, "--to")
 		}
-		res.Outcome, res.Plan = "rolled back", &moved
-		return printMove(f, format, &res, fl)
+		return printMove(f, format, &res)
 	})
 }
 
@@ -445,11 +317,11 @@ stage is started exactly once.`,
 			if err != nil {
 				return err
 			}
-			ctx := cmd.Context()
-			return f.withStore(ctx, func(s *store.Store) error {
-				events, err := controller.Tick(ctx, s)
+			return f.withAdmin(cmd.Context(), false, func(ctx context.Context, a *admin.Service) error {
+				res, err := a.Tick(ctx)
+				events := res.Events
 				if events == nil {
-					events = []controller.Event{}
+					events = []admin.ScheduleEvent{}
 				}
 				if out != formatTable {
 					if werr := writeData(f.IO.Out, out, events); werr != nil {

@@ -215,3 +215,62 @@ func readFile(t *testing.T, name string) string {
 	}
 	return string(b)
 }
+
+// TestRolloutPauseHolds: issue #10 item 6 through the command line. A
+// paused plan does not advance (exit 5, naming who paused it, when and
+// why) until resume or --force, and status shows the reason.
+func TestRolloutPauseHolds(t *testing.T) {
+	r := newRamp(t)
+	r.ok("apply", "-f", testdata("scenario.yaml"))
+	r.ok("rollout", "advance", interop)
+	r.ok("--actor", "alice", "rollout", "pause", interop, "--reason", "crash rate up")
+	_, errOut, code := r.run("", "--actor", "bob", "rollout", "advance", interop)
+	if code != 5 || !strings.Contains(errOut, "is paused by alice at ") || !strings.Contains(errOut, ": crash rate up") || !strings.Contains(errOut, "ramp rollout resume "+interop+", or pass --force") {
+		t.Errorf("advance while paused: exit %d, %s", code, errOut)
+	}
+	st := r.status()
+	if p, _ := st["pause"].(map[string]any); st["paused"] != true || p["by"] != "alice" || p["reason"] != "crash rate up" {
+		t.Errorf("status while paused: %v", st)
+	}
+	if out := r.ok("rollout", "status", interop, "-o", "table"); !strings.Contains(out, "paused by alice at ") || !strings.Contains(out, ": crash rate up") {
+		t.Errorf("status table while paused:\n%s", out)
+	}
+	res := decode[map[string]any](t, r.ok("--actor", "bob", "rollout", "advance", interop, "--force"))
+	if res["to"] != "us-1" || res["forced"] != true || res["status"].(map[string]any)["paused"] != true {
+		t.Errorf("forced advance: %v", res)
+	}
+	audit := r.ok("audit", "--flag", interop, "--action", "rollout.advance.forced")
+	if !strings.Contains(audit, "rollout.advance.forced") {
+		t.Errorf("the audit log does not record the forced advance:\n%s", audit)
+	}
+	r.ok("rollout", "resume", interop)
+	r.ok("rollout", "rollback", interop, "--yes")
+	if _, errOut, code := r.run("", "rollout", "advance", interop); code != 5 || !strings.Contains(errOut, "rolled back from stage us-1 by tester") {
+		t.Errorf("advance after a rollback: exit %d, %s", code, errOut)
+	}
+}
+
+// TestRolloutPercentInJSON: issue #10 item 5 through the command line:
+// `rollout status -o json` gave "percent": 100 for 1%.
+func TestRolloutPercentInJSON(t *testing.T) {
+	r := newRamp(t)
+	r.ok("apply", "-f", testdata("scenario.yaml"))
+	r.ok("rollout", "advance", interop, "--to", "us-1")
+	st := r.status()
+	aud := st["audience"].([]any)
+	if us := aud[1].(map[string]any); us["percent"] != 1.0 {
+		t.Errorf("status audience: %v, want US at percent 1", aud)
+	}
+	if ch := st["nextChanges"].([]any)[0].(map[string]any); ch["from"] != 1.0 || ch["to"] != 10.0 {
+		t.Errorf("next changes: %v", ch)
+	}
+	dry := decode[map[string]any](t, r.ok("rollout", "advance", interop, "--to", "us-50", "--dry-run"))
+	if ch := dry["changes"].([]any)[0].(map[string]any); ch["to"] != 50.0 {
+		t.Errorf("dry run changes: %v", ch)
+	}
+	r.ok("rollout", "edit-stage", interop, "us-50", "--percent", "40")
+	audit := r.ok("audit", "--flag", interop, "-o", "table")
+	if !strings.Contains(audit, "50 → 40") || strings.Contains(audit, "5000") {
+		t.Errorf("the audit log's diff of the edit:\n%s", audit)
+	}
+}

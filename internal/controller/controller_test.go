@@ -151,8 +151,8 @@ func TestScheduleStops(t *testing.T) {
 	}{
 		{"paused", nil, func(t *testing.T, s *store.Store) {
 			if _, err := s.MoveRollout(ctx, store.Move{Flag: "messenger-ig-interop", Action: "rollout.pause",
-				Apply: func(r *rollout.Rollout, _ *flags.Flag, _ time.Time) (rollout.Progress, error) {
-					return r.SetPaused(true)
+				Apply: func(r *rollout.Rollout, _ *flags.Flag, now time.Time) (rollout.Progress, error) {
+					return r.Pause("alice", now, "")
 				}}, "alice"); err != nil {
 				t.Fatal(err)
 			}

@@ -67,7 +67,7 @@ func (m *Metrics) Collectors() []prometheus.Collector {
 
 // observe records a pass: the rollouts as it read them (nil when it could
 // not read them), what it did, and whether it failed.
-func (m *Metrics) observe(rs []rollout.Rollout, enabled map[string]bool, events []Event, err error) {
+func (m *Metrics) observe(rs []rollout.Rollout, killed map[string]bool, events []Event, err error) {
 	if m == nil {
 		return
 	}
@@ -90,7 +90,7 @@ func (m *Metrics) observe(rs []rollout.Rollout, enabled map[string]bool, events 
 		m.stages.WithLabelValues(r.Flag).Set(float64(len(r.Stages)))
 		m.paused.WithLabelValues(r.Flag).Set(boolGauge(r.Progress.Paused))
 		m.awaiting.WithLabelValues(r.Flag).Set(boolGauge(r.Progress.Pending != nil))
-		if n := r.Next(!enabled[r.Flag]); n.Stage >= 0 && n.Blocked == "" {
+		if n := r.Next(killed[r.Flag]); n.Stage >= 0 && n.Blocked == "" {
 			m.due.WithLabelValues(r.Flag).Set(float64(n.Due.Unix()))
 		}
 	}

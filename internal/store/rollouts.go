@@ -9,6 +9,7 @@ import (
 
 	"gorm.io/gorm"
 
+	"github.com/ramp-flags/ramp"
 	"github.com/ramp-flags/ramp/flags"
 	"github.com/ramp-flags/ramp/rollout"
 )
@@ -18,7 +19,7 @@ import (
 type rolloutRow struct {
 	Key       string `gorm:"primaryKey"` // the flag's key
 	Variant   string
-	Stages    string // JSON []rollout.Stage
+	Stages    string // JSON []storedStage: percentages in basis points
 	Progress  string // JSON rollout.Progress
 	Version   int64
 	CreatedAt time.Time `gorm:"autoCreateTime:false"`
@@ -42,8 +43,20 @@ func migrateRollouts(tx *gorm.DB, d *dialect) error {
 	)`, d.text, d.timestamp))
 }
 
+// storedStage is a stage as the rollouts table stores it: rollout.Stage's
+// fields with Go's default JSON encoding, so percentages stay in basis
+// points (flags.Percent's JSON) as every row written so far has them,
+// whereas rollout.Stage writes percent units for people and scripts
+// (rollout/json.go). A defined type has none of Stage's methods; Duration
+// and time fields keep theirs.
+type storedStage rollout.Stage
+
 func encodeRollout(r *rollout.Rollout) (rolloutRow, error) {
-	stages, err := json.Marshal(r.Stages)
+	stored := make([]storedStage, len(r.Stages))
+	for i := range r.Stages {
+		stored[i] = storedStage(r.Stages[i])
+	}
+	stages, err := json.Marshal(stored)
 	if err != nil {
 		return rolloutRow{}, fmt.Errorf("encode rollout %q: %w", r.Flag, err)
 	}
@@ -58,8 +71,13 @@ func encodeRollout(r *rollout.Rollout) (rolloutRow, error) {
 func decodeRollout(row *rolloutRow) (rollout.Rollout, error) {
 	r := rollout.Rollout{Plan: rollout.Plan{Flag: row.Key, Variant: row.Variant},
 		Version: row.Version, UpdatedBy: row.UpdatedBy, UpdatedAt: row.UpdatedAt.UTC()}
-	if err := json.Unmarshal([]byte(row.Stages), &r.Stages); err != nil {
+	var stored []storedStage
+	if err := json.Unmarshal([]byte(row.Stages), &stored); err != nil {
 		return r, fmt.Errorf("decode rollout %q stages: %w", row.Key, err)
+	}
+	r.Stages = make([]rollout.Stage, len(stored))
+	for i := range stored {
+		r.Stages[i] = rollout.Stage(stored[i])
 	}
 	if err := json.Unmarshal([]byte(row.Progress), &r.Progress); err != nil {
 		return r, fmt.Errorf("decode rollout %q progress: %w", row.Key, err)
@@ -153,7 +171,7 @@ func (w *writeTx) applyRollout(c rollout.Change) error {
 	if before != nil {
 		next.Progress = prev
 		if next.Progress.Stage != "" && next.StageIndex(next.Progress.Stage) < 0 {
-			return fmt.Errorf("rollout %s: the live stage %s is not in the new plan: keep it, or roll back to a stage the new plan keeps first",
+			return ramp.Errorf(ramp.KindInvalid, "rollout %s: the live stage %s is not in the new plan: keep it, or roll back to a stage the new plan keeps first",
 				c.Flag, next.Progress.Stage)
 		}
 		if p := next.Progress.Pending; p != nil && next.StageIndex(p.Stage) < 0 {
@@ -186,6 +204,10 @@ type Move struct {
 	// Apply computes the new progress from the rollout and its flag as
 	// stored now. Returning ErrNoChange writes nothing.
 	Apply func(r *rollout.Rollout, f *flags.Flag, now time.Time) (rollout.Progress, error)
+	// ActionOf, when set, names the audit action from the rollout as
+	// stored before the move, in place of Action: "rollout.advance.forced"
+	// for an advance that overrides a pause.
+	ActionOf func(r *rollout.Rollout) string
 }
 
 // ErrNoChange, returned by a Move's Apply, makes MoveRollout write nothing
@@ -197,9 +219,12 @@ var ErrNoChange = errors.New("nothing to change")
 // new progress, writes it with the version incremented (only if the version
 // is still the one read, so two servers never both move it) and records
 // m.Action in the audit log with the rollout before and after. It returns
-// the rollout as stored.
+// the rollout as stored, or m.Apply's error as it is.
 func (s *Store) MoveRollout(ctx context.Context, m Move, actor string) (rollout.Rollout, error) {
-	var out rollout.Rollout
+	var (
+		out     rollout.Rollout
+		refused error // Apply's, returned as it is
+	)
 	err := s.write(ctx, m.Action, actor, func(w *writeTx) error {
 		row, err := findRollout(forUpdate(w.db), m.Flag)
 		if err != nil {
@@ -223,6 +248,7 @@ func (s *Store) MoveRollout(ctx context.Context, m Move, actor string) (rollout.
 		}
 		progress, err := m.Apply(&r, &f, w.now)
 		if err != nil {
+			refused = err
 			return err
 		}
 		next := r
@@ -237,8 +263,15 @@ func (s *Store) MoveRollout(ctx context.Context, m Move, actor string) (rollout.
 			return err
 		}
 		out = next
-		return w.record(m.Action, "rollout", m.Flag, r, next)
+		action := m.Action
+		if m.ActionOf != nil {
+			action = m.ActionOf(&r)
+		}
+		return w.record(action, "rollout", m.Flag, r, next)
 	})
+	if refused != nil && errors.Is(err, refused) {
+		return rollout.Rollout{}, refused
+	}
 	if err != nil {
 		return rollout.Rollout{}, err
 	}
@@ -257,9 +290,123 @@ func describeProgress(r *rollout.Rollout) string {
 	}
 	if p.Paused {
 		s += ", paused"
+		if p.PausedBy != "" {
+			s += " by " + p.PausedBy
+		}
+		if p.PauseReason != "" {
+			s += " (" + p.PauseReason + ")"
+		}
 	}
 	if p.Pending != nil {
 		s += fmt.Sprintf(", stage %s awaiting approval asked by %s", p.Pending.Stage, p.Pending.By)
 	}
 	return s
+}
+
+// PlanEdit describes a change to one flag's rollout plan for EditRollout.
+type PlanEdit struct {
+	// Flag is the plan's flag.
+	Flag string
+	// BaseVersion is the rollout version the caller decided from (for
+	// instance the one it showed when asking for confirmation); if the
+	// plan has changed since, EditRollout refuses with a *ConflictError. 0
+	// skips the check.
+	BaseVersion int64
+	// Edit computes the new plan from the plan as stored now (nil when the
+	// flag has none) and the configuration as the transaction sees it:
+	// flags, and cohorts without their members (MemberCount is not set), so
+	// that its cost does not depend on member lists. It validates what it
+	// returns. A nil plan deletes the stored one; returning ErrNoChange
+	// writes nothing.
+	Edit func(cur *rollout.Rollout, st *flags.State) (*rollout.Plan, error)
+}
+
+// EditRollout changes one flag's rollout plan in one write transaction: it
+// reads and locks the plan, checks its version, reads the flags and cohorts
+// (without members), lets e.Edit compute the new plan and writes it as
+// ApplyWithRollouts would (recorded as "apply.create", "apply.update" or
+// "apply.delete" of kind "rollout"; an updated plan keeps its progress and
+// its live stage must stay in it). It returns the change written, or
+// ErrNoChange when the plan is unchanged.
+func (s *Store) EditRollout(ctx context.Context, e PlanEdit, actor string) (rollout.Change, error) {
+	var (
+		out     rollout.Change
+		refused error // Edit's, returned as it is
+	)
+	err := s.write(ctx, "edit rollout", actor, func(w *writeTx) error {
+		var cur []rollout.Rollout
+		row, err := findRollout(forUpdate(w.db), e.Flag)
+		switch {
+		case err == nil:
+			r, err := decodeRollout(row)
+			if err != nil {
+				return err
+			}
+			if e.BaseVersion != 0 && r.Version != e.BaseVersion {
+				return &ConflictError{Kind: "rollout", Key: e.Flag, Expected: e.BaseVersion, Actual: r.Version,
+					UpdatedBy: r.UpdatedBy, UpdatedAt: r.UpdatedAt, Now: describeProgress(&r)}
+			}
+			cur = []rollout.Rollout{r}
+		case !errors.Is(err, ErrNotFound):
+			return err
+		case e.BaseVersion != 0:
+			return &ConflictError{Kind: "rollout", Key: e.Flag, Expected: e.BaseVersion}
+		}
+		var st flags.State
+		if st.Flags, err = loadFlags(w.db); err != nil {
+			return err
+		}
+		if st.Cohorts, err = loadCohorts(w.db); err != nil {
+			return err
+		}
+		var r *rollout.Rollout
+		if cur != nil {
+			r = &cur[0]
+		}
+		plan, err := e.Edit(r, &st)
+		if err != nil {
+			refused = err
+			return err
+		}
+		var changes []rollout.Change
+		if plan == nil {
+			if r == nil {
+				return ErrNoChange
+			}
+			changes = []rollout.Change{{Flag: e.Flag, Action: flags.Delete, BaseVersion: r.Version}}
+		} else {
+			changes, _ = rollout.Diff(cur, []rollout.Plan{*plan}, false)
+		}
+		if len(changes) == 0 {
+			return ErrNoChange
+		}
+		out = changes[0]
+		return w.applyRollout(out)
+	})
+	if refused != nil && errors.Is(err, refused) {
+		return rollout.Change{}, refused
+	}
+	if err != nil {
+		return rollout.Change{}, err
+	}
+	return out, nil
+}
+
+// RolloutsAndFlags returns every rollout plan and every flag, in key order,
+// in one read: what rollout status reads, whatever the size of member
+// lists.
+func (s *Store) RolloutsAndFlags(ctx context.Context) ([]rollout.Rollout, []flags.Flag, error) {
+	var (
+		rs []rollout.Rollout
+		fs []flags.Flag
+	)
+	err := s.read(ctx, "read rollouts", func(db *gorm.DB) error {
+		var err error
+		if rs, err = loadRollouts(db); err != nil {
+			return err
+		}
+		fs, err = loadFlags(db)
+		return err
+	})
+	return rs, fs, err
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"github.com/ramp-flags/ramp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -156,5 +157,109 @@ func TestRolloutPrune(t *testing.T) {
 	rs, _ := s.Rollouts(ctx)
 	if len(rs) != 1 || rs[0].Flag != "a" {
 		t.Errorf("rollouts = %+v", rs)
+	}
+}
+
+// TestStoredPlansKeepBasisPoints: the rollouts table keeps percentages in
+// basis points, as rows written before issue #10 have them, while the audit
+// log records plans in percent units (issue #10 item 5: the audit showed
+// "percent: 5000 → 4000").
+func TestStoredPlansKeepBasisPoints(t *testing.T) {
+	ctx := context.Background()
+	s := openTestStore(t)
+	clock(s)
+	applyState(t, s, flags.State{Cohorts: []cohorts.Cohort{cohort("employees", members("emp-1")...)}, Flags: []flags.Flag{boolFlag("interop")}}, false, "alice")
+	// A row as an earlier ramp wrote it: us-1 at 1%, us-10 at 12.5%.
+	old := `[{"name":"dogfood","cohorts":["employees"],"percent":10000},{"name":"us-1","regions":["US"],"percent":100},` +
+		`{"name":"us-10","regions":["US"],"percent":1250,"after":"48h0m0s"}]`
+	if err := store.Exec(s, `INSERT INTO rollouts (key, variant, stages, progress, version, created_at, updated_at, updated_by)
+		VALUES ('interop', 'on', ?, '{"stage":"us-1","paused":true}', 1, ?, ?, 'alice')`, old, time.Now().UTC(), time.Now().UTC()); err != nil {
+		t.Fatal(err)
+	}
+	r, err := s.Rollout(ctx, "interop")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []flags.Percent
+	for _, st := range r.Stages {
+		got = append(got, st.Percent)
+	}
+	if want := []flags.Percent{10000, 100, 1250}; !slices.Equal(got, want) {
+		t.Errorf("percentages read from an old row: got %v, want %v", got, want)
+	}
+	if r.Stages[2].After != rollout.Duration(48*time.Hour) || !r.Progress.Paused || r.Progress.PausedBy != "" {
+		t.Errorf("old row: after %v, progress %+v", r.Stages[2].After, r.Progress)
+	}
+
+	// Written back (an edit), the row keeps basis points and the audit
+	// entry says percent.
+	p := r.Plan
+	p.Stages = slices.Clone(p.Stages)
+	p.Stages[2].Percent = 2000
+	applyPlans(t, s, []rollout.Plan{p}, false)
+	r, err = s.Rollout(ctx, "interop")
+	if err != nil || r.Stages[2].Percent != 2000 {
+		t.Fatalf("after the edit: %v, %v", r.Stages, err)
+	}
+	entries := mustAudit(t, s, store.AuditFilter{Kind: "rollout"})
+	last := entries[len(entries)-1]
+	for _, want := range []string{`"percent":12.5`, `"percent":1}`} {
+		if !strings.Contains(string(last.Before), want) {
+			t.Errorf("audit before lacks %s:\n%s", want, last.Before)
+		}
+	}
+	if !strings.Contains(string(last.After), `"percent":20`) {
+		t.Errorf("audit after lacks \"percent\":20:\n%s", last.After)
+	}
+}
+
+// TestEditRollout: plan edits check the plan's version and the live stage
+// inside the transaction, and an unchanged plan writes nothing.
+func TestEditRollout(t *testing.T) {
+	ctx := context.Background()
+	s := openTestStore(t)
+	clock(s)
+	applyState(t, s, flags.State{Cohorts: []cohorts.Cohort{cohort("employees", members("emp-1")...)}, Flags: []flags.Flag{boolFlag("interop")}}, false, "alice")
+	create := store.PlanEdit{Flag: "interop", Edit: func(cur *rollout.Rollout, st *flags.State) (*rollout.Plan, error) {
+		if cur != nil {
+			t.Errorf("a plan before the first edit: %+v", cur)
+		}
+		if len(st.Cohorts) != 1 || st.Cohorts[0].Members != nil || len(st.Flags) != 1 {
+			t.Errorf("the edit's configuration: %+v", st)
+		}
+		p := usPlan("interop")
+		return &p, nil
+	}}
+	if ch, err := s.EditRollout(ctx, create, "alice"); err != nil || ch.Action != flags.Create {
+		t.Fatalf("create: %+v, %v", ch, err)
+	}
+	if _, err := s.EditRollout(ctx, store.PlanEdit{Flag: "interop", Edit: func(cur *rollout.Rollout, _ *flags.State) (*rollout.Plan, error) {
+		return &cur.Plan, nil
+	}}, "alice"); !errors.Is(err, store.ErrNoChange) {
+		t.Errorf("unchanged plan: %v, want ErrNoChange", err)
+	}
+	if _, err := s.EditRollout(ctx, store.PlanEdit{Flag: "interop", BaseVersion: 7, Edit: func(cur *rollout.Rollout, _ *flags.State) (*rollout.Plan, error) {
+		return nil, nil
+	}}, "alice"); !errors.Is(err, store.ErrConflict) {
+		t.Errorf("stale version: %v, want a conflict", err)
+	}
+	if _, err := s.MoveRollout(ctx, advance("interop", "us-1", "alice", 0), "alice"); err != nil {
+		t.Fatal(err)
+	}
+	_, err := s.EditRollout(ctx, store.PlanEdit{Flag: "interop", Edit: func(cur *rollout.Rollout, _ *flags.State) (*rollout.Plan, error) {
+		p := cur.Plan
+		p.Stages = slices.Delete(slices.Clone(p.Stages), 1, 2)
+		return &p, nil
+	}}, "alice")
+	if ramp.KindOf(err) != ramp.KindInvalid || !strings.Contains(err.Error(), "the live stage us-1 is not in the new plan") {
+		t.Errorf("removing the live stage: %v (kind %v)", err, ramp.KindOf(err))
+	}
+	if ch, err := s.EditRollout(ctx, store.PlanEdit{Flag: "interop", BaseVersion: 2, Edit: func(*rollout.Rollout, *flags.State) (*rollout.Plan, error) {
+		return nil, nil
+	}}, "alice"); err != nil || ch.Action != flags.Delete {
+		t.Errorf("delete: %+v, %v", ch, err)
+	}
+	if _, err := s.Rollout(ctx, "interop"); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("after delete: %v", err)
 	}
 }
