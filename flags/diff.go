@@ -13,7 +13,7 @@ import (
 // Action is what applying a configuration does to one object.
 type Action string
 
-// The actions of a Plan.
+// The actions of a ChangeSet.
 const (
 	Create Action = "create"
 	Update Action = "update"
@@ -41,20 +41,22 @@ type Change struct {
 	BaseVersion int64 `json:"-"`
 }
 
-// Plan is the difference between the stored state and a desired one.
-type Plan struct {
+// ChangeSet is the difference between the stored state and a desired one:
+// what applying a configuration creates, updates and deletes. (A rollout
+// plan is rollout.Plan.)
+type ChangeSet struct {
 	Changes []Change `json:"changes"`
 	// Unchanged counts the declared objects that are already as declared.
 	Unchanged int `json:"unchanged"`
 }
 
-// Empty reports whether applying the plan changes nothing.
-func (p *Plan) Empty() bool { return len(p.Changes) == 0 }
+// Empty reports whether applying the change set changes nothing.
+func (s *ChangeSet) Empty() bool { return len(s.Changes) == 0 }
 
 // Count returns how many changes have the given action.
-func (p *Plan) Count(a Action) int {
+func (s *ChangeSet) Count(a Action) int {
 	n := 0
-	for _, c := range p.Changes {
+	for _, c := range s.Changes {
 		if c.Action == a {
 			n++
 		}
@@ -67,8 +69,8 @@ func (p *Plan) Count(a Action) int {
 // with prune. A desired cohort whose Members is nil leaves the stored member
 // list alone (lists imported from CSV are not part of the file); a non-nil
 // Members, even empty, replaces it.
-func Diff(current, desired *State, prune bool) Plan {
-	var p Plan
+func Diff(current, desired *State, prune bool) ChangeSet {
+	var p ChangeSet
 	cur := make(map[string]*cohorts.Cohort, len(current.Cohorts))
 	for i := range current.Cohorts {
 		cur[current.Cohorts[i].Key] = &current.Cohorts[i]

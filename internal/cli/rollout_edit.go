@@ -300,7 +300,7 @@ func editPlan(ctx context.Context, f *Factory, flag, variant string, edit func(p
 			fmt.Fprintf(f.IO.ErrOut, "rollout %s unchanged\n", flag)
 			return nil
 		}
-		if err := s.ApplyWithRollouts(ctx, nil, flags.Plan{}, changes, f.Actor); err != nil {
+		if err := s.ApplyWithRollouts(ctx, nil, flags.ChangeSet{}, changes, f.Actor); err != nil {
 			return err
 		}
 		verb := "updated"
@@ -334,7 +334,7 @@ terminal and needs --yes elsewhere.`,
 					return err
 				}
 				changes := []rollout.Change{{Flag: r.Flag, Action: flags.Delete, BaseVersion: r.Version}}
-				if err := s.ApplyWithRollouts(ctx, nil, flags.Plan{}, changes, f.Actor); err != nil {
+				if err := s.ApplyWithRollouts(ctx, nil, flags.ChangeSet{}, changes, f.Actor); err != nil {
 					return err
 				}
 				fmt.Fprintf(f.IO.ErrOut, "rollout plan of %s deleted\n", args[0])

@@ -29,8 +29,8 @@ const memberBatch = 1000
 // change conflicts, Apply writes nothing and returns a *ConflictError. Every
 // object written has its version incremented and gets an audit entry with
 // action "apply.create", "apply.update" or "apply.delete".
-func (s *Store) Apply(ctx context.Context, desired *flags.State, plan flags.Plan, actor string) error {
-	return s.ApplyWithRollouts(ctx, desired, plan, nil, actor)
+func (s *Store) Apply(ctx context.Context, desired *flags.State, set flags.ChangeSet, actor string) error {
+	return s.ApplyWithRollouts(ctx, desired, set, nil, actor)
 }
 
 // ApplyWithRollouts is Apply with changes to rollout plans (from
@@ -39,7 +39,7 @@ func (s *Store) Apply(ctx context.Context, desired *flags.State, plan flags.Plan
 // create a flag and its plan together. An updated plan keeps its progress;
 // its live stage must still be in it. Plan changes are recorded as
 // "apply.create", "apply.update" and "apply.delete" of kind "rollout".
-func (s *Store) ApplyWithRollouts(ctx context.Context, desired *flags.State, plan flags.Plan, rollouts []rollout.Change, actor string) error {
+func (s *Store) ApplyWithRollouts(ctx context.Context, desired *flags.State, plan flags.ChangeSet, rollouts []rollout.Change, actor string) error {
 	if desired == nil {
 		desired = &flags.State{}
 	}
@@ -66,7 +66,7 @@ func (s *Store) ApplyWithRollouts(ctx context.Context, desired *flags.State, pla
 }
 
 // applyPlan carries out the cohort and flag changes of an apply.
-func (w *writeTx) applyPlan(desired *flags.State, plan flags.Plan) error {
+func (w *writeTx) applyPlan(desired *flags.State, plan flags.ChangeSet) error {
 	for _, c := range plan.Changes {
 		var err error
 		switch c.Kind {
