@@ -2,6 +2,7 @@ package flags
 
 import (
 	"encoding/json"
+	"fmt"
 	"reflect"
 	"slices"
 	"sort"
@@ -13,7 +14,7 @@ import (
 // Action is what applying a configuration does to one object.
 type Action string
 
-// The actions of a Plan.
+// The actions of a ChangeSet.
 const (
 	Create Action = "create"
 	Update Action = "update"
@@ -36,25 +37,59 @@ type Change struct {
 	Key    string   `json:"key"`
 	Action Action   `json:"action"`
 	Fields []string `json:"fields,omitempty"` // for updates: the fields that differ
+	// Members says, for a cohort whose member list the change creates or
+	// changes, how many members come and go.
+	Members *MemberDelta `json:"members,omitempty"`
 	// BaseVersion is the stored version the change was computed against; a
 	// store refuses the change if the object has changed since.
 	BaseVersion int64 `json:"-"`
 }
 
-// Plan is the difference between the stored state and a desired one.
-type Plan struct {
+// MemberDelta is what a change does to a cohort's member list.
+type MemberDelta struct {
+	Before  int `json:"before"`  // members listed before
+	After   int `json:"after"`   // members listed after
+	Added   int `json:"added"`   // users listed after and not before
+	Removed int `json:"removed"` // users listed before and not after
+	Updated int `json:"updated"` // users listed before and after whose region changed
+	// Kept counts the members listed before that the file does not list
+	// and that stay listed, because imports own the list.
+	Kept int `json:"kept,omitempty"`
+}
+
+// Changed reports whether the list changes.
+func (d *MemberDelta) Changed() bool { return d.Added+d.Removed+d.Updated > 0 }
+
+// String describes the delta for people: "members: 7 → 5, 2 removed".
+func (d *MemberDelta) String() string {
+	s := fmt.Sprintf("members: %d → %d", d.Before, d.After)
+	for _, part := range []struct {
+		n    int
+		what string
+	}{{d.Added, "added"}, {d.Removed, "removed"}, {d.Updated, "with a new region"}, {d.Kept, "imported kept"}} {
+		if part.n > 0 {
+			s += fmt.Sprintf(", %d %s", part.n, part.what)
+		}
+	}
+	return s
+}
+
+// ChangeSet is the difference between the stored state and a desired one:
+// what applying a configuration creates, updates and deletes. (A rollout
+// plan is rollout.Plan.)
+type ChangeSet struct {
 	Changes []Change `json:"changes"`
 	// Unchanged counts the declared objects that are already as declared.
 	Unchanged int `json:"unchanged"`
 }
 
-// Empty reports whether applying the plan changes nothing.
-func (p *Plan) Empty() bool { return len(p.Changes) == 0 }
+// Empty reports whether applying the change set changes nothing.
+func (s *ChangeSet) Empty() bool { return len(s.Changes) == 0 }
 
 // Count returns how many changes have the given action.
-func (p *Plan) Count(a Action) int {
+func (s *ChangeSet) Count(a Action) int {
 	n := 0
-	for _, c := range p.Changes {
+	for _, c := range s.Changes {
 		if c.Action == a {
 			n++
 		}
@@ -67,8 +102,30 @@ func (p *Plan) Count(a Action) int {
 // with prune. A desired cohort whose Members is nil leaves the stored member
 // list alone (lists imported from CSV are not part of the file); a non-nil
 // Members, even empty, replaces it.
-func Diff(current, desired *State, prune bool) Plan {
-	var p Plan
+func Diff(current, desired *State, prune bool) ChangeSet {
+	return diff(current, desired, prune, func(old, c *cohorts.Cohort) *MemberDelta {
+		d := compareMembers(old.Members, c.Members)
+		return &d
+	})
+}
+
+// DiffMembers is Diff for a current state read without member ids (a
+// catalogue, with MemberCount): the caller, who compared the declared
+// member lists with the stored ones, gives their deltas by cohort key. A
+// declared list without an entry in members is taken as unchanged.
+func DiffMembers(current, desired *State, prune bool, members map[string]MemberDelta) ChangeSet {
+	return diff(current, desired, prune, func(old, c *cohorts.Cohort) *MemberDelta {
+		if d, ok := members[c.Key]; ok {
+			return &d
+		}
+		return &MemberDelta{Before: old.MemberCount, After: old.MemberCount}
+	})
+}
+
+// diff is Diff with the comparison of a stored cohort's member list with a
+// declared one (non-nil) given.
+func diff(current, desired *State, prune bool, members func(old, c *cohorts.Cohort) *MemberDelta) ChangeSet {
+	var p ChangeSet
 	cur := make(map[string]*cohorts.Cohort, len(current.Cohorts))
 	for i := range current.Cohorts {
 		cur[current.Cohorts[i].Key] = &current.Cohorts[i]
@@ -78,7 +135,11 @@ func Diff(current, desired *State, prune bool) Plan {
 		declared[c.Key] = true
 		old, ok := cur[c.Key]
 		if !ok {
-			p.Changes = append(p.Changes, Change{Kind: KindCohort, Key: c.Key, Action: Create})
+			ch := Change{Kind: KindCohort, Key: c.Key, Action: Create}
+			if c.Members != nil {
+				ch.Members = &MemberDelta{After: len(c.Members), Added: len(c.Members)}
+			}
+			p.Changes = append(p.Changes, ch)
 			continue
 		}
 		var fields []string
@@ -88,14 +149,21 @@ func Diff(current, desired *State, prune bool) Plan {
 		if !sameJSON(old.When, c.When) {
 			fields = append(fields, "when")
 		}
-		if c.Members != nil && !sameMembers(old.Members, c.Members) {
-			fields = append(fields, "members")
+		var delta *MemberDelta
+		if c.Members != nil {
+			if delta = members(old, &c); delta.Changed() {
+				fields = append(fields, "members")
+			}
 		}
 		if len(fields) == 0 {
 			p.Unchanged++
 			continue
 		}
-		p.Changes = append(p.Changes, Change{Kind: KindCohort, Key: c.Key, Action: Update, Fields: fields, BaseVersion: old.Version})
+		ch := Change{Kind: KindCohort, Key: c.Key, Action: Update, Fields: fields, BaseVersion: old.Version}
+		if delta != nil && delta.Changed() {
+			ch.Members = delta
+		}
+		p.Changes = append(p.Changes, ch)
 	}
 	if prune {
 		for _, c := range sortedCohorts(current.Cohorts) {
@@ -186,23 +254,30 @@ func sameJSON(a, b any) bool {
 	return string(ja) == string(jb)
 }
 
-func sameMembers(a, b []cohorts.Member) bool {
-	if len(a) != len(b) {
-		return false
+// compareMembers counts what replacing the member list a with b changes;
+// regions compare in upper case, as stores keep them.
+func compareMembers(a, b []cohorts.Member) MemberDelta {
+	old := make(map[string]cohorts.Region, len(a))
+	for _, m := range upperRegions(a) {
+		old[m.ID] = m.Region
 	}
-	sa, sb := upperRegions(a), upperRegions(b)
-	byID := func(x, y cohorts.Member) int {
-		switch {
-		case x.ID < y.ID:
-			return -1
-		case x.ID > y.ID:
-			return 1
+	d := MemberDelta{Before: len(old)}
+	seen := make(map[string]bool, len(b))
+	for _, m := range upperRegions(b) {
+		if seen[m.ID] {
+			continue
 		}
-		return 0
+		seen[m.ID] = true
+		switch r, ok := old[m.ID]; {
+		case !ok:
+			d.Added++
+		case r != m.Region:
+			d.Updated++
+		}
 	}
-	slices.SortFunc(sa, byID)
-	slices.SortFunc(sb, byID)
-	return slices.Equal(sa, sb)
+	d.After = len(seen)
+	d.Removed = d.Before - (d.After - d.Added)
+	return d
 }
 
 // upperRegions copies a member list with regions in upper case, as stores

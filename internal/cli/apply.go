@@ -2,19 +2,22 @@ package cli
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 
-	"github.com/ramp-flags/ramp/cohorts"
+	"github.com/ramp-flags/ramp"
 	"github.com/ramp-flags/ramp/flags"
+	"github.com/ramp-flags/ramp/internal/admin"
 	"github.com/ramp-flags/ramp/internal/config"
-	"github.com/ramp-flags/ramp/internal/store"
 	"github.com/ramp-flags/ramp/rollout"
 )
 
@@ -67,34 +70,50 @@ it writes, the whole apply is refused ("changed meanwhile"): read and retry.`,
 	return cmd
 }
 
+// readInput reads an input file named on the command line, or stdin for
+// "-", through config.MaxSize: the policy of every input file of the CLI.
+// A file that does not exist, is neither a regular file nor a pipe, or is
+// larger than the limit is invalid input (exit 3) naming the path; a
+// failure while reading is an I/O error (exit 1).
 func readInput(in io.Reader, name string) ([]byte, string, error) {
 	if name == "-" {
-		b, err := io.ReadAll(io.LimitReader(in, config.MaxSize+1))
-		return b, "<stdin>", err
+		return readLimited(in, "<stdin>")
 	}
 	st, err := os.Stat(name)
 	if err != nil {
-		return nil, name, &InvalidError{err}
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil, name, ramp.Errorf(ramp.KindInvalid, "%s: no such file", name)
+		}
+		return nil, name, ramp.Errorf(ramp.KindInvalid, "%w", err)
 	}
-	if st.IsDir() {
-		return nil, name, &InvalidError{fmt.Errorf("%s is a directory", name)}
+	switch mode := st.Mode(); {
+	case mode.IsDir():
+		return nil, name, ramp.Errorf(ramp.KindInvalid, "%s is a directory, not a configuration file", name)
+	case mode&fs.ModeNamedPipe != 0:
+		// A pipe (-f <(command)) is read as stdin is, through the limit.
+	case !mode.IsRegular():
+		return nil, name, ramp.Errorf(ramp.KindInvalid, "%s is not a regular file (%s)", name, mode.Type())
+	case st.Size() > config.MaxSize:
+		return nil, name, ramp.Errorf(ramp.KindInvalid, "%s: %w: %d MiB, more than %d MiB", name, config.ErrTooLarge, st.Size()>>20, config.MaxSize>>20)
 	}
-	b, err := os.ReadFile(name)
+	f, err := os.Open(name)
 	if err != nil {
-		return nil, name, &InvalidError{err}
+		return nil, name, ramp.Errorf(ramp.KindInvalid, "%w", err)
 	}
-	return b, name, nil
+	defer f.Close()
+	return readLimited(f, name)
 }
 
-// applyResult is what apply prints: the plan and whether it was written.
-type applyResult struct {
-	File    string         `json:"file"`
-	DryRun  bool           `json:"dryRun"`
-	Applied bool           `json:"applied"`
-	Changes []flags.Change `json:"changes"`
-	// Rollouts are the rollout plans created, updated or deleted.
-	Rollouts []rollout.Change `json:"rollouts"`
-	Summary  map[string]int   `json:"summary"`
+// readLimited reads r to its end, refusing more than config.MaxSize bytes.
+func readLimited(r io.Reader, name string) ([]byte, string, error) {
+	b, err := io.ReadAll(io.LimitReader(r, config.MaxSize+1))
+	if err != nil {
+		return nil, name, fmt.Errorf("read %s: %w", name, err)
+	}
+	if len(b) > config.MaxSize {
+		return nil, name, ramp.Errorf(ramp.KindInvalid, "%s: %w: more than %d MiB", name, config.ErrTooLarge, config.MaxSize>>20)
+	}
+	return b, name, nil
 }
 
 func applyRun(ctx context.Context, opts *applyOptions) error {
@@ -107,131 +126,108 @@ func applyRun(ctx context.Context, opts *applyOptions) error {
 	if err != nil {
 		return err
 	}
-	// Structural problems do not stop here: validation below adds those of
-	// the values that did decode, so the user sees every problem at once.
+	// Structural problems do not stop here: validation adds those of the
+	// values that did decode, so the user sees every problem at once.
 	doc, err := config.ParsePartial(name, data)
 	if doc == nil {
 		return err
 	}
-	return opts.f.withStore(ctx, func(s *store.Store) error {
-		current, _, err := s.State(ctx)
+	return opts.f.withAdmin(ctx, true, func(ctx context.Context, a *admin.Service) error {
+		res, err := a.Apply(ctx, admin.ApplyRequest{Doc: doc, DryRun: opts.dryRun, Prune: opts.prune})
+		var live *admin.LiveStageError
+		if errors.As(err, &live) {
+			return fmt.Errorf("%w (ramp rollout rollback %s --to STAGE)", err, live.Flag)
+		}
 		if err != nil {
 			return err
-		}
-		desired := doc.Resolve(&current)
-		if err := doc.Validate(validationState(&current, &desired, opts.prune)); err != nil {
-			return err
-		}
-		stored, err := s.Rollouts(ctx)
-		if err != nil {
-			return err
-		}
-		plan := flags.Diff(&current, &desired, opts.prune)
-		rchanges, runchanged := rollout.Diff(stored, doc.Rollouts(), opts.prune)
-		if err := checkLiveStages(stored, rchanges); err != nil {
-			return err
-		}
-		res := applyResult{File: name, DryRun: opts.dryRun, Changes: plan.Changes, Rollouts: rchanges, Summary: map[string]int{
-			"create": plan.Count(flags.Create), "update": plan.Count(flags.Update), "delete": plan.Count(flags.Delete),
-			"unchanged": plan.Unchanged + runchanged,
-		}}
-		for _, c := range rchanges {
-			res.Summary[string(c.Action)]++
-		}
-		if res.Changes == nil {
-			res.Changes = []flags.Change{}
-		}
-		if res.Rollouts == nil {
-			res.Rollouts = []rollout.Change{}
-		}
-		if !opts.dryRun && (!plan.Empty() || len(rchanges) > 0) {
-			if err := s.ApplyWithRollouts(ctx, &desired, plan, rchanges, opts.f.Actor); err != nil {
-				return err
-			}
-			res.Applied = true
 		}
 		if format != formatTable {
 			return writeData(io.Out, format, res)
 		}
-		printPlan(io, &res)
+		printApply(io, res)
 		return nil
 	})
 }
 
-// checkLiveStages refuses plan updates that drop a plan's live stage: the
-// users it serves would be left without a stage.
-func checkLiveStages(stored []rollout.Rollout, changes []rollout.Change) error {
-	live := map[string]string{}
-	for _, r := range stored {
-		live[r.Flag] = r.Progress.Stage
-	}
-	for _, c := range changes {
-		if stage := live[c.Flag]; c.Action == flags.Update && stage != "" && c.Plan.StageIndex(stage) < 0 {
-			return &InvalidError{fmt.Errorf("rollout %s: the live stage %s is not in the new plan: keep it, or first roll back to a stage the new plan keeps (ramp rollout rollback %s --to STAGE)",
-				c.Flag, stage, c.Flag)}
-		}
-	}
-	return nil
-}
-
-// validationState is what the database will hold after the apply, for
-// validation: the file's objects at their positions in the file (so that
-// problems map to its lines), then, without --prune, the stored cohorts and
-// flags the file does not declare, which its flags and plans may still name.
-func validationState(current, desired *flags.State, prune bool) *flags.State {
-	st := &flags.State{Cohorts: append([]cohorts.Cohort(nil), desired.Cohorts...), Flags: slices.Clip(desired.Flags)}
-	if prune {
-		return st
-	}
-	declaredFlags := map[string]bool{}
-	for _, f := range desired.Flags {
-		declaredFlags[f.Key] = true
-	}
-	for _, f := range current.Flags {
-		if !declaredFlags[f.Key] {
-			st.Flags = append(st.Flags, f)
-		}
-	}
-	declared := map[string]bool{}
-	for _, c := range desired.Cohorts {
-		declared[c.Key] = true
-	}
-	for _, c := range current.Cohorts {
-		if !declared[c.Key] {
-			st.Cohorts = append(st.Cohorts, cohorts.Cohort{Key: c.Key})
-		}
-	}
-	return st
-}
-
-func printPlan(io *IOStreams, res *applyResult) {
+// printApply prints an apply's changes on stdout, one line each, then notes
+// and a summary on stderr.
+func printApply(io *IOStreams, res *admin.ApplyResult) {
 	w := io.Out
+	signs := map[flags.Action]string{flags.Create: "+", flags.Update: "~", flags.Delete: "-"}
 	for _, c := range res.Changes {
-		sign := map[flags.Action]string{flags.Create: "+", flags.Update: "~", flags.Delete: "-"}[c.Action]
-		line := fmt.Sprintf("%s %s %s", sign, c.Kind, c.Key)
-		if len(c.Fields) > 0 {
-			line += " (" + strings.Join(c.Fields, ", ") + ")"
+		line := fmt.Sprintf("%s %s %s", signs[c.Action], c.Kind, c.Key)
+		var parts []string
+		for _, f := range c.Fields {
+			if f == "members" && c.Members != nil {
+				f = c.Members.String()
+			}
+			parts = append(parts, f)
+		}
+		if c.Action == flags.Create && c.Members != nil {
+			parts = append(parts, plural(c.Members.After, "member", "members"))
+		}
+		if len(parts) > 0 {
+			line += " (" + strings.Join(parts, ", ") + ")"
 		}
 		fmt.Fprintln(w, line)
+	}
+	set := map[string]*admin.ProgressNote{}
+	for i := range res.Progress {
+		set[res.Progress[i].Flag] = &res.Progress[i]
 	}
 	for _, c := range res.Rollouts {
-		sign := map[flags.Action]string{flags.Create: "+", flags.Update: "~", flags.Delete: "-"}[c.Action]
-		line := fmt.Sprintf("%s rollout %s", sign, c.Flag)
-		if len(c.Fields) > 0 {
-			line += " (" + strings.Join(c.Fields, ", ") + ")"
+		line := fmt.Sprintf("%s rollout %s", signs[c.Action], c.Flag)
+		parts := slices.Clone(c.Fields)
+		if n := set[c.Flag]; n != nil && n.Action == admin.ProgressSet {
+			parts = append(parts, "progress: "+describeProgress(&n.File))
+		}
+		if len(parts) > 0 {
+			line += " (" + strings.Join(parts, ", ") + ")"
 		}
 		fmt.Fprintln(w, line)
+	}
+	for _, n := range res.Progress {
+		if n.Action == admin.ProgressKept {
+			fmt.Fprintf(io.ErrOut, "note: rollout %s stays %s; the file says %s, which apply never applies to an existing plan (move it with ramp rollout advance or rollback)\n",
+				n.Flag, describeProgress(n.Stored), describeProgress(&n.File))
+		}
+	}
+	for _, l := range res.Imported {
+		fmt.Fprintf(io.ErrOut, "note: cohort %s: %s the file does not list stay, because imports set the list (replaceMembers: true in the file replaces it)\n",
+			l.Cohort, plural(l.Kept, "imported member", "imported members"))
 	}
 	sum := res.Summary
 	counts := fmt.Sprintf("%d to create, %d to update, %d to delete, %d unchanged", sum["create"], sum["update"], sum["delete"], sum["unchanged"])
 	switch {
-	case len(res.Changes) == 0:
+	case !res.Changed():
 		fmt.Fprintf(io.ErrOut, "%s: nothing to change (%d unchanged)\n", res.File, sum["unchanged"])
 	case res.DryRun:
 		fmt.Fprintf(io.ErrOut, "dry run: %s; nothing written\n", counts)
 	default:
 		fmt.Fprintf(io.ErrOut, "applied %s: %d created, %d updated, %d deleted, %d unchanged\n", res.File, sum["create"], sum["update"], sum["delete"], sum["unchanged"])
 	}
+}
+
+// describeProgress says where a plan stands: "at stage us-10 since … by
+// alice, paused".
+func describeProgress(p *rollout.Progress) string {
+	s := "not started"
+	if p.Stage != "" {
+		s = "at stage " + p.Stage
+		if !p.Since.IsZero() {
+			s += " since " + p.Since.UTC().Format(time.RFC3339)
+		}
+		if p.By != "" {
+			s += " by " + p.By
+		}
+	}
+	if p.Paused {
+		s += ", paused"
+	}
+	if p.Pending != nil {
+		s += fmt.Sprintf(", stage %s awaiting approval", p.Pending.Stage)
+	}
+	return s
 }
 
 type exportOptions struct {
@@ -244,11 +240,15 @@ func newExportCmd(f *Factory, runF func(*exportOptions) error) *cobra.Command {
 	opts := &exportOptions{f: f}
 	cmd := &cobra.Command{
 		Use:   "export",
-		Short: "Write every cohort and flag in the apply format",
-		Long: `Write the current configuration — every cohort (with its listed members) and
-every flag — in the format "ramp apply" reads. Applying the export to the same
-database changes nothing; applying it to a new database reproduces the
-configuration (the audit log and versions are not part of it).`,
+		Short: "Write every cohort, flag and rollout plan in the apply format",
+		Long: `Write the current configuration — every cohort (with its listed members),
+every flag and every rollout plan (with its progress) — in the format "ramp
+apply" reads. Applying the export to the same database changes nothing;
+applying it to a new database reproduces the configuration, live rollouts
+included (the audit log, API keys and versions are not part of it).
+
+Member lists stream from the database to the output: memory stays flat
+whatever their size.`,
 		Example: `  ramp export > backup.yaml
   ramp export -o json --file backup.json`,
 		Args: exactArgs(0, "no arguments"),
@@ -271,28 +271,18 @@ configuration (the audit log and versions are not part of it).`,
 }
 
 func exportRun(ctx context.Context, opts *exportOptions) error {
-	return opts.f.withStore(ctx, func(s *store.Store) error {
-		st, _, err := s.State(ctx)
-		if err != nil {
-			return err
-		}
-		rs, err := s.Rollouts(ctx)
-		if err != nil {
-			return err
-		}
-		plans := make([]rollout.Plan, len(rs))
-		for i := range rs {
-			plans[i] = rs[i].Plan
-		}
+	return opts.f.withAdmin(ctx, false, func(ctx context.Context, a *admin.Service) error {
 		if opts.file == "" {
-			return config.Encode(opts.f.IO.Out, &st, opts.format, plans...)
+			_, err := a.Export(ctx, opts.f.IO.Out, opts.format)
+			return err
 		}
 		tmp, err := os.CreateTemp(filepath.Dir(opts.file), ".ramp-export-*")
 		if err != nil {
 			return err
 		}
 		defer os.Remove(tmp.Name())
-		if err := config.Encode(tmp, &st, opts.format, plans...); err != nil {
+		res, err := a.Export(ctx, tmp, opts.format)
+		if err != nil {
 			tmp.Close()
 			return err
 		}
@@ -302,7 +292,25 @@ func exportRun(ctx context.Context, opts *exportOptions) error {
 		if err := os.Rename(tmp.Name(), opts.file); err != nil {
 			return err
 		}
-		fmt.Fprintf(opts.f.IO.ErrOut, "exported %s and %s to %s\n", plural(len(st.Cohorts), "cohort", "cohorts"), plural(len(st.Flags), "flag", "flags"), opts.file)
+		fmt.Fprintf(opts.f.IO.ErrOut, "exported %s, %s and %s to %s\n", plural(res.Cohorts, "cohort", "cohorts"),
+			plural(res.Flags, "flag", "flags"), plural(res.Rollouts, "rollout plan", "rollout plans"), opts.file)
 		return nil
 	})
+}
+
+// checkLiveStages refuses plan updates that drop a plan's live stage: the
+// users it serves would be left without a stage. (rollout edit's; apply's
+// check is admin.LiveStageError, inside its transaction.)
+func checkLiveStages(stored []rollout.Rollout, changes []rollout.Change) error {
+	live := map[string]string{}
+	for _, r := range stored {
+		live[r.Flag] = r.Progress.Stage
+	}
+	for _, c := range changes {
+		if stage := live[c.Flag]; c.Action == flags.Update && stage != "" && c.Plan.StageIndex(stage) < 0 {
+			return &InvalidError{fmt.Errorf("rollout %s: the live stage %s is not in the new plan: keep it, or first roll back to a stage the new plan keeps (ramp rollout rollback %s --to STAGE)",
+				c.Flag, stage, c.Flag)}
+		}
+	}
+	return nil
 }

@@ -12,6 +12,7 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
+	"github.com/ramp-flags/ramp"
 	"github.com/ramp-flags/ramp/flags"
 	"github.com/ramp-flags/ramp/flags/bucket"
 	"github.com/ramp-flags/ramp/rollout"
@@ -21,8 +22,9 @@ import (
 // Member lists of millions belong in CSV imports, not in configuration files.
 const MaxSize = 64 << 20
 
-// ErrTooLarge is returned, wrapped, for a file larger than MaxSize.
-var ErrTooLarge = errors.New("configuration file too large")
+// ErrTooLarge is returned, wrapped, for a file larger than MaxSize. It
+// matches ramp.ErrInvalid.
+var ErrTooLarge error = &ramp.Error{Kind: ramp.KindInvalid, Msg: "configuration file too large"}
 
 // Document is a parsed configuration file. It remembers where each value was
 // written, to report problems by line, and which optional fields each flag
@@ -33,6 +35,9 @@ type Document struct {
 	state flags.State
 	decls []flagDecl // parallel to state.Flags
 	plans []rollout.Plan
+	// cohortDecls is parallel to state.Cohorts; progress to plans.
+	cohortDecls []cohortDecl
+	progress    []*rollout.Progress
 
 	// structural holds the problems found while decoding a document that
 	// ParsePartial returned anyway; damaged, the paths whose values could
@@ -71,7 +76,8 @@ func Parse(filename string, data []byte) (*Document, error) {
 	if e := newError(filename, d.problems); e != nil {
 		return nil, e
 	}
-	return &Document{file: filename, root: root, state: st, decls: decls, plans: plans}, nil
+	return &Document{file: filename, root: root, state: st, decls: decls, plans: plans,
+		cohortDecls: d.cohortDecls, progress: d.progress}, nil
 }
 
 // ParsePartial is Parse for callers that report every problem at once: when
@@ -99,7 +105,8 @@ func ParsePartial(filename string, data []byte) (*Document, error) {
 			}
 		}
 	}
-	doc := &Document{file: filename, root: root, state: st, decls: decls, plans: plans, structural: d.problems, damaged: d.damaged}
+	doc := &Document{file: filename, root: root, state: st, decls: decls, plans: plans,
+		cohortDecls: d.cohortDecls, progress: d.progress, structural: d.problems, damaged: d.damaged}
 	if d.exhausted {
 		return nil, newError(filename, d.problems)
 	}
@@ -196,6 +203,32 @@ func (d *Document) State() flags.State {
 // slice is shared with the document; treat it as read-only.
 func (d *Document) Rollouts() []rollout.Plan { return d.plans }
 
+// ReplacesMembers reports whether the file says that its member list for
+// the cohort replaces the stored one even where imports set it
+// (replaceMembers: true). Without it, apply only adds to a list that a
+// CSV import set: it never shrinks what the file does not own.
+func (d *Document) ReplacesMembers(cohort string) bool {
+	for i, c := range d.state.Cohorts {
+		if c.Key == cohort && i < len(d.cohortDecls) && d.cohortDecls[i].replaceMembers {
+			return true
+		}
+	}
+	return false
+}
+
+// Progress returns the progress the file gives a flag's rollout plan
+// (written by export: the live stage, who started it and when, paused,
+// a pending approval), and whether it gives one. Apply uses it only when
+// it creates the plan; it never moves a plan that exists.
+func (d *Document) Progress(flag string) (rollout.Progress, bool) {
+	for i, p := range d.plans {
+		if p.Flag == flag && i < len(d.progress) && d.progress[i] != nil {
+			return *d.progress[i], true
+		}
+	}
+	return rollout.Progress{}, false
+}
+
 // Resolve returns the declared state completed from the current stored state
 // (nil for none): a flag that does not declare enabled keeps its current
 // enabled state, and is enabled when new, so that applying a file never
@@ -233,6 +266,19 @@ func (d *Document) Resolve(current *flags.State) flags.State {
 // name, which is also where their checks look.
 func (d *Document) Validate(resolved *flags.State) error {
 	ps := slices.Clone(d.structural)
+	for i, prog := range d.progress {
+		if prog == nil || i >= len(d.plans) {
+			continue
+		}
+		plan, path := &d.plans[i], index("rollouts", i)+".progress"
+		for _, st := range []struct{ name, field string }{{prog.Stage, "stage"}, {pendingStage(prog), "pending.stage"}} {
+			if st.name != "" && plan.StageIndex(st.name) < 0 && !d.isDamaged(path) {
+				line, col := d.Locate(path + "." + st.field)
+				ps = append(ps, Problem{Line: line, Column: col, Path: path + "." + st.field,
+					Message: fmt.Sprintf("stage %q is not one of the plan's stages", clip(st.name))})
+			}
+		}
+	}
 	for _, err := range []error{resolved.Validate(), rollout.Validate(d.plans, resolved)} {
 		var ve *flags.ValidationError
 		switch {
@@ -253,6 +299,13 @@ func (d *Document) Validate(resolved *flags.State) error {
 		return e
 	}
 	return nil
+}
+
+func pendingStage(p *rollout.Progress) string {
+	if p.Pending == nil {
+		return ""
+	}
+	return p.Pending.Stage
 }
 
 // isDamaged reports whether path is at or under a value that could not be

@@ -1,6 +1,8 @@
 package config
 
 import (
+	"bytes"
+	"encoding/json"
 	"fmt"
 	"math"
 	"strings"
@@ -28,13 +30,13 @@ const (
 // The fields each mapping of the format accepts, in documentation order.
 var (
 	topFields       = []string{"cohorts", "flags", "rollouts"}
-	cohortFields    = []string{"key", "description", "when", "members"}
+	cohortFields    = []string{"key", "description", "when", "members", "replaceMembers"}
 	memberFields    = []string{"id", "region"}
 	conditionFields = []string{"attribute", "op", "values"}
 	flagFields      = []string{"key", "description", "owner", "tags", "type", "variants", "defaultVariant",
 		"enabled", "bucketBy", "salt", "bucketing", "rules"}
 	ruleFields  = []string{"name", "cohorts", "regions", "when", "serve", "rollout"}
-	planFields  = []string{"flag", "variant", "stages"}
+	planFields  = []string{"flag", "variant", "stages", "progress"}
 	stageFields = []string{"name", "cohorts", "regions", "when", "percent", "after", "at", "approval", "halt",
 		"decrease", "replace"}
 )
@@ -44,9 +46,21 @@ type flagDecl struct {
 	enabled, bucketing bool
 }
 
+// cohortDecl records what a cohort declared besides its fields.
+type cohortDecl struct {
+	// replaceMembers: the file's members replace the stored list even
+	// where imports set it.
+	replaceMembers bool
+}
+
 // decoder turns a yaml.Node tree into a flags.State, collecting every
 // structural problem instead of stopping at the first.
 type decoder struct {
+	// cohortDecls is parallel to the state's cohorts; progress, to the
+	// plans (nil where a plan declares none).
+	cohortDecls []cohortDecl
+	progress    []*rollout.Progress
+
 	problems []Problem
 	damaged  map[string]bool
 	// budget bounds the values decoded, so that aliases cannot expand a
@@ -358,9 +372,10 @@ func (d *decoder) document(root *yaml.Node) (flags.State, []flagDecl, []rollout.
 			items, _ := d.items(f.v, "cohorts", "a list of cohorts")
 			if items != nil {
 				st.Cohorts = make([]cohorts.Cohort, len(items))
+				d.cohortDecls = make([]cohortDecl, len(items))
 			}
 			for i, it := range items {
-				st.Cohorts[i] = d.cohort(it, index("cohorts", i))
+				st.Cohorts[i], d.cohortDecls[i] = d.cohort(it, index("cohorts", i))
 			}
 		case "flags":
 			items, _ := d.items(f.v, "flags", "a list of flags")
@@ -375,17 +390,21 @@ func (d *decoder) document(root *yaml.Node) (flags.State, []flagDecl, []rollout.
 			items, _ := d.items(f.v, "rollouts", "a list of rollout plans")
 			if items != nil {
 				plans = make([]rollout.Plan, len(items))
+				d.progress = make([]*rollout.Progress, len(items))
 			}
 			for i, it := range items {
-				plans[i] = d.plan(it, index("rollouts", i))
+				plans[i], d.progress[i] = d.plan(it, index("rollouts", i))
 			}
 		}
 	}
 	return st, decls, plans
 }
 
-func (d *decoder) plan(n *yaml.Node, path string) rollout.Plan {
-	var p rollout.Plan
+func (d *decoder) plan(n *yaml.Node, path string) (rollout.Plan, *rollout.Progress) {
+	var (
+		p    rollout.Plan
+		prog *rollout.Progress
+	)
 	fs, _ := d.fields(n, path, planFields)
 	for _, f := range fs {
 		fp := join(path, f.name)
@@ -402,9 +421,51 @@ func (d *decoder) plan(n *yaml.Node, path string) rollout.Plan {
 			for i, it := range items {
 				p.Stages[i] = d.stage(it, index(fp, i))
 			}
+		case "progress":
+			prog = d.planProgress(f.v, fp)
 		}
 	}
-	return p
+	return p, prog
+}
+
+// maxProgressFields bounds the entries of a progress mapping, which is
+// decoded by the YAML library as a whole.
+const maxProgressFields = 32
+
+// planProgress decodes a plan's progress as export writes it: the JSON
+// fields of rollout.Progress (stage, since, by, paused, pending…), any
+// other field being refused.
+func (d *decoder) planProgress(n *yaml.Node, path string) *rollout.Progress {
+	if !d.charge(n) {
+		return nil
+	}
+	m := deref(n)
+	if m.Kind != yaml.MappingNode {
+		d.errorf(n, path, "want a mapping (stage, since, by, paused…), got %s", describe(n))
+		return nil
+	}
+	if len(m.Content) > 2*maxProgressFields {
+		d.errorf(n, path, "too many fields: a plan's progress has at most %d", maxProgressFields)
+		return nil
+	}
+	var raw map[string]any
+	if err := m.Decode(&raw); err != nil {
+		d.errorf(n, path, "%s", strings.TrimPrefix(err.Error(), "yaml: "))
+		return nil
+	}
+	b, err := json.Marshal(raw)
+	if err != nil {
+		d.errorf(n, path, "%v", err)
+		return nil
+	}
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.DisallowUnknownFields()
+	var prog rollout.Progress
+	if err := dec.Decode(&prog); err != nil {
+		d.errorf(n, path, "not a plan's progress as ramp export writes it: %s", strings.TrimPrefix(err.Error(), "json: "))
+		return nil
+	}
+	return &prog
 }
 
 func (d *decoder) stage(n *yaml.Node, path string) rollout.Stage {
@@ -482,8 +543,12 @@ func (d *decoder) flagField(n *yaml.Node, path string, v *bool) {
 	d.errorf(n, path, "want true or false, got %s", describe(n))
 }
 
-func (d *decoder) cohort(n *yaml.Node, path string) cohorts.Cohort {
-	var c cohorts.Cohort
+func (d *decoder) cohort(n *yaml.Node, path string) (cohorts.Cohort, cohortDecl) {
+	var (
+		c    cohorts.Cohort
+		decl cohortDecl
+	)
+	var replace *yaml.Node
 	fs, _ := d.fields(n, path, cohortFields)
 	for _, f := range fs {
 		p := join(path, f.name)
@@ -496,9 +561,15 @@ func (d *decoder) cohort(n *yaml.Node, path string) cohorts.Cohort {
 			c.When = d.conditions(f.v, p)
 		case "members":
 			c.Members = d.members(f.v, p)
+		case "replaceMembers":
+			d.flagField(f.v, p, &decl.replaceMembers)
+			replace = f.v
 		}
 	}
-	return c
+	if decl.replaceMembers && c.Members == nil && !d.damaged[join(path, "members")] {
+		d.errorf(replace, join(path, "replaceMembers"), "replaceMembers needs the members list that replaces the stored one (members: [] empties it)")
+	}
+	return c, decl
 }
 
 // members decodes a member list. Unlike other lists, null is refused:

@@ -1,7 +1,9 @@
 package config
 
 import (
+	"bufio"
 	"bytes"
+	"crypto/rand"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -14,6 +16,7 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
+	"github.com/ramp-flags/ramp"
 	"github.com/ramp-flags/ramp/cohorts"
 	"github.com/ramp-flags/ramp/flags"
 	"github.com/ramp-flags/ramp/rollout"
@@ -36,12 +39,69 @@ const (
 // given, follow under rollouts, sorted by flag, each stage on one line. The
 // output is deterministic: the same state always encodes to the same bytes.
 func Encode(w io.Writer, st *flags.State, format string, plans ...rollout.Plan) error {
-	var e encoder
+	rs := make([]rollout.Rollout, len(plans))
+	for i := range plans {
+		rs[i].Plan = plans[i]
+	}
+	byKey := make(map[string]*cohorts.Cohort, len(st.Cohorts))
+	for i := range st.Cohorts {
+		byKey[st.Cohorts[i].Key] = &st.Cohorts[i]
+	}
+	e := &encoder{
+		listed: func(c *cohorts.Cohort) bool { return c.Members != nil },
+		members: func(key string, fn func(cohorts.Member) error) error {
+			ms := slices.Clone(byKey[key].Members)
+			slices.SortStableFunc(ms, func(a, b cohorts.Member) int { return strings.Compare(a.ID, b.ID) })
+			for _, m := range ms {
+				if err := fn(m); err != nil {
+					return err
+				}
+			}
+			return nil
+		},
+	}
+	return e.write(w, st, rs, format)
+}
+
+// MemberSource calls fn with each of a cohort's listed members, sorted by
+// id (byte order), and stops at fn's first error, returning it.
+type MemberSource func(cohort string, fn func(cohorts.Member) error) error
+
+// Export writes the whole configuration cfg in format YAML or JSON, as
+// Encode does, with two differences: the member list of each cohort whose
+// MemberCount is not zero is read from members as the file is written, so
+// that memory does not grow with the lists (cfg is a catalogue, without
+// member ids); and each rollout plan that has started carries its progress
+// (progress: the live stage, who started it and when, paused, a pending
+// approval), which apply uses only when it creates the plan, so that a
+// configuration moved to a new database keeps its live rollouts.
+func Export(w io.Writer, cfg *ramp.Config, format string, members MemberSource) error {
+	e := &encoder{
+		listed:   func(c *cohorts.Cohort) bool { return c.MemberCount > 0 },
+		members:  members,
+		progress: true,
+	}
+	return e.write(w, &cfg.State, cfg.Rollouts, format)
+}
+
+// write encodes the configuration without its member lists into a node
+// tree, each listed cohort's members standing as a placeholder; renders the
+// tree; and writes the rendering with each placeholder replaced by the
+// members streamed from e.members.
+func (e *encoder) write(w io.Writer, st *flags.State, rs []rollout.Rollout, format string) error {
+	if format != YAML && format != JSON {
+		return fmt.Errorf("unknown configuration format %q (want %s or %s)", format, YAML, JSON)
+	}
+	var nonce [8]byte
+	if _, err := rand.Read(nonce[:]); err != nil {
+		return fmt.Errorf("encode configuration: %w", err)
+	}
+	e.token = fmt.Sprintf("ramp-members-%x-", nonce)
 	root := e.state(st)
-	if len(plans) > 0 {
+	if len(rs) > 0 {
 		list := sequence(false)
-		ps := slices.Clone(plans)
-		slices.SortStableFunc(ps, func(a, b rollout.Plan) int { return strings.Compare(a.Flag, b.Flag) })
+		ps := slices.Clone(rs)
+		slices.SortStableFunc(ps, func(a, b rollout.Rollout) int { return strings.Compare(a.Flag, b.Flag) })
 		for i := range ps {
 			list.Content = append(list.Content, e.plan(&ps[i]))
 		}
@@ -52,32 +112,257 @@ func Encode(w io.Writer, st *flags.State, format string, plans ...rollout.Plan) 
 	if e.err != nil {
 		return e.err
 	}
+	var doc bytes.Buffer
 	switch format {
 	case YAML:
-		enc := yaml.NewEncoder(w)
+		enc := yaml.NewEncoder(&doc)
 		enc.SetIndent(2)
 		if err := enc.Encode(root); err != nil {
 			return fmt.Errorf("encode configuration: %w", err)
 		}
-		return enc.Close()
+		if err := enc.Close(); err != nil {
+			return fmt.Errorf("encode configuration: %w", err)
+		}
 	case JSON:
-		var compact, out bytes.Buffer
+		var compact bytes.Buffer
 		if err := writeJSON(&compact, root); err != nil {
 			return err
 		}
-		if err := json.Indent(&out, compact.Bytes(), "", "  "); err != nil {
+		if err := json.Indent(&doc, compact.Bytes(), "", "  "); err != nil {
 			return fmt.Errorf("encode configuration: %w", err)
 		}
-		out.WriteByte('\n')
-		_, err := out.WriteTo(w)
+		doc.WriteByte('\n')
+	}
+	bw := bufio.NewWriterSize(w, 64<<10)
+	if err := e.splice(bw, doc.Bytes(), format); err != nil {
 		return err
 	}
-	return fmt.Errorf("unknown configuration format %q (want %s or %s)", format, YAML, JSON)
+	return bw.Flush()
+}
+
+// splice writes doc, a rendered configuration, replacing each line that
+// holds a member-list placeholder with the list.
+func (e *encoder) splice(w *bufio.Writer, doc []byte, format string) error {
+	for len(doc) > 0 {
+		line := doc
+		if i := bytes.IndexByte(doc, '\n'); i >= 0 {
+			line = doc[:i+1]
+		}
+		doc = doc[len(line):]
+		at := bytes.Index(line, []byte(e.token))
+		if at < 0 {
+			if _, err := w.Write(line); err != nil {
+				return err
+			}
+			continue
+		}
+		rest := line[at+len(e.token):]
+		end := 0
+		for end < len(rest) && rest[end] >= '0' && rest[end] <= '9' {
+			end++
+		}
+		i, err := strconv.Atoi(string(rest[:end]))
+		if err != nil || i >= len(e.lists) {
+			return fmt.Errorf("encode configuration: a member list placeholder is damaged")
+		}
+		indent := line[:len(line)-len(bytes.TrimLeft(line, " "))]
+		if format == YAML {
+			err = e.yamlMembers(w, string(indent), e.lists[i])
+		} else {
+			err = e.jsonMembers(w, string(indent), e.lists[i], bytes.HasSuffix(bytes.TrimRight(rest[end:], "\n"), []byte(",")))
+		}
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// yamlMembers writes "members:" and the cohort's list at indent.
+func (e *encoder) yamlMembers(w *bufio.Writer, indent, key string) error {
+	var buf []byte
+	n := 0
+	err := e.members(key, func(m cohorts.Member) error {
+		if n == 0 {
+			if _, err := w.WriteString(indent + "members:\n"); err != nil {
+				return err
+			}
+		}
+		n++
+		var err error
+		if buf, err = yamlMember(buf[:0], indent+"  ", m); err != nil {
+			return err
+		}
+		_, err = w.Write(buf)
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	if n == 0 {
+		_, err = w.WriteString(indent + "members: []\n")
+	}
+	return err
+}
+
+// jsonMembers writes "members": and the cohort's list at indent, as
+// json.Indent would, then a comma if comma.
+func (e *encoder) jsonMembers(w *bufio.Writer, indent, key string, comma bool) error {
+	var buf []byte
+	n := 0
+	in := indent + "  "
+	err := e.members(key, func(m cohorts.Member) error {
+		buf = buf[:0]
+		if n == 0 {
+			buf = append(buf, indent+`"members": [`...)
+		} else {
+			buf = append(buf, ',')
+		}
+		buf = append(buf, '\n')
+		n++
+		buf = append(buf, in...)
+		var err error
+		if m.Region == "" {
+			if buf, err = appendJSONString(buf, m.ID); err != nil {
+				return err
+			}
+		} else {
+			buf = append(buf, "{\n"+in+`  "id": `...)
+			if buf, err = appendJSONString(buf, m.ID); err != nil {
+				return err
+			}
+			buf = append(buf, ",\n"+in+`  "region": `...)
+			if buf, err = appendJSONString(buf, string(m.Region)); err != nil {
+				return err
+			}
+			buf = append(buf, "\n"+in+"}"...)
+		}
+		_, err = w.Write(buf)
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	tail := "\n" + indent + "]"
+	if n == 0 {
+		tail = indent + `"members": []`
+	}
+	if comma {
+		tail += ","
+	}
+	_, err = w.WriteString(tail + "\n")
+	return err
+}
+
+// yamlMember appends one member as an item of a block list at indent:
+// "- id" or "- {id: x, region: R}", with strings quoted as the YAML
+// encoder quotes them. Ids of letters, digits and a few punctuation marks
+// (nearly all ids) are written directly; others go through the encoder.
+func yamlMember(buf []byte, indent string, m cohorts.Member) ([]byte, error) {
+	id, okID := yamlFast(m.ID)
+	region, okRegion := yamlFast(string(m.Region))
+	if okID && okRegion {
+		buf = append(buf, indent...)
+		if m.Region == "" {
+			buf = append(buf, "- "...)
+			buf = append(buf, id...)
+			return append(buf, '\n'), nil
+		}
+		buf = append(buf, "- {id: "...)
+		buf = append(buf, id...)
+		buf = append(buf, ", region: "...)
+		buf = append(buf, region...)
+		return append(buf, "}\n"...), nil
+	}
+	var e encoder
+	item := e.str(m.ID)
+	if m.Region != "" {
+		item = mapping(true)
+		add(item, "id", e.str(m.ID))
+		add(item, "region", e.str(string(m.Region)))
+	}
+	list := sequence(false)
+	list.Content = append(list.Content, item)
+	if e.err != nil {
+		return buf, e.err
+	}
+	var out bytes.Buffer
+	enc := yaml.NewEncoder(&out)
+	enc.SetIndent(2)
+	if err := enc.Encode(&yaml.Node{Kind: yaml.DocumentNode, Content: []*yaml.Node{list}}); err != nil {
+		return buf, fmt.Errorf("encode configuration: %w", err)
+	}
+	if err := enc.Close(); err != nil {
+		return buf, fmt.Errorf("encode configuration: %w", err)
+	}
+	for _, line := range bytes.SplitAfter(out.Bytes(), []byte("\n")) {
+		if len(line) > 0 {
+			buf = append(buf, indent...)
+			buf = append(buf, line...)
+		}
+	}
+	return buf, nil
+}
+
+// yamlFast returns s as the YAML encoder writes it in a list or a flow
+// mapping, for strings it writes plain or in plain double quotes: ASCII
+// letters, digits and _ . @ / -, not starting with a mark. ok is false for
+// other strings.
+func yamlFast(s string) (out string, ok bool) {
+	if s == "" {
+		return `""`, true
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z', c >= '0' && c <= '9', c == '_':
+		case i > 0 && (c == '.' || c == '@' || c == '/' || c == '-'):
+		default:
+			return "", false
+		}
+	}
+	if quoteStyle(s) == yaml.DoubleQuotedStyle {
+		return `"` + s + `"`, true
+	}
+	if c := s[0]; c >= '0' && c <= '9' {
+		return "", false // the encoder may read it as a number or a time: let it decide
+	}
+	return s, true
+}
+
+// appendJSONString appends s as a JSON string that the YAML parser reads
+// back as s (see writeJSON).
+func appendJSONString(buf []byte, s string) ([]byte, error) {
+	plain := true
+	for i := 0; i < len(s) && plain; i++ {
+		plain = s[i] >= 0x20 && s[i] < 0x7f && s[i] != '"' && s[i] != '\\'
+	}
+	if plain {
+		buf = append(buf, '"')
+		buf = append(buf, s...)
+		return append(buf, '"'), nil
+	}
+	var b bytes.Buffer
+	if err := writeJSON(&b, &yaml.Node{Kind: yaml.ScalarNode, Tag: tagStr, Value: s}); err != nil {
+		return buf, err
+	}
+	return append(buf, b.Bytes()...), nil
 }
 
 // encoder builds the node tree of a configuration, keeping the first error.
 type encoder struct {
 	err error
+
+	// listed says which cohorts have their member list written, read from
+	// members when the rendering is written out.
+	listed  func(*cohorts.Cohort) bool
+	members MemberSource
+	// token starts the placeholders of member lists; lists holds the
+	// cohort of each placeholder.
+	token string
+	lists []string
+	// progress writes the progress of the plans that have started.
+	progress bool
 }
 
 func (e *encoder) fail(format string, args ...any) {
@@ -190,21 +475,9 @@ func (e *encoder) cohort(c *cohorts.Cohort) *yaml.Node {
 		add(m, "when", e.conditions(c.When))
 	}
 	switch {
-	case c.Members != nil:
-		ms := slices.Clone(c.Members)
-		slices.SortStableFunc(ms, func(a, b cohorts.Member) int { return strings.Compare(a.ID, b.ID) })
-		list := sequence(len(ms) == 0)
-		for _, mb := range ms {
-			if mb.Region == "" {
-				list.Content = append(list.Content, e.str(mb.ID))
-				continue
-			}
-			item := mapping(true)
-			add(item, "id", e.str(mb.ID))
-			add(item, "region", e.str(string(mb.Region)))
-			list.Content = append(list.Content, item)
-		}
-		add(m, "members", list)
+	case e.listed != nil && e.listed(c):
+		add(m, "members", scalar(tagStr, e.token+strconv.Itoa(len(e.lists))))
+		e.lists = append(e.lists, c.Key)
 	case c.MemberCount > 0:
 		m.Content[1].LineComment = fmt.Sprintf("%d members, managed outside this file", c.MemberCount)
 	}
@@ -283,7 +556,8 @@ func (e *encoder) rule(r flags.Rule) *yaml.Node {
 	return m
 }
 
-func (e *encoder) plan(p *rollout.Plan) *yaml.Node {
+func (e *encoder) plan(r *rollout.Rollout) *yaml.Node {
+	p := &r.Plan
 	m := mapping(false)
 	add(m, "flag", e.str(p.Flag))
 	add(m, "variant", e.str(p.Variant))
@@ -324,6 +598,21 @@ func (e *encoder) plan(p *rollout.Plan) *yaml.Node {
 		stages.Content = append(stages.Content, sm)
 	}
 	add(m, "stages", stages)
+	if e.progress && r.Progress != (rollout.Progress{}) {
+		b, err := json.Marshal(r.Progress)
+		var v map[string]any
+		if err == nil {
+			err = json.Unmarshal(b, &v)
+		}
+		if err != nil {
+			e.fail("rollout %s: progress: %v", p.Flag, err)
+			return m
+		}
+		prog := e.value(v, false)
+		prog.Style = yaml.FlowStyle
+		add(m, "progress", prog)
+		m.Content[len(m.Content)-2].HeadComment = "where the plan stood when exported: apply uses it only when it creates the plan"
+	}
 	return m
 }
 

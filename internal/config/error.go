@@ -6,6 +6,8 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+
+	"github.com/ramp-flags/ramp"
 )
 
 // Problem is one thing wrong with a configuration file, located in the file.
@@ -66,6 +68,10 @@ func (e *Error) Error() string {
 	}
 	return b.String()
 }
+
+// Is makes a configuration's problems match ramp.ErrInvalid: nothing was
+// written, and the input is what must change.
+func (e *Error) Is(target error) bool { return target == ramp.ErrInvalid }
 
 // newError sorts problems by position, keeping the order of problems at the
 // same position, and returns nil when there are none.

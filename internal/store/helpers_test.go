@@ -92,7 +92,7 @@ func clock(s *store.Store) (set func(time.Time)) {
 
 // applyState makes the stored state desired, as `ramp apply` does, and
 // returns the plan it executed.
-func applyState(t *testing.T, s *store.Store, desired flags.State, prune bool, actor string) flags.Plan {
+func applyState(t *testing.T, s *store.Store, desired flags.State, prune bool, actor string) flags.ChangeSet {
 	t.Helper()
 	ctx := context.Background()
 	current, _, err := s.State(ctx)
@@ -107,7 +107,7 @@ func applyState(t *testing.T, s *store.Store, desired flags.State, prune bool, a
 }
 
 // planSummary renders a plan's changes as "create flag a".
-func planSummary(p flags.Plan) []string {
+func planSummary(p flags.ChangeSet) []string {
 	var out []string
 	for _, c := range p.Changes {
 		out = append(out, string(c.Action)+" "+string(c.Kind)+" "+c.Key)

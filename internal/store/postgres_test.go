@@ -281,7 +281,7 @@ func TestPostgresDeadlockIsRetried(t *testing.T) {
 		desired.Flags[i].Description = "changed"
 	}
 	plan := flags.Diff(&current, &desired, false)
-	reversed := flags.Plan{Changes: slices.Clone(plan.Changes)}
+	reversed := flags.ChangeSet{Changes: slices.Clone(plan.Changes)}
 	slices.Reverse(reversed.Changes)
 	if len(plan.Changes) != 2 {
 		t.Fatalf("plan = %v, want updates of a and b", planSummary(plan))

@@ -33,7 +33,7 @@ func applyPlans(t *testing.T, s *store.Store, plans []rollout.Plan, prune bool) 
 		t.Fatal(err)
 	}
 	changes, _ := rollout.Diff(cur, plans, prune)
-	if err := s.ApplyWithRollouts(ctx, nil, flags.Plan{}, changes, "alice"); err != nil {
+	if err := s.ApplyWithRollouts(ctx, nil, flags.ChangeSet{}, changes, "alice"); err != nil {
 		t.Fatalf("apply plans: %v", err)
 	}
 	return changes
@@ -120,7 +120,7 @@ func TestRolloutLifecycle(t *testing.T) {
 	p.Stages = p.Stages[:1]
 	cur, _ := s.Rollouts(ctx)
 	changes, _ := rollout.Diff(cur, []rollout.Plan{p}, false)
-	if err := s.ApplyWithRollouts(ctx, nil, flags.Plan{}, changes, "alice"); err == nil || !strings.Contains(err.Error(), "the live stage us-1 is not in the new plan") {
+	if err := s.ApplyWithRollouts(ctx, nil, flags.ChangeSet{}, changes, "alice"); err == nil || !strings.Contains(err.Error(), "the live stage us-1 is not in the new plan") {
 		t.Errorf("dropping the live stage: %v", err)
 	}
 

@@ -465,7 +465,7 @@ func TestVersionBumps(t *testing.T) {
 			return s.Apply(ctx, &st, flags.Diff(&flags.State{}, &st, false), "alice")
 		}, nil, true},
 		{"apply with empty plan", func() error {
-			return s.Apply(ctx, &flags.State{}, flags.Plan{}, "alice")
+			return s.Apply(ctx, &flags.State{}, flags.ChangeSet{}, "alice")
 		}, nil, false},
 		{"disable", func() error { _, err := s.SetEnabled(ctx, "a", false, "alice"); return err }, nil, true},
 		{"disable again", func() error { _, err := s.SetEnabled(ctx, "a", false, "alice"); return err }, nil, false},

@@ -10,6 +10,7 @@ import (
 	"gorm.io/gorm"
 	"gorm.io/gorm/clause"
 
+	"github.com/ramp-flags/ramp"
 	"github.com/ramp-flags/ramp/cohorts"
 	"github.com/ramp-flags/ramp/flags"
 	"github.com/ramp-flags/ramp/rollout"
@@ -18,19 +19,19 @@ import (
 // memberBatch is how many members one INSERT or DELETE statement handles.
 const memberBatch = 1000
 
-// Apply executes a plan computed by flags.Diff from the stored state to
-// desired: it creates, updates and deletes the cohorts and flags the plan's
-// changes name, with their content taken from desired (which the caller has
-// validated). A desired cohort whose Members is nil keeps its stored members;
-// a non-nil Members, even empty, replaces them.
+// Apply executes a change set computed by flags.Diff from the stored state
+// to desired: it creates, updates and deletes the cohorts and flags the
+// set's changes name, with their content taken from desired (which the
+// caller has validated). A desired cohort whose Members is nil keeps its
+// stored members; a non-nil Members, even empty, replaces them.
 //
 // Creations require the object not to exist and updates and deletions
 // require its stored version to equal the change's BaseVersion. If any
 // change conflicts, Apply writes nothing and returns a *ConflictError. Every
 // object written has its version incremented and gets an audit entry with
 // action "apply.create", "apply.update" or "apply.delete".
-func (s *Store) Apply(ctx context.Context, desired *flags.State, plan flags.Plan, actor string) error {
-	return s.ApplyWithRollouts(ctx, desired, plan, nil, actor)
+func (s *Store) Apply(ctx context.Context, desired *flags.State, set flags.ChangeSet, actor string) error {
+	return s.ApplyWithRollouts(ctx, desired, set, nil, actor)
 }
 
 // ApplyWithRollouts is Apply with changes to rollout plans (from
@@ -39,41 +40,124 @@ func (s *Store) Apply(ctx context.Context, desired *flags.State, plan flags.Plan
 // create a flag and its plan together. An updated plan keeps its progress;
 // its live stage must still be in it. Plan changes are recorded as
 // "apply.create", "apply.update" and "apply.delete" of kind "rollout".
-func (s *Store) ApplyWithRollouts(ctx context.Context, desired *flags.State, plan flags.Plan, rollouts []rollout.Change, actor string) error {
-	if desired == nil {
-		desired = &flags.State{}
-	}
+func (s *Store) ApplyWithRollouts(ctx context.Context, desired *flags.State, set flags.ChangeSet, rollouts []rollout.Change, actor string) error {
 	return s.write(ctx, "apply", actor, func(w *writeTx) error {
-		for _, c := range rollouts {
-			if c.Action == flags.Delete {
-				if err := w.applyRollout(c); err != nil {
-					return err
-				}
-			}
-		}
-		if err := w.applyPlan(desired, plan); err != nil {
-			return err
-		}
-		for _, c := range rollouts {
-			if c.Action != flags.Delete {
-				if err := w.applyRollout(c); err != nil {
-					return err
-				}
-			}
-		}
-		return nil
+		return w.applyChanges(&Changes{Desired: desired, Set: set, Rollouts: rollouts})
 	})
 }
 
-// applyPlan carries out the cohort and flag changes of an apply.
-func (w *writeTx) applyPlan(desired *flags.State, plan flags.Plan) error {
-	for _, c := range plan.Changes {
+// Changes is what an apply writes (see ApplyFunc).
+type Changes struct {
+	// Desired holds the content of the cohorts and flags Set creates or
+	// updates.
+	Desired *flags.State
+	Set     flags.ChangeSet
+	// Rollouts are the changes to rollout plans.
+	Rollouts []rollout.Change
+	// Progress is the progress to give, by flag, plans that Rollouts
+	// create (a configuration moved from another database); it is
+	// recorded as "apply.progress". Plans that exist keep theirs.
+	Progress map[string]rollout.Progress
+	// Members says how to write the member list of each cohort whose list
+	// a change of Set creates or changes, from the desired cohort's
+	// Members. A changed cohort with a non-nil Members and no entry here
+	// has its list replaced.
+	Members map[string]ListEdit
+}
+
+// MaxAuditIDs is how many of the ids an apply adds to or removes from a
+// cohort's list its audit entry names; the counts are always there.
+const MaxAuditIDs = 100
+
+// ListEdit says how an apply writes one cohort's member list.
+type ListEdit struct {
+	// Replace deletes the stored list before writing the desired one;
+	// otherwise the desired members are added to the list (a listed
+	// member's region is updated when one is given), and nothing is
+	// removed.
+	Replace bool
+	// Delta counts what the edit does; AddedIDs and RemovedIDs name the
+	// first MaxAuditIDs ids added and removed, for the audit entry.
+	Delta                flags.MemberDelta
+	AddedIDs, RemovedIDs []string
+}
+
+// ApplyTx is what an apply reads inside its transaction (see ApplyFunc).
+type ApplyTx struct {
+	db *gorm.DB
+}
+
+// Catalogue returns the configuration as the transaction sees it, without
+// member ids (see Store.Catalogue).
+func (t *ApplyTx) Catalogue() (ramp.Config, error) { return catalogue(t.db) }
+
+// Imported returns the cohorts that CSV imports have written to (recorded
+// in cohort_imports): their lists are the imports' and an apply only adds
+// to them unless the file says otherwise.
+func (t *ApplyTx) Imported() (map[string]bool, error) {
+	var keys []string
+	if err := t.db.Model(&importRow{}).Distinct("cohort_key").Pluck("cohort_key", &keys).Error; err != nil {
+		return nil, err
+	}
+	out := make(map[string]bool, len(keys))
+	for _, k := range keys {
+		out[k] = true
+	}
+	return out, nil
+}
+
+// EachMember calls fn with each of the cohort's listed members in id
+// order, streaming them (see Store.Export).
+func (t *ApplyTx) EachMember(cohort string, fn func(cohorts.Member) error) error {
+	return eachMember(t.db, cohort, fn)
+}
+
+// ApplyFunc runs an apply in one transaction: plan reads what it needs
+// through the ApplyTx (the catalogue, the imported cohorts, the member
+// lists it compares), resolves, validates and diffs, and returns the
+// changes, which ApplyFunc then writes in the same transaction, so that
+// every check plan makes holds when the changes are written. With dryRun,
+// plan runs in a read transaction and nothing is written. plan may run
+// more than once (a transaction the database aborted is run again): it
+// must derive everything from the ApplyTx. A nil Changes writes nothing.
+func (s *Store) ApplyFunc(ctx context.Context, actor string, dryRun bool, plan func(tx *ApplyTx) (*Changes, error)) error {
+	if dryRun {
+		return s.read(ctx, "apply", func(db *gorm.DB) error {
+			_, err := plan(&ApplyTx{db: db})
+			return err
+		})
+	}
+	return s.write(ctx, "apply", actor, func(w *writeTx) error {
+		ch, err := plan(&ApplyTx{db: w.db})
+		if err != nil || ch == nil {
+			return err
+		}
+		return w.applyChanges(ch)
+	})
+}
+
+// applyChanges writes an apply's changes: plan deletions first, then the
+// cohorts and flags, then plan creations and updates.
+func (w *writeTx) applyChanges(ch *Changes) error {
+	desired := ch.Desired
+	if desired == nil {
+		desired = &flags.State{}
+	}
+	for _, c := range ch.Rollouts {
+		if c.Action == flags.Delete {
+			if err := w.applyRollout(c); err != nil {
+				return err
+			}
+		}
+	}
+	for _, c := range ch.Set.Changes {
 		var err error
 		switch c.Kind {
 		case flags.KindFlag:
 			err = w.applyFlag(desired, c)
 		case flags.KindCohort:
-			err = w.applyCohort(desired, c)
+			edit, ok := ch.Members[c.Key]
+			err = w.applyCohort(desired, c, edit, ok)
 		default:
 			err = fmt.Errorf("change to %q: unknown kind %q", c.Key, c.Kind)
 		}
@@ -81,7 +165,44 @@ func (w *writeTx) applyPlan(desired *flags.State, plan flags.Plan) error {
 			return err
 		}
 	}
+	for _, c := range ch.Rollouts {
+		if c.Action == flags.Delete {
+			continue
+		}
+		if err := w.applyRollout(c); err != nil {
+			return err
+		}
+		if prog, ok := ch.Progress[c.Flag]; ok && c.Action == flags.Create {
+			if err := w.setCreatedProgress(c.Flag, prog); err != nil {
+				return err
+			}
+		}
+	}
 	return nil
+}
+
+// setCreatedProgress gives a plan the apply has just created the progress
+// its file carries, and records "apply.progress".
+func (w *writeTx) setCreatedProgress(flag string, prog rollout.Progress) error {
+	row, err := findRollout(w.db, flag)
+	if err != nil {
+		return err
+	}
+	before, err := decodeRollout(row)
+	if err != nil {
+		return err
+	}
+	after := before
+	after.Progress = prog
+	enc, err := encodeRollout(&after)
+	if err != nil {
+		return err
+	}
+	res := w.db.Model(&rolloutRow{}).Where("key = ? AND version = ?", flag, row.Version).Update("progress", enc.Progress)
+	if err := w.guard(res, "rollout", flag, row.Version); err != nil {
+		return err
+	}
+	return w.record("apply.progress", "rollout", flag, before, after)
 }
 
 func (w *writeTx) applyFlag(desired *flags.State, c flags.Change) error {
@@ -112,7 +233,7 @@ func (w *writeTx) applyFlag(desired *flags.State, c flags.Change) error {
 
 	f, ok := desired.Flag(c.Key)
 	if !ok {
-		return fmt.Errorf("plan changes flag %q, which the desired state lacks", c.Key)
+		return fmt.Errorf("change set changes flag %q, which the desired state lacks", c.Key)
 	}
 	row, err := encodeFlag(f)
 	if err != nil {
@@ -132,7 +253,26 @@ func (w *writeTx) applyFlag(desired *flags.State, c flags.Change) error {
 	return w.record(action, "flag", c.Key, before, after)
 }
 
-func (w *writeTx) applyCohort(desired *flags.State, c flags.Change) error {
+// cohortApplyAudit is a cohort in the audit entry of an apply that edits
+// its member list: what came and went, by count and the first ids.
+type cohortApplyAudit struct {
+	cohortAudit
+	Members *memberAudit `json:"members,omitempty"`
+}
+
+type memberAudit struct {
+	Replaced   bool     `json:"replaced"` // the list was replaced; otherwise added to
+	Added      int      `json:"added"`
+	Removed    int      `json:"removed"`
+	Updated    int      `json:"updated"`
+	AddedIDs   []string `json:"addedIds,omitempty"`   // the first MaxAuditIDs
+	RemovedIDs []string `json:"removedIds,omitempty"` // the first MaxAuditIDs
+}
+
+// applyCohort carries out one cohort change of an apply. With hasEdit, edit
+// says how to write the desired member list; without, a non-nil desired
+// list replaces the stored one.
+func (w *writeTx) applyCohort(desired *flags.State, c flags.Change, edit ListEdit, hasEdit bool) error {
 	old, err := w.lockCohort(c.Key)
 	if err != nil && !errors.Is(err, ErrNotFound) {
 		return err
@@ -157,46 +297,60 @@ func (w *writeTx) applyCohort(desired *flags.State, c flags.Change) error {
 
 	d, ok := desired.Cohort(c.Key)
 	if !ok {
-		return fmt.Errorf("plan changes cohort %q, which the desired state lacks", c.Key)
+		return fmt.Errorf("change set changes cohort %q, which the desired state lacks", c.Key)
 	}
 	row, err := encodeCohort(d)
 	if err != nil {
 		return err
 	}
+	if !hasEdit {
+		edit = ListEdit{Replace: true}
+	}
+	write := d.Members != nil && (c.Action == flags.Create || !hasEdit || edit.Delta.Changed())
 	var members []memberRow
-	if d.Members != nil {
+	if write {
 		if members, err = memberRows(d.Key, d.Members); err != nil {
-			return fmt.Errorf("cohort %q: %w", d.Key, err)
+			return ramp.Errorf(ramp.KindInvalid, "cohort %q: %w", d.Key, err)
 		}
 	}
 	row.Version, row.UpdatedAt, row.UpdatedBy = c.BaseVersion+1, w.now, w.actor
-	count := 0
 	if c.Action == flags.Create {
 		row.Version, row.CreatedAt = 1, w.now
 	}
 	if err := w.putVersioned("cohort", c.Key, c.Action == flags.Create, c.BaseVersion, &cohortRow{}, &row); err != nil {
 		return err
 	}
-	if c.Action != flags.Create {
-		count = old.cohort.MemberCount
-		if d.Members != nil {
-			if err := w.db.Where("cohort_key = ?", c.Key).Delete(&memberRow{}).Error; err != nil {
-				return fmt.Errorf("replace members of cohort %q: %w", c.Key, err)
-			}
-		}
-	}
-	if d.Members != nil {
-		if _, err := w.upsertMembers(members); err != nil {
+	if write && c.Action != flags.Create && edit.Replace {
+		if err := w.db.Where("cohort_key = ?", c.Key).Delete(&memberRow{}).Error; err != nil {
 			return fmt.Errorf("replace members of cohort %q: %w", c.Key, err)
 		}
-		count = len(members)
+	}
+	if write {
+		if _, err := w.upsertMembers(members); err != nil {
+			return fmt.Errorf("write members of cohort %q: %w", c.Key, err)
+		}
 	}
 	after, err := decodeCohort(&row)
 	if err != nil {
 		return err
 	}
-	after.MemberCount = count
-	return w.record(action, "cohort", c.Key, before, auditCohort(&after))
+	if after.MemberCount, err = memberCount(w.db, c.Key); err != nil {
+		return err
+	}
+	out := cohortApplyAudit{cohortAudit: auditCohort(&after)}
+	if write {
+		// Without an edit (callers that diffed full lists) only a
+		// creation's counts are known here.
+		out.Members = &memberAudit{Replaced: edit.Replace && c.Action != flags.Create, Added: edit.Delta.Added,
+			Removed: edit.Delta.Removed, Updated: edit.Delta.Updated, AddedIDs: edit.AddedIDs, RemovedIDs: edit.RemovedIDs}
+		if c.Action == flags.Create {
+			out.Members.Added, out.Members.AddedIDs = after.MemberCount, nil
+			for _, m := range members[:min(len(members), MaxAuditIDs)] {
+				out.Members.AddedIDs = append(out.Members.AddedIDs, m.UserID)
+			}
+		}
+	}
+	return w.record(action, "cohort", c.Key, before, out)
 }
 
 // removeVersioned deletes the object of a kind ("flag", "cohort",
