@@ -186,6 +186,9 @@ const diffContext = 3
 // lines. A creation or deletion shows the whole object; no line differs
 // when the two versions are the same value.
 func DiffChange(before, after json.RawMessage) []DiffLine {
+	if before != nil && after != nil && sameJSON(before, after) {
+		return nil
+	}
 	ops := lineDiff(jsonLines(before), jsonLines(after))
 	show := make([]bool, len(ops))
 	changed := false
@@ -232,20 +235,21 @@ func jsonLines(raw json.RawMessage) []string {
 		return nil
 	}
 	var lines []string
-	renderJSON(&lines, "", "", raw, "")
+	renderJSON(&lines, "", "", raw, "", false)
 	return lines
 }
 
 // renderJSON appends the lines of v at indent, the first starting with head
-// (`"key": ` or nothing) and the last ending with tail ("," or nothing).
-func renderJSON(lines *[]string, indent, head string, v json.RawMessage, tail string) {
+// (`"key": ` or nothing) and the last ending with tail ("," or nothing);
+// item says v is an element of an array.
+func renderJSON(lines *[]string, indent, head string, v json.RawMessage, tail string, item bool) {
 	if names, fields, ok := objectFields(v); ok {
 		if len(names) == 0 {
 			*lines = append(*lines, indent+head+"{}"+tail)
 			return
 		}
-		if jsonFlat(fields) {
-			if line := indent + head + compactJSON(v) + tail; utf8.RuneCountInString(line) <= renderWidth && head == "" {
+		if item && jsonFlat(fields) {
+			if line := indent + compactJSON(v) + tail; utf8.RuneCountInString(line) <= renderWidth {
 				*lines = append(*lines, line)
 				return
 			}
@@ -253,7 +257,7 @@ func renderJSON(lines *[]string, indent, head string, v json.RawMessage, tail st
 		*lines = append(*lines, indent+head+"{")
 		for i, n := range names {
 			k, _ := json.Marshal(n)
-			renderJSON(lines, indent+"  ", string(k)+": ", fields[n], jsonSep(i, len(names)))
+			renderJSON(lines, indent+"  ", string(k)+": ", fields[n], jsonSep(i, len(names)), false)
 		}
 		*lines = append(*lines, indent+"}"+tail)
 		return
@@ -297,7 +301,7 @@ func renderJSON(lines *[]string, indent, head string, v json.RawMessage, tail st
 	}
 	*lines = append(*lines, indent+head+"[")
 	for i, it := range items {
-		renderJSON(lines, indent+"  ", "", it, jsonSep(i, len(items)))
+		renderJSON(lines, indent+"  ", "", it, jsonSep(i, len(items)), true)
 	}
 	*lines = append(*lines, indent+"]"+tail)
 }
