@@ -6,7 +6,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"github.com/ramp-flags/ramp"
 	"io"
 	"os"
 	"runtime"
@@ -15,8 +14,8 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/ramp-flags/ramp/flags"
+	"github.com/ramp-flags/ramp/internal/admin"
 	"github.com/ramp-flags/ramp/internal/ofrep"
-	"github.com/ramp-flags/ramp/internal/store"
 )
 
 type evalOptions struct {
@@ -34,8 +33,11 @@ func newEvalCmd(f *Factory, runF func(*evalOptions) error) *cobra.Command {
 		Use:   "eval FLAG",
 		Short: "Decide a flag for one context, or for many",
 		Long: `Decide a flag as a service would, from the stored configuration, and print the
-decision as JSON in the OFREP shape: {key, value, variant, reason, metadata},
-or {key, errorCode, errorDetails} when the service would get its own default.
+decision. On a terminal (or with -o table) it is a table: the flag, variant,
+value, reason, and the rule that decided, with the rollout stage it came from.
+Elsewhere (or with -o json) it is JSON in the OFREP shape: {key, value,
+variant, reason, metadata}, or {key, errorCode, errorDetails} when the service
+would get its own default.
 
 --context takes one evaluation context as JSON. --contexts reads JSON lines
 (one context per line; blank lines are skipped) from a file or "-" for stdin and
@@ -74,20 +76,6 @@ Exit status 7 means the single decision carried an OpenFeature error code.`,
 	return cmd
 }
 
-// loadSnapshot compiles the configuration as services see it: each flag's
-// own rules, then its rollout plan's live stage.
-func loadSnapshot(ctx context.Context, s *store.Store) (*flags.Snapshot, error) {
-	cfg, err := s.Configuration(ctx)
-	if err != nil {
-		return nil, err
-	}
-	snap, err := flags.Compile(ramp.Compose(&cfg), cfg.Revision.Version)
-	if err != nil {
-		return nil, fmt.Errorf("stored configuration does not compile: %w", err)
-	}
-	return snap, nil
-}
-
 func evalRun(ctx context.Context, opts *evalOptions) error {
 	var (
 		snap *flags.Snapshot
@@ -99,16 +87,29 @@ func evalRun(ctx context.Context, opts *evalOptions) error {
 			return &InvalidError{fmt.Errorf("--context: %w", err)}
 		}
 	}
-	err := opts.f.withStore(ctx, func(s *store.Store) (err error) {
-		if snap, err = loadSnapshot(ctx, s); err != nil || !opts.explain {
-			return err
-		}
-		d := snap.Evaluate(opts.flag, evalCtx)
-		ro, err = explainRollout(ctx, s, opts.flag, evalCtx, &d)
+	err := opts.f.withAdmin(ctx, false, func(ctx context.Context, a *admin.Service) (err error) {
+		snap, err = a.Snapshot(ctx)
 		return err
 	})
 	if err != nil {
 		return err
+	}
+	if opts.explain {
+		// The rollout part of --explain still reads the store itself
+		// (rollout_explain.go); it moves to admin with the rollout read
+		// models.
+		s, err := opts.f.OpenStore(ctx)
+		if err != nil {
+			return err
+		}
+		d := snap.Evaluate(opts.flag, evalCtx)
+		ro, err = explainRollout(ctx, s, opts.flag, evalCtx, &d)
+		if cerr := s.Close(); err == nil {
+			err = cerr
+		}
+		if err != nil {
+			return err
+		}
 	}
 	io := opts.f.IO
 	if opts.contexts != "" {
@@ -149,15 +150,53 @@ func evalRun(ctx context.Context, opts *evalOptions) error {
 	}
 	d := snap.Evaluate(opts.flag, evalCtx)
 	if format == formatTable {
-		format = formatJSON // a decision is data: JSON even on a terminal
-	}
-	if err := writeData(io.Out, format, ofrep.Body(&d)); err != nil {
+		if err := printDecision(io.Out, &d); err != nil {
+			return err
+		}
+	} else if err := writeData(io.Out, format, ofrep.Body(&d)); err != nil {
 		return err
 	}
 	if d.IsError() {
 		return errEvalFailed
 	}
 	return nil
+}
+
+// printDecision prints one decision as a table: the flag, the variant and
+// its value, the reason, and the rule that decided (its number and name,
+// and the rollout stage it came from), or the error code and details.
+func printDecision(w io.Writer, d *flags.Decision) error {
+	if d.IsError() {
+		t := newTable(w, "KEY", "VALUE", "REASON", "ERROR")
+		t.row(d.Key, "(caller's default)", string(d.Reason), string(d.ErrorCode)+": "+d.ErrorDetails)
+		return t.flush()
+	}
+	val, err := json.Marshal(d.Value)
+	if err != nil {
+		return err
+	}
+	t := newTable(w, "KEY", "VARIANT", "VALUE", "REASON", "RULE")
+	t.row(d.Key, d.Variant, string(val), string(d.Reason), decidedBy(d))
+	return t.flush()
+}
+
+// decidedBy names the rule behind a decision: "2 (employees)",
+// "3 (rollout messenger-ig-interop, stage us-10)", or "-" when no rule
+// decided (a default, a static flag, a disabled one).
+func decidedBy(d *flags.Decision) string {
+	if d.Rule < 0 {
+		return "-"
+	}
+	var about []string
+	if o := d.Origin; o != nil {
+		about = append(about, fmt.Sprintf("%s %s, stage %s", o.Kind, o.Key, o.Part))
+	} else if d.RuleName != "" {
+		about = append(about, d.RuleName)
+	}
+	if len(about) == 0 {
+		return itoa(d.Rule)
+	}
+	return itoa(d.Rule) + " (" + strings.Join(about, "; ") + ")"
 }
 
 // decodeContext reads one evaluation context: a JSON object.
