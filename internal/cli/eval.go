@@ -33,11 +33,10 @@ func newEvalCmd(f *Factory, runF func(*evalOptions) error) *cobra.Command {
 		Use:   "eval FLAG",
 		Short: "Decide a flag for one context, or for many",
 		Long: `Decide a flag as a service would, from the stored configuration, and print the
-decision. On a terminal (or with -o table) it is a table: the flag, variant,
-value, reason, and the rule that decided, with the rollout stage it came from.
-Elsewhere (or with -o json) it is JSON in the OFREP shape: {key, value,
-variant, reason, metadata}, or {key, errorCode, errorDetails} when the service
-would get its own default.
+decision as JSON in the OFREP shape: {key, value, variant, reason, metadata},
+or {key, errorCode, errorDetails} when the service would get its own default.
+-o table prints it as a table instead: the flag, variant, value, reason, and
+the rule that decided, with the rollout stage it came from.
 
 --context takes one evaluation context as JSON. --contexts reads JSON lines
 (one context per line; blank lines are skipped) from a file or "-" for stdin and
@@ -127,6 +126,9 @@ func evalRun(ctx context.Context, opts *evalOptions) error {
 	format, err := resolveFormat(io, opts.format)
 	if err != nil {
 		return err
+	}
+	if opts.format == "" && !opts.explain {
+		format = formatJSON // a decision is data: JSON even on a terminal, unless -o table
 	}
 	if opts.explain {
 		ex := snap.Explain(opts.flag, evalCtx)
