@@ -1,7 +1,6 @@
 package cli
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -10,11 +9,10 @@ import (
 	"strconv"
 	"strings"
 	"time"
-	"unicode/utf8"
 
 	"github.com/spf13/cobra"
 
-	"github.com/ramp-flags/ramp/internal/store"
+	"github.com/ramp-flags/ramp/internal/admin"
 )
 
 // auditKinds are the kinds of object the audit log records.
@@ -91,11 +89,11 @@ date (2026-03-01, UTC) or an RFC 3339 time (2026-03-01T12:00:00Z).`,
 }
 
 // filter turns the command line into a store filter, or a usage error.
-func (opts *auditOptions) filter() (store.AuditFilter, error) {
+func (opts *auditOptions) filter() (admin.AuditFilter, error) {
 	usage := func(format string, args ...any) error {
 		return &UsageError{Err: fmt.Errorf(format, args...), Command: "ramp audit"}
 	}
-	f := store.AuditFilter{Actor: opts.actor, Action: opts.action}
+	f := admin.AuditFilter{Actor: opts.actor, Action: opts.action, Limit: opts.limit}
 	switch {
 	case opts.flag != "" && opts.cohort != "":
 		return f, usage("--flag and --cohort cannot be combined")
@@ -128,9 +126,6 @@ func (opts *auditOptions) filter() (store.AuditFilter, error) {
 	}
 	if opts.limit < 0 {
 		return f, usage("--limit must be 0 (all) or more, not %d", opts.limit)
-	}
-	if opts.limit > 0 {
-		f.Limit = opts.limit + 1 // one more, to tell whether more exist
 	}
 	return f, nil
 }
@@ -188,21 +183,15 @@ func auditRun(ctx context.Context, opts *auditOptions) error {
 	if err != nil {
 		return err
 	}
-	var entries []store.AuditEntry
-	err = opts.f.withStore(ctx, func(s *store.Store) error {
-		entries, err = s.Audit(ctx, filter)
+	var log admin.AuditLog
+	err = opts.f.withAdmin(ctx, false, func(ctx context.Context, a *admin.Service) error {
+		log, err = a.Audit(ctx, filter)
 		return err
 	})
 	if err != nil {
 		return err
 	}
-	more := opts.limit > 0 && len(entries) > opts.limit
-	if more {
-		entries = entries[1:] // the oldest, fetched only to know it exists
-	}
-	if entries == nil {
-		entries = []store.AuditEntry{} // [] in JSON, not null
-	}
+	entries, more := log.Entries, log.More
 	moreNote := fmt.Sprintf("showing the newest %d entries; older ones match too: raise --limit (0 for all) or narrow with --since/--until", opts.limit)
 
 	if out != formatTable {
@@ -227,7 +216,7 @@ func auditRun(ctx context.Context, opts *auditOptions) error {
 	} else {
 		t := newTable(w, "TIME", "ACTOR", "ACTION", "TARGET", "CHANGE")
 		for _, e := range entries {
-			t.row(e.At.UTC().Format(time.RFC3339), e.Actor, e.Action, e.Kind+"/"+e.Target, summarizeChange(e.Before, e.After))
+			t.row(e.At.UTC().Format(time.RFC3339), e.Actor, e.Action, e.Kind+"/"+e.Target, admin.SummarizeChange(e.Before, e.After))
 		}
 		if err := t.flush(); err != nil {
 			return err
@@ -239,284 +228,20 @@ func auditRun(ctx context.Context, opts *auditOptions) error {
 	return nil
 }
 
-// Limits of the CHANGE column.
-const (
-	changeValueWidth = 32 // characters of one value
-	changeFields     = 3  // changes listed before "+N more"
-)
-
-// bookkeepingFields are the top-level fields in which objects record their
-// own version and last change, left out of summaries.
-var bookkeepingFields = []string{"version", "updatedAt", "updatedBy"}
-
-// summarizeChange renders a change in one line: "created" or "deleted"
-// when one side is missing, else what differs, "field: old → new", values
-// clipped and bookkeeping fields left out. Fields are the top-level fields
-// of JSON objects, followed into nested objects and into arrays whose
-// length did not change ("rules[1].rollout[0].weight: 1000 → 2500").
-func summarizeChange(before, after json.RawMessage) string {
-	switch {
-	case before == nil && after == nil:
-		return ""
-	case before == nil:
-		return "created"
-	case after == nil:
-		return "deleted"
-	}
-	var changes []fieldChange
-	diffJSON("", before, after, &changes)
-	if len(changes) == 0 {
-		return "no change"
-	}
-	// The row already says who and when: leave out the object's own
-	// record of it, unless nothing else changed.
-	if rest := slices.DeleteFunc(slices.Clone(changes), func(c fieldChange) bool {
-		return slices.Contains(bookkeepingFields, c.path)
-	}); len(rest) > 0 {
-		changes = rest
-	}
-	parts := make([]string, 0, changeFields+1)
-	for i, c := range changes {
-		if i == changeFields {
-			parts = append(parts, fmt.Sprintf("+%d more", len(changes)-changeFields))
-			break
-		}
-		p := clipValue(c.before) + " → " + clipValue(c.after)
-		if c.path != "" {
-			p = c.path + ": " + p
-		}
-		parts = append(parts, p)
-	}
-	return strings.Join(parts, "; ")
-}
-
-// fieldChange is a value that differs between two JSON documents, at path
-// ("" for the whole document); before or after is nil where it is absent.
-type fieldChange struct {
-	path          string
-	before, after json.RawMessage
-}
-
-// diffJSON appends to changes the differences between two JSON values at
-// path: within two objects, field by field in the order they appear
-// (before's fields, then those only after has); within two arrays of the
-// same length, element by element; else the two values whole.
-func diffJSON(path string, before, after json.RawMessage, changes *[]fieldChange) {
-	if before == nil || after == nil {
-		*changes = append(*changes, fieldChange{path, before, after})
-		return
-	}
-	if jsonEqual(before, after) {
-		return
-	}
-	if bNames, bFields, ok := objectFields(before); ok {
-		if aNames, aFields, ok := objectFields(after); ok {
-			names := bNames
-			for _, n := range aNames {
-				if _, seen := bFields[n]; !seen {
-					names = append(names, n)
-				}
-			}
-			for _, n := range names {
-				sub := n
-				if path != "" {
-					sub = path + "." + n
-				}
-				diffJSON(sub, bFields[n], aFields[n], changes)
-			}
-			return
-		}
-	}
-	var bItems, aItems []json.RawMessage
-	if json.Unmarshal(before, &bItems) == nil && json.Unmarshal(after, &aItems) == nil &&
-		bItems != nil && aItems != nil && len(bItems) == len(aItems) {
-		for i := range bItems {
-			diffJSON(fmt.Sprintf("%s[%d]", path, i), bItems[i], aItems[i], changes)
-		}
-		return
-	}
-	*changes = append(*changes, fieldChange{path, before, after})
-}
-
-// diffContext is how many unchanged lines --diff shows around a change.
-const diffContext = 3
-
-// writeChangeDiff writes a change in full: the line diff of the two
-// versions as indented JSON, "-" for lines only before has, "+" for those
-// only after has, with a few unchanged lines around them. A creation or
-// deletion shows the whole object.
+// writeChangeDiff writes a change's line diff (admin.DiffChange), each line
+// after indent: "-" for lines only before has, "+" for those only after
+// has, "…" where unchanged lines are skipped.
 func writeChangeDiff(w io.Writer, before, after json.RawMessage, indent string) {
-	ops := diffLines(jsonLines(before), jsonLines(after))
-	changed := false
-	for _, op := range ops {
-		changed = changed || op.sign != ' '
-	}
-	if !changed {
+	lines := admin.DiffChange(before, after)
+	if len(lines) == 0 {
 		fmt.Fprintf(w, "%sno change\n", indent)
 		return
 	}
-	// Show lines within diffContext of a change; mark what is skipped.
-	show := make([]bool, len(ops))
-	for i, op := range ops {
-		if op.sign == ' ' {
-			continue
-		}
-		for j := max(0, i-diffContext); j <= min(len(ops)-1, i+diffContext); j++ {
-			show[j] = true
-		}
-	}
-	skipped := false
-	for i, op := range ops {
-		if !show[i] {
-			skipped = true
-			continue
-		}
-		if skipped {
+	for _, l := range lines {
+		if l.Op == admin.DiffSkipped {
 			fmt.Fprintf(w, "%s  …\n", indent)
-			skipped = false
+			continue
 		}
-		fmt.Fprintf(w, "%s%c %s\n", indent, op.sign, op.line)
+		fmt.Fprintf(w, "%s%s %s\n", indent, l.Op, l.Text)
 	}
-	if skipped {
-		fmt.Fprintf(w, "%s  …\n", indent)
-	}
-}
-
-// jsonLines returns a JSON value indented, one line per element; nothing
-// for nil.
-func jsonLines(raw json.RawMessage) []string {
-	if raw == nil {
-		return nil
-	}
-	var buf bytes.Buffer
-	if err := json.Indent(&buf, raw, "", "  "); err != nil {
-		return []string{string(raw)}
-	}
-	return strings.Split(buf.String(), "\n")
-}
-
-// lineOp is a line of a diff: ' ' in both versions, '-' only in the
-// first, '+' only in the second.
-type lineOp struct {
-	sign byte
-	line string
-}
-
-// maxDiffCells bounds the work of diffLines (lines before × lines after);
-// beyond it the versions are shown one after the other.
-const maxDiffCells = 4 << 20
-
-// diffLines returns a shortest edit script from a to b, by longest common
-// subsequence.
-func diffLines(a, b []string) []lineOp {
-	if len(a)*len(b) > maxDiffCells {
-		ops := make([]lineOp, 0, len(a)+len(b))
-		for _, l := range a {
-			ops = append(ops, lineOp{'-', l})
-		}
-		for _, l := range b {
-			ops = append(ops, lineOp{'+', l})
-		}
-		return ops
-	}
-	// lcs[i][j] is the length of the longest common subsequence of a[i:]
-	// and b[j:].
-	lcs := make([][]int32, len(a)+1)
-	for i := range lcs {
-		lcs[i] = make([]int32, len(b)+1)
-	}
-	for i := len(a) - 1; i >= 0; i-- {
-		for j := len(b) - 1; j >= 0; j-- {
-			if a[i] == b[j] {
-				lcs[i][j] = lcs[i+1][j+1] + 1
-			} else {
-				lcs[i][j] = max(lcs[i+1][j], lcs[i][j+1])
-			}
-		}
-	}
-	var ops []lineOp
-	i, j := 0, 0
-	for i < len(a) || j < len(b) {
-		switch {
-		case i < len(a) && j < len(b) && a[i] == b[j]:
-			ops = append(ops, lineOp{' ', a[i]})
-			i, j = i+1, j+1
-		case j == len(b) || i < len(a) && lcs[i+1][j] >= lcs[i][j+1]:
-			ops = append(ops, lineOp{'-', a[i]})
-			i++
-		default:
-			ops = append(ops, lineOp{'+', b[j]})
-			j++
-		}
-	}
-	return ops
-}
-
-// objectFields returns a JSON object's field names in order and their
-// values, or ok false if raw is not an object.
-func objectFields(raw json.RawMessage) (names []string, fields map[string]json.RawMessage, ok bool) {
-	dec := json.NewDecoder(bytes.NewReader(raw))
-	if tok, err := dec.Token(); err != nil || tok != json.Delim('{') {
-		return nil, nil, false
-	}
-	fields = map[string]json.RawMessage{}
-	for dec.More() {
-		tok, err := dec.Token()
-		if err != nil {
-			return nil, nil, false
-		}
-		name, _ := tok.(string)
-		var v json.RawMessage
-		if err := dec.Decode(&v); err != nil {
-			return nil, nil, false
-		}
-		if _, dup := fields[name]; !dup {
-			names = append(names, name)
-		}
-		fields[name] = v
-	}
-	return names, fields, true
-}
-
-// jsonEqual reports whether two JSON texts are the same value, ignoring
-// white space and the order of object fields.
-func jsonEqual(a, b json.RawMessage) bool {
-	var va, vb any
-	if json.Unmarshal(a, &va) != nil || json.Unmarshal(b, &vb) != nil {
-		return bytes.Equal(a, b)
-	}
-	ca, _ := json.Marshal(va) // maps marshal with sorted keys
-	cb, _ := json.Marshal(vb)
-	return bytes.Equal(ca, cb)
-}
-
-// clipValue renders a JSON value compactly for the CHANGE column: as it is
-// when short; else a long string clipped, an array as its length, an
-// object as its number of fields. nil (an absent field) is "(none)".
-func clipValue(raw json.RawMessage) string {
-	if raw == nil {
-		return "(none)"
-	}
-	var buf bytes.Buffer
-	if err := json.Compact(&buf, raw); err != nil {
-		buf.Reset()
-		buf.Write(raw)
-	}
-	s := buf.String()
-	if utf8.RuneCountInString(s) <= changeValueWidth {
-		return s
-	}
-	var v any
-	_ = json.Unmarshal(raw, &v)
-	switch v := v.(type) {
-	case []any:
-		return fmt.Sprintf("[%s]", plural(len(v), "item", "items"))
-	case map[string]any:
-		return fmt.Sprintf("{%s}", plural(len(v), "field", "fields"))
-	}
-	r := []rune(s)
-	if _, isString := v.(string); isString {
-		return string(r[:changeValueWidth-2]) + "…\""
-	}
-	return string(r[:changeValueWidth-1]) + "…"
 }

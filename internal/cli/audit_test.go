@@ -11,7 +11,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
-	"github.com/ramp-flags/ramp/internal/store"
+	"github.com/ramp-flags/ramp/internal/admin"
 )
 
 func TestParseAuditTime(t *testing.T) {
@@ -57,21 +57,21 @@ func TestAuditFilter(t *testing.T) {
 	tests := []struct {
 		name string
 		opts auditOptions
-		want store.AuditFilter
+		want admin.AuditFilter
 		err  string // part of the usage error, "" for none
 	}{
-		{name: "default limit asks one more", opts: auditOptions{limit: 100},
-			want: store.AuditFilter{Limit: 101}},
+		{name: "default limit", opts: auditOptions{limit: 100},
+			want: admin.AuditFilter{Limit: 100}},
 		{name: "limit 0 is everything", opts: auditOptions{limit: 0},
-			want: store.AuditFilter{}},
+			want: admin.AuditFilter{}},
 		{name: "a flag and its rollout", opts: auditOptions{flag: "interop", limit: 1},
-			want: store.AuditFilter{Target: "interop", Kinds: []string{"flag", "rollout"}, Limit: 2}},
+			want: admin.AuditFilter{Target: "interop", Kinds: []string{"flag", "rollout"}, Limit: 1}},
 		{name: "a cohort", opts: auditOptions{cohort: "employees"},
-			want: store.AuditFilter{Target: "employees", Kind: "cohort"}},
+			want: admin.AuditFilter{Target: "employees", Kind: "cohort"}},
 		{name: "kinds", opts: auditOptions{kinds: []string{"key", "rollout"}},
-			want: store.AuditFilter{Kinds: []string{"key", "rollout"}}},
+			want: admin.AuditFilter{Kinds: []string{"key", "rollout"}}},
 		{name: "actor, action and times", opts: auditOptions{actor: "alice", action: "rollout.", since: "7d", until: "2026-03-09"},
-			want: store.AuditFilter{Actor: "alice", Action: "rollout.", Since: now.AddDate(0, 0, -7), Until: time.Date(2026, 3, 9, 0, 0, 0, 0, time.UTC)}},
+			want: admin.AuditFilter{Actor: "alice", Action: "rollout.", Since: now.AddDate(0, 0, -7), Until: time.Date(2026, 3, 9, 0, 0, 0, 0, time.UTC)}},
 		{name: "unknown kind", opts: auditOptions{kinds: []string{"flags"}}, err: `unknown --kind "flags"`},
 		{name: "flag and cohort", opts: auditOptions{flag: "a", cohort: "b"}, err: "cannot be combined"},
 		{name: "kind and flag", opts: auditOptions{flag: "a", kinds: []string{"rollout"}}, err: "--kind cannot be combined"},
@@ -101,64 +101,6 @@ func TestAuditFilter(t *testing.T) {
 	}
 }
 
-func TestSummarizeChange(t *testing.T) {
-	long := `"` + strings.Repeat("x", 40) + `"`
-	tests := []struct {
-		name, before, after, want string
-	}{
-		{"creation", "", `{"key":"a"}`, "created"},
-		{"deletion", `{"key":"a"}`, "", "deleted"},
-		{"one field", `{"key":"a","enabled":true}`, `{"key":"a","enabled":false}`, "enabled: true → false"},
-		{"fields in order", `{"b":1,"a":1,"c":1}`, `{"b":2,"a":2,"c":1}`, "b: 1 → 2; a: 1 → 2"},
-		{"field added and removed", `{"a":1,"gone":"x"}`, `{"a":1,"new":[]}`, `gone: "x" → (none); new: (none) → []`},
-		{"nested field", `{"rules":[{"rollout":[{"weight":10}]}]}`, `{"rules":[{"rollout":[{"weight":20}]}]}`, "rules[0].rollout[0].weight: 10 → 20"},
-		{"array grown", `{"members":["a","b","c","d","e","f","g","h","i"]}`, `{"members":["a","b","c","d","e","f","g","h","i","j"]}`, "members: [9 items] → [10 items]"},
-		{"short array", `{"tags":["a"]}`, `{"tags":["a","b"]}`, `tags: ["a"] → ["a","b"]`},
-		{"long string clipped", `{"d":` + long + `}`, `{"d":"y"}`, `d: "` + strings.Repeat("x", 29) + `…" → "y"`},
-		{"long object", `{"o":{"aaaaaaaaaa":1,"bbbbbbbbbbbb":2,"cccccccccc":3}}`, `{"o":null}`, "o: {3 fields} → null"},
-		{"more than three", `{"a":1,"b":1,"c":1,"d":1,"e":1}`, `{"a":2,"b":2,"c":2,"d":2,"e":2}`, "a: 1 → 2; b: 1 → 2; c: 1 → 2; +2 more"},
-		{"same value, other spelling", `{"a": 1, "b": {"x":1,"y":2}}`, `{"b":{"y":2,"x":1},"a":1}`, "no change"},
-		{"not objects", `1`, `2`, "1 → 2"},
-		{"bookkeeping left out", `{"paused":false,"version":3,"updatedBy":"bob"}`, `{"paused":true,"version":4,"updatedBy":"alice"}`, "paused: false → true"},
-		{"bookkeeping alone", `{"version":3}`, `{"version":4}`, "version: 3 → 4"},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			raw := func(s string) json.RawMessage {
-				if s == "" {
-					return nil
-				}
-				return json.RawMessage(s)
-			}
-			if got := summarizeChange(raw(tt.before), raw(tt.after)); got != tt.want {
-				t.Errorf("summarizeChange(%s, %s)\n got %s\nwant %s", tt.before, tt.after, got, tt.want)
-			}
-		})
-	}
-}
-
-func TestWriteChangeDiff(t *testing.T) {
-	var b strings.Builder
-	writeChangeDiff(&b, json.RawMessage(`{"key":"a","enabled":true,"tags":["x"]}`), json.RawMessage(`{"key":"a","enabled":false,"tags":["x"]}`), "")
-	want := `  {
-    "key": "a",
--   "enabled": true,
-+   "enabled": false,
-    "tags": [
-      "x"
-    ]
-  …
-`
-	if d := cmp.Diff(want, b.String()); d != "" {
-		t.Errorf("diff (-want +got):\n%s", d)
-	}
-	b.Reset()
-	writeChangeDiff(&b, nil, json.RawMessage(`{"key":"a"}`), "  ")
-	if want := "  + {\n  +   \"key\": \"a\"\n  + }\n"; b.String() != want {
-		t.Errorf("creation:\n%s\nwant\n%s", b.String(), want)
-	}
-}
-
 // TestAuditCommand runs ramp audit through the real command tree on a
 // SQLite file after changes made by other commands.
 func TestAuditCommand(t *testing.T) {
@@ -181,7 +123,7 @@ func TestAuditCommand(t *testing.T) {
 	}
 	entries := func(args ...string) []string {
 		t.Helper()
-		var es []store.AuditEntry
+		var es []admin.AuditEntry
 		out := ok(append([]string{"audit", "-o", "json"}, args...)...)
 		if err := json.Unmarshal([]byte(out), &es); err != nil {
 			t.Fatalf("ramp audit %s: not JSON: %v\n%s", strings.Join(args, " "), err, out)
@@ -233,7 +175,7 @@ func TestAuditCommand(t *testing.T) {
 	}
 
 	// JSON carries before and after as JSON.
-	var es []store.AuditEntry
+	var es []admin.AuditEntry
 	if err := json.Unmarshal([]byte(ok("audit", "--actor", "bob", "-o", "json")), &es); err != nil || len(es) != 1 {
 		t.Fatalf("audit --actor bob: %v, %d entries", err, len(es))
 	}

@@ -12,6 +12,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/ramp-flags/ramp/internal/cli"
+	"github.com/ramp-flags/ramp/internal/testdb"
 )
 
 // ramp runs the CLI in process with real argv against a real SQLite file,
@@ -173,6 +174,37 @@ func TestEval(t *testing.T) {
 	b := explained["explanation"].(map[string]any)["bucketing"].(map[string]any)
 	if b["attribute"] != "accountCenterId" || b["key"] != "ac-1" {
 		t.Errorf("explain bucketing = %v", b)
+	}
+}
+
+// TestEvalTable prints a decision as a table with -o table (it printed
+// JSON): the variant, value, reason and the rule that decided.
+func TestEvalTable(t *testing.T) {
+	r := newRamp(t)
+	r.ok("apply", "-f", testdata("example.yaml"))
+	for _, tt := range []struct {
+		name string
+		args []string
+		code int
+		want []string // the data row's cells
+	}{
+		{"rule", []string{"--context", `{"targetingKey":"emp-1"}`}, 0, []string{"messenger-ig-interop", "on", "true", "TARGETING_MATCH", "0"}},
+		{"default", []string{"--context", `{"targetingKey":"u1","region":"FR"}`}, 0, []string{"messenger-ig-interop", "off", "false", "DEFAULT", "-"}},
+		{"error", []string{"--context", `{"region":"US"}`}, cli.ExitEvalError, []string{"messenger-ig-interop", "(caller's", "default)", "ERROR", "TARGETING_KEY_MISSING:"}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			out, errOut, code := r.run("", append([]string{"eval", "messenger-ig-interop", "-o", "table"}, tt.args...)...)
+			if code != tt.code {
+				t.Fatalf("exit %d, want %d: %s", code, tt.code, errOut)
+			}
+			lines := strings.Split(strings.TrimSpace(out), "\n")
+			if len(lines) != 2 || !strings.HasPrefix(lines[0], "KEY ") || strings.HasPrefix(out, "{") {
+				t.Fatalf("not a table of one decision:\n%s", out)
+			}
+			if got := strings.Fields(lines[1]); len(got) < len(tt.want) || !cmp.Equal(got[:len(tt.want)], tt.want) {
+				t.Errorf("row = %q, want it to start with %q", got, tt.want)
+			}
+		})
 	}
 }
 
@@ -398,5 +430,68 @@ func TestKeysCommands(t *testing.T) {
 	}
 	if _, _, code := r.run("", "keys", "revoke", "checkout"); code != cli.ExitNotFound {
 		t.Errorf("revoke twice: exit %d", code)
+	}
+}
+
+// TestDBCopy moves a database with a live rollout into a new one, as the
+// README's "From SQLite to PostgreSQL" does, and finds the same rollout
+// status, the same decision for an employee (the plan's, not STATIC), the
+// same keys and the same audit log there (it switched live rollouts off
+// when the move was export and apply). A second copy into it is refused.
+// With $RAMP_TEST_DSN naming Postgres, the target is a Postgres schema.
+func TestDBCopy(t *testing.T) {
+	r := newRamp(t)
+	r.ok("apply", "-f", testdata("scenario.yaml"))
+	r.ok("rollout", "advance", "messenger-ig-interop")
+	r.ok("rollout", "advance", "messenger-ig-interop")
+	r.ok("keys", "create", "--role", "sdk", "--name", "checkout")
+	r.ok("--actor", "bob", "flags", "disable", "ig-dm-via-whatsapp")
+
+	to := &ramp{t: t, db: testdb.DSN(t)}
+	if testdb.IsPostgres(to.db) {
+		t.Log("copying into Postgres")
+	}
+	res := decode[map[string]any](t, r.ok("db", "copy", r.db, to.db, "-o", "json"))
+	from, copied := res["from"].(map[string]any), res["to"].(map[string]any)
+	if from["epoch"] == copied["epoch"] || copied["version"].(float64) <= from["version"].(float64) {
+		t.Errorf("copy's revision %v, source's %v: want a new epoch and a higher version", copied, from)
+	}
+
+	employee := []string{"eval", "messenger-ig-interop", "--context", `{"targetingKey":"emp-1","region":"FR"}`}
+	decision := func(r *ramp) map[string]any {
+		d := decode[map[string]any](t, r.ok(employee...))
+		delete(d["metadata"].(map[string]any), "configVersion") // higher in the copy, as it should be
+		return d
+	}
+	if d := cmp.Diff(decision(r), decision(to)); d != "" {
+		t.Errorf("the employee's decision differs after the copy (-source +copy):\n%s", d)
+	}
+	for _, args := range [][]string{
+		{"rollout", "status", "-o", "json"},
+		{"keys", "list", "--all", "-o", "json"},
+		{"flags", "list", "-o", "json"},
+		{"cohorts", "get", "employees", "-o", "json"},
+	} {
+		if d := cmp.Diff(r.ok(args...), to.ok(args...)); d != "" {
+			t.Errorf("ramp %s differs after the copy (-source +copy):\n%s", strings.Join(args, " "), d)
+		}
+	}
+	if d := decode[map[string]any](t, to.ok(employee...)); d["reason"] != "TARGETING_MATCH" || d["value"] != true {
+		t.Errorf("employee in the copy: %v, want true by the rollout's dogfood stage", d)
+	}
+	srcLog := decode[[]map[string]any](t, r.ok("audit", "--limit", "0", "-o", "json"))
+	dstLog := decode[[]map[string]any](t, to.ok("audit", "--limit", "0", "-o", "json"))
+	if len(dstLog) != len(srcLog)+1 || dstLog[len(dstLog)-1]["action"] != "db.copy" {
+		t.Fatalf("copy's audit log: %d entries, want the source's %d and db.copy", len(dstLog), len(srcLog))
+	}
+	if d := cmp.Diff(srcLog, dstLog[:len(srcLog)]); d != "" {
+		t.Errorf("audit log differs (-source +copy):\n%s", d)
+	}
+
+	if _, errOut, code := r.run("", "db", "copy", r.db, to.db); code != cli.ExitConflict || !strings.Contains(errOut, "not empty") {
+		t.Errorf("a second copy: exit %d, want %d with 'not empty': %s", code, cli.ExitConflict, errOut)
+	}
+	if _, errOut, code := r.run("", "db", "copy", r.db); code != cli.ExitUsage {
+		t.Errorf("one argument: exit %d, want %d: %s", code, cli.ExitUsage, errOut)
 	}
 }

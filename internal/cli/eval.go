@@ -6,7 +6,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"github.com/ramp-flags/ramp"
 	"io"
 	"os"
 	"runtime"
@@ -17,7 +16,6 @@ import (
 	"github.com/ramp-flags/ramp/flags"
 	"github.com/ramp-flags/ramp/internal/admin"
 	"github.com/ramp-flags/ramp/internal/ofrep"
-	"github.com/ramp-flags/ramp/internal/store"
 )
 
 type evalOptions struct {
@@ -37,6 +35,8 @@ func newEvalCmd(f *Factory, runF func(*evalOptions) error) *cobra.Command {
 		Long: `Decide a flag as a service would, from the stored configuration, and print the
 decision as JSON in the OFREP shape: {key, value, variant, reason, metadata},
 or {key, errorCode, errorDetails} when the service would get its own default.
+-o table prints it as a table instead: the flag, variant, value, reason, and
+the rule that decided, with the rollout stage it came from.
 
 --context takes one evaluation context as JSON. --contexts reads JSON lines
 (one context per line; blank lines are skipped) from a file or "-" for stdin and
@@ -75,20 +75,6 @@ Exit status 7 means the single decision carried an OpenFeature error code.`,
 	return cmd
 }
 
-// loadSnapshot compiles the configuration as services see it: each flag's
-// own rules, then its rollout plan's live stage.
-func loadSnapshot(ctx context.Context, s *store.Store) (*flags.Snapshot, error) {
-	cfg, err := s.Configuration(ctx)
-	if err != nil {
-		return nil, err
-	}
-	snap, err := flags.Compile(ramp.Compose(&cfg), cfg.Revision.Version)
-	if err != nil {
-		return nil, fmt.Errorf("stored configuration does not compile: %w", err)
-	}
-	return snap, nil
-}
-
 func evalRun(ctx context.Context, opts *evalOptions) error {
 	var (
 		snap *flags.Snapshot
@@ -100,12 +86,12 @@ func evalRun(ctx context.Context, opts *evalOptions) error {
 			return &InvalidError{fmt.Errorf("--context: %w", err)}
 		}
 	}
-	err := opts.f.withStore(ctx, func(s *store.Store) (err error) {
-		if snap, err = loadSnapshot(ctx, s); err != nil || !opts.explain {
+	err := opts.f.withAdmin(ctx, false, func(ctx context.Context, a *admin.Service) (err error) {
+		if snap, err = a.Snapshot(ctx); err != nil || !opts.explain {
 			return err
 		}
 		d := snap.Evaluate(opts.flag, evalCtx)
-		ro, err = explainRollout(ctx, admin.New(s), opts.flag, evalCtx, &d)
+		ro, err = a.ExplainRollout(ctx, opts.flag, evalCtx, &d)
 		return err
 	})
 	if err != nil {
@@ -127,6 +113,9 @@ func evalRun(ctx context.Context, opts *evalOptions) error {
 	format, err := resolveFormat(io, opts.format)
 	if err != nil {
 		return err
+	}
+	if opts.format == "" && !opts.explain {
+		format = formatJSON // a decision is data: JSON even on a terminal, unless -o table
 	}
 	if opts.explain {
 		ex := snap.Explain(opts.flag, evalCtx)
@@ -150,15 +139,53 @@ func evalRun(ctx context.Context, opts *evalOptions) error {
 	}
 	d := snap.Evaluate(opts.flag, evalCtx)
 	if format == formatTable {
-		format = formatJSON // a decision is data: JSON even on a terminal
-	}
-	if err := writeData(io.Out, format, ofrep.Body(&d)); err != nil {
+		if err := printDecision(io.Out, &d); err != nil {
+			return err
+		}
+	} else if err := writeData(io.Out, format, ofrep.Body(&d)); err != nil {
 		return err
 	}
 	if d.IsError() {
 		return errEvalFailed
 	}
 	return nil
+}
+
+// printDecision prints one decision as a table: the flag, the variant and
+// its value, the reason, and the rule that decided (its number and name,
+// and the rollout stage it came from), or the error code and details.
+func printDecision(w io.Writer, d *flags.Decision) error {
+	if d.IsError() {
+		t := newTable(w, "KEY", "VALUE", "REASON", "ERROR")
+		t.row(d.Key, "(caller's default)", string(d.Reason), string(d.ErrorCode)+": "+d.ErrorDetails)
+		return t.flush()
+	}
+	val, err := json.Marshal(d.Value)
+	if err != nil {
+		return err
+	}
+	t := newTable(w, "KEY", "VARIANT", "VALUE", "REASON", "RULE")
+	t.row(d.Key, d.Variant, string(val), string(d.Reason), decidedBy(d))
+	return t.flush()
+}
+
+// decidedBy names the rule behind a decision: "2 (employees)",
+// "3 (rollout messenger-ig-interop, stage us-10)", or "-" when no rule
+// decided (a default, a static flag, a disabled one).
+func decidedBy(d *flags.Decision) string {
+	if d.Rule < 0 {
+		return "-"
+	}
+	var about []string
+	if o := d.Origin; o != nil {
+		about = append(about, fmt.Sprintf("%s %s, stage %s", o.Kind, o.Key, o.Part))
+	} else if d.RuleName != "" {
+		about = append(about, d.RuleName)
+	}
+	if len(about) == 0 {
+		return itoa(d.Rule)
+	}
+	return itoa(d.Rule) + " (" + strings.Join(about, "; ") + ")"
 }
 
 // decodeContext reads one evaluation context: a JSON object.

@@ -3,14 +3,14 @@ package cli
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"strings"
 
 	"github.com/spf13/cobra"
 
+	"github.com/ramp-flags/ramp"
 	"github.com/ramp-flags/ramp/flags"
-	"github.com/ramp-flags/ramp/internal/store"
+	"github.com/ramp-flags/ramp/internal/admin"
 	"github.com/ramp-flags/ramp/rollout"
 )
 
@@ -33,10 +33,10 @@ func completeFlagKeys(ctx context.Context, f *Factory, args []string) ([]string,
 		return nil, cobra.ShellCompDirectiveNoFileComp
 	}
 	var keys []string
-	_ = f.withStore(ctx, func(s *store.Store) error {
-		fs, err := s.Flags(ctx)
+	_ = f.withAdmin(ctx, false, func(ctx context.Context, a *admin.Service) error {
+		fs, err := a.Flags(ctx)
 		for _, fl := range fs {
-			keys = append(keys, fl.Key+"\t"+fl.Description)
+			keys = append(keys, fl.Flag.Key+"\t"+fl.Flag.Description)
 		}
 		return err
 	})
@@ -62,15 +62,15 @@ func newFlagsListCmd(f *Factory) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			return f.withStore(cmd.Context(), func(s *store.Store) error {
-				fs, err := s.Flags(cmd.Context())
+			return f.withAdmin(cmd.Context(), false, func(ctx context.Context, a *admin.Service) error {
+				fs, err := a.Flags(ctx)
 				if err != nil {
 					return err
 				}
 				if format != formatTable {
 					views := make([]flagView, len(fs))
 					for i := range fs {
-						views[i] = newFlagView(&fs[i])
+						views[i] = newFlagView(&fs[i].Flag)
 					}
 					return writeData(f.IO.Out, format, views)
 				}
@@ -78,17 +78,13 @@ func newFlagsListCmd(f *Factory) *cobra.Command {
 					fmt.Fprintln(f.IO.ErrOut, "no flags yet: declare them in a file and run ramp apply -f FILE")
 					return nil
 				}
-				rs, err := s.Rollouts(cmd.Context())
-				if err != nil {
-					return err
-				}
-				stages := map[string]string{}
-				for i := range rs {
-					stages[rs[i].Flag] = fmt.Sprintf("%s (%d/%d)", stageWord(&rs[i]), rs[i].Live()+1, len(rs[i].Stages))
-				}
 				t := newTable(f.IO.Out, "KEY", "TYPE", "STATE", "DEFAULT", "RULES", "ROLLOUT", "VERSION", "DESCRIPTION")
-				for _, fl := range fs {
-					t.row(fl.Key, string(fl.Type), stateWord(fl.Enabled), fl.DefaultVariant, itoa(len(fl.Rules)), dash(stages[fl.Key]),
+				for _, info := range fs {
+					fl, stage := &info.Flag, ""
+					if r := info.Rollout; r != nil {
+						stage = fmt.Sprintf("%s (%d/%d)", stageWord(r), r.Live()+1, len(r.Stages))
+					}
+					t.row(fl.Key, string(fl.Type), stateWord(fl.Enabled), fl.DefaultVariant, itoa(len(fl.Rules)), dash(stage),
 						fmt.Sprint(fl.Version), truncate(fl.Description, 60))
 				}
 				return t.flush()
@@ -140,17 +136,12 @@ func newFlagsGetCmd(f *Factory) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			return f.withStore(cmd.Context(), func(s *store.Store) error {
-				fl, err := s.Flag(cmd.Context(), args[0])
+			return f.withAdmin(cmd.Context(), false, func(ctx context.Context, a *admin.Service) error {
+				info, err := a.Flag(ctx, args[0])
 				if err != nil {
 					return err
 				}
-				var plan *rollout.Rollout
-				if r, err := s.Rollout(cmd.Context(), args[0]); err == nil {
-					plan = &r
-				} else if !errors.Is(err, store.ErrNotFound) {
-					return err
-				}
+				fl, plan := info.Flag, info.Rollout
 				if out != formatTable {
 					view := newFlagView(&fl)
 					if plan != nil {
@@ -270,8 +261,8 @@ func newFlagsSetEnabledCmd(f *Factory, enable bool) *cobra.Command {
 			return completeFlagKeys(cmd.Context(), f, args)
 		},
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return f.withStore(cmd.Context(), func(s *store.Store) error {
-				fl, err := s.SetEnabled(cmd.Context(), args[0], enable, f.Actor)
+			return f.withAdmin(cmd.Context(), false, func(ctx context.Context, a *admin.Service) error {
+				fl, err := a.SetEnabled(ctx, args[0], enable)
 				if err != nil {
 					return err
 				}
@@ -304,8 +295,8 @@ elsewhere --yes is required. To stop a feature quickly, prefer
 			if err := confirm(f.IO, yes, fmt.Sprintf("Delete flag %s? Services will get FLAG_NOT_FOUND.", args[0])); err != nil {
 				return err
 			}
-			return f.withStore(cmd.Context(), func(s *store.Store) error {
-				if err := s.DeleteFlag(cmd.Context(), args[0], f.Actor); err != nil {
+			return f.withAdmin(cmd.Context(), false, func(ctx context.Context, a *admin.Service) error {
+				if err := a.DeleteFlag(ctx, args[0]); err != nil {
 					return err
 				}
 				fmt.Fprintf(f.IO.ErrOut, "flag %s deleted\n", args[0])
@@ -335,5 +326,5 @@ func confirm(io *IOStreams, yes bool, question string) error {
 }
 
 func errFlagNotFound(key string) error {
-	return &store.NotFoundError{Kind: "flag", Key: key}
+	return ramp.Errorf(ramp.KindNotFound, "flag %q not found", key)
 }

@@ -1,11 +1,12 @@
 package cli
 
 import (
+	"context"
 	"fmt"
 
 	"github.com/spf13/cobra"
 
-	"github.com/ramp-flags/ramp/internal/store"
+	"github.com/ramp-flags/ramp/internal/admin"
 )
 
 func newKeysCmd(f *Factory) *cobra.Command {
@@ -34,7 +35,7 @@ func newKeysCreateCmd(f *Factory) *cobra.Command {
   SECRET=$(ramp keys create --role sdk --name ci -o json | jq -r .secret)`,
 		Args: exactArgs(0, "no arguments"),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if role != store.RoleSDK && role != store.RoleAdmin {
+			if role != admin.RoleSDK && role != admin.RoleAdmin {
 				return &UsageError{Err: fmt.Errorf("--role must be sdk or admin"), Command: cmd.CommandPath()}
 			}
 			if name == "" {
@@ -44,18 +45,15 @@ func newKeysCreateCmd(f *Factory) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			return f.withStore(cmd.Context(), func(s *store.Store) error {
-				secret, k, err := s.CreateKey(cmd.Context(), name, role, f.Actor)
+			return f.withAdmin(cmd.Context(), true, func(ctx context.Context, a *admin.Service) error {
+				k, err := a.CreateKey(ctx, admin.CreateKeyRequest{Name: name, Role: role})
 				if err != nil {
 					return err
 				}
 				if out != formatTable {
-					return writeData(f.IO.Out, out, struct {
-						store.Key
-						Secret string `json:"secret"`
-					}{k, secret})
+					return writeData(f.IO.Out, out, k)
 				}
-				fmt.Fprintln(f.IO.Out, secret)
+				fmt.Fprintln(f.IO.Out, k.Secret)
 				fmt.Fprintf(f.IO.ErrOut, "key %q (%s) created. Copy the secret now: it is not stored and cannot be shown again.\n", k.Name, k.Role)
 				return nil
 			})
@@ -64,7 +62,7 @@ func newKeysCreateCmd(f *Factory) *cobra.Command {
 	cmd.Flags().StringVar(&role, "role", "", "sdk (decisions and snapshot feed) or admin (everything)")
 	cmd.Flags().StringVar(&name, "name", "", "a name for the key, unique among active keys (e.g. the service using it)")
 	addOutputFlag(cmd, &format)
-	_ = cmd.RegisterFlagCompletionFunc("role", cobra.FixedCompletions([]string{store.RoleSDK, store.RoleAdmin}, cobra.ShellCompDirectiveNoFileComp))
+	_ = cmd.RegisterFlagCompletionFunc("role", cobra.FixedCompletions([]string{admin.RoleSDK, admin.RoleAdmin}, cobra.ShellCompDirectiveNoFileComp))
 	return cmd
 }
 
@@ -83,16 +81,10 @@ func newKeysListCmd(f *Factory) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			return f.withStore(cmd.Context(), func(s *store.Store) error {
-				keys, err := s.Keys(cmd.Context())
+			return f.withAdmin(cmd.Context(), false, func(ctx context.Context, a *admin.Service) error {
+				shown, err := a.Keys(ctx, all)
 				if err != nil {
 					return err
-				}
-				shown := make([]store.Key, 0, len(keys))
-				for _, k := range keys {
-					if all || k.Active() {
-						shown = append(shown, k)
-					}
 				}
 				if out != formatTable {
 					return writeData(f.IO.Out, out, shown)
@@ -121,8 +113,8 @@ func newKeysRevokeCmd(f *Factory) *cobra.Command {
 		Example: `  ramp keys revoke checkout-service`,
 		Args:    exactArgs(1, "one key name"),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return f.withStore(cmd.Context(), func(s *store.Store) error {
-				k, err := s.RevokeKey(cmd.Context(), args[0], f.Actor)
+			return f.withAdmin(cmd.Context(), false, func(ctx context.Context, a *admin.Service) error {
+				k, err := a.RevokeKey(ctx, args[0])
 				if err != nil {
 					return err
 				}

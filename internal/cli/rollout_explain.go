@@ -1,7 +1,6 @@
 package cli
 
 import (
-	"context"
 	"fmt"
 	"io"
 
@@ -11,13 +10,6 @@ import (
 
 // rolloutExplanation says what a flag's plan did for one context.
 type rolloutExplanation = admin.RolloutExplanation
-
-// explainRollout finds the flag's plan, if any, and which of its stages
-// admitted the context decided d (admin.Service.ExplainRollout). It returns
-// nil for a flag without a plan.
-func explainRollout(ctx context.Context, a *admin.Service, key string, evalCtx map[string]any, d *flags.Decision) (*rolloutExplanation, error) {
-	return a.ExplainRollout(ctx, key, evalCtx, d)
-}
 
 func printRolloutExplanation(w io.Writer, ex *rolloutExplanation, d *flags.Decision) {
 	if ex == nil {

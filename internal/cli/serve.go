@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"crypto/tls"
 	"fmt"
 	"log/slog"
 	"net"
@@ -11,9 +12,9 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/ramp-flags/ramp/internal/admin"
 	"github.com/ramp-flags/ramp/internal/controller"
 	"github.com/ramp-flags/ramp/internal/server"
-	"github.com/ramp-flags/ramp/internal/store"
 )
 
 type serveOptions struct {
@@ -26,6 +27,8 @@ type serveOptions struct {
 	publicURL      string
 	logLevel       string
 	controller     time.Duration
+	tlsCert        string
+	tlsKey         string
 }
 
 func newServeCmd(f *Factory, runF func(*serveOptions) error) *cobra.Command {
@@ -51,6 +54,12 @@ starts the scheduled rollout stages that are due (see "ramp rollout"). Several
 servers on one database may all run it; each stage is started once.
 --controller-interval 0 turns it off (then run "ramp rollout tick" from cron).
 
+With --tls-cert and --tls-key the server speaks HTTPS (HTTP/2 and HTTP/1.1)
+with that certificate, PEM-encoded (the certificate file may hold its chain);
+the files are read once, at startup: restart to take a renewed certificate.
+Without them it speaks plain HTTP: put it behind a TLS-terminating proxy or
+load balancer before it is reached over any network you do not trust.
+
 Logs are JSON lines on stderr; the first says where the server listens
 (--addr 127.0.0.1:0 picks a free port). SIGINT or SIGTERM stops the server
 gracefully: event streams close, requests in flight finish.
@@ -58,6 +67,7 @@ gracefully: event streams close, requests in flight finish.
 Endpoints and bodies: docs/http-api.md.`,
 		Example: `  ramp serve --addr 127.0.0.1:8080
   ramp serve --addr :8080 --rate-limit 200 --public-url https://flags.example.com
+  ramp serve --addr :8443 --tls-cert /etc/ramp/tls.crt --tls-key /etc/ramp/tls.key
   ramp serve --insecure-no-auth --log-level debug
   curl -s -H "Authorization: Bearer $RAMP_KEY" -d '{"context":{"targetingKey":"u1","region":"US"}}' \
     http://127.0.0.1:8080/ofrep/v1/evaluate/flags/messenger-ig-interop`,
@@ -77,6 +87,8 @@ Endpoints and bodies: docs/http-api.md.`,
 	cmd.Flags().StringVar(&opts.publicURL, "public-url", "", "base URL clients reach the server at, for the event-stream URL in bulk answers (default: from each request's Host)")
 	cmd.Flags().StringVar(&opts.logLevel, "log-level", "info", "debug (one line per request), info, warn or error")
 	cmd.Flags().DurationVar(&opts.controller, "controller-interval", 10*time.Second, "how often the rollout controller starts due stages (0: do not run it)")
+	cmd.Flags().StringVar(&opts.tlsCert, "tls-cert", "", "serve HTTPS with this PEM certificate (chain) file; needs --tls-key")
+	cmd.Flags().StringVar(&opts.tlsKey, "tls-key", "", "the PEM private key of --tls-cert")
 	return cmd
 }
 
@@ -98,10 +110,23 @@ func parseLevel(s string) (slog.Level, error) {
 	return l, nil
 }
 
-// newAuthenticator returns the Authenticator ramp serve checks keys with:
-// the store's active keys, refreshed on every configuration version.
-func newAuthenticator(ctx context.Context, s *store.Store) (server.Authenticator, error) {
-	return newKeyCache(ctx, s)
+// loadTLS reads --tls-cert and --tls-key: nil when neither is given.
+func loadTLS(certFile, keyFile string) (*tls.Config, error) {
+	switch {
+	case certFile == "" && keyFile == "":
+		return nil, nil
+	case certFile == "" || keyFile == "":
+		return nil, &UsageError{Err: fmt.Errorf("--tls-cert and --tls-key go together: give both, or neither for plain HTTP"), Command: "ramp serve"}
+	}
+	cert, err := tls.LoadX509KeyPair(certFile, keyFile)
+	if err != nil {
+		return nil, &InvalidError{fmt.Errorf("--tls-cert %s, --tls-key %s: %w", certFile, keyFile, err)}
+	}
+	return &tls.Config{
+		Certificates: []tls.Certificate{cert},
+		MinVersion:   tls.VersionTLS12,
+		NextProtos:   []string{"h2", "http/1.1"},
+	}, nil
 }
 
 func serveRun(ctx context.Context, opts *serveOptions) error {
@@ -129,11 +154,15 @@ func serveRun(ctx context.Context, opts *serveOptions) error {
 	if opts.poll <= 0 {
 		return &UsageError{Err: fmt.Errorf("--poll %s: must be positive", opts.poll), Command: "ramp serve"}
 	}
+	tlsConfig, err := loadTLS(opts.tlsCert, opts.tlsKey)
+	if err != nil {
+		return err
+	}
 	log := slog.New(slog.NewJSONHandler(opts.f.IO.ErrOut, &slog.HandlerOptions{Level: level}))
 
-	return opts.f.withStore(ctx, func(s *store.Store) error {
+	return opts.f.withAdmin(ctx, false, func(ctx context.Context, a *admin.Service) error {
 		cfg := server.Config{
-			Source:         s,
+			Source:         a,
 			InsecureNoAuth: opts.insecureNoAuth,
 			Poll:           opts.poll,
 			RateLimit:      perSecond,
@@ -148,7 +177,7 @@ func serveRun(ctx context.Context, opts *serveOptions) error {
 			cfg.Collectors = ctlMetrics.Collectors()
 		}
 		if !opts.insecureNoAuth {
-			if cfg.Auth, err = newAuthenticator(ctx, s); err != nil {
+			if cfg.Auth, err = newKeyAuth(ctx, a); err != nil {
 				return err
 			}
 		}
@@ -160,13 +189,17 @@ func serveRun(ctx context.Context, opts *serveOptions) error {
 		if err != nil {
 			return fmt.Errorf("listen on %s: %w", opts.addr, err)
 		}
+		if tlsConfig != nil {
+			log.Info("TLS on: serving HTTPS", "cert", opts.tlsCert, "url", "https://"+ln.Addr().String())
+			ln = tls.NewListener(ln, tlsConfig)
+		}
 		if opts.controller > 0 {
 			ctx, stop := context.WithCancel(ctx)
 			done := make(chan struct{})
 			defer func() { stop(); <-done }()
 			go func() {
 				defer close(done)
-				controller.Run(ctx, s, opts.controller, log.With("component", "controller"), ctlMetrics)
+				controller.Run(ctx, a, opts.controller, log.With("component", "controller"), ctlMetrics)
 			}()
 		}
 		return srv.Serve(ctx, ln)

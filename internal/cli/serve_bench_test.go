@@ -12,12 +12,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ramp-flags/ramp/internal/admin"
 	"github.com/ramp-flags/ramp/internal/server"
-	"github.com/ramp-flags/ramp/internal/store"
 )
 
 // BenchmarkServeOFREP drives the handler `ramp serve` builds, as wired in
-// production (the store's active keys checked by keyCache, a rate limit per
+// production (the active keys checked by admin.Keyring, a rate limit per
 // key, Prometheus metrics, slog at info), with in-memory requests shaped
 // like testdata/bench/ofrep-wrk.sh's: the configuration of
 // testdata/bench/fifty-flags.yaml and contexts whose targeting key varies,
@@ -44,22 +44,22 @@ func benchServer(b *testing.B) (http.Handler, string) {
 	if code := Execute(context.Background(), []string{"--db", db, "apply", "-f", filepath.Join("..", "..", "testdata", "bench", "fifty-flags.yaml")}, ios); code != ExitOK {
 		b.Fatalf("apply: exit %d: %s", code, errOut)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	s, err := store.Open(ctx, db)
+	ctx, cancel := context.WithCancel(admin.WithActor(context.Background(), "bench"))
+	s, err := admin.Open(ctx, db, admin.Options{})
 	if err != nil {
 		b.Fatal(err)
 	}
 	var secret string
 	for i := range 10 {
-		sec, _, err := s.CreateKey(ctx, fmt.Sprintf("service-%d", i), store.RoleSDK, "bench")
+		k, err := s.CreateKey(ctx, admin.CreateKeyRequest{Name: fmt.Sprintf("service-%d", i), Role: admin.RoleSDK})
 		if err != nil {
 			b.Fatal(err)
 		}
 		if i == 5 {
-			secret = sec
+			secret = k.Secret
 		}
 	}
-	auth, err := newAuthenticator(ctx, s)
+	auth, err := newKeyAuth(ctx, s)
 	if err != nil {
 		b.Fatal(err)
 	}

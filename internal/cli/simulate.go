@@ -11,7 +11,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/ramp-flags/ramp/flags"
-	"github.com/ramp-flags/ramp/internal/store"
+	"github.com/ramp-flags/ramp/internal/admin"
 	"github.com/ramp-flags/ramp/internal/synth"
 )
 
@@ -84,8 +84,8 @@ func simulateRun(ctx context.Context, opts *simulateOptions) error {
 		return err
 	}
 	var snap *flags.Snapshot
-	if err := opts.f.withStore(ctx, func(s *store.Store) (err error) {
-		snap, err = loadSnapshot(ctx, s)
+	if err := opts.f.withAdmin(ctx, false, func(ctx context.Context, a *admin.Service) (err error) {
+		snap, err = a.Snapshot(ctx)
 		return err
 	}); err != nil {
 		return err

@@ -11,8 +11,7 @@
 // the schedule's refusals are the same rules, checked in the same
 // transaction, as a person's advance (rollout.Next and rollout.MayAdvance),
 // so the two cannot drift. This package keeps the loop, its logging and
-// its metrics, and takes the store so that `ramp serve` need not know the
-// control plane.
+// its metrics, over the control plane.
 package controller
 
 import (
@@ -21,27 +20,25 @@ import (
 	"time"
 
 	"github.com/ramp-flags/ramp/internal/admin"
-	"github.com/ramp-flags/ramp/internal/store"
 	"github.com/ramp-flags/ramp/rollout"
 )
 
 // Event is what one pass did to one rollout.
 type Event = admin.ScheduleEvent
 
-// Tick runs one pass of the schedule at the store's current time (s.Now)
+// Tick runs one pass of the schedule at the control plane's current time
 // and returns what it did: admin.Service.Tick, which `ramp rollout tick`
 // calls too. A rollout that another server moved meanwhile is skipped;
 // other errors are joined and returned after the pass.
-func Tick(ctx context.Context, s *store.Store) ([]Event, error) {
-	res, err := admin.New(s).Tick(ctx)
+func Tick(ctx context.Context, a *admin.Service) ([]Event, error) {
+	res, err := a.Tick(ctx)
 	return res.Events, err
 }
 
 // Run runs a pass of the schedule every interval until ctx is done,
 // logging what each does and recording it in m (which may be nil). It runs
 // one pass at the start.
-func Run(ctx context.Context, s *store.Store, interval time.Duration, log *slog.Logger, m *Metrics) {
-	a := admin.New(s)
+func Run(ctx context.Context, a *admin.Service, interval time.Duration, log *slog.Logger, m *Metrics) {
 	t := time.NewTicker(interval)
 	defer t.Stop()
 	for {

@@ -3,6 +3,7 @@ package controller_test
 import (
 	"context"
 	"fmt"
+	"github.com/ramp-flags/ramp/internal/admin"
 	"log/slog"
 	"strings"
 	"sync"
@@ -115,7 +116,7 @@ func TestWeekLongSchedule(t *testing.T) {
 		"na-25": 240 * time.Hour, "world-5": 408 * time.Hour}
 	started := map[string]time.Duration{}
 	for clk.Now().Sub(t0) <= 500*time.Hour {
-		events, err := controller.Tick(ctx, s)
+		events, err := controller.Tick(ctx, admin.New(s))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -176,7 +177,7 @@ func TestScheduleStops(t *testing.T) {
 				tt.prepare(t, s)
 			}
 			clk.Add(30 * 24 * time.Hour)
-			events, err := controller.Tick(ctx, s)
+			events, err := controller.Tick(ctx, admin.New(s))
 			if err != nil || len(events) != 0 {
 				t.Fatalf("Tick = %+v, %v", events, err)
 			}
@@ -200,12 +201,12 @@ func TestScheduledApproval(t *testing.T) {
 	p.Stages[2].Approval = true
 	s, clk, _ := setup(t, p)
 	clk.Add(49 * time.Hour)
-	events, err := controller.Tick(ctx, s)
+	events, err := controller.Tick(ctx, admin.New(s))
 	if err != nil || len(events) != 1 || events[0].Outcome != rollout.Requested || events[0].Stage != "us-10" {
 		t.Fatalf("Tick = %+v, %v", events, err)
 	}
 	clk.Add(time.Hour)
-	if events, _ := controller.Tick(ctx, s); len(events) != 0 {
+	if events, _ := controller.Tick(ctx, admin.New(s)); len(events) != 0 {
 		t.Errorf("asked again: %+v", events)
 	}
 	r := current(t, s)
@@ -237,7 +238,7 @@ func TestOneAdvancePerStageAcrossServers(t *testing.T) {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				if _, err := controller.Tick(ctx, srv); err != nil {
+				if _, err := controller.Tick(ctx, admin.New(srv)); err != nil {
 					t.Error(err)
 				}
 			}()
@@ -275,7 +276,7 @@ func TestRunRecordsMetrics(t *testing.T) {
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		controller.Run(ctx, s, time.Hour, slog.New(slog.DiscardHandler), m)
+		controller.Run(ctx, admin.New(s), time.Hour, slog.New(slog.DiscardHandler), m)
 	}()
 	deadline := time.Now().Add(10 * time.Second)
 	for counterValue(t, reg, "ramp_rollout_controller_passes_total") < 1 && time.Now().Before(deadline) {

@@ -1,0 +1,33 @@
+package admin
+
+import (
+	"context"
+
+	"github.com/ramp-flags/ramp/flags"
+)
+
+// Evaluate decides a flag for one context as services would at this
+// moment: from the stored configuration composed with the rollout plans'
+// live stages (Snapshot). A decision that carries an OpenFeature error
+// code (an unknown flag, a context without a bucketing key…) is returned
+// as it is, not as an error: the error is for failing to read the
+// configuration.
+func (s *Service) Evaluate(ctx context.Context, key string, evalCtx map[string]any) (flags.Decision, error) {
+	snap, err := s.Snapshot(ctx)
+	if err != nil {
+		return flags.Decision{}, err
+	}
+	return snap.Evaluate(key, evalCtx), nil
+}
+
+// Explain decides a flag for one context as Evaluate does and says why:
+// each rule tried and what it found, and for a split the bucketing key,
+// salt and bucket. A rule a rollout stage added carries the stage as its
+// origin (Explanation.Decision.Origin).
+func (s *Service) Explain(ctx context.Context, key string, evalCtx map[string]any) (flags.Explanation, error) {
+	snap, err := s.Snapshot(ctx)
+	if err != nil {
+		return flags.Explanation{}, err
+	}
+	return snap.Explain(key, evalCtx), nil
+}
