@@ -15,7 +15,7 @@ import (
 // a sentinel, as the store's typed errors do.
 type kindOf struct{ k ramp.Kind }
 
-func (e kindOf) Error() string          { return "typed" }
+func (e kindOf) Error() string        { return "typed" }
 func (e kindOf) Is(target error) bool { return target == e.k }
 
 func TestKindOf(t *testing.T) {

@@ -4,8 +4,6 @@ import (
 	"errors"
 
 	"github.com/ramp-flags/ramp"
-	"github.com/ramp-flags/ramp/internal/config"
-	"github.com/ramp-flags/ramp/internal/store"
 )
 
 // Exit codes tell scripts what kind of failure happened. They are part of
@@ -66,14 +64,13 @@ func ExitCode(err error) int {
 	var (
 		usage   *UsageError
 		invalid *InvalidError
-		cfgErr  *config.Error
 	)
 	switch {
 	case err == nil:
 		return ExitOK
 	case errors.As(err, &usage):
 		return ExitUsage
-	case errors.As(err, &invalid), errors.As(err, &cfgErr), errors.Is(err, store.ErrEmptyReplace):
+	case errors.As(err, &invalid):
 		return ExitInvalid
 	case errors.Is(err, errAborted):
 		return ExitAborted

@@ -14,7 +14,6 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/ramp-flags/ramp/internal/admin"
-	"github.com/ramp-flags/ramp/internal/store"
 )
 
 // Factory carries what every command needs: streams, where the database is
@@ -25,22 +24,6 @@ type Factory struct {
 	DB     string
 	Actor  string
 	Getenv func(string) string
-}
-
-// OpenStore opens the configured database: --db, else $RAMP_DB, else
-// ramp.db in the working directory.
-func (f *Factory) OpenStore(ctx context.Context) (*store.Store, error) {
-	if f.DB == "" {
-		f.DB = "ramp.db"
-		if v := f.Getenv("RAMP_DB"); v != "" {
-			f.DB = v
-		}
-	}
-	s, err := store.Open(ctx, f.DB)
-	if err != nil {
-		return nil, fmt.Errorf("open database %s: %w", f.DB, err)
-	}
-	return s, nil
 }
 
 // dsn returns the database to open: --db, else $RAMP_DB, else ramp.db in
@@ -70,20 +53,6 @@ func (f *Factory) withAdmin(ctx context.Context, create bool, fn func(ctx contex
 		}
 	}()
 	return fn(admin.WithActor(ctx, f.Actor), a)
-}
-
-// withStore opens the store, runs fn and closes the store.
-func (f *Factory) withStore(ctx context.Context, fn func(*store.Store) error) (err error) {
-	s, err := f.OpenStore(ctx)
-	if err != nil {
-		return err
-	}
-	defer func() {
-		if cerr := s.Close(); err == nil && cerr != nil {
-			err = fmt.Errorf("close database: %w", cerr)
-		}
-	}()
-	return fn(s)
 }
 
 func defaultActor(getenv func(string) string) string {
