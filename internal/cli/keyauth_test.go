@@ -34,8 +34,21 @@ func TestKeyAuth(t *testing.T) {
 		t.Fatal(err)
 	}
 	var _ server.Authenticator = auth
-	if got, err := auth.Authenticate(ctx, k.Secret); err != nil || got != (server.Principal{Name: "ops", Role: server.RoleAdmin}) {
-		t.Errorf("Authenticate = %v, %v", got, err)
+	got, err := auth.Authenticate(ctx, k.Secret)
+	if err != nil || got.Name != "ops" || got.Role != server.RoleAdmin || len(got.KeyID) != 24 {
+		t.Errorf("Authenticate = %+v, %v; want ops, admin and a 96-bit key id", got, err)
+	}
+	if !auth.Active(got) {
+		t.Errorf("Active(%+v) = false for a key just created", got)
+	}
+	if _, err := a.RevokeKey(ctx, "ops"); err != nil {
+		t.Fatal(err)
+	}
+	if err := auth.Refresh(ctx, 0); err != nil {
+		t.Fatal(err)
+	}
+	if auth.Active(got) {
+		t.Errorf("Active(%+v) = true after the key was revoked and the keys refreshed", got)
 	}
 	if _, err := auth.Authenticate(ctx, "ramp_admin_nope"); !errors.Is(err, server.ErrUnknownKey) {
 		t.Errorf("an unknown secret: %v, want server.ErrUnknownKey", err)
