@@ -39,6 +39,7 @@ type feed struct {
 	streams  atomic.Int64   // event streams currently open
 	connects atomic.Int64   // event streams ever opened
 	refused  atomic.Int64   // requests answered with the refuse status
+	sent     atomic.Int64   // the version the latest snapshot event announced
 	refusals map[string]int // by path
 }
 
@@ -237,6 +238,7 @@ func (f *feed) serveEvents(w http.ResponseWriter, r *http.Request) {
 			fmt.Fprintf(w, "event: snapshot\ndata: {\"version\":%d,\"epoch\":%q}\n\n", v, epoch)
 		}
 		flusher.Flush()
+		f.sent.Store(v)
 	}
 	announce()
 	tick := time.NewTicker(ping)
