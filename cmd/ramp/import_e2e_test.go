@@ -114,8 +114,8 @@ func testImportsReachServe(t *testing.T, db string) {
 	added := write("added.csv", "user_id,region\nlate-1,FR\n")
 	start := time.Now()
 	ramp("cohorts", "import", "beta", added, "--mode", "add")
-	if !within(5*time.Second, func() bool { on, _ := eval("late-1"); return on }) {
-		t.Fatalf("late-1, added by an import, is not served as a member within 5 s\n%s", srv.logs())
+	if !within(patience, func() bool { on, _ := eval("late-1"); return on }) {
+		t.Fatalf("late-1, added by an import, is not served as a member within %s\n%s", patience, srv.logs())
 	}
 	t.Logf("an added member was served %s after the import exited", time.Since(start).Round(time.Millisecond))
 
@@ -158,7 +158,7 @@ func testImportsReachServe(t *testing.T, db string) {
 	ramp("cohorts", "import", "beta", newCSV)
 	importing.Store(false)
 	took := time.Since(start)
-	allNew := within(5*time.Second, func() bool {
+	allNew := within(patience, func() bool {
 		for _, p := range probes {
 			if on, _ := eval(p.id); on != p.inNew {
 				return false
@@ -169,7 +169,7 @@ func testImportsReachServe(t *testing.T, db string) {
 	stop.Store(true)
 	wg.Wait()
 	if !allNew {
-		t.Fatalf("the replaced list is not served within 5 s of the import\n%s", srv.logs())
+		t.Fatalf("the replaced list is not served within %s of the import\n%s", patience, srv.logs())
 	}
 	mu.Lock()
 	defer mu.Unlock()

@@ -57,9 +57,9 @@ func startServe(t testing.TB, env []string, addr string, extra ...string) *rampS
 	}()
 	select {
 	case s.url = <-urls:
-	case <-time.After(15 * time.Second):
+	case <-time.After(patience):
 		_ = cmd.Process.Kill()
-		t.Fatalf("ramp serve did not start:\n%s", s.logs())
+		t.Fatalf("ramp serve did not start within %s:\n%s", patience, s.logs())
 	}
 	t.Cleanup(func() { s.stop(t) })
 	return s
@@ -84,9 +84,9 @@ func (s *rampServe) stop(t testing.TB) {
 		if err != nil {
 			t.Errorf("ramp serve exited with %v\n%s", err, s.logs())
 		}
-	case <-time.After(10 * time.Second):
+	case <-time.After(patience):
 		_ = s.cmd.Process.Kill()
-		t.Errorf("ramp serve did not stop on SIGINT")
+		t.Errorf("ramp serve did not stop within %s of SIGINT", patience)
 	}
 }
 
@@ -108,9 +108,18 @@ func post(t testing.TB, url, key, body string) (int, map[string]any) {
 	return resp.StatusCode, m
 }
 
-// within polls cond every 10 ms until it holds or the deadline passes.
+// patience is how long an end-to-end test waits for something that must
+// happen before it fails: far longer than anything takes on an idle
+// machine, because a loaded one running the race detector can hold a
+// process back for seconds. Tests assert what happens and wait for it; how
+// fast is BenchmarkPropagation's to measure (and the tests' log lines).
+const patience = 30 * time.Second
+
+// within polls cond every 10 ms until it holds or d passes, d being at
+// least patience: a shorter deadline would fail on a busy machine, not on a
+// bug.
 func within(d time.Duration, cond func() bool) bool {
-	deadline := time.Now().Add(d)
+	deadline := time.Now().Add(max(d, patience))
 	for time.Now().Before(deadline) {
 		if cond() {
 			return true
@@ -122,9 +131,9 @@ func within(d time.Duration, cond func() bool) bool {
 
 // TestServeWithKeysAndProvider: a release manager's CLI and `ramp serve` as
 // separate processes on one database, a service on our OpenFeature provider,
-// and another on plain OFREP. Changes made with the CLI reach both within a
-// second; a revoked key is refused within a second; the provider survives
-// the server's restart.
+// and another on plain OFREP. Changes made with the CLI reach both (how soon
+// is logged, and measured by BenchmarkPropagation); a revoked key comes to
+// be refused; the provider survives the server's restart.
 func TestServeWithKeysAndProvider(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds the binary and runs servers")
@@ -187,7 +196,7 @@ func TestServeWithKeysAndProvider(t *testing.T) {
 		}
 	}
 
-	// The kill switch from the CLI reaches the provider and OFREP within 1 s.
+	// The kill switch from the CLI reaches the provider and OFREP.
 	start := time.Now()
 	ramp("flags", "disable", "messenger-ig-interop")
 	select {
@@ -195,26 +204,29 @@ func TestServeWithKeysAndProvider(t *testing.T) {
 		if !contains(keys, "messenger-ig-interop") {
 			t.Errorf("CONFIGURATION_CHANGED for %v", keys)
 		}
-	case <-time.After(time.Second):
-		t.Fatalf("no CONFIGURATION_CHANGED within 1 s of the CLI change")
+	case <-time.After(patience):
+		t.Fatalf("no CONFIGURATION_CHANGED within %s of the CLI change", patience)
 	}
 	t.Logf("kill switch reached the provider in %s", time.Since(start).Round(time.Millisecond))
 	d, _ := api.BooleanValueDetails(ctx, "messenger-ig-interop", true, openfeature.NewEvaluationContext("emp-1", nil))
 	if d.Reason != openfeature.DisabledReason || d.Value {
 		t.Errorf("provider after disable: %v %s", d.Value, d.Reason)
 	}
-	if !within(time.Second, func() bool { _, b := post(t, single, sdkKey, emp); return b["reason"] == "DISABLED" }) {
-		t.Errorf("OFREP did not answer DISABLED within 1 s")
+	if !within(patience, func() bool { _, b := post(t, single, sdkKey, emp); return b["reason"] == "DISABLED" }) {
+		t.Errorf("OFREP did not answer DISABLED within %s", patience)
 	}
+	t.Logf("kill switch answered over OFREP %s after the CLI exited", time.Since(start).Round(time.Millisecond))
 
-	// A revoked key is refused within 1 s.
+	// A revoked key comes to be refused.
 	if code, _ := post(t, single, otherKey, emp); code != http.StatusOK {
 		t.Fatalf("second key before revocation: %d", code)
 	}
 	ramp("keys", "revoke", "to-revoke")
-	if !within(time.Second, func() bool { c, _ := post(t, single, otherKey, emp); return c == http.StatusUnauthorized }) {
-		t.Errorf("revoked key still accepted after 1 s")
+	revoked := time.Now()
+	if !within(patience, func() bool { c, _ := post(t, single, otherKey, emp); return c == http.StatusUnauthorized }) {
+		t.Errorf("revoked key still accepted after %s", patience)
 	}
+	t.Logf("revoked key refused %s after the CLI exited", time.Since(revoked).Round(time.Millisecond))
 
 	// The server goes away: the provider goes STALE and keeps answering from
 	// its snapshot; the server comes back on the same address: READY again.
@@ -222,8 +234,8 @@ func TestServeWithKeysAndProvider(t *testing.T) {
 	srv.stop(t)
 	select {
 	case <-stale:
-	case <-time.After(5 * time.Second):
-		t.Fatalf("no PROVIDER_STALE after the server stopped")
+	case <-time.After(patience):
+		t.Fatalf("no PROVIDER_STALE within %s of the server stopping", patience)
 	}
 	if d, _ := api.BooleanValueDetails(ctx, "common-mailbox", false, openfeature.NewEvaluationContext("emp-1", nil)); !d.Value {
 		t.Errorf("stale provider stopped serving its snapshot: %v %s", d.Value, d.ErrorCode)
@@ -238,7 +250,7 @@ func TestServeWithKeysAndProvider(t *testing.T) {
 		t.Fatalf("no PROVIDER_READY after the server came back")
 	}
 	ramp("flags", "enable", "messenger-ig-interop")
-	if !within(2*time.Second, func() bool {
+	if !within(patience, func() bool {
 		d, _ := api.BooleanValueDetails(ctx, "messenger-ig-interop", false, openfeature.NewEvaluationContext("emp-1", nil))
 		return d.Value && d.Reason == openfeature.TargetingMatchReason
 	}) {

@@ -5,6 +5,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -39,7 +40,10 @@ type feed struct {
 	streams  atomic.Int64   // event streams currently open
 	connects atomic.Int64   // event streams ever opened
 	refused  atomic.Int64   // requests answered with the refuse status
+	sent     atomic.Int64   // the version the latest snapshot event announced
 	refusals map[string]int // by path
+
+	refusedAt map[string][]time.Time // when each refused request came, by path
 }
 
 // startFeed serves st as version on a new loopback address.
@@ -61,6 +65,13 @@ func (f *feed) refusalsOf(path string) int {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	return f.refusals[path]
+}
+
+// refusalTimes returns when the requests for path that were refused came.
+func (f *feed) refusalTimes(path string) []time.Time {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return slices.Clone(f.refusedAt[path])
 }
 
 func (f *feed) URL() string { return "http://" + f.addr }
@@ -169,6 +180,10 @@ func (f *feed) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		f.refused.Add(1)
 		f.mu.Lock()
 		f.refusals[r.URL.Path]++
+		if f.refusedAt == nil {
+			f.refusedAt = map[string][]time.Time{}
+		}
+		f.refusedAt[r.URL.Path] = append(f.refusedAt[r.URL.Path], time.Now())
 		f.mu.Unlock()
 		if refuse == http.StatusTooManyRequests {
 			w.Header().Set("Retry-After", "1")
@@ -237,6 +252,7 @@ func (f *feed) serveEvents(w http.ResponseWriter, r *http.Request) {
 			fmt.Fprintf(w, "event: snapshot\ndata: {\"version\":%d,\"epoch\":%q}\n\n", v, epoch)
 		}
 		flusher.Flush()
+		f.sent.Store(v)
 	}
 	announce()
 	tick := time.NewTicker(ping)

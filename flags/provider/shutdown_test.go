@@ -44,7 +44,7 @@ func TestShutdownStopsGoroutines(t *testing.T) {
 	p.Shutdown() // idempotent
 	fp.Shutdown()
 	eventually(t, time.Second, "server sees the event stream closed", func() bool { return f.streams.Load() == 0 })
-	deadline := time.Now().Add(2 * time.Second)
+	deadline := time.Now().Add(patience)
 	for {
 		left := leaked(before)
 		if len(left) == 0 {

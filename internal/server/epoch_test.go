@@ -32,7 +32,7 @@ func (s *swappable) Revision(ctx context.Context) (store.Revision, error) {
 // waitEpoch waits until the server answers from a database's epoch.
 func waitEpoch(t *testing.T, srv *running, epoch string) {
 	t.Helper()
-	deadline := time.Now().Add(2 * time.Second)
+	deadline := time.Now().Add(patience)
 	for time.Now().Before(deadline) {
 		_, body := do(t, "GET", srv.URL+"/readyz", "", "")
 		var r struct{ Epoch string }
@@ -42,7 +42,7 @@ func waitEpoch(t *testing.T, srv *running, epoch string) {
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
-	t.Fatalf("epoch %s not served within 2s", epoch)
+	t.Fatalf("epoch %s not served within %s", epoch, patience)
 }
 
 // TestDatabaseSwap replaces the database under a running server with

@@ -375,10 +375,21 @@ func sse(t *testing.T, url, key string, header ...string) (*http.Response, <-cha
 	return resp, ch
 }
 
-// next waits for the next event that is not only a comment.
+// patience is how long a test waits for something that must happen before
+// it fails: far longer than anything takes on an idle machine, because a
+// loaded one running the race detector can hold a goroutine back for
+// seconds. Tests assert what happens and wait for it; how fast is for
+// benchmarks and the tests' log lines.
+const patience = 30 * time.Second
+
+// next waits for the next event that is not only a comment. within is how
+// long it usually takes: a longer wait is logged, and the test fails only
+// if no event comes within patience (or within, if longer).
 func next(t *testing.T, ch <-chan sseEvent, within time.Duration) sseEvent {
 	t.Helper()
-	deadline := time.After(within)
+	start := time.Now()
+	limit := max(within, patience)
+	deadline := time.After(limit)
 	for {
 		select {
 		case ev, ok := <-ch:
@@ -388,9 +399,12 @@ func next(t *testing.T, ch <-chan sseEvent, within time.Duration) sseEvent {
 			if ev.Data == "" && ev.Event == "" {
 				continue
 			}
+			if took := time.Since(start); took > within {
+				t.Logf("slow: the next event came after %s (usually within %s)", took.Round(time.Millisecond), within)
+			}
 			return ev
 		case <-deadline:
-			t.Fatalf("no event within %s", within)
+			t.Fatalf("no event within %s", limit)
 		}
 	}
 }

@@ -311,7 +311,7 @@ func TestBulk(t *testing.T) {
 // waitVersion waits until the server answers from a configuration version.
 func waitVersion(t *testing.T, srv *running, v int64) {
 	t.Helper()
-	deadline := time.Now().Add(2 * time.Second)
+	deadline := time.Now().Add(patience)
 	for time.Now().Before(deadline) {
 		_, body := do(t, "GET", srv.URL+"/readyz", "", "")
 		var r struct{ Version int64 }
@@ -321,7 +321,7 @@ func waitVersion(t *testing.T, srv *running, v int64) {
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
-	t.Fatalf("version %d not served within 2s", v)
+	t.Fatalf("version %d not served within %s", v, patience)
 }
 
 func TestSnapshotFeed(t *testing.T) {
@@ -366,7 +366,7 @@ func TestSnapshotFeed(t *testing.T) {
 
 // TestLiveReload writes through a second store handle, as another ramp
 // process would, and checks that both event streams announce the new
-// version and that OFREP answers change within a second.
+// version and that OFREP answers change (how soon is logged).
 func TestLiveReload(t *testing.T) {
 	s, path := openStore(t)
 	v0 := engine(t, s).Version()
@@ -416,8 +416,8 @@ func TestLiveReload(t *testing.T) {
 			}
 			break
 		}
-		if time.Since(written) > time.Second {
-			t.Fatalf("OFREP still answers %s a second after the write", b)
+		if time.Since(written) > patience {
+			t.Fatalf("OFREP still answers %s %s after the write", b, patience)
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
@@ -440,7 +440,7 @@ func TestPing(t *testing.T) {
 	s, _ := openStore(t)
 	srv := start(t, server.Config{Source: s, Ping: 30 * time.Millisecond})
 	_, feed := sse(t, srv.URL+"/v1/snapshot/events", sdkKey)
-	deadline := time.After(time.Second)
+	deadline := time.After(patience)
 	for {
 		select {
 		case ev := <-feed:
@@ -448,7 +448,7 @@ func TestPing(t *testing.T) {
 				return
 			}
 		case <-deadline:
-			t.Fatal("no ping within a second")
+			t.Fatalf("no ping within %s (pinging every 30ms)", patience)
 		}
 	}
 }
@@ -541,7 +541,13 @@ func TestReloadFailureKeepsServing(t *testing.T) {
 	if _, err := openPath(t, path).SetEnabled(context.Background(), "common-mailbox", false, "tester"); err != nil {
 		t.Fatal(err)
 	}
-	time.Sleep(100 * time.Millisecond)
+	// The reload of the new version fails (counted, then logged); the old
+	// version must still be served after that.
+	for deadline := time.Now().Add(patience); !strings.Contains(srv.log.String(), "disk on fire"); time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("no failed reload logged within %s of the write", patience)
+		}
+	}
 	_, body := do(t, "GET", srv.URL+"/readyz", "", "")
 	if !strings.Contains(string(body), fmt.Sprintf(`"version":%d`, v0)) {
 		t.Errorf("readyz = %s, want the old version still served", body)
@@ -549,9 +555,6 @@ func TestReloadFailureKeepsServing(t *testing.T) {
 	_, metrics := do(t, "GET", srv.URL+"/metrics", adminKey, "")
 	if !strings.Contains(string(metrics), "ramp_config_reload_errors_total") || strings.Contains(string(metrics), "ramp_config_reload_errors_total 0") {
 		t.Errorf("reload errors not counted")
-	}
-	if !strings.Contains(srv.log.String(), "disk on fire") {
-		t.Errorf("the failure is not logged")
 	}
 	src.mu.Lock()
 	src.fail = false
@@ -583,18 +586,37 @@ func TestMetrics(t *testing.T) {
 	}
 }
 
+// arrivals is an Authenticator that signals when a request with key has
+// reached the server's handlers.
+type arrivals struct {
+	*fakeAuth
+	key     string
+	arrived chan struct{}
+}
+
+func (a arrivals) Authenticate(ctx context.Context, secret string) (server.Principal, error) {
+	if secret == a.key {
+		select {
+		case a.arrived <- struct{}{}:
+		default:
+		}
+	}
+	return a.fakeAuth.Authenticate(ctx, secret)
+}
+
 // TestGracefulShutdown stops the server while a request is in flight (its
 // body half sent) and an event stream is open: the stream ends at once, the
 // request is answered, and Serve returns nil.
 func TestGracefulShutdown(t *testing.T) {
 	s, _ := openStore(t)
-	srv := start(t, server.Config{Source: s})
+	arrived := make(chan struct{}, 1)
+	srv := start(t, server.Config{Source: s, Auth: arrivals{newFakeAuth(), sdkKey2, arrived}})
 	_, feed := sse(t, srv.URL+"/v1/snapshot/events", sdkKey)
 	next(t, feed, time.Second)
 
 	pr, pw := io.Pipe()
 	req, _ := http.NewRequest("POST", srv.URL+"/ofrep/v1/evaluate/flags/common-mailbox", pr)
-	req.Header.Set("Authorization", "Bearer "+sdkKey)
+	req.Header.Set("Authorization", "Bearer "+sdkKey2)
 	type result struct {
 		status int
 		body   string
@@ -614,7 +636,11 @@ func TestGracefulShutdown(t *testing.T) {
 	if _, err := pw.Write([]byte(`{"context":{"targetingKey":`)); err != nil {
 		t.Fatal(err)
 	}
-	time.Sleep(50 * time.Millisecond) // the server is now reading the body
+	select {
+	case <-arrived: // the server is now reading the body
+	case <-time.After(patience):
+		t.Fatalf("the request did not reach the server within %s", patience)
+	}
 
 	stopped := make(chan error, 1)
 	began := time.Now()
@@ -624,8 +650,8 @@ func TestGracefulShutdown(t *testing.T) {
 		for ok {
 			_, ok = <-feed
 		}
-	case <-time.After(time.Second):
-		t.Fatal("the event stream stayed open after shutdown began")
+	case <-time.After(patience):
+		t.Fatalf("the event stream stayed open %s after shutdown began", patience)
 	}
 	t.Logf("event stream closed %s after shutdown began", time.Since(began).Round(time.Millisecond))
 	select {
