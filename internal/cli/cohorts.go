@@ -186,7 +186,7 @@ refused. NA is North America in rules, so Namibia is written country:NA.`,
 			for _, id := range args[1:] {
 				req.Members = append(req.Members, cohorts.Member{ID: id, Region: cohorts.Region(cohorts.MemberRegionText(r))})
 			}
-			return f.withAdmin(cmd.Context(), false, func(ctx context.Context, a *admin.Service) error {
+			return f.withAdmin(cmd.Context(), create, func(ctx context.Context, a *admin.Service) error {
 				res, err := a.AddMembers(ctx, req)
 				if err != nil {
 					return importHint(err)
