@@ -46,3 +46,8 @@ func (s *Service) Listen(ctx context.Context, onChange func(version int64)) erro
 // starts the stages that are due (and asks for approval where a stage
 // needs it), logging what it did to log and counting it in m (which may be
 // nil). Several servers may run it on one database: each stage is started
+
+// RedactDSN returns a database's DSN as a message may show it, without
+// its password (see store.RedactDSN). Front-ends name databases only
+// through it.
+func RedactDSN(dsn string) string { return store.RedactDSN(dsn) }

@@ -146,7 +146,7 @@ func dbCopyRun(ctx context.Context, opts *dbCopyOptions) (err error) {
 		return err
 	}
 	if opts.from == opts.to {
-		return &UsageError{Err: fmt.Errorf("FROM and TO are the same database (%s)", opts.from), Command: "ramp db copy"}
+		return &UsageError{Err: fmt.Errorf("FROM and TO are the same database (%s)", admin.RedactDSN(opts.from)), Command: "ramp db copy"}
 	}
 	ctx = admin.WithActor(ctx, opts.f.Actor)
 	src, err := admin.Open(ctx, opts.from, admin.Options{})

@@ -95,7 +95,7 @@ func simulateRun(ctx context.Context, opts *simulateOptions) error {
 		keys = snap.Keys()
 	}
 	if len(keys) == 0 {
-		return &InvalidError{fmt.Errorf("no flags in %s: apply a configuration first (ramp apply -f testdata/scenario.yaml)", opts.f.DB)}
+		return &InvalidError{fmt.Errorf("no flags in %s: apply a configuration first (ramp apply -f testdata/scenario.yaml)", admin.RedactDSN(opts.f.DB))}
 	}
 	start := time.Now()
 	users := synth.Users(opts.users, opts.seed)
