@@ -4,6 +4,7 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"os/signal"
 	"syscall"
@@ -12,8 +13,21 @@ import (
 )
 
 func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	ctx, cancel := context.WithCancel(context.Background())
+	signals := make(chan os.Signal, 2)
+	signal.Notify(signals, os.Interrupt, syscall.SIGTERM)
+	go func() {
+		// The first signal cancels: the command stops reading, its
+		// transaction is rolled back, and it exits ExitInterrupted (or
+		// `ramp serve` shuts down gracefully). A second one exits at once:
+		// the database rolls back what was not committed.
+		<-signals
+		cancel()
+		<-signals
+		fmt.Fprintln(os.Stderr, "ramp: interrupted again: exiting at once (nothing uncommitted is kept)")
+		os.Exit(cli.ExitInterrupted)
+	}()
 	code := cli.Execute(ctx, os.Args[1:], cli.System())
-	stop()
+	cancel()
 	os.Exit(code)
 }

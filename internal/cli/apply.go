@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"io/fs"
 	"os"
 	"path/filepath"
 	"slices"
@@ -75,33 +74,16 @@ it writes, the whole apply is refused ("changed meanwhile"): read and retry.`,
 // A file that does not exist, is neither a regular file nor a pipe, or is
 // larger than the limit is invalid input (exit 3) naming the path; a
 // failure while reading is an I/O error (exit 1).
-func readInput(in io.Reader, name string) ([]byte, string, error) {
+func readInput(streams *IOStreams, name string) ([]byte, string, error) {
+	in, err := openInput(streams, name, config.MaxSize)
+	if err != nil {
+		return nil, name, err
+	}
+	defer in.Close()
 	if name == "-" {
-		return readLimited(in, "<stdin>")
+		name = "<stdin>"
 	}
-	st, err := os.Stat(name)
-	if err != nil {
-		if errors.Is(err, fs.ErrNotExist) {
-			return nil, name, ramp.Errorf(ramp.KindInvalid, "%s: no such file", name)
-		}
-		return nil, name, ramp.Errorf(ramp.KindInvalid, "%w", err)
-	}
-	switch mode := st.Mode(); {
-	case mode.IsDir():
-		return nil, name, ramp.Errorf(ramp.KindInvalid, "%s is a directory, not a configuration file", name)
-	case mode&fs.ModeNamedPipe != 0:
-		// A pipe (-f <(command)) is read as stdin is, through the limit.
-	case !mode.IsRegular():
-		return nil, name, ramp.Errorf(ramp.KindInvalid, "%s is not a regular file (%s)", name, mode.Type())
-	case st.Size() > config.MaxSize:
-		return nil, name, ramp.Errorf(ramp.KindInvalid, "%s: %w: %d MiB, more than %d MiB", name, config.ErrTooLarge, st.Size()>>20, config.MaxSize>>20)
-	}
-	f, err := os.Open(name)
-	if err != nil {
-		return nil, name, ramp.Errorf(ramp.KindInvalid, "%w", err)
-	}
-	defer f.Close()
-	return readLimited(f, name)
+	return readLimited(in, name)
 }
 
 // readLimited reads r to its end, refusing more than config.MaxSize bytes.
@@ -122,7 +104,7 @@ func applyRun(ctx context.Context, opts *applyOptions) error {
 	if err != nil {
 		return err
 	}
-	data, name, err := readInput(io.In, opts.file)
+	data, name, err := readInput(io, opts.file)
 	if err != nil {
 		return err
 	}

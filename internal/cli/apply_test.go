@@ -60,7 +60,7 @@ func TestApplyInputFiles(t *testing.T) {
 		{"missing", filepath.Join(dir, "nope.yaml"), "", "nope.yaml: no such file"},
 		{"directory", dir, "", "is a directory"},
 		{"device", "/dev/zero", "", "/dev/zero is not a regular file"},
-		{"too large", big, "", "big.yaml: configuration file too large"},
+		{"too large", big, "", "big.yaml: file too large: 65.0 MiB, over the limit of 64.0 MiB"},
 		{"stdin too large", "-", strings.Repeat("#", 64<<20+1), "<stdin>: configuration file too large"},
 	}
 	for _, tt := range tests {

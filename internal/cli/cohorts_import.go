@@ -88,7 +88,7 @@ func openImportFile(f *Factory, name string, o *importOptions) (*importFile, csv
 	if err != nil {
 		return nil, opt, err
 	}
-	in, err := openInput(f.IO.In, name, 0)
+	in, err := openInput(f.IO, name, 0)
 	if err != nil {
 		return nil, opt, err
 	}

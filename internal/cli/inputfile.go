@@ -23,9 +23,12 @@ type inputFile struct {
 // naming the path, as is one over maxBytes (when maxBytes > 0); a failure
 // while reading it afterwards is an I/O error (exit 1). Named pipes are
 // accepted, so that a shell's <(…) works.
-func openInput(stdin io.Reader, name string, maxBytes int64) (*inputFile, error) {
+//
+// Standard input and pipes are read through streams' interrupt context, so
+// that a Ctrl-C stops a read that waits for a writer that sends nothing.
+func openInput(streams *IOStreams, name string, maxBytes int64) (*inputFile, error) {
 	if name == "-" {
-		return &inputFile{ReadCloser: io.NopCloser(stdin), name: name, size: -1}, nil
+		return &inputFile{ReadCloser: io.NopCloser(streams.In), name: name, size: -1}, nil
 	}
 	fh, err := os.Open(name)
 	if err != nil {
@@ -49,15 +52,45 @@ func openInput(stdin io.Reader, name string, maxBytes int64) (*inputFile, error)
 		in.size = st.Size()
 		if maxBytes > 0 && in.size > maxBytes {
 			fh.Close()
-			return nil, ramp.Errorf(ramp.KindInvalid, "%s: %d bytes, over the limit of %d", name, in.size, maxBytes)
+			return nil, ramp.Errorf(ramp.KindInvalid, "%s: file too large: %s, over the limit of %s", name, byteSize(in.size), byteSize(maxBytes))
 		}
 	case mode&fs.ModeNamedPipe != 0:
+		in.ReadCloser = struct {
+			io.Reader
+			io.Closer
+		}{streams.cancelable(fh), fh}
 	case mode.IsDir():
 		fh.Close()
 		return nil, ramp.Errorf(ramp.KindInvalid, "%s: is a directory, not a file", name)
 	default:
 		fh.Close()
-		return nil, ramp.Errorf(ramp.KindInvalid, "%s: not a regular file (%s)", name, mode.Type())
+		return nil, ramp.Errorf(ramp.KindInvalid, "%s is not a regular file (%s)", name, fileKind(mode))
 	}
 	return in, nil
+}
+
+// fileKind names a file's type for people.
+func fileKind(mode fs.FileMode) string {
+	switch {
+	case mode&fs.ModeCharDevice != 0:
+		return "a character device"
+	case mode&fs.ModeDevice != 0:
+		return "a device"
+	case mode&fs.ModeSocket != 0:
+		return "a socket"
+	case mode&fs.ModeSymlink != 0:
+		return "a symbolic link"
+	}
+	return mode.Type().String()
+}
+
+// byteSize renders a size in bytes, KiB or MiB for people.
+func byteSize(n int64) string {
+	switch {
+	case n >= 1<<20:
+		return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20))
+	case n >= 1<<10:
+		return fmt.Sprintf("%.1f KiB", float64(n)/(1<<10))
+	}
+	return fmt.Sprintf("%d bytes", n)
 }

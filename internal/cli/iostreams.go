@@ -2,6 +2,7 @@ package cli
 
 import (
 	"bytes"
+	"context"
 	"io"
 	"os"
 
@@ -19,6 +20,19 @@ type IOStreams struct {
 	StdinTTY  bool
 	StdoutTTY bool
 	StderrTTY bool
+
+	// interrupt is the context of the running command (set by Execute):
+	// reads that may wait forever (stdin, pipes) stop when it is done.
+	interrupt context.Context
+}
+
+// cancelable returns r read through the command's interrupt context (see
+// cancelableReader), or r itself outside Execute.
+func (s *IOStreams) cancelable(r io.Reader) io.Reader {
+	if s.interrupt == nil {
+		return r
+	}
+	return newCancelableReader(s.interrupt, r)
 }
 
 // System returns the process's streams. RAMP_FORCE_TTY=1 makes ramp format

@@ -150,7 +150,16 @@ func guardGroups(cmd *cobra.Command) {
 }
 
 // Execute runs ramp with the process's arguments and returns its exit code.
+//
+// When ctx is canceled (the first Ctrl-C or SIGTERM: see cmd/ramp), reads of
+// standard input stop at once, the command's transaction is rolled back,
+// and the exit status is ExitInterrupted whatever error the cancellation
+// surfaced as.
 func Execute(ctx context.Context, args []string, io *IOStreams) int {
+	streams := *io
+	streams.interrupt = ctx
+	streams.In = streams.cancelable(io.In)
+	io = &streams
 	root := NewRootCmd(io)
 	root.SetArgs(args)
 	cmd, err := root.ExecuteContextC(ctx)
@@ -159,6 +168,10 @@ func Execute(ctx context.Context, args []string, io *IOStreams) int {
 	}
 	if errors.Is(err, errEvalFailed) {
 		return ExitEvalError // the decision is already on stdout
+	}
+	if ctx.Err() != nil {
+		fmt.Fprintf(io.ErrOut, "ramp: interrupted: nothing was written (%v)\n", err)
+		return ExitInterrupted
 	}
 	var usage *UsageError
 	if cmd == root && !errors.As(err, &usage) {
