@@ -231,6 +231,27 @@ func compareMembers(tx *store.ApplyTx, stored *cohorts.Cohort, list []cohorts.Me
 	edit := store.ListEdit{Replace: replace}
 	d := &edit.Delta
 	seen := make(map[string]bool, len(file))
+	if !replace {
+		// Adding to a list (one imports own) never removes: only the
+		// file's ids need looking up, however long the stored list.
+		ids := make([]string, 0, len(file))
+		for id := range file {
+			ids = append(ids, id)
+		}
+		listed, err := tx.Listed(stored.Key, ids)
+		if err != nil {
+			return edit, err
+		}
+		d.Before = stored.MemberCount
+		d.Kept = stored.MemberCount - len(listed)
+		for id, region := range listed {
+			seen[id] = true
+			if r := file[id]; r != region && r != "" {
+				d.Updated++
+			}
+		}
+		return addedFromFile(edit, list, seen), nil
+	}
 	err := tx.EachMember(stored.Key, func(m cohorts.Member) error {
 		d.Before++
 		r, listed := file[m.ID]
@@ -253,6 +274,14 @@ func compareMembers(tx *store.ApplyTx, stored *cohorts.Cohort, list []cohorts.Me
 	if err != nil {
 		return edit, err
 	}
+	return addedFromFile(edit, list, seen), nil
+}
+
+// addedFromFile counts the file's ids that the stored list does not hold
+// (those not seen), names the first of them for the audit entry, and sets
+// the count after the edit.
+func addedFromFile(edit store.ListEdit, list []cohorts.Member, seen map[string]bool) store.ListEdit {
+	d := &edit.Delta
 	for _, m := range list {
 		if !seen[m.ID] {
 			seen[m.ID] = true
@@ -263,7 +292,7 @@ func compareMembers(tx *store.ApplyTx, stored *cohorts.Cohort, list []cohorts.Me
 		}
 	}
 	d.After = d.Before + d.Added - d.Removed
-	return edit, nil
+	return edit
 }
 
 // sameProgress compares two progresses as they are stored (JSON).

@@ -13,7 +13,7 @@ import (
 // as it is, not as an error: the error is for failing to read the
 // configuration.
 func (s *Service) Evaluate(ctx context.Context, key string, evalCtx map[string]any) (flags.Decision, error) {
-	snap, err := s.Snapshot(ctx)
+	snap, err := s.SnapshotFor(ctx, evalCtx)
 	if err != nil {
 		return flags.Decision{}, err
 	}
@@ -25,9 +25,30 @@ func (s *Service) Evaluate(ctx context.Context, key string, evalCtx map[string]a
 // salt and bucket. A rule a rollout stage added carries the stage as its
 // origin (Explanation.Decision.Origin).
 func (s *Service) Explain(ctx context.Context, key string, evalCtx map[string]any) (flags.Explanation, error) {
-	snap, err := s.Snapshot(ctx)
+	snap, err := s.SnapshotFor(ctx, evalCtx)
 	if err != nil {
 		return flags.Explanation{}, err
 	}
 	return snap.Explain(key, evalCtx), nil
+}
+
+// SnapshotFor compiles the configuration as Snapshot does, for deciding
+// one context only: cohort lists are read for its targeting key alone
+// (store.ConfigurationFor), so that it costs nothing per listed member. Its
+// decisions for that context are Snapshot's; for any other context they
+// are not.
+func (s *Service) SnapshotFor(ctx context.Context, evalCtx map[string]any) (*flags.Snapshot, error) {
+	cfg, err := s.store.ConfigurationFor(ctx, targetingKeys(evalCtx))
+	if err != nil {
+		return nil, err
+	}
+	return compile(&cfg)
+}
+
+// targetingKeys returns the ids a context's cohort lists are matched on.
+func targetingKeys(evalCtx map[string]any) []string {
+	if tk, ok := evalCtx[flags.TargetingKey].(string); ok && tk != "" {
+		return []string{tk}
+	}
+	return nil
 }

@@ -20,8 +20,18 @@ type stagePlanner struct {
 	r    rollout.Rollout
 }
 
-func (s *Service) newStagePlanner(ctx context.Context, r *rollout.Rollout, f *flags.Flag) (*stagePlanner, error) {
-	cfg, err := s.store.Configuration(ctx)
+//
+// For one context (evalCtx not nil), cohort lists hold only its targeting
+// key (store.ConfigurationFor): enough to compare stages for it, at no cost
+// per listed member. With a nil evalCtx every list is read.
+func (s *Service) newStagePlanner(ctx context.Context, r *rollout.Rollout, f *flags.Flag, evalCtx map[string]any) (*stagePlanner, error) {
+	var cfg ramp.Config
+	var err error
+	if evalCtx != nil {
+		cfg, err = s.store.ConfigurationFor(ctx, targetingKeys(evalCtx))
+	} else {
+		cfg, err = s.store.Configuration(ctx)
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -51,7 +61,7 @@ func (p *stagePlanner) at(k int) (*flags.Snapshot, error) {
 // estimate counts the listed users who gain or lose the variant between
 // stages from and to (see Estimate).
 func (s *Service) estimate(ctx context.Context, r *rollout.Rollout, f *flags.Flag, from, to int) (*KnownEstimate, error) {
-	planner, err := s.newStagePlanner(ctx, r, f)
+	planner, err := s.newStagePlanner(ctx, r, f, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -136,7 +146,10 @@ func (s *Service) ExplainRollout(ctx context.Context, flag string, evalCtx map[s
 	if ex.AdmittedBy == "" {
 		return ex, nil
 	}
-	planner, err := s.newStagePlanner(ctx, &r, &f)
+	if evalCtx == nil {
+		evalCtx = map[string]any{}
+	}
+	planner, err := s.newStagePlanner(ctx, &r, &f, evalCtx)
 	if err != nil {
 		return nil, err
 	}

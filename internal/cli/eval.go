@@ -87,7 +87,11 @@ func evalRun(ctx context.Context, opts *evalOptions) error {
 		}
 	}
 	err := opts.f.withAdmin(ctx, false, func(ctx context.Context, a *admin.Service) (err error) {
-		if snap, err = a.Snapshot(ctx); err != nil || !opts.explain {
+		if opts.contexts != "" {
+			snap, err = a.Snapshot(ctx) // every list: the contexts are many
+			return err
+		}
+		if snap, err = a.SnapshotFor(ctx, evalCtx); err != nil || !opts.explain {
 			return err
 		}
 		d := snap.Evaluate(opts.flag, evalCtx)
