@@ -21,18 +21,11 @@ import (
 // never all in memory. flags.Compile and wire.Marshal take such a state as
 // it is.
 func (s *Store) Configuration(ctx context.Context) (ramp.Config, error) {
-	var c ramp.Config
-	err := s.read(ctx, "read configuration", func(db *gorm.DB) error {
-		var err error
-		if c.Revision, err = configRevision(db); err != nil {
-			return err
-		}
+	return s.readConfig(ctx, func(db *gorm.DB, c *ramp.Config) error {
 		st := &c.State
-		if st.Cohorts, err = loadCohorts(db); err != nil {
-			return err
-		}
 		st.MemberSets = make(map[string]*cohorts.Set, len(st.Cohorts))
 		var hashes []uint64
+		var err error
 		for i := range st.Cohorts {
 			key := st.Cohorts[i].Key
 			if hashes, err = memberHashes(db, s.d, key, hashes[:0]); err != nil {
@@ -43,16 +36,8 @@ func (s *Store) Configuration(ctx context.Context) (ramp.Config, error) {
 				st.Cohorts[i].MemberCount = st.MemberSets[key].Len()
 			}
 		}
-		if st.Flags, err = loadFlags(db); err != nil {
-			return err
-		}
-		c.Rollouts, err = loadRollouts(db)
-		return err
+		return nil
 	})
-	if err != nil {
-		return ramp.Config{}, err
-	}
-	return c, nil
 }
 
 // Catalogue returns the configuration as edits and validation need it, at
@@ -61,25 +46,43 @@ func (s *Store) Configuration(ctx context.Context) (ramp.Config, error) {
 // of member lists: what `rollout add-stage`, `apply` of a file without
 // member lists and every other edit read.
 func (s *Store) Catalogue(ctx context.Context) (ramp.Config, error) {
+	return s.readConfig(ctx, func(db *gorm.DB, c *ramp.Config) error { return countMembers(db, c.State.Cohorts) })
+}
+
+// readConfig reads, in one read transaction, the revision, the cohorts
+// (without members), the flags and the rollout plans, then lets lists add
+// what the caller needs of the member lists.
+func (s *Store) readConfig(ctx context.Context, lists func(db *gorm.DB, c *ramp.Config) error) (ramp.Config, error) {
 	var c ramp.Config
 	err := s.read(ctx, "read configuration", func(db *gorm.DB) error {
 		var err error
-		if c.Revision, err = configRevision(db); err != nil {
+		if c, err = loadConfig(db); err != nil {
 			return err
 		}
-		if c.State.Cohorts, err = loadCohortsCounted(db); err != nil {
-			return err
-		}
-		if c.State.Flags, err = loadFlags(db); err != nil {
-			return err
-		}
-		c.Rollouts, err = loadRollouts(db)
-		return err
+		return lists(db, &c)
 	})
 	if err != nil {
 		return ramp.Config{}, err
 	}
 	return c, nil
+}
+
+// loadConfig reads the revision, the cohorts (without members), the flags
+// and the rollout plans.
+func loadConfig(db *gorm.DB) (ramp.Config, error) {
+	var c ramp.Config
+	var err error
+	if c.Revision, err = configRevision(db); err != nil {
+		return c, err
+	}
+	if c.State.Cohorts, err = loadCohorts(db); err != nil {
+		return c, err
+	}
+	if c.State.Flags, err = loadFlags(db); err != nil {
+		return c, err
+	}
+	c.Rollouts, err = loadRollouts(db)
+	return c, err
 }
 
 // hashChunk is how many ids one query of memberHashes returns, joined in

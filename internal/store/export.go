@@ -38,19 +38,11 @@ func (s *Store) Export(ctx context.Context, fn func(cfg *ramp.Config, members Me
 
 // catalogue reads the configuration without member ids.
 func catalogue(db *gorm.DB) (ramp.Config, error) {
-	var c ramp.Config
-	var err error
-	if c.Revision, err = configRevision(db); err != nil {
+	c, err := loadConfig(db)
+	if err != nil {
 		return c, err
 	}
-	if c.State.Cohorts, err = loadCohortsCounted(db); err != nil {
-		return c, err
-	}
-	if c.State.Flags, err = loadFlags(db); err != nil {
-		return c, err
-	}
-	c.Rollouts, err = loadRollouts(db)
-	return c, err
+	return c, countMembers(db, c.State.Cohorts)
 }
 
 // eachMember calls fn with each of the cohort's members in id order. Like

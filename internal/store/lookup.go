@@ -22,21 +22,7 @@ const lookupChunk = 500
 // and the read costs nothing per member of the lists: what `ramp eval`
 // and `--explain` of one context read. MemberCount is not set.
 func (s *Store) ConfigurationFor(ctx context.Context, ids []string) (ramp.Config, error) {
-	var c ramp.Config
-	err := s.read(ctx, "read configuration", func(db *gorm.DB) error {
-		var err error
-		if c.Revision, err = configRevision(db); err != nil {
-			return err
-		}
-		if c.State.Cohorts, err = loadCohorts(db); err != nil {
-			return err
-		}
-		if c.State.Flags, err = loadFlags(db); err != nil {
-			return err
-		}
-		if c.Rollouts, err = loadRollouts(db); err != nil {
-			return err
-		}
+	return s.readConfig(ctx, func(db *gorm.DB, c *ramp.Config) error {
 		c.State.MemberSets = map[string]*cohorts.Set{}
 		for _, co := range c.State.Cohorts {
 			found, err := listings(db, co.Key, ids)
@@ -54,10 +40,6 @@ func (s *Store) ConfigurationFor(ctx context.Context, ids []string) (ramp.Config
 		}
 		return nil
 	})
-	if err != nil {
-		return ramp.Config{}, err
-	}
-	return c, nil
 }
 
 // listings returns the cohort's member rows of the given ids. It reads by

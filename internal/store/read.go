@@ -146,26 +146,33 @@ func (s *Store) Cohorts(ctx context.Context) ([]cohorts.Cohort, error) {
 	return out, err
 }
 
-// loadCohortsCounted loads every cohort in key order with MemberCount set
-// (one grouped count over the members' primary-key index).
+// loadCohortsCounted loads every cohort in key order with MemberCount set.
 func loadCohortsCounted(db *gorm.DB) ([]cohorts.Cohort, error) {
 	out, err := loadCohorts(db)
 	if err != nil {
 		return nil, err
 	}
+	return out, countMembers(db, out)
+}
+
+// countMembers sets the MemberCount of cohorts, which are in key order (one
+// grouped count over the members' primary key).
+func countMembers(db *gorm.DB, cs []cohorts.Cohort) error {
 	var counts []struct {
 		CohortKey string
 		N         int
 	}
-	err = db.Model(&memberRow{}).Select("cohort_key, COUNT(*) AS n").Group("cohort_key").Find(&counts).Error
+	err := db.Model(&memberRow{}).Select("cohort_key, COUNT(*) AS n").Group("cohort_key").Find(&counts).Error
 	if err != nil {
-		return nil, err
+		return err
 	}
-	index := cohortIndex(out)
+	index := cohortIndex(cs)
 	for _, c := range counts {
-		out[index[c.CohortKey]].MemberCount = c.N
+		if i, ok := index[c.CohortKey]; ok {
+			cs[i].MemberCount = c.N
+		}
 	}
-	return out, nil
+	return nil
 }
 
 // cohortIndex maps cohort keys to their positions in cs.
