@@ -117,7 +117,7 @@ func (s *Service) Apply(ctx context.Context, req ApplyRequest) (*ApplyResult, er
 		return nil, ramp.Errorf(ramp.KindInvalid, "no configuration to apply")
 	}
 	var res *ApplyResult
-	err := s.store.ApplyFunc(ctx, Actor(ctx), req.DryRun, func(tx *store.ApplyTx) (*store.Changes, error) {
+	err := s.db().ApplyFunc(ctx, Actor(ctx), req.DryRun, func(tx *store.ApplyTx) (*store.Changes, error) {
 		var ch *store.Changes
 		var err error
 		res, ch, err = plan(tx, &req)

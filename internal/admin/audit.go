@@ -36,7 +36,7 @@ func (s *Service) Audit(ctx context.Context, f AuditFilter) (AuditLog, error) {
 	if limit > 0 {
 		f.Limit++ // one more, to tell whether more exist
 	}
-	entries, err := s.store.Audit(ctx, f)
+	entries, err := s.db().Audit(ctx, f)
 	if err != nil {
 		return AuditLog{}, err
 	}

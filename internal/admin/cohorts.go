@@ -38,7 +38,7 @@ func cohortOf(c *cohorts.Cohort) Cohort {
 // Cohorts returns every cohort in key order with its member count. It
 // reads counts only, whatever the size of the lists.
 func (s *Service) Cohorts(ctx context.Context) ([]Cohort, error) {
-	cs, err := s.store.Cohorts(ctx)
+	cs, err := s.db().Cohorts(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -53,11 +53,11 @@ func (s *Service) Cohorts(ctx context.Context) ([]Cohort, error) {
 // *UnknownCohortError (matching ramp.ErrNotFound) naming the closest
 // existing key.
 func (s *Service) Cohort(ctx context.Context, key string) (Cohort, error) {
-	c, err := s.store.Cohort(ctx, key)
+	c, err := s.db().Cohort(ctx, key)
 	if err != nil {
 		return Cohort{}, s.unknownCohort(ctx, key, err)
 	}
-	counts, err := s.store.MemberRegionCounts(ctx, key)
+	counts, err := s.db().MemberRegionCounts(ctx, key)
 	if err != nil {
 		return Cohort{}, s.unknownCohort(ctx, key, err)
 	}
@@ -121,7 +121,7 @@ func (s *Service) AddMembers(ctx context.Context, req AddMembersRequest) (Member
 		}
 		members[i].Region = r
 	}
-	res, err := s.store.AddMemberList(ctx, req.Cohort, members, req.Create, Actor(ctx))
+	res, err := s.db().AddMemberList(ctx, req.Cohort, members, req.Create, Actor(ctx))
 	if err != nil {
 		err = s.unknownCohort(ctx, req.Cohort, err)
 		var unknown *UnknownCohortError
@@ -139,7 +139,7 @@ func (s *Service) RemoveMembers(ctx context.Context, cohort string, ids []string
 	if len(ids) == 0 {
 		return MemberEdit{}, ramp.Errorf(ramp.KindInvalid, "no users to remove from cohort %q", cohort)
 	}
-	res, err := s.store.RemoveMemberList(ctx, cohort, ids, Actor(ctx))
+	res, err := s.db().RemoveMemberList(ctx, cohort, ids, Actor(ctx))
 	if err != nil {
 		return MemberEdit{}, s.unknownCohort(ctx, cohort, err)
 	}
@@ -154,7 +154,7 @@ func (s *Service) ExportMembers(ctx context.Context, cohort string, w io.Writer,
 	bw := bufio.NewWriterSize(w, 64<<10)
 	cw := csvfile.NewWriter(bw, csvfile.WriterOptions{Raw: opt.Raw})
 	n := 0
-	err := s.store.EachMember(ctx, cohort, func(m cohorts.Member) error {
+	err := s.db().EachMember(ctx, cohort, func(m cohorts.Member) error {
 		n++
 		if err := cw.Write(m); err != nil {
 			return &writeError{err}
@@ -232,7 +232,7 @@ func (s *Service) unknownCohort(ctx context.Context, key string, err error) erro
 
 func (s *Service) unknownCohortError(ctx context.Context, key string) *UnknownCohortError {
 	e := &UnknownCohortError{Key: key}
-	if cs, err := s.store.Cohorts(ctx); err == nil {
+	if cs, err := s.db().Cohorts(ctx); err == nil {
 		keys := make([]string, len(cs))
 		for i, c := range cs {
 			keys[i] = c.Key

@@ -13,7 +13,7 @@ import (
 // carries its original's epoch at a lower version than providers may hold.
 // It returns the new revision and records "epoch.renew" in the audit log.
 func (s *Service) RenewEpoch(ctx context.Context) (ramp.Revision, error) {
-	return s.store.RenewEpoch(ctx, Actor(ctx))
+	return s.db().RenewEpoch(ctx, Actor(ctx))
 }
 
 // CopyResult is what CopyTo carried (see store.CopyResult).
@@ -30,7 +30,7 @@ type CopyResult = store.CopyResult
 // anything is refused (ramp.ErrRefused). This database is only read:
 // changes made to it during or after the copy are not carried.
 func (s *Service) CopyTo(ctx context.Context, dst *Service) (CopyResult, error) {
-	return store.Copy(ctx, s.store, dst.store, Actor(ctx))
+	return store.Copy(ctx, s.db(), dst.db(), Actor(ctx))
 }
 
 // Listen calls onChange with the new configuration version each time a
@@ -39,7 +39,7 @@ func (s *Service) CopyTo(ctx context.Context, dst *Service) (CopyResult, error) 
 // ramp.ErrListenUnsupported at once, and servers poll Revision. ramp serve
 // uses it as its configuration source's optional side.
 func (s *Service) Listen(ctx context.Context, onChange func(version int64)) error {
-	return s.store.Listen(ctx, onChange)
+	return s.db().Listen(ctx, onChange)
 }
 
 // RunSchedule runs the rollout schedule until ctx ends: every interval it

@@ -38,7 +38,7 @@ func (s *Service) Explain(ctx context.Context, key string, evalCtx map[string]an
 // decisions for that context are Snapshot's; for any other context they
 // are not.
 func (s *Service) SnapshotFor(ctx context.Context, evalCtx map[string]any) (*flags.Snapshot, error) {
-	cfg, err := s.store.ConfigurationFor(ctx, targetingKeys(evalCtx))
+	cfg, err := s.db().ConfigurationFor(ctx, targetingKeys(evalCtx))
 	if err != nil {
 		return nil, err
 	}

@@ -34,7 +34,7 @@ func (s *Service) Export(ctx context.Context, w io.Writer, format string) (Expor
 		return ExportResult{}, ramp.Errorf(ramp.KindInvalid, "an export is %s or %s, not %q", config.YAML, config.JSON, format)
 	}
 	var res ExportResult
-	err := s.store.Export(ctx, func(cfg *ramp.Config, members store.MemberFunc) error {
+	err := s.db().Export(ctx, func(cfg *ramp.Config, members store.MemberFunc) error {
 		res = ExportResult{Cohorts: len(cfg.State.Cohorts), Flags: len(cfg.State.Flags), Rollouts: len(cfg.Rollouts), Revision: cfg.Revision}
 		return config.Export(w, cfg, format, func(key string, fn func(cohorts.Member) error) error {
 			return members(key, func(m cohorts.Member) error {

@@ -20,11 +20,11 @@ type FlagInfo struct {
 // Flags lists the flags, by key, each with its rollout plan if it has one.
 // It reads no member lists.
 func (s *Service) Flags(ctx context.Context) ([]FlagInfo, error) {
-	fs, err := s.store.Flags(ctx)
+	fs, err := s.db().Flags(ctx)
 	if err != nil {
 		return nil, err
 	}
-	rs, err := s.store.Rollouts(ctx)
+	rs, err := s.db().Rollouts(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -41,12 +41,12 @@ func (s *Service) Flags(ctx context.Context) ([]FlagInfo, error) {
 
 // Flag returns one flag and its rollout plan; an unknown key is not found.
 func (s *Service) Flag(ctx context.Context, key string) (FlagInfo, error) {
-	fl, err := s.store.Flag(ctx, key)
+	fl, err := s.db().Flag(ctx, key)
 	if err != nil {
 		return FlagInfo{}, err
 	}
 	info := FlagInfo{Flag: fl}
-	switch r, err := s.store.Rollout(ctx, key); {
+	switch r, err := s.db().Rollout(ctx, key); {
 	case err == nil:
 		info.Rollout = &r
 	case !errors.Is(err, store.ErrNotFound):
@@ -61,12 +61,12 @@ func (s *Service) Flag(ctx context.Context, key string) (FlagInfo, error) {
 // state is left as it is (same version, nothing in the audit log); an
 // unknown key is not found.
 func (s *Service) SetEnabled(ctx context.Context, key string, enabled bool) (flags.Flag, error) {
-	return s.store.SetEnabled(ctx, key, enabled, Actor(ctx))
+	return s.db().SetEnabled(ctx, key, enabled, Actor(ctx))
 }
 
 // DeleteFlag deletes a flag and its rollout plan; services asking for it
 // then get their own default with FLAG_NOT_FOUND. An unknown key is not
 // found.
 func (s *Service) DeleteFlag(ctx context.Context, key string) error {
-	return s.store.DeleteFlag(ctx, key, Actor(ctx))
+	return s.db().DeleteFlag(ctx, key, Actor(ctx))
 }

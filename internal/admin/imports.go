@@ -163,7 +163,7 @@ func (s *Service) importMembers(ctx context.Context, req ImportRequest) (ImportR
 	// field), pass req.Create there so that this check is made in the
 	// transaction too (a cohort deleted between this read and the import
 	// is created again).
-	before, err := s.store.Cohort(ctx, req.Cohort)
+	before, err := s.db().Cohort(ctx, req.Cohort)
 	switch {
 	case errors.Is(err, store.ErrNotFound) && (!req.Create || req.Mode == ImportRemove):
 		e := s.unknownCohortError(ctx, req.Cohort)
@@ -207,7 +207,7 @@ func (s *Service) importMembers(ctx context.Context, req ImportRequest) (ImportR
 		}
 		return hex.EncodeToString(src.hash.Sum(nil)), src.rejected, nil
 	}
-	res, err := s.store.ImportMembers(ctx, req.Cohort, store.ImportOptions{
+	res, err := s.db().ImportMembers(ctx, req.Cohort, store.ImportOptions{
 		Mode: req.Mode, DryRun: req.DryRun, File: req.File, Finish: finish, Samples: req.Samples, AllowEmpty: req.AllowEmpty,
 	}, next, Actor(ctx))
 	switch {

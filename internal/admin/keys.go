@@ -54,7 +54,7 @@ func (s *Service) CreateKey(ctx context.Context, req CreateKeyRequest) (CreatedK
 	if strings.TrimSpace(req.Name) == "" {
 		return CreatedKey{}, ramp.Errorf(ramp.KindInvalid, "a key needs a name")
 	}
-	secret, k, err := s.store.CreateKey(ctx, req.Name, req.Role, Actor(ctx))
+	secret, k, err := s.db().CreateKey(ctx, req.Name, req.Role, Actor(ctx))
 	if err != nil {
 		return CreatedKey{}, err
 	}
@@ -64,7 +64,7 @@ func (s *Service) CreateKey(ctx context.Context, req CreateKeyRequest) (CreatedK
 // Keys lists the API keys, oldest first: the active ones, and with all the
 // revoked ones too.
 func (s *Service) Keys(ctx context.Context, all bool) ([]Key, error) {
-	keys, err := s.store.Keys(ctx)
+	keys, err := s.db().Keys(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -81,13 +81,13 @@ func (s *Service) Keys(ctx context.Context, all bool) ([]Key, error) {
 // refuse it from their next reload (within a poll interval). An unknown
 // name is not found.
 func (s *Service) RevokeKey(ctx context.Context, name string) (Key, error) {
-	return s.store.RevokeKey(ctx, name, Actor(ctx))
+	return s.db().RevokeKey(ctx, name, Actor(ctx))
 }
 
 // ActiveKeys returns the hashes of the keys not revoked, for servers to
 // authenticate requests against.
 func (s *Service) ActiveKeys(ctx context.Context) ([]KeyHash, error) {
-	return s.store.ActiveKeys(ctx)
+	return s.db().ActiveKeys(ctx)
 }
 
 // KeyHolder is who presented a valid secret.

@@ -139,7 +139,7 @@ func (s *Service) RemoveStage(ctx context.Context, flag, stage string) (PlanEdit
 // baseVersion, when not 0, is the plan version the caller showed when
 // asking for confirmation; a plan changed since is not deleted.
 func (s *Service) DeleteRollout(ctx context.Context, flag string, baseVersion int64) (PlanEditResult, error) {
-	_, err := s.store.EditRollout(ctx, store.PlanEdit{Flag: flag, BaseVersion: baseVersion,
+	_, err := s.db().EditRollout(ctx, store.PlanEdit{Flag: flag, BaseVersion: baseVersion,
 		Edit: func(cur *rollout.Rollout, st *flags.State) (*rollout.Plan, error) {
 			if cur == nil {
 				return nil, noPlanIn(st, flag)
@@ -166,7 +166,7 @@ func noPlanIn(st *flags.State, flag string) error {
 // live stage kept, written.
 func (s *Service) editPlan(ctx context.Context, flag, variant string, base int64, edit func(p *rollout.Plan) error) (PlanEditResult, error) {
 	var plan rollout.Plan
-	ch, err := s.store.EditRollout(ctx, store.PlanEdit{Flag: flag, BaseVersion: base,
+	ch, err := s.db().EditRollout(ctx, store.PlanEdit{Flag: flag, BaseVersion: base,
 		Edit: func(cur *rollout.Rollout, st *flags.State) (*rollout.Plan, error) {
 			if _, ok := st.Flag(flag); !ok {
 				return nil, &store.NotFoundError{Kind: "flag", Key: flag}

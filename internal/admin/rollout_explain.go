@@ -28,9 +28,9 @@ func (s *Service) newStagePlanner(ctx context.Context, r *rollout.Rollout, f *fl
 	var cfg ramp.Config
 	var err error
 	if evalCtx != nil {
-		cfg, err = s.store.ConfigurationFor(ctx, targetingKeys(evalCtx))
+		cfg, err = s.db().ConfigurationFor(ctx, targetingKeys(evalCtx))
 	} else {
-		cfg, err = s.store.Configuration(ctx)
+		cfg, err = s.db().Configuration(ctx)
 	}
 	if err != nil {
 		return nil, err
@@ -81,7 +81,7 @@ func (s *Service) estimate(ctx context.Context, r *rollout.Rollout, f *flags.Fla
 		if st.MemberSets[c.Key] == nil {
 			continue
 		}
-		err := s.store.EachMember(ctx, c.Key, func(m cohorts.Member) error {
+		err := s.db().EachMember(ctx, c.Key, func(m cohorts.Member) error {
 			if seen[m.ID] {
 				return nil
 			}
@@ -128,14 +128,14 @@ type RolloutExplanation struct {
 // d.Origin, never from rule names) and the first stage since which it has
 // had the variant. It returns nil for a flag without a plan.
 func (s *Service) ExplainRollout(ctx context.Context, flag string, evalCtx map[string]any, d *flags.Decision) (*RolloutExplanation, error) {
-	r, err := s.store.Rollout(ctx, flag)
+	r, err := s.db().Rollout(ctx, flag)
 	if errors.Is(err, store.ErrNotFound) {
 		return nil, nil
 	}
 	if err != nil {
 		return nil, err
 	}
-	f, err := s.store.Flag(ctx, flag)
+	f, err := s.db().Flag(ctx, flag)
 	if err != nil {
 		return nil, err
 	}

@@ -100,7 +100,7 @@ func (s *Service) RolloutStatus(ctx context.Context, flag string) (RolloutStatus
 // RolloutStatuses returns the status of every plan, by flag key. Its cost
 // does not depend on member lists.
 func (s *Service) RolloutStatuses(ctx context.Context) ([]RolloutStatus, error) {
-	rs, fs, err := s.store.RolloutsAndFlags(ctx)
+	rs, fs, err := s.db().RolloutsAndFlags(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -126,11 +126,11 @@ func (s *Service) RolloutGet(ctx context.Context, flag string) (rollout.Rollout,
 
 // readRollout reads a flag's plan and the flag.
 func (s *Service) readRollout(ctx context.Context, flag string) (rollout.Rollout, flags.Flag, error) {
-	r, err := s.store.Rollout(ctx, flag)
+	r, err := s.db().Rollout(ctx, flag)
 	if err != nil {
 		return r, flags.Flag{}, s.noPlan(ctx, flag, err)
 	}
-	f, err := s.store.Flag(ctx, flag)
+	f, err := s.db().Flag(ctx, flag)
 	return r, f, err
 }
 
@@ -140,7 +140,7 @@ func (s *Service) noPlan(ctx context.Context, flag string, err error) error {
 	if !errors.Is(err, store.ErrNotFound) {
 		return err
 	}
-	if _, ferr := s.store.Flag(ctx, flag); ferr != nil {
+	if _, ferr := s.db().Flag(ctx, flag); ferr != nil {
 		return ferr
 	}
 	return &NoPlanError{Flag: flag}
@@ -341,7 +341,7 @@ func (s *Service) Advance(ctx context.Context, req AdvanceRequest) (MoveResult, 
 	}
 	var res MoveResult
 	action := "rollout.advance"
-	moved, err := s.store.MoveRollout(ctx, store.Move{Flag: req.Flag, Action: action, BaseVersion: req.BaseVersion,
+	moved, err := s.db().MoveRollout(ctx, store.Move{Flag: req.Flag, Action: action, BaseVersion: req.BaseVersion,
 		Apply: func(cur *rollout.Rollout, f *flags.Flag, now time.Time) (rollout.Progress, error) {
 			p, r, err := advance(cur, f, &req, actor, now)
 			res = r
@@ -360,7 +360,7 @@ func (s *Service) Advance(ctx context.Context, req AdvanceRequest) (MoveResult, 
 
 // planExists returns the error a move on a flag without a plan gets.
 func (s *Service) planExists(ctx context.Context, flag string) error {
-	_, err := s.store.Rollout(ctx, flag)
+	_, err := s.db().Rollout(ctx, flag)
 	if err != nil {
 		return s.noPlan(ctx, flag, err)
 	}
@@ -370,7 +370,7 @@ func (s *Service) planExists(ctx context.Context, flag string) error {
 // written completes the result of a move that was written with the
 // plan's status after it.
 func (s *Service) written(ctx context.Context, res MoveResult, moved *rollout.Rollout) (MoveResult, error) {
-	f, err := s.store.Flag(ctx, moved.Flag)
+	f, err := s.db().Flag(ctx, moved.Flag)
 	if err != nil {
 		return res, err
 	}
@@ -411,7 +411,7 @@ func (s *Service) Approve(ctx context.Context, req ApproveRequest) (MoveResult, 
 		return MoveResult{}, err
 	}
 	var res MoveResult
-	moved, err := s.store.MoveRollout(ctx, store.Move{Flag: req.Flag, Action: "rollout.approve",
+	moved, err := s.db().MoveRollout(ctx, store.Move{Flag: req.Flag, Action: "rollout.approve",
 		Apply: func(cur *rollout.Rollout, f *flags.Flag, now time.Time) (rollout.Progress, error) {
 			if cur.StageIndex(req.Stage) < 0 {
 				return cur.Progress, &StageError{Flag: cur.Flag, Stage: req.Stage, Stages: cur.StageNames()}
@@ -466,7 +466,7 @@ func (s *Service) simpleMove(ctx context.Context, flag, action, outcome string, 
 		return MoveResult{}, err
 	}
 	var res MoveResult
-	moved, err := s.store.MoveRollout(ctx, store.Move{Flag: flag, Action: action,
+	moved, err := s.db().MoveRollout(ctx, store.Move{Flag: flag, Action: action,
 		Apply: func(cur *rollout.Rollout, _ *flags.Flag, now time.Time) (rollout.Progress, error) {
 			w := stageWord(cur)
 			res = MoveResult{Flag: flag, Action: strings.TrimPrefix(action, "rollout."), From: w, To: w, Outcome: outcome, Version: cur.Version}
@@ -547,7 +547,7 @@ func (s *Service) Rollback(ctx context.Context, req RollbackRequest) (MoveResult
 		return MoveResult{}, err
 	}
 	var res MoveResult
-	moved, err := s.store.MoveRollout(ctx, store.Move{Flag: req.Flag, Action: "rollout.rollback", BaseVersion: req.BaseVersion,
+	moved, err := s.db().MoveRollout(ctx, store.Move{Flag: req.Flag, Action: "rollout.rollback", BaseVersion: req.BaseVersion,
 		Apply: func(cur *rollout.Rollout, _ *flags.Flag, now time.Time) (rollout.Progress, error) {
 			p, r, err := rollback(cur, &req, actor, now)
 			res = r
@@ -610,7 +610,7 @@ func (s *Service) RolloutHistory(ctx context.Context, flag string) ([]HistoryEve
 	if err := s.planExists(ctx, flag); err != nil {
 		return nil, err
 	}
-	entries, err := s.store.Audit(ctx, store.AuditFilter{Target: flag, Kinds: []string{"flag", "rollout"}})
+	entries, err := s.db().Audit(ctx, store.AuditFilter{Target: flag, Kinds: []string{"flag", "rollout"}})
 	if err != nil {
 		return nil, err
 	}
@@ -644,7 +644,7 @@ type TickResult struct {
 // other failures are joined and returned after the pass, with what it did.
 func (s *Service) Tick(ctx context.Context) (TickResult, error) {
 	var res TickResult
-	rs, fs, err := s.store.RolloutsAndFlags(ctx)
+	rs, fs, err := s.db().RolloutsAndFlags(ctx)
 	if err != nil {
 		return res, err
 	}
@@ -660,7 +660,7 @@ func (s *Service) Tick(ctx context.Context) (TickResult, error) {
 			continue
 		}
 		var outcome rollout.Outcome
-		moved, err := s.store.MoveRollout(ctx, store.Move{Flag: r.Flag, Action: "rollout.schedule", BaseVersion: r.Version,
+		moved, err := s.db().MoveRollout(ctx, store.Move{Flag: r.Flag, Action: "rollout.schedule", BaseVersion: r.Version,
 			Apply: func(cur *rollout.Rollout, f *flags.Flag, now time.Time) (rollout.Progress, error) {
 				// Check again on the plan as the transaction sees it.
 				n := cur.Next(!f.Enabled)

@@ -114,7 +114,7 @@ func applyRun(ctx context.Context, opts *applyOptions) error {
 	if doc == nil {
 		return err
 	}
-	return opts.f.withAdmin(ctx, true, func(ctx context.Context, a *admin.Service) error {
+	run := func(ctx context.Context, a *admin.Service) error {
 		res, err := a.Apply(ctx, admin.ApplyRequest{Doc: doc, DryRun: opts.dryRun, Prune: opts.prune})
 		var live *admin.LiveStageError
 		if errors.As(err, &live) {
@@ -128,7 +128,26 @@ func applyRun(ctx context.Context, opts *applyOptions) error {
 		}
 		printApply(io, res)
 		return nil
-	})
+	}
+	if !opts.dryRun {
+		return opts.f.withAdmin(ctx, true, run)
+	}
+	// A dry run is a read: it never creates the database. Where there is
+	// none yet, it compares the file with an empty one, made and thrown
+	// away in a temporary directory.
+	err = opts.f.withAdmin(ctx, false, run)
+	if !errors.Is(err, admin.ErrNoDatabase) {
+		return err
+	}
+	tmp, terr := os.MkdirTemp("", "ramp-dry-run-")
+	if terr != nil {
+		return terr
+	}
+	defer os.RemoveAll(tmp)
+	fmt.Fprintf(io.ErrOut, "no database at %s yet: comparing with an empty one (nothing is created)\n", admin.RedactDSN(opts.f.dsn()))
+	empty := *opts.f
+	empty.DB = filepath.Join(tmp, "empty.db")
+	return empty.withAdmin(ctx, true, run)
 }
 
 // printApply prints an apply's changes on stdout, one line each, then notes

@@ -43,7 +43,12 @@ func (f *Factory) dsn() string {
 // command may create the database (apply, imports, key creation); reads and
 // edits of existing objects never do.
 func (f *Factory) withAdmin(ctx context.Context, create bool, fn func(ctx context.Context, a *admin.Service) error) (err error) {
-	a, err := admin.Open(ctx, f.dsn(), admin.Options{Create: create})
+	return f.withAdminOptions(ctx, admin.Options{Create: create}, fn)
+}
+
+// withAdminOptions is withAdmin with every option of admin.Open.
+func (f *Factory) withAdminOptions(ctx context.Context, opt admin.Options, fn func(ctx context.Context, a *admin.Service) error) (err error) {
+	a, err := admin.Open(ctx, f.dsn(), opt)
 	if err != nil {
 		return err
 	}

@@ -1,6 +1,9 @@
 package cli_test
 
 import (
+	"errors"
+	"io/fs"
+	"os"
 	"strings"
 	"testing"
 
@@ -64,4 +67,54 @@ func TestEveryGroupRefusesUnknownSubcommands(t *testing.T) {
 			t.Errorf("ramp %s: exit %d, want its help and 0 (stdout %q)", g, code, out)
 		}
 	}
+}
+
+// TestReadsNeverCreate: a command that reads, or edits what exists, run
+// where there is no database says so (exit 4) and creates none: `flags
+// list` in the wrong directory made an empty ramp.db, and after a database
+// was deleted `flags disable` answered "flag not found" from a new empty
+// one. A dry run compares with an empty database and creates nothing; the
+// commands that create (apply, import --create, keys create) still do.
+func TestReadsNeverCreate(t *testing.T) {
+	reads := [][]string{
+		{"flags", "list"},
+		{"flags", "disable", "messenger-ig-interop"},
+		{"cohorts", "list"},
+		{"cohorts", "add", "employees", "emp-9"},
+		{"rollout", "status"},
+		{"audit"},
+		{"keys", "list"},
+		{"eval", "messenger-ig-interop", "--context", `{"targetingKey":"u1"}`},
+		{"export"},
+		{"db", "status"},
+	}
+	for _, args := range reads {
+		t.Run(strings.Join(args, " "), func(t *testing.T) {
+			r := newRamp(t)
+			_, errOut, code := r.run("", args...)
+			if code != cli.ExitNotFound || !strings.Contains(errOut, "does not exist") {
+				t.Errorf("exit %d, want %d saying the database does not exist:\n%s", code, cli.ExitNotFound, errOut)
+			}
+			if _, err := os.Stat(r.db); !errors.Is(err, fs.ErrNotExist) {
+				t.Errorf("the command created %s (%v)", r.db, err)
+			}
+		})
+	}
+	t.Run("apply --dry-run", func(t *testing.T) {
+		r := newRamp(t)
+		out, errOut, code := r.run("", "apply", "-f", testdata("example.yaml"), "--dry-run", "-o", "table")
+		if code != 0 || !strings.Contains(out, "+ flag messenger-ig-interop") || !strings.Contains(errOut, "comparing with an empty one") {
+			t.Errorf("exit %d\nstdout %s\nstderr %s", code, out, errOut)
+		}
+		if _, err := os.Stat(r.db); !errors.Is(err, fs.ErrNotExist) {
+			t.Errorf("the dry run created %s (%v)", r.db, err)
+		}
+	})
+	t.Run("creating commands", func(t *testing.T) {
+		r := newRamp(t)
+		r.ok("keys", "create", "--role", "sdk", "--name", "x")
+		if fi, err := os.Stat(r.db); err != nil || fi.Mode().Perm() != 0o600 {
+			t.Errorf("keys create: %v, mode %v; want the database, readable by its owner only", err, fi)
+		}
+	})
 }

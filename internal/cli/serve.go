@@ -160,7 +160,7 @@ func serveRun(ctx context.Context, opts *serveOptions) error {
 	}
 	log := slog.New(slog.NewJSONHandler(opts.f.IO.ErrOut, &slog.HandlerOptions{Level: level}))
 
-	return opts.f.withAdmin(ctx, false, func(ctx context.Context, a *admin.Service) error {
+	return opts.f.withAdminOptions(ctx, admin.Options{Log: log}, func(ctx context.Context, a *admin.Service) error {
 		cfg := server.Config{
 			Source:         a,
 			InsecureNoAuth: opts.insecureNoAuth,
