@@ -20,7 +20,6 @@ type stagePlanner struct {
 	r    rollout.Rollout
 }
 
-//
 // For one context (evalCtx not nil), cohort lists hold only its targeting
 // key (store.ConfigurationFor): enough to compare stages for it, at no cost
 // per listed member. With a nil evalCtx every list is read.
