@@ -138,13 +138,13 @@ type LimitError struct {
 
 func (e *LimitError) Error() string {
 	if e.Limit == "rows" {
-		return fmt.Sprintf("line %d: more than %d rows; raise the limit (--max-rows) or split the file", e.Line, e.Max)
+		return fmt.Sprintf("line %d: more than %d rows; raise the limit or split the file", e.Line, e.Max)
 	}
 	spans := ""
 	if e.LastLine > e.Line {
 		spans = fmt.Sprintf(" (a quoted field runs on to line %d: a quote that never closes?)", e.LastLine)
 	}
-	return fmt.Sprintf("line %d: row longer than %d bytes%s; raise the limit (--max-line-bytes) or check the file is CSV", e.Line, e.Max, spans)
+	return fmt.Sprintf("line %d: row longer than %d bytes%s; raise the limit or check the file is CSV", e.Line, e.Max, spans)
 }
 
 // FormatError reports a file that is not a usable CSV file at all: no header,

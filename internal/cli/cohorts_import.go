@@ -303,8 +303,15 @@ func runImport(cmd *cobra.Command, f *Factory, key, name string, o *importOption
 // importHint adds to the control plane's refusals the flag that overrides
 // them.
 func importHint(err error) error {
-	var unknown *admin.UnknownCohortError
+	var (
+		unknown *admin.UnknownCohortError
+		limit   *csvfile.LimitError
+	)
 	switch {
+	case errors.As(err, &limit) && limit.Limit == "rows":
+		return withHint(err, "--max-rows sets the limit")
+	case errors.As(err, &limit):
+		return withHint(err, "--max-line-bytes sets the limit")
 	case errors.As(err, &unknown) && unknown.NotCreated:
 		return withHint(err, "pass --create to create cohort "+unknown.Key)
 	case errors.Is(err, admin.ErrEmptyReplace):
