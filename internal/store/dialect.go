@@ -5,7 +5,9 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"io/fs"
 	"net/url"
+	"os"
 	"slices"
 	"strconv"
 	"strings"
@@ -73,6 +75,10 @@ type dialect struct {
 	// not because of anything it did. nil when none may.
 	retry func(err error) bool
 
+	// hasMigrations counts the tables named schema_migrations where the
+	// migrations create their tables: 0 for a database ramp never opened.
+	hasMigrations string
+
 	// staging creates the empty table an import streams its rows into,
 	// import_staging (seq, user_id, region), private to the transaction's
 	// connection and without constraints; the import drops it before
@@ -100,13 +106,15 @@ func isPostgres(dsn string) bool {
 }
 
 // connect opens the database dsn names and returns a pool for writes and one
-// for reads, which may be the same.
-func connect(ctx context.Context, dsn string) (w, r *gorm.DB, d *dialect, err error) {
+// for reads, which may be the same. Unless create is set, a database that
+// does not exist or lacks ramp's tables is an error matching ErrNoDatabase,
+// and nothing is created.
+func connect(ctx context.Context, dsn string, create bool) (w, r *gorm.DB, d *dialect, err error) {
 	if isPostgres(dsn) {
-		db, d, err := connectPostgres(ctx, dsn)
+		db, d, err := connectPostgres(ctx, dsn, create)
 		return db, db, d, err
 	}
-	return connectSQLite(ctx, dsn)
+	return connectSQLite(ctx, dsn, create)
 }
 
 // redactDSN returns dsn with any password replaced, for messages.
@@ -147,10 +155,11 @@ var (
 )
 
 var sqliteDialect = dialect{
-	text:      "TEXT",
-	timestamp: "TIMESTAMP",
-	serial:    "INTEGER PRIMARY KEY AUTOINCREMENT",
-	readTx:    &sql.TxOptions{ReadOnly: true},
+	text:          "TEXT",
+	timestamp:     "TIMESTAMP",
+	serial:        "INTEGER PRIMARY KEY AUTOINCREMENT",
+	readTx:        &sql.TxOptions{ReadOnly: true},
+	hasMigrations: `SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = 'schema_migrations'`,
 	// A TEMP table lives in the connection's temporary database: its pages
 	// never reach the main file or its WAL.
 	// Rows are appended in file order (seq is the rowid) and indexed once
@@ -173,32 +182,109 @@ var sqliteDialect = dialect{
 
 // connectSQLite opens the SQLite database dsn names ("PATH" or
 // "sqlite:PATH") and returns a pool for writes and one for reads.
-func connectSQLite(ctx context.Context, dsn string) (w, r *gorm.DB, d *dialect, err error) {
-	path := strings.TrimPrefix(dsn, "sqlite:")
-	if path == "" {
+//
+// Unless create is set, the file must exist and hold ramp's tables, and
+// nothing is written before that is known: the connections open the file
+// as a URI with mode=rw, with which SQLite never creates it, even if it is
+// deleted in between. A new file is created 0600 before SQLite opens it;
+// SQLite gives the -wal and -shm files the main file's permissions.
+func connectSQLite(ctx context.Context, dsn string, create bool) (w, r *gorm.DB, d *dialect, err error) {
+	name, params, _ := strings.Cut(strings.TrimPrefix(dsn, "sqlite:"), "?")
+	if name == "" {
 		return nil, nil, nil, errors.New("empty database path")
 	}
+	// A plain path, not a URI or SQLite's in-memory database, which go to
+	// the driver as they are.
+	file := !strings.HasPrefix(name, "file:") && name != ":memory:"
+	switch {
+	case create && file:
+		if err := createPrivate(name); err != nil {
+			return nil, nil, nil, err
+		}
+	case !create && file:
+		if _, err := os.Stat(name); errors.Is(err, fs.ErrNotExist) {
+			return nil, nil, nil, fmt.Errorf("%w: the file does not exist", ErrNoDatabase)
+		}
+		name = sqliteURI(name)
+		params = joinParams("mode=rw", params)
+	case !create && strings.HasPrefix(name, "file:") && !strings.Contains(params, "mode="):
+		params = joinParams("mode=rw", params)
+	}
 	// Parameters already in the DSN come first and so take precedence.
-	sep := "?"
-	if strings.Contains(path, "?") {
-		sep = "&"
+	dsnWith := func(defaults string) string { return name + "?" + joinParams(params, defaults) }
+
+	d = new(dialect)
+	*d = sqliteDialect
+	if r, err = openSQLite(dsnWith(sqliteReader), 4); err != nil {
+		return nil, nil, nil, noSuchFile(err, create)
+	}
+	if !create {
+		// Before anything writes to the file (WAL mode would).
+		var tables int
+		if err := r.WithContext(ctx).Raw(d.hasMigrations).Scan(&tables).Error; err != nil {
+			closeDB(r)
+			return nil, nil, nil, d.translate(noSuchFile(err, create))
+		}
+		if tables == 0 {
+			closeDB(r)
+			return nil, nil, nil, fmt.Errorf("%w: the file has no ramp tables", ErrNoDatabase)
+		}
 	}
 	// One writer connection per Store: writes from one process queue in
 	// database/sql, honouring contexts, and only contend with other
 	// processes through SQLite's busy timeout.
-	d = &sqliteDialect
-	if w, err = openSQLite(path+sep+sqliteWriter, 1); err != nil {
-		return nil, nil, nil, err
+	if w, err = openSQLite(dsnWith(sqliteWriter), 1); err != nil {
+		closeDB(r)
+		return nil, nil, nil, noSuchFile(err, create)
 	}
 	if err := enableWAL(ctx, w); err != nil {
 		closeDB(w)
+		closeDB(r)
 		return nil, nil, nil, d.translate(err)
 	}
-	if r, err = openSQLite(path+sep+sqliteReader, 4); err != nil {
-		closeDB(w)
-		return nil, nil, nil, err
-	}
 	return w, r, d, nil
+}
+
+// createPrivate creates an empty file at path, readable and writable by
+// its owner only, unless something exists there. SQLite takes an empty
+// file for a new database.
+func createPrivate(path string) error {
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600)
+	if errors.Is(err, fs.ErrExist) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("create the database file: %w", err)
+	}
+	return f.Close()
+}
+
+// sqliteURI turns a file path into an SQLite URI ("file:…"), which takes
+// parameters such as mode=rw.
+func sqliteURI(path string) string {
+	esc := strings.NewReplacer("%", "%25", "?", "%3f", "#", "%23").Replace(path)
+	if strings.HasPrefix(esc, "/") {
+		return "file://" + esc // an empty authority, then the absolute path
+	}
+	return "file:" + esc
+}
+
+// joinParams joins two query strings, either of which may be empty.
+func joinParams(a, b string) string {
+	if a == "" || b == "" {
+		return a + b
+	}
+	return a + "&" + b
+}
+
+// noSuchFile reports a failure to open a file that does not exist (deleted
+// after the check) as ErrNoDatabase when the caller did not ask to create it.
+func noSuchFile(err error, create bool) error {
+	var e sqlite3.Error
+	if !create && errors.As(err, &e) && e.Code == sqlite3.ErrCantOpen {
+		return fmt.Errorf("%w: the file cannot be opened (%v)", ErrNoDatabase, err)
+	}
+	return err
 }
 
 // enableWAL puts the database in WAL mode, which then persists in the file.
@@ -277,7 +363,8 @@ var postgresDialect = dialect{
 	serial:    "BIGINT GENERATED BY DEFAULT AS IDENTITY PRIMARY KEY",
 	// A read-only REPEATABLE READ transaction sees one snapshot, taken at
 	// its first statement, and can never fail to serialize.
-	readTx: &sql.TxOptions{Isolation: sql.LevelRepeatableRead, ReadOnly: true},
+	readTx:        &sql.TxOptions{Isolation: sql.LevelRepeatableRead, ReadOnly: true},
+	hasMigrations: `SELECT COUNT(*) FROM pg_catalog.pg_tables WHERE schemaname = current_schema() AND tablename = 'schema_migrations'`,
 	staging: []string{
 		`DROP TABLE IF EXISTS pg_temp.import_staging`,
 		`CREATE TEMP TABLE import_staging (seq BIGINT NOT NULL, user_id TEXT COLLATE "C" NOT NULL, region TEXT NOT NULL) ON COMMIT DROP`,
@@ -312,8 +399,10 @@ func pgCode(err error, codes ...string) bool {
 
 // connectPostgres opens the Postgres database dsn names, a URL whose query
 // parameters go to pgx and, when pgx does not know them, to the server as
-// settings (search_path=…, lock_timeout=…), and returns its pool.
-func connectPostgres(ctx context.Context, dsn string) (*gorm.DB, *dialect, error) {
+// settings (search_path=…, lock_timeout=…), and returns its pool. Unless
+// create is set, a schema without ramp's tables is an error matching
+// ErrNoDatabase.
+func connectPostgres(ctx context.Context, dsn string, create bool) (*gorm.DB, *dialect, error) {
 	cfg, err := pgx.ParseConfig(dsn)
 	if err != nil {
 		return nil, nil, err
@@ -350,6 +439,20 @@ func connectPostgres(ctx context.Context, dsn string) (*gorm.DB, *dialect, error
 	d := postgresDialect
 	d.listen = func(ctx context.Context, onChange func(int64)) error {
 		return listenPostgres(ctx, cfg, onChange)
+	}
+	if !create {
+		var found struct {
+			Schema string
+			Tables int
+		}
+		err := db.WithContext(ctx).Raw(`SELECT COALESCE(current_schema(), '') AS schema, (` + d.hasMigrations + `) AS tables`).Scan(&found).Error
+		if err == nil && found.Tables == 0 {
+			err = fmt.Errorf("%w: schema %q has no ramp tables", ErrNoDatabase, found.Schema)
+		}
+		if err != nil {
+			sqlDB.Close()
+			return nil, nil, err
+		}
 	}
 	return db, &d, nil
 }

@@ -25,13 +25,47 @@ var migrations = []migration{
 // migrate applies the migrations the database lacks, each in its own
 // transaction; concurrent Opens of a database take turns (SQLite's write
 // lock, Postgres' advisory lock), and each finds what the others did.
+//
+// It first reads the schema's version outside any write transaction: a
+// database that is up to date (every Open but the first after an upgrade)
+// is opened without taking the write lock, so that opening never waits for
+// a long write, such as an import's merge, to finish.
 func (s *Store) migrate(ctx context.Context) error {
+	current, err := s.schemaVersion(ctx)
+	switch {
+	case err != nil:
+		return s.wrap("read schema version", err)
+	case current > len(migrations):
+		return newerSchema(current)
+	case current == len(migrations):
+		return nil
+	}
 	for {
 		done, err := s.migrateOne(ctx)
 		if err != nil || done {
 			return err
 		}
 	}
+}
+
+// schemaVersion reads the schema's version with a plain read: 0 when the
+// database has no schema_migrations table (it is new, or not ramp's).
+func (s *Store) schemaVersion(ctx context.Context) (int, error) {
+	db := s.r.WithContext(ctx)
+	var tables int
+	if err := db.Raw(s.d.hasMigrations).Scan(&tables).Error; err != nil {
+		return 0, err
+	}
+	if tables == 0 {
+		return 0, nil
+	}
+	var current int
+	err := db.Raw("SELECT COALESCE(MAX(version), 0) FROM schema_migrations").Scan(&current).Error
+	return current, err
+}
+
+func newerSchema(current int) error {
+	return fmt.Errorf("database schema version %d is newer than this ramp understands (%d): upgrade ramp", current, len(migrations))
 }
 
 // migrateOne applies the next missing migration, or reports that there is
@@ -56,7 +90,7 @@ func (s *Store) migrateOne(ctx context.Context) (done bool, err error) {
 		}
 		switch {
 		case current > len(migrations):
-			return fmt.Errorf("database schema version %d is newer than this ramp understands (%d): upgrade ramp", current, len(migrations))
+			return newerSchema(current)
 		case current == len(migrations):
 			done = true
 			return nil

@@ -24,8 +24,15 @@ type Store struct {
 	d *dialect
 }
 
+// ErrNoDatabase is matched by the error of OpenExisting when there is no
+// ramp database where the DSN points: no SQLite file at the path, or a file
+// or Postgres schema without ramp's tables.
+var ErrNoDatabase = errors.New("no ramp database")
+
 // Open opens the database dsn names, creating it if needed, and applies the
-// schema migrations it lacks.
+// schema migrations it lacks. A new SQLite file is created readable by its
+// owner only (0600), as are its -wal and -shm files: it holds member ids and
+// the audit log.
 //
 // A dsn starting with "postgres://" or "postgresql://" names a Postgres
 // database (the database itself must exist; Open creates the tables). Its
@@ -38,8 +45,28 @@ type Store struct {
 // Anything else is a SQLite file path, optionally written "sqlite:PATH";
 // query parameters after the path ("PATH?_busy_timeout=500") are passed to
 // the driver and override the store's defaults.
+//
+// Opening a database whose schema is up to date writes nothing and takes
+// no lock: it reads the schema's version, so it never waits for a write in
+// progress (an import, say). Only a database whose schema is behind is
+// migrated, under the write lock.
 func Open(ctx context.Context, dsn string) (*Store, error) {
-	w, r, d, err := connect(ctx, dsn)
+	return open(ctx, dsn, true)
+}
+
+// OpenExisting opens the database dsn names, as Open does, but only if it
+// exists and holds ramp's tables: it never creates a SQLite file, nor
+// tables in an empty Postgres schema. Otherwise its error matches
+// ErrNoDatabase and names the path (or the redacted URL). Commands that
+// only read, or change what exists, open the database this way, so that a
+// mistyped path or a deleted file is reported rather than replaced by an
+// empty database.
+func OpenExisting(ctx context.Context, dsn string) (*Store, error) {
+	return open(ctx, dsn, false)
+}
+
+func open(ctx context.Context, dsn string, create bool) (*Store, error) {
+	w, r, d, err := connect(ctx, dsn, create)
 	if err != nil {
 		return nil, fmt.Errorf("open database %q: %w", redactDSN(dsn), err)
 	}
