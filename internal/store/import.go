@@ -711,6 +711,10 @@ type stagingRows struct {
 	values [3]any
 	done   bool
 	err    error
+
+	// The last region parsed, as given and as parsed: files repeat a few
+	// regions, and parsing one costs more than comparing it.
+	rawRegion, region cohorts.Region
 }
 
 func (r *stagingRows) Next() bool {
@@ -739,21 +743,28 @@ func (r *stagingRows) set(m cohorts.Member) error {
 		return fmt.Errorf("member %d: %w", n, err)
 	}
 	region := m.Region
-	if region != "" {
-		var err error
-		if region, err = cohorts.ParseRegion(string(region)); err != nil {
+	switch {
+	case region == "":
+	case region == r.rawRegion:
+		region = r.region
+	default:
+		parsed, err := cohorts.ParseRegion(string(region))
+		if err != nil {
 			return fmt.Errorf("member %d (%q): %w", n, m.ID, err)
 		}
+		r.rawRegion, r.region, region = region, parsed, parsed
 	}
 	r.res.ByRegion[region]++
 	r.member = cohorts.Member{ID: m.ID, Region: region}
-	r.values = [3]any{int64(n), m.ID, string(region)}
 	return nil
 }
 
 // Values returns the current row's values, valid until the next call of
 // Next.
-func (r *stagingRows) Values() ([]any, error) { return r.values[:], nil }
+func (r *stagingRows) Values() ([]any, error) {
+	r.values = [3]any{int64(r.res.Rows), r.member.ID, string(r.member.Region)}
+	return r.values[:], nil
+}
 
 // Err returns the source's error, or the first invalid row's, once Next has
 // returned false; nil after the source's io.EOF.
