@@ -3,6 +3,7 @@ package store_test
 import (
 	"bufio"
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 	"io"
@@ -876,5 +877,46 @@ func TestImportIDsAsGiven(t *testing.T) {
 				t.Errorf("ids (-want +got):\n%s", d)
 			}
 		})
+	}
+}
+
+// TestImportWaitsOnlyToMerge: while another connection holds SQLite's write
+// lock, an import stages and plans (a dry run, as `ramp cohorts diff`
+// makes, finishes), and only its merge waits for the lock, failing with
+// ErrBusy after the busy timeout and leaving the cohort as it was.
+func TestImportWaitsOnlyToMerge(t *testing.T) {
+	sqliteOnly(t)
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "ramp.db")
+	s := openDSN(t, path+"?_busy_timeout=200")
+	mustImport(t, s, "beta", store.ImportOptions{}, mr("u1", "US"))
+
+	db, err := sql.Open("sqlite3", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	tx, err := db.Begin()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tx.Rollback()
+	if _, err := tx.Exec("UPDATE config_state SET version = version"); err != nil {
+		t.Fatal(err)
+	}
+
+	res, err := s.ImportMembers(ctx, "beta", store.ImportOptions{DryRun: true, Samples: 5}, source(mr("u2", "FR")), "alice")
+	if err != nil {
+		t.Fatalf("dry run while another connection writes: %v", err)
+	}
+	if res.Added != 1 || res.Removed != 1 || !slices.Equal(res.AddedSample, []string{"u2"}) {
+		t.Errorf("dry run: %+v", res)
+	}
+	if _, err := s.ImportMembers(ctx, "beta", store.ImportOptions{}, source(mr("u2", "FR")), "alice"); !errors.Is(err, store.ErrBusy) {
+		t.Errorf("import while another connection writes: %v, want ErrBusy", err)
+	}
+	tx.Rollback()
+	if d := diff([]string{"u1/US"}, listed(t, s, "beta")); d != "" {
+		t.Errorf("members (-want +got):\n%s", d)
 	}
 }
