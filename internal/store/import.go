@@ -712,9 +712,20 @@ type stagingRows struct {
 	done   bool
 	err    error
 
-	// The last region parsed, as given and as parsed: files repeat a few
-	// regions, and parsing one costs more than comparing it.
-	rawRegion, region cohorts.Region
+	// known marks the two-letter codes already parsed as they are, by
+	// index (first letter)*26 + second: a file repeats a few regions, and
+	// parsing one costs more than this look-up.
+	known [26 * 26]bool
+}
+
+// canonical reports whether region is an upper-case code already parsed,
+// and its index in known, if it has the form of one.
+func (r *stagingRows) canonical(region cohorts.Region) (ok bool, i int) {
+	if len(region) != 2 || region[0] < 'A' || region[0] > 'Z' || region[1] < 'A' || region[1] > 'Z' {
+		return false, -1
+	}
+	i = int(region[0]-'A')*26 + int(region[1]-'A')
+	return r.known[i], i
 }
 
 func (r *stagingRows) Next() bool {
@@ -743,16 +754,15 @@ func (r *stagingRows) set(m cohorts.Member) error {
 		return fmt.Errorf("member %d: %w", n, err)
 	}
 	region := m.Region
-	switch {
-	case region == "":
-	case region == r.rawRegion:
-		region = r.region
-	default:
+	if ok, i := r.canonical(region); !ok && region != "" {
 		parsed, err := cohorts.ParseRegion(string(region))
 		if err != nil {
 			return fmt.Errorf("member %d (%q): %w", n, m.ID, err)
 		}
-		r.rawRegion, r.region, region = region, parsed, parsed
+		if parsed == region && i >= 0 {
+			r.known[i] = true
+		}
+		region = parsed
 	}
 	r.res.ByRegion[region]++
 	r.member = cohorts.Member{ID: m.ID, Region: region}

@@ -920,3 +920,18 @@ func TestImportWaitsOnlyToMerge(t *testing.T) {
 		t.Errorf("members (-want +got):\n%s", d)
 	}
 }
+
+// TestImportRegions: regions are read as cohorts.ParseRegion reads them,
+// whatever their case and spacing, and an unknown one fails the import.
+func TestImportRegions(t *testing.T) {
+	s := openTestStore(t)
+	mustImport(t, s, "beta", store.ImportOptions{}, mr("a", "us"), mr("b", " fr "), mr("c", "US"), mr("d", ""), mr("e", "Fr"), mr("f", "us"))
+	if d := diff([]string{"a/US", "b/FR", "c/US", "d/", "e/FR", "f/US"}, listed(t, s, "beta")); d != "" {
+		t.Errorf("members (-want +got):\n%s", d)
+	}
+	for _, bad := range []cohorts.Region{"XX", "usa", "U"} {
+		if _, err := s.ImportMembers(context.Background(), "beta", store.ImportOptions{}, source(mr("a", "US"), mr("b", bad)), "alice"); err == nil || !strings.Contains(err.Error(), "member 2") {
+			t.Errorf("region %q: err = %v, want an error about member 2", bad, err)
+		}
+	}
+}
