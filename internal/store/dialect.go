@@ -75,6 +75,11 @@ type dialect struct {
 	// not because of anything it did. nil when none may.
 	retry func(err error) bool
 
+	// membersByKey rebuilds cohort_members keyed by (cohort_key, user_id)
+	// with the region stored in the key's B-tree, where the engine has the
+	// choice (SQLite's WITHOUT ROWID); none on Postgres.
+	membersByKey []string
+
 	// hasMigrations counts the tables named schema_migrations where the
 	// migrations create their tables: 0 for a database ramp never opened.
 	hasMigrations string
@@ -186,6 +191,21 @@ var sqliteDialect = dialect{
 	serial:        "INTEGER PRIMARY KEY AUTOINCREMENT",
 	readTx:        &sql.TxOptions{ReadOnly: true},
 	hasMigrations: `SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = 'schema_migrations'`,
+	// A rowid table and its primary-key index were two B-trees to write for
+	// each member; no table refers to cohort_members, so dropping it
+	// deletes nothing row by row.
+	membersByKey: []string{
+		`CREATE TABLE cohort_members_by_key (
+			cohort_key TEXT NOT NULL REFERENCES cohorts (key) ON DELETE CASCADE,
+			user_id TEXT NOT NULL,
+			region TEXT NOT NULL DEFAULT '',
+			PRIMARY KEY (cohort_key, user_id)
+		) WITHOUT ROWID`,
+		`INSERT INTO cohort_members_by_key (cohort_key, user_id, region)
+			SELECT cohort_key, user_id, region FROM cohort_members ORDER BY cohort_key, user_id`,
+		`DROP TABLE cohort_members`,
+		`ALTER TABLE cohort_members_by_key RENAME TO cohort_members`,
+	},
 	// TEMP tables live in the connection's temporary database: their pages
 	// never reach the main file or its WAL, and writing them takes no lock
 	// on the main database. import_staging and the delta tables are

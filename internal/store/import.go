@@ -133,6 +133,17 @@ func migrate3(tx *gorm.DB, d *dialect) error {
 	)
 }
 
+// migrateMembersByKey stores member lists in one B-tree keyed by cohort and
+// id where the engine allows it (SQLite: WITHOUT ROWID), instead of a table
+// and an index: an import's merge, which holds SQLite's write lock, writes
+// half as many pages (a new 10M-member list: 5.5 → 3.5 s, measured with the
+// sqlite3 shell), and the file is half the size. On a SQLite database with
+// large lists, this migration rewrites them once, under the write lock
+// (about 3 s for 10M members). Nothing changes on Postgres.
+func migrateMembersByKey(tx *gorm.DB, d *dialect) error {
+	return exec(tx, d.membersByKey...)
+}
+
 // ImportMembers streams members from next (which returns io.EOF after the
 // last) into the cohort's list, creating the cohort if it does not exist
 // (except to remove members from it: that returns a *NotFoundError).
