@@ -935,3 +935,57 @@ func TestImportRegions(t *testing.T) {
 		}
 	}
 }
+
+// TestConcurrentImports: two Stores (two processes) replace one cohort's
+// list at once. Both imports are recorded, and the list is exactly one of
+// the two files, never a mixture: the second merge plans again against the
+// first one's result.
+func TestConcurrentImports(t *testing.T) {
+	ctx := context.Background()
+	dsn := emptyDSN(t)
+	a, b := openDSN(t, dsn), openDSN(t, dsn)
+	mustImport(t, a, "beta", store.ImportOptions{}, mr("old", "US"))
+	file := func(prefix string) []cohorts.Member {
+		var ms []cohorts.Member
+		for i := range 30_000 {
+			ms = append(ms, mr(fmt.Sprintf("%s-%05d", prefix, i), "FR"))
+		}
+		return ms
+	}
+	files := map[string][]cohorts.Member{"a": file("a"), "b": file("b")}
+	// Each source waits for the other to have started, so that both stage
+	// at once.
+	started := map[string]chan struct{}{"a": make(chan struct{}), "b": make(chan struct{})}
+	errs := make(chan error, 2)
+	for name, s := range map[string]*store.Store{"a": a, "b": b} {
+		other := "b"
+		if name == "b" {
+			other = "a"
+		}
+		go func() {
+			next := source(files[name]...)
+			first := true
+			_, err := s.ImportMembers(ctx, "beta", store.ImportOptions{}, func() (cohorts.Member, error) {
+				if first {
+					first = false
+					close(started[name])
+					<-started[other]
+				}
+				return next()
+			}, name)
+			errs <- err
+		}()
+	}
+	for range 2 {
+		if err := <-errs; err != nil {
+			t.Fatalf("ImportMembers: %v", err)
+		}
+	}
+	got := listed(t, a, "beta")
+	if len(got) != 30_000 || (got[0] != "a-00000/FR" && got[0] != "b-00000/FR") || got[0][0] != got[len(got)-1][0] {
+		t.Errorf("members: %d, from %q to %q; want exactly one file's 30,000", len(got), got[0], got[len(got)-1])
+	}
+	if imports, err := a.Imports(ctx, "beta"); err != nil || len(imports) != 3 {
+		t.Errorf("Imports: %d records, %v; want 3", len(imports), err)
+	}
+}
