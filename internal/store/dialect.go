@@ -75,29 +75,54 @@ type dialect struct {
 	// not because of anything it did. nil when none may.
 	retry func(err error) bool
 
+	// membersByKey rebuilds cohort_members keyed by (cohort_key, user_id)
+	// with the region stored in the key's B-tree, where the engine has the
+	// choice (SQLite's WITHOUT ROWID); none on Postgres.
+	membersByKey []string
+
 	// hasMigrations counts the tables named schema_migrations where the
 	// migrations create their tables: 0 for a database ramp never opened.
 	hasMigrations string
 
-	// staging creates the empty table an import streams its rows into,
-	// import_staging (seq, user_id, region), private to the transaction's
-	// connection and without constraints; the import drops it before
-	// committing. stagingIndex indexes it by user_id once it is loaded.
-	staging      []string
-	stagingIndex []string
+	// importPool returns the pool an import takes its connection from and
+	// what to call when it is done with it. The connection holds the
+	// import's temporary tables; it is closed afterwards, never returned to
+	// a pool.
+	importPool func() (db *gorm.DB, done func(), err error)
 
-	// copyStaging, when set, appends rows to import_staging in the
-	// transaction running on conn, by faster means than the multi-row
-	// INSERTs an import uses otherwise.
-	copyStaging func(ctx context.Context, conn *sql.Conn, rows pgx.CopyFromSource) error
+	// importTables create an import's temporary tables (import.go says
+	// what each holds), private to its connection:
+	//   import_rows (seq, user_id, region): rows in file order;
+	//   import_staging (user_id PRIMARY KEY, region): the distinct ids, the
+	//     last row of each;
+	//   import_changed (user_id PRIMARY KEY, region, added): the rows the
+	//     merge inserts or updates, added 1 for a new member;
+	//   import_removed (user_id PRIMARY KEY): the members it removes.
+	importTables []string
+
+	// clearTable empties a temporary table (%s).
+	clearTable string
+
+	// copyRows, when set, appends rows to import_rows on conn by faster
+	// means than jsonRows: Postgres' COPY.
+	copyRows func(ctx context.Context, conn *sql.Conn, rows pgx.CopyFromSource) error
+
+	// jsonRows appends a JSON array of [user_id, region] pairs, its one
+	// parameter, to the table %s, in array order.
+	jsonRows string
+
+	// dedupe fills import_staging from import_rows, the last row of each
+	// id winning (import_staging may already hold ids from earlier in the
+	// file).
+	dedupe []string
+
+	// beginRead begins the transaction an import plans its merge in: it
+	// reads one snapshot and may write temporary tables.
+	beginRead string
 
 	// joinIDs is the aggregate joining a query's user_id column with
 	// newlines.
 	joinIDs string
-
-	// param returns the n-th (from 1) parameter placeholder of a statement
-	// sent to the driver directly, bypassing gorm.
-	param func(n int) string
 }
 
 // isPostgres reports whether dsn names a Postgres database.
@@ -149,9 +174,15 @@ const busyTimeout = 10 * time.Second
 // "database is locked" at once. Readers use deferred transactions, which in
 // WAL mode read a snapshot and never block a writer. (WAL mode is set by
 // enableWAL, not by a parameter.)
+//
+// An import's connection writes with foreign keys unchecked: it only adds
+// members to the cohort whose row it has locked (or created) in the same
+// transaction, and checking that parent for each of millions of rows cost a
+// tenth of the merge.
 var (
-	sqliteWriter = fmt.Sprintf("_foreign_keys=on&_busy_timeout=%d&_txlock=immediate", busyTimeout.Milliseconds())
-	sqliteReader = fmt.Sprintf("_foreign_keys=on&_busy_timeout=%d&_query_only=on", busyTimeout.Milliseconds())
+	sqliteWriter   = fmt.Sprintf("_foreign_keys=on&_busy_timeout=%d&_txlock=immediate", busyTimeout.Milliseconds())
+	sqliteImporter = fmt.Sprintf("_foreign_keys=off&_busy_timeout=%d&_txlock=immediate", busyTimeout.Milliseconds())
+	sqliteReader   = fmt.Sprintf("_foreign_keys=on&_busy_timeout=%d&_query_only=on", busyTimeout.Milliseconds())
 )
 
 var sqliteDialect = dialect{
@@ -160,20 +191,53 @@ var sqliteDialect = dialect{
 	serial:        "INTEGER PRIMARY KEY AUTOINCREMENT",
 	readTx:        &sql.TxOptions{ReadOnly: true},
 	hasMigrations: `SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = 'schema_migrations'`,
-	// A TEMP table lives in the connection's temporary database: its pages
-	// never reach the main file or its WAL.
-	// Rows are appended in file order (seq is the rowid) and indexed once
-	// loaded: building an index by sorting is several times faster than
-	// inserting millions of ids at random places in a B-tree.
-	staging: []string{
+	// A rowid table and its primary-key index were two B-trees to write for
+	// each member; no table refers to cohort_members, so dropping it
+	// deletes nothing row by row.
+	membersByKey: []string{
+		`CREATE TABLE cohort_members_by_key (
+			cohort_key TEXT NOT NULL REFERENCES cohorts (key) ON DELETE CASCADE,
+			user_id TEXT NOT NULL,
+			region TEXT NOT NULL DEFAULT '',
+			PRIMARY KEY (cohort_key, user_id)
+		) WITHOUT ROWID`,
+		`INSERT INTO cohort_members_by_key (cohort_key, user_id, region)
+			SELECT cohort_key, user_id, region FROM cohort_members ORDER BY cohort_key, user_id`,
+		`DROP TABLE cohort_members`,
+		`ALTER TABLE cohort_members_by_key RENAME TO cohort_members`,
+	},
+	// TEMP tables live in the connection's temporary database: their pages
+	// never reach the main file or its WAL, and writing them takes no lock
+	// on the main database. import_staging and the delta tables are
+	// WITHOUT ROWID tables keyed by user_id: one B-tree each, filled in key
+	// order. import_rows gets the rows of a file that is not sorted, in
+	// file order (seq is the rowid), and is sorted once at the end:
+	// inserting millions of ids at random places in a B-tree is several
+	// times slower than sorting them.
+	importTables: []string{
+		`DROP TABLE IF EXISTS temp.import_rows`,
 		`DROP TABLE IF EXISTS temp.import_staging`,
-		`CREATE TEMP TABLE import_staging (seq INTEGER PRIMARY KEY, user_id TEXT NOT NULL, region TEXT NOT NULL)`,
+		`DROP TABLE IF EXISTS temp.import_changed`,
+		`DROP TABLE IF EXISTS temp.import_removed`,
+		`CREATE TEMP TABLE import_rows (seq INTEGER PRIMARY KEY, user_id TEXT NOT NULL, region TEXT NOT NULL)`,
+		`CREATE TEMP TABLE import_staging (user_id TEXT PRIMARY KEY, region TEXT NOT NULL) WITHOUT ROWID`,
+		`CREATE TEMP TABLE import_changed (user_id TEXT PRIMARY KEY, region TEXT NOT NULL, added INTEGER NOT NULL) WITHOUT ROWID`,
+		`CREATE TEMP TABLE import_removed (user_id TEXT PRIMARY KEY) WITHOUT ROWID`,
 	},
-	stagingIndex: []string{
-		`CREATE INDEX temp.import_staging_id ON import_staging (user_id, region)`,
+	clearTable: "DELETE FROM %s",
+	// One parameter for 10,000 rows: binding 30,000 parameters through
+	// the driver cost several times what SQLite takes to parse the JSON.
+	jsonRows: "INSERT INTO %s (user_id, region) SELECT substr(value, 3), rtrim(substr(value, 1, 2)) FROM json_each(?)",
+	// Sorted by id, then file order: the repeats of an id arrive one after
+	// the other, and each replaces the row the previous one left.
+	dedupe: []string{
+		`INSERT INTO import_staging (user_id, region) SELECT user_id, region FROM import_rows WHERE true
+			ORDER BY user_id, seq ON CONFLICT (user_id) DO UPDATE SET region = excluded.region`,
+		`DELETE FROM import_rows`,
 	},
-	param:   func(int) string { return "?" },
-	joinIDs: "group_concat(user_id, char(10))",
+	// Deferred: the snapshot begins with the first read of the database.
+	beginRead: "BEGIN",
+	joinIDs:   "group_concat(user_id, char(10))",
 	busy: func(err error) bool {
 		var e sqlite3.Error
 		return errors.As(err, &e) && (e.Code == sqlite3.ErrBusy || e.Code == sqlite3.ErrLocked)
@@ -241,6 +305,18 @@ func connectSQLite(ctx context.Context, dsn string, create bool) (w, r *gorm.DB,
 		closeDB(w)
 		closeDB(r)
 		return nil, nil, nil, d.translate(err)
+	}
+	// An import stages its rows on a connection of its own, so that it
+	// holds neither the Store's writer connection nor the write lock while
+	// it reads its source; that connection takes the write lock only for
+	// the merge (BEGIN IMMEDIATE, as the writer's).
+	importDSN := dsnWith(sqliteImporter)
+	d.importPool = func() (*gorm.DB, func(), error) {
+		db, err := openSQLite(importDSN, 1)
+		if err != nil {
+			return nil, nil, err
+		}
+		return db, func() { closeDB(db) }, nil
 	}
 	return w, r, d, nil
 }
@@ -365,17 +441,24 @@ var postgresDialect = dialect{
 	// its first statement, and can never fail to serialize.
 	readTx:        &sql.TxOptions{Isolation: sql.LevelRepeatableRead, ReadOnly: true},
 	hasMigrations: `SELECT COUNT(*) FROM pg_catalog.pg_tables WHERE schemaname = current_schema() AND tablename = 'schema_migrations'`,
-	staging: []string{
-		`DROP TABLE IF EXISTS pg_temp.import_staging`,
-		`CREATE TEMP TABLE import_staging (seq BIGINT NOT NULL, user_id TEXT COLLATE "C" NOT NULL, region TEXT NOT NULL) ON COMMIT DROP`,
+	importTables: []string{
+		`DROP TABLE IF EXISTS pg_temp.import_rows, pg_temp.import_staging, pg_temp.import_changed, pg_temp.import_removed`,
+		`CREATE TEMP TABLE import_rows (seq BIGINT NOT NULL, user_id TEXT COLLATE "C" NOT NULL, region TEXT NOT NULL)`,
+		`CREATE TEMP TABLE import_staging (user_id TEXT COLLATE "C" PRIMARY KEY, region TEXT NOT NULL)`,
+		`CREATE TEMP TABLE import_changed (user_id TEXT COLLATE "C" PRIMARY KEY, region TEXT NOT NULL, added INTEGER NOT NULL)`,
+		`CREATE TEMP TABLE import_removed (user_id TEXT COLLATE "C" PRIMARY KEY)`,
 	},
-	stagingIndex: []string{
-		`CREATE INDEX import_staging_id ON import_staging (user_id, seq)`,
+	clearTable: "TRUNCATE %s",
+	copyRows:   copyRowsPostgres,
+	// One sort: each id's last row (the highest seq) comes first.
+	dedupe: []string{
+		`INSERT INTO import_staging (user_id, region) SELECT DISTINCT ON (user_id) user_id, region FROM import_rows
+			ORDER BY user_id, seq DESC`,
+		`TRUNCATE import_rows`,
 		`ANALYZE import_staging`,
 	},
-	copyStaging: copyStagingPostgres,
-	param:       func(n int) string { return "$" + strconv.Itoa(n) },
-	joinIDs:     "string_agg(user_id, chr(10))",
+	beginRead: "BEGIN ISOLATION LEVEL REPEATABLE READ",
+	joinIDs:   "string_agg(user_id, chr(10))",
 	lockMigrations: func(tx *gorm.DB) error {
 		return tx.Exec("SELECT pg_advisory_xact_lock(?)", int64(migrationLock)).Error
 	},
@@ -440,6 +523,10 @@ func connectPostgres(ctx context.Context, dsn string, create bool) (*gorm.DB, *d
 	d.listen = func(ctx context.Context, onChange func(int64)) error {
 		return listenPostgres(ctx, cfg, onChange)
 	}
+	// An import runs on a connection of the pool, outside the write
+	// transaction until its merge; the connection is then closed, which
+	// drops its temporary tables and frees their buffers.
+	d.importPool = func() (*gorm.DB, func(), error) { return db, func() {}, nil }
 	if !create {
 		var found struct {
 			Schema string

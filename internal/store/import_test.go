@@ -3,6 +3,7 @@ package store_test
 import (
 	"bufio"
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 	"io"
@@ -18,6 +19,8 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/ramp-flags/ramp/cohorts"
+	"github.com/ramp-flags/ramp/cohorts/csvfile"
+	"github.com/ramp-flags/ramp/flags"
 	"github.com/ramp-flags/ramp/internal/store"
 )
 
@@ -211,7 +214,9 @@ func TestImportFailureKeepsMembers(t *testing.T) {
 // TestImportPostgresCopyAborted checks, on Postgres, that an import whose
 // COPY into the staging table fails midway, after hundreds of thousands of
 // rows went to the server, leaves the previous members, versions and
-// import records, and that the COPY runs inside the import's transaction.
+// import records, and that while the COPY runs the import's connection
+// holds no lock on the cohorts, their members or the configuration
+// version.
 func TestImportPostgresCopyAborted(t *testing.T) {
 	dsn, app := withAppName(t, postgresDSN(t))
 	s := openDSN(t, dsn)
@@ -267,9 +272,10 @@ func TestImportPostgresCopyAborted(t *testing.T) {
 				if n == failAt/2 {
 					// What the import's connection is doing, seen from
 					// another.
-					duringErr = watcher.QueryRow(ctx, `SELECT state || ' ' || split_part(query, ' ', 1) || ' ' ||
-						(xact_start < query_start)::text FROM pg_stat_activity
-						WHERE application_name = $1 AND query ILIKE 'copy%'`, app).Scan(&during)
+					duringErr = watcher.QueryRow(ctx, `SELECT a.state || ' ' || split_part(a.query, ' ', 1) || ' ' ||
+						(SELECT COUNT(*) FROM pg_locks l WHERE l.pid = a.pid AND l.relation IN
+							('cohorts'::regclass, 'cohort_members'::regclass, 'config_state'::regclass))::text
+						FROM pg_stat_activity a WHERE a.application_name = $1 AND a.query ILIKE 'copy%'`, app).Scan(&during)
 				}
 				return tc.at(n, cancel)
 			}
@@ -277,8 +283,8 @@ func TestImportPostgresCopyAborted(t *testing.T) {
 			if err == nil || !tc.wantErr(err) {
 				t.Fatalf("ImportMembers: err = %v", err)
 			}
-			if duringErr != nil || during != "active copy true" {
-				t.Errorf("the import's connection midway: %q, %v; want an active COPY begun after its transaction", during, duringErr)
+			if duringErr != nil || during != "active copy 0" {
+				t.Errorf("the import's connection midway: %q, %v; want an active COPY holding no lock on the store's tables", during, duringErr)
 			}
 			if d := diff([]string{"u1/US", "u2/FR"}, listed(t, s, "beta")); d != "" {
 				t.Errorf("members (-want +got):\n%s", d)
@@ -459,4 +465,527 @@ func BenchmarkImportReplace(b *testing.B) {
 		}
 	}
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*n), "ns/row")
+}
+
+// within runs fn with a context that expires after d and fails the test if
+// fn fails or has not returned by then (a second more, for a driver slow to
+// notice the deadline). The deadline is generous: it tells an operation
+// that proceeds from one that waits for an import, not fast from slow.
+func within(t *testing.T, d time.Duration, what string, fn func(ctx context.Context) error) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), d)
+	defer cancel()
+	done := make(chan error, 1)
+	go func() { done <- fn(ctx) }()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Errorf("%s while an import reads its file: %v", what, err)
+		}
+	case <-time.After(d + time.Second):
+		t.Errorf("%s while an import reads its file: no answer in %v", what, d)
+	}
+}
+
+// TestKillSwitchDuringImport: while an import reads a slow source (a pipe
+// fed by the test), the kill switch, reads, and opening the database in
+// another Store all proceed: the import holds no lock until its merge.
+func TestKillSwitchDuringImport(t *testing.T) {
+	ctx := context.Background()
+	dsn := emptyDSN(t)
+	s := openDSN(t, dsn)
+	applyState(t, s, flags.State{Flags: []flags.Flag{boolFlag("risky"), boolFlag("other")}}, false, "setup")
+	mustImport(t, s, "big", store.ImportOptions{}, mr("old", "US"))
+
+	pr, pw := io.Pipe()
+	type outcome struct {
+		res store.ImportResult
+		err error
+	}
+	imported := make(chan outcome, 1)
+	go func() {
+		rd, err := csvfile.NewReader(pr, csvfile.Options{})
+		if err != nil {
+			pr.CloseWithError(err)
+			imported <- outcome{err: err}
+			return
+		}
+		next := func() (cohorts.Member, error) {
+			row, err := rd.Next()
+			return row.Member, err
+		}
+		res, err := s.ImportMembers(ctx, "big", store.ImportOptions{}, next, "importer")
+		pr.CloseWithError(errors.New("import returned"))
+		imported <- outcome{res, err}
+	}()
+	const rows = 25_000 // more than two statements' worth
+	feed := func(from, to int) {
+		t.Helper()
+		var b strings.Builder
+		for i := from; i < to; i++ {
+			fmt.Fprintf(&b, "user-%06d,FR\n", i)
+		}
+		if _, err := io.WriteString(pw, b.String()); err != nil {
+			t.Fatalf("feed the import: %v", err)
+		}
+	}
+	if _, err := io.WriteString(pw, "user_id,region\n"); err != nil {
+		t.Fatal(err)
+	}
+	feed(0, rows)
+	// The import has read those rows and waits for more.
+
+	const deadline = 5 * time.Second
+	within(t, deadline, "SetEnabled (the kill switch)", func(ctx context.Context) error {
+		f, err := s.SetEnabled(ctx, "risky", false, "oncall")
+		if err == nil && f.Enabled {
+			err = errors.New("still enabled")
+		}
+		return err
+	})
+	within(t, deadline, "Flags", func(ctx context.Context) error {
+		_, err := s.Flags(ctx)
+		return err
+	})
+	within(t, deadline, "Cohort", func(ctx context.Context) error {
+		c, err := s.Cohort(ctx, "big")
+		if err == nil && c.MemberCount != 1 {
+			err = fmt.Errorf("%d members listed before the import's merge, want 1", c.MemberCount)
+		}
+		return err
+	})
+	// Another process: it opens the database, reads, and flips a switch.
+	within(t, deadline, "Open, Flags and SetEnabled in another Store", func(ctx context.Context) error {
+		other, err := store.OpenExisting(ctx, dsn)
+		if err != nil {
+			return err
+		}
+		defer other.Close()
+		if _, err := other.Flags(ctx); err != nil {
+			return err
+		}
+		_, err = other.SetEnabled(ctx, "other", false, "oncall")
+		return err
+	})
+
+	feed(rows, rows+10)
+	pw.Close()
+	var out outcome
+	select {
+	case out = <-imported:
+	case <-time.After(60 * time.Second):
+		t.Fatal("the import did not finish in 60 s after its source ended")
+	}
+	if out.err != nil {
+		t.Fatalf("ImportMembers: %v", out.err)
+	}
+	if out.res.Added != rows+10 || out.res.Removed != 1 || out.res.Members != rows+10 {
+		t.Errorf("import: %+v", out.res)
+	}
+	for _, key := range []string{"risky", "other"} {
+		if f, err := s.Flag(ctx, key); err != nil || f.Enabled {
+			t.Errorf("flag %s after the import: enabled %v, %v; want disabled", key, f.Enabled, err)
+		}
+	}
+	var actions []string
+	for _, e := range mustAudit(t, s, store.AuditFilter{}) {
+		if e.Actor != "setup" {
+			actions = append(actions, e.Action+" "+e.Target)
+		}
+	}
+	want := []string{"cohort.import big", "flag.disable risky", "flag.disable other", "cohort.import big"}
+	if d := diff(want, actions); d != "" {
+		t.Errorf("audit log (-want +got):\n%s", d)
+	}
+}
+
+// TestImportCohortChangedDuringStaging: the members change while an import
+// stages its file (another Store adds and removes some). The import takes
+// effect as if it ran entirely at its merge: a replace leaves exactly the
+// file's ids, an add or a remove applies to the members as they are then,
+// and the counts describe that.
+func TestImportCohortChangedDuringStaging(t *testing.T) {
+	ctx := context.Background()
+	for _, tc := range []struct {
+		name  string
+		mode  store.ImportMode
+		file  []cohorts.Member
+		want  []string
+		check func(store.ImportResult) bool
+	}{
+		{"replace", store.ImportReplace, []cohorts.Member{mr("u1", "US"), mr("u4", "DE")},
+			[]string{"u1/US", "u4/DE"},
+			func(r store.ImportResult) bool {
+				// u2 (removed meanwhile) is not counted, late (added
+				// meanwhile) and u3 are removed.
+				return r.Added == 1 && r.Removed == 2 && r.Unchanged == 1 && r.Members == 2
+			}},
+		{"add", store.ImportAdd, []cohorts.Member{mr("u1", "BR"), mr("u4", "DE"), mr("late", "")},
+			[]string{"late/JP", "u1/BR", "u3/", "u4/DE"},
+			func(r store.ImportResult) bool {
+				return r.Added == 1 && r.Updated == 1 && r.Unchanged == 1 && r.Members == 4
+			}},
+		{"remove", store.ImportRemove, []cohorts.Member{mr("u2", ""), mr("late", "")},
+			[]string{"u1/US", "u3/"},
+			func(r store.ImportResult) bool { return r.Removed == 1 && r.Unchanged == 1 && r.Members == 2 }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dsn := emptyDSN(t)
+			s := openDSN(t, dsn)
+			other := openDSN(t, dsn) // another process
+			mustImport(t, s, "beta", store.ImportOptions{}, mr("u1", "US"), mr("u2", "FR"), mr("u3", ""))
+			c, err := s.Cohort(ctx, "beta")
+			if err != nil {
+				t.Fatal(err)
+			}
+
+			// The file's rows, with 20,000 filler rows first (removed again
+			// by a remove that follows) so that the change happens after
+			// some rows are staged.
+			const filler = 20_000
+			i := 0
+			next := func() (cohorts.Member, error) {
+				i++
+				switch {
+				case i == filler:
+					within(t, 5*time.Second, "AddMembers", func(ctx context.Context) error {
+						_, err := other.AddMembers(ctx, "beta", []cohorts.Member{mr("late", "JP")}, "bob")
+						return err
+					})
+					within(t, 5*time.Second, "RemoveMembers", func(ctx context.Context) error {
+						_, err := other.RemoveMembers(ctx, "beta", []string{"u2"}, "bob")
+						return err
+					})
+				case i > filler+len(tc.file):
+					return cohorts.Member{}, io.EOF
+				}
+				if i > filler {
+					return tc.file[i-filler-1], nil
+				}
+				return mr(fmt.Sprintf("filler-%05d", i), ""), nil
+			}
+			res, err := s.ImportMembers(ctx, "beta", store.ImportOptions{Mode: tc.mode}, next, "alice")
+			if err != nil {
+				t.Fatalf("ImportMembers: %v", err)
+			}
+			if tc.mode == store.ImportRemove {
+				res.Unchanged -= filler // the filler ids were not members
+			} else {
+				// The filler ids were added too.
+				res.Added -= filler
+				res.Members -= filler
+				if _, err := s.RemoveMembers(ctx, "beta", fillerIDs(filler), "alice"); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if !tc.check(res) {
+				t.Errorf("result: %+v", res)
+			}
+			if d := diff(tc.want, listed(t, s, "beta")); d != "" {
+				t.Errorf("members (-want +got):\n%s", d)
+			}
+			if got, _ := s.Cohort(ctx, "beta"); got.Version < c.Version+3 {
+				t.Errorf("cohort version %d → %d; want 3 more changes (add, remove, import)", c.Version, got.Version)
+			}
+		})
+	}
+}
+
+func fillerIDs(n int) []string {
+	ids := make([]string, n)
+	for i := range ids {
+		ids[i] = fmt.Sprintf("filler-%05d", i+1)
+	}
+	return ids
+}
+
+// TestImportCohortCreatedDuringStaging: an import that would create its
+// cohort finds it created meanwhile: it replaces the list it finds.
+func TestImportCohortCreatedDuringStaging(t *testing.T) {
+	ctx := context.Background()
+	dsn := emptyDSN(t)
+	s := openDSN(t, dsn)
+	other := openDSN(t, dsn)
+	i := 0
+	next := func() (cohorts.Member, error) {
+		i++
+		switch i {
+		case 1:
+			within(t, 5*time.Second, "Apply", func(ctx context.Context) error {
+				desired := flags.State{Cohorts: []cohorts.Cohort{cohort("fresh", members("y")...)}}
+				return other.Apply(ctx, &desired, flags.Diff(&flags.State{}, &desired, false), "bob")
+			})
+			return mr("a", "US"), nil
+		case 2:
+			return mr("y", ""), nil
+		}
+		return cohorts.Member{}, io.EOF
+	}
+	res, err := s.ImportMembers(ctx, "fresh", store.ImportOptions{Samples: 5}, next, "alice")
+	if err != nil {
+		t.Fatalf("ImportMembers: %v", err)
+	}
+	want := store.ImportResult{Rows: 2, Added: 1, Unchanged: 1, Members: 2, Version: 2, AddedSample: []string{"a"},
+		ByRegion: map[cohorts.Region]int{"US": 1, "": 1}}
+	if d := diff(want, res); d != "" {
+		t.Errorf("result (-want +got):\n%s", d)
+	}
+	if d := diff([]string{"a/US", "y/"}, listed(t, s, "fresh")); d != "" {
+		t.Errorf("members (-want +got):\n%s", d)
+	}
+	if c, err := s.Cohort(ctx, "fresh"); err != nil || c.Version != 2 {
+		t.Errorf("cohort: version %d, %v; want 2 (created by apply, changed by the import)", c.Version, err)
+	}
+}
+
+// TestImportOrders imports the same rows, repeats included, in several
+// orders: sorted (staged straight into the id-ordered table), shuffled
+// (staged in file order, sorted at the end) and sorted for a while and then
+// not, with later rows repeating ids of the sorted part. The last row of
+// each id wins.
+func TestImportOrders(t *testing.T) {
+	base := []cohorts.Member{mr("a", "US"), mr("b", "FR"), mr("c", ""), mr("d", "DE"), mr("e", "JP")}
+	for _, tc := range []struct {
+		name string
+		rows []cohorts.Member
+		want []string
+	}{
+		{"sorted", base, []string{"a/US", "b/FR", "c/", "d/DE", "e/JP"}},
+		{"sorted with repeats", []cohorts.Member{mr("a", "US"), mr("a", "FR"), mr("b", ""), mr("c", "DE"), mr("c", "JP"), mr("c", "")},
+			[]string{"a/FR", "b/", "c/"}},
+		{"descending", []cohorts.Member{mr("e", "JP"), mr("d", "DE"), mr("c", ""), mr("b", "FR"), mr("a", "US")},
+			[]string{"a/US", "b/FR", "c/", "d/DE", "e/JP"}},
+		{"sorted, then earlier ids again", []cohorts.Member{mr("a", "US"), mr("b", "FR"), mr("c", ""), mr("b", "DE"), mr("a", ""), mr("b", "JP"), mr("f", "BR")},
+			[]string{"a/", "b/JP", "c/", "f/BR"}},
+		{"shuffled with repeats", []cohorts.Member{mr("c", "US"), mr("a", "FR"), mr("c", "DE"), mr("b", ""), mr("a", "JP"), mr("c", "IT")},
+			[]string{"a/JP", "b/", "c/IT"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s := openTestStore(t)
+			// Into a new cohort, then over a list that differs.
+			mustImport(t, s, "other", store.ImportOptions{}, tc.rows...)
+			mustImport(t, s, "beta", store.ImportOptions{}, mr("a", "US"), mr("z", "GB"))
+			for _, key := range []string{"other", "beta"} {
+				res := mustImport(t, s, key, store.ImportOptions{}, tc.rows...)
+				if d := diff(tc.want, listed(t, s, key)); d != "" {
+					t.Errorf("%s: members (-want +got):\n%s", key, d)
+				}
+				if res.Rows != len(tc.rows) || res.Duplicates != len(tc.rows)-len(tc.want) || res.Members != len(tc.want) {
+					t.Errorf("%s: %+v", key, res)
+				}
+				n := 0
+				for _, c := range res.ByRegion {
+					n += c
+				}
+				if n != len(tc.want) {
+					t.Errorf("%s: ByRegion %v counts %d ids, want %d", key, res.ByRegion, n, len(tc.want))
+				}
+			}
+		})
+	}
+}
+
+// TestImportManyRepeats: 100,000 copies of one id, apart (one in two rows)
+// and together, import as one member with the last region. (The copies
+// once cost quadratic time: 100,000 took more than two minutes.)
+func TestImportManyRepeats(t *testing.T) {
+	if testing.Short() {
+		t.Skip("short")
+	}
+	const n = 100_000
+	regions := []cohorts.Region{"US", "FR", "DE"}
+	for _, tc := range []struct {
+		name string
+		row  func(i int) cohorts.Member
+		want int // members
+	}{
+		{"apart", func(i int) cohorts.Member {
+			if i%2 == 0 {
+				return mr("dup", regions[i/2%3])
+			}
+			return mr(fmt.Sprintf("u%07d", n-i), "")
+		}, n/2 + 1},
+		{"together", func(i int) cohorts.Member { return mr("dup", regions[i%3]) }, 1},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s := openTestStore(t)
+			i := 0
+			next := func() (cohorts.Member, error) {
+				if i == n {
+					return cohorts.Member{}, io.EOF
+				}
+				i++
+				return tc.row(i - 1), nil
+			}
+			res, err := s.ImportMembers(context.Background(), "beta", store.ImportOptions{}, next, "alice")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if res.Members != tc.want || res.Duplicates != n-tc.want {
+				t.Errorf("result: %d members, %d duplicates; want %d, %d", res.Members, res.Duplicates, tc.want, n-tc.want)
+			}
+			want := tc.row(n - 1)
+			if tc.name == "apart" {
+				want = tc.row(n - 2)
+			}
+			err = s.EachMember(context.Background(), "beta", func(m cohorts.Member) error {
+				if m.ID == "dup" && m.Region != want.Region {
+					return fmt.Errorf("dup's region %q, want the last row's, %q", m.Region, want.Region)
+				}
+				return nil
+			})
+			if err != nil {
+				t.Error(err)
+			}
+		})
+	}
+}
+
+// TestImportIDsAsGiven: ids with quotes, backslashes, commas, spaces and
+// non-ASCII letters are stored exactly, in both staging paths (ascending
+// ids, and ids in no order).
+func TestImportIDsAsGiven(t *testing.T) {
+	ids := []string{` lead`, `a"b`, `a\b`, `a\"b`, `x,y`, `trail `, `é`, `日本`, `\u0041`, `{"json":1}`}
+	slices.Sort(ids)
+	for _, tc := range []struct {
+		name string
+		rows func() []cohorts.Member
+	}{
+		{"ascending", func() []cohorts.Member {
+			var ms []cohorts.Member
+			for _, id := range ids {
+				ms = append(ms, mr(id, "FR"))
+			}
+			return ms
+		}},
+		{"descending", func() []cohorts.Member {
+			var ms []cohorts.Member
+			for _, id := range slices.Backward(ids) {
+				ms = append(ms, mr(id, "FR"))
+			}
+			return ms
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s := openTestStore(t)
+			mustImport(t, s, "beta", store.ImportOptions{}, tc.rows()...)
+			var got []string
+			for _, m := range listed(t, s, "beta") {
+				got = append(got, strings.TrimSuffix(m, "/FR"))
+			}
+			if d := diff(ids, got); d != "" {
+				t.Errorf("ids (-want +got):\n%s", d)
+			}
+		})
+	}
+}
+
+// TestImportWaitsOnlyToMerge: while another connection holds SQLite's write
+// lock, an import stages and plans (a dry run, as `ramp cohorts diff`
+// makes, finishes), and only its merge waits for the lock, failing with
+// ErrBusy after the busy timeout and leaving the cohort as it was.
+func TestImportWaitsOnlyToMerge(t *testing.T) {
+	sqliteOnly(t)
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "ramp.db")
+	s := openDSN(t, path+"?_busy_timeout=200")
+	mustImport(t, s, "beta", store.ImportOptions{}, mr("u1", "US"))
+
+	db, err := sql.Open("sqlite3", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	tx, err := db.Begin()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tx.Rollback()
+	if _, err := tx.Exec("UPDATE config_state SET version = version"); err != nil {
+		t.Fatal(err)
+	}
+
+	res, err := s.ImportMembers(ctx, "beta", store.ImportOptions{DryRun: true, Samples: 5}, source(mr("u2", "FR")), "alice")
+	if err != nil {
+		t.Fatalf("dry run while another connection writes: %v", err)
+	}
+	if res.Added != 1 || res.Removed != 1 || !slices.Equal(res.AddedSample, []string{"u2"}) {
+		t.Errorf("dry run: %+v", res)
+	}
+	if _, err := s.ImportMembers(ctx, "beta", store.ImportOptions{}, source(mr("u2", "FR")), "alice"); !errors.Is(err, store.ErrBusy) {
+		t.Errorf("import while another connection writes: %v, want ErrBusy", err)
+	}
+	tx.Rollback()
+	if d := diff([]string{"u1/US"}, listed(t, s, "beta")); d != "" {
+		t.Errorf("members (-want +got):\n%s", d)
+	}
+}
+
+// TestImportRegions: regions are read as cohorts.ParseRegion reads them,
+// whatever their case and spacing, and an unknown one fails the import.
+func TestImportRegions(t *testing.T) {
+	s := openTestStore(t)
+	mustImport(t, s, "beta", store.ImportOptions{}, mr("a", "us"), mr("b", " fr "), mr("c", "US"), mr("d", ""), mr("e", "Fr"), mr("f", "us"))
+	if d := diff([]string{"a/US", "b/FR", "c/US", "d/", "e/FR", "f/US"}, listed(t, s, "beta")); d != "" {
+		t.Errorf("members (-want +got):\n%s", d)
+	}
+	for _, bad := range []cohorts.Region{"XX", "usa", "U"} {
+		if _, err := s.ImportMembers(context.Background(), "beta", store.ImportOptions{}, source(mr("a", "US"), mr("b", bad)), "alice"); err == nil || !strings.Contains(err.Error(), "member 2") {
+			t.Errorf("region %q: err = %v, want an error about member 2", bad, err)
+		}
+	}
+}
+
+// TestConcurrentImports: two Stores (two processes) replace one cohort's
+// list at once. Both imports are recorded, and the list is exactly one of
+// the two files, never a mixture: the second merge plans again against the
+// first one's result.
+func TestConcurrentImports(t *testing.T) {
+	ctx := context.Background()
+	dsn := emptyDSN(t)
+	a, b := openDSN(t, dsn), openDSN(t, dsn)
+	mustImport(t, a, "beta", store.ImportOptions{}, mr("old", "US"))
+	file := func(prefix string) []cohorts.Member {
+		var ms []cohorts.Member
+		for i := range 30_000 {
+			ms = append(ms, mr(fmt.Sprintf("%s-%05d", prefix, i), "FR"))
+		}
+		return ms
+	}
+	files := map[string][]cohorts.Member{"a": file("a"), "b": file("b")}
+	// Each source waits for the other to have started, so that both stage
+	// at once.
+	started := map[string]chan struct{}{"a": make(chan struct{}), "b": make(chan struct{})}
+	errs := make(chan error, 2)
+	for name, s := range map[string]*store.Store{"a": a, "b": b} {
+		other := "b"
+		if name == "b" {
+			other = "a"
+		}
+		go func() {
+			next := source(files[name]...)
+			first := true
+			_, err := s.ImportMembers(ctx, "beta", store.ImportOptions{}, func() (cohorts.Member, error) {
+				if first {
+					first = false
+					close(started[name])
+					<-started[other]
+				}
+				return next()
+			}, name)
+			errs <- err
+		}()
+	}
+	for range 2 {
+		if err := <-errs; err != nil {
+			t.Fatalf("ImportMembers: %v", err)
+		}
+	}
+	got := listed(t, a, "beta")
+	if len(got) != 30_000 || (got[0] != "a-00000/FR" && got[0] != "b-00000/FR") || got[0][0] != got[len(got)-1][0] {
+		t.Errorf("members: %d, from %q to %q; want exactly one file's 30,000", len(got), got[0], got[len(got)-1])
+	}
+	if imports, err := a.Imports(ctx, "beta"); err != nil || len(imports) != 3 {
+		t.Errorf("Imports: %d records, %v; want 3", len(imports), err)
+	}
 }

@@ -120,23 +120,32 @@ func (s *Store) write(ctx context.Context, op, actor string, fn func(w *writeTx)
 	if actor == "" {
 		return fmt.Errorf("%s: actor is required", op)
 	}
-	for attempt := 1; ; attempt++ {
-		err := s.w.WithContext(ctx).Transaction(func(db *gorm.DB) error {
+	return s.wrap(op, s.retry(ctx, func() error {
+		return s.w.WithContext(ctx).Transaction(func(db *gorm.DB) error {
 			w := &writeTx{db: db, now: s.now(), actor: actor, notify: s.d.notify}
 			if err := fn(w); err != nil {
 				return err
 			}
 			return w.commit()
 		})
-		if err == nil || attempt == maxWriteAttempts || s.d.retry == nil || !s.d.retry(err) {
-			return s.wrap(op, err)
+	}))
+}
+
+// retry runs a write transaction, attempt, again when the database aborted
+// it to resolve contention (a deadlock, a serialization failure), up to
+// maxWriteAttempts times in all, and returns its last error.
+func (s *Store) retry(ctx context.Context, attempt func() error) error {
+	for n := 1; ; n++ {
+		err := attempt()
+		if err == nil || n == maxWriteAttempts || s.d.retry == nil || !s.d.retry(err) {
+			return err
 		}
 		// Back off a little, more each time and at random, so that the
 		// transactions that collided do not collide again.
-		pause := time.Duration(attempt) * time.Duration(1+rand.IntN(10)) * time.Millisecond
+		pause := time.Duration(n) * time.Duration(1+rand.IntN(10)) * time.Millisecond
 		select {
 		case <-ctx.Done():
-			return s.wrap(op, ctx.Err())
+			return ctx.Err()
 		case <-time.After(pause):
 		}
 	}

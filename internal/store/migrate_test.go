@@ -1,0 +1,73 @@
+package store_test
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"testing"
+
+	"github.com/ramp-flags/ramp/cohorts"
+	"github.com/ramp-flags/ramp/flags"
+	"github.com/ramp-flags/ramp/internal/store"
+)
+
+// TestMigrateMembersByKey upgrades a database whose member lists are in a
+// rowid table (schema version 6): its members stay, SQLite's table becomes
+// WITHOUT ROWID, and deleting a cohort still deletes its members.
+func TestMigrateMembersByKey(t *testing.T) {
+	ctx := context.Background()
+	dsn := emptyDSN(t)
+	s := openDSN(t, dsn)
+	mustImport(t, s, "beta", store.ImportOptions{}, mr("u1", "US"), mr("u2", ""))
+	mustImport(t, s, "gamma", store.ImportOptions{}, mr("u1", "FR"))
+	if !isPostgres(dsn) {
+		// Back to version 6's table.
+		for _, stmt := range []string{
+			`CREATE TABLE old_members (
+				cohort_key TEXT NOT NULL REFERENCES cohorts (key) ON DELETE CASCADE,
+				user_id TEXT NOT NULL,
+				region TEXT NOT NULL DEFAULT '',
+				PRIMARY KEY (cohort_key, user_id)
+			)`,
+			"INSERT INTO old_members SELECT cohort_key, user_id, region FROM cohort_members",
+			"DROP TABLE cohort_members",
+			"ALTER TABLE old_members RENAME TO cohort_members",
+		} {
+			if err := store.Exec(s, stmt); err != nil {
+				t.Fatalf("%s: %v", stmt, err)
+			}
+		}
+	}
+	if err := store.Exec(s, "DELETE FROM schema_migrations WHERE version >= 7"); err != nil {
+		t.Fatal(err)
+	}
+
+	upgraded := openDSN(t, dsn)
+	if got, err := store.AppliedMigrations(upgraded); err != nil || len(got) != store.SchemaVersions {
+		t.Fatalf("applied migrations %v, %v; want %d", got, err, store.SchemaVersions)
+	}
+	if !isPostgres(dsn) {
+		var ddl string
+		if err := store.QueryRow(upgraded, "SELECT sql FROM sqlite_master WHERE name = 'cohort_members'", &ddl); err != nil {
+			t.Fatal(err)
+		}
+		if !strings.Contains(ddl, "WITHOUT ROWID") {
+			t.Errorf("cohort_members after the migration: %s", ddl)
+		}
+	}
+	for key, want := range map[string][]string{"beta": {"u1/US", "u2/"}, "gamma": {"u1/FR"}} {
+		if d := diff(want, listed(t, upgraded, key)); d != "" {
+			t.Errorf("%s (-want +got):\n%s", key, d)
+		}
+	}
+	// Imports, and deletions cascading to members, work on the new table.
+	mustImport(t, upgraded, "beta", store.ImportOptions{}, mr("u3", "DE"))
+	applyState(t, upgraded, flags.State{Cohorts: []cohorts.Cohort{cohort("beta")}}, true, "alice")
+	if _, err := upgraded.Cohort(ctx, "gamma"); err == nil {
+		t.Fatal("cohort gamma not deleted")
+	}
+	var n int
+	if err := store.QueryRow(upgraded, fmt.Sprintf("SELECT COUNT(*) FROM cohort_members WHERE cohort_key = '%s'", "gamma"), &n); err != nil || n != 0 {
+		t.Errorf("members of the deleted cohort: %d, %v", n, err)
+	}
+}
