@@ -56,7 +56,7 @@ func BenchmarkCommandsLargeCohort(b *testing.B) {
 		{"cohorts-get", []string{"cohorts", "get", "whatsapp-beta-testers", "-o", "json"}},
 		{"cohorts-add-one", []string{"cohorts", "add", "whatsapp-beta-testers", "bench-user", "--region", "US"}},
 		{"rollout-status", []string{"rollout", "status", "-o", "json"}},
-		// One op is two processes: the stage is added, then removed again.
+		// One op is two processes: a plan of one stage is added, then deleted.
 		{"rollout-add-and-remove-stage", []string{"rollout", "add-stage", "common-mailbox", "bench", "--variant", "on", "--cohorts", "whatsapp-beta-testers", "--percent", "1"}},
 		{"apply-dry-run", []string{"apply", "-f", scenario, "--dry-run", "-o", "json"}},
 		{"apply", []string{"apply", "-f", scenario, "-o", "json"}},
@@ -79,7 +79,7 @@ func BenchmarkCommandsLargeCohort(b *testing.B) {
 					b.Fatalf("ramp %s: %v\n%s", strings.Join(c.args, " "), err, out)
 				}
 				if len(c.args) > 1 && c.args[1] == "add-stage" {
-					ramp("rollout", "remove-stage", "common-mailbox", "bench")
+					ramp("rollout", "delete", "common-mailbox", "--yes")
 				}
 			}
 			b.ReportMetric(worst.Seconds(), "worst-s")
