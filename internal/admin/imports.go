@@ -156,13 +156,10 @@ func (s *Service) importMembers(ctx context.Context, req ImportRequest) (ImportR
 		req.File = "-"
 	}
 	// The cohort as it is before the import: to refuse an unknown one
-	// with a suggestion, and to say how many members an empty file would
-	// remove.
-	// TODO(lead): the store creates an unknown cohort inside the import's
-	// transaction; once store.ImportOptions can refuse to (a Create
-	// field), pass req.Create there so that this check is made in the
-	// transaction too (a cohort deleted between this read and the import
-	// is created again).
+	// with a suggestion before reading the file, and to say how many
+	// members an empty file would remove. The store checks again in the
+	// transaction that writes (MustExist): a cohort deleted meanwhile is
+	// refused there, not created again.
 	before, err := s.db().Cohort(ctx, req.Cohort)
 	switch {
 	case errors.Is(err, store.ErrNotFound) && (!req.Create || req.Mode == ImportRemove):
@@ -209,6 +206,7 @@ func (s *Service) importMembers(ctx context.Context, req ImportRequest) (ImportR
 	}
 	res, err := s.db().ImportMembers(ctx, req.Cohort, store.ImportOptions{
 		Mode: req.Mode, DryRun: req.DryRun, File: req.File, Finish: finish, Samples: req.Samples, AllowEmpty: req.AllowEmpty,
+		MustExist: !req.Create,
 	}, next, Actor(ctx))
 	switch {
 	case err == nil:
@@ -220,7 +218,13 @@ func (s *Service) importMembers(ctx context.Context, req ImportRequest) (ImportR
 			Msg: fmt.Sprintf("%s has no rows: a replace would remove all %d members of cohort %q; check the file (its header, delimiter and line ends)",
 				req.File, before.MemberCount, req.Cohort)}
 	}
-	return ImportResult{}, s.unknownCohort(ctx, req.Cohort, err)
+	var nf *store.NotFoundError
+	if errors.As(err, &nf) && nf.Kind == "cohort" && nf.Key == req.Cohort {
+		e := s.unknownCohortError(ctx, req.Cohort)
+		e.NotCreated = req.Mode != ImportRemove
+		return ImportResult{}, e
+	}
+	return ImportResult{}, err
 }
 
 // importSource reads an import's file: it hashes and counts the bytes,

@@ -6,6 +6,7 @@ import (
 	"database/sql/driver"
 	"errors"
 	"fmt"
+	"github.com/ramp-flags/ramp"
 	"io"
 	"strings"
 	"time"
@@ -61,11 +62,16 @@ type ImportOptions struct {
 	// members; without it such an import fails with ErrEmptyReplace (a file
 	// that reads as empty is more often a wrong file than an intent).
 	AllowEmpty bool
+	// MustExist refuses, with a *NotFoundError, to create the cohort when
+	// it does not exist: checked in the transaction that writes, so that a
+	// cohort deleted meanwhile is not created again. (A remove never
+	// creates one.)
+	MustExist bool
 }
 
 // ErrEmptyReplace is matched by the error of a replace import that read no
 // rows for a cohort that has members, without ImportOptions.AllowEmpty.
-var ErrEmptyReplace = errors.New("the file has no rows")
+var ErrEmptyReplace = &ramp.Error{Kind: ramp.KindInvalid, Msg: "the file has no rows"}
 
 // ImportResult is what an import did (or, for a dry run, would do).
 type ImportResult struct {
@@ -515,7 +521,7 @@ func (im *importer) plan(db *gorm.DB, lock bool) (importPlan, error) {
 		return p, err
 	}
 	mode, key := im.opt.Mode, im.key
-	if !p.stamp.exists && mode == ImportRemove {
+	if !p.stamp.exists && (mode == ImportRemove || im.opt.MustExist) {
 		return p, &NotFoundError{Kind: "cohort", Key: key}
 	}
 	if p.stamp.exists {
@@ -524,7 +530,7 @@ func (im *importer) plan(db *gorm.DB, lock bool) (importPlan, error) {
 		}
 	}
 	if mode == ImportReplace && im.distinct == 0 && p.before > 0 && !im.opt.AllowEmpty {
-		return p, fmt.Errorf("%w: a replace would remove all %d members of cohort %q; check the file (its header, delimiter and line ends), or pass --allow-empty to empty the cohort on purpose",
+		return p, fmt.Errorf("%w: a replace would remove all %d members of cohort %q; check the file (its header, delimiter and line ends)",
 			ErrEmptyReplace, p.before, key)
 	}
 	for _, t := range []string{"import_changed", "import_removed"} {
