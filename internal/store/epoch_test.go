@@ -71,6 +71,7 @@ func TestEpochMigration(t *testing.T) {
 	// those after it run again too.
 	for _, stmt := range []string{
 		"ALTER TABLE config_state DROP COLUMN epoch",
+		dropMemberCounts[0], dropMemberCounts[1],
 		"DELETE FROM schema_migrations WHERE version >= 6",
 	} {
 		if err := store.Exec(s, stmt); err != nil {

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"github.com/ramp-flags/ramp"
 	"io"
+	"maps"
 	"strings"
 	"time"
 
@@ -235,7 +236,8 @@ type importer struct {
 	opt   ImportOptions
 	actor string
 
-	distinct int // the distinct ids staged
+	distinct int          // the distinct ids staged
+	staged   regionCounts // the distinct ids staged, by region
 }
 
 // run stages the rows, plans the merge and, unless it is a dry run, merges.
@@ -269,6 +271,11 @@ func (im *importer) run(ctx context.Context, next func() (cohorts.Member, error)
 		for _, c := range counts {
 			res.ByRegion[cohorts.Region(c.Region)] = c.N
 		}
+	}
+
+	im.staged = regionCounts{}
+	for r, n := range res.ByRegion {
+		im.staged[string(r)] = int64(n)
 	}
 
 	var plan importPlan
@@ -510,6 +517,9 @@ type importPlan struct {
 	added, removed, updated int
 	addedSample             []string
 	removedSample           []string
+
+	// counts are the cohort's members by region after the import.
+	counts regionCounts
 }
 
 // plan computes the import's change in db, a transaction that sees one
@@ -524,10 +534,9 @@ func (im *importer) plan(db *gorm.DB, lock bool) (importPlan, error) {
 	if !p.stamp.exists && (mode == ImportRemove || im.opt.MustExist) {
 		return p, &NotFoundError{Kind: "cohort", Key: key}
 	}
-	if p.stamp.exists {
-		if p.before, err = memberCount(db, key); err != nil {
-			return p, fmt.Errorf("count members: %w", err)
-		}
+	p.before = int(p.row.MemberCount)
+	if p.counts, err = decodeRegionCounts(key, p.row.RegionCounts); err != nil {
+		return p, err
 	}
 	if mode == ImportReplace && im.distinct == 0 && p.before > 0 && !im.opt.AllowEmpty {
 		return p, fmt.Errorf("%w: a replace would remove all %d members of cohort %q; check the file (its header, delimiter and line ends)",
@@ -544,6 +553,7 @@ func (im *importer) plan(db *gorm.DB, lock bool) (importPlan, error) {
 			return p, nil
 		}
 		p.added = im.distinct
+		p.counts = maps.Clone(im.staged)
 		if samples > 0 {
 			err := db.Raw("SELECT user_id FROM import_staging ORDER BY user_id LIMIT ?", samples).Scan(&p.addedSample).Error
 			if err != nil {
@@ -593,6 +603,9 @@ func (im *importer) plan(db *gorm.DB, lock bool) (importPlan, error) {
 		}
 		p.updated = int(r.RowsAffected) - p.added
 	}
+	if err := im.planCounts(db, &p); err != nil {
+		return p, err
+	}
 	if samples > 0 && mode != ImportRemove {
 		err := db.Raw("SELECT user_id FROM import_changed WHERE added = 1 ORDER BY user_id LIMIT ?", samples).Scan(&p.addedSample).Error
 		if err != nil {
@@ -606,6 +619,42 @@ func (im *importer) plan(db *gorm.DB, lock bool) (importPlan, error) {
 		}
 	}
 	return p, nil
+}
+
+// planCounts computes p.counts, the members by region after the change p
+// plans, from the counts before and the change: a replace leaves the
+// staged ids; an add and a remove move the ids in import_changed and
+// import_removed from the regions they are listed in (looked up by id, a
+// cost in the ids changed, not in the cohort's size).
+func (im *importer) planCounts(db *gorm.DB, p *importPlan) error {
+	if im.opt.Mode == ImportReplace {
+		p.counts = maps.Clone(im.staged)
+		return nil
+	}
+	var rows []regionRow
+	if p.removed > 0 {
+		err := db.Raw(`SELECT m.region, COUNT(*) AS n FROM import_removed r
+			JOIN cohort_members m ON m.cohort_key = ? AND m.user_id = r.user_id GROUP BY m.region`, im.key).Scan(&rows).Error
+		if err != nil {
+			return fmt.Errorf("count removals by region: %w", err)
+		}
+		p.counts.addRows(rows, -1)
+	}
+	if p.added+p.updated > 0 {
+		if err := db.Raw("SELECT region, COUNT(*) AS n FROM import_changed GROUP BY region").Scan(&rows).Error; err != nil {
+			return fmt.Errorf("count additions by region: %w", err)
+		}
+		p.counts.addRows(rows, 1)
+	}
+	if p.updated > 0 {
+		err := db.Raw(`SELECT m.region, COUNT(*) AS n FROM import_changed c
+			JOIN cohort_members m ON m.cohort_key = ? AND m.user_id = c.user_id WHERE c.added = 0 GROUP BY m.region`, im.key).Scan(&rows).Error
+		if err != nil {
+			return fmt.Errorf("count region changes: %w", err)
+		}
+		p.counts.addRows(rows, -1)
+	}
+	return nil
 }
 
 // result fills in what the plan does.
@@ -642,6 +691,7 @@ func (im *importer) merge(w *writeTx, p importPlan, sum string, res *ImportResul
 			return err
 		}
 		row.Version, row.CreatedAt, row.UpdatedAt, row.UpdatedBy = 1, w.now, w.now, w.actor
+		row.MemberCount, row.RegionCounts = int64(res.Members), p.counts.encode()
 		if err := w.db.Create(&row).Error; err != nil {
 			return fmt.Errorf("create cohort %q: %w", key, err)
 		}
@@ -701,7 +751,8 @@ func (im *importer) merge(w *writeTx, p importPlan, sum string, res *ImportResul
 	after := importAudit{cohortAudit: auditCohort(&cohort), Import: rec}
 	if !res.Created && res.Added+res.Removed+res.Updated > 0 {
 		r := w.db.Model(&cohortRow{}).Where("key = ? AND version = ?", key, row.Version).
-			Updates(map[string]any{"version": row.Version + 1, "updated_at": w.now, "updated_by": w.actor})
+			Updates(map[string]any{"version": row.Version + 1, "updated_at": w.now, "updated_by": w.actor,
+				"member_count": res.Members, "region_counts": p.counts.encode()})
 		if err := w.guard(r, "cohort", key, row.Version); err != nil {
 			return err
 		}

@@ -21,6 +21,7 @@ var migrations = []migration{
 	migrate4,            // audit.go
 	migrateEpoch,        // epoch.go
 	migrateMembersByKey, // import.go
+	migrateMemberCounts, // counts.go
 }
 
 // migrate applies the migrations the database lacks, each in its own

@@ -38,8 +38,11 @@ func TestMigrateMembersByKey(t *testing.T) {
 			}
 		}
 	}
-	if err := store.Exec(s, "DELETE FROM schema_migrations WHERE version >= 7"); err != nil {
-		t.Fatal(err)
+	// Back to version 6, before the member counts too.
+	for _, stmt := range append(dropMemberCounts, "DELETE FROM schema_migrations WHERE version >= 7") {
+		if err := store.Exec(s, stmt); err != nil {
+			t.Fatalf("%s: %v", stmt, err)
+		}
 	}
 
 	upgraded := openDSN(t, dsn)
@@ -60,6 +63,11 @@ func TestMigrateMembersByKey(t *testing.T) {
 			t.Errorf("%s (-want +got):\n%s", key, d)
 		}
 	}
+	// The member counts migration counted the lists.
+	checkCounts(t, upgraded, "beta", "gamma")
+	if got, err := upgraded.MemberRegionCounts(ctx, "beta"); err != nil || got["US"] != 1 || got[""] != 1 || len(got) != 2 {
+		t.Errorf("MemberRegionCounts(beta) after the migration = %v, %v; want US 1, \"\" 1", got, err)
+	}
 	// Imports, and deletions cascading to members, work on the new table.
 	mustImport(t, upgraded, "beta", store.ImportOptions{}, mr("u3", "DE"))
 	applyState(t, upgraded, flags.State{Cohorts: []cohorts.Cohort{cohort("beta")}}, true, "alice")
@@ -70,4 +78,11 @@ func TestMigrateMembersByKey(t *testing.T) {
 	if err := store.QueryRow(upgraded, fmt.Sprintf("SELECT COUNT(*) FROM cohort_members WHERE cohort_key = '%s'", "gamma"), &n); err != nil || n != 0 {
 		t.Errorf("members of the deleted cohort: %d, %v", n, err)
 	}
+}
+
+// dropMemberCounts takes a database back to before the member counts
+// migration's columns (schema version 8).
+var dropMemberCounts = []string{
+	"ALTER TABLE cohorts DROP COLUMN member_count",
+	"ALTER TABLE cohorts DROP COLUMN region_counts",
 }

@@ -31,7 +31,9 @@ func (s *Store) State(ctx context.Context) (flags.State, int64, error) {
 		for _, m := range members {
 			c := &st.Cohorts[index[m.CohortKey]]
 			c.Members = append(c.Members, cohorts.Member{ID: m.UserID, Region: cohorts.Region(m.Region)})
-			c.MemberCount++
+		}
+		for i := range st.Cohorts {
+			st.Cohorts[i].MemberCount = len(st.Cohorts[i].Members)
 		}
 		st.Flags, err = loadFlags(db)
 		return err
@@ -155,21 +157,21 @@ func loadCohortsCounted(db *gorm.DB) ([]cohorts.Cohort, error) {
 	return out, countMembers(db, out)
 }
 
-// countMembers sets the MemberCount of cohorts, which are in key order (one
-// grouped count over the members' primary key).
+// countMembers sets the MemberCount of cohorts, which are in key order,
+// from the counts their rows keep (one read of the cohorts table, whatever
+// the size of the lists).
 func countMembers(db *gorm.DB, cs []cohorts.Cohort) error {
 	var counts []struct {
-		CohortKey string
-		N         int
+		Key         string
+		MemberCount int
 	}
-	err := db.Model(&memberRow{}).Select("cohort_key, COUNT(*) AS n").Group("cohort_key").Find(&counts).Error
-	if err != nil {
+	if err := db.Model(&cohortRow{}).Select("key, member_count").Find(&counts).Error; err != nil {
 		return err
 	}
 	index := cohortIndex(cs)
 	for _, c := range counts {
-		if i, ok := index[c.CohortKey]; ok {
-			cs[i].MemberCount = c.N
+		if i, ok := index[c.Key]; ok {
+			cs[i].MemberCount = c.MemberCount
 		}
 	}
 	return nil
@@ -225,14 +227,8 @@ func findCohort(db *gorm.DB, key string) (cohorts.Cohort, error) {
 	if err != nil {
 		return cohorts.Cohort{}, err
 	}
-	c.MemberCount, err = memberCount(db, key)
-	return c, err
-}
-
-func memberCount(db *gorm.DB, key string) (int, error) {
-	var n int64
-	err := db.Model(&memberRow{}).Where("cohort_key = ?", key).Count(&n).Error
-	return int(n), err
+	c.MemberCount = int(rows[0].MemberCount)
+	return c, nil
 }
 
 // Members returns the cohort's listed members sorted by id, or a
@@ -257,23 +253,21 @@ func (s *Store) Members(ctx context.Context, key string) ([]cohorts.Member, erro
 }
 
 // MemberRegionCounts returns how many of the cohort's members each region
-// has; members without a known region count under "". It returns a
+// has; members without a known region count under "". It reads the counts
+// the cohort's row keeps, whatever the list's size, and returns a
 // *NotFoundError for an unknown cohort.
 func (s *Store) MemberRegionCounts(ctx context.Context, key string) (map[cohorts.Region]int, error) {
-	out := make(map[cohorts.Region]int)
+	var out map[cohorts.Region]int
 	err := s.read(ctx, "count members by region", func(db *gorm.DB) error {
-		if err := cohortExists(db, key); err != nil {
+		var rows []cohortRow
+		if err := db.Select("key, region_counts").Where("key = ?", key).Limit(1).Find(&rows).Error; err != nil {
 			return err
 		}
-		var counts []struct {
-			Region string
-			N      int
+		if len(rows) == 0 {
+			return &NotFoundError{Kind: "cohort", Key: key}
 		}
-		err := db.Model(&memberRow{}).Select("region, COUNT(*) AS n").
-			Where("cohort_key = ?", key).Group("region").Find(&counts).Error
-		for _, c := range counts {
-			out[cohorts.Region(c.Region)] = c.N
-		}
+		rc, err := decodeRegionCounts(key, rows[0].RegionCounts)
+		out = rc.regions()
 		return err
 	})
 	if err != nil {

@@ -43,6 +43,10 @@ type cohortRow struct {
 	CreatedAt   time.Time `gorm:"autoCreateTime:false"`
 	UpdatedAt   time.Time `gorm:"autoUpdateTime:false"`
 	UpdatedBy   string
+	// MemberCount and RegionCounts (a JSON object, region to members)
+	// count the member list; see counts.go.
+	MemberCount  int64
+	RegionCounts string
 }
 
 func (cohortRow) TableName() string { return "cohorts" }
@@ -141,7 +145,7 @@ func encodeCohort(c *cohorts.Cohort) (cohortRow, error) {
 	if err != nil {
 		return cohortRow{}, fmt.Errorf("cohort %q: conditions: %w", c.Key, err)
 	}
-	return cohortRow{Key: c.Key, Description: c.Description, Conditions: conds}, nil
+	return cohortRow{Key: c.Key, Description: c.Description, Conditions: conds, RegionCounts: "{}"}, nil
 }
 
 func decodeCohort(row *cohortRow) (cohorts.Cohort, error) {

@@ -317,6 +317,10 @@ func (w *writeTx) applyCohort(desired *flags.State, c flags.Change, edit ListEdi
 	if c.Action == flags.Create {
 		row.Version, row.CreatedAt = 1, w.now
 	}
+	if old != nil {
+		// Kept as they are unless the list is written below.
+		row.MemberCount, row.RegionCounts = old.row.MemberCount, old.row.RegionCounts
+	}
 	if err := w.putVersioned("cohort", c.Key, c.Action == flags.Create, c.BaseVersion, &cohortRow{}, &row); err != nil {
 		return err
 	}
@@ -329,14 +333,16 @@ func (w *writeTx) applyCohort(desired *flags.State, c flags.Change, edit ListEdi
 		if _, err := w.upsertMembers(members); err != nil {
 			return fmt.Errorf("write members of cohort %q: %w", c.Key, err)
 		}
+		// The list may have been added to rather than replaced: count it.
+		if row.MemberCount, err = recount(w.db, c.Key); err != nil {
+			return err
+		}
 	}
 	after, err := decodeCohort(&row)
 	if err != nil {
 		return err
 	}
-	if after.MemberCount, err = memberCount(w.db, c.Key); err != nil {
-		return err
-	}
+	after.MemberCount = int(row.MemberCount)
 	out := cohortApplyAudit{cohortAudit: auditCohort(&after)}
 	if write {
 		// Without an edit (callers that diffed full lists) only a
@@ -459,9 +465,7 @@ func (w *writeTx) lockCohort(key string) (*lockedCohort, error) {
 	if err != nil {
 		return nil, err
 	}
-	if c.MemberCount, err = memberCount(w.db, key); err != nil {
-		return nil, err
-	}
+	c.MemberCount = int(rows[0].MemberCount)
 	return &lockedCohort{row: rows[0], cohort: c}, nil
 }
 
@@ -627,6 +631,10 @@ func (s *Store) AddMemberList(ctx context.Context, cohortKey string, members []c
 		} else if err != nil {
 			return err
 		}
+		counts, err := decodeRegionCounts(cohortKey, c.row.RegionCounts)
+		if err != nil {
+			return err
+		}
 		// Classify each id against its listing, a batch at a time: the
 		// cost is the ids given, whatever the cohort's size.
 		for batch := range slices.Chunk(rows, memberBatch) {
@@ -647,11 +655,14 @@ func (s *Store) AddMemberList(ctx context.Context, cohortKey string, members []c
 				switch {
 				case !ok:
 					res.Added++
+					counts[r.Region]++
 					if len(res.AddedIDs) < auditIDs {
 						res.AddedIDs = append(res.AddedIDs, r.UserID)
 					}
 				case r.Region != "" && r.Region != was:
 					res.RegionChanged++
+					counts[r.Region]++
+					counts[was]--
 					if len(res.RegionChanges) < auditIDs {
 						res.RegionChanges = append(res.RegionChanges, RegionChange{ID: r.UserID, From: cohorts.Region(was), To: cohorts.Region(r.Region)})
 					}
@@ -665,6 +676,9 @@ func (s *Store) AddMemberList(ctx context.Context, cohortKey string, members []c
 			return nil
 		}
 		if _, err := w.upsertMembers(rows); err != nil {
+			return err
+		}
+		if err := setCounts(w.db, cohortKey, int64(res.Members), counts); err != nil {
 			return err
 		}
 		var before any
@@ -715,14 +729,23 @@ func (s *Store) RemoveMemberList(ctx context.Context, cohortKey string, ids []st
 		if err != nil {
 			return err
 		}
+		counts, err := decodeRegionCounts(cohortKey, c.row.RegionCounts)
+		if err != nil {
+			return err
+		}
 		for batch := range slices.Chunk(ids, memberBatch) {
-			var listed []string
-			if err := w.db.Model(&memberRow{}).Where("cohort_key = ? AND user_id IN ?", cohortKey, batch).
-				Order("user_id").Pluck("user_id", &listed).Error; err != nil {
+			var rows []memberRow
+			if err := w.db.Where("cohort_key = ? AND user_id IN ?", cohortKey, batch).
+				Order("user_id").Find(&rows).Error; err != nil {
 				return err
 			}
-			if len(listed) == 0 {
+			if len(rows) == 0 {
 				continue
+			}
+			listed := make([]string, len(rows))
+			for i, r := range rows {
+				listed[i] = r.UserID
+				counts[r.Region]--
 			}
 			if err := w.db.Where("cohort_key = ? AND user_id IN ?", cohortKey, listed).Delete(&memberRow{}).Error; err != nil {
 				return err
@@ -736,6 +759,9 @@ func (s *Store) RemoveMemberList(ctx context.Context, cohortKey string, ids []st
 			return nil
 		}
 		if err := w.bumpCohort(c); err != nil {
+			return err
+		}
+		if err := setCounts(w.db, cohortKey, int64(res.Members), counts); err != nil {
 			return err
 		}
 		res.Version++
