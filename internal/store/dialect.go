@@ -95,9 +95,11 @@ type dialect struct {
 	//   import_rows (seq, user_id, region): rows in file order;
 	//   import_staging (user_id PRIMARY KEY, region): the distinct ids, the
 	//     last row of each;
-	//   import_changed (user_id PRIMARY KEY, region, added): the rows the
-	//     merge inserts or updates, added 1 for a new member;
-	//   import_removed (user_id PRIMARY KEY): the members it removes.
+	//   import_changed (user_id PRIMARY KEY, region, added, old_region):
+	//     the rows the merge inserts or updates, added 1 for a new member,
+	//     old_region the region it was listed in ("" for a new one);
+	//   import_removed (user_id PRIMARY KEY, region): the members it
+	//     removes, with the region they were listed in.
 	importTables []string
 
 	// clearTable empties a temporary table (%s).
@@ -221,8 +223,8 @@ var sqliteDialect = dialect{
 		`DROP TABLE IF EXISTS temp.import_removed`,
 		`CREATE TEMP TABLE import_rows (seq INTEGER PRIMARY KEY, user_id TEXT NOT NULL, region TEXT NOT NULL)`,
 		`CREATE TEMP TABLE import_staging (user_id TEXT PRIMARY KEY, region TEXT NOT NULL) WITHOUT ROWID`,
-		`CREATE TEMP TABLE import_changed (user_id TEXT PRIMARY KEY, region TEXT NOT NULL, added INTEGER NOT NULL) WITHOUT ROWID`,
-		`CREATE TEMP TABLE import_removed (user_id TEXT PRIMARY KEY) WITHOUT ROWID`,
+		`CREATE TEMP TABLE import_changed (user_id TEXT PRIMARY KEY, region TEXT NOT NULL, added INTEGER NOT NULL, old_region TEXT NOT NULL) WITHOUT ROWID`,
+		`CREATE TEMP TABLE import_removed (user_id TEXT PRIMARY KEY, region TEXT NOT NULL) WITHOUT ROWID`,
 	},
 	clearTable: "DELETE FROM %s",
 	// One parameter for 10,000 rows: binding 30,000 parameters through
@@ -445,8 +447,8 @@ var postgresDialect = dialect{
 		`DROP TABLE IF EXISTS pg_temp.import_rows, pg_temp.import_staging, pg_temp.import_changed, pg_temp.import_removed`,
 		`CREATE TEMP TABLE import_rows (seq BIGINT NOT NULL, user_id TEXT COLLATE "C" NOT NULL, region TEXT NOT NULL)`,
 		`CREATE TEMP TABLE import_staging (user_id TEXT COLLATE "C" PRIMARY KEY, region TEXT NOT NULL)`,
-		`CREATE TEMP TABLE import_changed (user_id TEXT COLLATE "C" PRIMARY KEY, region TEXT NOT NULL, added INTEGER NOT NULL)`,
-		`CREATE TEMP TABLE import_removed (user_id TEXT COLLATE "C" PRIMARY KEY)`,
+		`CREATE TEMP TABLE import_changed (user_id TEXT COLLATE "C" PRIMARY KEY, region TEXT NOT NULL, added INTEGER NOT NULL, old_region TEXT NOT NULL)`,
+		`CREATE TEMP TABLE import_removed (user_id TEXT COLLATE "C" PRIMARY KEY, region TEXT NOT NULL)`,
 	},
 	clearTable: "TRUNCATE %s",
 	copyRows:   copyRowsPostgres,

@@ -567,11 +567,11 @@ func (im *importer) plan(db *gorm.DB, lock bool) (importPlan, error) {
 	if mode != ImportAdd {
 		// A replace removes the members the file lacks; a remove, those
 		// it lists.
-		q := `INSERT INTO import_removed (user_id) SELECT m.user_id FROM cohort_members m
+		q := `INSERT INTO import_removed (user_id, region) SELECT m.user_id, m.region FROM cohort_members m
 			WHERE m.cohort_key = ? AND NOT EXISTS (SELECT 1 FROM import_staging s WHERE s.user_id = m.user_id)
 			ORDER BY m.user_id`
 		if mode == ImportRemove {
-			q = `INSERT INTO import_removed (user_id) SELECT s.user_id FROM import_staging s
+			q = `INSERT INTO import_removed (user_id, region) SELECT s.user_id, m.region FROM import_staging s
 				JOIN cohort_members m ON m.cohort_key = ? AND m.user_id = s.user_id ORDER BY s.user_id`
 		}
 		r := db.Exec(q, key)
@@ -587,8 +587,8 @@ func (im *importer) plan(db *gorm.DB, lock bool) (importPlan, error) {
 		if mode == ImportAdd {
 			changed = "s.region <> '' AND m.region <> s.region"
 		}
-		r := db.Exec(`INSERT INTO import_changed (user_id, region, added)
-			SELECT s.user_id, s.region, CASE WHEN m.user_id IS NULL THEN 1 ELSE 0 END FROM import_staging s
+		r := db.Exec(`INSERT INTO import_changed (user_id, region, added, old_region)
+			SELECT s.user_id, s.region, CASE WHEN m.user_id IS NULL THEN 1 ELSE 0 END, COALESCE(m.region, '') FROM import_staging s
 			LEFT JOIN cohort_members m ON m.cohort_key = ? AND m.user_id = s.user_id
 			WHERE m.user_id IS NULL OR `+changed+` ORDER BY s.user_id`, key)
 		if r.Error != nil {
@@ -624,35 +624,36 @@ func (im *importer) plan(db *gorm.DB, lock bool) (importPlan, error) {
 // planCounts computes p.counts, the members by region after the change p
 // plans, from the counts before and the change: a replace leaves the
 // staged ids; an add and a remove move the ids in import_changed and
-// import_removed from the regions they are listed in (looked up by id, a
-// cost in the ids changed, not in the cohort's size).
+// import_removed, which note the regions they were listed in (a cost in
+// the ids changed, not in the cohort's size).
 func (im *importer) planCounts(db *gorm.DB, p *importPlan) error {
 	if im.opt.Mode == ImportReplace {
 		p.counts = maps.Clone(im.staged)
 		return nil
 	}
-	var rows []regionRow
 	if p.removed > 0 {
-		err := db.Raw(`SELECT m.region, COUNT(*) AS n FROM import_removed r
-			JOIN cohort_members m ON m.cohort_key = ? AND m.user_id = r.user_id GROUP BY m.region`, im.key).Scan(&rows).Error
-		if err != nil {
+		var rows []regionRow
+		if err := db.Raw("SELECT region, COUNT(*) AS n FROM import_removed GROUP BY region").Scan(&rows).Error; err != nil {
 			return fmt.Errorf("count removals by region: %w", err)
 		}
 		p.counts.addRows(rows, -1)
 	}
 	if p.added+p.updated > 0 {
-		if err := db.Raw("SELECT region, COUNT(*) AS n FROM import_changed GROUP BY region").Scan(&rows).Error; err != nil {
+		var rows []struct {
+			Region, OldRegion string
+			Added             int
+			N                 int64
+		}
+		err := db.Raw("SELECT region, old_region, added, COUNT(*) AS n FROM import_changed GROUP BY region, old_region, added").Scan(&rows).Error
+		if err != nil {
 			return fmt.Errorf("count additions by region: %w", err)
 		}
-		p.counts.addRows(rows, 1)
-	}
-	if p.updated > 0 {
-		err := db.Raw(`SELECT m.region, COUNT(*) AS n FROM import_changed c
-			JOIN cohort_members m ON m.cohort_key = ? AND m.user_id = c.user_id WHERE c.added = 0 GROUP BY m.region`, im.key).Scan(&rows).Error
-		if err != nil {
-			return fmt.Errorf("count region changes: %w", err)
+		for _, r := range rows {
+			p.counts[r.Region] += r.N
+			if r.Added == 0 {
+				p.counts[r.OldRegion] -= r.N
+			}
 		}
-		p.counts.addRows(rows, -1)
 	}
 	return nil
 }
