@@ -687,6 +687,7 @@ func TestImportCohortChangedDuringStaging(t *testing.T) {
 			if got, _ := s.Cohort(ctx, "beta"); got.Version < c.Version+3 {
 				t.Errorf("cohort version %d → %d; want 3 more changes (add, remove, import)", c.Version, got.Version)
 			}
+			checkCounts(t, s, "beta") // planned again at the merge
 		})
 	}
 }
@@ -736,6 +737,7 @@ func TestImportCohortCreatedDuringStaging(t *testing.T) {
 	if c, err := s.Cohort(ctx, "fresh"); err != nil || c.Version != 2 {
 		t.Errorf("cohort: version %d, %v; want 2 (created by apply, changed by the import)", c.Version, err)
 	}
+	checkCounts(t, s, "fresh")
 }
 
 // TestImportOrders imports the same rows, repeats included, in several
@@ -988,4 +990,5 @@ func TestConcurrentImports(t *testing.T) {
 	if imports, err := a.Imports(ctx, "beta"); err != nil || len(imports) != 3 {
 		t.Errorf("Imports: %d records, %v; want 3", len(imports), err)
 	}
+	checkCounts(t, a, "beta")
 }
