@@ -298,20 +298,3 @@ func exportRun(ctx context.Context, opts *exportOptions) error {
 		return nil
 	})
 }
-
-// checkLiveStages refuses plan updates that drop a plan's live stage: the
-// users it serves would be left without a stage. (rollout edit's; apply's
-// check is admin.LiveStageError, inside its transaction.)
-func checkLiveStages(stored []rollout.Rollout, changes []rollout.Change) error {
-	live := map[string]string{}
-	for _, r := range stored {
-		live[r.Flag] = r.Progress.Stage
-	}
-	for _, c := range changes {
-		if stage := live[c.Flag]; c.Action == flags.Update && stage != "" && c.Plan.StageIndex(stage) < 0 {
-			return &InvalidError{fmt.Errorf("rollout %s: the live stage %s is not in the new plan: keep it, or first roll back to a stage the new plan keeps (ramp rollout rollback %s --to STAGE)",
-				c.Flag, stage, c.Flag)}
-		}
-	}
-	return nil
-}

@@ -49,6 +49,9 @@ func (f *Factory) withAdmin(ctx context.Context, create bool, fn func(ctx contex
 // withAdminOptions is withAdmin with every option of admin.Open.
 func (f *Factory) withAdminOptions(ctx context.Context, opt admin.Options, fn func(ctx context.Context, a *admin.Service) error) (err error) {
 	a, err := admin.Open(ctx, f.dsn(), opt)
+	if errors.Is(err, admin.ErrNoDatabase) {
+		return withHint(err, "--db or $RAMP_DB names another; ramp apply -f FILE creates one")
+	}
 	if err != nil {
 		return err
 	}
