@@ -3,7 +3,6 @@ package store_test
 import (
 	"bufio"
 	"context"
-	"database/sql"
 	"errors"
 	"fmt"
 	"os"
@@ -251,24 +250,12 @@ func TestBusyIsReported(t *testing.T) {
 	applyState(t, s, flags.State{Flags: []flags.Flag{boolFlag("a")}}, false, "alice")
 
 	// Another process holds the write lock.
-	db, err := sql.Open("sqlite3", path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	tx, err := db.Begin()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer tx.Rollback()
-	if _, err := tx.Exec("UPDATE config_state SET version = version"); err != nil {
-		t.Fatal(err)
-	}
+	holdWriteLock(t, path)
 
 	if _, err := s.Flags(ctx); err != nil {
 		t.Errorf("Flags() while another connection writes: %v", err)
 	}
-	_, err = s.SetEnabled(ctx, "a", false, "alice")
+	_, err := s.SetEnabled(ctx, "a", false, "alice")
 	if !errors.Is(err, store.ErrBusy) {
 		t.Fatalf("SetEnabled while another connection writes: error = %v, want ErrBusy", err)
 	}

@@ -2,6 +2,7 @@ package store_test
 
 import (
 	"context"
+	"database/sql"
 	"os"
 	"testing"
 	"time"
@@ -186,3 +187,28 @@ func normalized(t *testing.T, f flags.Flag) flags.Flag {
 var equateEmpty = cmpopts.EquateEmpty()
 
 func diff(want, got any) string { return cmp.Diff(want, got, equateEmpty) }
+
+// holdWriteLock takes the SQLite file's write lock on a connection of its
+// own, as another process writing would, until release is called or the
+// test ends.
+func holdWriteLock(t *testing.T, path string) (release func()) {
+	t.Helper()
+	db, err := sql.Open("sqlite3", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tx, err := db.Begin()
+	if err != nil {
+		db.Close()
+		t.Fatal(err)
+	}
+	release = func() {
+		tx.Rollback()
+		db.Close()
+	}
+	t.Cleanup(release)
+	if _, err := tx.Exec("UPDATE config_state SET version = version"); err != nil {
+		t.Fatal(err)
+	}
+	return release
+}

@@ -3,7 +3,6 @@ package store_test
 import (
 	"bufio"
 	"context"
-	"database/sql"
 	"errors"
 	"fmt"
 	"io"
@@ -893,19 +892,7 @@ func TestImportWaitsOnlyToMerge(t *testing.T) {
 	s := openDSN(t, path+"?_busy_timeout=200")
 	mustImport(t, s, "beta", store.ImportOptions{}, mr("u1", "US"))
 
-	db, err := sql.Open("sqlite3", path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	tx, err := db.Begin()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer tx.Rollback()
-	if _, err := tx.Exec("UPDATE config_state SET version = version"); err != nil {
-		t.Fatal(err)
-	}
+	release := holdWriteLock(t, path)
 
 	res, err := s.ImportMembers(ctx, "beta", store.ImportOptions{DryRun: true, Samples: 5}, source(mr("u2", "FR")), "alice")
 	if err != nil {
@@ -917,7 +904,7 @@ func TestImportWaitsOnlyToMerge(t *testing.T) {
 	if _, err := s.ImportMembers(ctx, "beta", store.ImportOptions{}, source(mr("u2", "FR")), "alice"); !errors.Is(err, store.ErrBusy) {
 		t.Errorf("import while another connection writes: %v, want ErrBusy", err)
 	}
-	tx.Rollback()
+	release()
 	if d := diff([]string{"u1/US"}, listed(t, s, "beta")); d != "" {
 		t.Errorf("members (-want +got):\n%s", d)
 	}

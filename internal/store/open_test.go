@@ -174,19 +174,7 @@ func TestOpenDoesNotWaitForWriter(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "ramp.db")
 	applyState(t, openDSN(t, path), flags.State{Flags: []flags.Flag{boolFlag("a")}}, false, "alice")
 
-	db, err := sql.Open("sqlite3", path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	tx, err := db.Begin()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer tx.Rollback()
-	if _, err := tx.Exec("UPDATE config_state SET version = version"); err != nil {
-		t.Fatal(err)
-	}
+	holdWriteLock(t, path)
 
 	for _, open := range []struct {
 		name string
