@@ -221,6 +221,11 @@ func (s *Store) ImportMembers(ctx context.Context, cohortKey string, opt ImportO
 		res, err = im.run(ctx, next)
 		return err
 	})
+	if err != nil && ctx.Err() != nil && !errors.Is(err, ctx.Err()) {
+		// Cancelled mid-statement, the driver may report only its closed
+		// connection: say what happened.
+		err = fmt.Errorf("%w (%v)", ctx.Err(), err)
+	}
 	if err != nil {
 		return ImportResult{}, s.wrap("import members", err)
 	}
