@@ -20,23 +20,8 @@ import (
 	"github.com/ramp-flags/ramp/internal/admin"
 	"github.com/ramp-flags/ramp/internal/config"
 	"github.com/ramp-flags/ramp/internal/store"
-	"github.com/ramp-flags/ramp/internal/testdb"
 	"github.com/ramp-flags/ramp/rollout"
 )
-
-// open returns the control plane and the store beneath it over a new
-// database; tests set up through the store what other use cases do.
-func open(t *testing.T) (*admin.Service, *store.Store) {
-	t.Helper()
-	s, err := store.Open(context.Background(), testdb.DSN(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { s.Close() })
-	return admin.New(s), s
-}
-
-var alice = admin.WithActor(context.Background(), "alice")
 
 func readTestdata(t *testing.T, name string) []byte {
 	t.Helper()

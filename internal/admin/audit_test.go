@@ -35,12 +35,6 @@ func TestSummarizeChange(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			raw := func(s string) json.RawMessage {
-				if s == "" {
-					return nil
-				}
-				return json.RawMessage(s)
-			}
 			if got := admin.SummarizeChange(raw(tt.before), raw(tt.after)); got != tt.want {
 				t.Errorf("admin.SummarizeChange(%s, %s)\n got %s\nwant %s", tt.before, tt.after, got, tt.want)
 			}
@@ -127,12 +121,6 @@ func TestDiffChange(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			raw := func(s string) json.RawMessage {
-				if s == "" {
-					return nil
-				}
-				return json.RawMessage(s)
-			}
 			if d := cmp.Diff(tt.want, render(admin.DiffChange(raw(tt.before), raw(tt.after)))); d != "" {
 				t.Errorf("diff (-want +got):\n%s", d)
 			}
@@ -144,7 +132,7 @@ func TestDiffChange(t *testing.T) {
 // were left out.
 func TestAudit(t *testing.T) {
 	ctx := admin.WithActor(context.Background(), "alice")
-	a := openAdmin(t, "audit.db")
+	a, _ := open(t)
 	for _, name := range []string{"a", "b", "c"} {
 		if _, err := a.CreateKey(ctx, admin.CreateKeyRequest{Name: name, Role: admin.RoleSDK}); err != nil {
 			t.Fatal(err)
@@ -172,4 +160,12 @@ func TestAudit(t *testing.T) {
 			t.Errorf("Audit(%+v) = %v (more %v), want %v (more %v)", tt.filter, got, log.More, tt.want, tt.more)
 		}
 	}
+}
+
+// raw is a JSON document as the audit log holds it: nil for "".
+func raw(s string) json.RawMessage {
+	if s == "" {
+		return nil
+	}
+	return json.RawMessage(s)
 }

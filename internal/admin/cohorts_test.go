@@ -19,23 +19,13 @@ import (
 	"github.com/ramp-flags/ramp/internal/testdb"
 )
 
-func openService(t *testing.T) (*admin.Service, context.Context) {
-	t.Helper()
-	ctx := admin.WithActor(context.Background(), "alice")
-	a, err := admin.Open(ctx, testdb.DSN(t), admin.Options{Create: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { a.Close() })
-	return a, ctx
-}
-
 func member(id string, region cohorts.Region) cohorts.Member {
 	return cohorts.Member{ID: id, Region: region}
 }
 
 func TestAddMembers(t *testing.T) {
-	a, ctx := openService(t)
+	a, _ := open(t)
+	ctx := alice
 	if _, err := a.AddMembers(ctx, admin.AddMembersRequest{Cohort: "staff", Create: true, Members: []cohorts.Member{member("u1", "US"), member("u2", "")}}); err != nil {
 		t.Fatal(err)
 	}
@@ -102,7 +92,8 @@ func TestAddMembers(t *testing.T) {
 }
 
 func TestImportMembers(t *testing.T) {
-	a, ctx := openService(t)
+	a, _ := open(t)
+	ctx := alice
 	imp := func(req admin.ImportRequest, content string) (admin.ImportResult, error) {
 		req.Source = strings.NewReader(content)
 		req.File = "test.csv"
@@ -225,7 +216,8 @@ func TestAuditOfMemberEdits(t *testing.T) {
 }
 
 func TestClosestCohort(t *testing.T) {
-	a, ctx := openService(t)
+	a, _ := open(t)
+	ctx := alice
 	for _, key := range []string{"beta-testers", "employees", "eu-staff", "ab"} {
 		if _, err := a.AddMembers(ctx, admin.AddMembersRequest{Cohort: key, Create: true, Members: []cohorts.Member{member("u1", "")}}); err != nil {
 			t.Fatal(err)

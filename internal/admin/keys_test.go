@@ -3,7 +3,6 @@ package admin_test
 import (
 	"context"
 	"errors"
-	"path/filepath"
 	"testing"
 
 	"github.com/ramp-flags/ramp"
@@ -12,19 +11,10 @@ import (
 
 // openAdmin opens the control plane on a new SQLite file, closed when the
 // test ends.
-func openAdmin(t testing.TB, name string) *admin.Service {
-	t.Helper()
-	a, err := admin.Open(context.Background(), filepath.Join(t.TempDir(), name), admin.Options{Create: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { a.Close() })
-	return a
-}
 
 func TestKeys(t *testing.T) {
 	ctx := admin.WithActor(context.Background(), "tester")
-	a := openAdmin(t, "keys.db")
+	a, _ := open(t)
 	for _, tt := range []struct {
 		req  admin.CreateKeyRequest
 		want error
@@ -58,7 +48,7 @@ func TestKeys(t *testing.T) {
 // Refresh on, even after it was remembered.
 func TestKeyring(t *testing.T) {
 	ctx := admin.WithActor(context.Background(), "tester")
-	a := openAdmin(t, "keys.db")
+	a, _ := open(t)
 	sdk, err := a.CreateKey(ctx, admin.CreateKeyRequest{Name: "checkout", Role: admin.RoleSDK})
 	if err != nil {
 		t.Fatal(err)

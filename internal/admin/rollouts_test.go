@@ -46,12 +46,7 @@ func setup(t testing.TB) (*admin.Service, *store.Store) {
 func setupDSN(t testing.TB) (*admin.Service, *store.Store, string) {
 	t.Helper()
 	ctx := context.Background()
-	dsn := testdb.DSN(t)
-	s, err := store.Open(ctx, dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { s.Close() })
+	a, s, dsn := openDSN(t)
 	s.Now = func() time.Time { return t0 }
 	desired := flags.State{
 		Cohorts: []cohorts.Cohort{{Key: "employees", Members: []cohorts.Member{{ID: "emp-1", Region: "US"}, {ID: "emp-2", Region: "FR"}}}},
@@ -66,7 +61,7 @@ func setupDSN(t testing.TB) (*admin.Service, *store.Store, string) {
 	if err := s.ApplyWithRollouts(ctx, &desired, flags.Diff(&cur, &desired, false), changes, "setup"); err != nil {
 		t.Fatal(err)
 	}
-	return admin.New(s), s, dsn
+	return a, s, dsn
 }
 
 func as(actor string) context.Context { return admin.WithActor(context.Background(), actor) }

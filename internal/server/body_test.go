@@ -63,13 +63,13 @@ func TestStalledBodiesHoldNoMemory(t *testing.T) {
 			statuses <- w.Code
 		})
 	}
-	deadline := time.After(10 * time.Second)
+	deadline := time.After(30 * time.Second) // for a loaded machine; never a measure of speed
 	for range requests {
 		select {
 		case <-reached:
 		case <-deadline:
 			close(release)
-			t.Fatal("the handlers did not all reach their stalled bodies within 10 s")
+			t.Fatal("the handlers did not all reach their stalled bodies within 30 s")
 		}
 	}
 	runtime.ReadMemStats(&during)
