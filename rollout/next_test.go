@@ -88,6 +88,10 @@ func TestMovesRefused(t *testing.T) {
 			t.Errorf("%s: %v, want %q", tc.name, tc.err, tc.want)
 		}
 	}
+	var killed *rollout.KilledError
+	if err := r.MayAdvance(true, false); !errors.As(err, &killed) || !errors.Is(err, rollout.ErrMove) || killed.Stage != "us-10" {
+		t.Errorf("MayAdvance of a killed flag = %v, want a *KilledError at us-10 matching ErrMove", err)
+	}
 	last := rollout.Rollout{Plan: interop(), Progress: rollout.Progress{Stage: "world-5"}}
 	if _, _, err := last.Advance(7, "a", now); err == nil || !strings.Contains(err.Error(), "is at its last stage, world-5") {
 		t.Errorf("advance past the last stage: %v", err)

@@ -211,6 +211,20 @@ func (e *PausedError) Error() string {
 // Is makes PausedError match ErrMove.
 func (e *PausedError) Is(target error) bool { return target == ErrMove }
 
+// KilledError refuses to move forward a plan whose flag is disabled (the
+// kill switch overrides every plan). It matches ErrMove.
+type KilledError struct {
+	Flag  string
+	Stage string // the live stage, which enabling the flag restores
+}
+
+func (e *KilledError) Error() string {
+	return fmt.Sprintf("flag %s is disabled (kill switch): enable it first (that restores stage %s)", e.Flag, e.Stage)
+}
+
+// Is makes KilledError match ErrMove.
+func (e *KilledError) Is(target error) bool { return target == ErrMove }
+
 // pauseWords says who paused the plan, when and why: "paused by alice at
 // 2026-11-24T10:00:00Z: error rate up".
 func (r *Rollout) pauseWords() string {
@@ -234,10 +248,10 @@ func pauseWords(by string, at time.Time, reason string) string {
 // MayAdvance says whether people may move the plan forward (advance it or
 // approve a stage): not while its flag is killed, and not while it is
 // paused unless force is set (a forced move leaves the plan paused). The
-// refusal matches ErrMove; a pause's is a *PausedError.
+// refusal matches ErrMove: a *KilledError or a *PausedError.
 func (r *Rollout) MayAdvance(killed, force bool) error {
 	if killed {
-		return refuse("flag %s is disabled (kill switch): enable it first (that restores stage %s)", r.Flag, r.stageWord())
+		return &KilledError{Flag: r.Flag, Stage: r.stageWord()}
 	}
 	if r.Progress.Paused && !force {
 		p := r.Progress

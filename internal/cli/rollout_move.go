@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -109,13 +108,14 @@ func moveHint(err error, flag, flagName string) error {
 	var (
 		stage  *admin.StageError
 		paused *rollout.PausedError
+		killed *rollout.KilledError
 	)
 	switch {
 	case errors.As(err, &stage) && !stage.Exists && flagName != "":
 		return &UsageError{Err: err}
 	case errors.As(err, &paused):
 		return fmt.Errorf("%w (ramp rollout resume %s, or pass --force)", err, flag)
-	case errors.Is(err, rollout.ErrMove) && strings.Contains(err.Error(), "kill switch"):
+	case errors.As(err, &killed):
 		return fmt.Errorf("%w: run ramp flags enable %s", err, flag)
 	}
 	return err

@@ -228,6 +228,13 @@ func TestRolloutPauseHolds(t *testing.T) {
 	if code != 5 || !strings.Contains(errOut, "is paused by alice at ") || !strings.Contains(errOut, ": crash rate up") || !strings.Contains(errOut, "ramp rollout resume "+interop+", or pass --force") {
 		t.Errorf("advance while paused: exit %d, %s", code, errOut)
 	}
+	r.ok("rollout", "resume", interop)
+	r.ok("flags", "disable", interop)
+	if _, errOut, code := r.run("", "rollout", "advance", interop); code != 5 || !strings.Contains(errOut, "kill switch") || !strings.Contains(errOut, "run ramp flags enable "+interop) {
+		t.Errorf("advance while killed: exit %d, %s", code, errOut)
+	}
+	r.ok("flags", "enable", interop)
+	r.ok("--actor", "alice", "rollout", "pause", interop, "--reason", "crash rate up")
 	st := r.status()
 	if p, _ := st["pause"].(map[string]any); st["paused"] != true || p["by"] != "alice" || p["reason"] != "crash rate up" {
 		t.Errorf("status while paused: %v", st)
