@@ -62,7 +62,8 @@ type Decision struct {
 func (d *Decision) IsError() bool { return d.ErrorCode != "" }
 
 // Metadata returns the decision's flag metadata in the OpenFeature sense:
-// only strings, numbers and booleans. It names the matched rule and the
+// only strings, numbers and booleans. It names the matched rule, the
+// experiment, phase and arm when a running experiment decided, and the
 // versions; it reveals nothing about other users (no split boundaries, no
 // cohort contents).
 func (d *Decision) Metadata() map[string]any {
@@ -72,6 +73,9 @@ func (d *Decision) Metadata() map[string]any {
 		if d.RuleName != "" {
 			m["rule"] = d.RuleName
 		}
+	}
+	if o := d.Origin; o != nil && o.Kind == OriginExperiment {
+		m["experiment"], m["phase"], m["arm"] = o.Key, o.Phase, o.Part
 	}
 	if d.FlagVersion != 0 {
 		m["flagVersion"] = d.FlagVersion

@@ -7,6 +7,9 @@ type Explanation struct {
 	Steps    []RuleStep `json:"rules"`
 	// Bucketing is set when a percentage split was consulted.
 	Bucketing *BucketingTrace `json:"bucketing,omitempty"`
+	// Samples holds the placement of each rule sample consulted (an
+	// experiment's share of its layer), by rule index.
+	Samples []SampleTrace `json:"samples,omitempty"`
 }
 
 // RuleStep is what one rule found.
@@ -29,6 +32,14 @@ type BucketingTrace struct {
 	Bucket uint32 `json:"bucket"`
 }
 
+// SampleTrace is where a unit fell on a rule sample's scale.
+type SampleTrace struct {
+	Rule int `json:"rule"`
+	BucketingTrace
+	// In reports whether the bucket is in the sample's set.
+	In bool `json:"in"`
+}
+
 type explainer struct {
 	f  *compiledFlag
 	ex *Explanation
@@ -44,9 +55,17 @@ func (e explainer) rule(i int, matched bool, why string) {
 	e.ex.Steps = append(steps, RuleStep{Rule: i, Name: e.f.rules[i].name, Matched: matched, Detail: why})
 }
 
-func (e explainer) split(attr, key string, position, b uint32) {
-	e.ex.Bucketing = &BucketingTrace{Attribute: attr, Key: key, Salt: e.f.salt, Version: int(e.f.bucketing),
-		Position: position, Bucket: b}
+func (e explainer) placed(i int, attr, key, salt string, position, b uint32) {
+	bt := BucketingTrace{Attribute: attr, Key: key, Salt: salt, Version: int(e.f.bucketing), Position: position, Bucket: b}
+	if i < 0 {
+		e.ex.Bucketing = &bt
+		return
+	}
+	in := false
+	if sm := e.f.rules[i].sample; sm != nil {
+		in = inRanges(sm.buckets, b)
+	}
+	e.ex.Samples = append(e.ex.Samples, SampleTrace{Rule: i, BucketingTrace: bt, In: in})
 }
 
 // Explain evaluates like Evaluate and records why. It is meant for people

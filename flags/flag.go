@@ -71,12 +71,20 @@ type Rule struct {
 	Cohorts []string            `json:"cohorts,omitempty"`
 	Regions []string            `json:"regions,omitempty"`
 	When    []cohorts.Condition `json:"when,omitempty"`
+	// Sample, when set, further restricts the rule to the units whose
+	// bucket under the sample's own salt is in its set: the generic
+	// predicate an experiment's share of a layer becomes.
+	Sample *Sample `json:"sample,omitempty"`
 	// Serve names the variant every matching context gets. Exactly one of
-	// Serve and Rollout is set.
+	// Serve, Rollout and Allocation is set.
 	Serve string `json:"serve,omitempty"`
 	// Rollout splits matching contexts between variants by percentage, in
 	// declaration order (see package bucket). The weights sum to 100%.
 	Rollout []Split `json:"rollout,omitempty"`
+	// Allocation serves variants by bucket ranges under its own salt and
+	// bucketing attribute: an experiment phase's arm table, whose ranges
+	// need not be contiguous per variant.
+	Allocation *Allocation `json:"allocation,omitempty"`
 	// Origin is set on rules that the control plane adds to a flag's own
 	// (a rollout plan's live stage, an experiment's arm) and nil on rules
 	// written in the flag. The engine never reads it: it hands it to the
@@ -94,6 +102,76 @@ type Origin struct {
 	Key string `json:"key"`
 	// Part is the rollout stage or the experiment arm.
 	Part string `json:"part"`
+	// Phase is the experiment phase (from 1); 0 for rollouts.
+	Phase int `json:"phase,omitempty"`
+	// Unit names the context attribute that identifies the experiment's
+	// unit (its layer's bucketBy); targetingKey when it is empty or the
+	// context lacks it. Exposure logs read it.
+	Unit string `json:"unit,omitempty"`
+}
+
+// OriginExperiment is the Origin.Kind of the rules a running experiment
+// adds: Key is the experiment, Phase its phase and Part the arm.
+const OriginExperiment = "experiment"
+
+// BucketRange is the half-open range of buckets [From, To) on the
+// 10,000-bucket scale of package bucket.
+type BucketRange struct {
+	From uint32 `json:"from"`
+	To   uint32 `json:"to"`
+}
+
+// Sample is a predicate on a unit's bucket under a salt of its own: the
+// unit matches when its bucket is in one of Buckets. Ranges are sorted,
+// non-empty and do not overlap.
+type Sample struct {
+	// BucketBy names the attribute whose value is the unit; targetingKey
+	// when empty or absent from the context, as for flags.
+	BucketBy string        `json:"bucketBy,omitempty"`
+	Salt     string        `json:"salt"`
+	Buckets  []BucketRange `json:"buckets"`
+}
+
+// Contains reports whether bucket b is in the sample's set.
+func (s *Sample) Contains(b uint32) bool { return inRanges(s.Buckets, b) }
+
+// inRanges reports whether b is in one of the sorted ranges rs.
+func inRanges(rs []BucketRange, b uint32) bool {
+	for _, r := range rs {
+		if b < r.From {
+			return false
+		}
+		if b < r.To {
+			return true
+		}
+	}
+	return false
+}
+
+// Size returns the number of buckets in the sample's set.
+func (s *Sample) Size() uint32 {
+	var n uint32
+	for _, r := range s.Buckets {
+		n += r.To - r.From
+	}
+	return n
+}
+
+// Allocation maps every bucket of its own scale to a variant: the unit's
+// bucket under Salt (hashed from its BucketBy attribute, else
+// targetingKey) selects the range, and the range's variant is served.
+// Ranges are sorted, do not overlap and cover [0, 10000) exactly.
+type Allocation struct {
+	BucketBy string         `json:"bucketBy,omitempty"`
+	Salt     string         `json:"salt"`
+	Ranges   []VariantRange `json:"ranges"`
+}
+
+// VariantRange gives the buckets [From, To) to a variant.
+type VariantRange struct {
+	From    uint32 `json:"from"`
+	To      uint32 `json:"to"`
+	Variant string `json:"variant"`
 }
 
 // Split is one variant's share of a percentage rollout.

@@ -53,8 +53,18 @@ type compiledRule struct {
 	cohorts  []*cohorts.Compiled
 	regions  *cohorts.RegionSet
 	matchers []*cohorts.Matcher
+	sample   *compiledSample
 	serve    int          // variant index, or -1 for a split
 	split    []splitRange // cumulative upper bounds, in declaration order
+	// splitBy and splitSalt place units for split when the rule has an
+	// Allocation; empty for a Rollout, which uses the flag's.
+	splitBy, splitSalt string
+	allocated          bool
+}
+
+type compiledSample struct {
+	bucketBy, salt string
+	buckets        []BucketRange
 }
 
 type splitRange struct {
@@ -135,9 +145,18 @@ func compileFlag(f *Flag, cs map[string]*cohorts.Compiled) (*compiledFlag, error
 			}
 			cr.matchers = append(cr.matchers, m)
 		}
-		if r.Serve != "" {
+		if r.Sample != nil {
+			cr.sample = &compiledSample{bucketBy: r.Sample.BucketBy, salt: r.Sample.Salt, buckets: r.Sample.Buckets}
+		}
+		switch {
+		case r.Serve != "":
 			cr.serve = f.VariantIndex(r.Serve)
-		} else {
+		case r.Allocation != nil:
+			cr.splitBy, cr.splitSalt, cr.allocated = r.Allocation.BucketBy, r.Allocation.Salt, true
+			for _, vr := range r.Allocation.Ranges {
+				cr.split = append(cr.split, splitRange{variant: f.VariantIndex(vr.Variant), upper: vr.To})
+			}
+		default:
 			var cum uint32
 			for _, sp := range r.Rollout {
 				if sp.Weight == 0 {
@@ -208,7 +227,9 @@ func (s *Snapshot) lookup(d *Decision, key string) *compiledFlag {
 // trace receives what each rule did, for explanations; nil on the hot path.
 type trace interface {
 	rule(i int, matched bool, why string)
-	split(bucketingAttr, bucketingKey string, position, bucket uint32)
+	// placed reports a unit's placement: for rule i's sample, or for the
+	// split that chose the variant when i is -1.
+	placed(i int, bucketingAttr, bucketingKey, salt string, position, bucket uint32)
 }
 
 // decide fills d, which must be the zero Decision. It writes fields one by
@@ -281,6 +302,22 @@ func (s *Snapshot) decide(d *Decision, f *compiledFlag, ctx map[string]any, tr t
 		if tr != nil && len(r.matchers) > 0 {
 			tr.rule(i, true, "conditions hold")
 		}
+		if sm := r.sample; sm != nil {
+			b, code, detail := unitBucket(f.bucketing, sm.bucketBy, sm.salt, ctx, tr, i)
+			if code != "" {
+				errorDecision(d, code, detail)
+				return
+			}
+			if !inRanges(sm.buckets, b) {
+				if tr != nil {
+					tr.rule(i, false, "bucket not in the rule's sample")
+				}
+				continue
+			}
+			if tr != nil {
+				tr.rule(i, true, "bucket in the rule's sample")
+			}
+		}
 		d.Rule, d.RuleName, d.Origin = i, r.name, r.origin
 		if r.serve >= 0 {
 			if tr != nil {
@@ -303,31 +340,17 @@ func (s *Snapshot) decide(d *Decision, f *compiledFlag, ctx map[string]any, tr t
 	d.Value, d.Variant, d.Reason = f.values[f.def], f.names[f.def], ReasonDefault
 }
 
-// pick places the context's bucketing key on the flag's scale and returns
-// the variant of the split range it falls in.
+// pick places the context's unit on the rule's scale (the flag's, or the
+// allocation's own) and returns the variant of the range it falls in.
 func (s *Snapshot) pick(f *compiledFlag, r *compiledRule, ctx map[string]any, tr trace) (int, ErrorCode, string) {
-	attr, val := bucketingValue(f, ctx)
-	if val == nil {
-		return 0, ErrTargetingKeyMissing, "a percentage rollout needs a targetingKey"
+	by, salt := f.bucketBy, f.salt
+	if r.allocated {
+		by, salt = r.splitBy, r.splitSalt
 	}
-	var pos uint32
-	if str, ok := val.(string); ok {
-		pos = bucket.Position(f.bucketing, f.salt, str)
-		if tr != nil {
-			tr.split(attr, str, pos, bucket.BucketOf(pos))
-		}
-	} else {
-		var buf [32]byte
-		key, ok := integerText(buf[:0], val)
-		if !ok {
-			return 0, ErrInvalidContext, "attribute " + quote(attr) + " must be a string or an integer to bucket by"
-		}
-		pos = bucket.PositionBytes(f.bucketing, f.salt, key)
-		if tr != nil {
-			tr.split(attr, string(key), pos, bucket.BucketOf(pos))
-		}
+	b, code, detail := unitBucket(f.bucketing, by, salt, ctx, tr, -1)
+	if code != "" {
+		return 0, code, detail
 	}
-	b := bucket.BucketOf(pos)
 	for _, sr := range r.split {
 		if b < sr.upper {
 			return sr.variant, "", ""
@@ -337,13 +360,41 @@ func (s *Snapshot) pick(f *compiledFlag, r *compiledRule, ctx map[string]any, tr
 	return 0, ErrGeneral, "percentage split does not cover bucket"
 }
 
-// bucketingValue returns the attribute a flag buckets by and its value: the
-// flag's BucketBy attribute when present and not empty, else targetingKey;
-// nil when neither is there.
-func bucketingValue(f *compiledFlag, ctx map[string]any) (string, any) {
-	if f.bucketBy != "" {
-		if v, ok := ctx[f.bucketBy]; ok && v != nil && v != "" {
-			return f.bucketBy, v
+// unitBucket returns the bucket of the context's unit (its bucketBy
+// attribute, else targetingKey) under salt. It reports the placement to tr:
+// as a sample of rule i, or as the split when i is -1.
+func unitBucket(v bucket.Version, bucketBy, salt string, ctx map[string]any, tr trace, i int) (uint32, ErrorCode, string) {
+	attr, val := bucketingValue(bucketBy, ctx)
+	if val == nil {
+		return 0, ErrTargetingKeyMissing, "a percentage rollout needs a targetingKey"
+	}
+	var pos uint32
+	if str, ok := val.(string); ok {
+		pos = bucket.Position(v, salt, str)
+		if tr != nil {
+			tr.placed(i, attr, str, salt, pos, bucket.BucketOf(pos))
+		}
+	} else {
+		var buf [32]byte
+		key, ok := integerText(buf[:0], val)
+		if !ok {
+			return 0, ErrInvalidContext, "attribute " + quote(attr) + " must be a string or an integer to bucket by"
+		}
+		pos = bucket.PositionBytes(v, salt, key)
+		if tr != nil {
+			tr.placed(i, attr, string(key), salt, pos, bucket.BucketOf(pos))
+		}
+	}
+	return bucket.BucketOf(pos), "", ""
+}
+
+// bucketingValue returns the attribute that places a unit and its value:
+// bucketBy when present and not empty, else targetingKey; nil when neither
+// is there.
+func bucketingValue(bucketBy string, ctx map[string]any) (string, any) {
+	if bucketBy != "" {
+		if v, ok := ctx[bucketBy]; ok && v != nil && v != "" {
+			return bucketBy, v
 		}
 	}
 	if v, ok := ctx[TargetingKey]; ok && v != nil && v != "" {

@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/ramp-flags/ramp/cohorts"
+	"github.com/ramp-flags/ramp/flags/bucket"
 )
 
 // Problem is one thing wrong with a configuration. Path locates the field in
@@ -186,15 +187,26 @@ func validateFlag(ps *problems, path string, f *Flag, cohortKeys map[string]bool
 				ps.add(fmt.Sprintf("%s.when[%d]", rp, k), "%v", err)
 			}
 		}
+		if r.Sample != nil {
+			validateSample(ps, rp+".sample", r.Sample)
+		}
+		forms := 0
+		for _, set := range []bool{r.Serve != "", len(r.Rollout) > 0, r.Allocation != nil} {
+			if set {
+				forms++
+			}
+		}
 		switch {
-		case r.Serve != "" && len(r.Rollout) > 0:
-			ps.add(rp, "a rule has either serve or rollout, not both")
-		case r.Serve == "" && len(r.Rollout) == 0:
+		case forms > 1:
+			ps.add(rp, "a rule has one of serve, rollout and allocation, not several")
+		case forms == 0:
 			ps.add(rp, "a rule needs serve (one variant) or rollout (a percentage split)")
 		case r.Serve != "":
 			if !variants[r.Serve] {
 				ps.add(rp+".serve", "unknown variant %q (have %s)", r.Serve, variantList(f))
 			}
+		case r.Allocation != nil:
+			validateAllocation(ps, rp+".allocation", r.Allocation, f, variants)
 		default:
 			var sum Percent
 			seen := make(map[string]bool)
@@ -216,6 +228,54 @@ func validateFlag(ps *problems, path string, f *Flag, cohortKeys map[string]bool
 				ps.add(rp+".rollout", "percentages sum to %s, not 100", sum)
 			}
 		}
+	}
+}
+
+// validateSample checks a rule sample: a usable salt and sorted,
+// non-empty, non-overlapping ranges on the bucket scale.
+func validateSample(ps *problems, path string, sm *Sample) {
+	validateSalt(ps, path+".salt", sm.Salt)
+	var last uint32
+	for k, br := range sm.Buckets {
+		bp := fmt.Sprintf("%s.buckets[%d]", path, k)
+		switch {
+		case br.From >= br.To:
+			ps.add(bp, "empty range %d..%d", br.From, br.To)
+		case br.To > bucket.Scale:
+			ps.add(bp, "range %d..%d goes beyond bucket %d", br.From, br.To, bucket.Scale)
+		case k > 0 && br.From < last:
+			ps.add(bp, "range %d..%d overlaps or precedes the one before it", br.From, br.To)
+		}
+		last = br.To
+	}
+}
+
+// validateAllocation checks an allocation table: known variants and
+// ranges that cover the bucket scale exactly, in order.
+func validateAllocation(ps *problems, path string, a *Allocation, f *Flag, variants map[string]bool) {
+	validateSalt(ps, path+".salt", a.Salt)
+	var next uint32
+	for k, vr := range a.Ranges {
+		rp := fmt.Sprintf("%s.ranges[%d]", path, k)
+		if !variants[vr.Variant] {
+			ps.add(rp+".variant", "unknown variant %q (have %s)", vr.Variant, variantList(f))
+		}
+		if vr.From != next || vr.To <= vr.From {
+			ps.add(rp, "range %d..%d does not continue from bucket %d", vr.From, vr.To, next)
+		}
+		next = vr.To
+	}
+	if next != bucket.Scale {
+		ps.add(path+".ranges", "ranges end at bucket %d, not %d", next, bucket.Scale)
+	}
+}
+
+func validateSalt(ps *problems, path, salt string) {
+	switch {
+	case salt == "":
+		ps.add(path, "salt is required")
+	case strings.Contains(salt, ":"):
+		ps.add(path, "salt must not contain ':' (the bucketing separator)")
 	}
 }
 
