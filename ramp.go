@@ -11,6 +11,7 @@
 package ramp
 
 import (
+	"github.com/ramp-flags/ramp/experiment"
 	"github.com/ramp-flags/ramp/flags"
 	"github.com/ramp-flags/ramp/rollout"
 )
@@ -26,7 +27,11 @@ import (
 type Config struct {
 	State    flags.State
 	Rollouts []rollout.Rollout
-	Revision Revision
+	// Layers and Experiments are the declared experiment layers and the
+	// experiments with their status and phases.
+	Layers      []experiment.Layer
+	Experiments []experiment.Experiment
+	Revision    Revision
 }
 
 // Rollout returns the rollout plan of a flag.
