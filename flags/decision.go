@@ -75,7 +75,7 @@ func (d *Decision) Metadata() map[string]any {
 		}
 	}
 	if o := d.Origin; o != nil && o.Kind == OriginExperiment {
-		m["experiment"], m["phase"], m["arm"] = o.Key, o.Phase, o.Part
+		m["experiment"], m["phase"], m["arm"] = o.Key, o.Phase, d.Variant
 	}
 	if d.FlagVersion != 0 {
 		m["flagVersion"] = d.FlagVersion
