@@ -318,16 +318,28 @@ func init() {
 	}
 }
 
+// experimentFlags is experimentsFile's state resolved against an empty
+// store.
+func experimentFlags() flags.State {
+	doc, err := config.Parse("experiments.yaml", []byte(experimentsFile))
+	if err != nil {
+		panic(err)
+	}
+	return doc.Resolve(nil)
+}
+
 // runningExperiments is a stored configuration with an experiment in each
 // status, as export reads it from the store.
 func runningExperiments() *ramp.Config {
 	started := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
 	ended := started.Add(7 * 24 * time.Hour)
-	phase := func(n int, traffic flags.Percent, arms []experiment.Arm, end *time.Time) experiment.Phase {
+	// phase owns the layer buckets from first on, as many as its traffic
+	// takes (a traffic in basis points is a number of buckets).
+	phase := func(n int, traffic flags.Percent, arms []experiment.Arm, first uint32, end *time.Time) experiment.Phase {
 		return experiment.Phase{
 			Number: n, Traffic: traffic, Arms: arms, StartedBy: "alice", Started: started, Ended: end,
-			Buckets: []flags.BucketRange{{From: 0, To: uint32(traffic)}},
-			Table:   []flags.VariantRange{{From: 0, To: 10000, Variant: arms[0].Variant}},
+			Buckets: []flags.BucketRange{{From: first, To: first + uint32(traffic)}},
+			Table:   experiment.Table(arms),
 		}
 	}
 	exps := []experiment.Experiment{issueExperiments[0], issueExperiments[1]}
@@ -336,25 +348,26 @@ func runningExperiments() *ramp.Config {
 	dm.Salt = "dm-2026"
 	dm.Metrics.Secondary = []string{"sends-per-user", "on"}
 	dm.Phases = []experiment.Phase{
-		phase(1, 1000, []experiment.Arm{{Variant: "off", Weight: 5000}, {Variant: "handoff", Weight: 5000}}, &ended),
-		phase(2, 2000, dm.Arms, nil),
+		phase(1, 1000, []experiment.Arm{{Variant: "off", Weight: 5000}, {Variant: "handoff", Weight: 5000}}, 500, &ended),
+		phase(2, 2000, dm.Arms, 500, nil),
 	}
 	ttl := &exps[1]
 	ttl.Status = experiment.Stopped
 	ttl.Shipped = "short"
-	ttl.Phases = []experiment.Phase{phase(1, flags.Hundred, ttl.Arms, &ended)}
+	ttl.Phases = []experiment.Phase{phase(1, flags.Hundred, ttl.Arms, 0, &ended)}
 	paused := experiment.Experiment{
 		Key: "dm-inline-composer", Flag: "ig-dm-via-whatsapp", Layer: "cross-app-messaging", Traffic: 1050,
 		Arms: []experiment.Arm{{Variant: "inline", Weight: 3333}, {Variant: "off", Weight: 6667}}, Control: "off",
 		Status: experiment.Paused,
 	}
-	paused.Phases = []experiment.Phase{phase(1, 1050, paused.Arms, nil)}
+	paused.Phases = []experiment.Phase{phase(1, 1050, paused.Arms, 2500, nil)}
 	draft := experiment.Experiment{
 		Key: "ttl-120", Flag: "wa-link-code-ttl-seconds", Layer: "wa-identity", Traffic: 5,
 		Arms: []experiment.Arm{{Variant: "long", Weight: 5000}, {Variant: "short", Weight: 5000}}, Control: "long",
 		Status: experiment.Draft,
 	}
 	return &ramp.Config{
+		State:  experimentFlags(),
 		Layers: []experiment.Layer{
 			issueLayers[0],
 			{Key: "wa-identity", BucketBy: "targetingKey", Holdout: 1, Salt: "wa-2026"},
@@ -377,6 +390,10 @@ func TestExportExperimentsRoundTrip(t *testing.T) {
 			doc, err := config.Parse("export."+format, buf.Bytes())
 			if err != nil {
 				t.Fatalf("Parse: %v\n%s", err, buf.String())
+			}
+			st := doc.Resolve(&cfg.State)
+			if err := doc.ValidateAgainst(&st, cfg, false); err != nil {
+				t.Errorf("ValidateAgainst the exported configuration: %v", err)
 			}
 			if diff := cmp.Diff(cfg.Layers, doc.Layers()); diff != "" {
 				t.Errorf("layers mismatch (-want +got):\n%s\n%s", diff, buf.String())
@@ -404,7 +421,7 @@ func TestExportExperimentsRoundTrip(t *testing.T) {
 			}
 			// Exporting what was read back, with the stored phases, gives
 			// the same bytes.
-			again := &ramp.Config{Layers: doc.Layers(), Experiments: doc.Experiments()}
+			again := &ramp.Config{State: st, Layers: doc.Layers(), Experiments: doc.Experiments()}
 			for i := range again.Experiments {
 				again.Experiments[i].Phases = cfg.Experiments[i].Phases
 			}
