@@ -367,7 +367,7 @@ func runningExperiments() *ramp.Config {
 		Status: experiment.Draft,
 	}
 	return &ramp.Config{
-		State:  experimentFlags(),
+		State: experimentFlags(),
 		Layers: []experiment.Layer{
 			issueLayers[0],
 			{Key: "wa-identity", BucketBy: "targetingKey", Holdout: 1, Salt: "wa-2026"},
@@ -513,5 +513,175 @@ func TestLocateMappingByPosition(t *testing.T) {
 	}
 	if !strings.Contains(experimentsFile, "arms: {short: 50, long: 50}") {
 		t.Fatal("experimentsFile changed: update the positions")
+	}
+}
+
+// experimentPreamble declares the flags, cohort and layer the validation
+// cases name; its 13 lines come before each case's experiments.
+const experimentPreamble = `cohorts:
+  - {key: linked-accounts, when: [{attribute: accountCenterId, op: exists}]}
+flags:
+  - key: dm
+    type: string
+    variants: {"off": "off", handoff: handoff, inline: inline}
+    defaultVariant: "off"
+  - key: ttl
+    type: integer
+    variants: {short: 300, long: 600}
+    defaultVariant: long
+layers:
+  - {key: messaging, bucketBy: accountCenterId, holdout: 5}
+`
+
+// experimentValidationCases are the problems the issue lists, each
+// located in the file: the experiments follow experimentPreamble, so their
+// first line is 14.
+var experimentValidationCases = []struct {
+	name string
+	data string
+	want []wantProblem
+}{
+	{
+		name: "unknown flag",
+		data: `experiments:
+  - {key: x, flag: dms, traffic: 10, arms: {a: 50, b: 50}, control: a}
+`,
+		want: []wantProblem{{15, 20, "experiments[0].flag", `unknown flag "dms"`}},
+	},
+	{
+		name: "unknown arm",
+		data: `experiments:
+  - key: x
+    flag: dm
+    traffic: 10
+    arms: {"off": 50, inlined: 50}
+    control: "off"
+`,
+		want: []wantProblem{{18, 32, "experiments[0].arms.inlined", `unknown arm "inlined"`}},
+	},
+	{
+		name: "weights not summing to 100",
+		data: `experiments:
+  - key: x
+    flag: dm
+    traffic: 10
+    arms: {"off": 34, handoff: 33, inline: 30}
+    control: "off"
+`,
+		want: []wantProblem{{18, 5, "experiments[0].arms", "weights sum to 97%, not 100"}},
+	},
+	{
+		name: "control not an arm",
+		data: `experiments:
+  - key: x
+    flag: dm
+    traffic: 10
+    arms: {handoff: 50, inline: 50}
+    control: "off"
+`,
+		want: []wantProblem{{19, 14, "experiments[0].control", `control "off" is not an arm (arms: handoff, inline)`}},
+	},
+	{
+		name: "traffic plus holdout above 100 in a layer",
+		data: `experiments:
+  - {key: x, flag: dm, layer: messaging, traffic: 60, arms: {"off": 50, inline: 50}, control: "off"}
+  - {key: y, flag: dm, layer: messaging, traffic: 40, arms: {"off": 50, handoff: 50}, control: "off"}
+`,
+		want: []wantProblem{{16, 51, "experiments[1].traffic", "layer messaging is over-full"}},
+	},
+	{
+		name: "arm whose variant's type does not match the flag",
+		data: `experiments:
+  - key: x
+    flag: ttl
+    traffic: 10
+    arms: {"300": 50, long: 50}
+    control: long
+`,
+		want: []wantProblem{{18, 19, "experiments[0].arms.300", `arm "300" is a value, not a variant`}},
+	},
+	{
+		name: "unknown layer",
+		data: `experiments:
+  - {key: x, flag: dm, layer: messages, traffic: 10, arms: {"off": 50, inline: 50}, control: "off"}
+`,
+		want: []wantProblem{{15, 31, "experiments[0].layer", `unknown layer "messages" (known layers: messaging)`}},
+	},
+	{
+		name: "unknown cohort, bad region, bad condition",
+		data: `experiments:
+  - key: x
+    flag: dm
+    audience:
+      regions: [US, XX]
+      cohorts: [linked-acounts]
+      when: [{attribute: appVersion, op: semver_gte, values: [three]}]
+    traffic: 10
+    arms: {"off": 50, inline: 50}
+    control: "off"
+`,
+		want: []wantProblem{
+			{18, 21, "experiments[0].audience.regions[1]", `unknown region "XX"`},
+			{19, 17, "experiments[0].audience.cohorts[0]", `unknown cohort "linked-acounts"`},
+			{20, 14, "experiments[0].audience.when[0]", "needs a semantic version"},
+		},
+	},
+	{
+		name: "shipped arm that is not an arm",
+		data: `experiments:
+  - {key: x, flag: dm, traffic: 10, arms: {"off": 50, inline: 50}, control: "off", status: stopped, ship: handoff}
+`,
+		want: []wantProblem{{15, 107, "experiments[0].ship", `shipped arm "handoff" is not an arm`}},
+	},
+	{
+		name: "duplicate experiment and layer keys",
+		data: `experiments:
+  - {key: x, flag: dm, traffic: 10, arms: {"off": 50, inline: 50}, control: "off"}
+  - {key: x, flag: ttl, traffic: 10, arms: {short: 50, long: 50}, control: long}
+`,
+		want: []wantProblem{{16, 11, "experiments[1].key", `duplicate experiment "x"`}},
+	},
+	{
+		name: "one flag run by two experiments in different layers",
+		data: `experiments:
+  - {key: x, flag: dm, layer: messaging, traffic: 10, arms: {"off": 50, inline: 50}, control: "off", status: running}
+  - {key: y, flag: dm, traffic: 10, arms: {"off": 50, inline: 50}, control: "off", status: running}
+`,
+		want: []wantProblem{{16, 20, "experiments[1].flag", "flag dm is already decided by experiment x"}},
+	},
+}
+
+func TestExperimentValidation(t *testing.T) {
+	for _, tt := range experimentValidationCases {
+		t.Run(tt.name, func(t *testing.T) {
+			_, _, err := config.Load("ramp.yaml", []byte(experimentPreamble+tt.data), nil)
+			checkProblems(t, err, tt.want)
+		})
+	}
+}
+
+// checkProblems checks that err is a *config.Error with exactly the
+// problems want.
+func checkProblems(t *testing.T, err error, want []wantProblem) {
+	t.Helper()
+	var ce *config.Error
+	if !errors.As(err, &ce) {
+		t.Fatalf("got %v, want a *config.Error", err)
+	}
+	var got []wantProblem
+	for i, p := range ce.Problems {
+		g := wantProblem{Line: p.Line, Path: p.Path, Message: p.Message}
+		if i < len(want) {
+			if want[i].Column != 0 {
+				g.Column = p.Column
+			}
+			if strings.Contains(p.Message, want[i].Message) {
+				g.Message = want[i].Message
+			}
+		}
+		got = append(got, g)
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("problems mismatch (-want +got):\n%s\nerror:\n%v", diff, err)
 	}
 }
