@@ -685,3 +685,76 @@ func checkProblems(t *testing.T, err error, want []wantProblem) {
 		t.Errorf("problems mismatch (-want +got):\n%s\nerror:\n%v", diff, err)
 	}
 }
+
+// TestValidateAgainst validates files against a stored configuration:
+// stored layers and experiments the file does not declare, the stored
+// lifecycle of the ones it does, and the phase numbers it states.
+func TestValidateAgainst(t *testing.T) {
+	stored := runningExperiments() // dm-handoff-vs-inline running in phase 2
+	tests := []struct {
+		name  string
+		data  string
+		prune bool
+		want  []wantProblem // nil: valid
+	}{
+		{
+			name: "a stored layer the file does not declare",
+			data: `experiments:
+  - {key: new, flag: ttl, layer: wa-identity, traffic: 5, arms: {short: 50, long: 50}, control: long}
+`,
+		},
+		{
+			name:  "a stored layer that prune deletes",
+			prune: true,
+			data: `experiments:
+  - {key: new, flag: ttl, layer: wa-identity, traffic: 5, arms: {short: 50, long: 50}, control: long}
+`,
+			want: []wantProblem{{15, 34, "experiments[0].layer", `unknown layer "wa-identity"`}},
+		},
+		{
+			name: "the current phase, as exported",
+			data: `experiments:
+  - {key: dm-handoff-vs-inline, flag: dm, layer: cross-app-messaging, traffic: 20, arms: {"off": 34, handoff: 33, inline: 33}, control: "off", status: running, phase: 2}
+`,
+		},
+		{
+			name: "a phase that is no longer current",
+			data: `experiments:
+  - {key: dm-handoff-vs-inline, flag: dm, layer: cross-app-messaging, traffic: 20, arms: {"off": 34, handoff: 33, inline: 33}, control: "off", status: running, phase: 1}
+`,
+			want: []wantProblem{{15, 168, "experiments[0].phase", "experiment dm-handoff-vs-inline is in phase 2, not 1"}},
+		},
+		{
+			name: "a phase of a stored draft",
+			data: `experiments:
+  - {key: ttl-120, flag: ttl, layer: wa-identity, traffic: 5, arms: {long: 50, short: 50}, control: long, phase: 1}
+`,
+			want: []wantProblem{{15, 114, "experiments[0].phase", "experiment ttl-120 has not started"}},
+		},
+		{
+			name: "a new experiment that overfills a stored layer",
+			data: `experiments:
+  - {key: big, flag: ttl, layer: cross-app-messaging, traffic: 70, arms: {short: 50, long: 50}, control: long}
+`,
+			want: []wantProblem{{0, 0, "", "stored experiment dm-inline-composer (not in the file): traffic: layer cross-app-messaging is over-full"}},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			doc := mustParse(t, "ramp.yaml", []byte(experimentPreamble+tt.data))
+			// What apply validates: the file's flags and cohorts, then
+			// the stored ones it does not declare.
+			st := doc.Resolve(nil)
+			st.Flags = append(st.Flags, stored.State.Flags...)
+			st.Cohorts = append(st.Cohorts[:1:1], stored.State.Cohorts[1:]...)
+			err := doc.ValidateAgainst(&st, stored, tt.prune)
+			if tt.want == nil {
+				if err != nil {
+					t.Fatalf("ValidateAgainst: %v", err)
+				}
+				return
+			}
+			checkProblems(t, err, tt.want)
+		})
+	}
+}
