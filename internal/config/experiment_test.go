@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -756,5 +758,41 @@ func TestValidateAgainst(t *testing.T) {
 			}
 			checkProblems(t, err, tt.want)
 		})
+	}
+}
+
+// TestScenario loads the demo scenario: its experiments are the issue's,
+// running, and the file validates.
+func TestScenario(t *testing.T) {
+	data, err := os.ReadFile(filepath.Join("..", "..", "testdata", "scenario.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	doc, _, err := config.Load("scenario.yaml", data, nil)
+	if err != nil {
+		t.Fatalf("Load: %v", err)
+	}
+	if diff := cmp.Diff(issueLayers, doc.Layers()); diff != "" {
+		t.Errorf("layers mismatch (-want +got):\n%s", diff)
+	}
+	type summary struct {
+		Key, Flag, Layer, Control string
+		Traffic                   flags.Percent
+		Arms                      []experiment.Arm
+		Status                    experiment.Status
+	}
+	var got []summary
+	for _, e := range doc.Experiments() {
+		got = append(got, summary{e.Key, e.Flag, e.Layer, e.Control, e.Traffic, e.Arms, e.Status})
+	}
+	var want []summary
+	for _, e := range issueExperiments {
+		want = append(want, summary{e.Key, e.Flag, e.Layer, e.Control, e.Traffic, e.Arms, experiment.Running})
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("experiments mismatch (-want +got):\n%s", diff)
+	}
+	if diff := cmp.Diff(issueExperiments[0].Audience, doc.Experiments()[0].Audience); diff != "" {
+		t.Errorf("dm-handoff-vs-inline audience mismatch (-want +got):\n%s", diff)
 	}
 }
