@@ -796,3 +796,36 @@ func TestScenario(t *testing.T) {
 		t.Errorf("dm-handoff-vs-inline audience mismatch (-want +got):\n%s", diff)
 	}
 }
+
+// TestBrokenFile: the demo's broken file reports its experiment's problems
+// with the rest, each located.
+func TestBrokenFile(t *testing.T) {
+	data, err := os.ReadFile(filepath.Join("..", "..", "testdata", "broken.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	doc, err := config.ParsePartial("broken.yaml", data)
+	if doc == nil {
+		t.Fatalf("ParsePartial: %v", err)
+	}
+	st := doc.Resolve(nil)
+	err = doc.Validate(&st)
+	var ce *config.Error
+	if !errors.As(err, &ce) {
+		t.Fatalf("Validate = %v, want a *config.Error", err)
+	}
+	want := map[string]string{
+		"experiments[0].layer":   `unknown layer "cross-app-messagin"`,
+		"experiments[0].arms.of": `unknown arm "of"`,
+		"experiments[0].arms":    "weights sum to 90%, not 100",
+		"experiments[0].control": `control "maybe" is not an arm`,
+	}
+	for _, p := range ce.Problems {
+		if msg, ok := want[p.Path]; ok && strings.Contains(p.Message, msg) && p.Line > 0 {
+			delete(want, p.Path)
+		}
+	}
+	for path, msg := range want {
+		t.Errorf("no located problem %s: %s in\n%v", path, msg, err)
+	}
+}
