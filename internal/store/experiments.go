@@ -87,10 +87,12 @@ type storedArm struct {
 }
 
 // migrateExperiments creates the layers, experiments and
-// experiment_phases tables.
+// experiment_phases tables. It is idempotent (IF NOT EXISTS), so that a
+// database taken back to an earlier schema version by hand, as the
+// migration tests do, migrates again.
 func migrateExperiments(tx *gorm.DB, d *dialect) error {
 	return exec(tx,
-		fmt.Sprintf(`CREATE TABLE layers (
+		fmt.Sprintf(`CREATE TABLE IF NOT EXISTS layers (
 			key %[1]s PRIMARY KEY,
 			bucket_by TEXT NOT NULL DEFAULT '',
 			holdout INTEGER NOT NULL DEFAULT 0,
@@ -100,7 +102,7 @@ func migrateExperiments(tx *gorm.DB, d *dialect) error {
 			updated_at %[2]s NOT NULL,
 			updated_by TEXT NOT NULL
 		)`, d.text, d.timestamp),
-		fmt.Sprintf(`CREATE TABLE experiments (
+		fmt.Sprintf(`CREATE TABLE IF NOT EXISTS experiments (
 			key %[1]s PRIMARY KEY,
 			flag %[1]s NOT NULL,
 			layer %[1]s NOT NULL DEFAULT '',
@@ -119,8 +121,8 @@ func migrateExperiments(tx *gorm.DB, d *dialect) error {
 			updated_at %[2]s NOT NULL,
 			updated_by TEXT NOT NULL
 		)`, d.text, d.timestamp),
-		`CREATE INDEX experiments_flag ON experiments (flag)`,
-		fmt.Sprintf(`CREATE TABLE experiment_phases (
+		`CREATE INDEX IF NOT EXISTS experiments_flag ON experiments (flag)`,
+		fmt.Sprintf(`CREATE TABLE IF NOT EXISTS experiment_phases (
 			experiment_key %[1]s NOT NULL,
 			number INTEGER NOT NULL,
 			traffic INTEGER NOT NULL,
@@ -317,8 +319,18 @@ func loadExperiments(db *gorm.DB) ([]StoredExperiment, error) {
 // findExperiment reads one experiment with its phases, or returns a
 // *NotFoundError of kind "experiment".
 func findExperiment(db *gorm.DB, key string) (*StoredExperiment, error) {
+	return readExperiment(db, key, false)
+}
+
+// readExperiment reads one experiment with its phases, locking its row
+// with lock, or returns a *NotFoundError of kind "experiment".
+func readExperiment(db *gorm.DB, key string, lock bool) (*StoredExperiment, error) {
+	q := db
+	if lock {
+		q = forUpdate(db)
+	}
 	var rows []experimentRow
-	if err := db.Where("key = ?", key).Limit(1).Find(&rows).Error; err != nil {
+	if err := q.Where("key = ?", key).Limit(1).Find(&rows).Error; err != nil {
 		return nil, err
 	}
 	if len(rows) == 0 {
@@ -533,7 +545,7 @@ func (w *writeTx) writeLayerChange(c *LayerChange) error {
 // lockExperiment reads and locks an experiment's row and reads its
 // phases; nil when there is none.
 func lockExperiment(db *gorm.DB, key string) (*StoredExperiment, error) {
-	e, err := findExperiment(forUpdate(db), key)
+	e, err := readExperiment(db, key, true)
 	if errors.Is(err, ErrNotFound) {
 		return nil, nil
 	}
