@@ -673,6 +673,8 @@ type ExperimentEnv struct {
 	State *flags.State
 	Now   time.Time
 	Actor string
+	// Version is the moved experiment's stored version, before the move.
+	Version int64
 }
 
 // ExperimentMove describes a lifecycle change of one experiment for
@@ -715,7 +717,7 @@ func (s *Store) MoveExperiment(ctx context.Context, m ExperimentMove, actor stri
 			return &ConflictError{Kind: "experiment", Key: m.Key, Expected: m.BaseVersion, Actual: cur.Version,
 				UpdatedBy: cur.UpdatedBy, UpdatedAt: cur.UpdatedAt, Now: string(cur.Experiment.Status)}
 		}
-		env := &ExperimentEnv{State: &flags.State{}, Now: w.now, Actor: w.actor}
+		env := &ExperimentEnv{State: &flags.State{}, Now: w.now, Actor: w.actor, Version: cur.Version}
 		ls, err := loadLayers(w.db)
 		if err != nil {
 			return err
@@ -780,3 +782,14 @@ func cloneExperiment(e *experiment.Experiment) experiment.Experiment {
 // experiment they read (an apply planning a new phase) leave what they
 // read as it was.
 func CloneExperiment(e *experiment.Experiment) experiment.Experiment { return cloneExperiment(e) }
+
+// ExperimentsAndLayers returns every layer and experiment, with their
+// versions, as the apply's transaction sees them.
+func (t *ApplyTx) ExperimentsAndLayers() ([]StoredLayer, []StoredExperiment, error) {
+	ls, err := loadLayers(t.db)
+	if err != nil {
+		return nil, nil, err
+	}
+	es, err := loadExperiments(t.db)
+	return ls, es, err
+}
