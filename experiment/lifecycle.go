@@ -22,7 +22,7 @@ import (
 // are free) a traffic the layer cannot give. e is unchanged on error.
 func (e *Experiment) Start(l Layer, others []Experiment, now time.Time, actor string) error {
 	if e.Status != Draft && e.Status != "" {
-		return e.refuse("start", "it is %s; only a draft starts", e.Status)
+		return e.refuse("start", "it is %s; only a draft starts", e.status())
 	}
 	if err := checkChange(e.Key, e.Arms, e.Traffic); err != nil {
 		return err
@@ -171,15 +171,16 @@ func (e *Experiment) refuse(what, why string, args ...any) error {
 	return fmt.Errorf("experiment %s: cannot %s it: %s: %w", e.Key, what, fmt.Sprintf(why, args...), ErrLocked)
 }
 
-// status names the status, a draft when empty.
-func (e *Experiment) status() Status {
-	if e.Status == "" {
-		return Draft
+// status describes the status for a message: "a draft" (also when
+// empty), "running", "paused", "stopped".
+func (e *Experiment) status() string {
+	switch {
+	case e.Status == "" || e.Status == Draft:
+		return "a draft"
+	case (e.Status == Running || e.Status == Paused) && len(e.Phases) == 0:
+		return string(e.Status) + " without a phase"
 	}
-	if (e.Status == Running || e.Status == Paused) && len(e.Phases) == 0 {
-		return e.Status + " without a phase"
-	}
-	return e.Status
+	return string(e.Status)
 }
 
 // checkChange checks arms and traffic for Start and NewPhase: at least two
@@ -208,7 +209,7 @@ func checkChange(key string, arms []Arm, traffic flags.Percent) error {
 		}
 	}
 	if live < 2 {
-		return fmt.Errorf("experiment %s: %d arms of positive weight; an experiment compares at least 2: %w", key, live, ErrInvalid)
+		return fmt.Errorf("experiment %s: %d arm(s) of positive weight; an experiment compares at least 2: %w", key, live, ErrInvalid)
 	}
 	if sum != flags.Hundred {
 		return fmt.Errorf("experiment %s: arm weights sum to %s%%, not 100: %w", key, sum, ErrInvalid)

@@ -67,7 +67,7 @@ func (d *Document) experimentIndex(key string) int {
 
 // experimentProblems validates the layers and experiments the store would
 // hold with experiment.Validate and the file's phase numbers against the
-// stored ones, and checks that each shipped arm is an arm.
+// stored ones.
 func (d *Document) experimentProblems(resolved *flags.State, stored *ramp.Config, prune bool) []Problem {
 	var storedLayers []experiment.Layer
 	var storedExps []experiment.Experiment
@@ -93,6 +93,15 @@ func (d *Document) experimentProblems(resolved *flags.State, stored *ramp.Config
 		}
 		ps = d.checkPhase(ps, i, s)
 	}
+	for i := range exps {
+		// An experiment the file starts (status: running, or paused,
+		// without a stored phase) is checked as apply will have started
+		// it: in phase 1 with the declared traffic and arms, its buckets
+		// not yet taken.
+		if e := &exps[i]; (e.Status == experiment.Running || e.Status == experiment.Paused) && len(e.Phases) == 0 {
+			e.Phases = []experiment.Phase{{Number: 1, Traffic: e.Traffic, Arms: e.Arms}}
+		}
+	}
 	if !prune {
 		for _, l := range storedLayers {
 			if !slices.ContainsFunc(layers, func(x experiment.Layer) bool { return x.Key == l.Key }) {
@@ -105,13 +114,6 @@ func (d *Document) experimentProblems(resolved *flags.State, stored *ramp.Config
 			}
 		}
 	}
-	for i := range d.experiments {
-		e := &d.experiments[i]
-		path := index("experiments", i) + ".ship"
-		if d.expDecls[i].ship && !slices.ContainsFunc(e.Arms, func(a experiment.Arm) bool { return a.Variant == e.Shipped }) {
-			ps = d.appendLocated(ps, path, fmt.Sprintf("cannot ship %q: it is not an arm (have %s)", clip(e.Shipped), armNames(e.Arms)))
-		}
-	}
 	for _, p := range experiment.Validate(resolved, layers, exps) {
 		if p.Path == "" {
 			ps = append(ps, Problem{Message: p.Message})
@@ -121,9 +123,18 @@ func (d *Document) experimentProblems(resolved *flags.State, stored *ramp.Config
 			ps = append(ps, Problem{Path: rest, Message: name + ": " + p.Message})
 			continue
 		}
-		ps = d.appendLocated(ps, p.Path, p.Message)
+		ps = d.appendLocated(ps, filePath(p.Path), p.Message)
 	}
 	return ps
+}
+
+// filePath turns a path of experiment.Validate into the file's spelling:
+// the shipped arm is the ship field.
+func filePath(path string) string {
+	if rest, ok := strings.CutSuffix(path, ".shipped"); ok && strings.HasPrefix(rest, "experiments[") && !strings.Contains(rest, ".") {
+		return rest + ".ship"
+	}
+	return path
 }
 
 // checkPhase checks the phase number the i-th experiment states against
@@ -188,16 +199,4 @@ func (d *Document) storedOnly(path string, layers []experiment.Layer, exps []exp
 		return fmt.Sprintf("%s %s (not in the file)", list.what, key), strings.TrimPrefix(after[end+1:], "."), true
 	}
 	return "", "", false
-}
-
-// armNames lists arms' variants for messages.
-func armNames(arms []experiment.Arm) string {
-	if len(arms) == 0 {
-		return "none"
-	}
-	names := make([]string, len(arms))
-	for i, a := range arms {
-		names[i] = a.Variant
-	}
-	return strings.Join(names, ", ")
 }

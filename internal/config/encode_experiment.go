@@ -82,7 +82,7 @@ func (e *encoder) experiment(x *experiment.Experiment) *yaml.Node {
 	e.addStr(m, "salt", x.Salt)
 	if x.Status != "" {
 		add(m, "status", e.str(string(x.Status)))
-		m.Content[len(m.Content)-2].HeadComment = "the experiment's state when exported; change it with ramp experiments or here"
+		m.Content[len(m.Content)-2].HeadComment = "state when exported: apply moves the experiment to this status; phase is the phase then current"
 	}
 	if x.Shipped != "" {
 		add(m, "ship", e.str(x.Shipped))
