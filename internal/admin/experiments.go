@@ -256,12 +256,12 @@ type LockedError struct {
 }
 
 func (e *LockedError) Error() string {
-	where := ""
+	where, how := "", ""
 	if e.Where != "" {
-		where = e.Where + ": "
+		where, how = e.Where+": ", " (say phase: next for it in the file)"
 	}
-	return fmt.Sprintf("%sexperiment %s is %s in phase %d: its %s cannot change within a phase (units would change arm mid-phase and the phase's analysis would mix allocations); make the change a new phase",
-		where, e.Key, e.Status, e.Phase, strings.Join(e.Fields, ", "))
+	return fmt.Sprintf("%sexperiment %s is %s in phase %d: its %s cannot change within a phase (units would change arm mid-phase and the phase's analysis would mix allocations); make the change a new phase%s",
+		where, e.Key, e.Status, e.Phase, strings.Join(e.Fields, ", "), how)
 }
 
 // Is makes LockedError match ramp.ErrRefused.
