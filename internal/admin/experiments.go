@@ -260,8 +260,12 @@ func (e *LockedError) Error() string {
 	if e.Where != "" {
 		where, how = e.Where+": ", " (say phase: next for it in the file)"
 	}
-	return fmt.Sprintf("%sexperiment %s is %s in phase %d: its %s cannot change within a phase (units would change arm mid-phase and the phase's analysis would mix allocations); make the change a new phase%s",
-		where, e.Key, e.Status, e.Phase, strings.Join(e.Fields, ", "), how)
+	why := "units would change arm mid-phase and the phase's analysis would mix allocations"
+	if slices.Equal(e.Fields, []string{"traffic (lowered)"}) {
+		why = "units would leave the phase mid-way"
+	}
+	return fmt.Sprintf("%sexperiment %s is %s in phase %d: its %s cannot change within a phase (%s); make the change a new phase%s",
+		where, e.Key, e.Status, e.Phase, strings.Join(e.Fields, ", "), why, how)
 }
 
 // Is makes LockedError match ramp.ErrRefused.
