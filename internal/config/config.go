@@ -366,7 +366,8 @@ func (d *Document) isDamaged(path string) bool {
 // path names something the file does not spell out, such as a missing
 // defaultVariant, it returns the position of the nearest enclosing value
 // that the file does contain. A scalar is located at its value, a mapping or
-// list at its key.
+// list at its key. An index may also pick an ordered mapping's entry by
+// position (experiments[0].arms[1] is the second arm).
 func (d *Document) Locate(path string) (line, column int) {
 	n := locate(d.root, path)
 	if n == nil {

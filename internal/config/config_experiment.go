@@ -120,7 +120,10 @@ func (d *Document) experimentProblems(resolved *flags.State, stored *ramp.Config
 			continue
 		}
 		if name, rest, ok := d.storedOnly(p.Path, layers, exps); ok {
-			ps = append(ps, Problem{Path: rest, Message: name + ": " + p.Message})
+			if rest != "" {
+				name += ": " + rest
+			}
+			ps = append(ps, Problem{Message: name + ": " + p.Message})
 			continue
 		}
 		ps = d.appendLocated(ps, filePath(p.Path), p.Message)

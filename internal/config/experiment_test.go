@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -683,5 +685,147 @@ func checkProblems(t *testing.T, err error, want []wantProblem) {
 	}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("problems mismatch (-want +got):\n%s\nerror:\n%v", diff, err)
+	}
+}
+
+// TestValidateAgainst validates files against a stored configuration:
+// stored layers and experiments the file does not declare, the stored
+// lifecycle of the ones it does, and the phase numbers it states.
+func TestValidateAgainst(t *testing.T) {
+	stored := runningExperiments() // dm-handoff-vs-inline running in phase 2
+	tests := []struct {
+		name  string
+		data  string
+		prune bool
+		want  []wantProblem // nil: valid
+	}{
+		{
+			name: "a stored layer the file does not declare",
+			data: `experiments:
+  - {key: new, flag: ttl, layer: wa-identity, traffic: 5, arms: {short: 50, long: 50}, control: long}
+`,
+		},
+		{
+			name:  "a stored layer that prune deletes",
+			prune: true,
+			data: `experiments:
+  - {key: new, flag: ttl, layer: wa-identity, traffic: 5, arms: {short: 50, long: 50}, control: long}
+`,
+			want: []wantProblem{{15, 34, "experiments[0].layer", `unknown layer "wa-identity"`}},
+		},
+		{
+			name: "the current phase, as exported",
+			data: `experiments:
+  - {key: dm-handoff-vs-inline, flag: dm, layer: cross-app-messaging, traffic: 20, arms: {"off": 34, handoff: 33, inline: 33}, control: "off", status: running, phase: 2}
+`,
+		},
+		{
+			name: "a phase that is no longer current",
+			data: `experiments:
+  - {key: dm-handoff-vs-inline, flag: dm, layer: cross-app-messaging, traffic: 20, arms: {"off": 34, handoff: 33, inline: 33}, control: "off", status: running, phase: 1}
+`,
+			want: []wantProblem{{15, 168, "experiments[0].phase", "experiment dm-handoff-vs-inline is in phase 2, not 1"}},
+		},
+		{
+			name: "a phase of a stored draft",
+			data: `experiments:
+  - {key: ttl-120, flag: ttl, layer: wa-identity, traffic: 5, arms: {long: 50, short: 50}, control: long, phase: 1}
+`,
+			want: []wantProblem{{15, 114, "experiments[0].phase", "experiment ttl-120 has not started"}},
+		},
+		{
+			name: "a new experiment that overfills a stored layer",
+			data: `experiments:
+  - {key: big, flag: ttl, layer: cross-app-messaging, traffic: 70, arms: {short: 50, long: 50}, control: long}
+`,
+			want: []wantProblem{{0, 0, "", "stored experiment dm-inline-composer (not in the file): traffic: layer cross-app-messaging is over-full"}},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			doc := mustParse(t, "ramp.yaml", []byte(experimentPreamble+tt.data))
+			// What apply validates: the file's flags and cohorts, then
+			// the stored ones it does not declare.
+			st := doc.Resolve(nil)
+			st.Flags = append(st.Flags, stored.State.Flags...)
+			st.Cohorts = append(st.Cohorts[:1:1], stored.State.Cohorts[1:]...)
+			err := doc.ValidateAgainst(&st, stored, tt.prune)
+			if tt.want == nil {
+				if err != nil {
+					t.Fatalf("ValidateAgainst: %v", err)
+				}
+				return
+			}
+			checkProblems(t, err, tt.want)
+		})
+	}
+}
+
+// TestScenario loads the demo scenario: its experiments are the issue's,
+// running, and the file validates.
+func TestScenario(t *testing.T) {
+	data, err := os.ReadFile(filepath.Join("..", "..", "testdata", "scenario.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	doc, _, err := config.Load("scenario.yaml", data, nil)
+	if err != nil {
+		t.Fatalf("Load: %v", err)
+	}
+	if diff := cmp.Diff(issueLayers, doc.Layers()); diff != "" {
+		t.Errorf("layers mismatch (-want +got):\n%s", diff)
+	}
+	type summary struct {
+		Key, Flag, Layer, Control string
+		Traffic                   flags.Percent
+		Arms                      []experiment.Arm
+		Status                    experiment.Status
+	}
+	var got []summary
+	for _, e := range doc.Experiments() {
+		got = append(got, summary{e.Key, e.Flag, e.Layer, e.Control, e.Traffic, e.Arms, e.Status})
+	}
+	var want []summary
+	for _, e := range issueExperiments {
+		want = append(want, summary{e.Key, e.Flag, e.Layer, e.Control, e.Traffic, e.Arms, experiment.Running})
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("experiments mismatch (-want +got):\n%s", diff)
+	}
+	if diff := cmp.Diff(issueExperiments[0].Audience, doc.Experiments()[0].Audience); diff != "" {
+		t.Errorf("dm-handoff-vs-inline audience mismatch (-want +got):\n%s", diff)
+	}
+}
+
+// TestBrokenFile: the demo's broken file reports its experiment's problems
+// with the rest, each located.
+func TestBrokenFile(t *testing.T) {
+	data, err := os.ReadFile(filepath.Join("..", "..", "testdata", "broken.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	doc, err := config.ParsePartial("broken.yaml", data)
+	if doc == nil {
+		t.Fatalf("ParsePartial: %v", err)
+	}
+	st := doc.Resolve(nil)
+	err = doc.Validate(&st)
+	var ce *config.Error
+	if !errors.As(err, &ce) {
+		t.Fatalf("Validate = %v, want a *config.Error", err)
+	}
+	want := map[string]string{
+		"experiments[0].layer":   `unknown layer "cross-app-messagin"`,
+		"experiments[0].arms.of": `unknown arm "of"`,
+		"experiments[0].arms":    "weights sum to 90%, not 100",
+		"experiments[0].control": `control "maybe" is not an arm`,
+	}
+	for _, p := range ce.Problems {
+		if msg, ok := want[p.Path]; ok && strings.Contains(p.Message, msg) && p.Line > 0 {
+			delete(want, p.Path)
+		}
+	}
+	for path, msg := range want {
+		t.Errorf("no located problem %s: %s in\n%v", path, msg, err)
 	}
 }
