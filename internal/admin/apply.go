@@ -48,11 +48,18 @@ type ApplyResult struct {
 	// Imported lists the cohorts whose lists imports set and that keep
 	// members the file does not list.
 	Imported []ImportedList `json:"imported,omitempty"`
+	// Experiments are the layers and experiments created, updated or
+	// deleted, ExperimentNotes the statuses left as stored
+	// (apply_experiments.go).
+	Experiments     []ExperimentChange `json:"experiments,omitempty"`
+	ExperimentNotes []ExperimentNote   `json:"experimentNotes,omitempty"`
 }
 
 // Changed reports whether the apply changes anything: a cohort, a flag or
 // a rollout plan.
-func (r *ApplyResult) Changed() bool { return len(r.Changes) > 0 || len(r.Rollouts) > 0 }
+func (r *ApplyResult) Changed() bool {
+	return len(r.Changes) > 0 || len(r.Rollouts) > 0 || len(r.Experiments) > 0
+}
 
 // The actions of a ProgressNote.
 const (
@@ -120,7 +127,9 @@ func (s *Service) Apply(ctx context.Context, req ApplyRequest) (*ApplyResult, er
 	err := s.db().ApplyFunc(ctx, Actor(ctx), req.DryRun, func(tx *store.ApplyTx) (*store.Changes, error) {
 		var ch *store.Changes
 		var err error
-		res, ch, err = plan(tx, &req)
+		if res, ch, err = plan(tx, &req); err == nil {
+			ch, err = s.withExperiments(ctx, tx, &req, res, ch)
+		}
 		return ch, err
 	})
 	if err != nil {
@@ -139,7 +148,7 @@ func plan(tx *store.ApplyTx, req *ApplyRequest) (*ApplyResult, *store.Changes, e
 	}
 	current := &cat.State
 	desired := doc.Resolve(current)
-	if err := doc.Validate(validationState(current, &desired, req.Prune)); err != nil {
+	if err := doc.ValidateAgainst(validationState(current, &desired, req.Prune), &cat, req.Prune); err != nil {
 		return nil, nil, err
 	}
 	imported, err := tx.Imported()

@@ -121,7 +121,7 @@ func applyRun(ctx context.Context, opts *applyOptions) error {
 			return fmt.Errorf("%w (ramp rollout rollback %s --to STAGE)", err, live.Flag)
 		}
 		if err != nil {
-			return err
+			return experimentApplyHint(err) // experiments_apply.go
 		}
 		if format != formatTable {
 			return writeData(io.Out, format, res)
@@ -187,6 +187,7 @@ func printApply(io *IOStreams, res *admin.ApplyResult) {
 		}
 		fmt.Fprintln(w, line)
 	}
+	printApplyExperiments(io, res) // experiments_apply.go
 	for _, n := range res.Progress {
 		if n.Action == admin.ProgressKept {
 			fmt.Fprintf(io.ErrOut, "note: rollout %s stays %s; the file says %s, which apply never applies to an existing plan (move it with ramp rollout advance or rollback)\n",

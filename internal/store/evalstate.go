@@ -82,6 +82,7 @@ func loadConfig(db *gorm.DB) (ramp.Config, error) {
 		return c, err
 	}
 	c.Rollouts, err = loadRollouts(db)
+	err = withExperiments(db, &c, err) // layers and experiments: experiments.go
 	return c, err
 }
 

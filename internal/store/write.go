@@ -63,6 +63,9 @@ type Changes struct {
 	// Members. A changed cohort with a non-nil Members and no entry here
 	// has its list replaced.
 	Members map[string]ListEdit
+	// Experiments are the changes to layers and experiments, written
+	// last (experiments.go).
+	Experiments *ExperimentChanges
 }
 
 // MaxAuditIDs is how many of the ids an apply adds to or removes from a
@@ -178,7 +181,7 @@ func (w *writeTx) applyChanges(ch *Changes) error {
 			}
 		}
 	}
-	return nil
+	return w.applyExperiments(ch.Experiments)
 }
 
 // setCreatedProgress gives a plan the apply has just created the progress
