@@ -366,6 +366,9 @@ func (s *Snapshot) pick(f *compiledFlag, r *compiledRule, ctx map[string]any, tr
 func unitBucket(v bucket.Version, bucketBy, salt string, ctx map[string]any, tr trace, i int) (uint32, ErrorCode, string) {
 	attr, val := bucketingValue(bucketBy, ctx)
 	if val == nil {
+		if i >= 0 {
+			return 0, ErrTargetingKeyMissing, "a rule with a bucket sample needs a targetingKey"
+		}
 		return 0, ErrTargetingKeyMissing, "a percentage rollout needs a targetingKey"
 	}
 	var pos uint32
