@@ -62,10 +62,11 @@ type Decision struct {
 func (d *Decision) IsError() bool { return d.ErrorCode != "" }
 
 // Metadata returns the decision's flag metadata in the OpenFeature sense:
-// only strings, numbers and booleans. It names the matched rule, the
-// experiment, phase and arm when a running experiment decided, and the
-// versions; it reveals nothing about other users (no split boundaries, no
-// cohort contents).
+// only strings, numbers and booleans. It names the matched rule; when a
+// rule with an experiment Origin served a variant, the experiment
+// ("experiment", its key), the phase ("phase", an integer) and the arm
+// ("arm", the variant served); and the versions. It reveals nothing
+// about other users (no split boundaries, no cohort contents).
 func (d *Decision) Metadata() map[string]any {
 	m := map[string]any{}
 	if d.Rule >= 0 {
@@ -74,7 +75,10 @@ func (d *Decision) Metadata() map[string]any {
 			m["rule"] = d.RuleName
 		}
 	}
-	if o := d.Origin; o != nil && o.Kind == OriginExperiment && o.Phase > 0 {
+	if o := d.Origin; o != nil && o.Kind == OriginExperiment && o.Phase > 0 && !d.IsError() {
+		// The arm is the variant served: an experiment rule's allocation
+		// serves every arm of the phase, so the rule cannot name one. A
+		// stopped experiment's shipped rule (phase 0) runs no experiment.
 		m["experiment"], m["phase"], m["arm"] = o.Key, o.Phase, d.Variant
 	}
 	if d.FlagVersion != 0 {

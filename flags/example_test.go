@@ -82,3 +82,44 @@ func ExampleDiff() {
 	}
 	// Output: update flag a [description]
 }
+
+// A running experiment reaches the engine as a rule: its share of the
+// layer is a sample (a bucket set under the layer's salt), its arms an
+// allocation (a table under the experiment's own salt), and its origin
+// names it in decisions' metadata.
+func ExampleAllocation() {
+	st := flags.State{Flags: []flags.Flag{{
+		Key: "ig-dm-via-whatsapp", Type: flags.String, Enabled: true, Bucketing: bucket.V1,
+		Variants:       []flags.Variant{{Key: "off", Value: "off"}, {Key: "handoff", Value: "handoff"}, {Key: "inline", Value: "inline"}},
+		DefaultVariant: "off",
+		Rules: []flags.Rule{{
+			Sample: &flags.Sample{BucketBy: "accountCenterId", Salt: "layer-cross-app-messaging",
+				Buckets: []flags.BucketRange{{From: 0, To: 1000}, {From: 9000, To: 10000}}},
+			Allocation: &flags.Allocation{BucketBy: "accountCenterId", Salt: "experiment-dm-handoff-vs-inline",
+				Ranges: []flags.VariantRange{{From: 0, To: 3400, Variant: "off"}, {From: 3400, To: 5900, Variant: "handoff"},
+					{From: 5900, To: 6700, Variant: "off"}, {From: 6700, To: 9200, Variant: "inline"}, {From: 9200, To: 10000, Variant: "off"}}},
+			Origin: &flags.Origin{Kind: flags.OriginExperiment, Key: "dm-handoff-vs-inline", Phase: 2, Unit: "accountCenterId"},
+		}},
+	}}}
+	snap, err := flags.Compile(st, 1)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	// ac-9: layer bucket 9911 (in the sample), arm bucket 4266 (handoff).
+	d := snap.Evaluate("ig-dm-via-whatsapp", map[string]any{"targetingKey": "u-1", "accountCenterId": "ac-9"})
+	md := d.Metadata()
+	fmt.Println(d.Variant, d.Reason, md["experiment"], md["phase"], md["arm"])
+	// ac-0: layer bucket 8362, outside the sample: the rule does not match.
+	d = snap.Evaluate("ig-dm-via-whatsapp", map[string]any{"targetingKey": "u-1", "accountCenterId": "ac-0"})
+	fmt.Println(d.Variant, d.Reason, d.Origin == nil)
+	// Output:
+	// handoff SPLIT dm-handoff-vs-inline 2 handoff
+	// off DEFAULT true
+}
+
+func ExampleSample_Contains() {
+	s := flags.Sample{Salt: "layer-checkout", Buckets: []flags.BucketRange{{From: 0, To: 500}, {From: 2000, To: 2500}}}
+	fmt.Println(s.Size(), s.Contains(499), s.Contains(500), s.Contains(2000))
+	// Output: 1000 true false true
+}

@@ -5,7 +5,8 @@ package flags
 type Explanation struct {
 	Decision Decision   `json:"-"`
 	Steps    []RuleStep `json:"rules"`
-	// Bucketing is set when a percentage split was consulted.
+	// Bucketing is set when a percentage split or an allocation was
+	// consulted: for an allocation, its salt and the unit's arm bucket.
 	Bucketing *BucketingTrace `json:"bucketing,omitempty"`
 	// Samples holds the placement of each rule sample consulted (an
 	// experiment's share of its layer), by rule index.
@@ -35,6 +36,11 @@ type BucketingTrace struct {
 // SampleTrace is where a unit fell on a rule sample's scale.
 type SampleTrace struct {
 	Rule int `json:"rule"`
+	// Origin is the rule's Origin (an experiment's, for the rules an
+	// experiment adds), so that an explanation can name the experiment a
+	// unit fell outside of; nil for the flag's own rules. It is shared
+	// with the snapshot and must not be modified.
+	Origin *Origin `json:"origin,omitempty"`
 	BucketingTrace
 	// In reports whether the bucket is in the sample's set.
 	In bool `json:"in"`
@@ -61,11 +67,9 @@ func (e explainer) placed(i int, attr, key, salt string, position, b uint32) {
 		e.ex.Bucketing = &bt
 		return
 	}
-	in := false
-	if sm := e.f.rules[i].sample; sm != nil {
-		in = inRanges(sm.buckets, b)
-	}
-	e.ex.Samples = append(e.ex.Samples, SampleTrace{Rule: i, BucketingTrace: bt, In: in})
+	r := &e.f.rules[i]
+	in := r.sample != nil && inRanges(r.sample.buckets, b)
+	e.ex.Samples = append(e.ex.Samples, SampleTrace{Rule: i, Origin: r.origin, BucketingTrace: bt, In: in})
 }
 
 // Explain evaluates like Evaluate and records why. It is meant for people

@@ -100,7 +100,9 @@ type Origin struct {
 	Kind string `json:"kind"`
 	// Key is the rollout's flag or the experiment's key.
 	Key string `json:"key"`
-	// Part is the rollout stage or the experiment arm.
+	// Part is the rollout stage. Experiment rules leave it empty: their
+	// allocation serves every arm of the phase, and the arm of a decision
+	// is the variant it served (Decision.Metadata names it so).
 	Part string `json:"part"`
 	// Phase is the experiment phase (from 1); 0 for rollouts.
 	Phase int `json:"phase,omitempty"`
@@ -111,7 +113,8 @@ type Origin struct {
 }
 
 // OriginExperiment is the Origin.Kind of the rules a running experiment
-// adds: Key is the experiment, Phase its phase and Part the arm.
+// adds: Key is the experiment, Phase its phase and Unit the attribute its
+// layer buckets by; the arm is the variant the rule serves.
 const OriginExperiment = "experiment"
 
 // BucketRange is the half-open range of buckets [From, To) on the

@@ -9,9 +9,11 @@ import (
 )
 
 // FuzzEvaluate feeds arbitrary JSON evaluation contexts (as OFREP bodies
-// carry them) to every scenario flag through every typed look-up: the engine
-// must never panic, must answer every look-up with a reason, and must return
-// the caller's default whenever it reports an error.
+// carry them) to every scenario flag, and to an experiment's flag (a rule
+// with a sample and an allocation), through every typed look-up: the engine
+// must never panic, must answer every look-up with a reason, must return
+// the caller's default whenever it reports an error, and must name the arm
+// it served in an experiment decision's metadata.
 func FuzzEvaluate(f *testing.F) {
 	seeds := []string{
 		`{"targetingKey":"u1","region":"US","appVersion":"301.0.0"}`,
@@ -25,11 +27,19 @@ func FuzzEvaluate(f *testing.F) {
 		`[]`,
 		`null`,
 		`{"targetingKey":"\u0000\uffff","region":"\u00dcS","appVersion":"v99999999999999999999.0.0"}`,
+		`{"region":"CA","appVersion":"301.0.0","accountCenterId":"ac-3"}`,
+		`{"region":"US","appVersion":"301.0.0","accountCenterId":33}`,
+		`{"region":"US","appVersion":"301.0.0","accountCenterId":-9007199254740993}`,
+		`{"region":"CA","appVersion":"301.0.0","accountCenterId":"","targetingKey":""}`,
 	}
 	for _, s := range seeds {
 		f.Add([]byte(s))
 	}
-	snap, err := flags.Compile(scenario(), 1)
+	st := scenario()
+	exp := experimentFlag(expBuckets, expTable)
+	exp.Key = "dm-experiment"
+	st.Flags = append(st.Flags, exp)
+	snap, err := flags.Compile(st, 1)
 	if err != nil {
 		f.Fatal(err)
 	}
@@ -58,6 +68,9 @@ func FuzzEvaluate(f *testing.F) {
 			}
 			if x, d := snap.Float(key, -7.5, ctx); d.IsError() && x != -7.5 {
 				t.Fatalf("%s: Float error without the caller's default", key)
+			}
+			if o := d.Origin; o != nil && o.Kind == flags.OriginExperiment && !d.IsError() && d.Metadata()["arm"] != d.Variant {
+				t.Fatalf("%s: experiment decision serves %s, metadata %v", key, d.Variant, d.Metadata())
 			}
 			_, _ = snap.Object(key, nil, ctx)
 			ex := snap.Explain(key, ctx)

@@ -302,8 +302,11 @@ func (s *Snapshot) decide(d *Decision, f *compiledFlag, ctx map[string]any, tr t
 		if tr != nil && len(r.matchers) > 0 {
 			tr.rule(i, true, "conditions hold")
 		}
+		var unitAttr string // the sample's unit, reused by an allocation by the same attribute
+		var unitVal any
 		if sm := r.sample; sm != nil {
-			b, code, detail := unitBucket(f.bucketing, sm.bucketBy, sm.salt, ctx, tr, i)
+			unitAttr, unitVal = bucketingValue(sm.bucketBy, ctx)
+			b, code, detail := placeUnit(f.bucketing, unitAttr, unitVal, sm.salt, tr, i)
 			if code != "" {
 				errorDecision(d, code, detail)
 				return
@@ -326,7 +329,7 @@ func (s *Snapshot) decide(d *Decision, f *compiledFlag, ctx map[string]any, tr t
 			d.Value, d.Variant, d.Reason = f.values[r.serve], f.names[r.serve], ReasonTargetingMatch
 			return
 		}
-		v, code, detail := s.pick(f, r, ctx, tr)
+		v, code, detail := s.pick(f, r, ctx, tr, unitAttr, unitVal)
 		if code != "" {
 			errorDecision(d, code, detail)
 			return
@@ -341,13 +344,23 @@ func (s *Snapshot) decide(d *Decision, f *compiledFlag, ctx map[string]any, tr t
 }
 
 // pick places the context's unit on the rule's scale (the flag's, or the
-// allocation's own) and returns the variant of the range it falls in.
-func (s *Snapshot) pick(f *compiledFlag, r *compiledRule, ctx map[string]any, tr trace) (int, ErrorCode, string) {
+// allocation's own) and returns the variant of the range it falls in. An
+// allocation that buckets by the same attribute as the rule's sample
+// reuses the unit the sample found (sampleAttr, sampleVal), without
+// looking the context up again.
+func (s *Snapshot) pick(f *compiledFlag, r *compiledRule, ctx map[string]any, tr trace, sampleAttr string, sampleVal any) (int, ErrorCode, string) {
 	by, salt := f.bucketBy, f.salt
 	if r.allocated {
 		by, salt = r.splitBy, r.splitSalt
 	}
-	b, code, detail := unitBucket(f.bucketing, by, salt, ctx, tr, -1)
+	var attr string
+	var val any
+	if r.allocated && r.sample != nil && by == r.sample.bucketBy {
+		attr, val = sampleAttr, sampleVal
+	} else {
+		attr, val = bucketingValue(by, ctx)
+	}
+	b, code, detail := placeUnit(f.bucketing, attr, val, salt, tr, -1)
 	if code != "" {
 		return 0, code, detail
 	}
@@ -360,12 +373,15 @@ func (s *Snapshot) pick(f *compiledFlag, r *compiledRule, ctx map[string]any, tr
 	return 0, ErrGeneral, "percentage split does not cover bucket"
 }
 
-// unitBucket returns the bucket of the context's unit (its bucketBy
-// attribute, else targetingKey) under salt. It reports the placement to tr:
-// as a sample of rule i, or as the split when i is -1.
-func unitBucket(v bucket.Version, bucketBy, salt string, ctx map[string]any, tr trace, i int) (uint32, ErrorCode, string) {
-	attr, val := bucketingValue(bucketBy, ctx)
+// placeUnit returns the bucket under salt of a unit found by
+// bucketingValue (attribute attr, value val; nil when the context has
+// none). It reports the placement to tr: as a sample of rule i, or as the
+// split when i is -1.
+func placeUnit(v bucket.Version, attr string, val any, salt string, tr trace, i int) (uint32, ErrorCode, string) {
 	if val == nil {
+		if i >= 0 {
+			return 0, ErrTargetingKeyMissing, "a rule with a bucket sample needs a targetingKey"
+		}
 		return 0, ErrTargetingKeyMissing, "a percentage rollout needs a targetingKey"
 	}
 	var pos uint32

@@ -53,7 +53,8 @@ func (ps *problems) add(path, format string, args ...any) {
 // Validate checks a whole configuration and reports every problem at once,
 // as a *ValidationError, or nil when the state is sound: keys well formed and
 // unique, variants typed as their flag, rules naming known variants, cohorts
-// and regions, rollouts summing to 100%, conditions well formed.
+// and regions, rollouts summing to 100%, conditions well formed, samples
+// and allocations with usable salts and sound bucket ranges.
 func (st *State) Validate() error {
 	var ps problems
 	cohortKeys := make(map[string]bool, len(st.Cohorts))
@@ -200,7 +201,7 @@ func validateFlag(ps *problems, path string, f *Flag, cohortKeys map[string]bool
 		case forms > 1:
 			ps.add(rp, "a rule has one of serve, rollout and allocation, not several")
 		case forms == 0:
-			ps.add(rp, "a rule needs serve (one variant) or rollout (a percentage split)")
+			ps.add(rp, "a rule needs serve (one variant), rollout (a percentage split) or allocation (a bucket table)")
 		case r.Serve != "":
 			if !variants[r.Serve] {
 				ps.add(rp+".serve", "unknown variant %q (have %s)", r.Serve, variantList(f))
@@ -232,7 +233,8 @@ func validateFlag(ps *problems, path string, f *Flag, cohortKeys map[string]bool
 }
 
 // validateSample checks a rule sample: a usable salt and sorted,
-// non-empty, non-overlapping ranges on the bucket scale.
+// non-empty, non-overlapping ranges on the bucket scale. An empty set is
+// sound: the rule then matches no unit.
 func validateSample(ps *problems, path string, sm *Sample) {
 	validateSalt(ps, path+".salt", sm.Salt)
 	var last uint32
@@ -240,33 +242,44 @@ func validateSample(ps *problems, path string, sm *Sample) {
 		bp := fmt.Sprintf("%s.buckets[%d]", path, k)
 		switch {
 		case br.From >= br.To:
-			ps.add(bp, "empty range %d..%d", br.From, br.To)
+			ps.add(bp, "empty range %d..%d (a range is half-open: from < to)", br.From, br.To)
 		case br.To > bucket.Scale:
-			ps.add(bp, "range %d..%d goes beyond bucket %d", br.From, br.To, bucket.Scale)
+			ps.add(bp, "range %d..%d goes beyond the last bucket (%d)", br.From, br.To, bucket.Scale-1)
 		case k > 0 && br.From < last:
-			ps.add(bp, "range %d..%d overlaps or precedes the one before it", br.From, br.To)
+			ps.add(bp, "range %d..%d overlaps or precedes the one before it (ranges are sorted and disjoint)", br.From, br.To)
 		}
-		last = br.To
+		last = max(last, br.To)
 	}
 }
 
 // validateAllocation checks an allocation table: known variants and
-// ranges that cover the bucket scale exactly, in order.
+// non-empty ranges that cover the bucket scale exactly, in order.
 func validateAllocation(ps *problems, path string, a *Allocation, f *Flag, variants map[string]bool) {
 	validateSalt(ps, path+".salt", a.Salt)
+	if len(a.Ranges) == 0 {
+		ps.add(path+".ranges", "an allocation needs ranges covering buckets 0..%d", bucket.Scale)
+		return
+	}
 	var next uint32
 	for k, vr := range a.Ranges {
 		rp := fmt.Sprintf("%s.ranges[%d]", path, k)
 		if !variants[vr.Variant] {
 			ps.add(rp+".variant", "unknown variant %q (have %s)", vr.Variant, variantList(f))
 		}
-		if vr.From != next || vr.To <= vr.From {
-			ps.add(rp, "range %d..%d does not continue from bucket %d", vr.From, vr.To, next)
+		switch {
+		case vr.From >= vr.To:
+			ps.add(rp, "empty range %d..%d (a range is half-open: from < to)", vr.From, vr.To)
+		case vr.To > bucket.Scale:
+			ps.add(rp, "range %d..%d goes beyond the last bucket (%d)", vr.From, vr.To, bucket.Scale-1)
+		case vr.From > next:
+			ps.add(rp, "gap: buckets %d..%d belong to no range", next, vr.From)
+		case vr.From < next:
+			ps.add(rp, "range %d..%d overlaps the one before it, which ends at %d", vr.From, vr.To, next)
 		}
-		next = vr.To
+		next = max(next, vr.To)
 	}
-	if next != bucket.Scale {
-		ps.add(path+".ranges", "ranges end at bucket %d, not %d", next, bucket.Scale)
+	if next < bucket.Scale {
+		ps.add(path+".ranges", "gap: buckets %d..%d belong to no range", next, bucket.Scale)
 	}
 }
 

@@ -10,6 +10,18 @@
 // ramp.snapshot/v1 (readers ignore fields they do not know, so older
 // readers read newer documents, treating them as they always did).
 //
+// Rules travel as flags.Rule encodes them, with their sample (a bucket set
+// under a salt of its own), their allocation (a bucket table) and their
+// origin (what added the rule: a rollout stage, an experiment and its
+// phase). Readers need no notion of an experiment to decide one: a sample
+// and an allocation are evaluated like any rule (docs/bucketing.md).
+// These fields were added to ramp.snapshot/v1 too, with one caveat for
+// readers built before them: such a reader refuses a document with an
+// allocation (the rule has neither serve nor rollout, and fails
+// validation), keeping the snapshot it holds, but it would ignore a sample
+// on a rule that serves one variant or a rollout, and so serve that rule
+// to its whole audience.
+//
 // # Versions and epochs
 //
 // A document's version only grows within one database. Its epoch names that

@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/google/go-cmp/cmp"
+
 	"github.com/ramp-flags/ramp/cohorts"
 	"github.com/ramp-flags/ramp/flags"
 	"github.com/ramp-flags/ramp/flags/bucket"
@@ -36,7 +38,80 @@ func state() flags.State {
 				Variants: []flags.Variant{{Key: "a", Value: map[string]any{"cols": 2.0}}}, DefaultVariant: "a"},
 			{Key: "weight", Type: flags.Float, Enabled: true, Bucketing: bucket.V1,
 				Variants: []flags.Variant{{Key: "x", Value: 0.25}}, DefaultVariant: "x"},
+			experimentFlag(),
 		},
+	}
+}
+
+// experimentFlag is a flag as the control plane composes a running
+// experiment into it: a rule with a sample of its layer, an arm table under
+// the experiment's salt whose arms own several ranges, and an origin.
+func experimentFlag() flags.Flag {
+	return flags.Flag{Key: "dm", Type: flags.String, Enabled: true, Bucketing: bucket.V1, BucketBy: "accountCenterId",
+		Variants:       []flags.Variant{{Key: "off", Value: "off"}, {Key: "handoff", Value: "handoff"}, {Key: "inline", Value: "inline"}},
+		DefaultVariant: "off",
+		Rules: []flags.Rule{
+			{
+				Name:    "experiment:dm-handoff-vs-inline",
+				Regions: []string{"US", "FR"},
+				Sample: &flags.Sample{BucketBy: "accountCenterId", Salt: "layer-cross-app-messaging",
+					Buckets: []flags.BucketRange{{From: 0, To: 1000}, {From: 4000, To: 4500}, {From: 9000, To: 10000}}},
+				Allocation: &flags.Allocation{BucketBy: "accountCenterId", Salt: "experiment-dm-handoff-vs-inline",
+					Ranges: []flags.VariantRange{
+						{From: 0, To: 3400, Variant: "off"}, {From: 3400, To: 5900, Variant: "handoff"}, {From: 5900, To: 6700, Variant: "off"},
+						{From: 6700, To: 9200, Variant: "inline"}, {From: 9200, To: 10000, Variant: "off"},
+					}},
+				Origin: &flags.Origin{Kind: flags.OriginExperiment, Key: "dm-handoff-vs-inline", Phase: 2, Unit: "accountCenterId"},
+			},
+			{Name: "stage", Regions: []string{"FR"}, Sample: &flags.Sample{Salt: "layer-other", Buckets: []flags.BucketRange{{From: 0, To: 5000}}},
+				Serve: "handoff", Origin: &flags.Origin{Kind: "rollout", Key: "dm", Part: "fr-50"}},
+		}}
+}
+
+// TestRulesRoundTrip: a rule's sample, allocation and origin (with its
+// phase and unit) come back from the wire exactly as they went, so a
+// provider decides experiments, and names them, without knowing of them.
+func TestRulesRoundTrip(t *testing.T) {
+	st := state()
+	b, err := wire.Marshal(&st, 9)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, _, err := wire.Unmarshal(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, _ := st.Flag("dm")
+	back, ok := got.Flag("dm")
+	if !ok {
+		t.Fatal("flag dm lost")
+	}
+	if diff := cmp.Diff(want.Rules, back.Rules); diff != "" {
+		t.Errorf("rules changed on the wire (-sent +received):\n%s", diff)
+	}
+	for _, field := range []string{`"sample":`, `"allocation":`, `"origin":`, `"phase":2`, `"unit":"accountCenterId"`, `"buckets":[{"from":0,"to":1000}`} {
+		if !strings.Contains(string(b), field) {
+			t.Errorf("document lacks %s", field)
+		}
+	}
+	snap, err := wire.Decode(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	experiments := 0
+	for i := range 5000 {
+		d := snap.Evaluate("dm", map[string]any{"targetingKey": "u", "region": "US", "accountCenterId": fmt.Sprintf("ac-%d", i)})
+		if d.Rule != 0 {
+			continue
+		}
+		experiments++
+		md := d.Metadata()
+		if md["experiment"] != "dm-handoff-vs-inline" || md["phase"] != 2 || md["arm"] != d.Variant || d.Origin.Unit != "accountCenterId" {
+			t.Fatalf("decoded experiment decision: %+v, metadata %v", d.Origin, md)
+		}
+	}
+	if experiments == 0 {
+		t.Error("no unit of 5,000 entered the experiment")
 	}
 }
 
@@ -67,7 +142,7 @@ func TestRoundTripDecidesAlike(t *testing.T) {
 			"accountType": []string{"business", "personal"}[i%3/2], "accountCenterId": fmt.Sprintf("ac-%d", i)}
 		for _, key := range direct.Keys() {
 			a, b := direct.Evaluate(key, ctx), got.Evaluate(key, ctx)
-			if a.Variant != b.Variant || a.Reason != b.Reason || fmt.Sprint(a.Value) != fmt.Sprint(b.Value) || a.FlagVersion != b.FlagVersion {
+			if a.Variant != b.Variant || a.Reason != b.Reason || fmt.Sprint(a.Value) != fmt.Sprint(b.Value) || a.FlagVersion != b.FlagVersion || !cmp.Equal(a.Origin, b.Origin) {
 				t.Fatalf("%s %v: direct %s/%s/%v, wire %s/%s/%v", key, ctx, a.Variant, a.Reason, a.Value, b.Variant, b.Reason, b.Value)
 			}
 		}

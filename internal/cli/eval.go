@@ -44,7 +44,10 @@ writes one decision per line, in the same order; a line that is not a JSON
 object gets a PARSE_ERROR decision rather than stopping the run.
 
 --explain shows why: each rule tried and what it found, and for percentage
-splits the bucketing key, salt and bucket.
+splits the bucketing key, salt and bucket. A decision an experiment made
+names it, with its phase and arm, the unit's layer bucket and its arm
+bucket; a unit that fell outside an experiment's share of its layer is told
+so ("layer bucket 9512 of 10000: not in experiment X's buckets").
 
 Exit status 7 means the single decision carried an OpenFeature error code.`,
 		Example: `  ramp eval messenger-ig-interop --context '{"targetingKey":"u1","region":"US","accountCenterId":"ac-9"}'
@@ -174,14 +177,17 @@ func printDecision(w io.Writer, d *flags.Decision) error {
 }
 
 // decidedBy names the rule behind a decision: "2 (employees)",
-// "3 (rollout messenger-ig-interop, stage us-10)", or "-" when no rule
-// decided (a default, a static flag, a disabled one).
+// "3 (rollout messenger-ig-interop, stage us-10)", "0 (experiment
+// dm-handoff-vs-inline, phase 2, arm inline)", or "-" when no rule decided
+// (a default, a static flag, a disabled one).
 func decidedBy(d *flags.Decision) string {
 	if d.Rule < 0 {
 		return "-"
 	}
 	var about []string
-	if o := d.Origin; o != nil {
+	if o := d.Origin; o != nil && o.Kind == flags.OriginExperiment {
+		about = append(about, experimentArm(o, d))
+	} else if o != nil {
 		about = append(about, fmt.Sprintf("%s %s, stage %s", o.Kind, o.Key, o.Part))
 	} else if d.RuleName != "" {
 		about = append(about, d.RuleName)
@@ -310,6 +316,7 @@ func printExplanation(w io.Writer, ex *flags.Explanation) {
 	case d.Reason == flags.ReasonStatic:
 		fmt.Fprintln(w, "  the flag has no rules: every context gets the default variant")
 	}
+	armTable := false
 	for _, s := range ex.Steps {
 		mark := "✗"
 		if s.Matched {
@@ -320,12 +327,61 @@ func printExplanation(w io.Writer, ex *flags.Explanation) {
 			name = " (" + s.Name + ")"
 		}
 		fmt.Fprintf(w, "  %s rule %d%s: %s\n", mark, s.Rule, name, s.Detail)
+		for i := range ex.Samples {
+			if ex.Samples[i].Rule == s.Rule {
+				armTable = printSample(w, ex, &ex.Samples[i]) || armTable
+			}
+		}
 	}
 	if d.Reason == flags.ReasonDefault {
 		fmt.Fprintln(w, "  no rule matched: default variant")
 	}
-	if b := ex.Bucketing; b != nil {
-		fmt.Fprintf(w, "  bucketing: %s=%q salt=%q v%d → position %d, bucket %d of 10000 (%.2f%%)\n",
-			b.Attribute, b.Key, b.Salt, b.Version, b.Position, b.Bucket, float64(b.Bucket)/100)
+	if b := ex.Bucketing; b != nil && !armTable {
+		fmt.Fprintf(w, "  bucketing: %s\n", placement(b))
 	}
+}
+
+// printSample says where the unit fell on a rule's sample. For an
+// experiment's rule: in the experiment, with its phase, arm, layer bucket
+// and arm bucket; or outside its buckets. It reports whether it printed
+// the decision's arm bucket.
+func printSample(w io.Writer, ex *flags.Explanation, s *flags.SampleTrace) (armBucket bool) {
+	d := &ex.Decision
+	o := s.Origin
+	experiment := o != nil && o.Kind == flags.OriginExperiment
+	switch {
+	case experiment && s.In && s.Rule == d.Rule && !d.IsError():
+		fmt.Fprintf(w, "    in %s; layer bucket %d of 10000\n", experimentArm(o, d), s.Bucket)
+	case experiment && s.In:
+		fmt.Fprintf(w, "    layer bucket %d of 10000: in experiment %s's buckets\n", s.Bucket, o.Key)
+	case experiment:
+		fmt.Fprintf(w, "    layer bucket %d of 10000: not in experiment %s's buckets\n", s.Bucket, o.Key)
+	case s.In:
+		fmt.Fprintf(w, "    bucket %d of 10000 is in the rule's sample\n", s.Bucket)
+	default:
+		fmt.Fprintf(w, "    bucket %d of 10000 is not in the rule's sample\n", s.Bucket)
+	}
+	label := "sample:"
+	if experiment {
+		label = "layer: "
+	}
+	fmt.Fprintf(w, "      %s %s\n", label, placement(&s.BucketingTrace))
+	if b := ex.Bucketing; experiment && s.In && s.Rule == d.Rule && b != nil {
+		fmt.Fprintf(w, "      arm:    %s\n", placement(b))
+		return true
+	}
+	return false
+}
+
+// experimentArm names an experiment decision: "experiment
+// dm-handoff-vs-inline, phase 2, arm inline". The arm is the variant
+// served.
+func experimentArm(o *flags.Origin, d *flags.Decision) string {
+	return fmt.Sprintf("experiment %s, phase %d, arm %s", o.Key, o.Phase, d.Variant)
+}
+
+// placement renders the inputs and outputs of one bucketing.
+func placement(b *flags.BucketingTrace) string {
+	return fmt.Sprintf("%s=%q salt=%q v%d → position %d, bucket %d of 10000 (%.2f%%)",
+		b.Attribute, b.Key, b.Salt, b.Version, b.Position, b.Bucket, float64(b.Bucket)/100)
 }
