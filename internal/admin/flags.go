@@ -15,6 +15,9 @@ type FlagInfo struct {
 	Flag flags.Flag
 	// Rollout is the flag's plan with its progress; nil without one.
 	Rollout *rollout.Rollout
+	// Experiments are the experiments on the flag, in any status (Flag
+	// only; Flags leaves it empty).
+	Experiments []ExperimentInfo
 }
 
 // Flags lists the flags, by key, each with its rollout plan if it has one.
@@ -39,7 +42,8 @@ func (s *Service) Flags(ctx context.Context) ([]FlagInfo, error) {
 	return out, nil
 }
 
-// Flag returns one flag and its rollout plan; an unknown key is not found.
+// Flag returns one flag with its rollout plan and its experiments; an
+// unknown key is not found.
 func (s *Service) Flag(ctx context.Context, key string) (FlagInfo, error) {
 	fl, err := s.db().Flag(ctx, key)
 	if err != nil {
@@ -51,6 +55,15 @@ func (s *Service) Flag(ctx context.Context, key string) (FlagInfo, error) {
 		info.Rollout = &r
 	case !errors.Is(err, store.ErrNotFound):
 		return FlagInfo{}, err
+	}
+	xs, err := s.Experiments(ctx)
+	if err != nil {
+		return FlagInfo{}, err
+	}
+	for _, x := range xs {
+		if x.Flag == key {
+			info.Experiments = append(info.Experiments, x)
+		}
 	}
 	return info, nil
 }

@@ -114,6 +114,12 @@ func TestApplyDryRunAndPrune(t *testing.T) {
 		t.Fatalf("the dry run created the database")
 	}
 	r.ok("apply", "-f", testdata("scenario.yaml"))
+	// Running experiments are never pruned away: stop them first.
+	if _, errOut, code := r.run("", "apply", "--prune", "--dry-run", "-f", testdata("example.yaml")); code != cli.ExitConflict || !strings.Contains(errOut, "stop it first") {
+		t.Fatalf("prune of running experiments: exit %d\n%s", code, errOut)
+	}
+	r.ok("experiments", "stop", "dm-handoff-vs-inline", "--yes")
+	r.ok("experiments", "stop", "link-code-ttl", "--yes")
 	pruned := decode[map[string]any](t, r.ok("apply", "--prune", "--dry-run", "-f", testdata("example.yaml")))
 	var deletes []string
 	for _, c := range pruned["changes"].([]any) {
@@ -331,7 +337,7 @@ func TestOutputFormats(t *testing.T) {
 	if n := len(regions["countries"].([]any)); n != 249 {
 		t.Errorf("regions: %d countries", n)
 	}
-	if out := r.ok("flags", "get", "ig-dm-via-whatsapp", "-o", "table"); !strings.Contains(out, "split handoff 25% / inline 25% / off 50%") {
+	if out := r.ok("flags", "get", "ig-dm-via-whatsapp", "-o", "table"); !strings.Contains(out, "then experiment dm-handoff-vs-inline (running, phase 1): off 34% / handoff 33% / inline 33% to 20% of layer cross-app-messaging") {
 		t.Errorf("flags get table:\n%s", out)
 	}
 	if out := r.ok("version"); !strings.Contains(out, `"bucketing": 1`) {

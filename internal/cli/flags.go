@@ -9,6 +9,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/ramp-flags/ramp"
+	"github.com/ramp-flags/ramp/experiment"
 	"github.com/ramp-flags/ramp/flags"
 	"github.com/ramp-flags/ramp/internal/admin"
 	"github.com/ramp-flags/ramp/rollout"
@@ -117,6 +118,8 @@ type flagView struct {
 	Version int64 `json:"version"`
 	// Rollout is the flag's rollout plan and where it stands, if it has one.
 	Rollout *rolloutStatus `json:"rollout,omitempty"`
+	// Experiments are the experiments on the flag, in any status.
+	Experiments []admin.ExperimentInfo `json:"experiments,omitempty"`
 }
 
 func newFlagView(f *flags.Flag) flagView { return flagView{Flag: *f, Version: f.Version} }
@@ -148,9 +151,10 @@ func newFlagsGetCmd(f *Factory) *cobra.Command {
 						st := newRolloutStatus(plan, &fl)
 						view.Rollout = &st
 					}
+					view.Experiments = info.Experiments
 					return writeData(f.IO.Out, out, view)
 				}
-				return printFlag(f.IO, &fl, plan)
+				return printFlag(f.IO, &fl, plan, info.Experiments)
 			})
 		},
 	}
@@ -158,7 +162,7 @@ func newFlagsGetCmd(f *Factory) *cobra.Command {
 	return cmd
 }
 
-func printFlag(io *IOStreams, fl *flags.Flag, plan *rollout.Rollout) error {
+func printFlag(io *IOStreams, fl *flags.Flag, plan *rollout.Rollout, xs []admin.ExperimentInfo) error {
 	w := io.Out
 	fmt.Fprintf(w, "%s (%s, %s, version %d)\n", fl.Key, fl.Type, stateWord(fl.Enabled), fl.Version)
 	if fl.Description != "" {
@@ -181,13 +185,16 @@ func printFlag(io *IOStreams, fl *flags.Flag, plan *rollout.Rollout) error {
 		bucketBy = fl.BucketBy + ", else targetingKey"
 	}
 	fmt.Fprintf(w, "bucketing: by %s, salt %q, algorithm v%d\n", bucketBy, fl.EffectiveSalt(), fl.Bucketing)
-	if len(fl.Rules) == 0 && plan == nil {
+	if len(fl.Rules) == 0 && plan == nil && len(xs) == 0 {
 		fmt.Fprintln(w, "rules: none: every context gets the default variant")
 		return nil
 	}
 	fmt.Fprintln(w, "rules (first match wins):")
 	for i, r := range fl.Rules {
 		fmt.Fprintf(w, "  %d. %s\n", i, describeRule(&r))
+	}
+	for _, x := range xs {
+		fmt.Fprintf(w, "  then %s\n", describeExperiment(&x))
 	}
 	if plan != nil {
 		live := plan.Live()
@@ -204,7 +211,35 @@ func printFlag(io *IOStreams, fl *flags.Flag, plan *rollout.Rollout) error {
 	if plan != nil {
 		fmt.Fprintf(w, "rollout: ramp rollout status %s\n", fl.Key)
 	}
+	for _, x := range xs {
+		fmt.Fprintf(w, "experiment: ramp experiments get %s\n", x.Key)
+	}
 	return nil
+}
+
+// describeExperiment says in one line what an experiment does to its
+// flag's decisions in its present status.
+func describeExperiment(x *admin.ExperimentInfo) string {
+	head := fmt.Sprintf("experiment %s (%s", x.Key, x.Status)
+	if x.Phase > 0 && x.Status != experiment.Stopped {
+		head += fmt.Sprintf(", phase %d", x.Phase)
+	}
+	head += ")"
+	switch x.Status {
+	case experiment.Running:
+	case experiment.Stopped:
+		if x.Shipped != "" {
+			return head + ": serves " + x.Shipped + " to its audience"
+		}
+		return head + ": serves nothing"
+	default:
+		return head + ": serves nothing"
+	}
+	arms := make([]string, len(x.Arms))
+	for i, a := range x.Arms {
+		arms[i] = fmt.Sprintf("%s %s%%", a.Variant, flags.Percent(a.Weight))
+	}
+	return fmt.Sprintf("%s: %s to %s%% of layer %s", head, strings.Join(arms, " / "), flags.Percent(x.Traffic), x.Layer.Key)
 }
 
 func describeRule(r *flags.Rule) string {
