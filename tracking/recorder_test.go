@@ -177,7 +177,9 @@ func TestRetriesUntilWritten(t *testing.T) {
 
 func TestRejectedBatchIsDropped(t *testing.T) {
 	sink := newMemSink()
-	sink.fail = func(int) error { return &tracking.HTTPError{Status: http.StatusBadRequest, Details: "events[0].id: missing"} }
+	sink.fail = func(int) error {
+		return &tracking.HTTPError{Status: http.StatusBadRequest, Details: "events[0].id: missing"}
+	}
 	r := tracking.NewRecorder(sink, tracking.Options{FlushInterval: 5 * time.Millisecond, Logger: testLogger(t)})
 	r.Track(tracking.Event{Name: "dm_reply", Units: map[string]string{"targetingKey": "ig-1"}})
 	waitFor(t, "the batch to be dropped", func() bool { return r.Stats().EventsDropped == 1 })

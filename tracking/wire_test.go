@@ -39,7 +39,9 @@ func TestDecodeBatch(t *testing.T) {
 }
 
 func TestDecodeBatchRefusals(t *testing.T) {
-	ev := func(fields string) string { return `{"events":[{"id":"e1","event":"x","context":{"targetingKey":"u"}},` + fields + `]}` }
+	ev := func(fields string) string {
+		return `{"events":[{"id":"e1","event":"x","context":{"targetingKey":"u"}},` + fields + `]}`
+	}
 	tests := []struct {
 		name, body string
 		item       string // the BatchError's Item
