@@ -3,6 +3,7 @@ package ramp
 import (
 	"errors"
 
+	"github.com/ramp-flags/ramp/experiment"
 	"github.com/ramp-flags/ramp/flags"
 	"github.com/ramp-flags/ramp/rollout"
 )
@@ -17,6 +18,10 @@ func domainKind(err error) (Kind, bool) {
 		return KindInvalid, true
 	case errors.Is(err, rollout.ErrMove):
 		return KindRefused, true
+	case errors.Is(err, experiment.ErrLocked), errors.Is(err, experiment.ErrLayerFull):
+		return KindRefused, true
+	case errors.Is(err, experiment.ErrInvalid):
+		return KindInvalid, true
 	}
 	return 0, false
 }

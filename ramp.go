@@ -17,9 +17,10 @@ import (
 )
 
 // Config is the whole configuration as stored, at one revision: cohorts and
-// flags with their own rules (State), and the rollout plans with their
-// progress. A store returns it as stored; Compose derives the rules the
-// plans add.
+// flags with their own rules (State), the rollout plans with their
+// progress, and the experiments with the layers they run in, each with its
+// status and phases. A store returns it as stored; Compose derives the
+// rules the plans and the experiments add.
 //
 // Depending on the read, State's cohorts carry their listed members as ids
 // (Members), as hashed sets (State.MemberSets, for evaluation), or only
@@ -27,9 +28,11 @@ import (
 type Config struct {
 	State    flags.State
 	Rollouts []rollout.Rollout
-	// Layers and Experiments are the declared experiment layers and the
-	// experiments with their status and phases.
-	Layers      []experiment.Layer
+	// Layers are the declared experiment layers; an experiment without a
+	// layer runs alone in one of its own (experiment.LayerOf).
+	Layers []experiment.Layer
+	// Experiments are the declared experiments with their state (status,
+	// phases, shipped arm).
 	Experiments []experiment.Experiment
 	Revision    Revision
 }
@@ -45,11 +48,23 @@ func (c *Config) Rollout(flag string) (*rollout.Rollout, bool) {
 }
 
 // Compose returns the state evaluation runs on: each flag's own rules, then
-// the rules of its rollout plan's live stage (each carrying its Origin),
-// then the default. It is pure and the one place where the control plane's
-// objects become rules: `ramp serve`, `ramp eval`, `--explain`, `simulate`
-// and dry-run estimates all compile what it returns. c is not modified;
-// flags without a live plan are shared with it.
+// the rules of its experiments (experiment.Apply: a running experiment's
+// arms, a stopped one's shipped arm), then the rules of its rollout plan's
+// live stage, each added rule carrying its Origin, then the default. It is
+// pure and the one place where the control plane's objects become rules:
+// `ramp serve`, `ramp eval`, `--explain`, `simulate` and dry-run estimates
+// all compile what it returns. c is not modified; flags without added
+// rules are shared with it.
+//
+// Experiments come before the rollout because a rollout stage's rules match
+// every context of their targets (a 5% stage serves its variant to 5% and
+// the default to the other 95%), so an experiment after them would never be
+// reached by those targets and its arms would be starved; an experiment's
+// rule matches only its own share of its layer, so everyone else falls
+// through to the rollout as if the experiment were not there. The flag's
+// own rules still come first, to force a variant on a group whatever the
+// experiment says.
 func Compose(c *Config) flags.State {
-	return rollout.Apply(c.State, c.Rollouts)
+	st := experiment.Apply(c.State, c.Layers, c.Experiments)
+	return rollout.Apply(st, c.Rollouts)
 }

@@ -74,7 +74,7 @@ func (d *Decision) Metadata() map[string]any {
 			m["rule"] = d.RuleName
 		}
 	}
-	if o := d.Origin; o != nil && o.Kind == OriginExperiment {
+	if o := d.Origin; o != nil && o.Kind == OriginExperiment && o.Phase > 0 {
 		m["experiment"], m["phase"], m["arm"] = o.Key, o.Phase, d.Variant
 	}
 	if d.FlagVersion != 0 {

@@ -13,6 +13,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/ramp-flags/ramp"
+	"github.com/ramp-flags/ramp/experiment"
 	"github.com/ramp-flags/ramp/flags"
 	"github.com/ramp-flags/ramp/flags/bucket"
 	"github.com/ramp-flags/ramp/rollout"
@@ -38,6 +39,11 @@ type Document struct {
 	// cohortDecls is parallel to state.Cohorts; progress to plans.
 	cohortDecls []cohortDecl
 	progress    []*rollout.Progress
+	// layers and experiments in file order; expDecls is parallel to
+	// experiments.
+	layers      []experiment.Layer
+	experiments []experiment.Experiment
+	expDecls    []expDecl
 
 	// structural holds the problems found while decoding a document that
 	// ParsePartial returned anyway; damaged, the paths whose values could
@@ -77,7 +83,8 @@ func Parse(filename string, data []byte) (*Document, error) {
 		return nil, e
 	}
 	return &Document{file: filename, root: root, state: st, decls: decls, plans: plans,
-		cohortDecls: d.cohortDecls, progress: d.progress}, nil
+		cohortDecls: d.cohortDecls, progress: d.progress,
+		layers: d.layers, experiments: d.experiments, expDecls: d.expDecls}, nil
 }
 
 // ParsePartial is Parse for callers that report every problem at once: when
@@ -97,16 +104,19 @@ func ParsePartial(filename string, data []byte) (*Document, error) {
 	d := decoder{budget: 2*len(data) + 10000}
 	st, decls, plans := d.document(root)
 	// A flag whose type or variants did not decode makes every check of its
-	// values and variant names an echo: leave the whole flag out.
+	// values and variant names an echo: leave the whole flag out. So does
+	// an experiment whose arms did not decode.
 	for p := range d.damaged {
-		for _, field := range []string{".variants", ".type"} {
+		for _, field := range []string{".variants", ".type", ".arms"} {
 			if parent, ok := strings.CutSuffix(p, field); ok {
 				d.damaged[parent] = true
 			}
 		}
 	}
 	doc := &Document{file: filename, root: root, state: st, decls: decls, plans: plans,
-		cohortDecls: d.cohortDecls, progress: d.progress, structural: d.problems, damaged: d.damaged}
+		cohortDecls: d.cohortDecls, progress: d.progress,
+		layers: d.layers, experiments: d.experiments, expDecls: d.expDecls,
+		structural: d.problems, damaged: d.damaged}
 	if d.exhausted {
 		return nil, newError(filename, d.problems)
 	}
@@ -260,25 +270,33 @@ func (d *Document) Resolve(current *flags.State) flags.State {
 }
 
 // Validate checks a state obtained from this document by Resolve with
-// flags.State.Validate, and the document's rollout plans against it with
-// rollout.Validate, and returns the problems as an *Error located in the
-// file, or nil. The state must hold every flag and cohort the plans may
-// name, which is also where their checks look.
+// flags.State.Validate, the document's rollout plans against it with
+// rollout.Validate, and its layers and experiments with
+// experiment.Validate, and returns the problems as an *Error located in the
+// file, or nil. The state must hold every flag and cohort the plans and
+// experiments may name, which is also where their checks look. It is
+// ValidateAgainst without a stored configuration: the file's layers and
+// experiments are checked alone.
 func (d *Document) Validate(resolved *flags.State) error {
+	return d.ValidateAgainst(resolved, nil, false)
+}
+
+// ValidateAgainst is Validate for a file applied onto a stored
+// configuration (nil for none; only its Layers and Experiments are read).
+// The layers and experiments checked are those the store would hold: the
+// file's, in file order, each taking from the stored experiment of its key
+// the status, phases and shipped arm the file does not state; then, unless
+// prune, the stored ones the file does not declare, which the file's
+// experiments share layers with. A problem of a stored object the file
+// does not declare is reported without a line, naming it.
+//
+// It also checks each phase number the file states (phase: N, as export
+// writes it) against the stored experiment's current phase: a file
+// exported before the experiment's last phase started would otherwise
+// undo that phase's changes.
+func (d *Document) ValidateAgainst(resolved *flags.State, stored *ramp.Config, prune bool) error {
 	ps := slices.Clone(d.structural)
-	for i, prog := range d.progress {
-		if prog == nil || i >= len(d.plans) {
-			continue
-		}
-		plan, path := &d.plans[i], index("rollouts", i)+".progress"
-		for _, st := range []struct{ name, field string }{{prog.Stage, "stage"}, {pendingStage(prog), "pending.stage"}} {
-			if st.name != "" && plan.StageIndex(st.name) < 0 && !d.isDamaged(path) {
-				line, col := d.Locate(path + "." + st.field)
-				ps = append(ps, Problem{Line: line, Column: col, Path: path + "." + st.field,
-					Message: fmt.Sprintf("stage %q is not one of the plan's stages", clip(st.name))})
-			}
-		}
-	}
+	ps = append(ps, d.progressProblems()...)
 	for _, err := range []error{resolved.Validate(), rollout.Validate(d.plans, resolved)} {
 		var ve *flags.ValidationError
 		switch {
@@ -287,18 +305,42 @@ func (d *Document) Validate(resolved *flags.State) error {
 			ps = append(ps, Problem{Message: err.Error()})
 		default:
 			for _, p := range ve.Problems {
-				if d.isDamaged(p.Path) {
-					continue
-				}
-				line, col := d.Locate(p.Path)
-				ps = append(ps, Problem{Line: line, Column: col, Path: p.Path, Message: p.Message})
+				ps = d.appendLocated(ps, p.Path, p.Message)
 			}
 		}
 	}
+	ps = append(ps, d.experimentProblems(resolved, stored, prune)...)
 	if e := newError(d.file, ps); e != nil {
 		return e
 	}
 	return nil
+}
+
+// appendLocated appends a validation problem at path, located in the file,
+// unless it is under a value that did not decode.
+func (d *Document) appendLocated(ps []Problem, path, msg string) []Problem {
+	if d.isDamaged(path) {
+		return ps
+	}
+	line, col := d.Locate(path)
+	return append(ps, Problem{Line: line, Column: col, Path: path, Message: msg})
+}
+
+// progressProblems checks the stages the plans' progress names.
+func (d *Document) progressProblems() []Problem {
+	var ps []Problem
+	for i, prog := range d.progress {
+		if prog == nil || i >= len(d.plans) {
+			continue
+		}
+		plan, path := &d.plans[i], index("rollouts", i)+".progress"
+		for _, st := range []struct{ name, field string }{{prog.Stage, "stage"}, {pendingStage(prog), "pending.stage"}} {
+			if st.name != "" && plan.StageIndex(st.name) < 0 {
+				ps = d.appendLocated(ps, path+"."+st.field, fmt.Sprintf("stage %q is not one of the plan's stages", clip(st.name)))
+			}
+		}
+	}
+	return ps
 }
 
 func pendingStage(p *rollout.Progress) string {
@@ -324,7 +366,8 @@ func (d *Document) isDamaged(path string) bool {
 // path names something the file does not spell out, such as a missing
 // defaultVariant, it returns the position of the nearest enclosing value
 // that the file does contain. A scalar is located at its value, a mapping or
-// list at its key.
+// list at its key. An index may also pick an ordered mapping's entry by
+// position (experiments[0].arms[1] is the second arm).
 func (d *Document) Locate(path string) (line, column int) {
 	n := locate(d.root, path)
 	if n == nil {
@@ -348,6 +391,17 @@ func locate(root *yaml.Node, path string) *yaml.Node {
 				break
 			}
 			i, err := strconv.Atoi(rest[1:end])
+			if err == nil && cur.Kind == yaml.MappingNode && i >= 0 && 2*i+1 < len(cur.Content) {
+				// An ordered mapping (arms, a rollout) indexed by
+				// position: its i-th entry.
+				k, v := cur.Content[2*i], cur.Content[2*i+1]
+				best = k
+				if deref(v).Kind == yaml.ScalarNode {
+					best = v
+				}
+				cur, rest = v, rest[end+1:]
+				continue
+			}
 			if err != nil || cur.Kind != yaml.SequenceNode || i < 0 || i >= len(cur.Content) {
 				break
 			}

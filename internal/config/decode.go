@@ -11,6 +11,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/ramp-flags/ramp/cohorts"
+	"github.com/ramp-flags/ramp/experiment"
 	"github.com/ramp-flags/ramp/flags"
 	"github.com/ramp-flags/ramp/flags/bucket"
 	"github.com/ramp-flags/ramp/rollout"
@@ -29,7 +30,7 @@ const (
 
 // The fields each mapping of the format accepts, in documentation order.
 var (
-	topFields       = []string{"cohorts", "flags", "rollouts"}
+	topFields       = []string{"cohorts", "flags", "rollouts", "layers", "experiments"}
 	cohortFields    = []string{"key", "description", "when", "members", "replaceMembers"}
 	memberFields    = []string{"id", "region"}
 	conditionFields = []string{"attribute", "op", "values"}
@@ -39,6 +40,11 @@ var (
 	planFields  = []string{"flag", "variant", "stages", "progress"}
 	stageFields = []string{"name", "cohorts", "regions", "when", "percent", "after", "at", "approval", "halt",
 		"decrease", "replace"}
+	layerFields      = []string{"key", "bucketBy", "holdout", "salt"}
+	experimentFields = []string{"key", "flag", "layer", "hypothesis", "owner", "audience", "traffic", "arms",
+		"control", "metrics", "salt", "status", "ship", "phase"}
+	audienceFields = []string{"regions", "cohorts", "when"}
+	metricsFields  = []string{"primary", "secondary", "guardrails"}
 )
 
 // flagDecl records which optional fields a flag declared, for Resolve.
@@ -60,6 +66,11 @@ type decoder struct {
 	// plans (nil where a plan declares none).
 	cohortDecls []cohortDecl
 	progress    []*rollout.Progress
+	// layers and experiments in file order; expDecls is parallel to
+	// experiments.
+	layers      []experiment.Layer
+	experiments []experiment.Experiment
+	expDecls    []expDecl
 
 	problems []Problem
 	damaged  map[string]bool
@@ -76,6 +87,12 @@ type decoder struct {
 // be decoded: validation problems at or under path would only echo it.
 func (d *decoder) errorf(n *yaml.Node, path, format string, args ...any) {
 	d.notef(n, path, format, args...)
+	d.damage(path)
+}
+
+// damage marks the value at path as not decoded, so that validation
+// leaves out what it would find there.
+func (d *decoder) damage(path string) {
 	if d.damaged == nil {
 		d.damaged = map[string]bool{}
 	}
@@ -361,7 +378,7 @@ func (d *decoder) document(root *yaml.Node) (flags.State, []flagDecl, []rollout.
 		return st, nil, nil
 	}
 	if isNull(n) || deref(n).Kind != yaml.MappingNode {
-		d.errorf(n, "", "want a mapping with cohorts, flags and rollouts, got %s", describe(n))
+		d.errorf(n, "", "want a mapping with cohorts, flags, rollouts, layers and experiments, got %s", describe(n))
 		return st, nil, nil
 	}
 	fs, _ := d.fields(n, "", topFields)
@@ -394,6 +411,23 @@ func (d *decoder) document(root *yaml.Node) (flags.State, []flagDecl, []rollout.
 			}
 			for i, it := range items {
 				plans[i], d.progress[i] = d.plan(it, index("rollouts", i))
+			}
+		case "layers":
+			items, _ := d.items(f.v, "layers", "a list of layers")
+			if items != nil {
+				d.layers = make([]experiment.Layer, len(items))
+			}
+			for i, it := range items {
+				d.layers[i] = d.layer(it, index("layers", i))
+			}
+		case "experiments":
+			items, _ := d.items(f.v, "experiments", "a list of experiments")
+			if items != nil {
+				d.experiments = make([]experiment.Experiment, len(items))
+				d.expDecls = make([]expDecl, len(items))
+			}
+			for i, it := range items {
+				d.experiments[i], d.expDecls[i] = d.experiment(it, index("experiments", i))
 			}
 		}
 	}

@@ -23,7 +23,7 @@
 //	      - regions: [US]
 //	        rollout: {"on": 10, "off": 90}
 //
-// Top level: cohorts, flags and rollouts, all optional. Any other key, at any
+// Top level: cohorts, flags, rollouts, layers and experiments, all optional. Any other key, at any
 // level, is an error: a typo is never silently ignored. So is a key given
 // twice in one mapping.
 //
@@ -32,6 +32,17 @@
 // approval (required or none), halt, decrease and replace. Document.Rollouts
 // returns them; Validate checks them against the flags and cohorts with
 // rollout.Validate (docs/rollouts.md).
+//
+// Layer: key, bucketBy, holdout (a percentage) and salt. Experiment: key,
+// flag, layer, hypothesis, owner, audience {regions, cohorts, when},
+// traffic (required), arms (a mapping of variant to percentage, in
+// declaration order), control, metrics {primary, secondary, guardrails},
+// salt, and its lifecycle: status (draft, running, paused, stopped), ship
+// (the arm a stopped experiment serves) and phase (next, or the current
+// phase number, which export writes). Document.Layers, Experiments,
+// NextPhase and Phase return them; Validate checks them with
+// experiment.Validate, and ValidateAgainst also against the stored ones
+// (docs/config.md).
 //
 // Cohort: key, description, when (a list of conditions) and members. Each
 // member is a user id or {id, region}. Leaving members out means that the

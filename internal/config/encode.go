@@ -18,6 +18,7 @@ import (
 
 	"github.com/ramp-flags/ramp"
 	"github.com/ramp-flags/ramp/cohorts"
+	"github.com/ramp-flags/ramp/experiment"
 	"github.com/ramp-flags/ramp/flags"
 	"github.com/ramp-flags/ramp/rollout"
 )
@@ -60,7 +61,7 @@ func Encode(w io.Writer, st *flags.State, format string, plans ...rollout.Plan) 
 			return nil
 		},
 	}
-	return e.write(w, st, rs, format)
+	return e.write(w, st, rs, nil, nil, format)
 }
 
 // MemberSource calls fn with each of a cohort's listed members, sorted by
@@ -74,21 +75,25 @@ type MemberSource func(cohort string, fn func(cohorts.Member) error) error
 // member ids); and each rollout plan that has started carries its progress
 // (progress: the live stage, who started it and when, paused, a pending
 // approval), which apply uses only when it creates the plan, so that a
-// configuration moved to a new database keeps its live rollouts.
+// configuration moved to a new database keeps its live rollouts. Layers
+// and experiments follow the plans, in cfg's order, each experiment with
+// its state: status, the shipped arm of a stopped one (ship) and the number
+// of its current phase (phase), so that applying the export changes
+// nothing.
 func Export(w io.Writer, cfg *ramp.Config, format string, members MemberSource) error {
 	e := &encoder{
 		listed:   func(c *cohorts.Cohort) bool { return c.MemberCount > 0 },
 		members:  members,
 		progress: true,
 	}
-	return e.write(w, &cfg.State, cfg.Rollouts, format)
+	return e.write(w, &cfg.State, cfg.Rollouts, cfg.Layers, cfg.Experiments, format)
 }
 
 // write encodes the configuration without its member lists into a node
 // tree, each listed cohort's members standing as a placeholder; renders the
 // tree; and writes the rendering with each placeholder replaced by the
 // members streamed from e.members.
-func (e *encoder) write(w io.Writer, st *flags.State, rs []rollout.Rollout, format string) error {
+func (e *encoder) write(w io.Writer, st *flags.State, rs []rollout.Rollout, layers []experiment.Layer, exps []experiment.Experiment, format string) error {
 	if format != YAML && format != JSON {
 		return fmt.Errorf("unknown configuration format %q (want %s or %s)", format, YAML, JSON)
 	}
@@ -109,6 +114,7 @@ func (e *encoder) write(w io.Writer, st *flags.State, rs []rollout.Rollout, form
 		top.Style = 0
 		add(top, "rollouts", list)
 	}
+	e.experiments(root.Content[0], layers, exps)
 	if e.err != nil {
 		return e.err
 	}

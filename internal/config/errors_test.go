@@ -277,7 +277,7 @@ flags:
         serve: "on"
         rollout: {on: 100}
 `,
-		want: []wantProblem{{8, 9, "flags[0].rules[0]", "either serve or rollout, not both"}},
+		want: []wantProblem{{8, 9, "flags[0].rules[0]", "one of serve, rollout and allocation, not several"}},
 	},
 	{
 		name: "bad operator",
@@ -503,7 +503,7 @@ cohorts:
 	{
 		name: "top level not a mapping",
 		data: `- flags`,
-		want: []wantProblem{{1, 1, "", "want a mapping with cohorts, flags and rollouts, got a list"}},
+		want: []wantProblem{{1, 1, "", "want a mapping with cohorts, flags, rollouts, layers and experiments, got a list"}},
 	},
 	{
 		name: "empty file",

@@ -9,7 +9,9 @@ import (
 	"unicode/utf8"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
 
+	"github.com/ramp-flags/ramp"
 	"github.com/ramp-flags/ramp/cohorts"
 	"github.com/ramp-flags/ramp/flags"
 	"github.com/ramp-flags/ramp/flags/bucket"
@@ -57,13 +59,63 @@ func fuzzSeeds(t testing.TB) [][]byte {
 			seeds = append(seeds, buf.Bytes())
 		}
 	}
+	seeds = append(seeds, []byte(experimentsFile))
+	for _, tt := range experimentStructuralCases {
+		seeds = append(seeds, []byte(tt.data))
+	}
+	for _, tt := range experimentValidationCases {
+		seeds = append(seeds, []byte(experimentPreamble+tt.data))
+	}
+	for _, format := range []string{config.YAML, config.JSON} {
+		var buf bytes.Buffer
+		if err := config.Export(&buf, runningExperiments(), format, nil); err != nil {
+			t.Fatalf("seed of running experiments/%s: %v", format, err)
+		}
+		seeds = append(seeds, buf.Bytes())
+	}
 	return seeds
+}
+
+// checkExperimentsRoundTrip exports a valid document's layers and
+// experiments and parses them back: the same declarations, the same
+// stated lifecycle, in both formats.
+func checkExperimentsRoundTrip(t *testing.T, doc *config.Document) {
+	t.Helper()
+	if len(doc.Layers()) == 0 && len(doc.Experiments()) == 0 {
+		return
+	}
+	cfg := &ramp.Config{Layers: doc.Layers(), Experiments: doc.Experiments()}
+	for _, format := range []string{config.YAML, config.JSON} {
+		var buf bytes.Buffer
+		if err := config.Export(&buf, cfg, format, nil); err != nil {
+			if format == config.JSON && strings.Contains(err.Error(), "too long to read back as JSON") {
+				continue
+			}
+			t.Fatalf("Export(%s) of valid experiments: %v", format, err)
+		}
+		back, err := config.Parse("export."+format, buf.Bytes())
+		if err != nil {
+			t.Fatalf("Parse of the %s export of experiments: %v\n%s", format, err, clip(buf.Bytes()))
+		}
+		if diff := cmp.Diff(doc.Layers(), back.Layers(), cmpopts.EquateEmpty()); diff != "" {
+			t.Fatalf("layers differ after a %s round trip (-file +export):\n%s\n%s", format, diff, clip(buf.Bytes()))
+		}
+		if diff := cmp.Diff(doc.Experiments(), back.Experiments(), cmpopts.EquateEmpty()); diff != "" {
+			t.Fatalf("experiments differ after a %s round trip (-file +export):\n%s\n%s", format, diff, clip(buf.Bytes()))
+		}
+		for _, e := range doc.Experiments() {
+			if back.NextPhase(e.Key) {
+				t.Fatalf("the %s export of %s says phase: next", format, e.Key)
+			}
+		}
+	}
 }
 
 // FuzzParse checks that Parse never panics, that every problem it or
 // Validate reports is an *Error located in the file, and that a valid file
 // survives export: Encode then Parse gives back the same state, in both
-// formats, and encoding that state again gives the same bytes.
+// formats, and encoding that state again gives the same bytes; Export then
+// Parse gives back the same layers and experiments.
 func FuzzParse(f *testing.F) {
 	for _, seed := range fuzzSeeds(f) {
 		f.Add(seed)
@@ -79,6 +131,7 @@ func FuzzParse(f *testing.F) {
 			checkError(t, err, true)
 			return
 		}
+		checkExperimentsRoundTrip(t, doc)
 		var first []byte
 		for _, format := range []string{config.YAML, config.JSON} {
 			var buf bytes.Buffer
