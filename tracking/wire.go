@@ -67,6 +67,17 @@ type wireEvent struct {
 	Context map[string]any `json:"context"`
 }
 
+// wireEventIn is an event as read: its context's attributes are decoded
+// only when they are identifiers, so that a context's other attributes
+// cost no values.
+type wireEventIn struct {
+	ID      string                     `json:"id"`
+	Event   string                     `json:"event"`
+	Value   *float64                   `json:"value,omitempty"`
+	Time    string                     `json:"time,omitempty"`
+	Context map[string]json.RawMessage `json:"context"`
+}
+
 type wireExposure struct {
 	Experiment string `json:"experiment"`
 	Phase      *int   `json:"phase"`
@@ -113,7 +124,7 @@ func DecodeBatch(body []byte, now time.Time, attrs []string) (Batch, error) {
 }
 
 func decodeEvent(raw json.RawMessage, now time.Time, attrs []string, at string) (Event, error) {
-	var w wireEvent
+	var w wireEventIn
 	if err := decodeItem(raw, &w, at, "an event"); err != nil {
 		return Event{}, err
 	}
@@ -127,7 +138,19 @@ func decodeEvent(raw json.RawMessage, now time.Time, attrs []string, at string) 
 	if err != nil {
 		return Event{}, err
 	}
-	units, bad := Identifiers(w.Context, attrs)
+	ids := make(map[string]any, 1+len(attrs))
+	for _, a := range append([]string{TargetingKey}, attrs...) {
+		raw, ok := w.Context[a]
+		if !ok {
+			continue
+		}
+		var v any
+		if err := json.Unmarshal(raw, &v); err != nil {
+			return Event{}, &BatchError{Item: at + ".context." + a, Problem: jsonProblem(err)}
+		}
+		ids[a] = v
+	}
+	units, bad := Identifiers(ids, attrs)
 	if bad != "" {
 		return Event{}, &BatchError{Item: at + ".context." + bad, Problem: "an identifier must be a string or an integer"}
 	}
