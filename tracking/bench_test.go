@@ -87,8 +87,11 @@ func (discard) WriteEvents(context.Context, []tracking.Event) error       { retu
 // second.
 type slowSink struct{ d time.Duration }
 
-func (s slowSink) WriteExposures(context.Context, []tracking.Exposure) error { time.Sleep(s.d); return nil }
-func (s slowSink) WriteEvents(context.Context, []tracking.Event) error       { time.Sleep(s.d); return nil }
+func (s slowSink) WriteExposures(context.Context, []tracking.Exposure) error {
+	time.Sleep(s.d)
+	return nil
+}
+func (s slowSink) WriteEvents(context.Context, []tracking.Event) error { time.Sleep(s.d); return nil }
 
 // BenchmarkOverload offers events ten times faster than the sink takes
 // them (the sink: 1,000 a batch, a batch every 10 ms, 100,000/s; offered:

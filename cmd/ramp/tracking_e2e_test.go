@@ -154,7 +154,10 @@ func TestTrackingEndToEnd(t *testing.T) {
 	// The server's own exposures queued at the kill were lost with it:
 	// the OFREP service's units are evaluated again, as they would be.
 	ofrepUnits()
-	if !within(patience, func() bool { s := p.TrackingStats(); return s.Queued == 0 && s.EventsSent+s.EventsDropped == s.EventsRecorded }) {
+	if !within(patience, func() bool {
+		s := p.TrackingStats()
+		return s.Queued == 0 && s.EventsSent+s.EventsDropped == s.EventsRecorded
+	}) {
 		t.Fatalf("the provider did not send everything: %+v", p.TrackingStats())
 	}
 	if s := p.TrackingStats(); s.EventsDropped != 0 || s.ExposuresDropped != 0 || s.EventsRecorded != perClient {
@@ -235,4 +238,3 @@ func freeAddr(t *testing.T) string {
 	defer ln.Close()
 	return ln.Addr().String()
 }
-
