@@ -58,9 +58,6 @@ func (t *dedup) testAndSet(h uint64) bool {
 	return false
 }
 
-// entries returns the table's capacity.
-func (t *dedup) entries() int { return len(t.words) }
-
 // exposureKey hashes what makes an exposure the same as another: the
 // experiment, its phase, and the unit (attribute and value). The unit is
 // either str or num (its decimal form). Each part is hashed on its own
