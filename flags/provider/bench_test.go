@@ -99,3 +99,40 @@ func TestProviderAddsNoAllocations(t *testing.T) {
 		}
 	}
 }
+
+// BenchmarkExperimentExposure is the cost of exposure recording in an
+// evaluation: the same flag (a sample and an allocation under their own
+// salts) decided by the provider with and without an experiment origin,
+// for units already exposed. The difference is the target of issue #12:
+// < 60 ns and no allocation.
+func BenchmarkExperimentExposure(b *testing.B) {
+	path := tempPath(b, "snapshot.json")
+	writeSnapshot(b, path, experimentFlags(), 1)
+	p, err := provider.NewFromFile(path, provider.Logger(testLogger(b)), provider.TrackingSink(newMemSink()))
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(p.Shutdown)
+	if err := p.Init(openfeature.EvaluationContext{}); err != nil {
+		b.Fatal(err)
+	}
+	ctx := context.Background()
+	users := make([]openfeature.FlattenedContext, 4096)
+	for i := range users {
+		users[i] = openfeature.FlattenedContext{"targetingKey": fmt.Sprint("ig-", i), "accountCenterId": fmt.Sprint("ac-", i), "region": "US"}
+		p.StringEvaluation(ctx, "dm-experiment", "off", users[i]) // exposed once
+	}
+	for _, flag := range []string{"dm-no-experiment", "dm-experiment"} {
+		b.Run(flag, func(b *testing.B) {
+			b.ReportAllocs()
+			i := 0
+			for b.Loop() {
+				p.StringEvaluation(ctx, flag, "off", users[i&4095])
+				i++
+			}
+		})
+	}
+	if s := p.TrackingStats(); s.ExposuresRecorded != 4096 {
+		b.Errorf("stats %+v: want 4096 exposures recorded", s)
+	}
+}

@@ -32,6 +32,9 @@ func (p *Provider) BooleanEvaluation(_ context.Context, flag string, def bool, f
 		return openfeature.BoolResolutionDetail{Value: def, ProviderResolutionDetail: notReady}
 	}
 	v, d := l.snap.Bool(flag, def, fc)
+	if d.Origin != nil {
+		p.expose(&d, fc)
+	}
 	return openfeature.BoolResolutionDetail{Value: v, ProviderResolutionDetail: l.resolution(&d)}
 }
 
@@ -42,6 +45,9 @@ func (p *Provider) StringEvaluation(_ context.Context, flag string, def string, 
 		return openfeature.StringResolutionDetail{Value: def, ProviderResolutionDetail: notReady}
 	}
 	v, d := l.snap.String(flag, def, fc)
+	if d.Origin != nil {
+		p.expose(&d, fc)
+	}
 	return openfeature.StringResolutionDetail{Value: v, ProviderResolutionDetail: l.resolution(&d)}
 }
 
@@ -52,6 +58,9 @@ func (p *Provider) IntEvaluation(_ context.Context, flag string, def int64, fc o
 		return openfeature.IntResolutionDetail{Value: def, ProviderResolutionDetail: notReady}
 	}
 	v, d := l.snap.Int(flag, def, fc)
+	if d.Origin != nil {
+		p.expose(&d, fc)
+	}
 	return openfeature.IntResolutionDetail{Value: v, ProviderResolutionDetail: l.resolution(&d)}
 }
 
@@ -62,6 +71,9 @@ func (p *Provider) FloatEvaluation(_ context.Context, flag string, def float64, 
 		return openfeature.FloatResolutionDetail{Value: def, ProviderResolutionDetail: notReady}
 	}
 	v, d := l.snap.Float(flag, def, fc)
+	if d.Origin != nil {
+		p.expose(&d, fc)
+	}
 	return openfeature.FloatResolutionDetail{Value: v, ProviderResolutionDetail: l.resolution(&d)}
 }
 
@@ -73,7 +85,19 @@ func (p *Provider) ObjectEvaluation(_ context.Context, flag string, def any, fc 
 		return openfeature.InterfaceResolutionDetail{Value: def, ProviderResolutionDetail: notReady}
 	}
 	v, d := l.snap.Object(flag, def, fc)
+	if d.Origin != nil {
+		p.expose(&d, fc)
+	}
 	return openfeature.InterfaceResolutionDetail{Value: v, ProviderResolutionDetail: l.resolution(&d)}
+}
+
+// expose records the exposure of a decision made by a rule with an origin
+// (the recorder ignores all but running experiments'), when the provider
+// records exposures.
+func (p *Provider) expose(d *flags.Decision, fc openfeature.FlattenedContext) {
+	if r := p.rec.Load(); r != nil {
+		r.Expose(d, fc)
+	}
 }
 
 // resolution converts an engine decision to OpenFeature's resolution detail.

@@ -10,6 +10,7 @@ import (
 	"github.com/open-feature/go-sdk/openfeature"
 
 	"github.com/ramp-flags/ramp/flags"
+	"github.com/ramp-flags/ramp/tracking"
 )
 
 // loaded is a snapshot with what the provider derives from it once, off the
@@ -28,11 +29,27 @@ type loaded struct {
 	// unknown flag): the configuration version alone.
 	bare   openfeature.FlagMetadata
 	prints map[string][sha256.Size]byte
+	// units are the attributes the snapshot places units by
+	// (tracking.UnitAttributes): what a tracked event keeps of its
+	// context besides targetingKey.
+	units []string
 }
 
 type flagMeta struct {
 	version int64
-	byRule  []openfeature.FlagMetadata // index: Decision.Rule+1
+	byRule  []ruleMeta // index: Decision.Rule+1
+}
+
+// ruleMeta is the metadata of a rule's decisions: one map, or one per
+// variant for a rule of an experiment (whose metadata names the arm).
+type ruleMeta struct {
+	md   openfeature.FlagMetadata
+	arms []armMeta
+}
+
+type armMeta struct {
+	variant string
+	md      openfeature.FlagMetadata
 }
 
 func newLoaded(snap *flags.Snapshot, epoch string) *loaded {
@@ -43,17 +60,24 @@ func newLoaded(snap *flags.Snapshot, epoch string) *loaded {
 		epoch:   epoch,
 		meta:    make(map[string]flagMeta, len(st.Flags)),
 		prints:  fingerprints(st),
+		units:   tracking.UnitAttributes(st),
 	}
 	l.bare = (&flags.Decision{Rule: -1, SnapshotVersion: l.version}).Metadata()
 	for i := range st.Flags {
 		f := &st.Flags[i]
-		m := flagMeta{version: f.Version, byRule: make([]openfeature.FlagMetadata, len(f.Rules)+1)}
+		m := flagMeta{version: f.Version, byRule: make([]ruleMeta, len(f.Rules)+1)}
 		for r := -1; r < len(f.Rules); r++ {
 			d := flags.Decision{Rule: r, FlagVersion: f.Version, SnapshotVersion: l.version}
 			if r >= 0 {
-				d.RuleName = f.Rules[r].Name
+				d.RuleName, d.Origin = f.Rules[r].Name, f.Rules[r].Origin
 			}
-			m.byRule[r+1] = d.Metadata()
+			m.byRule[r+1].md = d.Metadata()
+			if d.Origin != nil && d.Origin.Kind == flags.OriginExperiment {
+				for _, v := range f.Variants {
+					d.Variant = v.Key
+					m.byRule[r+1].arms = append(m.byRule[r+1].arms, armMeta{v.Key, d.Metadata()})
+				}
+			}
 		}
 		l.meta[f.Key] = m
 	}
@@ -94,7 +118,15 @@ func (l *loaded) tag() string {
 func (l *loaded) metadata(d *flags.Decision) openfeature.FlagMetadata {
 	if d.SnapshotVersion == l.version {
 		if m, ok := l.meta[d.Key]; ok && d.FlagVersion == m.version && d.Rule >= -1 && d.Rule+1 < len(m.byRule) {
-			return m.byRule[d.Rule+1]
+			rm := &m.byRule[d.Rule+1]
+			if rm.arms == nil {
+				return rm.md
+			}
+			for i := range rm.arms {
+				if rm.arms[i].variant == d.Variant {
+					return rm.arms[i].md
+				}
+			}
 		}
 		if d.Rule < 0 && d.FlagVersion == 0 {
 			return l.bare

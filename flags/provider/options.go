@@ -6,6 +6,8 @@ import (
 	"log/slog"
 	"net/http"
 	"time"
+
+	"github.com/ramp-flags/ramp/tracking"
 )
 
 // Defaults of the options.
@@ -14,6 +16,9 @@ const (
 	DefaultInitTimeout  = 10 * time.Second
 	DefaultBackoffMin   = 500 * time.Millisecond
 	DefaultBackoffMax   = 30 * time.Second
+	// DefaultFlushTimeout bounds how long Shutdown waits to send the
+	// exposures and events still queued.
+	DefaultFlushTimeout = 10 * time.Second
 )
 
 const (
@@ -42,6 +47,13 @@ type config struct {
 	cacheFile    string
 	watchEvery   time.Duration
 	log          *slog.Logger
+
+	// Tracking: noTracking turns it off; sink replaces the default (the
+	// server's tracking endpoint, for New; none for NewFromFile).
+	noTracking   bool
+	sink         tracking.Sink
+	recorder     tracking.Options
+	flushTimeout time.Duration
 }
 
 func newConfig(opts []Option) (config, error) {
@@ -51,6 +63,7 @@ func newConfig(opts []Option) (config, error) {
 		backoffMin:   DefaultBackoffMin,
 		backoffMax:   DefaultBackoffMax,
 		streamIdle:   streamIdleTimeout,
+		flushTimeout: DefaultFlushTimeout,
 	}
 	for _, o := range opts {
 		o(&c)
@@ -64,6 +77,12 @@ func newConfig(opts []Option) (config, error) {
 	}
 	if c.backoffMin <= 0 || c.backoffMax < c.backoffMin {
 		errs = append(errs, fmt.Errorf("backoff %s..%s: want 0 < initial <= max", c.backoffMin, c.backoffMax))
+	}
+	if c.flushTimeout <= 0 {
+		errs = append(errs, fmt.Errorf("flush timeout %s: must be positive", c.flushTimeout))
+	}
+	if c.noTracking && c.sink != nil {
+		errs = append(errs, errors.New("NoTracking and TrackingSink contradict each other"))
 	}
 	if c.watchEvery < 0 {
 		errs = append(errs, fmt.Errorf("watch interval %s: must not be negative", c.watchEvery))
@@ -135,4 +154,32 @@ func WatchFile(every time.Duration) Option {
 // at every retry; retries log at debug level.
 func Logger(l *slog.Logger) Option {
 	return func(cfg *config) { cfg.log = l }
+}
+
+// TrackingSink sends the provider's exposures and tracking events to sink
+// rather than to the tracking endpoint of the `ramp serve` the provider
+// syncs from. It is how a provider made by NewFromFile, which records
+// nothing by default, records them.
+func TrackingSink(sink tracking.Sink) Option {
+	return func(cfg *config) { cfg.sink = sink }
+}
+
+// NoTracking turns exposures and tracking events off: the provider records
+// no exposure and Track does nothing.
+func NoTracking() Option {
+	return func(cfg *config) { cfg.noTracking = true }
+}
+
+// TrackingOptions tunes the batching of exposures and events (queue size,
+// batch size, interval, deduplication table, retries; the defaults of
+// package tracking otherwise), and FlushTimeout the wait at Shutdown.
+func TrackingOptions(o tracking.Options) Option {
+	return func(cfg *config) { cfg.recorder = o }
+}
+
+// FlushTimeout bounds how long Shutdown waits to send the exposures and
+// events still queued (default 10 s); what is left then is dropped and
+// counted (TrackingStats).
+func FlushTimeout(d time.Duration) Option {
+	return func(cfg *config) { cfg.flushTimeout = d }
 }

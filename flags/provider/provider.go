@@ -14,6 +14,7 @@ import (
 	"github.com/open-feature/go-sdk/openfeature"
 
 	"github.com/ramp-flags/ramp/flags"
+	"github.com/ramp-flags/ramp/tracking"
 )
 
 // Name is the provider's name in OpenFeature metadata and events.
@@ -29,7 +30,9 @@ var (
 
 // Provider is an OpenFeature provider that decides flags in-process from a
 // ramp snapshot. It implements openfeature.FeatureProvider, StateHandler,
-// ContextAwareStateHandler and EventHandler, and is safe for concurrent use.
+// ContextAwareStateHandler, EventHandler and Tracker, and is safe for
+// concurrent use. It records the exposures of decisions made by running
+// experiments and the events tracked through it (see Track), in batches.
 type Provider struct {
 	cfg      config
 	base     string // feed URL without trailing slash; "" for a file provider
@@ -38,6 +41,9 @@ type Provider struct {
 
 	current atomic.Pointer[loaded]
 	events  chan openfeature.Event
+	// rec records exposures and events during a run (nil when tracking is
+	// off).
+	rec atomic.Pointer[tracking.Recorder]
 
 	mu         sync.Mutex
 	run        *run
@@ -50,6 +56,7 @@ type Provider struct {
 // run is one Init..Shutdown cycle: its goroutines and the signals Init
 // waits on.
 type run struct {
+	rec      *tracking.Recorder // nil when tracking is off
 	ctx      context.Context
 	cancel   context.CancelFunc
 	wg       sync.WaitGroup
@@ -234,6 +241,12 @@ func (p *Provider) start() *run {
 	r := &run{ctx: ctx, cancel: cancel, wake: make(chan struct{}, 1),
 		first: make(chan struct{}), hopeless: make(chan struct{}), inited: make(chan struct{})}
 	p.run, p.health, p.lastErr, p.announce, p.initFailed = r, healthy, nil, false, false
+	if rec, err := p.newRecorder(); err != nil {
+		p.cfg.log.Error("ramp provider: exposures and events will not be recorded", "err", err)
+	} else if rec != nil {
+		r.rec = rec
+		p.rec.Store(rec)
+	}
 	if p.current.Load() != nil {
 		r.gotFirst() // from an earlier run
 	}
@@ -271,9 +284,10 @@ func (p *Provider) start() *run {
 	return r
 }
 
-// Shutdown stops syncing: it ends the provider's goroutines, closes its
-// connections and waits for both. It is idempotent, and a later Init starts
-// again. The last snapshot stays in memory.
+// Shutdown stops syncing: it ends the provider's goroutines, sends the
+// exposures and events still queued (for at most FlushTimeout), closes its
+// connections and waits for all of it. It is idempotent, and a later Init
+// starts again. The last snapshot stays in memory.
 func (p *Provider) Shutdown() { _ = p.ShutdownWithContext(context.Background()) }
 
 // ShutdownWithContext is Shutdown, giving up waiting when ctx ends.
@@ -291,12 +305,14 @@ func (p *Provider) ShutdownWithContext(ctx context.Context) error {
 	select {
 	case <-done:
 	case <-ctx.Done():
+		_ = p.closeRecorder(ctx, r.rec)
 		return fmt.Errorf("ramp provider shutdown: %w", ctx.Err())
 	}
+	flushErr := p.closeRecorder(ctx, r.rec)
 	if p.cfg.ownClient {
 		p.cfg.client.CloseIdleConnections()
 	}
-	return nil
+	return flushErr
 }
 
 // installLocked makes l the current snapshot if it supersedes the one held

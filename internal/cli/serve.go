@@ -15,6 +15,7 @@ import (
 	"github.com/ramp-flags/ramp/internal/admin"
 	"github.com/ramp-flags/ramp/internal/controller"
 	"github.com/ramp-flags/ramp/internal/server"
+	"github.com/ramp-flags/ramp/tracking"
 )
 
 type serveOptions struct {
@@ -62,7 +63,12 @@ load balancer before it is reached over any network you do not trust.
 
 Logs are JSON lines on stderr; the first says where the server listens
 (--addr 127.0.0.1:0 picks a free port). SIGINT or SIGTERM stops the server
-gracefully: event streams close, requests in flight finish.
+gracefully: event streams close, requests in flight finish, and the
+exposures still queued are stored.
+
+Exposures of OFREP decisions made by running experiments are recorded once
+per unit and phase; services in any language post tracking events to
+POST /v1/track (batches, with the sdk key).
 
 Endpoints and bodies: docs/http-api.md.`,
 		Example: `  ramp serve --addr 127.0.0.1:8080
@@ -171,6 +177,14 @@ func serveRun(ctx context.Context, opts *serveOptions) error {
 			Logger:         log,
 		}
 		cfg.AuthFailureLimit = failuresPerSecond
+		// The control plane stores exposures and events (admin.Service
+		// implements tracking.Sink); a build whose admin does not yet
+		// serves tracking answers POST /v1/track with 501.
+		if sink, ok := any(a).(tracking.Sink); ok {
+			cfg.Tracking = sink
+		} else {
+			log.Warn("this build stores no exposures or tracking events: POST /v1/track answers 501")
+		}
 		var ctlMetrics *controller.Metrics
 		if opts.controller > 0 {
 			ctlMetrics = controller.NewMetrics()

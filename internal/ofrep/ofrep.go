@@ -92,13 +92,26 @@ func AppendJSON(dst []byte, d *flags.Decision) ([]byte, error) {
 		dst = append(dst, name...)
 		dst = append(dst, `":`...)
 	}
+	exp := d.Origin != nil && d.Origin.Kind == flags.OriginExperiment
+	if exp {
+		field("arm")
+		dst = appendString(dst, d.Variant)
+	}
 	if d.SnapshotVersion != 0 {
 		field("configVersion")
 		dst = strconv.AppendInt(dst, d.SnapshotVersion, 10)
 	}
+	if exp {
+		field("experiment")
+		dst = appendString(dst, d.Origin.Key)
+	}
 	if d.FlagVersion != 0 {
 		field("flagVersion")
 		dst = strconv.AppendInt(dst, d.FlagVersion, 10)
+	}
+	if exp {
+		field("phase")
+		dst = strconv.AppendInt(dst, int64(d.Origin.Phase), 10)
 	}
 	if d.Rule >= 0 {
 		if d.RuleName != "" {

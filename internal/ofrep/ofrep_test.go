@@ -1,6 +1,7 @@
 package ofrep_test
 
 import (
+	"bytes"
 	"encoding/json"
 	"math"
 	"testing"
@@ -49,6 +50,8 @@ func TestAppendJSONMatchesEncodingJSON(t *testing.T) {
 		for _, v := range values {
 			for _, d := range []flags.Decision{
 				{Key: s, Value: v, Variant: s, Reason: flags.ReasonSplit, Rule: 2, RuleName: s, FlagVersion: 7, SnapshotVersion: 9},
+				{Key: s, Value: v, Variant: s, Reason: flags.ReasonSplit, Rule: 0, FlagVersion: 7, SnapshotVersion: 9,
+					Origin: &flags.Origin{Kind: flags.OriginExperiment, Key: s, Phase: 3, Unit: "accountCenterId"}},
 				{Key: s, Value: v, Reason: flags.ReasonStatic, Rule: -1},
 				{Key: s, Reason: flags.ReasonError, ErrorCode: flags.ErrParse, ErrorDetails: s, Rule: -1},
 			} {
@@ -57,6 +60,9 @@ func TestAppendJSONMatchesEncodingJSON(t *testing.T) {
 					t.Fatal(err)
 				}
 				want, _ := json.Marshal(ofrep.Body(&d))
+				if d.Origin != nil && s == "plain" && !bytes.Equal(got, want) {
+					t.Errorf("experiment metadata out of encoding/json's order:\ngot  %s\nwant %s", got, want)
+				}
 				var g, w any
 				if err := json.Unmarshal(got, &g); err != nil {
 					t.Fatalf("invalid JSON %s: %v", got, err)

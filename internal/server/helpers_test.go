@@ -211,7 +211,7 @@ func engine(t *testing.T, s *store.Store) *flags.Snapshot {
 
 // running is a server started on a loopback port.
 type running struct {
-	t    *testing.T
+	t    testing.TB
 	URL  string
 	stop context.CancelFunc
 	done chan error
@@ -222,7 +222,7 @@ type running struct {
 
 // start serves cfg on 127.0.0.1:0 until the test ends (or stop is called).
 // Unset Auth means the fake authenticator.
-func start(t *testing.T, cfg server.Config) *running {
+func start(t testing.TB, cfg server.Config) *running {
 	t.Helper()
 	if cfg.Auth == nil && !cfg.InsecureNoAuth {
 		cfg.Auth = newFakeAuth()

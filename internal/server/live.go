@@ -14,6 +14,7 @@ import (
 	"github.com/ramp-flags/ramp"
 	"github.com/ramp-flags/ramp/flags"
 	"github.com/ramp-flags/ramp/flags/wire"
+	"github.com/ramp-flags/ramp/tracking"
 )
 
 // Source is where the server reads the configuration: the store.
@@ -54,6 +55,10 @@ type loaded struct {
 	loadedAt time.Time
 	next     chan struct{}
 	outcomes *outcomes // what snap's decisions are counted in and encoded as
+	// units are the attributes the configuration places units by
+	// (tracking.UnitAttributes): what a tracked event keeps of its
+	// context besides targetingKey.
+	units []string
 }
 
 // live holds the configuration being served and keeps it current: it polls
@@ -121,7 +126,8 @@ func (l *live) load(ctx context.Context) (*loaded, error) {
 		return nil, fmt.Errorf("encode configuration version %d: %w", version, err)
 	}
 	n := &loaded{snap: snap, wire: doc, version: version, epoch: rev.Epoch, etag: `"` + feedTag(version, rev.Epoch) + `"`,
-		loadedAt: l.now(), next: make(chan struct{}), outcomes: newOutcomes(snap, l.metrics.evaluations)}
+		loadedAt: l.now(), next: make(chan struct{}), outcomes: newOutcomes(snap, l.metrics.evaluations),
+		units: tracking.UnitAttributes(snap.State())}
 	old := l.cur.Swap(n)
 	if old != nil {
 		switch {

@@ -7,6 +7,8 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
+
+	"github.com/ramp-flags/ramp/tracking"
 )
 
 // unknownFlag is the flag label of evaluations of keys the configuration
@@ -30,6 +32,11 @@ type metrics struct {
 	// authFailed and authThrottled count failed authentications answered
 	// 401 and, past the address's limit, 429.
 	authFailed, authThrottled prometheus.Counter
+
+	// ingested counts the items POST /v1/track stored, by kind;
+	// ingestRefused the requests it refused, by reason.
+	ingested      *prometheus.CounterVec
+	ingestRefused *prometheus.CounterVec
 
 	// byRoute caches the request series: routeCode → *routeSeries.
 	byRoute sync.Map
@@ -77,6 +84,20 @@ func newMetrics(l func() *live, now func() time.Time) *metrics {
 			Name: "ramp_event_streams",
 			Help: "Open event-stream connections, by stream.",
 		}, []string{"stream"}),
+		ingested: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "ramp_tracking_ingested_total",
+			Help: "Items stored through POST /v1/track, by kind (event, exposure); a retried item counts again (the store keeps it once).",
+		}, []string{"kind"}),
+		ingestRefused: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "ramp_tracking_refused_total",
+			Help: "POST /v1/track requests refused, by reason: invalid (400), busy (503: every writer busy), store (503: the store failed), off (501: no store).",
+		}, []string{"reason"}),
+	}
+	for _, k := range []string{"event", "exposure"} {
+		m.ingested.WithLabelValues(k)
+	}
+	for _, r := range []string{"invalid", "busy", "store", "off"} {
+		m.ingestRefused.WithLabelValues(r)
 	}
 	failures := prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "ramp_auth_failures_total",
@@ -101,7 +122,7 @@ func newMetrics(l func() *live, now func() time.Time) *metrics {
 		}
 		return -1
 	})
-	m.reg.MustRegister(m.requests, m.latency, m.evaluations, m.version, m.reloads, m.reloadErrors, m.streams, failures,
+	m.reg.MustRegister(m.requests, m.latency, m.evaluations, m.version, m.reloads, m.reloadErrors, m.streams, failures, m.ingested, m.ingestRefused,
 		age, contact, collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
@@ -113,6 +134,31 @@ func (m *metrics) trackFailures(tracked func() int) {
 		Name: "ramp_auth_failure_addresses",
 		Help: "Client addresses with recent failed authentications, held to limit them (at most " + strconv.Itoa(maxFailureAddrs) + ").",
 	}, func() float64 { return float64(tracked()) }))
+}
+
+// trackRecorder serves the counters of the recorder of OFREP exposures.
+func (m *metrics) trackRecorder(stats func() tracking.Stats) {
+	exposures := func(outcome string, v func(tracking.Stats) uint64) prometheus.Collector {
+		return prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name:        "ramp_exposures_total",
+			Help:        "Exposures of OFREP decisions made by running experiments, by outcome: recorded (new, queued), deduplicated (the unit already recorded in that phase), sent (stored), dropped (the queue was full, or the store refused them or was down at shutdown).",
+			ConstLabels: prometheus.Labels{"outcome": outcome},
+		}, func() float64 { return float64(v(stats())) })
+	}
+	m.reg.MustRegister(
+		exposures("recorded", func(s tracking.Stats) uint64 { return s.ExposuresRecorded }),
+		exposures("deduplicated", func(s tracking.Stats) uint64 { return s.ExposuresDeduplicated }),
+		exposures("sent", func(s tracking.Stats) uint64 { return s.ExposuresSent }),
+		exposures("dropped", func(s tracking.Stats) uint64 { return s.ExposuresDropped }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name: "ramp_exposure_failed_batches_total",
+			Help: "Failed attempts to store a batch of exposures (each failed retry counts).",
+		}, func() float64 { return float64(stats().FailedBatches) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "ramp_exposures_queued",
+			Help: "Exposures waiting to be stored.",
+		}, func() float64 { return float64(stats().Queued) }),
+	)
 }
 
 // swapped records a new configuration, and forgets the evaluation series of

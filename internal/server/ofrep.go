@@ -152,6 +152,9 @@ func (s *Server) evaluate(w http.ResponseWriter, r *http.Request, _ Principal) {
 		d = flags.Decision{Key: key, Reason: flags.ReasonError, ErrorCode: rerr.Code, ErrorDetails: rerr.Details, Rule: -1}
 	} else {
 		d = cur.snap.Evaluate(key, sc.ctx)
+		if d.Origin != nil && s.rec != nil {
+			s.rec.Expose(&d, sc.ctx)
+		}
 	}
 	b, err := cur.outcomes.record(sc.out[:0], &d)
 	sc.out = b
@@ -204,6 +207,9 @@ func (s *Server) bulk(w http.ResponseWriter, r *http.Request, p Principal) {
 	streams := []ofrep.EventStream{{Type: "sse", URL: s.streamURL(r, p), InactivityDelaySec: s.cfg.InactivityDelaySec}}
 	out, err := ofrep.AppendBulkJSONFunc(sc.out[:0], len(keys), func(dst []byte, i int) ([]byte, error) {
 		d := cur.snap.EvaluateAt(i, sc.ctx)
+		if d.Origin != nil && s.rec != nil {
+			s.rec.Expose(&d, sc.ctx)
+		}
 		return cur.outcomes.recordAt(dst, i, &d)
 	}, cur.version, streams)
 	sc.out = out

@@ -15,6 +15,8 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/ramp-flags/ramp/tracking"
 )
 
 // Defaults of Config.
@@ -30,6 +32,8 @@ const (
 	DefaultReadTimeout       = 15 * time.Second
 	DefaultWriteTimeout      = 15 * time.Second
 	DefaultIdleTimeout       = 2 * time.Minute
+	DefaultTrackingWriters   = 4
+	DefaultTrackingWait      = 5 * time.Second
 )
 
 // Config configures a Server. Source is required, and Auth unless
@@ -94,6 +98,21 @@ type Config struct {
 	// Collectors are more Prometheus collectors served on /metrics with
 	// the server's own (the rollout controller's, in ramp serve).
 	Collectors []prometheus.Collector
+
+	// Tracking stores exposures and tracking events. With it, the server
+	// records an exposure for every OFREP decision a running experiment
+	// makes (once per unit and phase, through a tracking.Recorder shaped
+	// by TrackingOptions, flushed at shutdown), and POST /v1/track stores
+	// the batches clients send. Without it, POST /v1/track answers 501
+	// and no exposure is recorded.
+	Tracking        tracking.Sink
+	TrackingOptions tracking.Options
+	// TrackingWriters is how many POST /v1/track requests may write to
+	// Tracking at once (default DefaultTrackingWriters); others wait for
+	// up to TrackingWait (default 5 s) before their body is read, then
+	// get 503 with Retry-After.
+	TrackingWriters int
+	TrackingWait    time.Duration
 }
 
 // Server serves OFREP decisions and the snapshot feed from the compiled
@@ -121,6 +140,12 @@ type Server struct {
 	closing   chan struct{} // closed when shutdown begins: event streams end
 	closeOnce sync.Once
 	scratch   sync.Pool // *scratch
+
+	// rec records the exposures of OFREP decisions (nil without
+	// Config.Tracking); ingest holds a token per POST /v1/track writing
+	// to the sink.
+	rec    *tracking.Recorder
+	ingest chan struct{}
 }
 
 // New checks a configuration and builds a Server; nothing runs until Serve.
@@ -162,6 +187,10 @@ func New(cfg Config) (*Server, error) {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
+	if cfg.TrackingWriters <= 0 {
+		cfg.TrackingWriters = DefaultTrackingWriters
+	}
+	def(&cfg.TrackingWait, DefaultTrackingWait)
 	cfg.PublicURL = strings.TrimRight(cfg.PublicURL, "/")
 	if len(cfg.StreamSecret) == 0 {
 		cfg.StreamSecret = make([]byte, 32)
@@ -169,8 +198,19 @@ func New(cfg Config) (*Server, error) {
 			return nil, fmt.Errorf("server: stream secret: %w", err)
 		}
 	}
-	s := &Server{cfg: cfg, log: cfg.Logger, closing: make(chan struct{})}
+	s := &Server{cfg: cfg, log: cfg.Logger, closing: make(chan struct{}), ingest: make(chan struct{}, cfg.TrackingWriters)}
 	s.metrics = newMetrics(func() *live { return s.live }, cfg.Now)
+	if cfg.Tracking != nil {
+		opt := cfg.TrackingOptions
+		if opt.Logger == nil {
+			opt.Logger = cfg.Logger.With("component", "exposures")
+		}
+		if opt.Now == nil {
+			opt.Now = cfg.Now
+		}
+		s.rec = tracking.NewRecorder(cfg.Tracking, opt)
+		s.metrics.trackRecorder(s.rec.Stats)
+	}
 	for _, c := range cfg.Collectors {
 		if err := s.metrics.reg.Register(c); err != nil {
 			return nil, fmt.Errorf("register metrics: %w", err)
@@ -211,6 +251,7 @@ const (
 	routeMetrics      = "GET /metrics"
 	routeHealth       = "GET /healthz"
 	routeReady        = "GET /readyz"
+	routeTrack        = "POST " + tracking.TrackPath
 )
 
 func (s *Server) routes() http.Handler {
@@ -220,6 +261,7 @@ func (s *Server) routes() http.Handler {
 	mux.Handle(routeOFREPEvents, s.guard(RoleSDK, true, s.ofrepEvents))
 	mux.Handle(routeSnapshot, s.guard(RoleSDK, false, anyone(s.snapshot)))
 	mux.Handle(routeSnapshotFeed, s.guard(RoleSDK, false, s.snapshotEvents))
+	mux.Handle(routeTrack, s.guard(RoleSDK, false, anyone(s.track)))
 	mux.Handle(routeReload, s.guard(RoleAdmin, false, anyone(s.reload)))
 	mux.Handle(routeMetrics, s.guard(RoleAdmin, false, anyone(promhttp.HandlerFor(s.metrics.reg, promhttp.HandlerOpts{}).ServeHTTP)))
 	mux.HandleFunc(routeHealth, s.healthz)
@@ -245,6 +287,7 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	if s.cfg.InsecureNoAuth {
 		s.warnInsecure()
 	}
+	defer s.closeRecorder()
 	if _, err := s.live.load(ctx); err != nil {
 		return fmt.Errorf("load the first configuration: %w", err)
 	}
@@ -319,6 +362,22 @@ func (s *Server) keyActive(p Principal) bool {
 }
 
 func (s *Server) close() { s.closeOnce.Do(func() { close(s.closing) }) }
+
+// closeRecorder sends the exposures still queued, for at most
+// ShutdownTimeout; what it cannot send is counted as dropped and logged.
+func (s *Server) closeRecorder() {
+	if s.rec == nil {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), s.cfg.ShutdownTimeout)
+	defer cancel()
+	if err := s.rec.Close(ctx); err != nil {
+		s.log.Error("exposures lost at shutdown", "err", err)
+		return
+	}
+	st := s.rec.Stats()
+	s.log.Info("exposures flushed", "sent", st.ExposuresSent, "deduplicated", st.ExposuresDeduplicated, "dropped", st.ExposuresDropped)
+}
 
 func (s *Server) warnInsecure() {
 	s.log.Warn("AUTHENTICATION IS OFF (--insecure-no-auth): anyone who can reach this address may read every flag and the whole configuration")

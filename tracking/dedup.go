@@ -1,0 +1,83 @@
+package tracking
+
+import (
+	"math/bits"
+	"sync/atomic"
+
+	"github.com/cespare/xxhash/v2"
+)
+
+// ways is the associativity of the deduplication table: a set is eight
+// 64-bit words, one cache line.
+const ways = 8
+
+// dedup remembers the exposures already recorded, as 64-bit hashes of
+// (experiment, phase, unit attribute, unit), in a set-associative table
+// of fixed size: a hash may sit only in the eight words of its set, and a
+// full set forgets one of them for a new hash. Memory is 8 bytes an entry
+// whatever comes; a look-up reads one cache line and allocates nothing.
+// Readers and writers take no lock (each word is atomic): two callers
+// recording one new unit at once may both see it as new, which costs a
+// duplicate the store ignores. Forgetting also costs only that.
+type dedup struct {
+	words []atomic.Uint64
+	mask  uint64 // sets - 1
+}
+
+// newDedup makes a table of at least entries words (rounded up to a power
+// of two, at least one set).
+func newDedup(entries int) *dedup {
+	sets := max(entries/ways, 1)
+	sets = 1 << bits.Len(uint(sets-1)) // round up to a power of two
+	return &dedup{words: make([]atomic.Uint64, sets*ways), mask: uint64(sets - 1)}
+}
+
+// testAndSet reports whether h was in the table, and puts it there if not.
+func (t *dedup) testAndSet(h uint64) bool {
+	if h == 0 {
+		h = 1 // 0 marks an empty word
+	}
+	base := (h & t.mask) * ways
+	set := t.words[base : base+ways : base+ways]
+	for i := range set {
+		switch v := set[i].Load(); v {
+		case h:
+			return true
+		case 0:
+			if set[i].CompareAndSwap(0, h) {
+				return false
+			}
+			if set[i].Load() == h {
+				return true
+			}
+		}
+	}
+	// Full: replace the word the hash's top bits choose (random
+	// replacement, since the hashes are).
+	set[h>>61].Store(h)
+	return false
+}
+
+// exposureKey hashes what makes an exposure the same as another: the
+// experiment, its phase, and the unit (attribute and value). The unit is
+// either str or num (its decimal form). Each part is hashed on its own
+// (XXH64 of a short string is a few nanoseconds, and needs no buffer) and
+// the parts are mixed with their positions, so that swapping two parts
+// gives another key.
+func exposureKey(experiment string, phase int, attr, str string, num []byte) uint64 {
+	var u uint64
+	if num != nil {
+		u = xxhash.Sum64(num)
+	} else {
+		u = xxhash.Sum64String(str)
+	}
+	h := u ^ bits.RotateLeft64(xxhash.Sum64String(attr), 21) ^ bits.RotateLeft64(xxhash.Sum64String(experiment), 42)
+	h ^= uint64(phase) * 0x9e3779b97f4a7c15
+	// splitmix64's finalizer: every input bit reaches every output bit.
+	h ^= h >> 30
+	h *= 0xbf58476d1ce4e5b9
+	h ^= h >> 27
+	h *= 0x94d049bb133111eb
+	h ^= h >> 31
+	return h
+}
