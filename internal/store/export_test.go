@@ -33,6 +33,7 @@ func Reset(s *Store) error {
 			"DELETE FROM audit_log",
 			"DELETE FROM rollouts",
 			"DELETE FROM cohort_members",
+			"DELETE FROM cohort_leases",
 			"DELETE FROM cohort_imports",
 			"DELETE FROM cohorts",
 			"DELETE FROM flags",
