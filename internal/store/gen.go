@@ -218,10 +218,14 @@ func (im *importer) releaseLease(ctx context.Context, clean bool) error {
 // Chunks.
 
 // Chunk sizes: an import writes its generation in write transactions of
-// about chunkTarget each, starting with chunkRows rows and adapting the
-// count to the time each chunk takes, within [chunkMin, chunkMax].
+// about chunkTarget each. Each phase (and each pass over a table) starts
+// with chunkRows rows, since rows cost very different times in each (new
+// rows are appended in id order; removals are marked at random places in
+// the list, and on a list of millions the first of those read a page each),
+// and adapts the count to the time each chunk takes, at most doubling it,
+// within [chunkMin, chunkMax].
 var (
-	chunkRows   = 50_000
+	chunkRows   = 5_000
 	chunkMin    = 5_000
 	chunkMax    = 1_000_000
 	chunkTarget = 150 * time.Millisecond
@@ -243,6 +247,7 @@ type chunkStep func(tx *gorm.DB, after string, limit int) (last string, done boo
 // chunk in that transaction instead, without pauses.
 func (im *importer) inChunks(ctx context.Context, tx *gorm.DB, phase string, step chunkStep) error {
 	after := ""
+	im.rows = chunkRows
 	for n := 1; ; n++ {
 		var last string
 		var done bool

@@ -318,7 +318,6 @@ func (im *importer) apply(ctx context.Context, plan importPlan, sum string, res 
 	if im.token, err = newToken(); err != nil {
 		return res, err
 	}
-	im.rows = chunkRows
 	dirty, err := im.acquireLease(ctx)
 	if err != nil {
 		return res, fmt.Errorf("take the lease on cohort %q: %w", im.key, err)
