@@ -4,8 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strings"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -546,4 +546,3 @@ func TestMigrateGenerations(t *testing.T) {
 		t.Errorf("%d rows of the deleted cohort left", got)
 	}
 }
-
