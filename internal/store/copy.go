@@ -31,8 +31,20 @@ type CopyResult struct {
 // set by Copy itself.
 var copyTables = []string{"flags", "cohorts", "cohort_members", "rollouts", "api_keys", "cohort_imports", "audit_log"}
 
-// notCopied are the bookkeeping tables each database keeps for itself.
-var notCopied = []string{"schema_migrations", "config_state"}
+// notCopied are the bookkeeping tables each database keeps for itself:
+// import leases (gen.go) included, since only listed member rows are
+// copied.
+var notCopied = []string{"schema_migrations", "config_state", "cohort_leases"}
+
+// copyQueries read the tables whose rows are not all copied as they are:
+// of the member rows, only those listed (gen.go), without the marks of an
+// import that has not finished.
+var copyQueries = map[string]string{
+	"cohort_members": `SELECT m.cohort_key, m.user_id, m.region, m.added_gen, NULL AS removed_gen
+		FROM cohort_members m JOIN cohorts c ON c.key = m.cohort_key
+		WHERE m.added_gen <= c.gen AND (m.removed_gen IS NULL OR m.removed_gen > c.gen)
+		ORDER BY m.cohort_key, m.user_id`,
+}
 
 // copyParams bounds the parameters of one multi-row INSERT: under SQLite's
 // 32,766 and Postgres' 65,535.
@@ -160,11 +172,15 @@ func refuseNonEmpty(db *gorm.DB) error {
 	return nil
 }
 
-// copyTable streams every row of table from one database to the other in
-// multi-row INSERTs, in the order of its first column (its key), and
-// returns how many it copied.
+// copyTable streams every row of table (or those copyQueries selects) from
+// one database to the other in multi-row INSERTs, in the order of its first
+// column (its key), and returns how many it copied.
 func copyTable(ctx context.Context, from, to *gorm.DB, table string) (int64, error) {
-	rows, err := from.WithContext(ctx).Raw(fmt.Sprintf("SELECT * FROM %s ORDER BY 1", quoteIdent(table))).Rows()
+	q, ok := copyQueries[table]
+	if !ok {
+		q = fmt.Sprintf("SELECT * FROM %s ORDER BY 1", quoteIdent(table))
+	}
+	rows, err := from.WithContext(ctx).Raw(q).Rows()
 	if err != nil {
 		return 0, err
 	}

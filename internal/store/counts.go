@@ -71,8 +71,12 @@ type regionRow struct {
 // countRegions counts the cohort's members by region: a scan of its list,
 // for writes that replace the list wholesale (apply) and for checks.
 func countRegions(db *gorm.DB, key string) (total int64, rc regionCounts, err error) {
+	gen, err := memberGen(db, key)
+	if err != nil {
+		return 0, nil, err
+	}
 	var rows []regionRow
-	err = db.Raw("SELECT region, COUNT(*) AS n FROM cohort_members WHERE cohort_key = ? GROUP BY region", key).Scan(&rows).Error
+	err = db.Raw("SELECT region, COUNT(*) AS n FROM cohort_members WHERE cohort_key = ? AND "+visibleMembers+" GROUP BY region", key, gen, gen).Scan(&rows).Error
 	if err != nil {
 		return 0, nil, fmt.Errorf("count members of cohort %q: %w", key, err)
 	}

@@ -80,6 +80,17 @@ type dialect struct {
 	// choice (SQLite's WITHOUT ROWID); none on Postgres.
 	membersByKey []string
 
+	// membersByGen gives cohort_members the generation columns (gen.go),
+	// with added_gen in its primary key, and drops its foreign key.
+	membersByGen []string
+
+	// chunkPause is how long an import waits between the write
+	// transactions of its chunks, so that a writer waiting for the lock
+	// gets it: SQLite's busy handler retries every 100 ms once it has
+	// waited a while, and a lock free for less than that can be missed.
+	// None on Postgres, whose writers queue on row locks.
+	chunkPause time.Duration
+
 	// hasMigrations counts the tables named schema_migrations where the
 	// migrations create their tables: 0 for a database ramp never opened.
 	hasMigrations string
@@ -208,6 +219,21 @@ var sqliteDialect = dialect{
 		`DROP TABLE cohort_members`,
 		`ALTER TABLE cohort_members_by_key RENAME TO cohort_members`,
 	},
+	membersByGen: []string{
+		`CREATE TABLE cohort_members_gen (
+			cohort_key TEXT NOT NULL,
+			user_id TEXT NOT NULL,
+			region TEXT NOT NULL DEFAULT '',
+			added_gen INTEGER NOT NULL DEFAULT 0,
+			removed_gen INTEGER,
+			PRIMARY KEY (cohort_key, user_id, added_gen)
+		) WITHOUT ROWID`,
+		`INSERT INTO cohort_members_gen (cohort_key, user_id, region)
+			SELECT cohort_key, user_id, region FROM cohort_members ORDER BY cohort_key, user_id`,
+		`DROP TABLE cohort_members`,
+		`ALTER TABLE cohort_members_gen RENAME TO cohort_members`,
+	},
+	chunkPause: 110 * time.Millisecond,
 	// TEMP tables live in the connection's temporary database: their pages
 	// never reach the main file or its WAL, and writing them takes no lock
 	// on the main database. import_staging and the delta tables are
@@ -443,6 +469,11 @@ var postgresDialect = dialect{
 	// its first statement, and can never fail to serialize.
 	readTx:        &sql.TxOptions{Isolation: sql.LevelRepeatableRead, ReadOnly: true},
 	hasMigrations: `SELECT COUNT(*) FROM pg_catalog.pg_tables WHERE schemaname = current_schema() AND tablename = 'schema_migrations'`,
+	membersByGen: []string{
+		`ALTER TABLE cohort_members ADD COLUMN added_gen BIGINT NOT NULL DEFAULT 0, ADD COLUMN removed_gen BIGINT`,
+		`ALTER TABLE cohort_members DROP CONSTRAINT IF EXISTS cohort_members_cohort_key_fkey`,
+		`ALTER TABLE cohort_members DROP CONSTRAINT cohort_members_pkey, ADD PRIMARY KEY (cohort_key, user_id, added_gen)`,
+	},
 	importTables: []string{
 		`DROP TABLE IF EXISTS pg_temp.import_rows, pg_temp.import_staging, pg_temp.import_changed, pg_temp.import_removed`,
 		`CREATE TEMP TABLE import_rows (seq BIGINT NOT NULL, user_id TEXT COLLATE "C" NOT NULL, region TEXT NOT NULL)`,

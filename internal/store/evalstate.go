@@ -93,15 +93,20 @@ const hashChunk = 8192
 
 // memberHashes appends the HashID of each of the cohort's members to
 // hashes, reading them in chunks of ids joined by newlines (which ids
-// cannot contain), in id order from an index range scan.
+// cannot contain), in id order from an index range scan, the cohort's
+// listed rows only (gen.go).
 func memberHashes(db *gorm.DB, d *dialect, key string, hashes []uint64) ([]uint64, error) {
+	gen, err := memberGen(db, key)
+	if err != nil {
+		return hashes, err
+	}
 	q := fmt.Sprintf(`SELECT %s, MAX(user_id), COUNT(*) FROM (SELECT user_id FROM cohort_members
-		WHERE cohort_key = ? AND user_id > ? ORDER BY user_id LIMIT %d) chunk`, d.joinIDs, hashChunk)
+		WHERE cohort_key = ? AND user_id > ? AND %s ORDER BY user_id LIMIT %d) chunk`, d.joinIDs, visibleMembers, hashChunk)
 	after := ""
 	for {
 		var ids, last sql.NullString
 		var n int
-		if err := db.Raw(q, key, after).Row().Scan(&ids, &last, &n); err != nil {
+		if err := db.Raw(q, key, after, gen, gen).Row().Scan(&ids, &last, &n); err != nil {
 			return hashes, err
 		}
 		rest := ids.String

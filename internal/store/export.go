@@ -54,14 +54,18 @@ func eachMember(db *gorm.DB, key string, fn func(cohorts.Member) error) error {
 	if db.Dialector.Name() == "postgres" {
 		join = "string_agg(user_id || chr(9) || region, chr(10))"
 	}
+	gen, err := memberGen(db, key)
+	if err != nil {
+		return err
+	}
 	q := fmt.Sprintf(`SELECT %s, MAX(user_id), COUNT(*) FROM (SELECT user_id, region FROM cohort_members
-		WHERE cohort_key = ? AND user_id > ? ORDER BY user_id LIMIT %d) chunk`, join, hashChunk)
+		WHERE cohort_key = ? AND user_id > ? AND %s ORDER BY user_id LIMIT %d) chunk`, join, visibleMembers, hashChunk)
 	after := ""
 	var chunk []cohorts.Member
 	for {
 		var rows, last sql.NullString
 		var n int
-		if err := db.Raw(q, key, after).Row().Scan(&rows, &last, &n); err != nil {
+		if err := db.Raw(q, key, after, gen, gen).Row().Scan(&rows, &last, &n); err != nil {
 			return err
 		}
 		chunk = chunk[:0]

@@ -33,6 +33,7 @@ func Reset(s *Store) error {
 			"DELETE FROM audit_log",
 			"DELETE FROM rollouts",
 			"DELETE FROM cohort_members",
+			"DELETE FROM cohort_leases",
 			"DELETE FROM cohort_imports",
 			"DELETE FROM cohorts",
 			"DELETE FROM flags",
@@ -58,4 +59,15 @@ func ExplainVersion(s *Store) ([]string, error) {
 	}
 	err := s.r.Raw("EXPLAIN " + versionQuery).Scan(&lines).Error
 	return lines, err
+}
+
+// SetChunks makes imports write n rows a chunk, whatever the time chunks
+// take, and call hook, when not nil, after each chunk commits (with its
+// phase, "clean", "write" or "purge", and its number in the phase); the
+// import waits for hook to return. It returns a function restoring the
+// defaults; tests calling it must not run in parallel.
+func SetChunks(n int, hook func(phase string, n int)) (restore func()) {
+	rows, lo, hi, h := chunkRows, chunkMin, chunkMax, chunkHook
+	chunkRows, chunkMin, chunkMax, chunkHook = n, n, n, hook
+	return func() { chunkRows, chunkMin, chunkMax, chunkHook = rows, lo, hi, h }
 }

@@ -243,6 +243,9 @@ type importer struct {
 
 	distinct int          // the distinct ids staged
 	staged   regionCounts // the distinct ids staged, by region
+
+	token string // the import's lease on the cohort (gen.go)
+	rows  int    // rows in the next chunk
 }
 
 // run stages the rows, plans the merge and, unless it is a dry run, merges.
@@ -296,21 +299,127 @@ func (im *importer) run(ctx context.Context, next func() (cohorts.Member, error)
 		return res, nil
 	}
 
-	var out ImportResult
+	return im.apply(ctx, plan, sum, res)
+}
+
+// maxChunkedAttempts is how many times an import writes its generation in
+// chunks before, if the cohort changed each time before it could make the
+// generation its list, it does everything in one write transaction.
+const maxChunkedAttempts = 4
+
+// apply writes the plan's generation in chunks under the cohort's lease,
+// makes it the list in one small transaction, and purges the rows it
+// replaced. If the cohort changed since the plan (its version or its audit
+// log moved: a member edit, an apply, another import), the generation is
+// deleted, the change planned again against the members as they are, and
+// written again; after maxChunkedAttempts the import does it all in one
+// transaction, under the write lock, as imports did before generations.
+func (im *importer) apply(ctx context.Context, plan importPlan, sum string, res ImportResult) (out ImportResult, err error) {
+	if im.token, err = newToken(); err != nil {
+		return res, err
+	}
+	dirty, err := im.acquireLease(ctx)
+	if err != nil {
+		return res, fmt.Errorf("take the lease on cohort %q: %w", im.key, err)
+	}
+	// clean says whether the cohort holds no row of an unfinished
+	// generation, so that the lease can simply be deleted.
+	clean := !dirty
+	defer func() {
+		if rerr := im.releaseLease(ctx, clean); rerr != nil && err != nil {
+			err = errors.Join(err, rerr)
+		}
+	}()
+	if dirty {
+		if err := im.clean(ctx, nil); err != nil {
+			return res, fmt.Errorf("clean up after an unfinished import: %w", err)
+		}
+		clean = true
+	}
+	for attempt := 1; ; attempt++ {
+		if attempt == maxChunkedAttempts {
+			if out, plan, err = im.applyAtOnce(ctx, sum, res); err != nil {
+				return res, err
+			}
+			break
+		}
+		clean = false
+		if err := im.write(ctx, nil, plan); err != nil {
+			return res, fmt.Errorf("write the new list: %w", err)
+		}
+		var changed bool
+		if out, changed, err = im.flip(ctx, plan, sum, res); err != nil {
+			return res, err
+		}
+		if !changed {
+			break
+		}
+		if err := im.clean(ctx, nil); err != nil {
+			return res, fmt.Errorf("undo the new list: %w", err)
+		}
+		clean = true
+		if err := im.readTx(func() error {
+			var err error
+			plan, err = im.plan(im.db, false)
+			return err
+		}); err != nil {
+			return res, err
+		}
+	}
+	// The list is the new one: what is left is deleting the rows it
+	// replaced. Failing that, the next import of the cohort does it.
+	clean = im.purge(ctx, plan) == nil
+	return out, nil
+}
+
+// applyAtOnce plans, writes and makes the generation the list in one write
+// transaction, after cleaning up whatever it finds of unfinished ones.
+func (im *importer) applyAtOnce(ctx context.Context, sum string, res ImportResult) (out ImportResult, plan importPlan, err error) {
 	err = im.s.retry(ctx, func() error {
-		return im.db.Transaction(func(tx *gorm.DB) error {
-			w := &writeTx{db: tx, now: im.s.now(), actor: im.actor, notify: d.notify}
-			p := plan
+		return im.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+			if err := im.renewLease(tx); err != nil {
+				return err
+			}
+			if err := im.clean(ctx, tx); err != nil {
+				return err
+			}
+			var err error
+			if plan, err = im.plan(tx, true); err != nil {
+				return err
+			}
+			if err := im.write(ctx, tx, plan); err != nil {
+				return err
+			}
+			w := &writeTx{db: tx, now: im.s.now(), actor: im.actor, notify: im.s.d.notify}
+			out = res
+			if err := im.merge(w, plan, sum, &out); err != nil {
+				return err
+			}
+			return w.commit()
+		})
+	})
+	return out, plan, err
+}
+
+// flip makes the written generation the cohort's list, with its counts,
+// version and records, in one small write transaction, unless the cohort
+// changed since the plan: then it writes nothing and reports it.
+func (im *importer) flip(ctx context.Context, p importPlan, sum string, res ImportResult) (out ImportResult, changed bool, err error) {
+	err = im.s.retry(ctx, func() error {
+		return im.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+			changed = false
+			if err := im.renewLease(tx); err != nil {
+				return err
+			}
 			cur, _, err := cohortStamp(tx, im.key, true)
 			if err != nil {
 				return err
 			}
-			if !cur.same(plan.stamp) {
-				// Changed since the plan: plan again, under the lock.
-				if p, err = im.plan(tx, true); err != nil {
-					return err
-				}
+			if !cur.same(p.stamp) {
+				changed = true
+				return nil
 			}
+			w := &writeTx{db: tx, now: im.s.now(), actor: im.actor, notify: im.s.d.notify}
 			out = res
 			if err := im.merge(w, p, sum, &out); err != nil {
 				return err
@@ -318,7 +427,98 @@ func (im *importer) run(ctx context.Context, next func() (cohorts.Member, error)
 			return w.commit()
 		})
 	})
-	return out, err
+	return out, changed, err
+}
+
+// write writes the plan's generation (the current one plus one): it adds
+// the new rows, invisible until the generation is made the list, and marks
+// the rows it removes or replaces, still visible until then. With tx nil
+// each chunk is a write transaction of its own; otherwise all go in tx.
+func (im *importer) write(ctx context.Context, tx *gorm.DB, p importPlan) error {
+	gen, key := p.row.Gen, im.key
+	next := gen + 1
+	insert := func(table, where string) chunkStep {
+		return func(tx *gorm.DB, after string, limit int) (string, bool, error) {
+			upto, done, err := chunkEnd(tx, "FROM "+table+" WHERE "+where, nil, after, limit)
+			if err != nil || upto == after {
+				return upto, done, err
+			}
+			err = tx.Exec(`INSERT INTO cohort_members (cohort_key, user_id, region, added_gen) SELECT ?, user_id, region, ? FROM `+table+`
+				WHERE `+where+` AND user_id > ? AND user_id <= ? ORDER BY user_id`, key, next, after, upto).Error
+			if err != nil {
+				return "", false, fmt.Errorf("add members: %w", err)
+			}
+			return upto, done, nil
+		}
+	}
+	mark := func(table, where string) chunkStep {
+		return func(tx *gorm.DB, after string, limit int) (string, bool, error) {
+			upto, done, err := chunkEnd(tx, "FROM "+table+" WHERE "+where, nil, after, limit)
+			if err != nil || upto == after {
+				return upto, done, err
+			}
+			err = tx.Exec(`UPDATE cohort_members SET removed_gen = ? WHERE cohort_key = ? AND added_gen <= ? AND removed_gen IS NULL
+				AND user_id IN (SELECT user_id FROM `+table+` WHERE `+where+` AND user_id > ? AND user_id <= ?)`,
+				next, key, gen, after, upto).Error
+			if err != nil {
+				return "", false, fmt.Errorf("mark removed members: %w", err)
+			}
+			return upto, done, nil
+		}
+	}
+	if !p.delta {
+		if im.opt.Mode == ImportRemove || p.added == 0 {
+			return nil
+		}
+		return im.inChunks(ctx, tx, "write", insert("import_staging", "true"))
+	}
+	if p.removed > 0 {
+		if err := im.inChunks(ctx, tx, "write", mark("import_removed", "true")); err != nil {
+			return err
+		}
+	}
+	if p.updated > 0 {
+		if err := im.inChunks(ctx, tx, "write", mark("import_changed", "added = 0")); err != nil {
+			return err
+		}
+	}
+	if p.added+p.updated > 0 {
+		return im.inChunks(ctx, tx, "write", insert("import_changed", "true"))
+	}
+	return nil
+}
+
+// purge deletes, in chunks, the rows the plan's generation removed or
+// replaced, now that it is the list.
+func (im *importer) purge(ctx context.Context, p importPlan) error {
+	key, gen := im.key, p.row.Gen+1
+	del := func(table, where string) chunkStep {
+		return func(tx *gorm.DB, after string, limit int) (string, bool, error) {
+			upto, done, err := chunkEnd(tx, "FROM "+table+" WHERE "+where, nil, after, limit)
+			if err != nil || upto == after {
+				return upto, done, err
+			}
+			err = tx.Exec(`DELETE FROM cohort_members WHERE cohort_key = ? AND removed_gen <= ?
+				AND user_id IN (SELECT user_id FROM `+table+` WHERE `+where+` AND user_id > ? AND user_id <= ?)`,
+				key, gen, after, upto).Error
+			if err != nil {
+				return "", false, fmt.Errorf("delete removed members: %w", err)
+			}
+			return upto, done, nil
+		}
+	}
+	if !p.delta {
+		return nil
+	}
+	if p.removed > 0 {
+		if err := im.inChunks(ctx, nil, "purge", del("import_removed", "true")); err != nil {
+			return err
+		}
+	}
+	if p.updated > 0 {
+		return im.inChunks(ctx, nil, "purge", del("import_changed", "added = 0"))
+	}
+	return nil
 }
 
 // stage streams the rows into import_staging, one row per distinct id (the
@@ -569,17 +769,20 @@ func (im *importer) plan(db *gorm.DB, lock bool) (importPlan, error) {
 	}
 
 	p.delta = true
+	gen := p.row.Gen
 	if mode != ImportAdd {
 		// A replace removes the members the file lacks; a remove, those
 		// it lists.
 		q := `INSERT INTO import_removed (user_id, region) SELECT m.user_id, m.region FROM cohort_members m
-			WHERE m.cohort_key = ? AND NOT EXISTS (SELECT 1 FROM import_staging s WHERE s.user_id = m.user_id)
+			WHERE m.cohort_key = ? AND m.added_gen <= ? AND (m.removed_gen IS NULL OR m.removed_gen > ?)
+			AND NOT EXISTS (SELECT 1 FROM import_staging s WHERE s.user_id = m.user_id)
 			ORDER BY m.user_id`
 		if mode == ImportRemove {
 			q = `INSERT INTO import_removed (user_id, region) SELECT s.user_id, m.region FROM import_staging s
-				JOIN cohort_members m ON m.cohort_key = ? AND m.user_id = s.user_id ORDER BY s.user_id`
+				JOIN cohort_members m ON m.cohort_key = ? AND m.user_id = s.user_id
+				AND m.added_gen <= ? AND (m.removed_gen IS NULL OR m.removed_gen > ?) ORDER BY s.user_id`
 		}
-		r := db.Exec(q, key)
+		r := db.Exec(q, key, gen, gen)
 		if r.Error != nil {
 			return p, fmt.Errorf("plan removals: %w", r.Error)
 		}
@@ -595,7 +798,8 @@ func (im *importer) plan(db *gorm.DB, lock bool) (importPlan, error) {
 		r := db.Exec(`INSERT INTO import_changed (user_id, region, added, old_region)
 			SELECT s.user_id, s.region, CASE WHEN m.user_id IS NULL THEN 1 ELSE 0 END, COALESCE(m.region, '') FROM import_staging s
 			LEFT JOIN cohort_members m ON m.cohort_key = ? AND m.user_id = s.user_id
-			WHERE m.user_id IS NULL OR `+changed+` ORDER BY s.user_id`, key)
+				AND m.added_gen <= ? AND (m.removed_gen IS NULL OR m.removed_gen > ?)
+			WHERE m.user_id IS NULL OR `+changed+` ORDER BY s.user_id`, key, gen, gen)
 		if r.Error != nil {
 			return p, fmt.Errorf("plan additions: %w", r.Error)
 		}
@@ -685,54 +889,28 @@ func (p *importPlan) result(im *importer, res *ImportResult) {
 	}
 }
 
-// merge applies the plan in w, a write transaction in which the cohort is
-// as the plan found it, and records the import.
+// merge makes the plan's generation, written beforehand, the cohort's
+// list in w, a write transaction in which the cohort is as the plan found
+// it: it sets the cohort's generation (creating the cohort if need be),
+// counts and version, and records the import.
 func (im *importer) merge(w *writeTx, p importPlan, sum string, res *ImportResult) error {
 	key := im.key
 	p.result(im, res)
 	row := p.row
+	gen := row.Gen
+	if res.Added+res.Removed+res.Updated > 0 {
+		gen++
+	}
 	if res.Created {
 		var err error
 		if row, err = encodeCohort(&cohorts.Cohort{Key: key}); err != nil {
 			return err
 		}
 		row.Version, row.CreatedAt, row.UpdatedAt, row.UpdatedBy = 1, w.now, w.now, w.actor
-		row.MemberCount, row.RegionCounts = int64(res.Members), p.counts.encode()
+		row.MemberCount, row.RegionCounts, row.Gen = int64(res.Members), p.counts.encode(), gen
 		if err := w.db.Create(&row).Error; err != nil {
 			return fmt.Errorf("create cohort %q: %w", key, err)
 		}
-	}
-	// Each statement must change exactly the rows planned: the cohort is
-	// locked and unchanged since.
-	apply := func(what string, want int, stmt string) error {
-		if want == 0 {
-			return nil
-		}
-		r := w.db.Exec(stmt, key)
-		switch {
-		case r.Error != nil:
-			return fmt.Errorf("%s: %w", what, r.Error)
-		case int(r.RowsAffected) != want:
-			return fmt.Errorf("%s: %d rows changed, %d planned", what, r.RowsAffected, want)
-		}
-		return nil
-	}
-	var err error
-	if p.delta {
-		err = errors.Join(
-			apply("remove members", p.removed,
-				`DELETE FROM cohort_members WHERE cohort_key = ? AND user_id IN (SELECT user_id FROM import_removed)`),
-			apply("add members", p.added+p.updated,
-				`INSERT INTO cohort_members (cohort_key, user_id, region) SELECT ?, user_id, region FROM import_changed
-				WHERE true ORDER BY user_id ON CONFLICT (cohort_key, user_id) DO UPDATE SET region = excluded.region`))
-	} else {
-		// Nothing to conflict with: a plain INSERT, about twice as fast on
-		// Postgres.
-		err = apply("add members", p.added,
-			`INSERT INTO cohort_members (cohort_key, user_id, region) SELECT ?, user_id, region FROM import_staging ORDER BY user_id`)
-	}
-	if err != nil {
-		return err
 	}
 
 	rec := ImportRecord{Mode: im.opt.Mode, File: im.opt.File, SHA256: sum, Rows: res.Rows, Duplicates: res.Duplicates,
@@ -758,7 +936,7 @@ func (im *importer) merge(w *writeTx, p importPlan, sum string, res *ImportResul
 	if !res.Created && res.Added+res.Removed+res.Updated > 0 {
 		r := w.db.Model(&cohortRow{}).Where("key = ? AND version = ?", key, row.Version).
 			Updates(map[string]any{"version": row.Version + 1, "updated_at": w.now, "updated_by": w.actor,
-				"member_count": res.Members, "region_counts": p.counts.encode()})
+				"member_count": res.Members, "region_counts": p.counts.encode(), "gen": gen})
 		if err := w.guard(r, "cohort", key, row.Version); err != nil {
 			return err
 		}
@@ -862,7 +1040,11 @@ func (s *Store) EachMember(ctx context.Context, key string, fn func(cohorts.Memb
 		if err := cohortExists(db, key); err != nil {
 			return err
 		}
-		rows, err := db.Raw("SELECT user_id, region FROM cohort_members WHERE cohort_key = ? ORDER BY user_id", key).Rows()
+		gen, err := memberGen(db, key)
+		if err != nil {
+			return err
+		}
+		rows, err := db.Raw("SELECT user_id, region FROM cohort_members WHERE cohort_key = ? AND "+visibleMembers+" ORDER BY user_id", key, gen, gen).Rows()
 		if err != nil {
 			return err
 		}

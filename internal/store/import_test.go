@@ -348,11 +348,17 @@ func TestImportLarge(t *testing.T) {
 	}
 }
 
-const killEnv = "RAMP_TEST_IMPORT_KILL_DSN"
+const (
+	killEnv   = "RAMP_TEST_IMPORT_KILL_DSN"
+	killAtEnv = "RAMP_TEST_IMPORT_KILL_AT"
+)
 
 // TestImportKilledHelper is the child process of TestImportKilled: it
-// replaces the cohort's members with an endless stream and says "staged"
-// once 30,000 rows are in the staging table, then waits to be killed.
+// replaces the cohort's members and says "ready" at the point
+// $RAMP_TEST_IMPORT_KILL_AT names, then waits to be killed: "staging"
+// (30,000 rows of an endless stream staged), or "write" or "purge" (the
+// second chunk of writing a 30,000-row import committed, or the first of
+// purging the rows it replaced).
 func TestImportKilledHelper(t *testing.T) {
 	dsn := os.Getenv(killEnv)
 	if dsn == "" {
@@ -363,74 +369,113 @@ func TestImportKilledHelper(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	at := os.Getenv(killAtEnv)
 	n := 0
 	next := func() (cohorts.Member, error) {
 		n++
-		if n == 30_001 {
-			fmt.Println("staged")
+		switch {
+		case n == 30_001 && at == "staging":
+			fmt.Println("ready")
 			time.Sleep(time.Hour)
+		case n > 30_000:
+			return cohorts.Member{}, io.EOF
 		}
 		return mr(fmt.Sprintf("new-%d", n), "FR"), nil
 	}
+	store.SetChunks(5000, func(phase string, n int) {
+		// The purge of the two members replaced takes one chunk.
+		if phase == at && (n == 2 || phase == "purge") {
+			fmt.Println("ready")
+			time.Sleep(time.Hour)
+		}
+	})
 	_, err = s.ImportMembers(ctx, "beta", store.ImportOptions{}, next, "child")
 	t.Fatalf("import returned: %v", err)
 }
 
+// TestImportKilled kills (SIGKILL) a process in the middle of an import:
+// while it stages, while it writes the new list in chunks, and while it
+// purges the old one after making the new one the list. The cohort keeps
+// its list (the old one, or the new one once made the list), and the next
+// import cleans up what the killed one left and takes effect alone.
 func TestImportKilled(t *testing.T) {
-	dsn := emptyDSN(t)
-	s := openDSN(t, dsn)
-	mustImport(t, s, "beta", store.ImportOptions{}, mr("u1", "US"), mr("u2", "FR"))
-	v := mustVersion(t, s)
+	for _, tc := range []struct {
+		at      string
+		changed bool // the killed import's list was made the list
+	}{{"staging", false}, {"write", false}, {"purge", true}} {
+		t.Run(tc.at, func(t *testing.T) {
+			dsn := emptyDSN(t)
+			s := openDSN(t, dsn)
+			mustImport(t, s, "beta", store.ImportOptions{}, mr("u1", "US"), mr("u2", "FR"))
+			v := mustVersion(t, s)
 
-	cmd := exec.Command(os.Args[0], "-test.run=^TestImportKilledHelper$", "-test.count=1")
-	cmd.Env = append(os.Environ(), killEnv+"="+dsn)
-	var stderr strings.Builder
-	cmd.Stderr = &stderr
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	staged := make(chan bool, 1)
-	go func() {
-		sc := bufio.NewScanner(stdout)
-		for sc.Scan() {
-			if sc.Text() == "staged" {
-				staged <- true
-				return
+			cmd := exec.Command(os.Args[0], "-test.run=^TestImportKilledHelper$", "-test.count=1")
+			cmd.Env = append(os.Environ(), killEnv+"="+dsn, killAtEnv+"="+tc.at)
+			var stderr strings.Builder
+			cmd.Stderr = &stderr
+			stdout, err := cmd.StdoutPipe()
+			if err != nil {
+				t.Fatal(err)
 			}
-		}
-		staged <- false
-	}()
-	select {
-	case ok := <-staged:
-		if !ok {
+			if err := cmd.Start(); err != nil {
+				t.Fatal(err)
+			}
+			ready := make(chan bool, 1)
+			go func() {
+				sc := bufio.NewScanner(stdout)
+				for sc.Scan() {
+					if sc.Text() == "ready" {
+						ready <- true
+						return
+					}
+				}
+				ready <- false
+			}()
+			select {
+			case ok := <-ready:
+				if !ok {
+					cmd.Wait()
+					t.Fatalf("helper ended before it was ready:\n%s", stderr.String())
+				}
+			case <-time.After(60 * time.Second):
+				cmd.Process.Kill()
+				t.Fatal("helper not ready in 60 s")
+			}
+			if err := cmd.Process.Signal(syscall.SIGKILL); err != nil {
+				t.Fatal(err)
+			}
 			cmd.Wait()
-			t.Fatalf("helper ended before staging:\n%s", stderr.String())
-		}
-	case <-time.After(60 * time.Second):
-		cmd.Process.Kill()
-		t.Fatal("helper did not stage in 60 s")
-	}
-	if err := cmd.Process.Signal(syscall.SIGKILL); err != nil {
-		t.Fatal(err)
-	}
-	cmd.Wait()
 
-	// A fresh Store (recovery of the SQLite journal happens on open).
-	s2 := openDSN(t, dsn)
-	if d := diff([]string{"u1/US", "u2/FR"}, listed(t, s2, "beta")); d != "" {
-		t.Errorf("members after the kill (-want +got):\n%s", d)
-	}
-	if got := mustVersion(t, s2); got != v {
-		t.Errorf("config version %d → %d", v, got)
-	}
-	// And the database takes the next import.
-	mustImport(t, s2, "beta", store.ImportOptions{}, mr("u3", ""))
-	if d := diff([]string{"u3/"}, listed(t, s2, "beta")); d != "" {
-		t.Errorf("members after the next import (-want +got):\n%s", d)
+			// A fresh Store (recovery of the SQLite journal happens on open).
+			s2 := openDSN(t, dsn)
+			got := listed(t, s2, "beta")
+			switch {
+			case tc.changed:
+				if len(got) != 30_000 || got[0] != "new-1/FR" {
+					t.Errorf("members after the kill: %d, first %q; want the 30,000 new ones", len(got), got[0])
+				}
+				if got := mustVersion(t, s2); got != v+1 {
+					t.Errorf("config version %d → %d, want one change", v, got)
+				}
+			default:
+				if d := diff([]string{"u1/US", "u2/FR"}, got); d != "" {
+					t.Errorf("members after the kill (-want +got):\n%s", d)
+				}
+				if got := mustVersion(t, s2); got != v {
+					t.Errorf("config version %d → %d", v, got)
+				}
+			}
+			checkCounts(t, s2, "beta")
+			// And the database takes the next import, which cleans up.
+			mustImport(t, s2, "beta", store.ImportOptions{}, mr("u3", ""))
+			if d := diff([]string{"u3/"}, listed(t, s2, "beta")); d != "" {
+				t.Errorf("members after the next import (-want +got):\n%s", d)
+			}
+			if n := rawRows(t, s2, "beta"); n != 1 {
+				t.Errorf("%d rows of the cohort after the next import, want 1", n)
+			}
+			checkCounts(t, s2, "beta")
+		})
 	}
 }
 

@@ -22,7 +22,10 @@ import (
 // internal/tools/gencsv writes them, while another Store, as another
 // process would, every 100 ms flips a flag (the kill switch), reads the
 // flags, and opens the database and closes it again. It reports the
-// import's time and the worst and median time each of those took. On a
+// import's time and the worst and median time each of those took, the kill
+// switch's apart while the import stages its source (until the source
+// ends) and afterwards, while it plans, writes its list in chunks, makes
+// it the list and purges the old rows ("merge"). On a
 // new SQLite database, or a fresh Postgres schema when $RAMP_TEST_DSN names
 // a Postgres database:
 //
@@ -78,7 +81,15 @@ func BenchmarkKillSwitchDuringImport(b *testing.B) {
 				probes := make(chan probeTimes, 1)
 				go func() { probes <- probe(ctx, b, other, dsn, done) }()
 				start := time.Now()
-				_, err := s.ImportMembers(ctx, key, store.ImportOptions{}, randomIDs(rows, 1, bc.changed), "bench")
+				src := randomIDs(rows, 1, bc.changed)
+				var staged time.Time // when the source ended
+				_, err := s.ImportMembers(ctx, key, store.ImportOptions{}, func() (cohorts.Member, error) {
+					m, err := src()
+					if err != nil && staged.IsZero() {
+						staged = time.Now()
+					}
+					return m, err
+				}, "bench")
 				took := time.Since(start)
 				close(done)
 				p := <-probes
@@ -86,7 +97,8 @@ func BenchmarkKillSwitchDuringImport(b *testing.B) {
 					b.Fatal(err)
 				}
 				b.ReportMetric(took.Seconds(), "import-s")
-				p.report(b)
+				b.ReportMetric(took.Seconds()-staged.Sub(start).Seconds(), "merge-s")
+				p.report(b, staged)
 			}
 		})
 	}
@@ -95,6 +107,7 @@ func BenchmarkKillSwitchDuringImport(b *testing.B) {
 // probeTimes are how long each probe took, in order.
 type probeTimes struct {
 	kill, read, open []time.Duration
+	killAt           []time.Time // when each kill probe ended
 	failed           []string
 }
 
@@ -122,6 +135,7 @@ func probe(ctx context.Context, b *testing.B, s *store.Store, dsn string, done <
 		}
 		enabled = !enabled
 		timed(&p.kill, "SetEnabled", func() error { _, err := s.SetEnabled(ctx, "risky", enabled, "oncall"); return err })
+		p.killAt = append(p.killAt, time.Now())
 		timed(&p.read, "Flags", func() error { _, err := s.Flags(ctx); return err })
 		timed(&p.open, "Open", func() error {
 			o, err := store.Open(ctx, dsn)
@@ -133,11 +147,19 @@ func probe(ctx context.Context, b *testing.B, s *store.Store, dsn string, done <
 	}
 }
 
-func (p probeTimes) report(b *testing.B) {
+func (p probeTimes) report(b *testing.B, staged time.Time) {
+	var stage, merge []time.Duration
+	for i, d := range p.kill {
+		if p.killAt[i].Before(staged) {
+			stage = append(stage, d)
+		} else {
+			merge = append(merge, d)
+		}
+	}
 	for _, m := range []struct {
 		name string
 		ds   []time.Duration
-	}{{"kill", p.kill}, {"read", p.read}, {"open", p.open}} {
+	}{{"kill", p.kill}, {"kill-stage", stage}, {"kill-merge", merge}, {"read", p.read}, {"open", p.open}} {
 		if len(m.ds) == 0 {
 			continue
 		}

@@ -43,13 +43,18 @@ func (s *Store) ConfigurationFor(ctx context.Context, ids []string) (ramp.Config
 }
 
 // listings returns the cohort's member rows of the given ids. It reads by
-// the primary key (cohort, id), in chunks, whatever the size of the list.
+// the primary key (cohort, id), in chunks, whatever the size of the list,
+// and returns listed rows only (gen.go).
 func listings(db *gorm.DB, cohort string, ids []string) ([]memberRow, error) {
 	ids = slices.Compact(slices.Sorted(slices.Values(ids)))
+	gen, err := memberGen(db, cohort)
+	if err != nil {
+		return nil, err
+	}
 	var out []memberRow
 	for chunk := range slices.Chunk(ids, lookupChunk) {
 		var rows []memberRow
-		if err := db.Where("cohort_key = ? AND user_id IN ?", cohort, chunk).Find(&rows).Error; err != nil {
+		if err := db.Where("cohort_key = ? AND user_id IN ? AND "+visibleMembers, cohort, chunk, gen, gen).Find(&rows).Error; err != nil {
 			return nil, err
 		}
 		out = append(out, rows...)

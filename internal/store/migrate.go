@@ -23,6 +23,7 @@ var migrations = []migration{
 	migrateMembersByKey, // import.go
 	migrateMemberCounts, // counts.go
 	migrateExperiments,  // experiments.go
+	migrateGenerations,  // gen.go
 }
 
 // migrate applies the migrations the database lacks, each in its own

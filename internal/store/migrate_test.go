@@ -20,6 +20,7 @@ func TestMigrateMembersByKey(t *testing.T) {
 	s := openDSN(t, dsn)
 	mustImport(t, s, "beta", store.ImportOptions{}, mr("u1", "US"), mr("u2", ""))
 	mustImport(t, s, "gamma", store.ImportOptions{}, mr("u1", "FR"))
+	undoGenerations(t, s, dsn)
 	if !isPostgres(dsn) {
 		// Back to version 6's table.
 		for _, stmt := range []string{
@@ -77,6 +78,40 @@ func TestMigrateMembersByKey(t *testing.T) {
 	var n int
 	if err := store.QueryRow(upgraded, fmt.Sprintf("SELECT COUNT(*) FROM cohort_members WHERE cohort_key = '%s'", "gamma"), &n); err != nil || n != 0 {
 		t.Errorf("members of the deleted cohort: %d, %v", n, err)
+	}
+}
+
+// undoGenerations takes a database back to before the generations
+// migration (schema version 9), its member lists as they are listed; the
+// schema version is left to the caller to set.
+func undoGenerations(t *testing.T, s *store.Store, dsn string) {
+	t.Helper()
+	stmts := []string{
+		`ALTER TABLE cohort_members DROP CONSTRAINT cohort_members_pkey`,
+		`DELETE FROM cohort_members m USING cohorts c WHERE c.key = m.cohort_key
+			AND NOT (m.added_gen <= c.gen AND (m.removed_gen IS NULL OR m.removed_gen > c.gen))`,
+		`ALTER TABLE cohort_members DROP COLUMN added_gen, DROP COLUMN removed_gen, ADD PRIMARY KEY (cohort_key, user_id),
+			ADD FOREIGN KEY (cohort_key) REFERENCES cohorts (key) ON DELETE CASCADE`,
+	}
+	if !isPostgres(dsn) {
+		stmts = []string{
+			`CREATE TABLE old_members (
+				cohort_key TEXT NOT NULL REFERENCES cohorts (key) ON DELETE CASCADE,
+				user_id TEXT NOT NULL,
+				region TEXT NOT NULL DEFAULT '',
+				PRIMARY KEY (cohort_key, user_id)
+			) WITHOUT ROWID`,
+			`INSERT INTO old_members SELECT m.cohort_key, m.user_id, m.region FROM cohort_members m JOIN cohorts c ON c.key = m.cohort_key
+				WHERE m.added_gen <= c.gen AND (m.removed_gen IS NULL OR m.removed_gen > c.gen)`,
+			"DROP TABLE cohort_members",
+			"ALTER TABLE old_members RENAME TO cohort_members",
+		}
+	}
+	stmts = append(stmts, "ALTER TABLE cohorts DROP COLUMN gen", "DROP TABLE cohort_leases", "DELETE FROM schema_migrations WHERE version >= 9")
+	for _, stmt := range stmts {
+		if err := store.Exec(s, stmt); err != nil {
+			t.Fatalf("%s: %v", stmt, err)
+		}
 	}
 }
 

@@ -24,7 +24,10 @@ func (s *Store) State(ctx context.Context) (flags.State, int64, error) {
 			return err
 		}
 		var members []memberRow
-		if err := db.Order("cohort_key, user_id").Find(&members).Error; err != nil {
+		err = db.Raw(`SELECT m.cohort_key, m.user_id, m.region FROM cohort_members m JOIN cohorts c ON c.key = m.cohort_key
+			WHERE m.added_gen <= c.gen AND (m.removed_gen IS NULL OR m.removed_gen > c.gen)
+			ORDER BY m.cohort_key, m.user_id`).Scan(&members).Error
+		if err != nil {
 			return err
 		}
 		index := cohortIndex(st.Cohorts)
@@ -239,8 +242,12 @@ func (s *Store) Members(ctx context.Context, key string) ([]cohorts.Member, erro
 		if err := cohortExists(db, key); err != nil {
 			return err
 		}
+		gen, err := memberGen(db, key)
+		if err != nil {
+			return err
+		}
 		var rows []memberRow
-		if err := db.Where("cohort_key = ?", key).Order("user_id").Find(&rows).Error; err != nil {
+		if err := db.Where("cohort_key = ? AND "+visibleMembers, key, gen, gen).Order("user_id").Find(&rows).Error; err != nil {
 			return err
 		}
 		out = make([]cohorts.Member, len(rows))

@@ -47,6 +47,8 @@ type cohortRow struct {
 	// count the member list; see counts.go.
 	MemberCount  int64
 	RegionCounts string
+	// Gen is the generation of the member list that is listed (gen.go).
+	Gen int64
 }
 
 func (cohortRow) TableName() string { return "cohorts" }
@@ -55,6 +57,10 @@ type memberRow struct {
 	CohortKey string `gorm:"primaryKey"`
 	UserID    string `gorm:"primaryKey"`
 	Region    string // "" when unknown
+	// AddedGen and RemovedGen are the generations that added the row and
+	// removed it (nil: none has); see gen.go.
+	AddedGen   int64 `gorm:"primaryKey"`
+	RemovedGen *int64
 }
 
 func (memberRow) TableName() string { return "cohort_members" }

@@ -291,9 +291,12 @@ func (w *writeTx) applyCohort(desired *flags.State, c flags.Change, edit ListEdi
 	}
 	action := "apply." + string(c.Action)
 	if c.Action == flags.Delete {
-		// Members go with the cohort: ON DELETE CASCADE.
 		if err := w.removeVersioned("cohort", c.Key, c.BaseVersion, &cohortRow{}); err != nil {
 			return err
+		}
+		// Its member rows, of every generation, go with it.
+		if err := w.db.Where("cohort_key = ?", c.Key).Delete(&memberRow{}).Error; err != nil {
+			return fmt.Errorf("delete members of cohort %q: %w", c.Key, err)
 		}
 		return w.record(action, "cohort", c.Key, before, nil)
 	}
@@ -322,18 +325,20 @@ func (w *writeTx) applyCohort(desired *flags.State, c flags.Change, edit ListEdi
 	}
 	if old != nil {
 		// Kept as they are unless the list is written below.
-		row.MemberCount, row.RegionCounts = old.row.MemberCount, old.row.RegionCounts
+		row.MemberCount, row.RegionCounts, row.Gen = old.row.MemberCount, old.row.RegionCounts, old.row.Gen
 	}
 	if err := w.putVersioned("cohort", c.Key, c.Action == flags.Create, c.BaseVersion, &cohortRow{}, &row); err != nil {
 		return err
 	}
 	if write && c.Action != flags.Create && edit.Replace {
+		// Rows of every generation: those of an import that has not
+		// finished too (it sees the cohort changed, and plans again).
 		if err := w.db.Where("cohort_key = ?", c.Key).Delete(&memberRow{}).Error; err != nil {
 			return fmt.Errorf("replace members of cohort %q: %w", c.Key, err)
 		}
 	}
 	if write {
-		if _, err := w.upsertMembers(members); err != nil {
+		if err := w.upsertMembers(c.Key, row.Gen, members); err != nil {
 			return fmt.Errorf("write members of cohort %q: %w", c.Key, err)
 		}
 		// The list may have been added to rather than replaced: count it.
@@ -472,21 +477,50 @@ func (w *writeTx) lockCohort(key string) (*lockedCohort, error) {
 	return &lockedCohort{row: rows[0], cohort: c}, nil
 }
 
-// upsertMembers inserts members in batches; a member already listed gets
-// the region given, if any. It returns how many rows were inserted or
-// changed.
-func (w *writeTx) upsertMembers(rows []memberRow) (int64, error) {
-	if len(rows) == 0 {
-		return 0, nil
+// upsertMembers writes members (rows of one cohort, each id once) into the
+// cohort's list at generation gen, in batches: an id not listed gets a row
+// of that generation; a listed one keeps its row, whose region changes to
+// the one given, if any. Rows other generations see are left alone.
+func (w *writeTx) upsertMembers(key string, gen int64, rows []memberRow) error {
+	for batch := range slices.Chunk(rows, memberBatch) {
+		ids := make([]string, len(batch))
+		for i, r := range batch {
+			ids[i] = r.UserID
+		}
+		var listed []memberRow
+		if err := w.db.Where("cohort_key = ? AND user_id IN ? AND "+visibleMembers, key, ids, gen, gen).Find(&listed).Error; err != nil {
+			return err
+		}
+		region := make(map[string]string, len(listed))
+		for _, l := range listed {
+			region[l.UserID] = l.Region
+		}
+		var fresh []memberRow
+		moved := map[string][]string{} // new region → ids
+		for _, r := range batch {
+			was, ok := region[r.UserID]
+			switch {
+			case !ok:
+				r.CohortKey, r.AddedGen, r.RemovedGen = key, gen, nil
+				fresh = append(fresh, r)
+			case r.Region != "" && r.Region != was:
+				moved[r.Region] = append(moved[r.Region], r.UserID)
+			}
+		}
+		if len(fresh) > 0 {
+			if err := w.db.Create(&fresh).Error; err != nil {
+				return err
+			}
+		}
+		for to, ids := range moved {
+			err := w.db.Model(&memberRow{}).Where("cohort_key = ? AND user_id IN ? AND "+visibleMembers, key, ids, gen, gen).
+				Update("region", to).Error
+			if err != nil {
+				return err
+			}
+		}
 	}
-	res := w.db.Clauses(clause.OnConflict{
-		Columns:   []clause.Column{{Name: "cohort_key"}, {Name: "user_id"}},
-		DoUpdates: clause.AssignmentColumns([]string{"region"}),
-		Where: clause.Where{Exprs: []clause.Expression{
-			clause.Expr{SQL: "excluded.region <> '' AND excluded.region <> cohort_members.region"},
-		}},
-	}).CreateInBatches(rows, memberBatch)
-	return res.RowsAffected, res.Error
+	return nil
 }
 
 // SetEnabled sets the flag's kill switch and returns the flag as stored. If
@@ -646,7 +680,7 @@ func (s *Store) AddMemberList(ctx context.Context, cohortKey string, members []c
 				ids[i] = r.UserID
 			}
 			var listed []memberRow
-			if err := w.db.Where("cohort_key = ? AND user_id IN ?", cohortKey, ids).Find(&listed).Error; err != nil {
+			if err := w.db.Where("cohort_key = ? AND user_id IN ? AND "+visibleMembers, cohortKey, ids, c.row.Gen, c.row.Gen).Find(&listed).Error; err != nil {
 				return err
 			}
 			region := make(map[string]string, len(listed))
@@ -678,7 +712,7 @@ func (s *Store) AddMemberList(ctx context.Context, cohortKey string, members []c
 		if res.Added+res.RegionChanged == 0 && !res.Created {
 			return nil
 		}
-		if _, err := w.upsertMembers(rows); err != nil {
+		if err := w.upsertMembers(cohortKey, c.row.Gen, rows); err != nil {
 			return err
 		}
 		if err := setCounts(w.db, cohortKey, int64(res.Members), counts); err != nil {
@@ -738,7 +772,7 @@ func (s *Store) RemoveMemberList(ctx context.Context, cohortKey string, ids []st
 		}
 		for batch := range slices.Chunk(ids, memberBatch) {
 			var rows []memberRow
-			if err := w.db.Where("cohort_key = ? AND user_id IN ?", cohortKey, batch).
+			if err := w.db.Where("cohort_key = ? AND user_id IN ? AND "+visibleMembers, cohortKey, batch, c.row.Gen, c.row.Gen).
 				Order("user_id").Find(&rows).Error; err != nil {
 				return err
 			}
@@ -750,7 +784,8 @@ func (s *Store) RemoveMemberList(ctx context.Context, cohortKey string, ids []st
 				listed[i] = r.UserID
 				counts[r.Region]--
 			}
-			if err := w.db.Where("cohort_key = ? AND user_id IN ?", cohortKey, listed).Delete(&memberRow{}).Error; err != nil {
+			err := w.db.Where("cohort_key = ? AND user_id IN ? AND "+visibleMembers, cohortKey, listed, c.row.Gen, c.row.Gen).Delete(&memberRow{}).Error
+			if err != nil {
 				return err
 			}
 			res.Removed += len(listed)
