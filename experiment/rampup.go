@@ -86,8 +86,9 @@ func (e *Experiment) StartTraffic() flags.Percent {
 // NextStep returns the ramp-up's next step of a running or paused
 // experiment: the first whose traffic is above the current phase's (steps
 // at or below it were reached, by the schedule or by hand), its index in
-// RampUp, and when it is due: After past RampedAt, plus the time spent
-// paused so far when paused at now. ok is false when there is none (no
+// RampUp, and when it is due: After past RampedAt (or the phase's start
+// when it is not set), plus the time spent paused so far when paused at
+// now. ok is false when there is none (no
 // ramp-up, the last step reached, a draft or stopped experiment).
 func (e *Experiment) NextStep(now time.Time) (i int, due time.Time, ok bool) {
 	cur := e.Current()
@@ -98,7 +99,11 @@ func (e *Experiment) NextStep(now time.Time) (i int, due time.Time, ok bool) {
 	if i < 0 {
 		return -1, time.Time{}, false
 	}
-	due = e.RampedAt.Add(time.Duration(e.RampUp[i].After))
+	base := e.RampedAt
+	if base.IsZero() {
+		base = cur.Started
+	}
+	due = base.Add(time.Duration(e.RampUp[i].After))
 	if e.Status == Paused && e.PausedAt != nil && now.After(*e.PausedAt) {
 		due = due.Add(now.Sub(*e.PausedAt))
 	}
