@@ -43,7 +43,7 @@ var (
 	layerFields      = []string{"key", "bucketBy", "holdout", "salt"}
 	experimentFields = []string{"key", "flag", "layer", "hypothesis", "owner", "audience", "traffic", "arms",
 		"control", "metrics", "salt", "rampUp", "status", "ship", "shipVia", "phase"}
-	stepFields = []string{"traffic", "after"}
+	stepFields     = []string{"traffic", "after"}
 	audienceFields = []string{"regions", "cohorts", "when"}
 	metricsFields  = []string{"primary", "secondary", "guardrails"}
 )
