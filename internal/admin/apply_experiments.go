@@ -446,7 +446,13 @@ func (p *experimentPlan) lockedChange(f, cur, next *experiment.Experiment, locke
 		return &LockedError{Key: f.Key, Status: cur.Status, Phase: phase, Fields: fields, Where: p.whereLocked(f.Key, locked[0])}
 	}
 	next.Audience = f.Audience
-	moved, err := next.NewPhase(l, p.exps, f.Arms, f.Traffic, p.now, p.actor)
+	traffic := f.Traffic
+	if len(f.RampUp) > 0 && traffic >= cur.Current().Traffic {
+		// traffic is the ramp-up's ceiling: the new phase keeps the
+		// traffic the schedule reached.
+		traffic = cur.Current().Traffic
+	}
+	moved, err := next.NewPhase(l, p.exps, f.Arms, traffic, p.now, p.actor)
 	if err != nil {
 		return fmt.Errorf("%s%w", p.where("experiments", f.Key), err)
 	}
