@@ -46,6 +46,16 @@
 // experiment is running, so no exposure is recorded. Drafts, paused
 // experiments and stopped ones without a shipped arm add nothing.
 //
+// # Ramp-up
+//
+// An experiment's RampUp grows its traffic on a schedule, weights fixed:
+// it starts at the first step (StartTraffic), and Ramp, run by the
+// control plane's schedule pass, takes the next step when it is due
+// (NextStep: its After past RampedAt, the time spent paused not
+// counted), through SetTraffic, so nobody changes arm. With a ramp-up,
+// Traffic is the ceiling the layer reserves; the traffic taken now is the
+// current phase's.
+//
 // # Lifecycle
 //
 // draft → (Start) running ⇄ (Pause, Resume) paused → (Stop) stopped. A

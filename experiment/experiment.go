@@ -84,11 +84,29 @@ type Experiment struct {
 	Metrics Metrics `json:"metrics,omitzero"`
 	// Salt seeds the arm hash; "experiment-" + Key when empty.
 	Salt string `json:"salt,omitempty"`
+	// RampUp grows the traffic on a schedule, weights fixed (see Ramp):
+	// the first step is the traffic the experiment starts at, each later
+	// one the traffic it grows to After the previous step was reached.
+	// With a ramp-up, Traffic is the ceiling: what the layer reserves for
+	// the experiment, at or above the last step; the traffic it takes now
+	// is its current phase's.
+	RampUp []Step `json:"rampUp,omitempty"`
 
 	Status Status  `json:"status,omitempty"`
 	Phases []Phase `json:"phases,omitempty"`
 	// Shipped is the arm a stopped experiment serves to its audience.
 	Shipped string `json:"shipped,omitempty"`
+	// ShipVia is how the shipped arm is served: "" by the experiment's
+	// own rule, to its whole audience; ShipViaRollout by a rollout plan
+	// of the flag, the experiment serving nothing.
+	ShipVia string `json:"shipVia,omitempty"`
+	// RampedAt is when the ramp-up last moved (the start, a step, a raise
+	// by hand): the next step's After counts from it, less the time spent
+	// paused (see ResumeAt).
+	RampedAt time.Time `json:"rampedAt,omitzero"`
+	// PausedAt is when a paused experiment was paused (PauseAt); nil when
+	// it is not paused or was paused without a time.
+	PausedAt *time.Time `json:"pausedAt,omitempty"`
 }
 
 // Phase is a period of an experiment with one allocation: its share of the

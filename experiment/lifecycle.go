@@ -9,7 +9,8 @@ import (
 )
 
 // Start starts a draft experiment: phase 1 with the declared arms and
-// traffic, the layer buckets its traffic needs and the arm table (Table).
+// traffic (the first ramp-up step's, with a ramp-up: StartTraffic), the
+// layer buckets its traffic needs and the arm table (Table).
 // The buckets are the lowest of the layer that neither the holdout nor a
 // running or paused experiment among others owns, so the set may be
 // non-contiguous once other experiments have stopped; traffic T owns
@@ -27,15 +28,20 @@ func (e *Experiment) Start(l Layer, others []Experiment, now time.Time, actor st
 	if err := checkChange(e.Key, e.Arms, e.Traffic); err != nil {
 		return err
 	}
-	buckets, err := e.grow(l, others, nil, e.Traffic)
+	traffic := e.StartTraffic()
+	if traffic <= 0 || traffic > e.Traffic {
+		return fmt.Errorf("experiment %s: its ramp-up starts at %s%%, outside 0–%s%% (its traffic): %w", e.Key, traffic, e.Traffic, ErrInvalid)
+	}
+	buckets, err := e.grow(l, others, nil, traffic)
 	if err != nil {
 		return err
 	}
 	e.Status = Running
 	e.Phases = append(slices.Clip(e.Phases), Phase{
-		Number: len(e.Phases) + 1, Traffic: e.Traffic, Arms: slices.Clone(e.Arms),
+		Number: len(e.Phases) + 1, Traffic: traffic, Arms: slices.Clone(e.Arms),
 		Buckets: buckets, Table: Table(e.Arms), Started: now, StartedBy: actor,
 	})
+	e.RampedAt = now
 	return nil
 }
 
@@ -44,7 +50,8 @@ func (e *Experiment) Start(l Layer, others []Experiment, now time.Time, actor st
 // the phase's set and keeps every assignment (nobody changes arm, nobody
 // leaves); lowering it would take units out of a running phase and is
 // refused (ErrLocked): lower it in a new phase. Setting the current
-// traffic again changes nothing. It refuses (ErrLayerFull) a traffic the
+// traffic again changes nothing. With a ramp-up the declared Traffic is a
+// ceiling: it follows only a traffic above it. It refuses (ErrLayerFull) a traffic the
 // layer cannot give and (ErrLocked) a draft or stopped experiment.
 func (e *Experiment) SetTraffic(l Layer, others []Experiment, traffic flags.Percent) error {
 	if !e.holds() {
@@ -66,7 +73,11 @@ func (e *Experiment) SetTraffic(l Layer, others []Experiment, traffic flags.Perc
 	}
 	e.Phases = slices.Clone(e.Phases)
 	cur = e.Current()
-	cur.Buckets, cur.Traffic, e.Traffic = buckets, traffic, traffic
+	cur.Buckets, cur.Traffic = buckets, traffic
+	if len(e.RampUp) == 0 || traffic > e.Traffic {
+		// With a ramp-up, Traffic is the ceiling: kept unless exceeded.
+		e.Traffic = traffic
+	}
 	return nil
 }
 
@@ -80,7 +91,9 @@ func (e *Experiment) SetTraffic(l Layer, others []Experiment, traffic flags.Perc
 // which NewPhase returns as a share of the experiment's units (34/33/33 →
 // 50/25/25 moves 16%). The layer buckets are kept: a higher traffic adds
 // the lowest free ones, a lower traffic keeps the lowest of the current
-// set. It refuses (ErrLocked) a draft (start it) or stopped experiment,
+// set. With a ramp-up, the declared Traffic stays the ceiling unless
+// traffic exceeds it, and the schedule's clock restarts at now. It refuses
+// (ErrLocked) a draft (start it) or stopped experiment,
 // (ErrInvalid) malformed arms or traffic and (ErrLayerFull) a traffic the
 // layer cannot give. e is unchanged on error; the phases are copied, not
 // changed in place, so a shallow copy of e taken before keeps its own.
@@ -106,7 +119,11 @@ func (e *Experiment) NewPhase(l Layer, others []Experiment, arms []Arm, traffic 
 		Number: cur.Number + 1, Traffic: traffic, Arms: slices.Clone(arms),
 		Buckets: buckets, Table: table, Started: now, StartedBy: actor,
 	})
-	e.Arms, e.Traffic = slices.Clone(arms), traffic
+	e.Arms = slices.Clone(arms)
+	if len(e.RampUp) == 0 || traffic > e.Traffic {
+		e.Traffic = traffic
+	}
+	e.RampedAt = now
 	return moved, nil
 }
 

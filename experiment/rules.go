@@ -27,8 +27,9 @@ const RulePrefix = "experiment:"
 //     shipped arm to the whole audience (no sample). Its Origin has Phase 0,
 //     which says that no experiment is running (record no exposure for
 //     it), and Part the shipped arm.
-//   - Draft, paused, or stopped without a shipped arm: none, so the flag's
-//     other rules decide.
+//   - Draft, paused, stopped without a shipped arm, or stopped with its
+//     arm handed to a rollout plan (ShipVia ShipViaRollout): none, so the
+//     flag's other rules (and its plan) decide.
 func Rules(l Layer, e *Experiment) []flags.Rule {
 	r := flags.Rule{
 		Name:    RulePrefix + e.Key,
@@ -42,7 +43,7 @@ func Rules(l Layer, e *Experiment) []flags.Rule {
 		r.Sample = &flags.Sample{BucketBy: l.BucketBy, Salt: l.EffectiveSalt(), Buckets: slices.Clone(cur.Buckets)}
 		r.Allocation = &flags.Allocation{BucketBy: l.BucketBy, Salt: e.EffectiveSalt(), Ranges: slices.Clone(cur.Table)}
 		r.Origin = &flags.Origin{Kind: flags.OriginExperiment, Key: e.Key, Phase: cur.Number, Unit: l.BucketBy}
-	case e.Status == Stopped && e.Shipped != "":
+	case e.Status == Stopped && e.Shipped != "" && e.ShipVia != ShipViaRollout:
 		r.Serve = e.Shipped
 		r.Origin = &flags.Origin{Kind: flags.OriginExperiment, Key: e.Key, Part: e.Shipped, Unit: l.BucketBy}
 	default:

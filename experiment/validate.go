@@ -51,7 +51,10 @@ func ValidationError(problems []Problem) error {
 //     the flag (an arm written as a value, "300" for a variant short: 300,
 //     is told which variants the flag has and of what type), named once,
 //     with weights summing to 100; a control that is an arm; a shipped arm
-//     that is an arm, and only on a stopped experiment;
+//     that is an arm, and only on a stopped experiment; a ramp-up whose
+//     steps rise, each within 0–100 and at most the traffic, with an
+//     After on every step but the first; a ShipVia of "" or
+//     ShipViaRollout, the latter with a shipped arm;
 //   - together: the experiments of one layer that are not stopped, with its
 //     holdout, take at most 100% (the problem names the experiments that
 //     fill it); the buckets of running and paused experiments of a layer
@@ -150,6 +153,7 @@ func (v *validator) experiment(p string, e *Experiment) {
 		v.add(p+".traffic", "traffic %s%% is outside 0–100: an experiment takes more than 0%% and at most 100%% of its layer", e.Traffic)
 	}
 	v.arms(p, e, f)
+	v.rampUp(p, e)
 	isArm := func(a string) bool {
 		for _, arm := range e.Arms {
 			if arm.Variant == a {

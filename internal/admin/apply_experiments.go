@@ -332,6 +332,8 @@ func declaredChanges(s, f *experiment.Experiment) (free, locked, fixed []string)
 		{"owner", s.Owner == f.Owner, &free},
 		{"control", s.Control == f.Control, &free},
 		{"metrics", eq(s.Metrics, f.Metrics), &free},
+		// A ramp-up only schedules raises, which keep every assignment.
+		{"rampUp", eq(s.RampUp, f.RampUp), &free},
 	} {
 		if !c.same {
 			*c.list = append(*c.list, c.name)
@@ -353,13 +355,14 @@ func (p *experimentPlan) update(f experiment.Experiment, s *store.StoredExperime
 	declare := func(e *experiment.Experiment) {
 		e.Flag, e.Layer, e.Salt = f.Flag, f.Layer, f.Salt
 		e.Hypothesis, e.Owner, e.Control, e.Metrics = f.Hypothesis, f.Owner, f.Control, f.Metrics
+		e.RampUp = slices.Clone(f.RampUp)
 	}
 	switch {
 	case !held:
 		declare(&next)
 		next.Audience, next.Arms, next.Traffic = f.Audience, slices.Clone(f.Arms), f.Traffic
 		if f.Status == experiment.Stopped && status == experiment.Stopped {
-			next.Shipped = f.Shipped
+			next.Shipped, next.ShipVia = f.Shipped, f.ShipVia
 		}
 		res.Fields = append(append(append(res.Fields, fixed...), locked...), free...)
 	case len(fixed) > 0:
@@ -419,6 +422,13 @@ func (p *experimentPlan) lockedChange(f, cur, next *experiment.Experiment, locke
 		return err
 	}
 	from, to := Percent(cur.Traffic), Percent(f.Traffic)
+	if slices.Equal(locked, []string{"traffic"}) && len(f.RampUp) > 0 && f.Traffic >= cur.Current().Traffic {
+		// With a ramp-up, traffic is the ceiling the schedule grows
+		// toward: moving it changes no assignment.
+		next.Traffic = f.Traffic
+		res.Fields = append(res.Fields, "traffic")
+		return nil
+	}
 	if slices.Equal(locked, []string{"traffic"}) && f.Traffic > cur.Traffic {
 		if err := next.SetTraffic(l, p.exps, f.Traffic); err != nil {
 			return fmt.Errorf("%s%w", p.where("experiments", f.Key), err)
@@ -436,7 +446,13 @@ func (p *experimentPlan) lockedChange(f, cur, next *experiment.Experiment, locke
 		return &LockedError{Key: f.Key, Status: cur.Status, Phase: phase, Fields: fields, Where: p.whereLocked(f.Key, locked[0])}
 	}
 	next.Audience = f.Audience
-	moved, err := next.NewPhase(l, p.exps, f.Arms, f.Traffic, p.now, p.actor)
+	traffic := f.Traffic
+	if len(f.RampUp) > 0 && traffic >= cur.Current().Traffic {
+		// traffic is the ramp-up's ceiling: the new phase keeps the
+		// traffic the schedule reached.
+		traffic = cur.Current().Traffic
+	}
+	moved, err := next.NewPhase(l, p.exps, f.Arms, traffic, p.now, p.actor)
 	if err != nil {
 		return fmt.Errorf("%s%w", p.where("experiments", f.Key), err)
 	}

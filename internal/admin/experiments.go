@@ -14,6 +14,7 @@ import (
 	"github.com/ramp-flags/ramp/flags"
 	"github.com/ramp-flags/ramp/flags/bucket"
 	"github.com/ramp-flags/ramp/internal/store"
+	"github.com/ramp-flags/ramp/rollout"
 )
 
 // The experiment use cases: reading experiments with their phases, and
@@ -87,11 +88,22 @@ type ExperimentInfo struct {
 	Hypothesis string              `json:"hypothesis,omitempty"`
 	Owner      string              `json:"owner,omitempty"`
 	Audience   experiment.Audience `json:"audience,omitzero"`
-	Traffic    Percent             `json:"traffic"`
-	Arms       []ArmWeight         `json:"arms"`
-	Control    string              `json:"control"`
-	Metrics    experiment.Metrics  `json:"metrics,omitzero"`
-	Shipped    string              `json:"shipped,omitempty"`
+	// Traffic is the declared traffic: with a ramp-up, the ceiling the
+	// schedule grows toward; PhaseTraffic what the current phase takes
+	// (0 before the first start).
+	Traffic      Percent            `json:"traffic"`
+	PhaseTraffic Percent            `json:"phaseTraffic,omitempty"`
+	Arms         []ArmWeight        `json:"arms"`
+	Control      string             `json:"control"`
+	Metrics      experiment.Metrics `json:"metrics,omitzero"`
+	// RampUp is the traffic schedule, NextStep its next step and when it
+	// is due (nil when there is none).
+	RampUp   []RampStep    `json:"rampUp,omitempty"`
+	NextStep *NextRampStep `json:"nextStep,omitempty"`
+	Shipped  string        `json:"shipped,omitempty"`
+	// ShipVia is experiment.ShipViaRollout when the shipped arm was handed
+	// to a rollout plan of the flag (the experiment serves nothing).
+	ShipVia string `json:"shipVia,omitempty"`
 	// Phase is the current phase's number, 0 before the first start;
 	// Since when it started and By whom.
 	Phase int       `json:"phase"`
@@ -112,8 +124,8 @@ func armWeights(arms []experiment.Arm) []ArmWeight {
 	return out
 }
 
-// infoOf builds an experiment's info; phases adds its phases.
-func infoOf(x *store.StoredExperiment, layers []experiment.Layer, st *flags.State, phases bool) ExperimentInfo {
+// infoOf builds an experiment's info at now; phases adds its phases.
+func infoOf(x *store.StoredExperiment, layers []experiment.Layer, st *flags.State, phases bool, now time.Time) ExperimentInfo {
 	e := &x.Experiment
 	status := e.Status
 	if status == "" {
@@ -121,11 +133,12 @@ func infoOf(x *store.StoredExperiment, layers []experiment.Layer, st *flags.Stat
 	}
 	info := ExperimentInfo{Key: e.Key, Flag: e.Flag, Status: status, Hypothesis: e.Hypothesis, Owner: e.Owner,
 		Audience: e.Audience, Traffic: Percent(e.Traffic), Arms: armWeights(e.Arms), Control: e.Control, Metrics: e.Metrics,
-		Shipped: e.Shipped, Version: x.Version, UpdatedBy: x.UpdatedBy, UpdatedAt: x.UpdatedAt}
+		Shipped: e.Shipped, ShipVia: e.ShipVia, Version: x.Version, UpdatedBy: x.UpdatedBy, UpdatedAt: x.UpdatedAt}
+	rampInfo(&info, e, now)
 	l, _ := experiment.LayerOf(e, layers, st)
 	info.Layer = LayerInfo{Key: l.Key, BucketBy: l.BucketBy, Holdout: Percent(l.Holdout), Own: e.Layer == ""}
 	if cur := e.Current(); cur != nil {
-		info.Phase, info.Since, info.By = cur.Number, cur.Started, cur.StartedBy
+		info.Phase, info.Since, info.By, info.PhaseTraffic = cur.Number, cur.Started, cur.StartedBy, Percent(cur.Traffic)
 	}
 	if phases {
 		for _, p := range e.Phases {
@@ -150,7 +163,7 @@ func (s *Service) Experiments(ctx context.Context) ([]ExperimentInfo, error) {
 	layers := store.Layers(ls)
 	out := make([]ExperimentInfo, len(es))
 	for i := range es {
-		out[i] = infoOf(&es[i], layers, st, false)
+		out[i] = infoOf(&es[i], layers, st, false, s.Now())
 	}
 	return out, nil
 }
@@ -170,7 +183,7 @@ func (s *Service) Experiment(ctx context.Context, key string) (ExperimentInfo, e
 	if err != nil {
 		return ExperimentInfo{}, err
 	}
-	return infoOf(&x, store.Layers(ls), &flags.State{Flags: fs}, true), nil
+	return infoOf(&x, store.Layers(ls), &flags.State{Flags: fs}, true, s.Now()), nil
 }
 
 // ExperimentResult is what a lifecycle change did, or with DryRun would
@@ -197,6 +210,8 @@ type ExperimentResult struct {
 	Known *KnownUnits `json:"knownUnits,omitempty"`
 	// Experiment is the experiment after a change that was written.
 	Experiment *ExperimentInfo `json:"experiment,omitempty"`
+	// Rollout is the status of the plan a stop handed the flag to.
+	Rollout *RolloutStatus `json:"rollout,omitempty"`
 	// Version is the experiment's version the change was computed from,
 	// to confirm a refused change with.
 	Version int64 `json:"-"`
@@ -283,8 +298,16 @@ func envLayer(e *experiment.Experiment, env *store.ExperimentEnv) (experiment.La
 // move runs one lifecycle change through store.MoveExperiment: change
 // edits the experiment as stored now and fills the result's specifics.
 func (s *Service) move(ctx context.Context, key, action string, base int64, change func(e *experiment.Experiment, env *store.ExperimentEnv, res *ExperimentResult) error) (ExperimentResult, error) {
+	return s.moveWith(ctx, key, action, base, change, nil)
+}
+
+// moveWith is move with a handoff: the rollout plan, if handoff returns
+// one, is created in the change's transaction (store.ExperimentMove's
+// Handoff).
+func (s *Service) moveWith(ctx context.Context, key, action string, base int64, change func(e *experiment.Experiment, env *store.ExperimentEnv, res *ExperimentResult) error,
+	handoff func(*experiment.Experiment, *store.ExperimentEnv) (*rollout.Rollout, error)) (ExperimentResult, error) {
 	var res ExperimentResult
-	moved, err := s.db().MoveExperiment(ctx, store.ExperimentMove{Key: key, Action: "experiment." + action, BaseVersion: base,
+	moved, err := s.db().MoveExperiment(ctx, store.ExperimentMove{Key: key, Action: "experiment." + action, BaseVersion: base, Handoff: handoff,
 		Apply: func(e *experiment.Experiment, env *store.ExperimentEnv) error {
 			res = ExperimentResult{Key: key, Action: action, From: statusOf(e), TrafficFrom: Percent(e.Traffic)}
 			if cur := e.Current(); cur != nil {
@@ -333,20 +356,21 @@ func (s *Service) StartExperiment(ctx context.Context, key string) (ExperimentRe
 }
 
 // PauseExperiment pauses a running experiment: it serves nothing and
-// records nothing, and keeps its buckets and phase. It refuses (matching
+// records nothing, and keeps its buckets and phase; its ramp-up waits. It refuses (matching
 // ramp.ErrRefused) an experiment that is not running.
 func (s *Service) PauseExperiment(ctx context.Context, key string) (ExperimentResult, error) {
-	return s.move(ctx, key, "pause", 0, func(e *experiment.Experiment, _ *store.ExperimentEnv, _ *ExperimentResult) error {
-		return e.Pause()
+	return s.move(ctx, key, "pause", 0, func(e *experiment.Experiment, env *store.ExperimentEnv, _ *ExperimentResult) error {
+		return e.PauseAt(env.Now)
 	})
 }
 
 // ResumeExperiment resumes a paused experiment in its current phase: every
-// unit gets its arm back. It refuses (matching ramp.ErrRefused) an
+// unit gets its arm back, and its ramp-up's next step is due as much later
+// as it stayed paused. It refuses (matching ramp.ErrRefused) an
 // experiment that is not paused.
 func (s *Service) ResumeExperiment(ctx context.Context, key string) (ExperimentResult, error) {
-	return s.move(ctx, key, "resume", 0, func(e *experiment.Experiment, _ *store.ExperimentEnv, _ *ExperimentResult) error {
-		return e.Resume()
+	return s.move(ctx, key, "resume", 0, func(e *experiment.Experiment, env *store.ExperimentEnv, _ *ExperimentResult) error {
+		return e.ResumeAt(env.Now)
 	})
 }
 
@@ -356,6 +380,10 @@ type StopRequest struct {
 	// Ship is the arm to serve to the experiment's whole audience from now
 	// on; "" serves nothing (the flag's other rules decide again).
 	Ship string
+	// Rollout hands the flag to a rollout plan that serves Ship instead
+	// of serving it to the whole audience at once (see StopExperiment);
+	// it needs Ship.
+	Rollout bool
 	// Confirmed accepts ending the experiment for good; without it the
 	// stop is refused with an *ExperimentConfirmError.
 	Confirmed bool
@@ -365,28 +393,60 @@ type StopRequest struct {
 
 // StopExperiment ends a running or paused experiment for good: its phase
 // ends, its layer buckets become free, and it serves req.Ship (an arm of
-// the current phase) to its whole audience, or nothing. Handing the flag to
-// a rollout plan instead is not there yet: ship the arm, then declare a
-// plan. It refuses (matching ramp.ErrRefused) a draft or stopped
-// experiment, and an unconfirmed stop (*ExperimentConfirmError); a Ship
-// that is not an arm is invalid.
+// the current phase) to its whole audience, or nothing.
+//
+// With req.Rollout the experiment serves nothing and records req.Ship as
+// shipped through a rollout plan (ShipVia experiment.ShipViaRollout): in
+// the same transaction its flag gets a plan that serves the arm to the
+// experiment's audience, its first stage live at once at the share of the
+// audience the experiment's current phase took (handoffPlan), then 50%
+// and 100% by hand (ramp rollout advance). A flag that already has a plan,
+// and an arm that is the flag's default variant (which needs no plan), are
+// refused.
+//
+// It refuses (matching ramp.ErrRefused) a draft or stopped experiment,
+// and an unconfirmed stop (*ExperimentConfirmError); a Ship that is not an
+// arm, or Rollout without Ship, is invalid.
 func (s *Service) StopExperiment(ctx context.Context, req StopRequest) (ExperimentResult, error) {
-	return s.move(ctx, req.Key, "stop", req.BaseVersion, func(e *experiment.Experiment, env *store.ExperimentEnv, res *ExperimentResult) error {
+	if req.Rollout && req.Ship == "" {
+		return ExperimentResult{}, ramp.Errorf(ramp.KindInvalid, "experiment %s: a handoff to a rollout plan needs the arm to ship", req.Key)
+	}
+	var plan *rollout.Rollout
+	res, err := s.moveWith(ctx, req.Key, "stop", req.BaseVersion, func(e *experiment.Experiment, env *store.ExperimentEnv, res *ExperimentResult) error {
 		res.Version = env.Version
+		share := phaseTraffic(e)
 		if err := e.Stop(req.Ship, env.Now); err != nil {
 			return err
 		}
-		if !req.Confirmed {
-			q := fmt.Sprintf("Stop experiment %s for good", e.Key)
-			if req.Ship != "" {
-				q += fmt.Sprintf(" and serve %s to its whole audience", req.Ship)
-			} else {
-				q += " (its units get what the flag's other rules give them)"
+		q := fmt.Sprintf("Stop experiment %s for good", e.Key)
+		switch {
+		case req.Rollout:
+			p, err := handoff(e, env, share)
+			if err != nil {
+				return err
 			}
+			plan = p
+			e.ShipVia = experiment.ShipViaRollout
+			q += fmt.Sprintf(" and hand flag %s to a rollout plan serving %s to %s", e.Flag, req.Ship, stageWords(p))
+		case req.Ship != "":
+			q += fmt.Sprintf(" and serve %s to its whole audience", req.Ship)
+		default:
+			q += " (its units get what the flag's other rules give them)"
+		}
+		if !req.Confirmed {
 			return &ExperimentConfirmError{Result: *res, Question: q + "?"}
 		}
 		return nil
-	})
+	}, func(*experiment.Experiment, *store.ExperimentEnv) (*rollout.Rollout, error) { return plan, nil })
+	if err != nil || plan == nil {
+		return res, err
+	}
+	st, err := s.RolloutStatus(ctx, plan.Flag)
+	if err != nil {
+		return res, err
+	}
+	res.Rollout = &st
+	return res, nil
 }
 
 // TrafficRequest asks to change an experiment's traffic.
@@ -402,7 +462,10 @@ type TrafficRequest struct {
 // its phase, which adds units of the layer and keeps every assignment.
 // Lowering it (which would take units out of the phase) is refused with a
 // *LockedError: lower it as a new phase (SetExperimentWeights with
-// NewPhase and the current arms). A layer without enough free buckets and
+// NewPhase and the current arms). With a ramp-up, the traffic compared is
+// the current phase's: raising it by hand reaches the steps at or below
+// it, restarts the schedule's clock, and lifts the declared traffic (the
+// ceiling) only when above it. A layer without enough free buckets and
 // a stopped experiment are refused too (ramp.ErrRefused).
 func (s *Service) SetExperimentTraffic(ctx context.Context, req TrafficRequest) (ExperimentResult, error) {
 	return s.move(ctx, req.Key, "set-traffic", req.BaseVersion, func(e *experiment.Experiment, env *store.ExperimentEnv, res *ExperimentResult) error {
@@ -415,12 +478,14 @@ func (s *Service) SetExperimentTraffic(ctx context.Context, req TrafficRequest) 
 				return store.ErrNoChange
 			}
 			e.Traffic = req.Traffic
-			return nil
+			// A ramp-up must stay at or below the declared traffic.
+			return validateOne(e, env)
 		case experiment.Running, experiment.Paused:
-			if cur := e.Current(); cur != nil && req.Traffic < cur.Traffic {
+			cur := e.Current()
+			if cur != nil && req.Traffic < cur.Traffic {
 				return &LockedError{Key: e.Key, Status: e.Status, Phase: cur.Number, Fields: []string{"traffic (lowered)"}}
 			}
-			if req.Traffic == e.Traffic {
+			if cur != nil && req.Traffic == cur.Traffic {
 				return store.ErrNoChange
 			}
 		}
@@ -428,7 +493,15 @@ func (s *Service) SetExperimentTraffic(ctx context.Context, req TrafficRequest) 
 		if err != nil {
 			return err
 		}
-		return e.SetTraffic(l, env.Experiments, req.Traffic)
+		if err := e.SetTraffic(l, env.Experiments, req.Traffic); err != nil {
+			return err
+		}
+		if len(e.RampUp) > 0 {
+			// A raise by hand reaches the steps at or below it; the
+			// next step's After counts from it.
+			e.RampedAt = env.Now
+		}
+		return nil
 	})
 }
 
@@ -441,7 +514,8 @@ type WeightsRequest struct {
 	// experiment's weights need: without it such a change is refused with
 	// a *LockedError. A draft's declared arms change without it.
 	NewPhase bool
-	// Traffic, when not 0, is the new phase's traffic; else the current.
+	// Traffic, when not 0, is the new phase's traffic; else the current
+	// phase's (below the declared ceiling while a ramp-up grows it).
 	Traffic flags.Percent
 	// DryRun computes the change, the share that moves and the known
 	// units that change arm, and writes nothing.
@@ -490,9 +564,10 @@ func (s *Service) SetExperimentWeights(ctx context.Context, req WeightsRequest) 
 // weightsChange applies a weight change to e with no layer (traffic must
 // not grow), to measure it: the share moved.
 func (s *Service) weightsChange(e *experiment.Experiment, req *WeightsRequest) (flags.Percent, error) {
+	now := phaseTraffic(e)
 	traffic := req.Traffic
-	if traffic == 0 || traffic > e.Traffic {
-		traffic = e.Traffic
+	if traffic == 0 || traffic > now {
+		traffic = now
 	}
 	return e.NewPhase(experiment.Layer{}, nil, req.Arms, traffic, time.Time{}, "")
 }
@@ -518,7 +593,7 @@ func (s *Service) applyWeights(e *experiment.Experiment, env *store.ExperimentEn
 	}
 	traffic := req.Traffic
 	if traffic == 0 {
-		traffic = e.Traffic
+		traffic = cur.Traffic
 	}
 	l, err := envLayer(e, env)
 	if err != nil {
@@ -547,6 +622,15 @@ func knownWords(k *KnownUnits) string {
 		return ""
 	}
 	return fmt.Sprintf(" (%d of the %d units listed in its audience's cohorts that are in the experiment)", k.Move, k.InExperiment)
+}
+
+// phaseTraffic is the traffic e's current phase takes, or its declared
+// traffic before it starts.
+func phaseTraffic(e *experiment.Experiment) flags.Percent {
+	if cur := e.Current(); cur != nil {
+		return cur.Traffic
+	}
+	return e.Traffic
 }
 
 // validateOne validates the experiment as changed, with every stored

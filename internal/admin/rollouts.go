@@ -633,11 +633,15 @@ type TickResult struct {
 	// moves; Killed the flags whose kill switch is thrown. For metrics.
 	Rollouts []rollout.Rollout `json:"-"`
 	Killed   map[string]bool   `json:"-"`
+	// RampUps are the experiment ramp-up steps the pass took or the
+	// layer refused (experiments_rampup.go).
+	RampUps []RampEvent `json:"rampUps,omitempty"`
 }
 
 // Tick runs one pass of the schedule at the service's time, as the
 // scheduler (rollout.Scheduler): every stage that is due starts, or is
-// requested when it needs approval. Each move checks again, inside its
+// requested when it needs approval; then every running experiment whose
+// ramp-up step is due grows to it (RampUps, experiments_rampup.go). Each move checks again, inside its
 // transaction, that the stage is due (rollout.Next: not paused, not held,
 // not killed, not awaiting approval), so several servers ticking together
 // start a stage once. A plan another server moved meanwhile is skipped;
@@ -689,5 +693,6 @@ func (s *Service) Tick(ctx context.Context) (TickResult, error) {
 	if res.Events == nil {
 		res.Events = []ScheduleEvent{}
 	}
-	return res, errors.Join(errs...)
+	res.RampUps, err = s.rampUps(ctx, now) // experiments_rampup.go
+	return res, errors.Join(append(errs, err)...)
 }

@@ -159,6 +159,9 @@ func layerWord(l *admin.LayerInfo) string {
 
 func statusWord(e *admin.ExperimentInfo) string {
 	if e.Status == experiment.Stopped && e.Shipped != "" {
+		if e.ShipVia == experiment.ShipViaRollout {
+			return "stopped, ships " + e.Shipped + " through the flag's rollout plan"
+		}
 		return "stopped, ships " + e.Shipped
 	}
 	return string(e.Status)
@@ -225,7 +228,27 @@ func printExperiment(w io.Writer, e *admin.ExperimentInfo, now time.Time) {
 	}
 	fmt.Fprintf(w, "  layer:      %s, bucketed by %s, holdout %s%%\n", layer, orWord(e.Layer.BucketBy, "targetingKey"), e.Layer.Holdout)
 	fmt.Fprintf(w, "  audience:   %s\n", audienceWord(&e.Audience))
-	fmt.Fprintf(w, "  traffic:    %s%% of the layer\n", e.Traffic)
+	switch {
+	case len(e.RampUp) > 0 && e.PhaseTraffic > 0 && e.PhaseTraffic < e.Traffic && e.Status != experiment.Stopped:
+		fmt.Fprintf(w, "  traffic:    %s%% of the layer, ramping up to at most %s%%\n", e.PhaseTraffic, e.Traffic)
+	default:
+		fmt.Fprintf(w, "  traffic:    %s%% of the layer\n", e.Traffic)
+	}
+	if len(e.RampUp) > 0 {
+		fmt.Fprintf(w, "  ramp-up:    %s\n", rampWord(e.RampUp))
+		if n := e.NextStep; n != nil {
+			due := n.Due.UTC().Format(time.RFC3339)
+			switch {
+			case n.Held != "":
+				due += ", waiting while " + n.Held
+			case !n.Due.After(now):
+				due += " (due now: the next schedule pass takes it)"
+			default:
+				due += " (in " + span(n.Due.Sub(now)) + ")"
+			}
+			fmt.Fprintf(w, "  next step:  %s%%, due %s\n", n.Traffic, due)
+		}
+	}
 	fmt.Fprintf(w, "  arms:       %s (control %s)\n", armsWord(e.Arms), e.Control)
 	if m := e.Metrics; m.Primary != "" || len(m.Guardrails) > 0 || len(m.Secondary) > 0 {
 		fmt.Fprintf(w, "  metrics:    primary %s", orWord(m.Primary, "-"))
@@ -252,6 +275,22 @@ func printExperiment(w io.Writer, e *admin.ExperimentInfo, now time.Time) {
 		fmt.Fprintf(w, "    %d  started %s by %s, %s\n", p.Number, ago(p.Started, now), dash(p.StartedBy), end)
 		fmt.Fprintf(w, "       traffic %s%%, %s; layer buckets %s\n", p.Traffic, armsWord(p.Arms), rangesWord(p.Buckets))
 	}
+}
+
+// rampWord writes a ramp-up as "5% ✓, 20% after 24h, 50% after 72h", a
+// check mark on the steps reached.
+func rampWord(steps []admin.RampStep) string {
+	parts := make([]string, len(steps))
+	for i, st := range steps {
+		parts[i] = st.Traffic.String() + "%"
+		if st.After != "" {
+			parts[i] += " after " + st.After
+		}
+		if st.Reached {
+			parts[i] += " (reached)"
+		}
+	}
+	return strings.Join(parts, ", ")
 }
 
 func audienceWord(a *experiment.Audience) string {
@@ -337,7 +376,13 @@ func printExperimentResult(f *Factory, format string, res *admin.ExperimentResul
 	}
 	printMoved(w, res.Moved, res.Known)
 	if e := res.Experiment; e != nil && e.Status == experiment.Stopped {
-		if e.Shipped != "" {
+		if r := res.Rollout; r != nil {
+			fmt.Fprintf(w, "  serves nothing; flag %s's rollout plan serves %s, stage %s live:\n", r.Flag, r.Variant, r.Stage)
+			for _, st := range r.Plan {
+				fmt.Fprintf(w, "    %-16s %s%%\n", st.Name, st.Percent)
+			}
+			fmt.Fprintf(w, "  advance it with: ramp rollout advance %s\n", r.Flag)
+		} else if e.Shipped != "" {
 			fmt.Fprintf(w, "  serves %s to its whole audience from now on\n", e.Shipped)
 		} else {
 			fmt.Fprintln(w, "  serves nothing: the flag's other rules decide for its units")
@@ -360,19 +405,24 @@ func printMoved(w io.Writer, moved *admin.Percent, k *admin.KnownUnits) {
 func newExperimentsStopCmd(f *Factory) *cobra.Command {
 	var (
 		format, ship string
-		yes          bool
+		yes, plan    bool
 	)
 	cmd := &cobra.Command{
-		Use:   "stop KEY [--ship ARM]",
-		Short: "End an experiment for good, serving the winning arm to its whole audience (--ship) or nothing",
+		Use:   "stop KEY [--ship ARM [--rollout]]",
+		Short: "End an experiment for good, serving the winning arm to its whole audience (--ship), through a rollout plan (--rollout) or nothing",
 		Long: `End a running or paused experiment for good: its phase ends and its layer
 buckets become free for other experiments. With --ship ARM it serves that arm
 to its whole audience from then on; without, its units get what the flag's
-other rules give them. Handing the flag to a rollout plan instead is not
-there yet: ship the arm, or stop and declare a plan under rollouts:.
+other rules give them.
+
+With --ship ARM --rollout the experiment serves nothing and the flag gets a
+rollout plan serving ARM to the experiment's audience: stage from-experiment
+at the share the experiment took (live at once), then half (50%) and all
+(100%), advanced with "ramp rollout advance". A flag that already has a plan
+is refused.
 
 Stopping asks for confirmation on a terminal and needs --yes elsewhere.`,
-		Example:           "  ramp experiments stop dm-handoff-vs-inline --ship inline\n  ramp experiments stop link-code-ttl --yes",
+		Example:           "  ramp experiments stop dm-handoff-vs-inline --ship inline\n  ramp experiments stop dm-handoff-vs-inline --ship inline --rollout\n  ramp experiments stop link-code-ttl --yes",
 		Args:              exactArgs(1, "one experiment key"),
 		ValidArgsFunction: experimentKeyArg(f),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -381,7 +431,10 @@ Stopping asks for confirmation on a terminal and needs --yes elsewhere.`,
 				return err
 			}
 			return f.withAdmin(cmd.Context(), false, func(ctx context.Context, a *admin.Service) error {
-				req := admin.StopRequest{Key: args[0], Ship: ship, Confirmed: yes}
+				if plan && ship == "" {
+					return &UsageError{Err: fmt.Errorf("--rollout hands the shipped arm to a rollout plan: pass --ship ARM with it")}
+				}
+				req := admin.StopRequest{Key: args[0], Ship: ship, Rollout: plan, Confirmed: yes}
 				res, err := confirmedExperiment(f.IO, func(base int64) (admin.ExperimentResult, error) {
 					if base != 0 {
 						req.Confirmed, req.BaseVersion = true, base
@@ -396,6 +449,7 @@ Stopping asks for confirmation on a terminal and needs --yes elsewhere.`,
 		},
 	}
 	cmd.Flags().StringVar(&ship, "ship", "", "the arm to serve to the experiment's whole audience from now on")
+	cmd.Flags().BoolVar(&plan, "rollout", false, "hand the flag to a rollout plan serving the --ship arm, from the experiment's share of its audience up to all of it")
 	cmd.Flags().BoolVarP(&yes, "yes", "y", false, "do not ask for confirmation")
 	_ = cmd.RegisterFlagCompletionFunc("ship", completeShip(f))
 	addOutputFlag(cmd, &format)

@@ -89,7 +89,7 @@ func (d *Document) experimentProblems(resolved *flags.State, stored *ramp.Config
 		s := &storedExps[j]
 		e.Phases = s.Phases
 		if !d.expDecls[i].status {
-			e.Status, e.Shipped = s.Status, s.Shipped
+			e.Status, e.Shipped, e.ShipVia = s.Status, s.Shipped, s.ShipVia
 		}
 		ps = d.checkPhase(ps, i, s)
 	}
@@ -99,7 +99,7 @@ func (d *Document) experimentProblems(resolved *flags.State, stored *ramp.Config
 		// it: in phase 1 with the declared traffic and arms, its buckets
 		// not yet taken.
 		if e := &exps[i]; (e.Status == experiment.Running || e.Status == experiment.Paused) && len(e.Phases) == 0 {
-			e.Phases = []experiment.Phase{{Number: 1, Traffic: e.Traffic, Arms: e.Arms}}
+			e.Phases = []experiment.Phase{{Number: 1, Traffic: e.StartTraffic(), Arms: e.Arms}}
 		}
 	}
 	if !prune {

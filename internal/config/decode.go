@@ -42,7 +42,8 @@ var (
 		"decrease", "replace"}
 	layerFields      = []string{"key", "bucketBy", "holdout", "salt"}
 	experimentFields = []string{"key", "flag", "layer", "hypothesis", "owner", "audience", "traffic", "arms",
-		"control", "metrics", "salt", "status", "ship", "phase"}
+		"control", "metrics", "salt", "rampUp", "status", "ship", "shipVia", "phase"}
+	stepFields     = []string{"traffic", "after"}
 	audienceFields = []string{"regions", "cohorts", "when"}
 	metricsFields  = []string{"primary", "secondary", "guardrails"}
 )

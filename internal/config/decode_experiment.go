@@ -7,6 +7,7 @@ import (
 
 	"github.com/ramp-flags/ramp/experiment"
 	"github.com/ramp-flags/ramp/flags"
+	"github.com/ramp-flags/ramp/rollout"
 )
 
 // PhaseNext is the value of an experiment's phase field that asks apply
@@ -55,7 +56,7 @@ func (d *decoder) experiment(n *yaml.Node, path string) (experiment.Experiment, 
 	)
 	fs, _ := d.fields(n, path, experimentFields)
 	traffic := false
-	var status, ship *yaml.Node
+	var status, ship, shipVia *yaml.Node
 	for _, f := range fs {
 		p := join(path, f.name)
 		switch f.name {
@@ -89,6 +90,8 @@ func (d *decoder) experiment(n *yaml.Node, path string) (experiment.Experiment, 
 			e.Metrics = d.metrics(f.v, p)
 		case "salt":
 			e.Salt = d.text(f.v, p)
+		case "rampUp":
+			e.RampUp = d.rampUp(f.v, p)
 		case "status":
 			status = f.v
 			w, ok := d.word(f.v, p, "a status (draft, running, paused or stopped)")
@@ -105,9 +108,21 @@ func (d *decoder) experiment(n *yaml.Node, path string) (experiment.Experiment, 
 			if w, ok := d.word(f.v, p, "the arm a stopped experiment serves"); ok {
 				e.Shipped, decl.ship = w, true
 			}
+		case "shipVia":
+			shipVia = f.v
+			if w, ok := d.word(f.v, p, "how the shipped arm is served (rollout)"); ok {
+				if w != experiment.ShipViaRollout {
+					d.errorf(f.v, p, "unknown shipVia %q (want %s: a rollout plan of the flag serves the shipped arm)", clip(w), experiment.ShipViaRollout)
+					continue
+				}
+				e.ShipVia = w
+			}
 		case "phase":
 			decl.next, decl.phase = d.phase(f.v, p)
 		}
+	}
+	if shipVia != nil && ship == nil {
+		d.errorf(shipVia, join(path, "shipVia"), "shipVia needs ship: the arm the rollout plan serves")
 	}
 	if !traffic && len(fs) > 0 && !d.damaged[join(path, "traffic")] {
 		d.errorf(n, join(path, "traffic"), "traffic is required: the share of the layer the experiment takes (100 for all of it)")
@@ -124,6 +139,54 @@ func (d *decoder) experiment(n *yaml.Node, path string) (experiment.Experiment, 
 		d.errorf(status, join(path, "status"), "a stopped experiment starts no new phase: leave out phase: next")
 	}
 	return e, decl
+}
+
+// rampUp decodes an experiment's ramp-up: a list of {traffic, after}
+// steps. Whether the steps rise, stay within the experiment's traffic and
+// carry an after where needed is experiment.Validate's to say, located
+// at the step's line.
+func (d *decoder) rampUp(n *yaml.Node, path string) []experiment.Step {
+	items, ok := d.items(n, path, "a list of steps such as {traffic: 20, after: 24h}")
+	if !ok {
+		d.damage(path)
+		return nil
+	}
+	out := make([]experiment.Step, 0, len(items))
+	for i, it := range items {
+		ip := index(path, i)
+		var st experiment.Step
+		fs, _ := d.fields(it, ip, stepFields)
+		traffic := false
+		for _, f := range fs {
+			fp := join(ip, f.name)
+			switch f.name {
+			case "traffic":
+				st.Traffic, traffic = d.percent(f.v, fp)
+				if !traffic {
+					d.damage(fp)
+				}
+			case "after":
+				w, ok := d.word(f.v, fp, "a duration such as 24h or 3d")
+				if !ok {
+					d.damage(fp)
+					continue
+				}
+				dur, err := rollout.ParseDuration(w)
+				if err != nil {
+					d.errorf(f.v, fp, "%v", err)
+					d.damage(fp)
+					continue
+				}
+				st.After = experiment.Duration(dur)
+			}
+		}
+		if !traffic && !d.damaged[join(ip, "traffic")] {
+			d.errorf(it, join(ip, "traffic"), "traffic is required: the share of the layer the step grows the experiment to")
+			d.damage(join(ip, "traffic"))
+		}
+		out = append(out, st)
+	}
+	return out
 }
 
 func statusNames() []string {

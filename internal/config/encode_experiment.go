@@ -80,12 +80,25 @@ func (e *encoder) experiment(x *experiment.Experiment) *yaml.Node {
 		add(m, "metrics", mm)
 	}
 	e.addStr(m, "salt", x.Salt)
+	if len(x.RampUp) > 0 {
+		steps := sequence(false)
+		for _, st := range x.RampUp {
+			sm := mapping(true)
+			add(sm, "traffic", percent(st.Traffic))
+			if st.After > 0 {
+				add(sm, "after", e.str(st.After.String()))
+			}
+			steps.Content = append(steps.Content, sm)
+		}
+		add(m, "rampUp", steps)
+	}
 	if x.Status != "" {
 		add(m, "status", e.str(string(x.Status)))
 		m.Content[len(m.Content)-2].HeadComment = "state when exported: apply moves the experiment to this status; phase is the phase then current"
 	}
 	if x.Shipped != "" {
 		add(m, "ship", e.str(x.Shipped))
+		e.addStr(m, "shipVia", x.ShipVia)
 	}
 	if cur := x.Current(); cur != nil && x.Status != experiment.Draft {
 		add(m, "phase", scalar(tagInt, strconv.Itoa(cur.Number)))

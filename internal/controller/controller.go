@@ -1,6 +1,8 @@
 // Package controller runs rollout schedules: it starts each scheduled stage
 // when it is due, unless the rollout is paused, held, awaiting approval or
-// its flag is killed, and asks for approval when a due stage needs it.
+// its flag is killed, and asks for approval when a due stage needs it. The
+// same pass raises the traffic of running experiments whose ramp-up step
+// is due (admin's RampUps), logging a step a full layer refuses once.
 //
 // Several servers may run controllers on one database: every move is a
 // conditional update of the rollout's version, made in a write transaction
@@ -41,6 +43,9 @@ func Tick(ctx context.Context, a *admin.Service) ([]Event, error) {
 func Run(ctx context.Context, a *admin.Service, interval time.Duration, log *slog.Logger, m *Metrics) {
 	t := time.NewTicker(interval)
 	defer t.Stop()
+	// refused remembers the ramp-up steps a full layer refused, so that a
+	// refusal is logged once, not on every pass until room is made.
+	refused := map[string]int{}
 	for {
 		p, err := a.Tick(ctx)
 		for _, e := range p.Events {
@@ -48,6 +53,16 @@ func Run(ctx context.Context, a *admin.Service, interval time.Duration, log *slo
 				log.Info("rollout stage due; awaiting approval", "flag", e.Flag, "stage", e.Stage)
 			} else {
 				log.Info("rollout stage started by the schedule", "flag", e.Flag, "stage", e.Stage)
+			}
+		}
+		for _, e := range p.RampUps {
+			switch {
+			case e.Outcome == admin.RampTaken:
+				delete(refused, e.Experiment)
+				log.Info("experiment traffic raised by its ramp-up", "experiment", e.Experiment, "step", e.Step, "phase", e.Phase, "from", e.From.String()+"%", "to", e.To.String()+"%")
+			case refused[e.Experiment] != e.Step:
+				refused[e.Experiment] = e.Step
+				log.Warn("experiment ramp-up step refused; retried every pass", "experiment", e.Experiment, "step", e.Step, "to", e.To.String()+"%", "reason", e.Reason)
 			}
 		}
 		if ctx.Err() != nil {

@@ -13,10 +13,12 @@ import (
 	"github.com/ramp-flags/ramp/cohorts"
 	"github.com/ramp-flags/ramp/experiment"
 	"github.com/ramp-flags/ramp/flags"
+	"github.com/ramp-flags/ramp/rollout"
 )
 
 // Experiments are stored in three tables: layers, experiments (the
-// declared fields, the status and the shipped arm, with a version for
+// declared fields with the ramp-up schedule, the status, the shipped arm
+// and how it is served, where the ramp-up stands, with a version for
 // optimistic updates) and experiment_phases (one row per phase: its
 // traffic, arms, bucket set, arm table, start, end and who started it).
 // Sets and lists are JSON columns, percentages basis points. The tables
@@ -56,6 +58,10 @@ type experimentRow struct {
 	Salt       string
 	Status     string
 	Shipped    string
+	RampUp     string     // JSON []storedStep
+	RampedAt   *time.Time // when the ramp-up last moved
+	PausedAt   *time.Time // when a paused experiment was paused
+	ShipVia    string
 	Version    int64
 	CreatedAt  time.Time `gorm:"autoCreateTime:false"`
 	UpdatedAt  time.Time `gorm:"autoUpdateTime:false"`
@@ -84,6 +90,69 @@ func (phaseRow) TableName() string { return "experiment_phases" }
 type storedArm struct {
 	Variant string `json:"variant"`
 	Weight  int    `json:"weight"`
+}
+
+// storedStep is a ramp-up step as the experiments table keeps it: its
+// traffic in basis points, its After as Go writes durations.
+type storedStep struct {
+	Traffic int    `json:"traffic"`
+	After   string `json:"after,omitempty"`
+}
+
+func encodeSteps(steps []experiment.Step) (string, error) {
+	out := make([]storedStep, len(steps))
+	for i, st := range steps {
+		out[i] = storedStep{Traffic: int(st.Traffic)}
+		if st.After != 0 {
+			out[i].After = st.After.String()
+		}
+	}
+	b, err := json.Marshal(out)
+	return string(b), err
+}
+
+func decodeSteps(s string) ([]experiment.Step, error) {
+	var stored []storedStep
+	if err := json.Unmarshal([]byte(s), &stored); err != nil {
+		return nil, err
+	}
+	if len(stored) == 0 {
+		return nil, nil
+	}
+	out := make([]experiment.Step, len(stored))
+	for i, st := range stored {
+		out[i] = experiment.Step{Traffic: flags.Percent(st.Traffic)}
+		if st.After != "" {
+			d, err := experiment.ParseDuration(st.After)
+			if err != nil {
+				return nil, err
+			}
+			out[i].After = d
+		}
+	}
+	return out, nil
+}
+
+// migrateExperimentRampUp adds to the experiments table the ramp-up
+// schedule (ramp_up: JSON steps), where it stands (ramped_at, paused_at)
+// and how a shipped arm is served (ship_via). Each column is added only
+// when missing, so that the migration runs again on a database taken back
+// to an earlier schema version by hand.
+func migrateExperimentRampUp(tx *gorm.DB, d *dialect) error {
+	for _, c := range []struct{ name, def string }{
+		{"ramp_up", "TEXT NOT NULL DEFAULT '[]'"},
+		{"ramped_at", d.timestamp},
+		{"paused_at", d.timestamp},
+		{"ship_via", "TEXT NOT NULL DEFAULT ''"},
+	} {
+		if tx.Migrator().HasColumn("experiments", c.name) {
+			continue
+		}
+		if err := exec(tx, fmt.Sprintf("ALTER TABLE experiments ADD COLUMN %s %s", c.name, c.def)); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // migrateExperiments creates the layers, experiments and
@@ -201,13 +270,25 @@ func encodeExperiment(e *experiment.Experiment) (experimentRow, []phaseRow, erro
 	if err != nil {
 		return fail(err)
 	}
+	steps, err := encodeSteps(e.RampUp)
+	if err != nil {
+		return fail(err)
+	}
 	status := e.Status
 	if status == "" {
 		status = experiment.Draft
 	}
 	row := experimentRow{Key: e.Key, Flag: e.Flag, Layer: e.Layer, Hypothesis: e.Hypothesis, Owner: e.Owner,
 		Audience: string(audience), Traffic: int(e.Traffic), Arms: arms, Control: e.Control, Metrics: string(metrics),
-		Salt: e.Salt, Status: string(status), Shipped: e.Shipped}
+		Salt: e.Salt, Status: string(status), Shipped: e.Shipped, RampUp: steps, ShipVia: e.ShipVia}
+	if !e.RampedAt.IsZero() {
+		at := e.RampedAt.UTC()
+		row.RampedAt = &at
+	}
+	if e.PausedAt != nil {
+		at := e.PausedAt.UTC()
+		row.PausedAt = &at
+	}
 	phases := make([]phaseRow, len(e.Phases))
 	for i := range e.Phases {
 		p := &e.Phases[i]
@@ -247,7 +328,15 @@ func decodeExperiment(r *experimentRow, phases []phaseRow) (StoredExperiment, er
 		return StoredExperiment{}, fmt.Errorf("decode experiment %q %s: %w", r.Key, what, err)
 	}
 	e := experiment.Experiment{Key: r.Key, Flag: r.Flag, Layer: r.Layer, Hypothesis: r.Hypothesis, Owner: r.Owner,
-		Traffic: flags.Percent(r.Traffic), Control: r.Control, Salt: r.Salt, Status: experiment.Status(r.Status), Shipped: r.Shipped}
+		Traffic: flags.Percent(r.Traffic), Control: r.Control, Salt: r.Salt, Status: experiment.Status(r.Status), Shipped: r.Shipped,
+		ShipVia: r.ShipVia}
+	if r.RampedAt != nil {
+		e.RampedAt = r.RampedAt.UTC()
+	}
+	if r.PausedAt != nil {
+		at := r.PausedAt.UTC()
+		e.PausedAt = &at
+	}
 	if err := json.Unmarshal([]byte(r.Audience), &e.Audience); err != nil {
 		return fail("audience", err)
 	}
@@ -257,6 +346,11 @@ func decodeExperiment(r *experimentRow, phases []phaseRow) (StoredExperiment, er
 	var err error
 	if e.Arms, err = decodeArms(r.Arms); err != nil {
 		return fail("arms", err)
+	}
+	if r.RampUp != "" {
+		if e.RampUp, err = decodeSteps(r.RampUp); err != nil {
+			return fail("ramp-up", err)
+		}
 	}
 	for i := range phases {
 		pr := &phases[i]
@@ -675,6 +769,9 @@ type ExperimentEnv struct {
 	Actor string
 	// Version is the moved experiment's stored version, before the move.
 	Version int64
+	// Rollout is the rollout plan of the moved experiment's flag, as
+	// stored (its row locked), or nil when the flag has none.
+	Rollout *rollout.Rollout
 }
 
 // ExperimentMove describes a lifecycle change of one experiment for
@@ -691,13 +788,22 @@ type ExperimentMove struct {
 	// Apply changes e, the experiment as stored now, in place; its error
 	// is returned as it is, and ErrNoChange writes nothing.
 	Apply func(e *experiment.Experiment, env *ExperimentEnv) error
+	// Handoff, when set, runs after Apply and returns a plan to create
+	// for the experiment's flag in the same transaction, with its
+	// progress (its first stage live from the start): the flag must have
+	// no plan (env.Rollout nil), else the move is refused. A nil plan
+	// creates none. The plan is recorded in the audit log as
+	// "rollout.handoff". Its error is returned as it is.
+	Handoff func(e *experiment.Experiment, env *ExperimentEnv) (*rollout.Rollout, error)
 }
 
 // MoveExperiment changes one experiment in one write transaction: it
 // reads and locks it, checks its version, reads the layers, the other
-// experiments, the flags and the cohorts (without members), lets m.Apply
-// change it, writes it with its version incremented and records m.Action
-// with the experiment before and after. It returns the experiment as
+// experiments, the flags, the cohorts (without members) and its flag's
+// rollout plan, lets m.Apply change it, writes it with its version
+// incremented and records m.Action with the experiment before and after;
+// with m.Handoff, it creates the plan Handoff returns in the same
+// transaction. It returns the experiment as
 // stored, or m.Apply's error as it is.
 func (s *Store) MoveExperiment(ctx context.Context, m ExperimentMove, actor string) (StoredExperiment, error) {
 	var (
@@ -733,16 +839,39 @@ func (s *Store) MoveExperiment(ctx context.Context, m ExperimentMove, actor stri
 		if env.State.Cohorts, err = loadCohorts(w.db); err != nil {
 			return err
 		}
+		switch row, err := findRollout(forUpdate(w.db), cur.Experiment.Flag); {
+		case err == nil:
+			r, err := decodeRollout(row)
+			if err != nil {
+				return err
+			}
+			env.Rollout = &r
+		case !errors.Is(err, ErrNotFound):
+			return err
+		}
 		next := cloneExperiment(&cur.Experiment)
 		if err := m.Apply(&next, env); err != nil {
 			refused = err
 			return err
 		}
+		var plan *rollout.Rollout
+		if m.Handoff != nil {
+			if plan, err = m.Handoff(&next, env); err != nil {
+				refused = err
+				return err
+			}
+		}
 		if err := w.putExperiment(&next, false, cur.Version); err != nil {
 			return err
 		}
 		out = StoredExperiment{Experiment: next, Version: cur.Version + 1, UpdatedBy: w.actor, UpdatedAt: w.now}
-		return w.record(m.Action, "experiment", m.Key, cur.Experiment, next)
+		if err := w.record(m.Action, "experiment", m.Key, cur.Experiment, next); err != nil {
+			return err
+		}
+		if plan != nil {
+			return w.createHandoff(plan, env.Rollout)
+		}
+		return nil
 	})
 	if refused != nil && errors.Is(err, refused) {
 		return StoredExperiment{}, refused
@@ -753,6 +882,26 @@ func (s *Store) MoveExperiment(ctx context.Context, m ExperimentMove, actor stri
 	return out, nil
 }
 
+// createHandoff creates the rollout plan a stopped experiment hands its
+// flag to, with its progress, and records it as "rollout.handoff". A flag
+// that has a plan (existing, as the move read it) is refused.
+func (w *writeTx) createHandoff(plan, existing *rollout.Rollout) error {
+	if existing != nil {
+		return ramp.Errorf(ramp.KindRefused, "flag %s already has a rollout plan (rolling out %s, %s): a flag has one plan", plan.Flag, existing.Variant, describeProgress(existing))
+	}
+	next := *plan
+	next.Version, next.UpdatedAt, next.UpdatedBy = 1, w.now, w.actor
+	row, err := encodeRollout(&next)
+	if err != nil {
+		return err
+	}
+	row.CreatedAt = w.now
+	if err := w.db.Create(&row).Error; err != nil {
+		return fmt.Errorf("create rollout %q: %w", plan.Flag, err)
+	}
+	return w.record("rollout.handoff", "rollout", plan.Flag, nil, next)
+}
+
 // cloneExperiment copies an experiment deeply enough that changing the
 // copy's slices leaves e as it is.
 func cloneExperiment(e *experiment.Experiment) experiment.Experiment {
@@ -761,6 +910,11 @@ func cloneExperiment(e *experiment.Experiment) experiment.Experiment {
 	c.Audience.Regions = append([]string(nil), e.Audience.Regions...)
 	c.Audience.Cohorts = append([]string(nil), e.Audience.Cohorts...)
 	c.Audience.When = append([]cohorts.Condition(nil), e.Audience.When...)
+	c.RampUp = append([]experiment.Step(nil), e.RampUp...)
+	if e.PausedAt != nil {
+		at := *e.PausedAt
+		c.PausedAt = &at
+	}
 	c.Phases = make([]experiment.Phase, len(e.Phases))
 	for i, p := range e.Phases {
 		p.Arms = append([]experiment.Arm(nil), p.Arms...)

@@ -15,15 +15,16 @@ type migration func(tx *gorm.DB, d *dialect) error
 // version i+1. Append only; never edit a released migration.
 var migrations = []migration{
 	migrate1,
-	migrate2,            // keys.go
-	migrate3,            // import.go
-	migrateRollouts,     // rollouts.go
-	migrate4,            // audit.go
-	migrateEpoch,        // epoch.go
-	migrateMembersByKey, // import.go
-	migrateMemberCounts, // counts.go
-	migrateExperiments,  // experiments.go
-	migrateGenerations,  // gen.go
+	migrate2,                // keys.go
+	migrate3,                // import.go
+	migrateRollouts,         // rollouts.go
+	migrate4,                // audit.go
+	migrateEpoch,            // epoch.go
+	migrateMembersByKey,     // import.go
+	migrateMemberCounts,     // counts.go
+	migrateExperiments,      // experiments.go
+	migrateGenerations,      // gen.go
+	migrateExperimentRampUp, // experiments.go
 }
 
 // migrate applies the migrations the database lacks, each in its own
