@@ -393,7 +393,7 @@ func TestReadmeRollouts(t *testing.T) {
 		"ramp rollout status messenger-ig-interop":            {"us-1 (2 of 7)", "started by alice", "region US", "next:     us-10", "✓ dogfood"},
 		"--explain": {"admitted by stage dogfood"},
 		"ramp rollout advance messenger-ig-interop --to us-50 --dry-run": {"us-1 → us-50", "1% → 50%"},
-		"ramp rollout tick": {"no stage is due"},
+		"ramp rollout tick": {"no stage or ramp-up step is due"},
 		"ramp rollout advance messenger-ig-interop   # held":      {"is paused by alice at ", ": crash rate up in us-10, investigating", "ramp rollout resume messenger-ig-interop, or pass --force"},
 		"ramp flags disable messenger-ig-interop":                 {`every context now gets "off"`},
 		"ramp rollout advance messenger-ig-interop   # refused":   {"is disabled (kill switch)"},

@@ -8,6 +8,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/ramp-flags/ramp/flags"
 	"github.com/ramp-flags/ramp/internal/admin"
 	"github.com/ramp-flags/ramp/rollout"
 )
@@ -306,8 +307,9 @@ func newRolloutTickCmd(f *Factory) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "tick",
 		Short: "Run one pass of the rollout schedule (for cron, where no ramp serve runs the controller)",
-		Long: `Start every scheduled stage that is due, as the controller in "ramp serve" does
-every few seconds, and exit. Safe to run from several machines at once: a
+		Long: `Start every scheduled stage that is due and take every experiment ramp-up step
+that is due, as the controller in "ramp serve" does every few seconds, and
+exit (-o json lists the stage events only). Safe to run from several machines at once: a
 stage is started exactly once.`,
 		Example: `  ramp rollout tick
   */5 * * * * ramp --db /var/lib/ramp/ramp.db rollout tick   # crontab`,
@@ -336,8 +338,17 @@ stage is started exactly once.`,
 						fmt.Fprintf(f.IO.Out, "%s: started stage %s\n", e.Flag, e.Stage)
 					}
 				}
-				if len(events) == 0 {
-					fmt.Fprintln(f.IO.ErrOut, "no stage is due")
+				for _, e := range res.RampUps {
+					if e.Outcome == admin.RampRefused {
+						fmt.Fprintf(f.IO.Out, "experiment %s: ramp-up step %d (%s%% → %s%%) is due but refused: %s\n",
+							e.Experiment, e.Step, flags.Percent(e.From), flags.Percent(e.To), e.Reason)
+					} else {
+						fmt.Fprintf(f.IO.Out, "experiment %s: ramp-up step %d, traffic %s%% → %s%% (phase %d, every unit keeps its arm)\n",
+							e.Experiment, e.Step, flags.Percent(e.From), flags.Percent(e.To), e.Phase)
+					}
+				}
+				if len(events) == 0 && len(res.RampUps) == 0 {
+					fmt.Fprintln(f.IO.ErrOut, "no stage or ramp-up step is due")
 				}
 				return err
 			})
