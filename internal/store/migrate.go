@@ -22,6 +22,7 @@ var migrations = []migration{
 	migrateEpoch,        // epoch.go
 	migrateMembersByKey, // import.go
 	migrateMemberCounts, // counts.go
+	migrateTracking,     // tracking.go
 }
 
 // migrate applies the migrations the database lacks, each in its own
