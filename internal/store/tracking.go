@@ -19,7 +19,7 @@ import (
 
 // Exposures and tracking events (issue #12).
 //
-// Four tables:
+// Five tables:
 //
 //   - tracking_exposures: one row per (experiment, phase, unit_attr, unit),
 //     the first arm and time stored, and multi_arm set once the unit has
@@ -27,14 +27,23 @@ import (
 //     numbers the rows in the order they were stored; an index on (unit,
 //     unit_attr) joins events to them.
 //   - tracking_events: raw events, one row per (event, identifying
-//     attribute): the key is (unit, attr, event_id), so a retried batch is
-//     stored once and the events of a unit are one range of the key; seq
-//     (indexed) numbers them in the order they were stored, which is what
-//     compaction follows. A CSV event's attr is tracking.AnyUnit ("*").
+//     attribute), keyed by (at, event_id, attr): a retried event has the
+//     same time and id, so a retried batch is stored once, and since events
+//     arrive roughly in time order, inserts land at the end of the key
+//     (a key that starts with the unit or the id would put every insert
+//     on a random page: measured, ingest fell to tens of thousands of rows
+//     a second once the table outgrew the cache). seq (indexed, also
+//     append-only) numbers the rows in the order they were stored, which
+//     is what compaction follows. A CSV event's attr is tracking.AnyUnit
+//     ("*").
+//   - tracking_unit_days: what compaction made of the raw events, per
+//     (unit, attr, event, UTC day): n, Σvalue, Σvalue², whatever the
+//     experiments. It outlives the raw rows that retention drops, and it is
+//     where an exposure compacted after its unit's events finds them.
 //   - tracking_totals: per-unit totals per (experiment, phase, unit_attr,
-//     unit, event, day): n, Σvalue, Σvalue², where day is the whole number
-//     of days from the unit's first exposure in that phase to the event
-//     (negative before it: the pre-period).
+//     unit, event, day): n, Σvalue, Σvalue², where day is the UTC day of
+//     the events minus the UTC day of the unit's first exposure in that
+//     phase (negative before it: the pre-period).
 //   - tracking_state: compaction's watermarks (see Compact) and, on
 //     SQLite, the next event seq.
 //
@@ -61,16 +70,26 @@ func migrateTracking(tx *gorm.DB, d *dialect) error {
 			)`,
 			`CREATE INDEX IF NOT EXISTS tracking_exposures_unit ON tracking_exposures (unit, unit_attr)`,
 			`CREATE TABLE IF NOT EXISTS tracking_events (
-				unit TEXT NOT NULL,
-				attr TEXT NOT NULL,
+				at INTEGER NOT NULL,
 				event_id TEXT NOT NULL,
+				attr TEXT NOT NULL,
+				unit TEXT NOT NULL,
 				seq INTEGER NOT NULL,
 				name TEXT NOT NULL,
 				value REAL NOT NULL,
-				at INTEGER NOT NULL,
-				PRIMARY KEY (unit, attr, event_id)
+				PRIMARY KEY (at, event_id, attr)
 			) WITHOUT ROWID`,
 			`CREATE INDEX IF NOT EXISTS tracking_events_seq ON tracking_events (seq)`,
+			`CREATE TABLE IF NOT EXISTS tracking_unit_days (
+				unit TEXT NOT NULL,
+				attr TEXT NOT NULL,
+				event TEXT NOT NULL,
+				day INTEGER NOT NULL,
+				n INTEGER NOT NULL,
+				total REAL NOT NULL,
+				total_sq REAL NOT NULL,
+				PRIMARY KEY (unit, attr, event, day)
+			) WITHOUT ROWID`,
 			`CREATE TABLE IF NOT EXISTS tracking_totals (
 				experiment TEXT NOT NULL,
 				phase INTEGER NOT NULL,
@@ -109,15 +128,25 @@ func migrateTracking(tx *gorm.DB, d *dialect) error {
 		`CREATE INDEX IF NOT EXISTS tracking_exposures_unit ON tracking_exposures (unit, unit_attr)`,
 		`CREATE TABLE IF NOT EXISTS tracking_events (
 			seq BIGINT GENERATED ALWAYS AS IDENTITY,
-			unit `+t+` NOT NULL,
-			attr `+t+` NOT NULL,
+			at BIGINT NOT NULL,
 			event_id `+t+` NOT NULL,
+			attr `+t+` NOT NULL,
+			unit `+t+` NOT NULL,
 			name `+t+` NOT NULL,
 			value DOUBLE PRECISION NOT NULL,
-			at BIGINT NOT NULL,
-			PRIMARY KEY (unit, attr, event_id)
+			PRIMARY KEY (at, event_id, attr)
 		)`,
 		`CREATE INDEX IF NOT EXISTS tracking_events_seq ON tracking_events (seq)`,
+		`CREATE TABLE IF NOT EXISTS tracking_unit_days (
+			unit `+t+` NOT NULL,
+			attr `+t+` NOT NULL,
+			event `+t+` NOT NULL,
+			day INTEGER NOT NULL,
+			n BIGINT NOT NULL,
+			total DOUBLE PRECISION NOT NULL,
+			total_sq DOUBLE PRECISION NOT NULL,
+			PRIMARY KEY (unit, attr, event, day)
+		)`,
 		`CREATE TABLE IF NOT EXISTS tracking_totals (
 			experiment `+t+` NOT NULL,
 			phase INTEGER NOT NULL,
@@ -587,8 +616,9 @@ type UnitTotal struct {
 	Arm      string
 	MultiArm bool
 	Event    string
-	// Day counts whole days from the unit's first exposure in the phase to
-	// the events: 0 for the first 24 hours, negative before the exposure.
+	// Day is the UTC day of the events minus the UTC day of the unit's
+	// first exposure in the phase: 0 for the day of the exposure, negative
+	// before it (the pre-period).
 	Day   int
 	N     int64
 	Sum   float64

@@ -9,32 +9,38 @@ import (
 	"gorm.io/gorm"
 )
 
-// Compaction turns raw events into per-unit totals (tracking_totals).
+// Compaction turns raw events into per-unit totals.
 //
 // tracking_state holds two watermarks, E (events_done) and X
-// (exposures_done), and the totals always hold exactly the pairs (event
-// row e, exposure x) that join (same unit; the event's attribute is the
-// exposure's unit attribute, or AnyUnit) with e.seq ≤ E and x.seq ≤ X.
-// Compact moves them in chunks, each chunk's totals and its watermark in
-// one transaction:
+// (exposures_done). tracking_unit_days always holds the events with
+// e.seq ≤ E, and tracking_totals exactly the pairs (event e, exposure x)
+// that join (same unit; the event's attribute is the exposure's unit
+// attribute, or AnyUnit) with e.seq ≤ E and x.seq ≤ X. Compact moves the
+// watermarks in chunks, each chunk's writes and its watermark in one
+// transaction:
 //
-//  1. backfill: X moves up to the newest exposure, adding the pairs of the
-//     new exposures with the events already compacted (e.seq ≤ E), found
-//     through the events' key, which starts with the unit. This is the
-//     reprocessing rule for events stored before their exposure (a
-//     pre-period event, an exposure batch that arrived late): they count
-//     as soon as the exposure is compacted, as long as retention has not
-//     dropped them;
-//  2. forward: E moves up to the newest event, adding the pairs of the new
-//     events with every exposure compacted (x.seq ≤ X).
+//  1. backfill: X moves up to the newest exposure, adding the new
+//     exposures' pairs with every event compacted so far, read from
+//     tracking_unit_days (keyed by unit). This is the reprocessing rule for
+//     events stored before their exposure — a pre-period event, or an
+//     exposure batch that arrived after its events: they count as soon as
+//     the exposure is compacted, however long ago they were compacted, and
+//     even once retention has dropped their raw rows;
+//  2. forward: E moves up to the newest event, adding the new events to
+//     tracking_unit_days and their pairs with every exposure compacted
+//     (x.seq ≤ X) to the totals.
 //
-// Every pair is added once: a pair is added by the step that moves the
-// watermark of whichever of its rows is newer. A chunk interrupted (the
-// process killed, the context cancelled) rolls back with its watermark;
-// two compactions at once take turns on the state row. On Postgres,
-// where numbers from a sequence commit out of order, the newest seqs are
-// read under the tracking lock taken exclusively (see trackingLock), so
-// no row below them is still to commit.
+// Every pair is added once: by the step that moves the watermark of
+// whichever of its two rows is newer. A chunk interrupted (the process
+// killed, the context cancelled) rolls back with its watermark; two
+// compactions at once take turns on the state row. On Postgres, where
+// numbers from a sequence commit out of order, the newest seqs are read
+// under the tracking lock taken exclusively (see trackingLock), so no row
+// below them is still to commit.
+//
+// Days are UTC calendar days (Unix time divided by 86,400 s, rounded
+// down), so that the backfill, which reads days, and the forward step,
+// which reads times, agree exactly.
 
 // CompactOptions say how Compact runs.
 type CompactOptions struct {
@@ -77,35 +83,45 @@ type CompactResult struct {
 	ExposuresDone int64 `json:"exposuresCompactedTo"`
 }
 
-// dayExpr is the whole number of days (rounded down) from the exposure x's
-// first time to the event e's.
-var dayExpr = func() string {
+// utcDay is the UTC day of the time column col (Unix microseconds),
+// rounded down also before 1970.
+func utcDay(col string) string {
 	d := strconv.FormatInt(dayMicros, 10)
-	return "CASE WHEN e.at >= x.first_at THEN (e.at - x.first_at) / " + d +
-		" ELSE -((x.first_at - e.at - 1) / " + d + ") - 1 END"
-}()
-
-// addTotals adds the pairs a chunk selects (where) to the totals.
-func addTotals(where string) string {
-	return `INSERT INTO tracking_totals (experiment, phase, unit_attr, unit, event, day, n, total, total_sq)
-		SELECT x.experiment, x.phase, x.unit_attr, x.unit, e.name, ` + dayExpr + `, COUNT(*), SUM(e.value), SUM(e.value * e.value)
-		FROM ` + where + `
-		GROUP BY x.experiment, x.phase, x.unit_attr, x.unit, e.name, ` + dayExpr + `
-		ON CONFLICT (experiment, phase, unit_attr, unit, event, day) DO UPDATE SET
-			n = tracking_totals.n + excluded.n,
-			total = tracking_totals.total + excluded.total,
-			total_sq = tracking_totals.total_sq + excluded.total_sq`
+	return "(CASE WHEN " + col + " >= 0 THEN " + col + " / " + d + " ELSE -((-" + col + " - 1) / " + d + ") - 1 END)"
 }
 
+// upsertSums is the ON CONFLICT clause adding n, total and total_sq.
+func upsertSums(table, key string) string {
+	return `ON CONFLICT (` + key + `) DO UPDATE SET
+			n = ` + table + `.n + excluded.n,
+			total = ` + table + `.total + excluded.total,
+			total_sq = ` + table + `.total_sq + excluded.total_sq`
+}
+
+const totalsKey = "experiment, phase, unit_attr, unit, event, day"
+
 var (
-	// backfillTotals: exposures (?, ?] with events up to ?.
-	backfillTotals = addTotals(`tracking_exposures x JOIN tracking_events e
-			ON e.unit = x.unit AND (e.attr = x.unit_attr OR e.attr = '*')
-		WHERE x.seq > ? AND x.seq <= ? AND e.seq <= ?`)
+	// backfillTotals: exposures (?, ?] with the unit days (all events up
+	// to E; the third parameter is unused).
+	backfillTotals = `INSERT INTO tracking_totals (` + totalsKey + `, n, total, total_sq)
+		SELECT x.experiment, x.phase, x.unit_attr, x.unit, d.event, d.day - ` + utcDay("x.first_at") + `, SUM(d.n), SUM(d.total), SUM(d.total_sq)
+		FROM tracking_exposures x JOIN tracking_unit_days d ON d.unit = x.unit AND (d.attr = x.unit_attr OR d.attr = '*')
+		WHERE x.seq > ? AND x.seq <= ? AND ? >= 0
+		GROUP BY x.experiment, x.phase, x.unit_attr, x.unit, d.event, d.day - ` + utcDay("x.first_at") + `
+		` + upsertSums("tracking_totals", totalsKey)
+	// forwardDays: events (?, ?] into the unit days.
+	forwardDays = `INSERT INTO tracking_unit_days (unit, attr, event, day, n, total, total_sq)
+		SELECT e.unit, e.attr, e.name, ` + utcDay("e.at") + `, COUNT(*), SUM(e.value), SUM(e.value * e.value)
+		FROM tracking_events e WHERE e.seq > ? AND e.seq <= ?
+		GROUP BY e.unit, e.attr, e.name, ` + utcDay("e.at") + `
+		` + upsertSums("tracking_unit_days", "unit, attr, event, day")
 	// forwardTotals: events (?, ?] with exposures up to ?.
-	forwardTotals = addTotals(`tracking_events e JOIN tracking_exposures x
-			ON x.unit = e.unit AND (x.unit_attr = e.attr OR e.attr = '*')
-		WHERE e.seq > ? AND e.seq <= ? AND x.seq <= ?`)
+	forwardTotals = `INSERT INTO tracking_totals (` + totalsKey + `, n, total, total_sq)
+		SELECT x.experiment, x.phase, x.unit_attr, x.unit, e.name, ` + utcDay("e.at") + ` - ` + utcDay("x.first_at") + `, COUNT(*), SUM(e.value), SUM(e.value * e.value)
+		FROM tracking_events e JOIN tracking_exposures x ON x.unit = e.unit AND (x.unit_attr = e.attr OR e.attr = '*')
+		WHERE e.seq > ? AND e.seq <= ? AND x.seq <= ?
+		GROUP BY x.experiment, x.phase, x.unit_attr, x.unit, e.name, ` + utcDay("e.at") + ` - ` + utcDay("x.first_at") + `
+		` + upsertSums("tracking_totals", totalsKey)
 )
 
 // Compact moves the compaction watermarks up to the newest exposure and
@@ -150,6 +166,11 @@ func (s *Store) Compact(ctx context.Context, opt CompactOptions) (CompactResult,
 					return nil
 				}
 				hi := min(lo+opt.ChunkRows, target)
+				if col == "events_done" {
+					if err := tx.Exec(forwardDays, lo, hi).Error; err != nil {
+						return fmt.Errorf("add unit days of events (%d, %d]: %w", lo, hi, err)
+					}
+				}
 				r := tx.Exec(stmt, lo, hi, fixed)
 				if r.Error != nil {
 					return fmt.Errorf("add totals of %s (%d, %d]: %w", other, lo, hi, r.Error)

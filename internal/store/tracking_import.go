@@ -99,10 +99,11 @@ func (s *Store) ImportEvents(ctx context.Context, next func() (ImportedEvent, er
 
 // importMerge inserts the staged rows: base is the seq before the first;
 // the event id's ordinal counts identical rows in file order. Rows go in
-// in key order, which is far cheaper for a large file than file order.
+// in key order (by time), which is far cheaper for a large file than file
+// order.
 const importMerge = `INSERT INTO tracking_events (unit, attr, event_id, %s name, value, at)
 	SELECT unit, '*', 'csv:' || h || ':' || CAST(ROW_NUMBER() OVER (PARTITION BY h ORDER BY line) AS TEXT), %s name, value, at
-	FROM tracking_import WHERE true ORDER BY unit
+	FROM tracking_import WHERE true ORDER BY at
 	ON CONFLICT DO NOTHING`
 
 func (s *Store) sqliteImportEvents(ctx context.Context, next func() (ImportedEvent, error)) (EventImportResult, error) {

@@ -168,9 +168,11 @@ func TestEventsJoinExposures(t *testing.T) {
 		event("t1", "dm_reply", 2, at.Add(time.Hour), "targetingKey", "u1", "accountCenterId", "a1"),
 		// A retry of it: stored once.
 		event("t1", "dm_reply", 2, at.Add(time.Hour), "targetingKey", "u1", "accountCenterId", "a1"),
-		// Day 1, and the pre-period (day -1).
+		// Day 1 (the next UTC day), and a minute before the exposure, which
+		// is on its day (0).
 		event("t2", "dm_reply", 3, at.Add(25*time.Hour), "targetingKey", "u1"),
 		event("t3", "dm_reply", 5, at.Add(-time.Minute), "accountCenterId", "a1"),
+		event("t6", "dm_reply", 1, at.Add(-13*time.Hour), "accountCenterId", "a1"), // the day before: -1
 		// A CSV event: its unit matches whatever the experiment buckets by.
 		event("c1", "dm_sent", 1, at.Add(time.Hour), tracking.AnyUnit, "u9"),
 		event("c2", "dm_sent", 4, at.Add(2*time.Hour), tracking.AnyUnit, "a1"),
@@ -181,8 +183,8 @@ func TestEventsJoinExposures(t *testing.T) {
 	)
 	mustCompact(t, s, store.CompactOptions{})
 	if d := diff([]string{
-		"accountCenterId=a1 arm=inline multi=false dm_reply day=-1 n=1 sum=5 sumsq=25",
-		"accountCenterId=a1 arm=inline multi=false dm_reply day=0 n=1 sum=2 sumsq=4",
+		"accountCenterId=a1 arm=inline multi=false dm_reply day=-1 n=1 sum=1 sumsq=1",
+		"accountCenterId=a1 arm=inline multi=false dm_reply day=0 n=2 sum=7 sumsq=29",
 		"accountCenterId=a1 arm=inline multi=false dm_sent day=0 n=1 sum=4 sumsq=16",
 	}, totals(t, s, "by-account", 1)); d != "" {
 		t.Errorf("by-account totals (-want +got):\n%s", d)
@@ -198,8 +200,8 @@ func TestEventsJoinExposures(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if st.EventRows != 8 || st.Pending != 0 || st.Exposures != 3 {
-		t.Errorf("stats %+v: want 8 event rows, none pending, 3 exposures", st)
+	if st.EventRows != 9 || st.Pending != 0 || st.Exposures != 3 {
+		t.Errorf("stats %+v: want 9 event rows, none pending, 3 exposures", st)
 	}
 	// Compacting again changes nothing.
 	mustCompact(t, s, store.CompactOptions{})
@@ -403,7 +405,12 @@ func checkModel(t *testing.T, s *store.Store, w trackingWorkload) {
 			order = append(order, k)
 		}
 	}
-	type row struct{ id, attr, unit string }
+	// The store's key: an event's time, id and attribute; the first row
+	// stored wins.
+	type row struct {
+		id, attr string
+		at       time.Time
+	}
 	seen := map[row]bool{}
 	type tkey struct {
 		k     xkey
@@ -414,7 +421,7 @@ func checkModel(t *testing.T, s *store.Store, w trackingWorkload) {
 	for _, es := range w.events {
 		for _, e := range es {
 			for attr, unit := range e.Units {
-				r := row{e.ID, attr, unit}
+				r := row{e.ID, attr, e.Time}
 				if seen[r] {
 					continue
 				}
@@ -423,7 +430,7 @@ func checkModel(t *testing.T, s *store.Store, w trackingWorkload) {
 					if k.unit != unit || (attr != tracking.AnyUnit && attr != k.attr) {
 						continue
 					}
-					day := int(math.Floor(float64(e.Time.Sub(first[k].Time)) / float64(store.Day)))
+					day := int(utcDay(e.Time) - utcDay(first[k].Time))
 					tk := tkey{k, e.Name, day}
 					if sums[tk] == nil {
 						sums[tk] = &store.UnitTotal{}
@@ -453,6 +460,11 @@ func checkModel(t *testing.T, s *store.Store, w trackingWorkload) {
 			}
 		}
 	}
+}
+
+// utcDay is t's day since 1970-01-01 UTC.
+func utcDay(t time.Time) int64 {
+	return int64(math.Floor(float64(t.Unix()) / 86400))
 }
 
 func TestImportEvents(t *testing.T) {
