@@ -121,6 +121,7 @@ in a database (an embedded SQLite file by default).`,
 		newRolloutCmd(f),
 		newServeCmd(f, nil),
 		newDBCmd(f),
+		newEventsCmd(f),
 		newRegionsCmd(f),
 		newVersionCmd(f),
 	)
