@@ -90,13 +90,13 @@ type EventReader struct {
 	skipped int // lines before the CSV proper (a "sep=" hint)
 	// lastLine is the line the last row read ended on.
 	lastLine int
-	width   int
-	unit    int
-	event   int
-	value   int // -1 without
-	time    int
-	header  []string
-	rows    int
+	width    int
+	unit     int
+	event    int
+	value    int // -1 without
+	time     int
+	header   []string
+	rows     int
 }
 
 // NewEventReader reads the header of the events file r holds; file names
