@@ -13,9 +13,9 @@ import (
 //
 // tracking_state holds two watermarks, E (events_done) and X
 // (exposures_done). tracking_unit_days always holds the events with
-// e.seq ≤ E, and tracking_totals exactly the pairs (event e, exposure x)
+// e.id ≤ E, and tracking_totals exactly the pairs (event e, exposure x)
 // that join (same unit; the event's attribute is the exposure's unit
-// attribute, or AnyUnit) with e.seq ≤ E and x.seq ≤ X. Compact moves the
+// attribute, or AnyUnit) with e.id ≤ E and x.id ≤ X. Compact moves the
 // watermarks in chunks, each chunk's writes and its watermark in one
 // transaction:
 //
@@ -28,7 +28,7 @@ import (
 //     even once retention has dropped their raw rows;
 //  2. forward: E moves up to the newest event, adding the new events to
 //     tracking_unit_days and their pairs with every exposure compacted
-//     (x.seq ≤ X) to the totals.
+//     (x.id ≤ X) to the totals.
 //
 // Every pair is added once: by the step that moves the watermark of
 // whichever of its two rows is newer. A chunk interrupted (the process
@@ -106,20 +106,20 @@ var (
 	backfillTotals = `INSERT INTO tracking_totals (` + totalsKey + `, n, total, total_sq)
 		SELECT x.experiment, x.phase, x.unit_attr, x.unit, d.event, d.day - ` + utcDay("x.first_at") + `, SUM(d.n), SUM(d.total), SUM(d.total_sq)
 		FROM tracking_exposures x JOIN tracking_unit_days d ON d.unit = x.unit AND (d.attr = x.unit_attr OR d.attr = '*')
-		WHERE x.seq > ? AND x.seq <= ? AND ? >= 0
+		WHERE x.id > ? AND x.id <= ? AND ? >= 0
 		GROUP BY x.experiment, x.phase, x.unit_attr, x.unit, d.event, d.day - ` + utcDay("x.first_at") + `
 		` + upsertSums("tracking_totals", totalsKey)
 	// forwardDays: events (?, ?] into the unit days.
 	forwardDays = `INSERT INTO tracking_unit_days (unit, attr, event, day, n, total, total_sq)
 		SELECT e.unit, e.attr, e.name, ` + utcDay("e.at") + `, COUNT(*), SUM(e.value), SUM(e.value * e.value)
-		FROM tracking_events e WHERE e.seq > ? AND e.seq <= ?
+		FROM tracking_events e WHERE e.id > ? AND e.id <= ?
 		GROUP BY e.unit, e.attr, e.name, ` + utcDay("e.at") + `
 		` + upsertSums("tracking_unit_days", "unit, attr, event, day")
 	// forwardTotals: events (?, ?] with exposures up to ?.
 	forwardTotals = `INSERT INTO tracking_totals (` + totalsKey + `, n, total, total_sq)
 		SELECT x.experiment, x.phase, x.unit_attr, x.unit, e.name, ` + utcDay("e.at") + ` - ` + utcDay("x.first_at") + `, COUNT(*), SUM(e.value), SUM(e.value * e.value)
 		FROM tracking_events e JOIN tracking_exposures x ON x.unit = e.unit AND (x.unit_attr = e.attr OR e.attr = '*')
-		WHERE e.seq > ? AND e.seq <= ? AND x.seq <= ?
+		WHERE e.id > ? AND e.id <= ? AND x.id <= ?
 		GROUP BY x.experiment, x.phase, x.unit_attr, x.unit, e.name, ` + utcDay("e.at") + ` - ` + utcDay("x.first_at") + `
 		` + upsertSums("tracking_totals", totalsKey)
 )
@@ -152,6 +152,9 @@ func (s *Store) Compact(ctx context.Context, opt CompactOptions) (CompactResult,
 				lock := ""
 				if !trackingSQLite(s.d) {
 					lock = " FOR UPDATE"
+				}
+				if err := tx.Exec(ensureTrackingState).Error; err != nil {
+					return fmt.Errorf("read watermarks: %w", err)
 				}
 				if err := tx.Raw("SELECT events_done, exposures_done FROM tracking_state WHERE id = 1"+lock).Row().Scan(&st.EventsDone, &st.ExposuresDone); err != nil {
 					return fmt.Errorf("read watermarks: %w", err)
@@ -234,10 +237,10 @@ func (s *Store) trackingLimits(ctx context.Context) (events, exposures int64, er
 	if trackingSQLite(s.d) {
 		// One writer at a time: whatever is numbered is committed.
 		err = s.r.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
-			if events, err = scanInt64(tx, "SELECT next_event_seq - 1 FROM tracking_state WHERE id = 1"); err != nil {
+			if events, err = scanInt64(tx, "SELECT COALESCE((SELECT next_event_seq - 1 FROM tracking_state WHERE id = 1), 0)"); err != nil {
 				return err
 			}
-			exposures, err = scanInt64(tx, "SELECT MAX(seq) FROM tracking_exposures")
+			exposures, err = scanInt64(tx, "SELECT MAX(id) FROM tracking_exposures")
 			return err
 		}, s.d.readTx)
 		return events, exposures, err
@@ -246,10 +249,10 @@ func (s *Store) trackingLimits(ctx context.Context) (events, exposures int64, er
 		if err := tx.Exec("SELECT pg_advisory_xact_lock(?)", int64(trackingLock)).Error; err != nil {
 			return err
 		}
-		if events, err = scanInt64(tx, "SELECT MAX(seq) FROM tracking_events"); err != nil {
+		if events, err = scanInt64(tx, "SELECT MAX(id) FROM tracking_events"); err != nil {
 			return err
 		}
-		exposures, err = scanInt64(tx, "SELECT MAX(seq) FROM tracking_exposures")
+		exposures, err = scanInt64(tx, "SELECT MAX(id) FROM tracking_exposures")
 		return err
 	})
 	return events, exposures, err
@@ -261,10 +264,10 @@ func (s *Store) dropCompacted(ctx context.Context, cutoff, chunk int64) (int64, 
 	var lo, done int64
 	err := s.read(ctx, "", func(db *gorm.DB) error {
 		var err error
-		if lo, err = scanInt64(db, "SELECT MIN(seq) - 1 FROM tracking_events"); err != nil {
+		if lo, err = scanInt64(db, "SELECT MIN(id) - 1 FROM tracking_events"); err != nil {
 			return err
 		}
-		done, err = scanInt64(db, "SELECT events_done FROM tracking_state WHERE id = 1")
+		done, err = scanInt64(db, "SELECT COALESCE((SELECT events_done FROM tracking_state WHERE id = 1), 0)")
 		return err
 	})
 	if err != nil {
@@ -274,7 +277,7 @@ func (s *Store) dropCompacted(ctx context.Context, cutoff, chunk int64) (int64, 
 	for lo < done {
 		hi := min(lo+chunk*4, done)
 		err := s.retry(ctx, func() error {
-			r := s.w.WithContext(ctx).Exec("DELETE FROM tracking_events WHERE seq > ? AND seq <= ? AND at < ?", lo, hi, cutoff)
+			r := s.w.WithContext(ctx).Exec("DELETE FROM tracking_events WHERE id > ? AND id <= ? AND at < ?", lo, hi, cutoff)
 			if r.Error == nil {
 				dropped += r.RowsAffected
 			}

@@ -184,10 +184,13 @@ func (s *Store) sqliteImportEvents(ctx context.Context, next func() (ImportedEve
 		return s.retry(ctx, func() error {
 			return db.Transaction(func(tx *gorm.DB) error {
 				var base int64
+				if err := tx.Exec(ensureTrackingState).Error; err != nil {
+					return fmt.Errorf("number events: %w", err)
+				}
 				if err := tx.Raw("UPDATE tracking_state SET next_event_seq = next_event_seq + ? WHERE id = 1 RETURNING next_event_seq - ? - 1", res.Rows, res.Rows).Scan(&base).Error; err != nil {
 					return fmt.Errorf("number events: %w", err)
 				}
-				r := tx.Exec(fmt.Sprintf(importMerge, "seq,", "? + ROW_NUMBER() OVER (ORDER BY line),"), base)
+				r := tx.Exec(fmt.Sprintf(importMerge, "id,", "? + ROW_NUMBER() OVER (ORDER BY line),"), base)
 				if r.Error != nil {
 					return fmt.Errorf("merge: %w", r.Error)
 				}

@@ -523,3 +523,31 @@ func TestImportEvents(t *testing.T) {
 		t.Errorf("ImportedEventID = %q", id)
 	}
 }
+
+// TestTrackingCopy copies a database mid-way through a workload (`ramp db
+// copy`): the copy carries the exposures, raw events, totals and
+// watermarks, and goes on as the original would.
+func TestTrackingCopy(t *testing.T) {
+	w := newWorkload(11, 6)
+	ref, src, dst := openDSN(t, testDSN(t)), openDSN(t, testDSN(t)), openDSN(t, testDSN(t))
+	for i := range w.events {
+		for _, s := range []*store.Store{ref, src} {
+			mustWriteExposures(t, s, w.exposures[i]...)
+			mustWriteEvents(t, s, w.events[i]...)
+		}
+		if i == 2 {
+			mustCompact(t, src, store.CompactOptions{ChunkRows: 7})
+			if _, err := store.Copy(context.Background(), src, dst, "alice"); err != nil {
+				t.Fatalf("Copy: %v", err)
+			}
+			src = dst
+		}
+	}
+	mustCompact(t, ref, store.CompactOptions{})
+	mustCompact(t, dst, store.CompactOptions{})
+	for _, exp := range []string{"e0", "e1"} {
+		if d := diff(totals(t, ref, exp, 1), totals(t, dst, exp, 1)); d != "" {
+			t.Errorf("%s: the copy's totals (-want +got):\n%s", exp, d)
+		}
+	}
+}
