@@ -528,10 +528,10 @@ func (s *Store) pgWriteEvents(ctx context.Context, batch []tracking.Event, n int
 			cols.add(e.ID, attr, unit, e.Name, e.Value, micros(e.Time))
 		}
 	}
-	return s.pgTx(ctx, func(tx pgx.Tx) error { return cols.insert(ctx, tx, "unnest") })
+	return s.pgTx(ctx, func(tx pgx.Tx) error { return cols.insert(ctx, tx) })
 }
 
-// pgEventCols are event rows as columns, for unnest or COPY.
+// pgEventCols are event rows as columns, for unnest.
 type pgEventCols struct {
 	id, attr, unit, name []string
 	value                []float64
@@ -550,7 +550,7 @@ func (c *pgEventCols) add(id, attr, unit, name string, value float64, at int64) 
 	c.value, c.at = append(c.value, value), append(c.at, at)
 }
 
-func (c *pgEventCols) insert(ctx context.Context, tx pgx.Tx, _ string) error {
+func (c *pgEventCols) insert(ctx context.Context, tx pgx.Tx) error {
 	_, err := tx.Exec(ctx, `INSERT INTO tracking_events (unit, attr, event_id, name, value, at)
 		SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::float8[], $6::bigint[])
 		ON CONFLICT DO NOTHING`, c.unit, c.attr, c.id, c.name, c.value, c.at)

@@ -146,7 +146,9 @@ func (s *Store) Compact(ctx context.Context, opt CompactOptions) (CompactResult,
 	// is there.
 	chunk := func(col string, target int64, stmt string, other string) (bool, error) {
 		done := false
+		var totals, moved int64 // of the attempt that commits
 		err := s.retry(ctx, func() error {
+			totals, moved = 0, 0
 			return s.w.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
 				var st struct{ EventsDone, ExposuresDone int64 }
 				lock := ""
@@ -178,15 +180,15 @@ func (s *Store) Compact(ctx context.Context, opt CompactOptions) (CompactResult,
 				if r.Error != nil {
 					return fmt.Errorf("add totals of %s (%d, %d]: %w", other, lo, hi, r.Error)
 				}
-				res.Totals += r.RowsAffected
+				totals = r.RowsAffected
 				if err := tx.Exec("UPDATE tracking_state SET "+col+" = ? WHERE id = 1", hi).Error; err != nil {
 					return fmt.Errorf("move watermark: %w", err)
 				}
 				if col == "events_done" {
-					res.Events += hi - lo
+					moved = hi - lo
 					prog.EventsDone, prog.ExposuresDone = hi, st.ExposuresDone
 				} else {
-					res.Exposures += hi - lo
+					moved = hi - lo
 					prog.EventsDone, prog.ExposuresDone = st.EventsDone, hi
 				}
 				done = hi >= target
@@ -195,6 +197,12 @@ func (s *Store) Compact(ctx context.Context, opt CompactOptions) (CompactResult,
 		})
 		if err != nil {
 			return false, err
+		}
+		res.Totals += totals
+		if col == "events_done" {
+			res.Events += moved
+		} else {
+			res.Exposures += moved
 		}
 		if opt.AfterChunk != nil && !done {
 			if err := opt.AfterChunk(prog); err != nil {
