@@ -122,6 +122,7 @@ in a database (an embedded SQLite file by default).`,
 		newExperimentsCmd(f),
 		newServeCmd(f, nil),
 		newDBCmd(f),
+		newEventsCmd(f),
 		newRegionsCmd(f),
 		newVersionCmd(f),
 	)

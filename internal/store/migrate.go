@@ -25,6 +25,7 @@ var migrations = []migration{
 	migrateExperiments,      // experiments.go
 	migrateGenerations,      // gen.go
 	migrateExperimentRampUp, // experiments.go
+	migrateTracking,         // tracking.go
 }
 
 // migrate applies the migrations the database lacks, each in its own
