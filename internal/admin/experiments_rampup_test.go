@@ -317,4 +317,3 @@ func TestStopRolloutRefusedWithPlan(t *testing.T) {
 		t.Errorf("experiment %s after a refused handoff, want running", info.Status)
 	}
 }
-
