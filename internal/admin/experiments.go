@@ -218,14 +218,16 @@ type ExperimentResult struct {
 }
 
 // KnownUnits counts the units ramp knows by id that a change of weights
-// moves. ramp has no record of exposures yet, so the known units are the
-// ids listed in the cohorts the experiment's audience names, each taken as
-// the unit (exact when the layer buckets by targetingKey, the id the lists
-// hold) and kept when its listed region, if any, is in the audience's
-// regions; the audience's conditions are not checked (lists do not carry
-// app versions).
+// moves. The known units are those exposed to the experiment's current
+// phase (Source "exposures"). Before any exposure is recorded they are the
+// ids listed in the cohorts the experiment's audience names (Source
+// "cohort lists"), each taken as the unit (exact when the layer buckets by
+// targetingKey, the id the lists hold) and kept when its listed region, if
+// any, is in the audience's regions; the audience's conditions are not
+// checked (lists do not carry app versions).
 type KnownUnits struct {
-	// Source says where the units come from: "cohort lists".
+	// Source says where the units come from: "exposures" or "cohort
+	// lists".
 	Source string `json:"source"`
 	// Listed counts the distinct ids considered; InExperiment those in
 	// the experiment's share of its layer; Move those among them whose arm
@@ -238,6 +240,10 @@ type KnownUnits struct {
 // KnownSourceCohorts is KnownUnits.Source for units taken from the
 // audience's cohort lists.
 const KnownSourceCohorts = "cohort lists"
+
+// KnownSourceExposures is KnownUnits.Source for the units exposed to the
+// experiment's current phase.
+const KnownSourceExposures = "exposures"
 
 // ExperimentConfirmError refuses a change that moves units between arms or
 // ends an experiment (a weight change, a stop) when the request does not
@@ -621,6 +627,9 @@ func knownWords(k *KnownUnits) string {
 	if k == nil {
 		return ""
 	}
+	if k.Source == KnownSourceExposures {
+		return fmt.Sprintf(" (%d of the %d units exposed to this phase)", k.Move, k.InExperiment)
+	}
 	return fmt.Sprintf(" (%d of the %d units listed in its audience's cohorts that are in the experiment)", k.Move, k.InExperiment)
 }
 
@@ -666,13 +675,16 @@ func (s *Service) dryRunWeights(ctx context.Context, x *store.StoredExperiment, 
 	return res, nil
 }
 
-// knownMoves counts the known units (those listed in the audience's
-// cohorts) in the experiment's share of its layer before and after, and
-// those whose arm changes.
+// knownMoves counts the known units (those exposed to the current phase,
+// else those listed in the audience's cohorts) in the experiment's share
+// of its layer before and after, and those whose arm changes.
 func (s *Service) knownMoves(ctx context.Context, before, after *experiment.Experiment) (*KnownUnits, error) {
 	cfg, err := s.db().Catalogue(ctx)
 	if err != nil {
 		return nil, err
+	}
+	if k, err := s.exposedMoves(ctx, before, after, &cfg); err != nil || k.Listed > 0 {
+		return k, err
 	}
 	return countKnown(before, after, &cfg, func(key string, fn func(cohorts.Member) error) error {
 		ms, err := s.db().Members(ctx, key)
@@ -686,6 +698,29 @@ func (s *Service) knownMoves(ctx context.Context, before, after *experiment.Expe
 		}
 		return nil
 	})
+}
+
+// exposedMoves counts the units exposed to the experiment's current phase
+// and those among them whose arm the new table changes. Every exposed unit
+// is in the experiment: its layer buckets only grow within a phase.
+func (s *Service) exposedMoves(ctx context.Context, before, after *experiment.Experiment, cfg *ramp.Config) (*KnownUnits, error) {
+	k := &KnownUnits{Source: KnownSourceExposures}
+	f, ok := cfg.State.Flag(before.Flag)
+	old, cur := before.Current(), after.Current()
+	if !ok || old == nil || cur == nil {
+		return k, nil
+	}
+	salt := before.EffectiveSalt()
+	err := s.db().EachExposedUnit(ctx, before.Key, old.Number, func(_, unit string) error {
+		k.Listed++
+		k.InExperiment++
+		b := bucket.Bucket(f.Bucketing, salt, unit)
+		if experiment.ArmAt(old.Table, b) != experiment.ArmAt(cur.Table, b) {
+			k.Move++
+		}
+		return nil
+	})
+	return k, err
 }
 
 // countKnown counts, among the ids listed in the audience's cohorts (see

@@ -397,8 +397,12 @@ func printMoved(w io.Writer, moved *admin.Percent, k *admin.KnownUnits) {
 		return
 	}
 	fmt.Fprintf(w, "  %s%% of the experiment's units change arm\n", moved)
-	if k != nil {
-		fmt.Fprintf(w, "  known units (listed in the audience's cohorts): %d of the %d in the experiment change arm (%d listed)\n", k.Move, k.InExperiment, k.Listed)
+	switch {
+	case k == nil:
+	case k.Source == admin.KnownSourceExposures:
+		fmt.Fprintf(w, "  known units (exposed to this phase): %d of %d change arm\n", k.Move, k.InExperiment)
+	default:
+		fmt.Fprintf(w, "  known units (none exposed yet; listed in the audience's cohorts): %d of the %d in the experiment change arm (%d listed)\n", k.Move, k.InExperiment, k.Listed)
 	}
 }
 
