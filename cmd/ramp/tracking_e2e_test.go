@@ -114,6 +114,7 @@ func TestTrackingEndToEnd(t *testing.T) {
 	// restarted: 6,000 through the provider, 6,000 posted by the "other
 	// language" in batches of 100 that it retries until answered 200.
 	const perClient = 6000
+	trackURL := srv.url + tracking.TrackPath // the restarted server listens on the same address
 	var wg sync.WaitGroup
 	wg.Go(func() {
 		for i := range perClient {
@@ -135,7 +136,7 @@ func TestTrackingEndToEnd(t *testing.T) {
 				fmt.Fprintf(&body, `{"id":"other-%d-%d","event":"link_abuse_report","value":1,"context":{"targetingKey":"br-%d","region":"BR"}}`, b, j, j%40)
 			}
 			body.WriteString(`]}`)
-			postUntilStored(t, srv.url+tracking.TrackPath, sdkKey, body.Bytes())
+			postUntilStored(t, trackURL, sdkKey, body.Bytes())
 			time.Sleep(5 * time.Millisecond)
 		}
 	})

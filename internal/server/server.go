@@ -139,7 +139,10 @@ type Server struct {
 
 	closing   chan struct{} // closed when shutdown begins: event streams end
 	closeOnce sync.Once
-	scratch   sync.Pool // *scratch
+	// recorderOnce closes the exposure recorder once, whichever path
+	// Serve leaves by.
+	recorderOnce sync.Once
+	scratch      sync.Pool // *scratch
 
 	// rec records the exposures of OFREP decisions (nil without
 	// Config.Tracking); ingest holds a token per POST /v1/track writing
@@ -287,7 +290,7 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	if s.cfg.InsecureNoAuth {
 		s.warnInsecure()
 	}
-	defer s.closeRecorder()
+	defer s.closeRecorder() // on every path (once)
 	if _, err := s.live.load(ctx); err != nil {
 		return fmt.Errorf("load the first configuration: %w", err)
 	}
@@ -351,6 +354,7 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	stopLoop()
 	<-loopDone
 	<-served
+	s.closeRecorder() // before "stopped", which is the last word of a clean shutdown
 	s.log.Info("stopped")
 	return nil
 }
@@ -369,6 +373,10 @@ func (s *Server) closeRecorder() {
 	if s.rec == nil {
 		return
 	}
+	s.recorderOnce.Do(s.flushRecorder)
+}
+
+func (s *Server) flushRecorder() {
 	ctx, cancel := context.WithTimeout(context.Background(), s.cfg.ShutdownTimeout)
 	defer cancel()
 	if err := s.rec.Close(ctx); err != nil {
