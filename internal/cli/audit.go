@@ -16,7 +16,7 @@ import (
 )
 
 // auditKinds are the kinds of object the audit log records.
-var auditKinds = []string{"flag", "cohort", "key", "rollout"}
+var auditKinds = []string{"flag", "cohort", "key", "rollout", "layer", "experiment"}
 
 // defaultAuditLimit is how many entries `ramp audit` shows without --limit.
 const defaultAuditLimit = 100
@@ -26,14 +26,16 @@ type auditOptions struct {
 	now    func() time.Time // what --since and --until are relative to
 	flag   string
 	cohort string
-	kinds  []string
-	actor  string
-	action string
-	since  string
-	until  string
-	limit  int
-	diff   bool
-	format string
+	// experiment narrows to one experiment's changes.
+	experiment string
+	kinds      []string
+	actor      string
+	action     string
+	since      string
+	until      string
+	limit      int
+	diff       bool
+	format     string
 }
 
 func newAuditCmd(f *Factory, runF func(*auditOptions) error) *cobra.Command {
@@ -70,7 +72,8 @@ date (2026-03-01, UTC) or an RFC 3339 time (2026-03-01T12:00:00Z).`,
 	}
 	cmd.Flags().StringVar(&opts.flag, "flag", "", "changes to this flag and its rollout")
 	cmd.Flags().StringVar(&opts.cohort, "cohort", "", "changes to this cohort")
-	cmd.Flags().StringSliceVar(&opts.kinds, "kind", nil, "changes to objects of these kinds: flag, cohort, key, rollout (comma-separated or repeated)")
+	cmd.Flags().StringVar(&opts.experiment, "experiment", "", "changes to this experiment (its lifecycle and phases)")
+	cmd.Flags().StringSliceVar(&opts.kinds, "kind", nil, "changes to objects of these kinds: flag, cohort, key, rollout, layer, experiment (comma-separated or repeated)")
 	cmd.Flags().StringVar(&opts.actor, "actor", "", "changes made by this actor")
 	cmd.Flags().StringVar(&opts.action, "action", "", "actions starting with this (rollout., flag.disable, apply.)")
 	cmd.Flags().StringVar(&opts.since, "since", "", "changes at or after this time: 24h, 7d, 2026-03-01 or an RFC 3339 time")
@@ -94,13 +97,21 @@ func (opts *auditOptions) filter() (admin.AuditFilter, error) {
 		return &UsageError{Err: fmt.Errorf(format, args...), Command: "ramp audit"}
 	}
 	f := admin.AuditFilter{Actor: opts.actor, Action: opts.action, Limit: opts.limit}
-	switch {
-	case opts.flag != "" && opts.cohort != "":
-		return f, usage("--flag and --cohort cannot be combined")
-	case (opts.flag != "" || opts.cohort != "") && len(opts.kinds) > 0:
-		return f, usage("--kind cannot be combined with --flag or --cohort (narrow with --action instead: --action rollout.)")
+	targets := 0
+	for _, t := range []string{opts.flag, opts.cohort, opts.experiment} {
+		if t != "" {
+			targets++
+		}
 	}
 	switch {
+	case targets > 1:
+		return f, usage("--flag, --cohort and --experiment cannot be combined")
+	case targets > 0 && len(opts.kinds) > 0:
+		return f, usage("--kind cannot be combined with --flag, --cohort or --experiment (narrow with --action instead: --action rollout.)")
+	}
+	switch {
+	case opts.experiment != "":
+		f.Target, f.Kind = opts.experiment, "experiment"
 	case opts.flag != "":
 		// A flag's history includes its rollout's.
 		f.Target, f.Kinds = opts.flag, []string{"flag", "rollout"}
