@@ -68,6 +68,7 @@ run: build ## demo: apply the scenario to an embedded SQLite file, show how 100,
 	$(BIN) --db $(DB) apply -f testdata/scenario.yaml -o table
 	$(BIN) --db $(DB) --actor demo rollout advance messenger-ig-interop --to us-10 -o table
 	$(BIN) --db $(DB) rollout status messenger-ig-interop -o table
+	$(BIN) --db $(DB) experiments list -o table
 	$(BIN) --db $(DB) simulate --users 100000 -o table
 	@key=$$($(BIN) --db $(DB) --actor demo keys create --role sdk --name demo -o table 2>/dev/null) && \
 	echo "" && \
@@ -79,8 +80,17 @@ run: build ## demo: apply the scenario to an embedded SQLite file, show how 100,
 	echo "" && \
 	echo "  curl -s -H 'Authorization: Bearer $$key' -H 'Content-Type: application/json' -d '{\"context\":{\"targetingKey\":\"emp-1\"}}' http://$(ADDR)/ofrep/v1/evaluate/flags" && \
 	echo "" && \
+	echo "an experiment's arm (the answer's metadata names experiment, phase and arm; the exposure is recorded), then an event:" && \
+	echo "  curl -s -H 'Authorization: Bearer $$key' -H 'Content-Type: application/json' \\" && \
+	echo "    -d '{\"context\":{\"targetingKey\":\"ig-3\",\"accountCenterId\":\"ac-3\",\"region\":\"US\",\"appVersion\":\"301.0.0\"}}' \\" && \
+	echo "    http://$(ADDR)/ofrep/v1/evaluate/flags/ig-dm-via-whatsapp" && \
+	echo "  curl -s -H 'Authorization: Bearer $$key' -H 'Content-Type: application/json' \\" && \
+	echo "    -d '{\"events\":[{\"id\":\"demo-1\",\"event\":\"dm_reply\",\"value\":1,\"context\":{\"targetingKey\":\"ig-3\",\"accountCenterId\":\"ac-3\"}}]}' \\" && \
+	echo "    http://$(ADDR)/v1/track" && \
+	echo "" && \
 	echo "and change something while it runs: $(BIN) --db $(DB) rollout advance messenger-ig-interop" && \
-	echo "(or throw the kill switch: $(BIN) --db $(DB) flags disable messenger-ig-interop)" && \
+	echo "(or throw the kill switch: $(BIN) --db $(DB) flags disable messenger-ig-interop;" && \
+	echo " see the exposures and events: $(BIN) --db $(DB) events stats)" && \
 	echo ""
 	exec $(BIN) --db $(DB) serve --addr $(ADDR)
 
