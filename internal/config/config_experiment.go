@@ -93,6 +93,15 @@ func (d *Document) experimentProblems(resolved *flags.State, stored *ramp.Config
 		}
 		ps = d.checkPhase(ps, i, s)
 	}
+	for i := range d.experiments {
+		// An experiment the file creates with the allocation export wrote
+		// is checked in that phase: its buckets against the holdout and
+		// the layer's other experiments.
+		if e := &exps[i]; len(e.Phases) == 0 && d.expDecls[i].alloc != nil && d.expDecls[i].alloc.ok {
+			e.Phases = []experiment.Phase{d.allocationPhase(i)}
+		}
+		ps = d.allocationProblems(ps, i, resolved)
+	}
 	for i := range exps {
 		// An experiment the file starts (status: running, or paused,
 		// without a stored phase) is checked as apply will have started
@@ -132,8 +141,12 @@ func (d *Document) experimentProblems(resolved *flags.State, stored *ramp.Config
 }
 
 // filePath turns a path of experiment.Validate into the file's spelling:
-// the shipped arm is the ship field.
+// the shipped arm is the ship field, the current phase's buckets the
+// allocation's layerBuckets.
 func filePath(path string) string {
+	if i := strings.Index(path, ".phases["); i > 0 && strings.HasSuffix(path, "].buckets") && strings.HasPrefix(path, "experiments[") {
+		return path[:i] + ".allocation.layerBuckets"
+	}
 	if rest, ok := strings.CutSuffix(path, ".shipped"); ok && strings.HasPrefix(rest, "experiments[") && !strings.Contains(rest, ".") {
 		return rest + ".ship"
 	}
