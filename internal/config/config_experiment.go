@@ -93,12 +93,17 @@ func (d *Document) experimentProblems(resolved *flags.State, stored *ramp.Config
 		}
 		ps = d.checkPhase(ps, i, s)
 	}
+	// An experiment the file creates with the allocation export wrote is
+	// checked in that phase. Its buckets are checked against the holdout
+	// and the layer's other experiments below (bucketOverlaps), located
+	// at its allocation; experiment.Validate sees the phase without them.
+	var restored []int
 	for i := range d.experiments {
-		// An experiment the file creates with the allocation export wrote
-		// is checked in that phase: its buckets against the holdout and
-		// the layer's other experiments.
 		if e := &exps[i]; len(e.Phases) == 0 && d.expDecls[i].alloc != nil && d.expDecls[i].alloc.ok {
-			e.Phases = []experiment.Phase{d.allocationPhase(i)}
+			ph := d.allocationPhase(i)
+			ph.Buckets = nil
+			e.Phases = []experiment.Phase{ph}
+			restored = append(restored, i)
 		}
 		ps = d.allocationProblems(ps, i, resolved)
 	}
@@ -123,6 +128,7 @@ func (d *Document) experimentProblems(resolved *flags.State, stored *ramp.Config
 			}
 		}
 	}
+	ps = d.bucketOverlaps(ps, restored, resolved, layers, exps)
 	for _, p := range experiment.Validate(resolved, layers, exps) {
 		if p.Path == "" {
 			ps = append(ps, Problem{Message: p.Message})
@@ -141,12 +147,8 @@ func (d *Document) experimentProblems(resolved *flags.State, stored *ramp.Config
 }
 
 // filePath turns a path of experiment.Validate into the file's spelling:
-// the shipped arm is the ship field, the current phase's buckets the
-// allocation's layerBuckets.
+// the shipped arm is the ship field.
 func filePath(path string) string {
-	if i := strings.Index(path, ".phases["); i > 0 && strings.HasSuffix(path, "].buckets") && strings.HasPrefix(path, "experiments[") {
-		return path[:i] + ".allocation.layerBuckets"
-	}
 	if rest, ok := strings.CutSuffix(path, ".shipped"); ok && strings.HasPrefix(rest, "experiments[") && !strings.Contains(rest, ".") {
 		return rest + ".ship"
 	}

@@ -382,3 +382,76 @@ func armWeights(arms []experiment.Arm) string {
 	}
 	return strings.Join(parts, ", ")
 }
+
+// bucketOverlaps checks the layer buckets of the experiments the file
+// creates running or paused with an allocation (restored, indexes of the
+// file's experiments) against their layer's holdout and the current
+// buckets of the layer's other running or paused experiments, the file's
+// and the stored ones (exps, the file's first, as the store would hold
+// them), and locates each overlap at the allocation's layerBuckets, naming
+// what it overlaps.
+func (d *Document) bucketOverlaps(ps []Problem, restored []int, resolved *flags.State, layers []experiment.Layer, exps []experiment.Experiment) []Problem {
+	bucketsOf := func(j int) []flags.BucketRange {
+		if slices.Contains(restored, j) {
+			return d.expDecls[j].alloc.buckets
+		}
+		if cur := exps[j].Current(); cur != nil {
+			return cur.Buckets
+		}
+		return nil
+	}
+	layerKey := func(e *experiment.Experiment) string {
+		if e.Layer != "" {
+			return e.Layer
+		}
+		return experiment.OwnLayerPrefix + e.Key
+	}
+	for _, i := range restored {
+		e := &exps[i]
+		if e.Status != experiment.Running && e.Status != experiment.Paused {
+			continue
+		}
+		own := bucketsOf(i)
+		var with []string
+		if l, ok := experiment.LayerOf(e, layers, resolved); ok {
+			if r, hit := overlap(own, l.HoldoutBuckets()); hit {
+				with = append(with, fmt.Sprintf("layer %s's holdout (buckets %s)", clip(l.Key), inclusive(r.From, r.To)))
+			}
+		}
+		for j := range exps {
+			o := &exps[j]
+			if j == i || layerKey(o) != layerKey(e) || o.Status != experiment.Running && o.Status != experiment.Paused {
+				continue
+			}
+			if r, hit := overlap(own, bucketsOf(j)); hit {
+				where := "stored"
+				if j < len(d.experiments) {
+					where = index("experiments", j)
+				}
+				with = append(with, fmt.Sprintf("%s experiment %s (%s, buckets %s)", o.Status, clip(o.Key), where, inclusive(r.From, r.To)))
+			}
+		}
+		if len(with) > 0 {
+			ps = d.appendLocated(ps, index("experiments", i)+".allocation.layerBuckets", fmt.Sprintf(
+				"the layer buckets overlap %s: a bucket of layer %s belongs to one experiment or to the holdout (apply an export into a database where the layer's buckets are free)",
+				strings.Join(with, ", "), clip(layerKey(e))))
+		}
+	}
+	return ps
+}
+
+// overlap returns the first range two sorted sets of ranges share.
+func overlap(a, b []flags.BucketRange) (flags.BucketRange, bool) {
+	for i, j := 0, 0; i < len(a) && j < len(b); {
+		from, to := max(a[i].From, b[j].From), min(a[i].To, b[j].To)
+		if from < to {
+			return flags.BucketRange{From: from, To: to}, true
+		}
+		if a[i].To <= b[j].To {
+			i++
+		} else {
+			j++
+		}
+	}
+	return flags.BucketRange{}, false
+}
