@@ -123,7 +123,7 @@ func (d *decoder) experiment(n *yaml.Node, path string) (experiment.Experiment, 
 		case "phase":
 			decl.next, decl.phase = d.phase(f.v, p)
 		case "allocation":
-			alloc = f.v
+			alloc = f.k
 			decl.alloc = d.allocation(f.v, p)
 		}
 	}
