@@ -18,7 +18,8 @@ func (d *Document) Layers() []experiment.Layer { return d.layers }
 // Experiments returns the experiments the file declares, in file order,
 // with their declared fields. Status and Shipped are set only when the
 // file states them (status:, ship:), so that apply keeps the stored
-// lifecycle otherwise; Phases are never set (see Phase and NextPhase). The
+// lifecycle otherwise; Phases are never set (see Phase, NextPhase and
+// Allocation). The
 // slice is shared with the document; treat it as read-only.
 func (d *Document) Experiments() []experiment.Experiment { return d.experiments }
 
