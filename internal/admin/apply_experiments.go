@@ -22,6 +22,14 @@ import (
 //   - A new experiment is a draft, unless the file says status: running
 //     (it is then started: "apply.create" then "experiment.start" in the
 //     audit log) or status: stopped (stored stopped, serving its ship arm).
+//     With the allocation export writes (allocation: with phase: N), a
+//     new running, paused or stopped experiment is stored in phase N with
+//     the file's layer buckets and arm table, so that every unit keeps
+//     its arm (restore); without one, a running one starts afresh in
+//     phase 1.
+//   - A stored experiment's allocation is never changed by a file: an
+//     allocation other than the stored current phase's is refused
+//     (ramp.ErrRefused); the stored one is ignored.
 //   - A draft or stopped experiment takes the file's declaration as it is;
 //     a draft the file says is running is started.
 //   - A running or paused experiment's audience, arms, weights and traffic
@@ -57,6 +65,10 @@ type ExperimentChange struct {
 	Moved *Percent `json:"moved,omitempty"`
 	// Known counts the known units that change arm with the new phase.
 	Known *KnownUnits `json:"knownUnits,omitempty"`
+	// Allocation says the experiment is created in the phase the file
+	// states (Phase, the phases before it not stored) with the file's
+	// layer buckets and arm table, as export wrote them.
+	Allocation bool `json:"allocation,omitempty"`
 }
 
 // ExperimentNote is an experiment whose status the file states otherwise
@@ -272,7 +284,8 @@ func (p *experimentPlan) layerOf(e *experiment.Experiment) (experiment.Layer, er
 }
 
 // create plans a new experiment: a draft, started when the file says
-// running, stored stopped when it says stopped.
+// running, stored stopped when it says stopped. With the allocation export
+// wrote, the experiment is stored in that phase (see restore).
 func (p *experimentPlan) create(f experiment.Experiment) error {
 	e := store.CloneExperiment(&f)
 	e.Phases = nil
@@ -282,6 +295,9 @@ func (p *experimentPlan) create(f experiment.Experiment) error {
 	}
 	ch := store.ExperimentChange{Action: flags.Create, Key: e.Key, Steps: []store.ExperimentStep{{Action: "apply.create", After: e}}}
 	res := ExperimentChange{Kind: "experiment", Key: e.Key, Action: flags.Create}
+	if phase, ok := p.doc.Allocation(e.Key); ok && want != experiment.Draft && want != "" {
+		return p.restore(e, want, phase, ch, res)
+	}
 	if want == experiment.Running || want == experiment.Paused {
 		l, err := p.layerOf(&e)
 		if err != nil {
@@ -307,6 +323,85 @@ func (p *experimentPlan) create(f experiment.Experiment) error {
 	p.changes.Experiments = append(p.changes.Experiments, ch)
 	p.result = append(p.result, res)
 	return nil
+}
+
+// restore plans a new experiment that the file gives with its current
+// phase's allocation (written by export from another database): it is
+// stored in that phase, numbered as the file says (phase: N), with the
+// file's layer buckets and arm table, so that every unit keeps its arm.
+// The phases before it are not in the file and are not stored; the phase
+// starts at the apply's time, by its actor. A running or paused one is
+// recorded as "apply.create" then "experiment.start" (then
+// "experiment.pause"), and refused (ramp.ErrRefused) when the layer's
+// holdout or another running or paused experiment of it owns one of its
+// buckets; a stopped one is stored stopped in that phase, ended at once.
+func (p *experimentPlan) restore(e experiment.Experiment, want experiment.Status, phase experiment.Phase, ch store.ExperimentChange, res ExperimentChange) error {
+	phase.Started, phase.StartedBy = p.now, p.actor
+	hold := want == experiment.Running || want == experiment.Paused
+	l, err := p.layerOf(&e)
+	if err != nil && hold {
+		return err
+	}
+	if err := experiment.CheckAllocation(l, p.exps, e.Key, &phase, hold); err != nil {
+		return fmt.Errorf("%s%w", p.whereLocated(e.Key, "allocation"), err)
+	}
+	if !hold {
+		end := p.now
+		phase.Ended = &end
+		e.Phases = []experiment.Phase{phase}
+		ch.Steps[0].After = e
+		res.Allocation = true
+		p.set(e)
+		p.changes.Experiments = append(p.changes.Experiments, ch)
+		p.result = append(p.result, res)
+		return nil
+	}
+	started := store.CloneExperiment(&e)
+	started.Status, started.Phases, started.RampedAt = experiment.Running, []experiment.Phase{phase}, p.now
+	ch.Steps = append(ch.Steps, store.ExperimentStep{Action: "experiment.start", After: started})
+	res.Start, res.Phase, res.Allocation = true, phase.Number, true
+	e = started
+	if want == experiment.Paused {
+		paused := store.CloneExperiment(&e)
+		if err := paused.Pause(); err != nil {
+			return err
+		}
+		ch.Steps = append(ch.Steps, store.ExperimentStep{Action: "experiment.pause", After: paused})
+		e = paused
+	}
+	p.set(e)
+	p.changes.Experiments = append(p.changes.Experiments, ch)
+	p.result = append(p.result, res)
+	return nil
+}
+
+// sameAllocation refuses a file whose allocation for a stored experiment
+// is not the stored current phase's: a file cannot move units between
+// arms or layer buckets. A file without one, or with the stored one,
+// passes.
+func (p *experimentPlan) sameAllocation(f *experiment.Experiment, cur *experiment.Experiment) error {
+	phase, ok := p.doc.Allocation(f.Key)
+	if !ok {
+		return nil
+	}
+	stored := cur.Current()
+	if stored != nil && experiment.SameAllocation(&phase, stored) {
+		return nil
+	}
+	what := "has no phase, and the file gives it an allocation"
+	if stored != nil {
+		what = fmt.Sprintf("is in phase %d with another allocation than the file's", stored.Number)
+	}
+	return ramp.Errorf(ramp.KindRefused, "%sexperiment %s %s: a database's allocation cannot be changed by a file; change it with ramp experiments set-weights %s ARM=WEIGHT,… --new-phase (or set-traffic), then export again",
+		p.whereLocated(f.Key, "allocation"), f.Key, what, f.Key)
+}
+
+// whereLocated locates a field of a declared experiment: "file:line: ".
+func (p *experimentPlan) whereLocated(key, field string) string {
+	if w := p.whereLocked(key, field); w != "" {
+		return w + ": "
+	}
+	return ""
 }
 
 // declaredChanges names the declared fields that differ between the
@@ -346,6 +441,9 @@ func declaredChanges(s, f *experiment.Experiment) (free, locked, fixed []string)
 // declaration.
 func (p *experimentPlan) update(f experiment.Experiment, s *store.StoredExperiment) error {
 	cur := &s.Experiment
+	if err := p.sameAllocation(&f, cur); err != nil {
+		return err
+	}
 	status := statusOf(cur)
 	free, locked, fixed := declaredChanges(cur, &f)
 	held := status == experiment.Running || status == experiment.Paused

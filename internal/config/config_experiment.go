@@ -18,7 +18,8 @@ func (d *Document) Layers() []experiment.Layer { return d.layers }
 // Experiments returns the experiments the file declares, in file order,
 // with their declared fields. Status and Shipped are set only when the
 // file states them (status:, ship:), so that apply keeps the stored
-// lifecycle otherwise; Phases are never set (see Phase and NextPhase). The
+// lifecycle otherwise; Phases are never set (see Phase, NextPhase and
+// Allocation). The
 // slice is shared with the document; treat it as read-only.
 func (d *Document) Experiments() []experiment.Experiment { return d.experiments }
 
@@ -93,6 +94,20 @@ func (d *Document) experimentProblems(resolved *flags.State, stored *ramp.Config
 		}
 		ps = d.checkPhase(ps, i, s)
 	}
+	// An experiment the file creates with the allocation export wrote is
+	// checked in that phase. Its buckets are checked against the holdout
+	// and the layer's other experiments below (bucketOverlaps), located
+	// at its allocation; experiment.Validate sees the phase without them.
+	var restored []int
+	for i := range d.experiments {
+		if e := &exps[i]; len(e.Phases) == 0 && d.expDecls[i].alloc != nil && d.expDecls[i].alloc.ok {
+			ph := d.allocationPhase(i)
+			ph.Buckets = nil
+			e.Phases = []experiment.Phase{ph}
+			restored = append(restored, i)
+		}
+		ps = d.allocationProblems(ps, i, resolved)
+	}
 	for i := range exps {
 		// An experiment the file starts (status: running, or paused,
 		// without a stored phase) is checked as apply will have started
@@ -114,6 +129,7 @@ func (d *Document) experimentProblems(resolved *flags.State, stored *ramp.Config
 			}
 		}
 	}
+	ps = d.bucketOverlaps(ps, restored, resolved, layers, exps)
 	for _, p := range experiment.Validate(resolved, layers, exps) {
 		if p.Path == "" {
 			ps = append(ps, Problem{Message: p.Message})

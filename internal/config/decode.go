@@ -42,7 +42,7 @@ var (
 		"decrease", "replace"}
 	layerFields      = []string{"key", "bucketBy", "holdout", "salt"}
 	experimentFields = []string{"key", "flag", "layer", "hypothesis", "owner", "audience", "traffic", "arms",
-		"control", "metrics", "salt", "rampUp", "status", "ship", "shipVia", "phase"}
+		"control", "metrics", "salt", "rampUp", "status", "ship", "shipVia", "phase", "allocation"}
 	stepFields     = []string{"traffic", "after"}
 	audienceFields = []string{"regions", "cohorts", "when"}
 	metricsFields  = []string{"primary", "secondary", "guardrails"}

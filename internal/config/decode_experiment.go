@@ -25,6 +25,9 @@ type expDecl struct {
 	// phase is the phase number the file states (export writes the
 	// current one); 0 when it states none.
 	phase int
+	// alloc is the current phase's allocation the file states (export
+	// writes it), nil when it states none.
+	alloc *allocation
 }
 
 // statuses are the values of an experiment's status field.
@@ -56,7 +59,7 @@ func (d *decoder) experiment(n *yaml.Node, path string) (experiment.Experiment, 
 	)
 	fs, _ := d.fields(n, path, experimentFields)
 	traffic := false
-	var status, ship, shipVia *yaml.Node
+	var status, ship, shipVia, alloc *yaml.Node
 	for _, f := range fs {
 		p := join(path, f.name)
 		switch f.name {
@@ -119,6 +122,20 @@ func (d *decoder) experiment(n *yaml.Node, path string) (experiment.Experiment, 
 			}
 		case "phase":
 			decl.next, decl.phase = d.phase(f.v, p)
+		case "allocation":
+			alloc = f.k
+			decl.alloc = d.allocation(f.v, p)
+		}
+	}
+	if alloc != nil {
+		ap := join(path, "allocation")
+		switch {
+		case decl.next:
+			d.errorf(alloc, ap, "allocation is the current phase's, and phase: next starts a new one: leave allocation out")
+		case decl.phase == 0 && !d.damaged[join(path, "phase")]:
+			d.errorf(alloc, ap, "allocation needs phase: N, the number of the phase it is the allocation of (export writes both)")
+		case !decl.status && status == nil:
+			d.errorf(alloc, ap, "allocation needs status: running, paused or stopped (export writes it)")
 		}
 	}
 	if shipVia != nil && ship == nil {

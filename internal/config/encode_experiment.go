@@ -102,6 +102,10 @@ func (e *encoder) experiment(x *experiment.Experiment) *yaml.Node {
 	}
 	if cur := x.Current(); cur != nil && x.Status != experiment.Draft {
 		add(m, "phase", scalar(tagInt, strconv.Itoa(cur.Number)))
+		if len(cur.Buckets) > 0 && len(cur.Table) > 0 {
+			add(m, "allocation", e.allocationNode(cur))
+			m.Content[len(m.Content)-2].HeadComment = allocationComment
+		}
 	}
 	return m
 }

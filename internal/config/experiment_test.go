@@ -353,6 +353,10 @@ func runningExperiments() *ramp.Config {
 		phase(1, 1000, []experiment.Arm{{Variant: "off", Weight: 5000}, {Variant: "handoff", Weight: 5000}}, 500, &ended),
 		phase(2, 2000, dm.Arms, 500, nil),
 	}
+	// Phase 2 grew around the paused experiment's buckets, and its table
+	// moved the fewest units: neither is contiguous.
+	dm.Phases[1].Buckets = []flags.BucketRange{{From: 500, To: 1500}, {From: 3600, To: 4600}}
+	dm.Phases[1].Table, _ = experiment.Reallocate(dm.Phases[0].Table, dm.Arms)
 	ttl := &exps[1]
 	ttl.Status = experiment.Stopped
 	ttl.Shipped = "short"
@@ -419,6 +423,21 @@ func TestExportExperimentsRoundTrip(t *testing.T) {
 				}
 				if doc.NextPhase(e.Key) {
 					t.Errorf("NextPhase(%s) = true in an export", e.Key)
+				}
+				got, ok := doc.Allocation(e.Key)
+				switch cur := e.Current(); {
+				case cur == nil || e.Status == experiment.Draft:
+					if ok {
+						t.Errorf("Allocation(%s) = %+v for an experiment without a phase", e.Key, got)
+					}
+				case !ok:
+					t.Errorf("Allocation(%s) missing from the export", e.Key)
+				default:
+					want := *cur
+					want.Started, want.Ended, want.StartedBy = time.Time{}, nil, ""
+					if diff := cmp.Diff(want, got); diff != "" {
+						t.Errorf("Allocation(%s) mismatch (-stored +file):\n%s", e.Key, diff)
+					}
 				}
 			}
 			// Exporting what was read back, with the stored phases, gives
