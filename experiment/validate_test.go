@@ -71,9 +71,13 @@ func TestValidateProblems(t *testing.T) {
 			"experiments[0].traffic", []string{"traffic 0% is outside 0–100"}},
 		{"traffic above 100", func(_ *[]experiment.Layer, es *[]experiment.Experiment) { (*es)[1].Traffic = 10100 },
 			"experiments[1].traffic", []string{"traffic 101% is outside 0–100"}},
-		{"unknown cohort", func(_ *[]experiment.Layer, es *[]experiment.Experiment) { (*es)[0].Audience.Cohorts = []string{"linked"} },
+		{"unknown cohort", func(_ *[]experiment.Layer, es *[]experiment.Experiment) {
+			(*es)[0].Audience.Cohorts = []string{"linked"}
+		},
 			"experiments[0].audience.cohorts[0]", []string{`unknown cohort "linked"`}},
-		{"unknown region", func(_ *[]experiment.Layer, es *[]experiment.Experiment) { (*es)[1].Audience.Regions = []string{"BR", "XX"} },
+		{"unknown region", func(_ *[]experiment.Layer, es *[]experiment.Experiment) {
+			(*es)[1].Audience.Regions = []string{"BR", "XX"}
+		},
 			"experiments[1].audience.regions[1]", []string{"XX"}},
 		{"invalid condition", func(_ *[]experiment.Layer, es *[]experiment.Experiment) {
 			(*es)[0].Audience.When = []cohorts.Condition{{Attribute: "appVersion", Op: cohorts.OpSemverGte, Values: []string{"three hundred"}}}

@@ -28,9 +28,12 @@ func printApplyExperiments(io *IOStreams, res *admin.ApplyResult) {
 				parts = append(parts, "same phase: adds units, keeps every assignment")
 			}
 		}
-		if c.Start {
+		switch {
+		case c.Allocation:
+			parts = append(parts, fmt.Sprintf("in phase %d with the file's allocation: every unit keeps its arm", c.Phase))
+		case c.Start:
 			parts = append(parts, "starts phase 1")
-		} else if c.Phase > 0 {
+		case c.Phase > 0:
 			parts = append(parts, fmt.Sprintf("new phase %d", c.Phase))
 		}
 		if c.Moved != nil {

@@ -77,9 +77,10 @@ type MemberSource func(cohort string, fn func(cohorts.Member) error) error
 // approval), which apply uses only when it creates the plan, so that a
 // configuration moved to a new database keeps its live rollouts. Layers
 // and experiments follow the plans, in cfg's order, each experiment with
-// its state: status, the shipped arm of a stopped one (ship) and the number
-// of its current phase (phase), so that applying the export changes
-// nothing.
+// its state: status, the shipped arm of a stopped one (ship), the number
+// of its current phase (phase) and that phase's allocation (its layer
+// buckets and arm table), so that applying the export changes nothing and
+// applying it to a new database keeps every unit's arm.
 func Export(w io.Writer, cfg *ramp.Config, format string, members MemberSource) error {
 	e := &encoder{
 		listed:   func(c *cohorts.Cohort) bool { return c.MemberCount > 0 },
