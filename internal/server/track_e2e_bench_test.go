@@ -192,8 +192,8 @@ func benchEndToEnd(b *testing.B, batch, clients int) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	if st.EventRows < posted.Load() {
-		b.Fatalf("%d events answered 200, %d raw rows stored", posted.Load(), st.EventRows)
+	if st.EventRows != posted.Load() {
+		b.Fatalf("%d events answered 200, %d raw rows stored (one per event)", posted.Load(), st.EventRows)
 	}
 }
 
@@ -283,6 +283,8 @@ func BenchmarkTrackOverload(b *testing.B) {
 			b.Errorf("%d answers neither 200 nor 503, %d requests failed", other.Load(), failed.Load())
 		}
 		if st.EventRows < stored {
+			// More is possible: a request answered 503 by the store's
+			// timeout may have committed; fewer never.
 			b.Errorf("%d events answered 200, only %d rows stored", stored, st.EventRows)
 		}
 	}

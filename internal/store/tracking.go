@@ -615,7 +615,6 @@ func appendCopyText[T string | []byte](b []byte, s T) []byte {
 	return b
 }
 
-
 // ExposureCount is how many units of one phase and arm are exposed.
 type ExposureCount struct {
 	Phase int    `json:"phase"`
