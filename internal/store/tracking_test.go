@@ -551,3 +551,34 @@ func TestTrackingCopy(t *testing.T) {
 		}
 	}
 }
+
+// TestWriteEventsRetried sends a batch again, alone and inside a larger
+// one: each event is stored once, the new ones all (on Postgres the first
+// COPY fails on the unique key and the batch goes through the staging
+// table).
+func TestWriteEventsRetried(t *testing.T) {
+	s := openTestStore(t)
+	ctx := context.Background()
+	batch := []tracking.Event{
+		event("r1", "x", 1, t0, "targetingKey", "u1", "accountCenterId", "a1"),
+		event("r2", "x", 2, t0.Add(time.Second), "targetingKey", "u2"),
+	}
+	mustWriteEvents(t, s, batch...)
+	mustWriteEvents(t, s, batch...)
+	mustWriteEvents(t, s, append([]tracking.Event{event("r3", "x\ttab\\", 3, t0.Add(2*time.Second), "targetingKey", "u\n3")}, batch...)...)
+	st, err := s.TrackingStats(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.EventRows != 3 {
+		t.Errorf("%d event rows, want 3", st.EventRows)
+	}
+	mustWriteExposures(t, s, exposure("e", 1, "targetingKey", "u\n3", "on", t0), exposure("e", 1, "accountCenterId", "a1", "on", t0))
+	mustCompact(t, s, store.CompactOptions{})
+	if d := diff([]string{
+		"accountCenterId=a1 arm=on multi=false x day=0 n=1 sum=1 sumsq=1",
+		"targetingKey=u\n3 arm=on multi=false x\ttab\\ day=0 n=1 sum=3 sumsq=9",
+	}, totals(t, s, "e", 1)); d != "" {
+		t.Errorf("totals (-want +got):\n%s", d)
+	}
+}
