@@ -23,8 +23,8 @@ func (s *Service) WriteExposures(ctx context.Context, batch []tracking.Exposure)
 }
 
 // WriteEvents stores a batch of tracking events in one transaction, one
-// row per event and unit attribute; a row stored already (the same event
-// time, id and attribute) is skipped, so a retried batch is stored once.
+// row per event with its units; an event stored already (the same event
+// time and id) is skipped, so a retried batch is stored once.
 // An invalid event rejects the batch with an error matching
 // ramp.ErrInvalid.
 func (s *Service) WriteEvents(ctx context.Context, batch []tracking.Event) error {
@@ -51,8 +51,8 @@ func (s *Service) TrackingStats(ctx context.Context) (TrackingStats, error) {
 	return s.db().TrackingStats(ctx)
 }
 
-// EventCount returns how many raw event rows are stored (one per event and
-// unit attribute, until retention drops them).
+// EventCount returns how many raw event rows are stored (one per event,
+// until retention drops them).
 func (s *Service) EventCount(ctx context.Context) (int64, error) {
 	st, err := s.db().TrackingStats(ctx)
 	return st.EventRows, err

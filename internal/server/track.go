@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net/http"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/ramp-flags/ramp/flags"
@@ -69,14 +70,15 @@ func (s *Server) track(w http.ResponseWriter, r *http.Request) {
 	}
 	defer func() { <-s.ingest }()
 
-	sc := s.getScratch()
-	defer s.putScratch(sc)
+	body := getTrackBody()
 	var ok bool
-	if sc.body, ok = s.readBody(w, r, sc.body[:0]); !ok {
+	if *body, ok = s.readBody(w, r, (*body)[:0]); !ok {
+		trackBodies.Put(body)
 		return
 	}
 	cur := s.live.current()
-	b, err := tracking.DecodeBatch(sc.body, s.cfg.Now(), cur.units)
+	b, err := tracking.DecodeBatch(*body, s.cfg.Now(), cur.units)
+	trackBodies.Put(body) // the batch holds copies of what it keeps
 	if err != nil {
 		s.metrics.ingestRefused.WithLabelValues("invalid").Inc()
 		f := trackFailure{ErrorCode: trackInvalidItem, ErrorDetails: err.Error()}
@@ -106,6 +108,23 @@ func (s *Server) track(w http.ResponseWriter, r *http.Request) {
 	s.metrics.ingested.WithLabelValues("exposure").Add(float64(len(b.Exposures)))
 	s.metrics.ingested.WithLabelValues("event").Add(float64(len(b.Events)))
 	writeJSON(w, http.StatusOK, trackAnswer{Events: len(b.Events), Exposures: len(b.Exposures)})
+}
+
+// trackBodies pools the buffers POST /v1/track reads bodies into. Unlike
+// the OFREP scratch buffers, which are dropped past 64 KiB, these are kept
+// whatever their size (at most MaxBody): a tracking body is typically a
+// large batch, and only TrackingWriters requests read one at a time, so
+// the pool holds about that many buffers, and a body is read into a
+// buffer of its size without growing it step by step.
+var trackBodies sync.Pool // *[]byte
+
+// getTrackBody returns a pooled body buffer, or a new one of 64 KiB.
+func getTrackBody() *[]byte {
+	if b, ok := trackBodies.Get().(*[]byte); ok {
+		return b
+	}
+	b := make([]byte, 0, 64<<10)
+	return &b
 }
 
 func unavailable(w http.ResponseWriter, details string) {

@@ -111,18 +111,28 @@ var (
 		` + upsertSums("tracking_totals", totalsKey)
 	// forwardDays: events (?, ?] into the unit days.
 	forwardDays = `INSERT INTO tracking_unit_days (unit, attr, event, day, n, total, total_sq)
-		SELECT e.unit, e.attr, e.name, ` + utcDay("e.at") + `, COUNT(*), SUM(e.value), SUM(e.value * e.value)
-		FROM tracking_events e WHERE e.id > ? AND e.id <= ?
-		GROUP BY e.unit, e.attr, e.name, ` + utcDay("e.at") + `
+		SELECT u.value, u.key, e.name, ` + utcDay("e.at") + `, COUNT(*), SUM(e.value), SUM(e.value * e.value)
+		FROM %s WHERE e.id > ? AND e.id <= ?
+		GROUP BY u.value, u.key, e.name, ` + utcDay("e.at") + `
 		` + upsertSums("tracking_unit_days", "unit, attr, event, day")
 	// forwardTotals: events (?, ?] with exposures up to ?.
 	forwardTotals = `INSERT INTO tracking_totals (` + totalsKey + `, n, total, total_sq)
 		SELECT x.experiment, x.phase, x.unit_attr, x.unit, e.name, ` + utcDay("e.at") + ` - ` + utcDay("x.first_at") + `, COUNT(*), SUM(e.value), SUM(e.value * e.value)
-		FROM tracking_events e JOIN tracking_exposures x ON x.unit = e.unit AND (x.unit_attr = e.attr OR e.attr = '*')
+		FROM %s JOIN tracking_exposures x ON x.unit = u.value AND (x.unit_attr = u.key OR u.key = '*')
 		WHERE e.id > ? AND e.id <= ? AND x.id <= ?
 		GROUP BY x.experiment, x.phase, x.unit_attr, x.unit, e.name, ` + utcDay("e.at") + ` - ` + utcDay("x.first_at") + `
 		` + upsertSums("tracking_totals", totalsKey)
 )
+
+// eventUnits is the FROM clause of raw events e expanded into their units
+// u (u.key the attribute, u.value the unit): one row per event and
+// identifying attribute.
+func eventUnits(d *dialect) string {
+	if trackingSQLite(d) {
+		return "tracking_events e, json_each(e.units) u"
+	}
+	return "tracking_events e CROSS JOIN LATERAL jsonb_each_text(e.units::jsonb) u"
+}
 
 // Compact moves the compaction watermarks up to the newest exposure and
 // event, chunk by chunk (see the comment above), then applies retention.
@@ -172,7 +182,7 @@ func (s *Store) Compact(ctx context.Context, opt CompactOptions) (CompactResult,
 				}
 				hi := min(lo+opt.ChunkRows, target)
 				if col == "events_done" {
-					if err := tx.Exec(forwardDays, lo, hi).Error; err != nil {
+					if err := tx.Exec(fmt.Sprintf(forwardDays, eventUnits(s.d)), lo, hi).Error; err != nil {
 						return fmt.Errorf("add unit days of events (%d, %d]: %w", lo, hi, err)
 					}
 				}
@@ -216,7 +226,7 @@ func (s *Store) Compact(ctx context.Context, opt CompactOptions) (CompactResult,
 		target          int64
 	}{
 		{"exposures_done", backfillTotals, "exposures", exMax},
-		{"events_done", forwardTotals, "events", evMax},
+		{"events_done", fmt.Sprintf(forwardTotals, eventUnits(s.d)), "events", evMax},
 	} {
 		for {
 			done, err := chunk(step.col, step.target, step.stmt, step.what)

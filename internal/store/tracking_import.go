@@ -101,8 +101,10 @@ func (s *Store) ImportEvents(ctx context.Context, next func() (ImportedEvent, er
 // the event id's ordinal counts identical rows in file order. Rows go in
 // in key order (by time), which is far cheaper for a large file than file
 // order.
-const importMerge = `INSERT INTO tracking_events (unit, attr, event_id, %s name, value, at)
-	SELECT unit, '*', 'csv:' || h || ':' || CAST(ROW_NUMBER() OVER (PARTITION BY h ORDER BY line) AS TEXT), %s name, value, at
+// The units are {"*": unit} (tracking.AnyUnit), made by the database:
+// %s is json_object('*', unit) or json_build_object('*', unit)::text.
+const importMerge = `INSERT INTO tracking_events (units, event_id, %s name, value, at)
+	SELECT %s, 'csv:' || h || ':' || CAST(ROW_NUMBER() OVER (PARTITION BY h ORDER BY line) AS TEXT), %s name, value, at
 	FROM tracking_import WHERE true ORDER BY at
 	ON CONFLICT DO NOTHING`
 
@@ -190,7 +192,7 @@ func (s *Store) sqliteImportEvents(ctx context.Context, next func() (ImportedEve
 				if err := tx.Raw("UPDATE tracking_state SET next_event_seq = next_event_seq + ? WHERE id = 1 RETURNING next_event_seq - ? - 1", res.Rows, res.Rows).Scan(&base).Error; err != nil {
 					return fmt.Errorf("number events: %w", err)
 				}
-				r := tx.Exec(fmt.Sprintf(importMerge, "id,", "? + ROW_NUMBER() OVER (ORDER BY line),"), base)
+				r := tx.Exec(fmt.Sprintf(importMerge, "id,", "json_object('*', unit)", "? + ROW_NUMBER() OVER (ORDER BY line),"), base)
 				if r.Error != nil {
 					return fmt.Errorf("merge: %w", r.Error)
 				}
@@ -242,7 +244,7 @@ func (s *Store) pgImportEvents(ctx context.Context, next func() (ImportedEvent, 
 				if _, err := tx.Exec(ctx, "SELECT pg_advisory_xact_lock_shared($1)", int64(trackingLock)); err != nil {
 					return err
 				}
-				tag, err := tx.Exec(ctx, fmt.Sprintf(importMerge, "", ""))
+				tag, err := tx.Exec(ctx, fmt.Sprintf(importMerge, "", "json_build_object('*', unit)::text", ""))
 				if err != nil {
 					return fmt.Errorf("merge: %w", err)
 				}
