@@ -392,7 +392,7 @@ func placeUnit(v bucket.Version, attr string, val any, salt string, tr trace, i 
 		}
 	} else {
 		var buf [32]byte
-		key, ok := integerText(buf[:0], val)
+		key, ok := AppendUnitKey(buf[:0], val)
 		if !ok {
 			return 0, ErrInvalidContext, "attribute " + quote(attr) + " must be a string or an integer to bucket by"
 		}
@@ -419,9 +419,13 @@ func bucketingValue(bucketBy string, ctx map[string]any) (string, any) {
 	return TargetingKey, nil
 }
 
-// integerText writes an integer bucketing key in decimal. Floats are
-// accepted when integral (JSON numbers arrive as float64).
-func integerText(dst []byte, v any) ([]byte, bool) {
+// AppendUnitKey appends a non-string bucketing key as the bucketing
+// contract reads it (docs/bucketing.md): an integer in decimal, a float
+// only when integral and below 2^53 (JSON numbers arrive as float64), a
+// json.Number as written. ok is false for anything else. Whatever places
+// or records a unit outside the engine (exposure logs) writes it with this
+// function, so that the unit recorded is the key the engine hashed.
+func AppendUnitKey(dst []byte, v any) ([]byte, bool) {
 	switch x := v.(type) {
 	case float64:
 		if x != math.Trunc(x) || math.Abs(x) >= 1<<53 {

@@ -1,10 +1,7 @@
 package tracking
 
 import (
-	"encoding/json"
-	"math"
 	"slices"
-	"strconv"
 
 	"github.com/ramp-flags/ramp/flags"
 )
@@ -36,52 +33,8 @@ func unitOf(attr string, ctx map[string]any, buf []byte) (name, str string, num 
 	if s, isStr := v.(string); isStr {
 		return name, s, nil, true
 	}
-	num, ok = appendInteger(buf, v)
+	num, ok = flags.AppendUnitKey(buf, v)
 	return name, "", num, ok
-}
-
-// appendInteger writes an integer identifier in decimal, as the bucketing
-// contract reads it (docs/bucketing.md): JSON numbers arrive as float64
-// and count when integral.
-func appendInteger(dst []byte, v any) ([]byte, bool) {
-	switch x := v.(type) {
-	case float64:
-		if x != math.Trunc(x) || math.Abs(x) >= 1<<53 {
-			return dst, false
-		}
-		return strconv.AppendInt(dst, int64(x), 10), true
-	case float32:
-		f := float64(x)
-		if f != math.Trunc(f) || math.Abs(f) >= 1<<24 {
-			return dst, false
-		}
-		return strconv.AppendInt(dst, int64(f), 10), true
-	case int:
-		return strconv.AppendInt(dst, int64(x), 10), true
-	case int8:
-		return strconv.AppendInt(dst, int64(x), 10), true
-	case int16:
-		return strconv.AppendInt(dst, int64(x), 10), true
-	case int32:
-		return strconv.AppendInt(dst, int64(x), 10), true
-	case int64:
-		return strconv.AppendInt(dst, x, 10), true
-	case uint:
-		return strconv.AppendUint(dst, uint64(x), 10), true
-	case uint8:
-		return strconv.AppendUint(dst, uint64(x), 10), true
-	case uint16:
-		return strconv.AppendUint(dst, uint64(x), 10), true
-	case uint32:
-		return strconv.AppendUint(dst, uint64(x), 10), true
-	case uint64:
-		return strconv.AppendUint(dst, x, 10), true
-	case json.Number:
-		if i, err := x.Int64(); err == nil {
-			return strconv.AppendInt(dst, i, 10), true
-		}
-	}
-	return dst, false
 }
 
 // identifier returns an attribute's value as an identifier: a string as
@@ -95,7 +48,7 @@ func identifier(v any) (string, bool) {
 		return x, x != ""
 	}
 	var buf [24]byte
-	b, ok := appendInteger(buf[:0], v)
+	b, ok := flags.AppendUnitKey(buf[:0], v)
 	if !ok {
 		return "", false
 	}
