@@ -3,11 +3,10 @@ package experiment
 import (
 	"fmt"
 	"slices"
-	"strconv"
-	"strings"
 	"time"
 
 	"github.com/ramp-flags/ramp/flags"
+	"github.com/ramp-flags/ramp/rollout"
 )
 
 // ShipViaRollout is Experiment.ShipVia for an experiment stopped with its
@@ -19,59 +18,8 @@ const ShipViaRollout = "rollout"
 // layer) the experiment grows to, After the previous step was reached.
 // The first step is the traffic the experiment starts at; its After is 0.
 type Step struct {
-	Traffic flags.Percent `json:"traffic"`
-	After   Duration      `json:"after,omitempty"`
-}
-
-// Duration is a time.Duration written as Go writes durations ("24h",
-// "90m"), or with a day unit ("3d"), in JSON and the audit log.
-type Duration time.Duration
-
-// ParseDuration reads a duration such as "24h", "1h30m" or "3d"; it
-// refuses negative ones.
-func ParseDuration(s string) (Duration, error) {
-	s = strings.TrimSpace(s)
-	if days, ok := strings.CutSuffix(s, "d"); ok && days != "" && !strings.ContainsAny(days, "hmsuµn") {
-		n, err := strconv.Atoi(days)
-		if err != nil || n < 0 || n > int(time.Duration(1<<63-1)/(24*time.Hour)) {
-			return 0, fmt.Errorf("invalid duration %q: want e.g. 24h, 90m or 3d", s)
-		}
-		return Duration(time.Duration(n) * 24 * time.Hour), nil
-	}
-	d, err := time.ParseDuration(s)
-	if err != nil {
-		return 0, fmt.Errorf("invalid duration %q: want e.g. 24h, 90m or 3d", s)
-	}
-	if d < 0 {
-		return 0, fmt.Errorf("invalid duration %q: must not be negative", s)
-	}
-	return Duration(d), nil
-}
-
-// String writes the duration as Go does, without zero units: "24h",
-// "1h30m".
-func (d Duration) String() string {
-	s := time.Duration(d).String()
-	if strings.HasSuffix(s, "m0s") {
-		s = strings.TrimSuffix(s, "0s")
-	}
-	if strings.HasSuffix(s, "h0m") {
-		s = strings.TrimSuffix(s, "0m")
-	}
-	return s
-}
-
-// MarshalText writes the duration as String does.
-func (d Duration) MarshalText() ([]byte, error) { return []byte(d.String()), nil }
-
-// UnmarshalText reads a duration as ParseDuration does.
-func (d *Duration) UnmarshalText(b []byte) error {
-	v, err := ParseDuration(string(b))
-	if err != nil {
-		return err
-	}
-	*d = v
-	return nil
+	Traffic flags.Percent    `json:"traffic"`
+	After   rollout.Duration `json:"after,omitempty"`
 }
 
 // StartTraffic is the traffic the experiment starts at: its first ramp-up

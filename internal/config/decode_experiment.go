@@ -194,7 +194,7 @@ func (d *decoder) rampUp(n *yaml.Node, path string) []experiment.Step {
 					d.damage(fp)
 					continue
 				}
-				st.After = experiment.Duration(dur)
+				st.After = rollout.Duration(dur)
 			}
 		}
 		if !traffic && !d.damaged[join(ip, "traffic")] {

@@ -10,6 +10,7 @@ import (
 	"github.com/ramp-flags/ramp"
 	"github.com/ramp-flags/ramp/experiment"
 	"github.com/ramp-flags/ramp/internal/config"
+	"github.com/ramp-flags/ramp/rollout"
 )
 
 // TestParseRampUp reads an experiment's ramp-up and a shipVia.
@@ -30,7 +31,7 @@ func TestParseRampUp(t *testing.T) {
     ship: short
     shipVia: rollout
 `))
-	want := []experiment.Step{{Traffic: 500}, {Traffic: 2000, After: experiment.Duration(24 * time.Hour)}, {Traffic: 5000, After: experiment.Duration(72 * time.Hour)}}
+	want := []experiment.Step{{Traffic: 500}, {Traffic: 2000, After: rollout.Duration(24 * time.Hour)}, {Traffic: 5000, After: rollout.Duration(72 * time.Hour)}}
 	exps := doc.Experiments()
 	if d := cmp.Diff(want, exps[0].RampUp); d != "" {
 		t.Errorf("rampUp (-want +got):\n%s", d)
@@ -127,7 +128,7 @@ func TestExportRampUpRoundTrip(t *testing.T) {
 	cfg := runningExperiments()
 	dm := &cfg.Experiments[0]
 	dm.Traffic = 5000
-	dm.RampUp = []experiment.Step{{Traffic: 1000}, {Traffic: 2000, After: experiment.Duration(24 * time.Hour)}, {Traffic: 5000, After: experiment.Duration(90 * time.Minute)}}
+	dm.RampUp = []experiment.Step{{Traffic: 1000}, {Traffic: 2000, After: rollout.Duration(24 * time.Hour)}, {Traffic: 5000, After: rollout.Duration(90 * time.Minute)}}
 	ttl := &cfg.Experiments[2]
 	ttl.ShipVia = experiment.ShipViaRollout
 	for _, format := range []string{config.YAML, config.JSON} {

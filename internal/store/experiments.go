@@ -123,7 +123,7 @@ func decodeSteps(s string) ([]experiment.Step, error) {
 	for i, st := range stored {
 		out[i] = experiment.Step{Traffic: flags.Percent(st.Traffic)}
 		if st.After != "" {
-			d, err := experiment.ParseDuration(st.After)
+			d, err := rollout.ParseDuration(st.After)
 			if err != nil {
 				return nil, err
 			}

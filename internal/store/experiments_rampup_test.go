@@ -22,7 +22,7 @@ func TestExperimentRampUpStored(t *testing.T) {
 	applyState(t, s, flags.State{Flags: []flags.Flag{boolFlag("interop")}}, false, "alice")
 	e := dmExperiment("interop")
 	e.Traffic = 5000
-	e.RampUp = []experiment.Step{{Traffic: 500}, {Traffic: 2000, After: experiment.Duration(24 * time.Hour)}, {Traffic: 5000, After: experiment.Duration(72 * time.Hour)}}
+	e.RampUp = []experiment.Step{{Traffic: 500}, {Traffic: 2000, After: rollout.Duration(24 * time.Hour)}, {Traffic: 5000, After: rollout.Duration(72 * time.Hour)}}
 	if err := applyExperiments(t, s, store.ExperimentChanges{
 		Layers:      []store.LayerChange{{Action: flags.Create, Key: crossApp.Key, Layer: crossApp}},
 		Experiments: []store.ExperimentChange{{Action: flags.Create, Key: e.Key, Steps: []store.ExperimentStep{{Action: "apply.create", After: e}}}},
