@@ -310,19 +310,34 @@ func (p *experimentPlan) create(f experiment.Experiment) error {
 		ch.Steps = append(ch.Steps, store.ExperimentStep{Action: "experiment.start", After: started})
 		res.Start, res.Phase = true, 1
 		e = started
-		if want == experiment.Paused {
-			paused := store.CloneExperiment(&e)
-			if err := paused.Pause(); err != nil {
-				return err
-			}
-			ch.Steps = append(ch.Steps, store.ExperimentStep{Action: "experiment.pause", After: paused})
-			e = paused
+		if e, err = pauseIfWanted(e, want, &ch); err != nil {
+			return err
 		}
 	}
+	p.record(e, ch, res)
+	return nil
+}
+
+// pauseIfWanted pauses an experiment the apply just started when the file
+// says it is paused, recording the step.
+func pauseIfWanted(e experiment.Experiment, want experiment.Status, ch *store.ExperimentChange) (experiment.Experiment, error) {
+	if want != experiment.Paused {
+		return e, nil
+	}
+	paused := store.CloneExperiment(&e)
+	if err := paused.Pause(); err != nil {
+		return e, err
+	}
+	ch.Steps = append(ch.Steps, store.ExperimentStep{Action: "experiment.pause", After: paused})
+	return paused, nil
+}
+
+// record keeps an experiment as the apply leaves it, with its change and
+// the result's line.
+func (p *experimentPlan) record(e experiment.Experiment, ch store.ExperimentChange, res ExperimentChange) {
 	p.set(e)
 	p.changes.Experiments = append(p.changes.Experiments, ch)
 	p.result = append(p.result, res)
-	return nil
 }
 
 // restore plans a new experiment that the file gives with its current
@@ -351,27 +366,17 @@ func (p *experimentPlan) restore(e experiment.Experiment, want experiment.Status
 		e.Phases = []experiment.Phase{phase}
 		ch.Steps[0].After = e
 		res.Allocation = true
-		p.set(e)
-		p.changes.Experiments = append(p.changes.Experiments, ch)
-		p.result = append(p.result, res)
+		p.record(e, ch, res)
 		return nil
 	}
 	started := store.CloneExperiment(&e)
 	started.Status, started.Phases, started.RampedAt = experiment.Running, []experiment.Phase{phase}, p.now
 	ch.Steps = append(ch.Steps, store.ExperimentStep{Action: "experiment.start", After: started})
 	res.Start, res.Phase, res.Allocation = true, phase.Number, true
-	e = started
-	if want == experiment.Paused {
-		paused := store.CloneExperiment(&e)
-		if err := paused.Pause(); err != nil {
-			return err
-		}
-		ch.Steps = append(ch.Steps, store.ExperimentStep{Action: "experiment.pause", After: paused})
-		e = paused
+	if e, err = pauseIfWanted(started, want, &ch); err != nil {
+		return err
 	}
-	p.set(e)
-	p.changes.Experiments = append(p.changes.Experiments, ch)
-	p.result = append(p.result, res)
+	p.record(e, ch, res)
 	return nil
 }
 
