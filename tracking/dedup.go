@@ -3,8 +3,11 @@ package tracking
 import (
 	"math/bits"
 	"sync/atomic"
+	"unsafe"
 
 	"github.com/cespare/xxhash/v2"
+
+	"github.com/ramp-flags/ramp/flags"
 )
 
 // ways is the associativity of the deduplication table: a set is eight
@@ -63,16 +66,28 @@ func (t *dedup) testAndSet(h uint64) bool {
 // either str or num (its decimal form). Each part is hashed on its own
 // (XXH64 of a short string is a few nanoseconds, and needs no buffer) and
 // the parts are mixed with their positions, so that swapping two parts
-// gives another key.
+// gives another key. The experiment, phase and attribute make a base
+// (exposureBase) that the hot path caches per rule origin (originHashes).
 func exposureKey(experiment string, phase int, attr, str string, num []byte) uint64 {
+	return unitKey(exposureBase(experiment, phase, attr), str, num)
+}
+
+// exposureBase mixes the parts of an exposure's key that come from the
+// rule (the experiment, its phase and the unit's attribute).
+func exposureBase(experiment string, phase int, attr string) uint64 {
+	return bits.RotateLeft64(xxhash.Sum64String(attr), 21) ^ bits.RotateLeft64(xxhash.Sum64String(experiment), 42) ^
+		uint64(phase)*0x9e3779b97f4a7c15
+}
+
+// unitKey completes a base with the unit's value.
+func unitKey(base uint64, str string, num []byte) uint64 {
 	var u uint64
 	if num != nil {
 		u = xxhash.Sum64(num)
 	} else {
 		u = xxhash.Sum64String(str)
 	}
-	h := u ^ bits.RotateLeft64(xxhash.Sum64String(attr), 21) ^ bits.RotateLeft64(xxhash.Sum64String(experiment), 42)
-	h ^= uint64(phase) * 0x9e3779b97f4a7c15
+	h := u ^ base
 	// splitmix64's finalizer: every input bit reaches every output bit.
 	h ^= h >> 30
 	h *= 0xbf58476d1ce4e5b9
@@ -80,4 +95,31 @@ func exposureKey(experiment string, phase int, attr, str string, num []byte) uin
 	h *= 0x94d049bb133111eb
 	h ^= h >> 31
 	return h
+}
+
+// originBases is what originHashes keeps for one rule origin: the bases
+// of its exposures' keys for units identified by its Unit attribute and
+// for units identified by targetingKey (the fallback).
+type originBases struct {
+	origin         *flags.Origin
+	byUnit, byTKey uint64
+}
+
+// originHashes caches the bases of the rule origins a recorder sees, so
+// that recording an exposure hashes only the unit: a small direct-mapped
+// table keyed by the origin's address (a snapshot's origins live as long
+// as it does; a new snapshot's take their slots at their first exposure).
+// A slot is replaced, never modified, so readers need no lock; a miss
+// costs one small allocation.
+type originHashes [64]atomic.Pointer[originBases]
+
+// bases returns o's bases, computing and caching them on a miss.
+func (c *originHashes) bases(o *flags.Origin) *originBases {
+	slot := &c[(uintptr(unsafe.Pointer(o))>>4)%uintptr(len(c))]
+	if b := slot.Load(); b != nil && b.origin == o {
+		return b
+	}
+	b := &originBases{origin: o, byUnit: exposureBase(o.Key, o.Phase, o.Unit), byTKey: exposureBase(o.Key, o.Phase, TargetingKey)}
+	slot.Store(b)
+	return b
 }

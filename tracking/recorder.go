@@ -97,6 +97,8 @@ type Recorder struct {
 	opt  Options
 	log  *slog.Logger
 	seen *dedup
+	// origins caches the key bases of the experiment rules exposed.
+	origins originHashes
 
 	exposures chan Exposure
 	events    chan Event
@@ -172,7 +174,12 @@ func (r *Recorder) Expose(d *flags.Decision, ctx map[string]any) {
 	if !ok {
 		return
 	}
-	if r.seen.testAndSet(exposureKey(o.Key, o.Phase, attr, str, num)) {
+	b := r.origins.bases(o)
+	base := b.byTKey
+	if attr == o.Unit {
+		base = b.byUnit
+	}
+	if r.seen.testAndSet(unitKey(base, str, num)) {
 		r.expDeduped.Add(1)
 		return
 	}

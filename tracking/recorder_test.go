@@ -263,3 +263,30 @@ func TestNewEventID(t *testing.T) {
 		seen[id] = true
 	}
 }
+
+// Expose (from a decision, with the rule origin's cached key bases) and
+// RecordExposure (an exposure made elsewhere, hashed in full) agree on
+// what is the same exposure, and so does a new snapshot's copy of the
+// same origin: a unit is recorded once whichever path and snapshot see it.
+func TestExposurePathsAgree(t *testing.T) {
+	sink := newMemSink()
+	r := tracking.NewRecorder(sink, tracking.Options{FlushInterval: 10 * time.Millisecond, Logger: testLogger(t)})
+	d := decision(running, "inline")
+	r.Expose(&d, map[string]any{"accountCenterId": "ac-1"})
+	r.Expose(&d, map[string]any{"targetingKey": "ig-9"})
+	r.RecordExposure(tracking.Exposure{Experiment: running.Key, Phase: 2, UnitAttr: "accountCenterId", Unit: "ac-1", Arm: "inline"})
+	r.RecordExposure(tracking.Exposure{Experiment: running.Key, Phase: 2, UnitAttr: "targetingKey", Unit: "ig-9", Arm: "inline"})
+	copied := *running // as a reloaded snapshot holds it: another address
+	d2 := decision(&copied, "inline")
+	r.Expose(&d2, map[string]any{"accountCenterId": "ac-1", "targetingKey": "ig-1"})
+	// Another phase, another attribute for the same value: new exposures.
+	next := *running
+	next.Phase = 3
+	d3 := decision(&next, "inline")
+	r.Expose(&d3, map[string]any{"accountCenterId": "ac-1"})
+	r.RecordExposure(tracking.Exposure{Experiment: running.Key, Phase: 2, UnitAttr: "targetingKey", Unit: "ac-1", Arm: "inline"})
+	closeRecorder(t, r)
+	if s := r.Stats(); s.ExposuresRecorded != 4 || s.ExposuresDeduplicated != 3 {
+		t.Errorf("stats %+v: want 4 recorded (ac-1 and ig-9 in phase 2, ac-1 in phase 3, ac-1 as a targetingKey) and 3 deduplicated", s)
+	}
+}
