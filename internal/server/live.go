@@ -59,6 +59,8 @@ type loaded struct {
 	// (tracking.UnitAttributes): what a tracked event keeps of its
 	// context besides targetingKey.
 	units []string
+	// exposures checks reported exposures against the running phases.
+	exposures *tracking.ExposureCheck
 }
 
 // live holds the configuration being served and keeps it current: it polls
@@ -127,7 +129,7 @@ func (l *live) load(ctx context.Context) (*loaded, error) {
 	}
 	n := &loaded{snap: snap, wire: doc, version: version, epoch: rev.Epoch, etag: `"` + feedTag(version, rev.Epoch) + `"`,
 		loadedAt: l.now(), next: make(chan struct{}), outcomes: newOutcomes(snap, l.metrics.evaluations),
-		units: tracking.UnitAttributes(snap.State())}
+		units: tracking.UnitAttributes(snap.State()), exposures: tracking.NewExposureCheck(snap.State())}
 	old := l.cur.Swap(n)
 	if old != nil {
 		switch {

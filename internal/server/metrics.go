@@ -90,13 +90,13 @@ func newMetrics(l func() *live, now func() time.Time) *metrics {
 		}, []string{"kind"}),
 		ingestRefused: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "ramp_tracking_refused_total",
-			Help: "POST /v1/track requests refused, by reason: invalid (400), busy (503: every writer busy), store (503: the store failed), off (501: no store).",
+			Help: "POST /v1/track requests refused, by reason: invalid (400), busy (503: every writer busy), store (503: the store failed), off (501: no store); and exposures left out of stored batches because a running phase contradicts them (inconsistent_exposure).",
 		}, []string{"reason"}),
 	}
 	for _, k := range []string{"event", "exposure"} {
 		m.ingested.WithLabelValues(k)
 	}
-	for _, r := range []string{"invalid", "busy", "store", "off"} {
+	for _, r := range []string{"invalid", "busy", "store", "off", "inconsistent_exposure"} {
 		m.ingestRefused.WithLabelValues(r)
 	}
 	failures := prometheus.NewCounterVec(prometheus.CounterOpts{

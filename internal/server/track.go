@@ -18,6 +18,9 @@ import (
 type trackAnswer struct {
 	Events    int `json:"events"`
 	Exposures int `json:"exposures"`
+	// Inconsistent counts the exposures not stored because the running
+	// phase they name gives their unit another arm, or does not hold it.
+	Inconsistent int `json:"inconsistentExposures,omitempty"`
 }
 
 // trackFailure is the body of a refused POST /v1/track. Item is the path
@@ -91,6 +94,10 @@ func (s *Server) track(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusBadRequest, f)
 		return
 	}
+	inconsistent := keepConsistent(&b.Exposures, cur.exposures)
+	if inconsistent > 0 {
+		s.metrics.ingestRefused.WithLabelValues("inconsistent_exposure").Add(float64(inconsistent))
+	}
 	ctx, cancel := context.WithTimeout(r.Context(), storeTimeout)
 	defer cancel()
 	if len(b.Exposures) > 0 {
@@ -107,7 +114,24 @@ func (s *Server) track(w http.ResponseWriter, r *http.Request) {
 	}
 	s.metrics.ingested.WithLabelValues("exposure").Add(float64(len(b.Exposures)))
 	s.metrics.ingested.WithLabelValues("event").Add(float64(len(b.Events)))
-	writeJSON(w, http.StatusOK, trackAnswer{Events: len(b.Events), Exposures: len(b.Exposures)})
+	writeJSON(w, http.StatusOK, trackAnswer{Events: len(b.Events), Exposures: len(b.Exposures), Inconsistent: inconsistent})
+}
+
+// keepConsistent removes from xs, in place, the exposures that the
+// configuration's running phases contradict (a unit outside the phase's
+// share of its layer, or given another arm than the one reported): a
+// client that made them up, or one whose bug would skew the report. They
+// are counted, not stored; the rest of the batch is.
+func keepConsistent(xs *[]tracking.Exposure, check *tracking.ExposureCheck) int {
+	kept := (*xs)[:0]
+	for i := range *xs {
+		if check == nil || check.Consistent(&(*xs)[i]) {
+			kept = append(kept, (*xs)[i])
+		}
+	}
+	n := len(*xs) - len(kept)
+	*xs = kept
+	return n
 }
 
 // trackBodies pools the buffers POST /v1/track reads bodies into. Unlike

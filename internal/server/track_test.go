@@ -227,9 +227,17 @@ func TestShutdownFlushesExposures(t *testing.T) {
 func TestTrackEndpoint(t *testing.T) {
 	sink := newMemSink()
 	srv := trackingServer(t, sink, func(c *server.Config) { c.MaxBody = 64 << 10 })
+	// ac-12's arm, as the running phase gives it, and another one.
+	snap, err := flags.Compile(experimentState(), 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	arm := snap.Evaluate("ig-dm-via-whatsapp", map[string]any{"accountCenterId": "ac-12"}).Variant
+	wrong := map[string]string{"off": "inline", "handoff": "off", "inline": "handoff"}[arm]
 	good := `{"events":[{"id":"e-1","event":"dm_reply","value":1,"context":{"targetingKey":"ig-12","accountCenterId":"ac-12","region":"US","email":"x@example.com"}},
 	                    {"id":"e-2","event":"dm_reply","context":{"accountCenterId":12}}],
-	          "exposures":[{"experiment":"dm-handoff-vs-inline","phase":2,"unitAttribute":"accountCenterId","unit":"ac-12","arm":"inline","flag":"ig-dm-via-whatsapp"}]}`
+	          "exposures":[{"experiment":"dm-handoff-vs-inline","phase":2,"unitAttribute":"accountCenterId","unit":"ac-12","arm":"` + arm + `","flag":"ig-dm-via-whatsapp"}]}`
+	madeUp := `{"exposures":[{"experiment":"dm-handoff-vs-inline","phase":2,"unitAttribute":"accountCenterId","unit":"ac-12","arm":"` + wrong + `"}]}`
 	tests := []struct {
 		name, key, body string
 		status          int
@@ -238,6 +246,7 @@ func TestTrackEndpoint(t *testing.T) {
 		{"a batch", sdkKey, good, 200, "", ""},
 		{"the same batch again (a retry)", sdkKey, good, 200, "", ""},
 		{"an admin key", adminKey, `{"events":[{"id":"e-3","event":"x","context":{"targetingKey":"u"}}]}`, 200, "", ""},
+		{"an exposure the running phase contradicts is left out", sdkKey, madeUp, 200, "", ""},
 		{"no key", "", good, 401, "", ""},
 		{"a revoked key", revokedKey, good, 401, "", ""},
 		{"not JSON", sdkKey, `{"events":[`, 400, "PARSE_ERROR", ""},
@@ -269,6 +278,9 @@ func TestTrackEndpoint(t *testing.T) {
 			}
 		})
 	}
+	if _, body := do(t, http.MethodPost, srv.URL+"/v1/track", sdkKey, madeUp); !strings.Contains(string(body), `"inconsistentExposures":1`) {
+		t.Errorf("answer to a contradicted exposure: %s; want it counted", body)
+	}
 	sink.mu.Lock()
 	defer sink.mu.Unlock()
 	if len(sink.events) != 3 || len(sink.exposures) != 1 {
@@ -282,7 +294,7 @@ func TestTrackEndpoint(t *testing.T) {
 		t.Errorf("event e-2: %+v (an integer identifier in decimal, value 1 by default)", got)
 	}
 	_, metrics := do(t, http.MethodGet, srv.URL+"/metrics", adminKey, "")
-	for _, want := range []string{`ramp_tracking_ingested_total{kind="event"} 5`, `ramp_tracking_ingested_total{kind="exposure"} 2`, `ramp_tracking_refused_total{reason="invalid"} 6`} {
+	for _, want := range []string{`ramp_tracking_ingested_total{kind="event"} 5`, `ramp_tracking_ingested_total{kind="exposure"} 2`, `ramp_tracking_refused_total{reason="invalid"} 6`, `ramp_tracking_refused_total{reason="inconsistent_exposure"} 2`} {
 		if !strings.Contains(string(metrics), want) {
 			t.Errorf("metrics lack %s", want)
 		}
