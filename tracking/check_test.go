@@ -58,7 +58,7 @@ func TestExposureCheckAgreesWithTheEngine(t *testing.T) {
 	}
 	for _, e := range []tracking.Exposure{
 		{Experiment: "dm", Phase: 1, Unit: "ac-1", Arm: "anything"}, // a phase no longer running
-		{Experiment: "gone", Phase: 3, Unit: "ac-1", Arm: "x"},       // an experiment this configuration does not run
+		{Experiment: "gone", Phase: 3, Unit: "ac-1", Arm: "x"},      // an experiment this configuration does not run
 	} {
 		if !check.Consistent(&e) || check.Running(e.Experiment, e.Phase) {
 			t.Errorf("%+v: a phase not running here must pass unchecked", e)
