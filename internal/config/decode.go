@@ -671,12 +671,16 @@ func (d *decoder) conditions(n *yaml.Node, path string) []cohorts.Condition {
 
 // values decodes condition values: scalars kept as written, one scalar
 // standing for a list of one.
-func (d *decoder) values(n *yaml.Node, path string) []string {
+func (d *decoder) values(n *yaml.Node, path string) []string { return d.wordList(n, path, "value") }
+
+// wordList decodes a list of words, one word standing for a list of one;
+// what names one item in messages ("value", "metric key").
+func (d *decoder) wordList(n *yaml.Node, path, what string) []string {
 	if s := deref(n); s.Kind == yaml.ScalarNode && s.ShortTag() != tagNull {
-		w, _ := d.word(n, path, "a value")
+		w, _ := d.word(n, path, "a "+what)
 		return []string{w}
 	}
-	return d.words(n, path, "value")
+	return d.words(n, path, what)
 }
 
 func (d *decoder) flag(n *yaml.Node, path string) (flags.Flag, flagDecl) {

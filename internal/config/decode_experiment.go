@@ -286,9 +286,5 @@ func (d *decoder) metrics(n *yaml.Node, path string) experiment.Metrics {
 // metricKeys decodes a list of metric keys; one key may stand for a list
 // of one.
 func (d *decoder) metricKeys(n *yaml.Node, path string) []string {
-	if s := deref(n); s.Kind == yaml.ScalarNode && s.ShortTag() != tagNull {
-		w, _ := d.word(n, path, "a metric key")
-		return []string{w}
-	}
-	return d.words(n, path, "metric key")
+	return d.wordList(n, path, "metric key")
 }
