@@ -17,8 +17,11 @@ import (
 
 // Defaults of Options.
 const (
-	DefaultQueueSize     = 1 << 16
-	DefaultBatchSize     = 1000
+	DefaultQueueSize = 1 << 16
+	// DefaultBatchSize: batches of 5,000 events (about 1 MB on the wire with
+	// two identifiers each; HTTPSink posts a larger body in parts) are what
+	// the store ingests fastest: see docs/BENCHMARKS.md, "Ingest end to end".
+	DefaultBatchSize     = 5000
 	DefaultFlushInterval = time.Second
 	DefaultDedupEntries  = 1 << 20 // 8 MiB
 	DefaultRetryMin      = 100 * time.Millisecond
