@@ -93,14 +93,41 @@ func compare(c, t arm, base float64, level float64, relVar func(base float64) fl
 
 // reference returns Student's t with df degrees of freedom, or the
 // standard normal beyond 10⁷ where the two agree to better than 10⁻⁷.
-func reference(df float64) interface {
-	Quantile(float64) float64
-	Survival(float64) float64
-} {
+func reference(df float64) dist {
 	if df > 1e7 || math.IsInf(df, 1) {
 		return distuv.UnitNormal
 	}
-	return distuv.StudentsT{Mu: 0, Sigma: 1, Nu: df}
+	return studentsT{distuv.StudentsT{Mu: 0, Sigma: 1, Nu: df}}
+}
+
+type dist interface {
+	Quantile(float64) float64
+	Survival(float64) float64
+}
+
+// studentsT is gonum's Student t with a faster upper quantile: gonum
+// inverts the incomplete beta function, which costs about 20 µs; from the
+// Cornish–Fisher expansion of the t quantile in powers of 1/ν
+// (Abramowitz and Stegun 26.7.5) a few Newton steps on the CDF reach the
+// same value to 1e-12 in a fraction of the time.
+type studentsT struct{ distuv.StudentsT }
+
+func (s studentsT) Quantile(p float64) float64 {
+	nu := s.Nu
+	if nu < 3 || p <= 0.5 || p >= 1 {
+		return s.StudentsT.Quantile(p)
+	}
+	z := distuv.UnitNormal.Quantile(p)
+	z2 := z * z
+	x := z + z*(z2+1)/(4*nu) + z*((5*z2+16)*z2+3)/(96*nu*nu) + z*(((3*z2+19)*z2+17)*z2-15)/(384*nu*nu*nu)
+	for range 20 {
+		step := (s.StudentsT.Survival(x) - (1 - p)) / s.StudentsT.Prob(x)
+		x += step
+		if math.Abs(step) <= 1e-13*x {
+			return x
+		}
+	}
+	return s.StudentsT.Quantile(p)
 }
 
 func twoSided(ref interface{ Survival(float64) float64 }, z float64) float64 {
