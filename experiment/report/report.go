@@ -27,6 +27,7 @@
 package report
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"math"
@@ -216,10 +217,10 @@ type Comparison struct {
 	Arm string `json:"arm"`
 	// Fixed is the fixed-horizon result: valid when read once, at a
 	// sample size decided in advance.
-	Fixed stats.Difference `json:"fixed"`
+	Fixed Result `json:"fixed"`
 	// Sequential is the always-valid result (a confidence sequence): valid
 	// however often it is read.
-	Sequential stats.Difference `json:"sequential"`
+	Sequential Result `json:"sequential"`
 	// CUPED is the result adjusted by the metric's pre-period covariate,
 	// when it declares one (and the data allows).
 	CUPED *Adjusted `json:"cuped,omitempty"`
@@ -235,8 +236,8 @@ type Comparison struct {
 
 // Adjusted is a CUPED-adjusted result.
 type Adjusted struct {
-	Fixed      stats.Difference `json:"fixed"`
-	Sequential stats.Difference `json:"sequential"`
+	Fixed      Result `json:"fixed"`
+	Sequential Result `json:"sequential"`
 	// VarianceReduction is the share of the variance the covariate
 	// removed (0.49 for 49%).
 	VarianceReduction float64 `json:"varianceReduction"`
@@ -244,10 +245,58 @@ type Adjusted struct {
 
 // Point is the relative difference at a moment, with both intervals.
 type Point struct {
-	At         time.Time      `json:"at"`
-	Rel        float64        `json:"rel"`
-	Fixed      stats.Interval `json:"fixed"`
-	Sequential stats.Interval `json:"sequential"`
+	At         time.Time `json:"at"`
+	Rel        float64   `json:"rel"`
+	Fixed      Interval  `json:"fixed"`
+	Sequential Interval  `json:"sequential"`
+}
+
+// Result is a treatment arm against the control: the arms' values, the
+// absolute difference (Treatment − Control) and the relative one
+// (Treatment/Control − 1, its interval by the delta method), each with a
+// two-sided interval at the report's level and a p-value for "no
+// difference".
+type Result struct {
+	Control   float64  `json:"control"`
+	Treatment float64  `json:"treatment"`
+	Abs       float64  `json:"abs"`
+	AbsSE     float64  `json:"absSE"`
+	AbsCI     Interval `json:"absCI"`
+	AbsP      float64  `json:"absP"`
+	Rel       float64  `json:"rel"`
+	RelSE     float64  `json:"relSE"`
+	RelCI     Interval `json:"relCI"`
+	RelP      float64  `json:"relP"`
+	// N counts the units of both arms.
+	N int64 `json:"n"`
+}
+
+// Interval is a confidence interval. An unbounded end (an always-valid
+// interval over very few units can be) is written null in JSON.
+type Interval struct{ Low, High float64 }
+
+// Contains reports whether x is in the interval.
+func (i Interval) Contains(x float64) bool { return i.Low <= x && x <= i.High }
+
+// MarshalJSON writes {"low":…,"high":…}, an infinite or undefined end as
+// null.
+func (i Interval) MarshalJSON() ([]byte, error) {
+	end := func(x float64) any {
+		if math.IsInf(x, 0) || math.IsNaN(x) {
+			return nil
+		}
+		return x
+	}
+	return json.Marshal(struct {
+		Low  any `json:"low"`
+		High any `json:"high"`
+	}{end(i.Low), end(i.High)})
+}
+
+// result converts a stats.Difference.
+func result(d stats.Difference) Result {
+	return Result{Control: d.Control, Treatment: d.Treatment, Abs: d.Abs, AbsSE: d.AbsSE, AbsCI: Interval(d.AbsCI), AbsP: d.AbsP,
+		Rel: d.Rel, RelSE: d.RelSE, RelCI: Interval(d.RelCI), RelP: d.RelP, N: d.N}
 }
 
 // Build reads an experiment phase. It fails only on input that cannot be
@@ -334,7 +383,7 @@ func sampleRatio(ph *experiment.Phase, counts []ArmCount, opt Options) SampleRat
 	chi2, p, err := stats.SampleRatio(observed, weights)
 	if err != nil {
 		sr.Problem = problem(err)
-		sr.P = math.NaN()
+		sr.P = 1 // no evidence of a mismatch; Problem says why
 		return sr
 	}
 	sr.Chi2, sr.P, sr.Mismatch = chi2, p, p < opt.SRMThreshold
@@ -371,10 +420,12 @@ func metricResult(md MetricData, arms []string, control string, opt Options) Met
 			mr.Comparisons = append(mr.Comparisons, cmp)
 			continue
 		}
-		cmp.Fixed = fixed
-		if cmp.Sequential, err = seq.Difference(fixed); err != nil {
+		cmp.Fixed = result(fixed)
+		sequential, err := seq.Difference(fixed)
+		if err != nil {
 			cmp.Problem = problem(err)
 		}
+		cmp.Sequential = result(sequential)
 		if m.Covariate != nil && m.Kind != experiment.Ratio {
 			cmp.CUPED = cuped(c, t, seq, opt.Level)
 		}
@@ -413,7 +464,7 @@ func cuped(c, t ArmStats, seq stats.Sequential, level float64) *Adjusted {
 	if err != nil {
 		return nil
 	}
-	return &Adjusted{Fixed: d, Sequential: s, VarianceReduction: vr}
+	return &Adjusted{Fixed: result(d), Sequential: result(s), VarianceReduction: vr}
 }
 
 // point is the comparison as it stood at one snapshot.
@@ -435,12 +486,12 @@ func point(m *experiment.Metric, snap Snapshot, control, arm string, seq stats.S
 	if err != nil {
 		return Point{}, false
 	}
-	return Point{At: snap.At, Rel: d.Rel, Fixed: d.RelCI, Sequential: s.RelCI}, true
+	return Point{At: snap.At, Rel: d.Rel, Fixed: Interval(d.RelCI), Sequential: Interval(s.RelCI)}, true
 }
 
 // best returns the result a comparison's outcome is read from: the
 // CUPED-adjusted always-valid one when there is one, else the plain.
-func (c *Comparison) best() stats.Difference {
+func (c *Comparison) best() Result {
 	if c.CUPED != nil {
 		return c.CUPED.Sequential
 	}
@@ -494,7 +545,7 @@ func outcomes(mr *MetricResult, opt Options) {
 		}
 		d := c.best()
 		if mr.Role == Guardrail {
-			v, err := stats.Guardrail(d.RelCI, int(sign), mr.Margin)
+			v, err := stats.Guardrail(stats.Interval(d.RelCI), int(sign), mr.Margin)
 			switch {
 			case err != nil:
 				c.Outcome, c.Problem = Inconclusive, problem(err)

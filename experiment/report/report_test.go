@@ -1,6 +1,7 @@
 package report_test
 
 import (
+	"encoding/json"
 	"math"
 	"math/rand/v2"
 	"strings"
@@ -274,5 +275,24 @@ func TestProblemsAreSaid(t *testing.T) {
 	x.Control = "nobody"
 	if _, err := report.Build(report.Input{Experiment: x, Phase: ph}, report.Options{}); err == nil || !strings.Contains(err.Error(), "nobody") {
 		t.Errorf("a control that is no arm: err %v", err)
+	}
+}
+
+// TestJSON: a report always encodes, unbounded interval ends as null.
+func TestJSON(t *testing.T) {
+	b, err := json.Marshal(report.Interval{Low: math.Inf(-1), High: 0.25})
+	if err != nil || string(b) != `{"low":null,"high":0.25}` {
+		t.Errorf("Interval JSON %s, %v", b, err)
+	}
+	x, ph := dm(34, 33, 33)
+	m := metric("replies-per-user", experiment.Mean, experiment.Increase, 0)
+	in := report.Input{Experiment: x, Phase: ph, Metrics: []report.MetricData{{Metric: m, Role: report.Primary,
+		Arms: []report.ArmStats{sample("off", 3, 2, 1, 0, 1), sample("handoff", 2, 2, 1, 0, 2), sample("inline", 0, 0, 0, 0, 3)}}}}
+	r, err := report.Build(in, report.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := json.Marshal(r); err != nil {
+		t.Errorf("a report of almost no data does not encode: %v", err)
 	}
 }
