@@ -27,6 +27,16 @@ func TestStudentsTQuantile(t *testing.T) {
 	}
 }
 
+// The closed forms for one and two degrees of freedom agree with gonum.
+func TestChi2Survival(t *testing.T) {
+	for _, k := range []int{1, 2, 3, 5} {
+		for _, x := range []float64{0, 0.01, 0.5, 1, 3.84, 11.24, 40, 100} {
+			want := distuv.ChiSquared{K: float64(k)}.Survival(x)
+			near(t, "χ² survival", chi2Survival(x, k), want, 1e-12*want+1e-300)
+		}
+	}
+}
+
 func BenchmarkStudentsTQuantile(b *testing.B) {
 	s := reference(5841.7)
 	b.ReportAllocs()
