@@ -103,8 +103,8 @@ func (s Sequential) PValue(estimate, se, n float64) (float64, error) {
 
 // Difference returns d with its intervals and p-values, absolute and
 // relative, replaced by the always-valid ones at s.Level (d.N units);
-// Level is set to s.Level. An error from the relative side (no relative
-// standard error) leaves the relative fields as they were.
+// Level is set to s.Level. An error from the relative side (a zero
+// control: ErrZeroControl) leaves the relative fields as they were.
 func (s Sequential) Difference(d Difference) (Difference, error) {
 	n := float64(d.N)
 	ci, err := s.Interval(d.Abs, d.AbsSE, n)
@@ -113,7 +113,7 @@ func (s Sequential) Difference(d Difference) (Difference, error) {
 	}
 	p, _ := s.PValue(d.Abs, d.AbsSE, n)
 	d.AbsCI, d.AbsP, d.Level = ci, p, s.Level
-	if d.RelSE == 0 {
+	if d.RelSE == 0 && d.Rel == 0 { // what the comparisons leave for a zero control
 		return d, fmt.Errorf("relative: %w", ErrZeroControl)
 	}
 	ci, err = s.Interval(d.Rel, d.RelSE, n)

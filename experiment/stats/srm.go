@@ -72,7 +72,20 @@ func SampleRatio(observed []int64, weights []float64) (chi2, p float64, err erro
 		dev := float64(o) - e
 		chi2 += dev * dev / e
 	}
-	return chi2, distuv.ChiSquared{K: float64(arms - 1)}.Survival(chi2), nil
+	return chi2, chi2Survival(chi2, arms-1), nil
+}
+
+// chi2Survival is P(χ²(k) > x). For the common one and two degrees of
+// freedom it uses the closed forms erfc(sqrt(x/2)) and exp(−x/2), exact and
+// far faster than gonum's incomplete gamma function, used for the rest.
+func chi2Survival(x float64, k int) float64 {
+	switch k {
+	case 1:
+		return math.Erfc(math.Sqrt(x / 2))
+	case 2:
+		return math.Exp(-x / 2)
+	}
+	return distuv.ChiSquared{K: float64(k)}.Survival(x)
 }
 
 // DefaultConcentration is the concentration of the Dirichlet prior
@@ -150,7 +163,7 @@ func lgamma(x float64) float64 {
 // Its zero value is ready to use (DefaultConcentration); a caller that
 // persists it between runs (a controller restarted daily) stores P and
 // Checks. Start a new monitor for each phase: the weights, and the units,
-// start afresh.
+// start afresh. A monitor is not safe for concurrent use.
 type SampleRatioMonitor struct {
 	// Concentration of the Dirichlet prior; 0 means DefaultConcentration.
 	// Keep it fixed for the life of the monitor.
