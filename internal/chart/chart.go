@@ -6,10 +6,13 @@ import (
 	"fmt"
 	"html"
 	"image/color"
+	"image/png"
 	"io"
 	"math"
 	"os"
 	"path/filepath"
+	"regexp"
+	"strconv"
 	"strings"
 
 	xfont "golang.org/x/image/font"
@@ -133,7 +136,8 @@ func WritePNG(w io.Writer, c Chart) error {
 	}
 	// Encode to memory first, so that a failed render writes nothing.
 	var buf bytes.Buffer
-	if _, err := (vgimg.PngCanvas{Canvas: cv}).WriteTo(&buf); err != nil {
+	enc := png.Encoder{CompressionLevel: pngLevel}
+	if err := enc.Encode(&buf, cv.Image()); err != nil {
 		return fmt.Errorf("chart: encode PNG: %w", err)
 	}
 	if _, err := w.Write(buf.Bytes()); err != nil {
@@ -165,6 +169,10 @@ func Write(path string, c Chart) error {
 	}
 	return nil
 }
+
+// pngLevel trades size for speed: compared with the default, a report
+// encodes in less time for 3% more bytes (BenchmarkReportPNG).
+const pngLevel = png.BestSpeed
 
 // paint fills the background and draws the figure. gonum/plot reports
 // some failures by panicking; they come back as errors here so that a
@@ -203,8 +211,33 @@ func finishSVG(doc []byte, f figure) ([]byte, error) {
 	// Liberation Sans is metric-compatible with Arial and Helvetica, so
 	// text measured for it fits in either where Liberation is missing.
 	s = strings.ReplaceAll(s, "font-family:Liberation Sans;", "font-family:'Liberation Sans',Arial,Helvetica,sans-serif;")
+	// Any other fallback (DejaVu Sans is wider) is held to the measured
+	// width by textLength, so that no label runs into the next.
+	var err error
+	s = svgText.ReplaceAllStringFunc(s, func(el string) string {
+		m := svgText.FindStringSubmatch(el)
+		size, perr := strconv.ParseFloat(m[3], 64)
+		if perr != nil {
+			err = fmt.Errorf("chart: unexpected SVG text style %q", m[2])
+			return el
+		}
+		f := sansRegular
+		if m[2] == "bold" {
+			f = sansBold
+		}
+		face := fonts.Lookup(f, vg.Length(size))
+		w := face.Width(html.UnescapeString(m[4]))
+		return m[1] + ` textLength="` + strconv.FormatFloat(float64(w), 'f', 2, 64) + `" lengthAdjust="spacingAndGlyphs"` + el[len(m[1]):]
+	})
+	if err != nil {
+		return nil, err
+	}
 	return []byte(s), nil
 }
+
+// svgText matches a <text> element as vgsvg writes it: the part before
+// its style, the font weight and size, the text.
+var svgText = regexp.MustCompile(`(<text x="[^"]*" y="[^"]*" transform="scale\(1, -1\)")\s+style="[^"]*font-weight:(normal|bold);[^"]*font-size:([0-9.]+)px;[^"]*">([^<]*)</text>`)
 
 // The fonts: gonum/plot's embedded Liberation Sans in a cache of this
 // package's own, so that nothing another package adds to font.DefaultCache
