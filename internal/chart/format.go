@@ -95,7 +95,7 @@ func valueDecimals(widths []float64) int {
 	if math.IsInf(narrowest, 1) {
 		return 1
 	}
-	d := 1 - int(math.Floor(math.Log10(narrowest*100)))
+	d := 1 - int(math.Floor(math.Log10(narrowest*100)+1e-9))
 	return min(max(d, 1), 3)
 }
 
