@@ -21,8 +21,10 @@
 //     read one claim at a time, and Holm bounds the chance of any false
 //     claim, not only their expected share. Intervals are not adjusted.
 //   - Guardrails are judged one-sided on the always-valid interval of the
-//     relative difference (stats.Guardrail): "regressed" when the
-//     treatment is worse than the metric's margin with confidence.
+//     relative difference (stats.Guardrail), taken at 2·Level − 1 so that
+//     each end is a one-sided bound at Level: "regressed" when the
+//     treatment is worse than the metric's margin with confidence, "ok"
+//     when it is not worse than the margin with confidence.
 //   - Phases are analysed apart: a Report is one phase.
 package report
 
@@ -228,8 +230,13 @@ type Comparison struct {
 	// p-value (and AdjustedFixedP the fixed-horizon one); 0 otherwise.
 	AdjustedP      float64 `json:"adjustedP,omitempty"`
 	AdjustedFixedP float64 `json:"adjustedFixedP,omitempty"`
-	Outcome        Outcome `json:"outcome"`
-	Problem        string  `json:"problem,omitempty"`
+	// Bound is, for a guardrail, the always-valid interval of the relative
+	// difference whose ends are one-sided bounds at the report's level
+	// (two-sided at 2·Level − 1: 90% for 95%), the interval its verdict
+	// is read from.
+	Bound   *Interval `json:"bound,omitempty"`
+	Outcome Outcome   `json:"outcome"`
+	Problem string    `json:"problem,omitempty"`
 	// Series is the relative difference over time, when asked for.
 	Series []Point `json:"series,omitempty"`
 }
@@ -429,6 +436,9 @@ func metricResult(md MetricData, arms []string, control string, opt Options) Met
 		if m.Covariate != nil && m.Kind != experiment.Ratio {
 			cmp.CUPED = cuped(c, t, seq, opt.Level)
 		}
+		if md.Role == Guardrail {
+			cmp.Bound = guardrailBound(m, c, t, opt)
+		}
 		for _, snap := range md.Series {
 			if p, ok := point(m, snap, control, a, seq, opt.Level); ok {
 				cmp.Series = append(cmp.Series, p)
@@ -465,6 +475,30 @@ func cuped(c, t ArmStats, seq stats.Sequential, level float64) *Adjusted {
 		return nil
 	}
 	return &Adjusted{Fixed: result(d), Sequential: result(s), VarianceReduction: vr}
+}
+
+// guardrailBound is the always-valid relative interval at 2·Level − 1
+// (CUPED-adjusted when the metric declares a covariate): each of its ends
+// is a one-sided bound at Level, so a guardrail watched every day is
+// judged at the report's level. nil when the data does not allow it.
+func guardrailBound(m *experiment.Metric, c, t ArmStats, opt Options) *Interval {
+	level := 2*opt.Level - 1
+	seq := stats.Sequential{NStar: opt.NStar, Level: level}
+	d, err := compare(m, c, t, level)
+	if m.Covariate != nil && m.Kind != experiment.Ratio {
+		if adj, _, cerr := stats.CUPED(paired(c), paired(t), level); cerr == nil {
+			d, err = adj, nil
+		}
+	}
+	if err != nil {
+		return nil
+	}
+	s, err := seq.Difference(d)
+	if err != nil {
+		return nil
+	}
+	b := Interval(s.RelCI)
+	return &b
 }
 
 // point is the comparison as it stood at one snapshot.
@@ -545,7 +579,11 @@ func outcomes(mr *MetricResult, opt Options) {
 		}
 		d := c.best()
 		if mr.Role == Guardrail {
-			v, err := stats.Guardrail(stats.Interval(d.RelCI), int(sign), mr.Margin)
+			if c.Bound == nil {
+				c.Outcome, c.Problem = Inconclusive, "no relative difference to judge yet"
+				continue
+			}
+			v, err := stats.Guardrail(stats.Interval(*c.Bound), int(sign), mr.Margin)
 			switch {
 			case err != nil:
 				c.Outcome, c.Problem = Inconclusive, problem(err)
