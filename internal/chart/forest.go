@@ -225,25 +225,29 @@ const (
 // newForestFig validates f and computes its layout; headSize is the size
 // of its title (smaller inside a Report).
 func newForestFig(f *Forest, headSize vg.Length) (*forestFig, error) {
+	name := "forest plot"
+	if f.Title != "" {
+		name = fmt.Sprintf("forest plot %q", f.Title)
+	}
 	if len(f.Rows) == 0 {
-		return nil, fmt.Errorf("%w: forest plot %q has no rows", ErrInvalid, f.Title)
+		return nil, fmt.Errorf("%w: %s has no rows", ErrInvalid, name)
 	}
 	level := f.Level
 	if level == 0 {
 		level = 0.95
 	}
 	if math.IsNaN(level) || level <= 0 || level >= 1 {
-		return nil, fmt.Errorf("%w: forest plot %q: level %v is not in (0, 1)", ErrInvalid, f.Title, f.Level)
+		return nil, fmt.Errorf("%w: %s: level %v is not in (0, 1)", ErrInvalid, name, f.Level)
 	}
 	if math.IsNaN(f.Limit) || math.IsInf(f.Limit, 0) || f.Limit < 0 {
-		return nil, fmt.Errorf("%w: forest plot %q: limit %v is not a finite fraction ≥ 0", ErrInvalid, f.Title, f.Limit)
+		return nil, fmt.Errorf("%w: %s: limit %v is not a finite fraction ≥ 0", ErrInvalid, name, f.Limit)
 	}
 	fig := &forestFig{heading: f.Title, headSty: style(headSize, true, colText), level: level}
 	index := map[string]int{}
 	for i := range f.Rows {
 		r := f.Rows[i]
 		if err := r.check(); err != nil {
-			return nil, fmt.Errorf("%w: forest plot %q: row %d (%s/%s): %v", ErrInvalid, f.Title, i+1, r.Metric, r.Arm, err)
+			return nil, fmt.Errorf("%w: %s: row %d (%s/%s): %v", ErrInvalid, name, i+1, r.Metric, r.Arm, err)
 		}
 		r.Verdict = r.resolve()
 		g, ok := index[r.Metric]
