@@ -404,7 +404,7 @@ func (v *validator) metricRefs(p string, ms *Metrics, at map[string]int, keys []
 // which keys are known: " (did you mean x?; known metrics: a, b)".
 func suggestKey(key string, keys []string, what string) string {
 	if len(keys) == 0 {
-		return " (no " + what + " are declared: declare it under " + what + ":)"
+		return " (no " + what + " are declared: declare it under " + what + ")"
 	}
 	best, bestDist := "", 3
 	for _, k := range keys {

@@ -132,10 +132,10 @@ type MetricInfo struct {
 	Numerator   string                `json:"numerator,omitempty"`
 	Denominator string                `json:"denominator,omitempty"`
 	// Window is the window as the file writes it ("7d"), "" for the
-	// whole phase; Days the day offsets from first exposure it counts,
-	// [From, To) (To is experiment.EndOfPhase without a window).
-	Window string   `json:"window,omitempty"`
-	Days   DayRange `json:"days"`
+	// whole phase; Days the day offsets from first exposure it counts
+	// (nil without a window: every day from first exposure on).
+	Window string    `json:"window,omitempty"`
+	Days   *DayRange `json:"days,omitempty"`
 	// Direction is "increase" or "decrease": which way is better.
 	Direction string `json:"direction"`
 	// Margin is the guardrail margin, relative, in percent (0: any
@@ -178,7 +178,10 @@ func metricInfo(sm *store.StoredMetric, exps []store.StoredExperiment) MetricInf
 	info := MetricInfo{Key: m.Key, Description: m.Description, Kind: m.Kind, Event: m.Event, Numerator: m.Numerator,
 		Denominator: m.Denominator, Window: daysWord(m.Window), Direction: "increase", Margin: m.Margin,
 		Version: sm.Version, UpdatedBy: sm.UpdatedBy, UpdatedAt: sm.UpdatedAt}
-	info.Days.From, info.Days.To = m.Days()
+	if m.WindowDays() > 0 {
+		from, to := m.Days()
+		info.Days = &DayRange{From: from, To: to}
+	}
 	if m.Sign() < 0 {
 		info.Direction = "decrease"
 	}

@@ -139,7 +139,7 @@ func TestMetricsReadModel(t *testing.T) {
 	}
 	got.UpdatedAt = got.UpdatedAt.UTC()
 	want := admin.MetricInfo{Key: "replies-per-user", Description: "DM replies per linked user in the week after first exposure",
-		Kind: experiment.Mean, Event: "dm_reply", Window: "7d", Days: admin.DayRange{From: 0, To: 7}, Direction: "increase",
+		Kind: experiment.Mean, Event: "dm_reply", Window: "7d", Days: &admin.DayRange{From: 0, To: 7}, Direction: "increase",
 		Covariate: &admin.CovariateInfo{Event: "dm_reply", Window: "14d", Days: admin.DayRange{From: -14, To: 0}},
 		UsedBy:    []admin.MetricUse{{Experiment: "dm-handoff-vs-inline", Role: "primary", Status: experiment.Running}},
 		Version:   1, UpdatedBy: "alice", UpdatedAt: got.UpdatedAt}
@@ -150,7 +150,7 @@ func TestMetricsReadModel(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if guard.Direction != "decrease" || guard.Margin != 0.5 || guard.Days.To != experiment.EndOfPhase || guard.Window != "" ||
+	if guard.Direction != "decrease" || guard.Margin != 0.5 || guard.Days != nil || guard.Window != "" ||
 		!cmp.Equal(guard.UsedBy, []admin.MetricUse{{Experiment: "dm-handoff-vs-inline", Role: "guardrail", Status: experiment.Running}}) {
 		t.Errorf("send-errors-per-message = %+v", guard)
 	}

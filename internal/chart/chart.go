@@ -201,7 +201,7 @@ func finishSVG(doc []byte, f figure) ([]byte, error) {
 	if !strings.Contains(s, oldSize) {
 		return nil, fmt.Errorf("chart: unexpected SVG header (gonum/plot changed?)")
 	}
-	s = strings.Replace(s, oldSize, fmt.Sprintf(`width="%d" height="%d"`, Width, h), 1)
+	s = strings.Replace(s, oldSize, fmt.Sprintf(`width="%d" height="%d" role="img"`, Width, h), 1)
 	// The title goes first inside <svg>, where assistive technology and
 	// browsers (as a tooltip) look for it.
 	open := strings.Index(s, "<svg ")

@@ -355,6 +355,29 @@ func TestLongKeysAreShortenedNotOverlapped(t *testing.T) {
 	}
 }
 
+func TestColumnsOnlyForGivenIntervals(t *testing.T) {
+	f := Forest{Rows: []ForestRow{
+		{Metric: "m", Arm: "a", Estimate: 0.01, Fixed: Interval{-0.01, 0.03}},
+		{Metric: "m", Arm: "b", Estimate: 0.02},
+	}}
+	boxes, _ := texts(t, f)
+	var drawn []string
+	for _, b := range boxes {
+		drawn = append(drawn, b.s)
+	}
+	all := "\n" + strings.Join(drawn, "\n") + "\n"
+	for _, want := range []string{"\n95% CI\n", "\n95% CI, fixed horizon\n", "\n" + minus + "1.0 to +3.0\n"} {
+		if !strings.Contains(all, want) {
+			t.Errorf("no %q among %q", want, drawn)
+		}
+	}
+	for _, unwanted := range []string{"always-valid"} {
+		if strings.Contains(all, unwanted) {
+			t.Errorf("%q drawn without any sequential interval: %q", unwanted, drawn)
+		}
+	}
+}
+
 func TestInfiniteBoundsAreClipped(t *testing.T) {
 	inf := math.Inf(1)
 	f := Forest{Rows: []ForestRow{

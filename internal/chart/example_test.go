@@ -87,5 +87,5 @@ func ExampleWriteSVG_invalid() {
 	fmt.Println(err)
 	// Output:
 	// true
-	// chart: invalid data: forest plot "": row 1 (reply-rate/inline): estimate NaN is not a finite number
+	// chart: invalid data: forest plot: row 1 (reply-rate/inline): estimate NaN is not a finite number
 }

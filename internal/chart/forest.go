@@ -187,6 +187,7 @@ type forestFig struct {
 	labelX, armX, plotX0, plotX1 vg.Length
 	armHead                      string    // above the labels when rows carry no arm
 	estX1, fixedX, seqX, noteX   vg.Length // estX1: right edge of the estimates
+	hasFixed, hasSeq             bool      // some row has that interval
 	noteW                        vg.Length
 	h                            vg.Length
 }
@@ -224,25 +225,29 @@ const (
 // newForestFig validates f and computes its layout; headSize is the size
 // of its title (smaller inside a Report).
 func newForestFig(f *Forest, headSize vg.Length) (*forestFig, error) {
+	name := "forest plot"
+	if f.Title != "" {
+		name = fmt.Sprintf("forest plot %q", f.Title)
+	}
 	if len(f.Rows) == 0 {
-		return nil, fmt.Errorf("%w: forest plot %q has no rows", ErrInvalid, f.Title)
+		return nil, fmt.Errorf("%w: %s has no rows", ErrInvalid, name)
 	}
 	level := f.Level
 	if level == 0 {
 		level = 0.95
 	}
 	if math.IsNaN(level) || level <= 0 || level >= 1 {
-		return nil, fmt.Errorf("%w: forest plot %q: level %v is not in (0, 1)", ErrInvalid, f.Title, f.Level)
+		return nil, fmt.Errorf("%w: %s: level %v is not in (0, 1)", ErrInvalid, name, f.Level)
 	}
 	if math.IsNaN(f.Limit) || math.IsInf(f.Limit, 0) || f.Limit < 0 {
-		return nil, fmt.Errorf("%w: forest plot %q: limit %v is not a finite fraction ≥ 0", ErrInvalid, f.Title, f.Limit)
+		return nil, fmt.Errorf("%w: %s: limit %v is not a finite fraction ≥ 0", ErrInvalid, name, f.Limit)
 	}
 	fig := &forestFig{heading: f.Title, headSty: style(headSize, true, colText), level: level}
 	index := map[string]int{}
 	for i := range f.Rows {
 		r := f.Rows[i]
 		if err := r.check(); err != nil {
-			return nil, fmt.Errorf("%w: forest plot %q: row %d (%s/%s): %v", ErrInvalid, f.Title, i+1, r.Metric, r.Arm, err)
+			return nil, fmt.Errorf("%w: %s: row %d (%s/%s): %v", ErrInvalid, name, i+1, r.Metric, r.Arm, err)
 		}
 		r.Verdict = r.resolve()
 		g, ok := index[r.Metric]
@@ -351,17 +356,30 @@ func (fig *forestFig) layout() {
 	}
 	labelW = max(labelW, indent+60)
 
-	// The numbers: estimate, fixed interval, sequential interval.
-	estW, fixedW, seqW, noteW := small.Width(fig.estHead()), small.Width(fig.fixedHead()), small.Width(fig.seqHead()), vg.Length(0)
+	// The numbers: estimate, fixed interval, sequential interval (a
+	// column only when some row has that interval), the notes.
+	estW, fixedW, seqW, noteW := small.Width(fig.estHead()), vg.Length(0), vg.Length(0), vg.Length(0)
 	for _, g := range fig.groups {
 		for _, r := range g.rows {
 			estW = max(estW, armSty.Width(fig.estText(r)))
-			fixedW = max(fixedW, armSty.Width(fig.intervalText(r.Fixed)))
-			seqW = max(seqW, armSty.Width(fig.intervalText(r.Sequential)))
+			if r.Fixed.given() {
+				fig.hasFixed = true
+				fixedW = max(fixedW, small.Width(fig.fixedHead()), armSty.Width(fig.intervalText(r.Fixed)))
+			}
+			if r.Sequential.given() {
+				fig.hasSeq = true
+				seqW = max(seqW, small.Width(fig.seqHead()), armSty.Width(fig.intervalText(r.Sequential)))
+			}
 			noteW = max(noteW, small.Width(r.Note))
 		}
 	}
-	numbersW := estW + colGap + fixedW + colGap + seqW
+	numbersW := estW
+	if fig.hasFixed {
+		numbersW += colGap + fixedW
+	}
+	if fig.hasSeq {
+		numbersW += colGap + seqW
+	}
 	notesW := vg.Length(0)
 	if noteW > 0 {
 		notesW = colGap + min(noteW, 180)
@@ -387,10 +405,17 @@ func (fig *forestFig) layout() {
 	fig.plotX0 = pad + labelW + colGap
 	fig.plotX1 = fig.plotX0 + plotW
 	fig.estX1 = fig.plotX1 + colGap + estW
-	fig.fixedX = fig.estX1 + colGap
-	fig.seqX = fig.fixedX + fixedW + colGap
+	x := fig.estX1
+	if fig.hasFixed {
+		fig.fixedX = x + colGap
+		x = fig.fixedX + fixedW
+	}
+	if fig.hasSeq {
+		fig.seqX = x + colGap
+		x = fig.seqX + seqW
+	}
 	if notesW > 0 {
-		fig.noteX = fig.seqX + seqW + colGap
+		fig.noteX = x + colGap
 		fig.noteW = notesW - colGap
 	}
 
@@ -486,12 +511,10 @@ const (
 // legendItems lists what the plot shows, in a fixed order.
 func (fig *forestFig) legendItems() []legendItem {
 	present := map[Verdict]bool{}
-	hasFixed, hasSeq, hasMargin := false, false, false
+	hasMargin := false
 	for _, g := range fig.groups {
 		for _, r := range g.rows {
 			present[r.Verdict] = true
-			hasFixed = hasFixed || r.Fixed.given()
-			hasSeq = hasSeq || r.Sequential.given()
 			_, m := r.marginAt()
 			hasMargin = hasMargin || m
 		}
@@ -516,13 +539,13 @@ func (fig *forestFig) legendItems() []legendItem {
 			}})
 	}
 	grey := colNeutral
-	if hasFixed {
+	if fig.hasFixed {
 		items = append(items, legendItem{sampleW: 22, text: levelText(fig.level) + " CI, fixed horizon",
 			sample: func(c draw.Canvas, x, y vg.Length) {
 				fillRect(c, x, y-fixedBarH/2, x+22, y+fixedBarH/2, tint(grey, 0.45))
 			}})
 	}
-	if hasSeq {
+	if fig.hasSeq {
 		items = append(items, legendItem{sampleW: 22, text: levelText(fig.level) + " always-valid (confidence sequence)",
 			sample: func(c draw.Canvas, x, y vg.Length) {
 				seqLine(c, x, x+22, y, grey, true, true)
@@ -572,8 +595,12 @@ func (fig *forestFig) draw(c draw.Canvas) {
 	hy := y - colHeadH/2
 	label(c, small, off(fig.labelX), hy, fit(small, fig.armHead, fig.plotX0-colGap-fig.labelX))
 	label(c, aligned(small, draw.XRight, draw.YCenter), off(fig.estX1), hy, fig.estHead())
-	label(c, small, off(fig.fixedX), hy, fig.fixedHead())
-	label(c, small, off(fig.seqX), hy, fig.seqHead())
+	if fig.hasFixed {
+		label(c, small, off(fig.fixedX), hy, fig.fixedHead())
+	}
+	if fig.hasSeq {
+		label(c, small, off(fig.seqX), hy, fig.seqHead())
+	}
 	y -= colHeadH
 
 	metricSty := style(sizeLabel, true, colText)

@@ -40,14 +40,14 @@ func (r Report) figure() (figure, error) {
 	if len(r.Forest.Rows) > 0 {
 		f, err := newForestFig(&r.Forest, sizeHeading)
 		if err != nil {
-			return nil, fmt.Errorf("report %q: %w", r.Title, err)
+			return nil, err
 		}
 		fig.parts = append(fig.parts, f)
 	}
 	if len(r.Series) > 0 {
 		s, err := newSeriesFig(seriesHeading, sizeHeading, r.Series, true)
 		if err != nil {
-			return nil, fmt.Errorf("report %q: %w", r.Title, err)
+			return nil, err
 		}
 		fig.parts = append(fig.parts, s)
 	}
