@@ -113,7 +113,7 @@ func printReport(w io.Writer, r *report.Report, now time.Time) {
 	printSampleRatio(w, &r.SampleRatio)
 	for i := range r.Metrics {
 		fmt.Fprintln(w)
-		printMetric(w, &r.Metrics[i], r.Control)
+		printMetricResult(w, &r.Metrics[i], r.Control)
 	}
 	if len(r.Metrics) == 0 {
 		fmt.Fprintln(w, "\nno metrics: name them under the experiment's metrics: {primary, secondary, guardrails} and declare them under metrics:")
@@ -143,7 +143,7 @@ func printSampleRatio(w io.Writer, sr *report.SampleRatio) {
 	}
 }
 
-func printMetric(w io.Writer, m *report.MetricResult, control string) {
+func printMetricResult(w io.Writer, m *report.MetricResult, control string) {
 	better := "higher is better"
 	if m.Direction == "decrease" {
 		better = "lower is better"
