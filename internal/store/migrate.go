@@ -26,6 +26,7 @@ var migrations = []migration{
 	migrateGenerations,      // gen.go
 	migrateExperimentRampUp, // experiments.go
 	migrateTracking,         // tracking.go
+	migrateMetrics,          // metrics.go
 }
 
 // migrate applies the migrations the database lacks, each in its own
