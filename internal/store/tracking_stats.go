@@ -1,0 +1,189 @@
+package store
+
+import (
+	"context"
+	"math"
+	"strconv"
+
+	"gorm.io/gorm"
+)
+
+// UnitValue says what one per-unit value sums: the events named Event
+// whose day offset from the unit's first exposure in the phase
+// (tracking_totals.day) is in [FromDay, ToDay). Indicator makes it 1 when
+// the unit has at least one such event (conversions), else 0; without it
+// the value is the sum of the events' values (0 without events).
+//
+// Day 0 is the UTC calendar day of the unit's first exposure, day 1 the
+// next UTC day, -1 the day before (see tracking_totals): a 7-day window is
+// [0, 7), a 14-day pre-period covariate [-14, 0), the whole phase
+// [0, math.MaxInt32).
+type UnitValue struct {
+	Event          string
+	FromDay, ToDay int
+	Indicator      bool
+}
+
+// ArmQuery asks for per-arm sufficient statistics of one metric in one
+// experiment phase.
+type ArmQuery struct {
+	Experiment string
+	Phase      int
+	// Y is the per-unit value analysed: a conversion (Indicator), a mean,
+	// or a ratio metric's numerator.
+	Y UnitValue
+	// X is a second per-unit value, nil for none (then ArmStats' SumX,
+	// SumX2 and SumXY are 0): a ratio metric's denominator, or CUPED's
+	// pre-period covariate.
+	X *UnitValue
+	// Before, when positive, is an as-of cut-off in Unix microseconds,
+	// for the estimate-over-time chart: only units whose first exposure
+	// is before it count, and of their events only the days that ended by
+	// then — the day offsets whose UTC calendar day (the UTC day of the
+	// unit's first exposure plus the offset) is before Before's UTC day.
+	// Totals are kept per day, so a cut-off inside a day takes none of
+	// that day's events: a unit first exposed earlier that day counts
+	// with 0. Cut-offs at UTC midnight (the end of each day of the chart)
+	// are exact. Multi-arm units are those flagged now: the store does not
+	// record when a unit was first seen in a second arm.
+	Before int64
+}
+
+// ArmStats are one arm's sufficient statistics: N units (those first
+// exposed to the arm in the phase, less the multi-arm ones) and the sums
+// over them of y, y², x, x² and x·y, where y and x are the per-unit
+// values of the query (x 0 without ArmQuery.X). Units exposed but without
+// any counted event are in N with y = x = 0.
+type ArmStats struct {
+	Arm   string  `json:"arm"`
+	N     int64   `json:"n"`
+	SumY  float64 `json:"sumY"`
+	SumY2 float64 `json:"sumY2"`
+	SumX  float64 `json:"sumX"`
+	SumX2 float64 `json:"sumX2"`
+	SumXY float64 `json:"sumXY"`
+}
+
+// Validate checks a query: an experiment, a phase of at least 1, and for
+// each value an event and a non-empty day range. Its errors match
+// ramp.ErrInvalid.
+func (q ArmQuery) Validate() error {
+	switch {
+	case q.Experiment == "":
+		return invalidTracking("arm statistics: experiment is empty")
+	case q.Phase < 1:
+		return invalidTracking("arm statistics of %q: phase %d: phases count from 1", q.Experiment, q.Phase)
+	case q.Before < 0:
+		return invalidTracking("arm statistics of %q: as-of cut-off %d is negative (0 means none)", q.Experiment, q.Before)
+	}
+	check := func(what string, v *UnitValue) error {
+		switch {
+		case v.Event == "":
+			return invalidTracking("arm statistics of %q: %s: event is empty", q.Experiment, what)
+		case v.FromDay >= v.ToDay:
+			return invalidTracking("arm statistics of %q: %s (%s): day range [%d, %d) is empty: FromDay must be below ToDay",
+				q.Experiment, what, v.Event, v.FromDay, v.ToDay)
+		}
+		return nil
+	}
+	if err := check("y", &q.Y); err != nil {
+		return err
+	}
+	if q.X != nil {
+		return check("x", q.X)
+	}
+	return nil
+}
+
+// armStatsSQL builds the query.
+func armStatsSQL(d *dialect, q ArmQuery) (string, []any) {
+	clamp := func(v int) int64 { return int64(max(min(v, math.MaxInt32), math.MinInt32)) }
+	var args []any
+	beforeDay := int64(0)
+	if q.Before > 0 {
+		beforeDay = q.Before / dayMicros // Before > 0: no rounding below 0
+	}
+	cond := func(v *UnitValue) string {
+		c := "t.event = ? AND t.day >= ? AND t.day < ?"
+		args = append(args, v.Event, clamp(v.FromDay), clamp(v.ToDay))
+		if q.Before > 0 {
+			c += " AND t.day < ? - " + utcDay("x.first_at")
+			args = append(args, beforeDay)
+		}
+		return c
+	}
+	value := func(v *UnitValue) string {
+		if v.Indicator {
+			return "CAST(MAX(CASE WHEN " + cond(v) + " THEN 1 ELSE 0 END) AS DOUBLE PRECISION)"
+		}
+		return "CAST(COALESCE(SUM(CASE WHEN " + cond(v) + " THEN t.total END), 0) AS DOUBLE PRECISION)"
+	}
+	{
+		y := value(&q.Y)
+		x := "0"
+		events := "t.event = ?"
+		if q.X != nil {
+			x = value(q.X)
+			events = "t.event IN (?, ?)"
+		}
+		args = append(args, q.Y.Event)
+		if q.X != nil {
+			args = append(args, q.X.Event)
+		}
+		args = append(args, q.Experiment, q.Phase)
+		where := ""
+		if q.Before > 0 {
+			where = " AND x.first_at < ?"
+			args = append(args, q.Before)
+		}
+		group := "x.unit_attr, x.unit"
+		if !trackingSQLite(d) {
+			group = "x.id"
+		}
+		return `SELECT arm, multi_arm, COUNT(*), SUM(y), SUM(y * y), SUM(x), SUM(x * x), SUM(x * y) FROM (
+			SELECT x.arm AS arm, x.multi_arm AS multi_arm, ` + y + ` AS y, ` + x + ` AS x
+			FROM tracking_exposures x LEFT JOIN tracking_totals t
+				ON t.experiment = x.experiment AND t.phase = x.phase AND t.unit_attr = x.unit_attr AND t.unit = x.unit
+				AND x.multi_arm = 0 AND ` + events + `
+			WHERE x.experiment = ? AND x.phase = ?` + where + `
+			GROUP BY ` + group + `
+		) u GROUP BY arm, multi_arm ORDER BY arm, multi_arm`, args
+	}
+}
+
+// ArmStats returns per-arm sufficient statistics of one metric in one
+// experiment phase, and how many units of the phase were left out for
+// being seen in more than one arm.
+func (s *Store) ArmStats(ctx context.Context, q ArmQuery) (arms []ArmStats, multiArm int64, err error) {
+	if err := q.Validate(); err != nil {
+		return nil, 0, err
+	}
+	query, args := armStatsSQL(s.d, q)
+	err = s.read(ctx, "arm statistics of "+strconv.Quote(q.Experiment), func(db *gorm.DB) error {
+		rows, err := db.Raw(query, args...).Rows()
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var a ArmStats
+			var multi int
+			if err := rows.Scan(&a.Arm, &multi, &a.N, &a.SumY, &a.SumY2, &a.SumX, &a.SumX2, &a.SumXY); err != nil {
+				return err
+			}
+			if multi != 0 {
+				multiArm += a.N
+				if len(arms) == 0 || arms[len(arms)-1].Arm != a.Arm {
+					arms = append(arms, ArmStats{Arm: a.Arm})
+				}
+				continue
+			}
+			arms = append(arms, a)
+		}
+		return rows.Err()
+	})
+	if err != nil {
+		return nil, 0, err
+	}
+	return arms, multiArm, nil
+}
