@@ -95,60 +95,79 @@ func (q ArmQuery) Validate() error {
 	return nil
 }
 
-// armStatsSQL builds the query.
-func armStatsSQL(d *dialect, q ArmQuery) (string, []any) {
+// armStatsSQL builds ArmStats' query and its arguments.
+//
+// The inner query makes one row per exposed unit of the phase: the
+// exposure (its arm, multi_arm, first_at) LEFT JOINed to the unit's rows of
+// tracking_totals for the query's events, grouped by the unit, with y and
+// x summed from the rows whose event and day offset match (an indicator:
+// the largest of 1 per matching row and 0). A unit without a matching row
+// — without events, or a multi-arm unit, whose rows the join leaves out —
+// gets 0. The outer query adds the units up per arm and multi_arm, the
+// multi-arm rows only counted.
+//
+// The as-of cut-off's day rule, day offset < Before's UTC day minus the
+// UTC day of first_at, is the calendar rule of ArmQuery.Before: both days
+// are whole UTC days (utcDay, as compaction computes them).
+//
+// Every value is cast to DOUBLE PRECISION (REAL on SQLite) before it is
+// added up: SQLite would otherwise sum an indicator's integers as integers
+// (and fail on overflow), Postgres as NUMERIC (exact but slow).
+func armStatsSQL(q ArmQuery) (string, []any) {
+	// Postgres keeps days as INTEGER: bounds beyond it mean "no bound".
 	clamp := func(v int) int64 { return int64(max(min(v, math.MaxInt32), math.MinInt32)) }
 	var args []any
-	beforeDay := int64(0)
+	var beforeDay int64
 	if q.Before > 0 {
-		beforeDay = q.Before / dayMicros // Before > 0: no rounding below 0
+		beforeDay = q.Before / dayMicros // positive: division rounds down
 	}
-	cond := func(v *UnitValue) string {
-		c := "t.event = ? AND t.day >= ? AND t.day < ?"
+	match := func(v *UnitValue) string {
 		args = append(args, v.Event, clamp(v.FromDay), clamp(v.ToDay))
-		if q.Before > 0 {
-			c += " AND t.day < ? - " + utcDay("x.first_at")
-			args = append(args, beforeDay)
-		}
-		return c
+		return "t.event = ? AND t.day >= ? AND t.day < ?"
 	}
 	value := func(v *UnitValue) string {
 		if v.Indicator {
-			return "CAST(MAX(CASE WHEN " + cond(v) + " THEN 1 ELSE 0 END) AS DOUBLE PRECISION)"
+			return "CAST(MAX(CASE WHEN " + match(v) + " THEN 1 ELSE 0 END) AS DOUBLE PRECISION)"
 		}
-		return "CAST(COALESCE(SUM(CASE WHEN " + cond(v) + " THEN t.total END), 0) AS DOUBLE PRECISION)"
+		return "CAST(COALESCE(SUM(CASE WHEN " + match(v) + " THEN t.total END), 0) AS DOUBLE PRECISION)"
 	}
-	{
-		y := value(&q.Y)
-		x := "0"
-		events := "t.event = ?"
+	y, x := value(&q.Y), "0"
+	if q.X != nil {
+		x = value(q.X)
+	}
+	// The join takes only rows of the events asked for (and, with one
+	// event, of its days), so that the database seeks to them.
+	var on string
+	switch {
+	case q.X == nil || q.X.Event == q.Y.Event:
+		from, to := q.Y.FromDay, q.Y.ToDay
 		if q.X != nil {
-			x = value(q.X)
-			events = "t.event IN (?, ?)"
+			from, to = min(from, q.X.FromDay), max(to, q.X.ToDay)
 		}
-		args = append(args, q.Y.Event)
-		if q.X != nil {
-			args = append(args, q.X.Event)
-		}
-		args = append(args, q.Experiment, q.Phase)
-		where := ""
-		if q.Before > 0 {
-			where = " AND x.first_at < ?"
-			args = append(args, q.Before)
-		}
-		group := "x.unit_attr, x.unit"
-		if !trackingSQLite(d) {
-			group = "x.id"
-		}
-		return `SELECT arm, multi_arm, COUNT(*), SUM(y), SUM(y * y), SUM(x), SUM(x * x), SUM(x * y) FROM (
+		on = "t.event = ? AND t.day >= ? AND t.day < ?"
+		args = append(args, q.Y.Event, clamp(from), clamp(to))
+	default:
+		on = "t.event IN (?, ?)"
+		args = append(args, q.Y.Event, q.X.Event)
+	}
+	where := ""
+	if q.Before > 0 {
+		on += " AND t.day < ? - " + utcDay("x.first_at")
+		args = append(args, beforeDay)
+	}
+	args = append(args, q.Experiment, q.Phase)
+	if q.Before > 0 {
+		where = " AND x.first_at < ?"
+		args = append(args, q.Before)
+	}
+	return `SELECT arm, multi_arm, COUNT(*), SUM(y), SUM(y * y), SUM(x), SUM(x * x), SUM(x * y) FROM (
 			SELECT x.arm AS arm, x.multi_arm AS multi_arm, ` + y + ` AS y, ` + x + ` AS x
 			FROM tracking_exposures x LEFT JOIN tracking_totals t
 				ON t.experiment = x.experiment AND t.phase = x.phase AND t.unit_attr = x.unit_attr AND t.unit = x.unit
-				AND x.multi_arm = 0 AND ` + events + `
+				AND x.multi_arm = 0 AND ` + on + `
 			WHERE x.experiment = ? AND x.phase = ?` + where + `
-			GROUP BY ` + group + `
+			GROUP BY x.unit_attr, x.unit, x.arm, x.multi_arm, x.first_at
 		) u GROUP BY arm, multi_arm ORDER BY arm, multi_arm`, args
-	}
 }
 
 // ArmStats returns per-arm sufficient statistics of one metric in one
@@ -158,7 +177,7 @@ func (s *Store) ArmStats(ctx context.Context, q ArmQuery) (arms []ArmStats, mult
 	if err := q.Validate(); err != nil {
 		return nil, 0, err
 	}
-	query, args := armStatsSQL(s.d, q)
+	query, args := armStatsSQL(q)
 	err = s.read(ctx, "arm statistics of "+strconv.Quote(q.Experiment), func(db *gorm.DB) error {
 		rows, err := db.Raw(query, args...).Rows()
 		if err != nil {
