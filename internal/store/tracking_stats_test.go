@@ -505,3 +505,14 @@ func TestArmStatsModel(t *testing.T) {
 		})
 	}
 }
+
+func TestArmStatsCanceled(t *testing.T) {
+	s := openTestStore(t)
+	mustWriteExposures(t, s, exposure("e", 1, "targetingKey", "u1", "a", t0))
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	_, _, err := s.ArmStats(ctx, store.ArmQuery{Experiment: "e", Phase: 1, Y: store.UnitValue{Event: "buy", FromDay: 0, ToDay: 7}})
+	if !errors.Is(err, context.Canceled) {
+		t.Errorf("ArmStats with a cancelled context: %v, want context.Canceled", err)
+	}
+}
