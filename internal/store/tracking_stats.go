@@ -165,7 +165,8 @@ func armStatsSQL(q ArmQuery) (string, []any) {
 			FROM tracking_exposures x LEFT JOIN tracking_totals t
 				ON t.experiment = x.experiment AND t.phase = x.phase AND t.unit_attr = x.unit_attr AND t.unit = x.unit
 				AND x.multi_arm = 0 AND ` + on + `
-			WHERE x.experiment = ? AND x.phase = ?` + where + `
+			WHERE x.experiment = ? AND x.phase = ?
+				AND x.id <= COALESCE((SELECT exposures_done FROM tracking_state WHERE id = 1), 0)` + where + `
 			GROUP BY x.unit_attr, x.unit, x.arm, x.multi_arm, x.first_at
 		) u GROUP BY arm, multi_arm ORDER BY arm, multi_arm`, args
 }
@@ -181,8 +182,12 @@ func armStatsSQL(q ArmQuery) (string, []any) {
 // The sums are computed by the database in one grouped query (a unit's
 // totals joined to its exposure, then per arm; see armStatsSQL) inside a
 // read transaction: one consistent state, and only the per-arm numbers
-// reach the process. Events count once compacted: Compact's watermarks
-// say how far that is.
+// reach the process. Only exposures that Compact has taken in count
+// (those up to its exposure watermark), with the events compacted so far:
+// an exposure stored since the last compaction has not been joined to its
+// unit's events yet, and counting it would add a unit with nothing (a
+// report run while a server's exposures arrive would read every arm as
+// unchanged). Compact first to count everything stored.
 //
 // Precision: each per-unit value and each sum is a float64 (DOUBLE
 // PRECISION; on SQLite, REAL). Sums of integers (counts, indicators,

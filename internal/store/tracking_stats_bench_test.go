@@ -179,6 +179,19 @@ func openArmFixture(b *testing.B, f armFixture) *store.Store {
 	if d := time.Since(start); d > time.Second {
 		b.Logf("opening the fixture took %v (migrations)", d.Round(time.Millisecond))
 	}
+	// The fixture writes totals straight into the tables; a compaction
+	// (which finds no raw events) moves the exposure watermark over its
+	// exposures, which ArmStats counts only once compacted. Once per
+	// fixture: the watermark is kept.
+	if st, err := s.TrackingStats(ctx); err != nil {
+		b.Fatal(err)
+	} else if st.ExposuresDone == 0 {
+		start = time.Now()
+		if _, err := s.Compact(ctx, store.CompactOptions{}); err != nil {
+			b.Fatal(err)
+		}
+		b.Logf("took the fixture's exposures in with a compaction: %v", time.Since(start).Round(time.Millisecond))
+	}
 	return s
 }
 
