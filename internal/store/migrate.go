@@ -27,6 +27,7 @@ var migrations = []migration{
 	migrateExperimentRampUp, // experiments.go
 	migrateTracking,         // tracking.go
 	migrateMetrics,          // metrics.go
+	migrateArmStatsIndex,    // tracking_stats.go
 }
 
 // migrate applies the migrations the database lacks, each in its own

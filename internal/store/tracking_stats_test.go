@@ -232,6 +232,31 @@ func TestArmStatsAllMultiArm(t *testing.T) {
 	}
 }
 
+// TestArmStatsCountsCompactedExposures: an exposure stored after the
+// last compaction is not counted until the next one, so that the arms'
+// units and sums describe one state (counting it before its events are
+// joined would add a unit with nothing, diluting every arm).
+func TestArmStatsCountsCompactedExposures(t *testing.T) {
+	s := openTestStore(t)
+	q := store.ArmQuery{Experiment: "e", Phase: 1, Y: store.UnitValue{Event: "buy", FromDay: 0, ToDay: 1}}
+	mustWriteExposures(t, s, exposure("e", 1, "targetingKey", "u1", "a", t0))
+	mustWriteEvents(t, s, event("1", "buy", 3, t0, "targetingKey", "u1"), event("2", "buy", 5, t0, "targetingKey", "u2"))
+	if got, _ := mustArmStats(t, s, q); len(got) != 0 {
+		t.Errorf("before any compaction: %+v, want no arms", got)
+	}
+	mustCompact(t, s, store.CompactOptions{})
+	mustWriteExposures(t, s, exposure("e", 1, "targetingKey", "u2", "a", t0))
+	got, _ := mustArmStats(t, s, q)
+	if d := diff([]store.ArmStats{{Arm: "a", N: 1, SumY: 3, SumY2: 9}}, got); d != "" {
+		t.Errorf("with u2's exposure not compacted (-want +got):\n%s", d)
+	}
+	mustCompact(t, s, store.CompactOptions{})
+	got, _ = mustArmStats(t, s, q)
+	if d := diff([]store.ArmStats{{Arm: "a", N: 2, SumY: 8, SumY2: 34}}, got); d != "" {
+		t.Errorf("after compaction (-want +got):\n%s", d)
+	}
+}
+
 // TestArmStatsLargeValues: sums of integer values are exact while they
 // stay below 2^53 (float64's integers), on both engines; Σy² is the
 // first to grow.
@@ -503,5 +528,16 @@ func TestArmStatsModel(t *testing.T) {
 			}
 			t.Logf("arms with Σy ≠ 0: %d, with Σxy ≠ 0: %d, queries with multi-arm units: %d", withY, withX, withMulti)
 		})
+	}
+}
+
+func TestArmStatsCanceled(t *testing.T) {
+	s := openTestStore(t)
+	mustWriteExposures(t, s, exposure("e", 1, "targetingKey", "u1", "a", t0))
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	_, _, err := s.ArmStats(ctx, store.ArmQuery{Experiment: "e", Phase: 1, Y: store.UnitValue{Event: "buy", FromDay: 0, ToDay: 7}})
+	if !errors.Is(err, context.Canceled) {
+		t.Errorf("ArmStats with a cancelled context: %v, want context.Canceled", err)
 	}
 }
