@@ -26,6 +26,7 @@ type e2eReport struct {
 	Metrics []struct {
 		Key         string
 		Role        string
+		Arms        []struct{ Units int64 }
 		Comparisons []struct {
 			Arm     string
 			Outcome string
@@ -106,9 +107,9 @@ func TestExperimentReportEndToEnd(t *testing.T) {
 	var r e2eReport
 	if !within(patience, func() bool {
 		r = decodeReport(t, ramp("experiments", "report", "link-code-ttl", "-o", "json"))
-		return r.SampleRatio.Units == units
+		return r.SampleRatio.Units == units && metricUnits(r) == units
 	}) {
-		t.Fatalf("the report counts %d exposed units, want %d\n%s", r.SampleRatio.Units, units, srv.logs())
+		t.Fatalf("the report counts %d exposed units (%d in its metrics), want %d\n%s", r.SampleRatio.Units, metricUnits(r), units, srv.logs())
 	}
 	if r.SampleRatio.Mismatch || len(r.Warnings) > 0 {
 		t.Errorf("sample ratio %+v, warnings %q: want none", r.SampleRatio, r.Warnings)
@@ -123,15 +124,22 @@ func TestExperimentReportEndToEnd(t *testing.T) {
 		}
 	}
 	if outcomes["links-completed-per-user/short"] != "better" {
-		t.Log(ramp("events", "stats", "--experiment", "link-code-ttl", "-o", "json"))
-		t.Log(ramp("experiments", "report", "link-code-ttl", "-o", "table"))
-	}
-	if outcomes["links-completed-per-user/short"] != "better" {
 		t.Errorf("the planted effect is not found: %v", outcomes)
 	}
 	if o := outcomes["link-abuse-reports-per-user/short"]; o == "regressed" || o == "" {
 		t.Errorf("the guardrail, unchanged, reads %q", o)
 	}
+}
+
+// metricUnits counts the units of the report's first metric, every arm.
+func metricUnits(r e2eReport) int64 {
+	var n int64
+	if len(r.Metrics) > 0 {
+		for _, a := range r.Metrics[0].Arms {
+			n += a.Units
+		}
+	}
+	return n
 }
 
 func decodeReport(t *testing.T, s string) e2eReport {
