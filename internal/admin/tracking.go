@@ -42,6 +42,12 @@ func (s *Service) ExposureCounts(ctx context.Context, experiment string) ([]Expo
 	return s.db().ExposureCounts(ctx, experiment)
 }
 
+// CompactionDue reports whether Compact has anything to do, cheaply and
+// without writing (see store.Store.CompactionDue).
+func (s *Service) CompactionDue(ctx context.Context) (bool, error) {
+	return s.db().CompactionDue(ctx)
+}
+
 // TrackingStats counts stored exposures, raw event rows (and how many
 // await compaction) and per-unit totals, with compaction's watermarks.
 type TrackingStats = store.TrackingStats

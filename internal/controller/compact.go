@@ -13,14 +13,20 @@ import (
 // what the controller judges (a guarded stage's guardrails) and what a
 // report reads keep up with the events arriving, without anyone running
 // `ramp events compact`. Compaction is idempotent and takes turns on one
-// state row, so several servers may all run it. It runs one pass at the
-// start; a failed pass is logged and tried again at the next interval.
+// state row, so several servers may all run it. A pass with nothing new
+// to fold writes nothing (CompactionDue), so an idle server leaves the
+// database untouched. It runs one pass at the start; a failed pass is
+// logged and tried again at the next interval.
 func RunCompaction(ctx context.Context, a *admin.Service, interval time.Duration, log *slog.Logger) {
 	t := time.NewTicker(interval)
 	defer t.Stop()
 	for {
 		start := time.Now()
-		res, err := a.Compact(ctx, admin.CompactOptions{})
+		var res admin.CompactResult
+		due, err := a.CompactionDue(ctx)
+		if err == nil && due {
+			res, err = a.Compact(ctx, admin.CompactOptions{})
+		}
 		switch {
 		case ctx.Err() != nil:
 			return

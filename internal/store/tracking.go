@@ -654,6 +654,27 @@ type TrackingStats struct {
 	ExposuresDone int64 `json:"exposuresCompactedTo"`
 }
 
+// CompactionDue reports whether exposures or events were stored past
+// compaction's watermarks: whether Compact has anything to do. It reads
+// the newest row of each table through its primary key, so it costs the
+// same whatever their size, and writes nothing (a server that polls it
+// on an idle database leaves the file untouched).
+func (s *Store) CompactionDue(ctx context.Context) (bool, error) {
+	var due bool
+	err := s.read(ctx, "compaction due", func(db *gorm.DB) error {
+		var ev, ex, evDone, exDone int64
+		if err := db.Raw(`SELECT COALESCE((SELECT MAX(id) FROM tracking_events), 0),
+			COALESCE((SELECT MAX(id) FROM tracking_exposures), 0),
+			COALESCE((SELECT events_done FROM tracking_state WHERE id = 1), 0),
+			COALESCE((SELECT exposures_done FROM tracking_state WHERE id = 1), 0)`).Row().Scan(&ev, &ex, &evDone, &exDone); err != nil {
+			return err
+		}
+		due = ev > evDone || ex > exDone
+		return nil
+	})
+	return due, err
+}
+
 // TrackingStats counts the tracking tables' rows. It reads whole indexes:
 // seconds for tens of millions of rows.
 func (s *Store) TrackingStats(ctx context.Context) (TrackingStats, error) {

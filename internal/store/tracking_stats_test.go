@@ -250,7 +250,13 @@ func TestArmStatsCountsCompactedExposures(t *testing.T) {
 	if d := diff([]store.ArmStats{{Arm: "a", N: 1, SumY: 3, SumY2: 9}}, got); d != "" {
 		t.Errorf("with u2's exposure not compacted (-want +got):\n%s", d)
 	}
+	if due, err := s.CompactionDue(t.Context()); err != nil || !due {
+		t.Errorf("CompactionDue with an exposure stored since = %v, %v; want true", due, err)
+	}
 	mustCompact(t, s, store.CompactOptions{})
+	if due, err := s.CompactionDue(t.Context()); err != nil || due {
+		t.Errorf("CompactionDue right after Compact = %v, %v; want false", due, err)
+	}
 	got, _ = mustArmStats(t, s, q)
 	if d := diff([]store.ArmStats{{Arm: "a", N: 2, SumY: 8, SumY2: 34}}, got); d != "" {
 		t.Errorf("after compaction (-want +got):\n%s", d)
