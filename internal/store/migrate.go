@@ -26,6 +26,7 @@ var migrations = []migration{
 	migrateGenerations,      // gen.go
 	migrateExperimentRampUp, // experiments.go
 	migrateTracking,         // tracking.go
+	migrateSafety,           // safety.go
 }
 
 // migrate applies the migrations the database lacks, each in its own
