@@ -636,12 +636,18 @@ type TickResult struct {
 	// RampUps are the experiment ramp-up steps the pass took or the
 	// layer refused (experiments_rampup.go).
 	RampUps []RampEvent `json:"rampUps,omitempty"`
+	// SampleRatios are the sample-ratio checks the pass made, and the
+	// pauses they decided (safety_srm.go).
+	SampleRatios []SampleRatioEvent `json:"sampleRatios,omitempty"`
 }
 
 // Tick runs one pass of the schedule at the service's time, as the
 // scheduler (rollout.Scheduler): every stage that is due starts, or is
 // requested when it needs approval; then every running experiment whose
-// ramp-up step is due grows to it (RampUps, experiments_rampup.go). Each move checks again, inside its
+// ramp-up step is due grows to it (RampUps, experiments_rampup.go); then
+// every running experiment whose sample ratio is due for a check is
+// checked, and paused when its assignment looks broken (SampleRatios,
+// safety_srm.go). Each move checks again, inside its
 // transaction, that the stage is due (rollout.Next: not paused, not held,
 // not killed, not awaiting approval), so several servers ticking together
 // start a stage once. A plan another server moved meanwhile is skipped;
@@ -694,5 +700,7 @@ func (s *Service) Tick(ctx context.Context) (TickResult, error) {
 		res.Events = []ScheduleEvent{}
 	}
 	res.RampUps, err = s.rampUps(ctx, now) // experiments_rampup.go
+	errs = append(errs, err)
+	res.SampleRatios, err = s.sampleRatioChecks(ctx, now) // safety_srm.go
 	return res, errors.Join(append(errs, err)...)
 }
