@@ -52,10 +52,25 @@ type Decision struct {
 	// else the rollout stage or experiment arm that added the rule. It is
 	// shared with the snapshot and must not be modified.
 	Origin *Origin
+	// Unit is where the matched rule's allocation (an experiment's arm
+	// table) placed the unit; zero for any other rule.
+	Unit Placement
 	// FlagVersion is the flag's store version; SnapshotVersion the version
 	// of the configuration the decision was made from.
 	FlagVersion     int64
 	SnapshotVersion int64
+}
+
+// Placement is how an allocation rule placed a unit on its scale.
+type Placement struct {
+	// Attr is the context attribute that identified the unit: the
+	// allocation's bucketBy, or targetingKey when the context lacks it.
+	Attr string
+	// Hash is the unit's 64-bit bucketing hash under the allocation's salt
+	// (bucket.Sum): a fingerprint that tells the experiment's units apart,
+	// so that exposure recording neither looks the unit up in the context
+	// again nor hashes it again.
+	Hash uint64
 }
 
 // IsError reports whether the decision carries an error code.

@@ -148,6 +148,24 @@ func TestEvaluateExperimentRule(t *testing.T) {
 			} else if _, ok := md["experiment"]; ok {
 				t.Errorf("decision outside the experiment names it: %v", md)
 			}
+			// The arm's placement travels with the decision: the attribute
+			// that identified the unit and its hash under the arm salt.
+			want := flags.Placement{}
+			if d.Rule == 0 {
+				attr := unitAttr
+				if v, ok := tt.ctx[unitAttr]; !ok || v == "" {
+					attr = flags.TargetingKey
+				}
+				var buf [24]byte
+				key, _ := flags.AppendUnitKey(buf[:0], tt.ctx[attr])
+				if s, ok := tt.ctx[attr].(string); ok {
+					key = []byte(s)
+				}
+				want = flags.Placement{Attr: attr, Hash: bucket.SumBytes(bucket.V1, expSalt, key)}
+			}
+			if d.Unit != want {
+				t.Errorf("Unit = %+v, want %+v", d.Unit, want)
+			}
 		})
 	}
 }

@@ -306,7 +306,7 @@ func (s *Snapshot) decide(d *Decision, f *compiledFlag, ctx map[string]any, tr t
 		var unitVal any
 		if sm := r.sample; sm != nil {
 			unitAttr, unitVal = bucketingValue(sm.bucketBy, ctx)
-			b, code, detail := placeUnit(f.bucketing, unitAttr, unitVal, sm.salt, tr, i)
+			b, _, code, detail := placeUnit(f.bucketing, unitAttr, unitVal, sm.salt, tr, i)
 			if code != "" {
 				errorDecision(d, code, detail)
 				return
@@ -329,7 +329,7 @@ func (s *Snapshot) decide(d *Decision, f *compiledFlag, ctx map[string]any, tr t
 			d.Value, d.Variant, d.Reason = f.values[r.serve], f.names[r.serve], ReasonTargetingMatch
 			return
 		}
-		v, code, detail := s.pick(f, r, ctx, tr, unitAttr, unitVal)
+		v, code, detail := s.pick(d, f, r, ctx, tr, unitAttr, unitVal)
 		if code != "" {
 			errorDecision(d, code, detail)
 			return
@@ -347,8 +347,9 @@ func (s *Snapshot) decide(d *Decision, f *compiledFlag, ctx map[string]any, tr t
 // allocation's own) and returns the variant of the range it falls in. An
 // allocation that buckets by the same attribute as the rule's sample
 // reuses the unit the sample found (sampleAttr, sampleVal), without
-// looking the context up again.
-func (s *Snapshot) pick(f *compiledFlag, r *compiledRule, ctx map[string]any, tr trace, sampleAttr string, sampleVal any) (int, ErrorCode, string) {
+// looking the context up again. For an allocation it records the unit's
+// placement in d.Unit.
+func (s *Snapshot) pick(d *Decision, f *compiledFlag, r *compiledRule, ctx map[string]any, tr trace, sampleAttr string, sampleVal any) (int, ErrorCode, string) {
 	by, salt := f.bucketBy, f.salt
 	if r.allocated {
 		by, salt = r.splitBy, r.splitSalt
@@ -360,9 +361,12 @@ func (s *Snapshot) pick(f *compiledFlag, r *compiledRule, ctx map[string]any, tr
 	} else {
 		attr, val = bucketingValue(by, ctx)
 	}
-	b, code, detail := placeUnit(f.bucketing, attr, val, salt, tr, -1)
+	b, h, code, detail := placeUnit(f.bucketing, attr, val, salt, tr, -1)
 	if code != "" {
 		return 0, code, detail
+	}
+	if r.allocated {
+		d.Unit = Placement{Attr: attr, Hash: h}
 	}
 	for _, sr := range r.split {
 		if b < sr.upper {
@@ -375,33 +379,33 @@ func (s *Snapshot) pick(f *compiledFlag, r *compiledRule, ctx map[string]any, tr
 
 // placeUnit returns the bucket under salt of a unit found by
 // bucketingValue (attribute attr, value val; nil when the context has
-// none). It reports the placement to tr: as a sample of rule i, or as the
-// split when i is -1.
-func placeUnit(v bucket.Version, attr string, val any, salt string, tr trace, i int) (uint32, ErrorCode, string) {
+// none), and the 64-bit hash it comes from (bucket.Sum). It reports the
+// placement to tr: as a sample of rule i, or as the split when i is -1.
+func placeUnit(v bucket.Version, attr string, val any, salt string, tr trace, i int) (uint32, uint64, ErrorCode, string) {
 	if val == nil {
 		if i >= 0 {
-			return 0, ErrTargetingKeyMissing, "a rule with a bucket sample needs a targetingKey"
+			return 0, 0, ErrTargetingKeyMissing, "a rule with a bucket sample needs a targetingKey"
 		}
-		return 0, ErrTargetingKeyMissing, "a percentage rollout needs a targetingKey"
+		return 0, 0, ErrTargetingKeyMissing, "a percentage rollout needs a targetingKey"
 	}
-	var pos uint32
+	var h uint64
 	if str, ok := val.(string); ok {
-		pos = bucket.Position(v, salt, str)
+		h = bucket.Sum(v, salt, str)
 		if tr != nil {
-			tr.placed(i, attr, str, salt, pos, bucket.BucketOf(pos))
+			tr.placed(i, attr, str, salt, uint32(h>>32), bucket.BucketOf(uint32(h>>32)))
 		}
 	} else {
 		var buf [32]byte
 		key, ok := AppendUnitKey(buf[:0], val)
 		if !ok {
-			return 0, ErrInvalidContext, "attribute " + quote(attr) + " must be a string or an integer to bucket by"
+			return 0, 0, ErrInvalidContext, "attribute " + quote(attr) + " must be a string or an integer to bucket by"
 		}
-		pos = bucket.PositionBytes(v, salt, key)
+		h = bucket.SumBytes(v, salt, key)
 		if tr != nil {
-			tr.placed(i, attr, string(key), salt, pos, bucket.BucketOf(pos))
+			tr.placed(i, attr, string(key), salt, uint32(h>>32), bucket.BucketOf(uint32(h>>32)))
 		}
 	}
-	return bucket.BucketOf(pos), "", ""
+	return bucket.BucketOf(uint32(h >> 32)), h, "", ""
 }
 
 // bucketingValue returns the attribute that places a unit and its value:

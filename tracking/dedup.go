@@ -14,15 +14,26 @@ import (
 // 64-bit words, one cache line.
 const ways = 8
 
+// hotEntries is the size of the deduplication table's front: 32,768
+// words, 256 KiB, which stays in a core's L2 cache and in its TLB's reach.
+const hotEntries = 1 << 15
+
 // dedup remembers the exposures already recorded, as 64-bit hashes of
-// (experiment, phase, unit attribute, unit), in a set-associative table
-// of fixed size: a hash may sit only in the eight words of its set, and a
-// full set forgets one of them for a new hash. Memory is 8 bytes an entry
-// whatever comes; a look-up reads one cache line and allocates nothing.
-// Readers and writers take no lock (each word is atomic): two callers
-// recording one new unit at once may both see it as new, which costs a
-// duplicate the store ignores. Forgetting also costs only that.
+// (experiment, phase, unit attribute, unit), in two tables of fixed size:
+// a large set-associative table that remembers, and a small direct-mapped
+// front that remembers the hashes looked up lately. A hash in the large
+// table may sit only in the eight words of its set, and a full set forgets
+// one of them for a new hash. A look-up reads the front, and on a miss one
+// cache line of the large table; the large table is big on purpose (a
+// service's units), so that line is usually in no cache and on a page the
+// TLB does not map: the front makes the units a service sees again and
+// again cost an L2 hit instead. Memory is 8 bytes an entry, plus the
+// front, whatever comes, and nothing allocates. Readers and writers take
+// no lock (each word is atomic): two callers recording one new unit at
+// once may both see it as new, which costs a duplicate the store ignores.
+// Forgetting also costs only that.
 type dedup struct {
+	hot   []atomic.Uint64
 	words []atomic.Uint64
 	mask  uint64 // sets - 1
 }
@@ -32,7 +43,7 @@ type dedup struct {
 func newDedup(entries int) *dedup {
 	sets := max(entries/ways, 1)
 	sets = 1 << bits.Len(uint(sets-1)) // round up to a power of two
-	return &dedup{words: make([]atomic.Uint64, sets*ways), mask: uint64(sets - 1)}
+	return &dedup{hot: make([]atomic.Uint64, min(hotEntries, sets*ways)), words: make([]atomic.Uint64, sets*ways), mask: uint64(sets - 1)}
 }
 
 // testAndSet reports whether h was in the table, and puts it there if not.
@@ -40,6 +51,19 @@ func (t *dedup) testAndSet(h uint64) bool {
 	if h == 0 {
 		h = 1 // 0 marks an empty word
 	}
+	// The front is indexed by the hash's high bits, the sets by its low
+	// bits, so that units sharing a set do not share a front word too.
+	front := &t.hot[(h>>32)&uint64(len(t.hot)-1)]
+	if front.Load() == h {
+		return true
+	}
+	seen := t.testAndSetSet(h)
+	front.Store(h)
+	return seen
+}
+
+// testAndSetSet is testAndSet on the large table alone.
+func (t *dedup) testAndSetSet(h uint64) bool {
 	base := (h & t.mask) * ways
 	set := t.words[base : base+ways : base+ways]
 	for i := range set {
@@ -87,8 +111,20 @@ func unitKey(base uint64, str string, num []byte) uint64 {
 	} else {
 		u = xxhash.Sum64String(str)
 	}
-	h := u ^ base
-	// splitmix64's finalizer: every input bit reaches every output bit.
+	return mix(u ^ base)
+}
+
+// placedKey completes a base with the unit's bucketing hash under the
+// experiment's salt (flags.Placement.Hash), the key of exposures whose
+// decision carries the unit's placement. It differs from unitKey's key
+// for the same unit, which costs at most one duplicate that the store
+// ignores, when one recorder sees the unit both ways.
+func placedKey(base, unitHash uint64) uint64 {
+	return mix(unitHash ^ bits.RotateLeft64(base, 7))
+}
+
+// mix is splitmix64's finalizer: every input bit reaches every output bit.
+func mix(h uint64) uint64 {
 	h ^= h >> 30
 	h *= 0xbf58476d1ce4e5b9
 	h ^= h >> 27

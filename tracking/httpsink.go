@@ -48,20 +48,38 @@ func NewHTTPSink(baseURL, sdkKey string, client *http.Client) (*HTTPSink, error)
 	return &HTTPSink{url: strings.TrimRight(baseURL, "/") + TrackPath, key: sdkKey, client: client}, nil
 }
 
-// WriteExposures posts a batch of exposures.
+// MaxBody is the largest request body HTTPSink posts: the tracking
+// endpoint's limit (`ramp serve` answers 413 to a larger one).
+const MaxBody = 1 << 20
+
+// WriteExposures posts a batch of exposures, in several requests when one
+// would exceed the endpoint's limits (MaxBody, MaxBatchItems).
 func (s *HTTPSink) WriteExposures(ctx context.Context, batch []Exposure) error {
-	body, err := AppendExposures(nil, batch)
-	if err != nil {
-		return fmt.Errorf("encode exposures: %w: %w", ErrRejected, err)
-	}
-	return s.post(ctx, body)
+	return postWithin(ctx, s, batch, AppendExposures, "exposures")
 }
 
-// WriteEvents posts a batch of events.
+// WriteEvents posts a batch of events, in several requests when one would
+// exceed the endpoint's limits (MaxBody, MaxBatchItems).
 func (s *HTTPSink) WriteEvents(ctx context.Context, batch []Event) error {
-	body, err := AppendEvents(nil, batch)
+	return postWithin(ctx, s, batch, AppendEvents, "events")
+}
+
+// postWithin posts batch encoded by enc, halving it until each part fits
+// the endpoint's limits, so that a batch of large items is stored rather
+// than refused whole. The parts are posted in order and the first failure
+// is returned: the caller retries the whole batch, whose parts already
+// stored the server stores once.
+func postWithin[T any](ctx context.Context, s *HTTPSink, batch []T, enc func([]byte, []T) ([]byte, error), what string) error {
+	body, err := enc(nil, batch)
 	if err != nil {
-		return fmt.Errorf("encode events: %w: %w", ErrRejected, err)
+		return fmt.Errorf("encode %s: %w: %w", what, ErrRejected, err)
+	}
+	if (len(body) > MaxBody || len(batch) > MaxBatchItems) && len(batch) > 1 {
+		half := len(batch) / 2
+		if err := postWithin(ctx, s, batch[:half], enc, what); err != nil {
+			return err
+		}
+		return postWithin(ctx, s, batch[half:], enc, what)
 	}
 	return s.post(ctx, body)
 }

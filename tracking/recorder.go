@@ -17,8 +17,11 @@ import (
 
 // Defaults of Options.
 const (
-	DefaultQueueSize     = 1 << 16
-	DefaultBatchSize     = 1000
+	DefaultQueueSize = 1 << 16
+	// DefaultBatchSize: batches of 5,000 events (about 1 MB on the wire with
+	// two identifiers each; HTTPSink posts a larger body in parts) are what
+	// the store ingests fastest: see docs/BENCHMARKS.md, "Ingest end to end".
+	DefaultBatchSize     = 5000
 	DefaultFlushInterval = time.Second
 	DefaultDedupEntries  = 1 << 20 // 8 MiB
 	DefaultRetryMin      = 100 * time.Millisecond
@@ -169,18 +172,25 @@ func (r *Recorder) Expose(d *flags.Decision, ctx map[string]any) {
 	if o == nil || o.Kind != flags.OriginExperiment || o.Phase < 1 || d.ErrorCode != "" {
 		return
 	}
+	b := r.origins.bases(o)
+	if p := d.Unit; p.Attr != "" && (p.Attr == o.Unit || p.Attr == TargetingKey) {
+		// The engine placed the unit: its bucketing hash under the
+		// experiment's salt tells the experiment's units apart, so the
+		// context is read only for a unit not seen before.
+		base := b.byTKey
+		if p.Attr == o.Unit {
+			base = b.byUnit
+		}
+		if r.seen.testAndSet(placedKey(base, p.Hash)) {
+			r.expDeduped.Add(1)
+			return
+		}
+	} else if r.seenInContext(b, o.Unit, ctx) {
+		return
+	}
 	var buf [24]byte
 	attr, str, num, ok := unitOf(o.Unit, ctx, buf[:0])
 	if !ok {
-		return
-	}
-	b := r.origins.bases(o)
-	base := b.byTKey
-	if attr == o.Unit {
-		base = b.byUnit
-	}
-	if r.seen.testAndSet(unitKey(base, str, num)) {
-		r.expDeduped.Add(1)
 		return
 	}
 	if num != nil {
@@ -188,6 +198,26 @@ func (r *Recorder) Expose(d *flags.Decision, ctx map[string]any) {
 	}
 	r.queueExposure(Exposure{Experiment: o.Key, Phase: o.Phase, UnitAttr: attr, Unit: str,
 		Arm: d.Variant, Flag: d.Key, Time: r.opt.Now()})
+}
+
+// seenInContext reports whether the exposure of the unit that ctx holds
+// (attribute attr, else targetingKey) was recorded, for a decision that
+// does not carry the unit's placement, and marks it recorded.
+func (r *Recorder) seenInContext(b *originBases, attr string, ctx map[string]any) bool {
+	var buf [24]byte
+	name, str, num, ok := unitOf(attr, ctx, buf[:0])
+	if !ok {
+		return true // nobody to record
+	}
+	base := b.byTKey
+	if name == attr {
+		base = b.byUnit
+	}
+	if r.seen.testAndSet(unitKey(base, str, num)) {
+		r.expDeduped.Add(1)
+		return true
+	}
+	return false
 }
 
 // RecordExposure records an exposure made elsewhere, deduplicated as

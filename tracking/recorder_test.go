@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/ramp-flags/ramp/flags"
+	"github.com/ramp-flags/ramp/flags/bucket"
 	"github.com/ramp-flags/ramp/tracking"
 )
 
@@ -61,32 +62,60 @@ func TestExposeRecordsOncePerUnit(t *testing.T) {
 			[]map[string]any{{"accountCenterId": "ac-1"}}, nil, 0, 0},
 	}
 	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			sink := newMemSink()
-			r := tracking.NewRecorder(sink, tracking.Options{FlushInterval: 10 * time.Millisecond, Logger: testLogger(t)})
-			for _, ctx := range tt.ctxs {
-				r.Expose(&tt.d, ctx)
-			}
-			closeRecorder(t, r)
-			s := r.Stats()
-			if s.ExposuresRecorded != tt.recorded || s.ExposuresDeduplicated != tt.deduped || s.ExposuresSent != tt.recorded || s.ExposuresDropped != 0 {
-				t.Errorf("stats %+v, want recorded=sent=%d deduplicated=%d", s, tt.recorded, tt.deduped)
-			}
-			if got, _ := sink.counts(); got != len(tt.want) {
-				t.Fatalf("sink holds %d exposures, want %d", got, len(tt.want))
-			}
-			for _, w := range tt.want {
-				found := false
-				for _, g := range sink.exposures {
-					g.Time = time.Time{}
-					found = found || g == w
+		// Each case runs with decisions as a rule without an allocation
+		// makes them, and as the engine makes them for an experiment's
+		// allocation: carrying the unit's placement.
+		for _, placed := range []bool{false, true} {
+			t.Run(fmt.Sprintf("%s/placed=%v", tt.name, placed), func(t *testing.T) {
+				sink := newMemSink()
+				r := tracking.NewRecorder(sink, tracking.Options{FlushInterval: 10 * time.Millisecond, Logger: testLogger(t)})
+				for _, ctx := range tt.ctxs {
+					d := tt.d
+					if placed {
+						d.Unit = placement(d.Origin, ctx)
+					}
+					r.Expose(&d, ctx)
 				}
-				if !found {
-					t.Errorf("missing %+v in %+v", w, sink.exposures)
+				closeRecorder(t, r)
+				s := r.Stats()
+				if s.ExposuresRecorded != tt.recorded || s.ExposuresDeduplicated != tt.deduped || s.ExposuresSent != tt.recorded || s.ExposuresDropped != 0 {
+					t.Errorf("stats %+v, want recorded=sent=%d deduplicated=%d", s, tt.recorded, tt.deduped)
 				}
-			}
-		})
+				if got, _ := sink.counts(); got != len(tt.want) {
+					t.Fatalf("sink holds %d exposures, want %d", got, len(tt.want))
+				}
+				for _, w := range tt.want {
+					found := false
+					for _, g := range sink.exposures {
+						g.Time = time.Time{}
+						found = found || g == w
+					}
+					if !found {
+						t.Errorf("missing %+v in %+v", w, sink.exposures)
+					}
+				}
+			})
+		}
 	}
+}
+
+// placement places the unit of ctx as the engine does for an allocation
+// that buckets by o's unit: the attribute when ctx has it, else
+// targetingKey, hashed under a salt; zero when ctx has no usable unit.
+func placement(o *flags.Origin, ctx map[string]any) flags.Placement {
+	attr := tracking.TargetingKey
+	if o != nil && o.Unit != "" && ctx[o.Unit] != nil && ctx[o.Unit] != "" {
+		attr = o.Unit
+	}
+	var buf [24]byte
+	key, ok := flags.AppendUnitKey(buf[:0], ctx[attr])
+	if s, isStr := ctx[attr].(string); isStr && s != "" {
+		key, ok = []byte(s), true
+	}
+	if !ok {
+		return flags.Placement{}
+	}
+	return flags.Placement{Attr: attr, Hash: bucket.SumBytes(bucket.V1, "experiment-salt", key)}
 }
 
 func TestExposeSeenAllocatesNothing(t *testing.T) {

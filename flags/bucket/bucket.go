@@ -50,19 +50,25 @@ func (v Version) Validate() error {
 // Position returns the user's 32-bit position for a flag. It does not
 // allocate for salts and keys up to 240 bytes together. An unsupported
 // version is treated as V1; callers validate versions when flags are loaded.
-func Position(v Version, salt, key string) uint32 {
+func Position(v Version, salt, key string) uint32 { return uint32(Sum(v, salt, key) >> 32) }
+
+// Sum returns the 64-bit hash h the position is taken from (its high 32
+// bits): a fingerprint of the unit under salt, which callers may use to
+// tell units apart without hashing them again. Like Position, it does not
+// allocate for salts and keys up to 240 bytes together.
+func Sum(v Version, salt, key string) uint64 {
 	var buf [256]byte
 	if len(salt)+1+len(key) <= len(buf) {
 		b := append(buf[:0], salt...)
 		b = append(b, ':')
 		b = append(b, key...)
-		return uint32(xxhash.Sum64(b) >> 32)
+		return xxhash.Sum64(b)
 	}
 	d := xxhash.New()
 	_, _ = d.WriteString(salt)
 	_, _ = d.WriteString(":")
 	_, _ = d.WriteString(key)
-	return uint32(d.Sum64() >> 32)
+	return d.Sum64()
 }
 
 // BucketOf scales a position to a bucket in [0, Scale).
@@ -77,16 +83,21 @@ func Bucket(v Version, salt, key string) uint32 {
 
 // PositionBytes is Position for a key held as bytes.
 func PositionBytes(v Version, salt string, key []byte) uint32 {
+	return uint32(SumBytes(v, salt, key) >> 32)
+}
+
+// SumBytes is Sum for a key held as bytes.
+func SumBytes(v Version, salt string, key []byte) uint64 {
 	var buf [256]byte
 	if len(salt)+1+len(key) <= len(buf) {
 		b := append(buf[:0], salt...)
 		b = append(b, ':')
 		b = append(b, key...)
-		return uint32(xxhash.Sum64(b) >> 32)
+		return xxhash.Sum64(b)
 	}
 	d := xxhash.New()
 	_, _ = d.WriteString(salt)
 	_, _ = d.WriteString(":")
 	_, _ = d.Write(key)
-	return uint32(d.Sum64() >> 32)
+	return d.Sum64()
 }
