@@ -666,10 +666,15 @@ type TickResult struct {
 	// SampleRatios are the sample-ratio checks the pass made, and the
 	// pauses they decided (safety_srm.go).
 	SampleRatios []SampleRatioEvent `json:"sampleRatios,omitempty"`
+	// Guards are the live guarded stages the pass judged, and the halts
+	// they decided (safety_halt.go).
+	Guards []GuardEvent `json:"guards,omitempty"`
 }
 
 // Tick runs one pass of the schedule at the service's time, as the
-// scheduler (rollout.Scheduler): every stage that is due starts, or is
+// scheduler (rollout.Scheduler): first every live guarded stage is judged,
+// and a plan whose guardrail regressed is halted (Guards,
+// safety_halt.go); then every stage that is due starts, or is
 // requested when it needs approval; then every running experiment whose
 // ramp-up step is due grows to it (RampUps, experiments_rampup.go); then
 // every running experiment whose sample ratio is due for a check is
@@ -681,16 +686,20 @@ type TickResult struct {
 // other failures are joined and returned after the pass, with what it did.
 func (s *Service) Tick(ctx context.Context) (TickResult, error) {
 	var res TickResult
+	now := s.Now()
+	// Guardrails first, so that a regressed stage is halted before the
+	// schedule could leave it (safety_halt.go).
+	guards, guardErr := s.guardPass(ctx, now)
+	res.Guards = guards
 	rs, fs, err := s.db().RolloutsAndFlags(ctx)
 	if err != nil {
-		return res, err
+		return res, errors.Join(guardErr, err)
 	}
 	res.Killed = make(map[string]bool, len(fs))
 	for _, f := range fs {
 		res.Killed[f.Key] = !f.Enabled
 	}
-	now := s.Now()
-	var errs []error
+	errs := []error{guardErr}
 	for i := range rs {
 		r := &rs[i]
 		if n := r.Next(res.Killed[r.Flag]); n.Stage < 0 || n.Blocked != "" || now.Before(n.Due) {

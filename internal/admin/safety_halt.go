@@ -2,11 +2,138 @@ package admin
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"time"
 
 	"github.com/ramp-flags/ramp/experiment/safety"
+	"github.com/ramp-flags/ramp/flags"
+	"github.com/ramp-flags/ramp/internal/store"
 	"github.com/ramp-flags/ramp/rollout"
 )
+
+// The guardrail pass: the schedule's pass (Tick) first judges every live
+// guarded stage (rollout.Rollout.Judged: it compares, the plan is not
+// paused, no person overrode a halt of it), at most every
+// SafetyOptions.CheckEvery per stage and server. For each guardrail metric
+// it asks the store for the two sides' sufficient statistics (ArmStats on
+// rollout:<flag>, the stage's phase; the per-unit totals that compaction
+// makes), judges them with safety.JudgeGuardrail, and decides with
+// safety.JudgeStage. A regression halts the plan in one MoveRollout
+// transaction conditioned on the version it read, as rollout.Scheduler:
+// paused (audited "rollout.halt") or rolled back to the previous stage and
+// paused (audited "rollout.halt.rollback"), the reason naming the metric,
+// by how much, with its interval and margin, the stage, when, and the
+// units on each side. Several servers ticking together halt it once. The
+// halt comes before the schedule's moves in the pass, so a regressed stage
+// is never advanced by the same pass.
+
+// GuardEvent is what one pass did with one live guarded stage.
+type GuardEvent struct {
+	Flag  string `json:"flag"`
+	Stage string `json:"stage"`
+	// Judgement is the stage's verdicts and the decision.
+	Judgement safety.StageJudgement `json:"judgement"`
+	// Halted says this pass halted the plan; RolledBack that it rolled
+	// it back to the previous stage (Stage was left).
+	Halted     bool      `json:"halted"`
+	RolledBack bool      `json:"rolledBack,omitempty"`
+	At         time.Time `json:"at"`
+}
+
+// guardPass judges every live guarded stage due for a judgement at now
+// and halts the plans whose guardrails regressed.
+func (s *Service) guardPass(ctx context.Context, now time.Time) ([]GuardEvent, error) {
+	rs, fs, err := s.db().RolloutsAndFlags(ctx)
+	if err != nil {
+		return nil, err
+	}
+	killed := make(map[string]bool, len(fs))
+	for _, f := range fs {
+		killed[f.Key] = !f.Enabled
+	}
+	var (
+		events []GuardEvent
+		errs   []error
+	)
+	for i := range rs {
+		r := &rs[i]
+		// A killed flag serves its default to everyone: its stage
+		// compares nothing new until it is enabled.
+		if !r.Judged() || killed[r.Flag] || !s.guardDue(r, now) {
+			continue
+		}
+		ev, err := s.guardStage(ctx, r, now)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("rollout %s guardrails: %w", r.Flag, err))
+			continue
+		}
+		events = append(events, ev)
+	}
+	return events, errors.Join(errs...)
+}
+
+// guardDue reports whether this server should judge r's live stage at now,
+// and notes that it does: at most every CheckEvery per stage.
+func (s *Service) guardDue(r *rollout.Rollout, now time.Time) bool {
+	every := s.Safety.CheckEvery
+	if every == 0 {
+		every = DefaultCheckEvery
+	}
+	key := fmt.Sprintf("%s\x00%d\x00%s", r.Flag, r.Live(), r.Progress.Since.Format(time.RFC3339Nano))
+	s.guardMu.Lock()
+	defer s.guardMu.Unlock()
+	if last, ok := s.guardLast[key]; ok && now.Sub(last) < every {
+		return false
+	}
+	if s.guardLast == nil {
+		s.guardLast = map[string]time.Time{}
+	}
+	s.guardLast[key] = now
+	return true
+}
+
+// guardStage judges one live guarded stage and halts the plan when a
+// guardrail regressed.
+func (s *Service) guardStage(ctx context.Context, r *rollout.Rollout, now time.Time) (GuardEvent, error) {
+	g, err := s.readGuardCounts(ctx, r)
+	if err != nil {
+		return GuardEvent{}, err
+	}
+	j, err := s.judgeStage(ctx, r, g, now)
+	if err != nil {
+		return GuardEvent{}, err
+	}
+	ev := GuardEvent{Flag: r.Flag, Stage: r.Progress.Stage, Judgement: j, At: now}
+	if !j.Halt {
+		return ev, nil
+	}
+	stage := r.Progress.Stage
+	moved, err := s.db().MoveRollout(ctx, store.Move{Flag: r.Flag, Action: "rollout.halt", BaseVersion: r.Version,
+		Apply: func(cur *rollout.Rollout, _ *flags.Flag, now time.Time) (rollout.Progress, error) {
+			// Check again on the plan as the transaction sees it.
+			if !cur.Judged() || cur.Progress.Stage != stage {
+				return cur.Progress, store.ErrNoChange
+			}
+			return cur.Halt(rollout.Scheduler, now, j.Reason)
+		}, ActionOf: func(cur *rollout.Rollout) string {
+			if live := cur.Live(); live >= 0 && cur.Stages[live].Reaction() == rollout.ReactRollback {
+				return "rollout.halt.rollback"
+			}
+			return "rollout.halt"
+		}}, rollout.Scheduler)
+	switch {
+	case err == nil:
+		ev.Halted, ev.At = true, moved.UpdatedAt
+		ev.RolledBack = moved.Progress.Halted != nil && moved.Progress.Halted.RolledBack
+	case errors.Is(err, store.ErrNoChange), errors.Is(err, store.ErrConflict), errors.Is(err, store.ErrNotFound):
+		// Another server halted it first, or a person moved it: the next
+		// pass judges what it is then.
+	default:
+		return ev, err
+	}
+	return ev, nil
+}
 
 // judgeStage judges a plan's live guarded stage at now: the units each
 // side holds and each guardrail's verdict (safety.JudgeStage).

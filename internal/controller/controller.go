@@ -3,9 +3,10 @@
 // its flag is killed, and asks for approval when a due stage needs it. The
 // same pass raises the traffic of running experiments whose ramp-up step
 // is due (admin's RampUps), logging a step a full layer refuses once, and
-// takes the automatic safety's decisions: it pauses a running experiment
-// whose sample ratio says its assignment is broken (admin's
-// SampleRatios), logged as a warning and counted.
+// takes the automatic safety's decisions: it halts a rollout plan whose
+// live guarded stage regresses a guardrail (admin's Guards) and pauses a
+// running experiment whose sample ratio says its assignment is broken
+// (admin's SampleRatios), each logged as a warning and counted.
 //
 // Several servers may run controllers on one database: every move is a
 // conditional update of the rollout's version, made in a write transaction
