@@ -18,9 +18,9 @@ import (
 
 // Config is the whole configuration as stored, at one revision: cohorts and
 // flags with their own rules (State), the rollout plans with their
-// progress, and the experiments with the layers they run in, each with its
-// status and phases. A store returns it as stored; Compose derives the
-// rules the plans and the experiments add.
+// progress, the experiments with the layers they run in, each with its
+// status and phases, and the metrics they are judged by. A store returns it
+// as stored; Compose derives the rules the plans and the experiments add.
 //
 // Depending on the read, State's cohorts carry their listed members as ids
 // (Members), as hashed sets (State.MemberSets, for evaluation), or only
@@ -34,7 +34,12 @@ type Config struct {
 	// Experiments are the declared experiments with their state (status,
 	// phases, shipped arm).
 	Experiments []experiment.Experiment
-	Revision    Revision
+	// Metrics are the declared metrics experiments are judged by. They
+	// take no part in evaluation (Compose does not read them), so a
+	// change to them alone does not move the Revision: a reader that
+	// caches a Config by revision must read metrics afresh.
+	Metrics  []experiment.Metric
+	Revision Revision
 }
 
 // Rollout returns the rollout plan of a flag.
@@ -45,6 +50,11 @@ func (c *Config) Rollout(flag string) (*rollout.Rollout, bool) {
 		}
 	}
 	return nil, false
+}
+
+// Metric returns the declared metric whose key is key.
+func (c *Config) Metric(key string) (*experiment.Metric, bool) {
+	return experiment.FindMetric(c.Metrics, key)
 }
 
 // Compose returns the state evaluation runs on: each flag's own rules, then

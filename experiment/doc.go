@@ -56,6 +56,20 @@
 // Traffic is the ceiling the layer reserves; the traffic taken now is the
 // current phase's.
 //
+// # Metrics
+//
+// A Metric is declared in configuration and named by experiments
+// (Experiment.Metrics: a primary, secondary ones, guardrails) by its key.
+// Its kind says what one exposed unit contributes: Conversion (1 when the
+// unit has at least one event, else 0), Mean (the sum of the event's
+// values) or Ratio (a numerator event's sum and a denominator event's, the
+// report dividing the arm's sums). Its window counts whole UTC days from
+// each unit's first exposure, day 0 being the day of first exposure; a
+// Covariate asks for CUPED over days before it. Y and X turn a metric into
+// the per-unit values (UnitValue: an event and a range of day offsets)
+// that the store sums per arm. ValidateMetrics checks metrics and the
+// experiments' references to them.
+//
 // # Lifecycle
 //
 // draft → (Start) running ⇄ (Pause, Resume) paused → (Stop) stopped. A

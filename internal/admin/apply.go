@@ -22,8 +22,8 @@ type ApplyRequest struct {
 	Doc *config.Document
 	// DryRun computes the change set and writes nothing.
 	DryRun bool
-	// Prune deletes the cohorts, flags and rollout plans the file does
-	// not declare.
+	// Prune deletes the cohorts, flags, rollout plans, layers,
+	// experiments and metrics the file does not declare.
 	Prune bool
 }
 
@@ -53,12 +53,15 @@ type ApplyResult struct {
 	// (apply_experiments.go).
 	Experiments     []ExperimentChange `json:"experiments,omitempty"`
 	ExperimentNotes []ExperimentNote   `json:"experimentNotes,omitempty"`
+	// Metrics are the metrics created, updated or deleted
+	// (apply_metrics.go).
+	Metrics []MetricChange `json:"metrics,omitempty"`
 }
 
-// Changed reports whether the apply changes anything: a cohort, a flag or
-// a rollout plan.
+// Changed reports whether the apply changes anything: a cohort, a flag, a
+// rollout plan, a layer, an experiment or a metric.
 func (r *ApplyResult) Changed() bool {
-	return len(r.Changes) > 0 || len(r.Rollouts) > 0 || len(r.Experiments) > 0
+	return len(r.Changes) > 0 || len(r.Rollouts) > 0 || len(r.Experiments) > 0 || len(r.Metrics) > 0
 }
 
 // The actions of a ProgressNote.
@@ -128,6 +131,9 @@ func (s *Service) Apply(ctx context.Context, req ApplyRequest) (*ApplyResult, er
 		var ch *store.Changes
 		var err error
 		if res, ch, err = plan(tx, &req); err == nil {
+			ch, err = withMetrics(tx, &req, res, ch) // apply_metrics.go
+		}
+		if err == nil {
 			ch, err = s.withExperiments(ctx, tx, &req, res, ch)
 		}
 		return ch, err

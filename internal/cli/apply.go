@@ -32,7 +32,7 @@ func newApplyCmd(f *Factory, runF func(*applyOptions) error) *cobra.Command {
 	opts := &applyOptions{f: f}
 	cmd := &cobra.Command{
 		Use:   "apply -f FILE",
-		Short: "Create, update (and with --prune delete) cohorts, flags, rollout plans, layers and experiments from a YAML or JSON file",
+		Short: "Create, update (and with --prune delete) cohorts, flags, rollout plans, layers, metrics and experiments from a YAML or JSON file",
 		Long: `Apply a configuration file (YAML, or JSON) declaring cohorts and flags.
 
 Everything is validated first; if anything is wrong nothing is written and
@@ -187,6 +187,7 @@ func printApply(io *IOStreams, res *admin.ApplyResult) {
 		}
 		fmt.Fprintln(w, line)
 	}
+	printApplyMetrics(io, res)     // metrics.go
 	printApplyExperiments(io, res) // experiments_apply.go
 	for _, n := range res.Progress {
 		if n.Action == admin.ProgressKept {
@@ -242,7 +243,7 @@ func newExportCmd(f *Factory, runF func(*exportOptions) error) *cobra.Command {
 	opts := &exportOptions{f: f}
 	cmd := &cobra.Command{
 		Use:   "export",
-		Short: "Write every cohort, flag, rollout plan, layer and experiment in the apply format",
+		Short: "Write every cohort, flag, rollout plan, layer, metric and experiment in the apply format",
 		Long: `Write the current configuration — every cohort (with its listed members),
 every flag and every rollout plan (with its progress) — in the format "ramp
 apply" reads. Applying the export to the same database changes nothing;

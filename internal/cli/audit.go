@@ -16,7 +16,7 @@ import (
 )
 
 // auditKinds are the kinds of object the audit log records.
-var auditKinds = []string{"flag", "cohort", "key", "rollout", "layer", "experiment"}
+var auditKinds = []string{"flag", "cohort", "key", "rollout", "layer", "experiment", "metric"}
 
 // defaultAuditLimit is how many entries `ramp audit` shows without --limit.
 const defaultAuditLimit = 100
@@ -73,7 +73,7 @@ date (2026-03-01, UTC) or an RFC 3339 time (2026-03-01T12:00:00Z).`,
 	cmd.Flags().StringVar(&opts.flag, "flag", "", "changes to this flag and its rollout")
 	cmd.Flags().StringVar(&opts.cohort, "cohort", "", "changes to this cohort")
 	cmd.Flags().StringVar(&opts.experiment, "experiment", "", "changes to this experiment (its lifecycle and phases)")
-	cmd.Flags().StringSliceVar(&opts.kinds, "kind", nil, "changes to objects of these kinds: flag, cohort, key, rollout, layer, experiment (comma-separated or repeated)")
+	cmd.Flags().StringSliceVar(&opts.kinds, "kind", nil, "changes to objects of these kinds: flag, cohort, key, rollout, layer, experiment, metric (comma-separated or repeated)")
 	cmd.Flags().StringVar(&opts.actor, "actor", "", "changes made by this actor")
 	cmd.Flags().StringVar(&opts.action, "action", "", "actions starting with this (rollout., flag.disable, apply.)")
 	cmd.Flags().StringVar(&opts.since, "since", "", "changes at or after this time: 24h, 7d, 2026-03-01 or an RFC 3339 time")

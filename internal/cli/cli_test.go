@@ -477,6 +477,7 @@ func TestDBCopy(t *testing.T) {
 		{"keys", "list", "--all", "-o", "json"},
 		{"flags", "list", "-o", "json"},
 		{"cohorts", "get", "employees", "-o", "json"},
+		{"metrics", "list", "-o", "json"},
 	} {
 		if d := cmp.Diff(r.ok(args...), to.ok(args...)); d != "" {
 			t.Errorf("ramp %s differs after the copy (-source +copy):\n%s", strings.Join(args, " "), d)

@@ -44,6 +44,8 @@ type Document struct {
 	layers      []experiment.Layer
 	experiments []experiment.Experiment
 	expDecls    []expDecl
+	// metrics in file order.
+	metrics []experiment.Metric
 
 	// structural holds the problems found while decoding a document that
 	// ParsePartial returned anyway; damaged, the paths whose values could
@@ -84,7 +86,7 @@ func Parse(filename string, data []byte) (*Document, error) {
 	}
 	return &Document{file: filename, root: root, state: st, decls: decls, plans: plans,
 		cohortDecls: d.cohortDecls, progress: d.progress,
-		layers: d.layers, experiments: d.experiments, expDecls: d.expDecls}, nil
+		layers: d.layers, experiments: d.experiments, expDecls: d.expDecls, metrics: d.metricDefs}, nil
 }
 
 // ParsePartial is Parse for callers that report every problem at once: when
@@ -115,7 +117,7 @@ func ParsePartial(filename string, data []byte) (*Document, error) {
 	}
 	doc := &Document{file: filename, root: root, state: st, decls: decls, plans: plans,
 		cohortDecls: d.cohortDecls, progress: d.progress,
-		layers: d.layers, experiments: d.experiments, expDecls: d.expDecls,
+		layers: d.layers, experiments: d.experiments, expDecls: d.expDecls, metrics: d.metricDefs,
 		structural: d.problems, damaged: d.damaged}
 	if d.exhausted {
 		return nil, newError(filename, d.problems)
@@ -271,9 +273,10 @@ func (d *Document) Resolve(current *flags.State) flags.State {
 
 // Validate checks a state obtained from this document by Resolve with
 // flags.State.Validate, the document's rollout plans against it with
-// rollout.Validate, and its layers and experiments with
-// experiment.Validate, and returns the problems as an *Error located in the
-// file, or nil. The state must hold every flag and cohort the plans and
+// rollout.Validate, its layers and experiments with experiment.Validate,
+// and its metrics and the metrics its experiments name with
+// experiment.ValidateMetrics, and returns the problems as an *Error
+// located in the file, or nil. The state must hold every flag and cohort the plans and
 // experiments may name, which is also where their checks look. It is
 // ValidateAgainst without a stored configuration: the file's layers and
 // experiments are checked alone.
@@ -282,7 +285,8 @@ func (d *Document) Validate(resolved *flags.State) error {
 }
 
 // ValidateAgainst is Validate for a file applied onto a stored
-// configuration (nil for none; only its Layers and Experiments are read).
+// configuration (nil for none; only its Layers, Experiments and Metrics are
+// read).
 // The layers and experiments checked are those the store would hold: the
 // file's, in file order, each taking from the stored experiment of its key
 // the status, phases and shipped arm the file does not state; then, unless
@@ -294,6 +298,11 @@ func (d *Document) Validate(resolved *flags.State) error {
 // writes it) against the stored experiment's current phase: a file
 // exported before the experiment's last phase started would otherwise
 // undo that phase's changes.
+//
+// The metrics the file's experiments name must be metrics the store would
+// hold: the file's, then, unless prune, the stored ones (Metrics is read
+// too). Stored experiments the file does not declare are not checked
+// against them.
 func (d *Document) ValidateAgainst(resolved *flags.State, stored *ramp.Config, prune bool) error {
 	ps := slices.Clone(d.structural)
 	ps = append(ps, d.progressProblems()...)
@@ -310,6 +319,7 @@ func (d *Document) ValidateAgainst(resolved *flags.State, stored *ramp.Config, p
 		}
 	}
 	ps = append(ps, d.experimentProblems(resolved, stored, prune)...)
+	ps = append(ps, d.metricProblems(stored, prune)...)
 	if e := newError(d.file, ps); e != nil {
 		return e
 	}

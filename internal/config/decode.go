@@ -30,7 +30,7 @@ const (
 
 // The fields each mapping of the format accepts, in documentation order.
 var (
-	topFields       = []string{"cohorts", "flags", "rollouts", "layers", "experiments"}
+	topFields       = []string{"cohorts", "flags", "rollouts", "layers", "metrics", "experiments"}
 	cohortFields    = []string{"key", "description", "when", "members", "replaceMembers"}
 	memberFields    = []string{"id", "region"}
 	conditionFields = []string{"attribute", "op", "values"}
@@ -72,6 +72,8 @@ type decoder struct {
 	layers      []experiment.Layer
 	experiments []experiment.Experiment
 	expDecls    []expDecl
+	// metricDefs are the declared metrics in file order (decode_metric.go).
+	metricDefs []experiment.Metric
 
 	problems []Problem
 	damaged  map[string]bool
@@ -379,7 +381,7 @@ func (d *decoder) document(root *yaml.Node) (flags.State, []flagDecl, []rollout.
 		return st, nil, nil
 	}
 	if isNull(n) || deref(n).Kind != yaml.MappingNode {
-		d.errorf(n, "", "want a mapping with cohorts, flags, rollouts, layers and experiments, got %s", describe(n))
+		d.errorf(n, "", "want a mapping with cohorts, flags, rollouts, layers, metrics and experiments, got %s", describe(n))
 		return st, nil, nil
 	}
 	fs, _ := d.fields(n, "", topFields)
@@ -430,6 +432,8 @@ func (d *decoder) document(root *yaml.Node) (flags.State, []flagDecl, []rollout.
 			for i, it := range items {
 				d.experiments[i], d.expDecls[i] = d.experiment(it, index("experiments", i))
 			}
+		case "metrics":
+			d.metricsList(f.v)
 		}
 	}
 	return st, decls, plans

@@ -23,9 +23,9 @@
 //	      - regions: [US]
 //	        rollout: {"on": 10, "off": 90}
 //
-// Top level: cohorts, flags, rollouts, layers and experiments, all optional. Any other key, at any
-// level, is an error: a typo is never silently ignored. So is a key given
-// twice in one mapping.
+// Top level: cohorts, flags, rollouts, layers, metrics and experiments, all
+// optional. Any other key, at any level, is an error: a typo is never
+// silently ignored. So is a key given twice in one mapping.
 //
 // Rollout: flag, variant and stages, each stage with name, cohorts,
 // regions, when, percent (required), after (48h, 7d), at (RFC 3339),
@@ -43,6 +43,15 @@
 // NextPhase and Phase return them; Validate checks them with
 // experiment.Validate, and ValidateAgainst also against the stored ones
 // (docs/config.md).
+//
+// Metric: key, description, kind (conversion, mean or ratio), event (of a
+// conversion or mean) or numerator and denominator (of a ratio), window
+// (whole days after first exposure: 7d), direction (increase, the default,
+// or decrease), margin (a guardrail's non-inferiority margin, relative, in
+// percent: 0.5) and covariate {event, window} (CUPED over the days before
+// first exposure). Document.Metrics returns them; Validate checks them, and
+// that every metric the file's experiments name is declared (in the file,
+// or for ValidateAgainst stored), with experiment.ValidateMetrics.
 //
 // Cohort: key, description, when (a list of conditions) and members. Each
 // member is a user id or {id, region}. Leaving members out means that the

@@ -18,7 +18,6 @@ import (
 
 	"github.com/ramp-flags/ramp"
 	"github.com/ramp-flags/ramp/cohorts"
-	"github.com/ramp-flags/ramp/experiment"
 	"github.com/ramp-flags/ramp/flags"
 	"github.com/ramp-flags/ramp/rollout"
 )
@@ -61,7 +60,7 @@ func Encode(w io.Writer, st *flags.State, format string, plans ...rollout.Plan) 
 			return nil
 		},
 	}
-	return e.write(w, st, rs, nil, nil, format)
+	return e.write(w, st, rs, nil, format)
 }
 
 // MemberSource calls fn with each of a cohort's listed members, sorted by
@@ -80,21 +79,22 @@ type MemberSource func(cohort string, fn func(cohorts.Member) error) error
 // its state: status, the shipped arm of a stopped one (ship), the number
 // of its current phase (phase) and that phase's allocation (its layer
 // buckets and arm table), so that applying the export changes nothing and
-// applying it to a new database keeps every unit's arm.
+// applying it to a new database keeps every unit's arm. Metrics come
+// between the layers and the experiments, in cfg's order.
 func Export(w io.Writer, cfg *ramp.Config, format string, members MemberSource) error {
 	e := &encoder{
 		listed:   func(c *cohorts.Cohort) bool { return c.MemberCount > 0 },
 		members:  members,
 		progress: true,
 	}
-	return e.write(w, &cfg.State, cfg.Rollouts, cfg.Layers, cfg.Experiments, format)
+	return e.write(w, &cfg.State, cfg.Rollouts, cfg, format)
 }
 
 // write encodes the configuration without its member lists into a node
 // tree, each listed cohort's members standing as a placeholder; renders the
 // tree; and writes the rendering with each placeholder replaced by the
 // members streamed from e.members.
-func (e *encoder) write(w io.Writer, st *flags.State, rs []rollout.Rollout, layers []experiment.Layer, exps []experiment.Experiment, format string) error {
+func (e *encoder) write(w io.Writer, st *flags.State, rs []rollout.Rollout, cfg *ramp.Config, format string) error {
 	if format != YAML && format != JSON {
 		return fmt.Errorf("unknown configuration format %q (want %s or %s)", format, YAML, JSON)
 	}
@@ -115,7 +115,12 @@ func (e *encoder) write(w io.Writer, st *flags.State, rs []rollout.Rollout, laye
 		top.Style = 0
 		add(top, "rollouts", list)
 	}
-	e.experiments(root.Content[0], layers, exps)
+	if cfg != nil {
+		// Metrics between the layers and the experiments that name them.
+		e.experiments(root.Content[0], cfg.Layers, nil)
+		e.metricList(root.Content[0], cfg.Metrics)
+		e.experiments(root.Content[0], nil, cfg.Experiments)
+	}
 	if e.err != nil {
 		return e.err
 	}

@@ -503,7 +503,7 @@ cohorts:
 	{
 		name: "top level not a mapping",
 		data: `- flags`,
-		want: []wantProblem{{1, 1, "", "want a mapping with cohorts, flags, rollouts, layers and experiments, got a list"}},
+		want: []wantProblem{{1, 1, "", "want a mapping with cohorts, flags, rollouts, layers, metrics and experiments, got a list"}},
 	},
 	{
 		name: "empty file",

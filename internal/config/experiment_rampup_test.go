@@ -155,7 +155,7 @@ func TestExportRampUpRoundTrip(t *testing.T) {
 			if got[2].ShipVia != experiment.ShipViaRollout {
 				t.Errorf("shipVia %q, want rollout", got[2].ShipVia)
 			}
-			again := &ramp.Config{State: st, Layers: doc.Layers(), Experiments: doc.Experiments()}
+			again := &ramp.Config{State: st, Layers: doc.Layers(), Experiments: doc.Experiments(), Metrics: doc.Metrics()}
 			for i := range again.Experiments {
 				again.Experiments[i].Phases = cfg.Experiments[i].Phases
 			}

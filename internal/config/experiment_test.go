@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -18,6 +19,7 @@ import (
 	"github.com/ramp-flags/ramp/experiment"
 	"github.com/ramp-flags/ramp/flags"
 	"github.com/ramp-flags/ramp/internal/config"
+	"github.com/ramp-flags/ramp/rollout"
 )
 
 // experimentsFile is the issue's declaration, with the flags and cohort it
@@ -57,12 +59,34 @@ experiments:
     traffic: 100
     arms: {short: 50, long: 50}
     control: long
+metrics:
+  - key: replies-per-user
+    event: dm_reply
+    kind: mean                 # conversion | mean | ratio
+    window: 7d                 # counted from each unit's first exposure
+    direction: increase
+  - key: reply-rate
+    event: dm_reply
+    kind: conversion
+  - key: send-errors-per-message
+    kind: ratio
+    numerator: dm_send_error
+    denominator: dm_sent
+    direction: decrease
+    margin: 0.5                # a guardrail: worse by more than 0.5% (relative) is a regression
 `
 
 // issueLayers and issueExperiments are experimentsFile's layers and
-// experiments as Document returns them.
+// experiments as Document returns them; issueMetrics its metrics.
 var (
 	issueLayers = []experiment.Layer{{Key: "cross-app-messaging", BucketBy: "accountCenterId", Holdout: 500}}
+
+	issueMetrics = []experiment.Metric{
+		{Key: "replies-per-user", Kind: experiment.Mean, Event: "dm_reply", Window: rollout.Duration(7 * 24 * time.Hour), Direction: experiment.Increase},
+		{Key: "reply-rate", Kind: experiment.Conversion, Event: "dm_reply", Direction: experiment.Increase},
+		{Key: "send-errors-per-message", Kind: experiment.Ratio, Numerator: "dm_send_error", Denominator: "dm_sent",
+			Direction: experiment.Decrease, Margin: 0.5},
+	}
 
 	issueExperiments = []experiment.Experiment{
 		{
@@ -94,6 +118,9 @@ func TestParseExperiments(t *testing.T) {
 	}
 	if diff := cmp.Diff(issueExperiments, doc.Experiments()); diff != "" {
 		t.Errorf("Experiments() mismatch (-want +got):\n%s", diff)
+	}
+	if diff := cmp.Diff(issueMetrics, doc.Metrics()); diff != "" {
+		t.Errorf("Metrics() mismatch (-want +got):\n%s", diff)
 	}
 	for _, key := range []string{"dm-handoff-vs-inline", "link-code-ttl", "absent"} {
 		if doc.NextPhase(key) {
@@ -379,6 +406,12 @@ func runningExperiments() *ramp.Config {
 			{Key: "wa-identity", BucketBy: "targetingKey", Holdout: 1, Salt: "wa-2026"},
 		},
 		Experiments: []experiment.Experiment{exps[0], paused, exps[1], draft},
+		Metrics: append(slices.Clone(issueMetrics),
+			experiment.Metric{Key: "sends-per-user", Description: "Messages sent, per linked user", Kind: experiment.Mean, Event: "dm_sent",
+				Window: rollout.Duration(14 * 24 * time.Hour), Direction: experiment.Increase, Covariate: &experiment.Covariate{}},
+			// A key YAML 1.1 reads as a boolean, and a covariate of its own.
+			experiment.Metric{Key: "on", Kind: experiment.Conversion, Event: "yes", Direction: experiment.Decrease,
+				Window: rollout.Duration(24 * time.Hour), Margin: 2, Covariate: &experiment.Covariate{Event: "no", Window: rollout.Duration(28 * 24 * time.Hour)}}),
 	}
 }
 
@@ -403,6 +436,9 @@ func TestExportExperimentsRoundTrip(t *testing.T) {
 			}
 			if diff := cmp.Diff(cfg.Layers, doc.Layers()); diff != "" {
 				t.Errorf("layers mismatch (-want +got):\n%s\n%s", diff, buf.String())
+			}
+			if diff := cmp.Diff(cfg.Metrics, doc.Metrics()); diff != "" {
+				t.Errorf("metrics mismatch (-want +got):\n%s\n%s", diff, buf.String())
 			}
 			want := make([]experiment.Experiment, len(cfg.Experiments))
 			for i, e := range cfg.Experiments {
@@ -442,7 +478,7 @@ func TestExportExperimentsRoundTrip(t *testing.T) {
 			}
 			// Exporting what was read back, with the stored phases, gives
 			// the same bytes.
-			again := &ramp.Config{State: st, Layers: doc.Layers(), Experiments: doc.Experiments()}
+			again := &ramp.Config{State: st, Layers: doc.Layers(), Experiments: doc.Experiments(), Metrics: doc.Metrics()}
 			for i := range again.Experiments {
 				again.Experiments[i].Phases = cfg.Experiments[i].Phases
 			}
@@ -472,10 +508,13 @@ func TestExportExperimentsGolden(t *testing.T) {
 func TestParseIssueExportRoundTrip(t *testing.T) {
 	doc := mustParse(t, "experiments.yaml", []byte(experimentsFile))
 	var buf bytes.Buffer
-	if err := config.Export(&buf, &ramp.Config{Layers: doc.Layers(), Experiments: doc.Experiments()}, config.YAML, nil); err != nil {
+	if err := config.Export(&buf, &ramp.Config{Layers: doc.Layers(), Experiments: doc.Experiments(), Metrics: doc.Metrics()}, config.YAML, nil); err != nil {
 		t.Fatal(err)
 	}
 	doc2 := mustParse(t, "export.yaml", buf.Bytes())
+	if diff := cmp.Diff(doc.Metrics(), doc2.Metrics()); diff != "" {
+		t.Errorf("metrics mismatch (-parsed +re-parsed):\n%s", diff)
+	}
 	if diff := cmp.Diff(doc.Layers(), doc2.Layers()); diff != "" {
 		t.Errorf("layers mismatch (-parsed +re-parsed):\n%s", diff)
 	}
@@ -708,8 +747,8 @@ func checkProblems(t *testing.T, err error, want []wantProblem) {
 }
 
 // TestValidateAgainst validates files against a stored configuration:
-// stored layers and experiments the file does not declare, the stored
-// lifecycle of the ones it does, and the phase numbers it states.
+// stored layers, experiments and metrics the file does not declare, the
+// stored lifecycle of the ones it does, and the phase numbers it states.
 func TestValidateAgainst(t *testing.T) {
 	stored := runningExperiments() // dm-handoff-vs-inline running in phase 2
 	tests := []struct {
@@ -731,6 +770,20 @@ func TestValidateAgainst(t *testing.T) {
   - {key: new, flag: ttl, layer: wa-identity, traffic: 5, arms: {short: 50, long: 50}, control: long}
 `,
 			want: []wantProblem{{15, 34, "experiments[0].layer", `unknown layer "wa-identity"`}},
+		},
+		{
+			name: "a stored metric the file does not declare",
+			data: `experiments:
+  - {key: new, flag: ttl, traffic: 5, arms: {short: 50, long: 50}, control: long, metrics: {primary: sends-per-user}}
+`,
+		},
+		{
+			name:  "a stored metric that prune deletes",
+			prune: true,
+			data: `experiments:
+  - {key: new, flag: ttl, traffic: 5, arms: {short: 50, long: 50}, control: long, metrics: {primary: sends-per-user}}
+`,
+			want: []wantProblem{{15, 102, "experiments[0].metrics.primary", `unknown metric "sends-per-user" (no metrics are declared`}},
 		},
 		{
 			name: "the current phase, as exported",

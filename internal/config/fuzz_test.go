@@ -66,6 +66,12 @@ func fuzzSeeds(t testing.TB) [][]byte {
 	for _, tt := range experimentValidationCases {
 		seeds = append(seeds, []byte(experimentPreamble+tt.data))
 	}
+	for _, tt := range metricStructuralCases {
+		seeds = append(seeds, []byte(tt.data))
+	}
+	for _, tt := range metricValidationCases {
+		seeds = append(seeds, []byte(experimentPreamble+tt.data))
+	}
 	for _, format := range []string{config.YAML, config.JSON} {
 		var buf bytes.Buffer
 		if err := config.Export(&buf, runningExperiments(), format, nil); err != nil {
@@ -76,15 +82,15 @@ func fuzzSeeds(t testing.TB) [][]byte {
 	return seeds
 }
 
-// checkExperimentsRoundTrip exports a valid document's layers and
+// checkExperimentsRoundTrip exports a valid document's layers, metrics and
 // experiments and parses them back: the same declarations, the same
 // stated lifecycle, in both formats.
 func checkExperimentsRoundTrip(t *testing.T, doc *config.Document) {
 	t.Helper()
-	if len(doc.Layers()) == 0 && len(doc.Experiments()) == 0 {
+	if len(doc.Layers()) == 0 && len(doc.Experiments()) == 0 && len(doc.Metrics()) == 0 {
 		return
 	}
-	cfg := &ramp.Config{Layers: doc.Layers(), Experiments: doc.Experiments()}
+	cfg := &ramp.Config{Layers: doc.Layers(), Experiments: doc.Experiments(), Metrics: doc.Metrics()}
 	for _, format := range []string{config.YAML, config.JSON} {
 		var buf bytes.Buffer
 		if err := config.Export(&buf, cfg, format, nil); err != nil {
@@ -102,6 +108,9 @@ func checkExperimentsRoundTrip(t *testing.T, doc *config.Document) {
 		}
 		if diff := cmp.Diff(doc.Experiments(), back.Experiments(), cmpopts.EquateEmpty()); diff != "" {
 			t.Fatalf("experiments differ after a %s round trip (-file +export):\n%s\n%s", format, diff, clip(buf.Bytes()))
+		}
+		if diff := cmp.Diff(doc.Metrics(), back.Metrics(), cmpopts.EquateEmpty()); diff != "" {
+			t.Fatalf("metrics differ after a %s round trip (-file +export):\n%s\n%s", format, diff, clip(buf.Bytes()))
 		}
 		for _, e := range doc.Experiments() {
 			if back.NextPhase(e.Key) {

@@ -37,7 +37,7 @@ type AuditEntry struct {
 // AuditFilter selects audit entries: those that match every field set.
 // Zero fields select everything.
 type AuditFilter struct {
-	Kind   string    // "flag", "cohort", "key", "rollout", "layer", "experiment" or "epoch"
+	Kind   string    // "flag", "cohort", "key", "rollout", "layer", "experiment", "metric" or "epoch"
 	Kinds  []string  // any of these kinds
 	Target string    // a flag, cohort or key name
 	Actor  string    // who made the change

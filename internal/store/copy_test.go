@@ -54,11 +54,14 @@ func copySource(t *testing.T, s *store.Store, n int) {
 	if _, err := s.RevokeKey(ctx, "old", "alice"); err != nil {
 		t.Fatal(err)
 	}
+	if err := applyMetrics(t, s, "alice", createAll(storeMetrics())); err != nil {
+		t.Fatal(err)
+	}
 }
 
 // TestCopy copies a database into a new one and finds everything there:
-// the configuration with rollout progress, keys (whose secrets still
-// work), imports and the audit log, under a new epoch at a version above
+// the configuration with rollout progress and metrics, keys (whose
+// secrets still work), imports and the audit log, under a new epoch at a version above
 // the source's; a second copy into it is refused.
 func TestCopy(t *testing.T) {
 	t.Run("sqlite to sqlite", func(t *testing.T) {
@@ -107,6 +110,9 @@ func testCopy(t *testing.T, fromDSN, toDSN string) {
 	if d := cmp.Diff(want.Rollouts, got.Rollouts, equateEmpty); d != "" {
 		t.Errorf("rollouts differ (-source +copy):\n%s", d)
 	}
+	if d := cmp.Diff(want.Metrics, got.Metrics, equateEmpty); d != "" || len(got.Metrics) != len(storeMetrics()) {
+		t.Errorf("metrics differ (-source +copy):\n%s", d)
+	}
 	if r, _ := got.Rollout("interop"); r == nil || r.Progress.Stage != "us-1" {
 		t.Errorf("copied rollout = %+v, want at stage us-1", r)
 	}
@@ -129,6 +135,7 @@ func testCopy(t *testing.T, fromDSN, toDSN string) {
 		func(s *store.Store) (any, error) { return s.Keys(ctx) },
 		func(s *store.Store) (any, error) { return s.ActiveKeys(ctx) },
 		func(s *store.Store) (any, error) { return s.Imports(ctx, "employees") },
+		func(s *store.Store) (any, error) { return s.Metrics(ctx) },
 	} {
 		w, err1 := read(src)
 		g, err2 := read(dst)

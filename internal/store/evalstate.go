@@ -67,8 +67,8 @@ func (s *Store) readConfig(ctx context.Context, lists func(db *gorm.DB, c *ramp.
 	return c, nil
 }
 
-// loadConfig reads the revision, the cohorts (without members), the flags
-// and the rollout plans.
+// loadConfig reads the revision, the cohorts (without members), the flags,
+// the rollout plans, the layers and experiments, and the metrics.
 func loadConfig(db *gorm.DB) (ramp.Config, error) {
 	var c ramp.Config
 	var err error
@@ -82,7 +82,8 @@ func loadConfig(db *gorm.DB) (ramp.Config, error) {
 		return c, err
 	}
 	c.Rollouts, err = loadRollouts(db)
-	err = withExperiments(db, &c, err) // layers and experiments: experiments.go
+	err = withExperiments(db, &c, err)     // layers and experiments: experiments.go
+	err = withMetrics(db, &c.Metrics, err) // metrics.go
 	return c, err
 }
 

@@ -26,6 +26,7 @@ var migrations = []migration{
 	migrateGenerations,      // gen.go
 	migrateExperimentRampUp, // experiments.go
 	migrateTracking,         // tracking.go
+	migrateMetrics,          // metrics.go
 	migrateSafety,           // safety.go
 }
 

@@ -102,10 +102,14 @@ func (s *Store) read(ctx context.Context, op string, fn func(db *gorm.DB) error)
 // recorded with record; committing bumps the configuration version once if
 // anything was recorded.
 type writeTx struct {
-	db     *gorm.DB
-	now    time.Time
-	actor  string
-	audit  []auditRow
+	db    *gorm.DB
+	now   time.Time
+	actor string
+	audit []auditRow
+	// inert counts the audit entries of changes evaluation does not
+	// read (recordInert): a transaction that records only those leaves
+	// the configuration version alone.
+	inert  int
 	notify func(tx *gorm.DB, version int64) error // the dialect's
 }
 
@@ -152,11 +156,15 @@ func (s *Store) retry(ctx context.Context, attempt func() error) error {
 }
 
 // commit finishes a write transaction: if anything was recorded, it bumps
-// the configuration version, announces it where the database can, and
-// appends the audit entries.
+// the configuration version and announces it where the database can
+// (unless all it recorded were inert changes, which no server needs to
+// reload for), and appends the audit entries.
 func (w *writeTx) commit() error {
 	if len(w.audit) == 0 {
 		return nil
+	}
+	if len(w.audit) == w.inert {
+		return w.appendAudit()
 	}
 	var version int64
 	if err := w.db.Raw("UPDATE config_state SET version = version + 1 WHERE id = 1 RETURNING version").Scan(&version).Error; err != nil {
@@ -167,9 +175,25 @@ func (w *writeTx) commit() error {
 			return fmt.Errorf("announce config version: %w", err)
 		}
 	}
+	return w.appendAudit()
+}
+
+// appendAudit appends the transaction's audit entries.
+func (w *writeTx) appendAudit() error {
 	if err := w.db.CreateInBatches(w.audit, 100).Error; err != nil {
 		return fmt.Errorf("append audit log: %w", err)
 	}
+	return nil
+}
+
+// recordInert is record for a change that evaluation does not read (a
+// metric: see metrics.go): it is audited, and on its own does not bump the
+// configuration version.
+func (w *writeTx) recordInert(action, kind, target string, before, after any) error {
+	if err := w.record(action, kind, target, before, after); err != nil {
+		return err
+	}
+	w.inert++
 	return nil
 }
 

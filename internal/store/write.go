@@ -66,6 +66,10 @@ type Changes struct {
 	// Experiments are the changes to layers and experiments, written
 	// last (experiments.go).
 	Experiments *ExperimentChanges
+	// Metrics are the changes to metrics (metrics.go), written before
+	// the experiments. On their own they do not bump the configuration
+	// version: evaluation does not read metrics.
+	Metrics []MetricChange
 }
 
 // MaxAuditIDs is how many of the ids an apply adds to or removes from a
@@ -180,6 +184,9 @@ func (w *writeTx) applyChanges(ch *Changes) error {
 				return err
 			}
 		}
+	}
+	if err := w.applyMetrics(ch.Metrics); err != nil {
+		return err
 	}
 	return w.applyExperiments(ch.Experiments)
 }
