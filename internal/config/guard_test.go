@@ -8,11 +8,15 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/ramp-flags/ramp"
 	"github.com/ramp-flags/ramp/internal/config"
 	"github.com/ramp-flags/ramp/rollout"
 )
 
 const guardedFile = `
+metrics:
+  - {key: send-errors-per-message, kind: ratio, numerator: dm_send_error, denominator: dm_sent, direction: decrease, margin: 0.5}
+  - {key: crash-rate, kind: conversion, event: app_crash, direction: decrease, margin: 1}
 flags:
   - key: interop
     type: boolean
@@ -60,8 +64,14 @@ func TestGuardedStages(t *testing.T) {
 		if format == config.YAML && !strings.Contains(buf.String(), "guardrails: [send-errors-per-message, {metric: crash-rate, margin: 1.5}], minSample: 5000, onRegression: rollback}") {
 			t.Errorf("export does not write the guarded stage on one line:\n%s", buf.String())
 		}
-		back, _, err := config.Load("export."+format, buf.Bytes(), nil)
+		// Encode writes plans without the metrics they name: they are
+		// stored already.
+		back, err := config.Parse("export."+format, buf.Bytes())
 		if err != nil {
+			t.Fatalf("%s: %v\n%s", format, err, buf.String())
+		}
+		resolved := back.Resolve(&st)
+		if err := back.ValidateAgainst(&resolved, &ramp.Config{Metrics: doc.Metrics()}, false); err != nil {
 			t.Fatalf("%s: %v\n%s", format, err, buf.String())
 		}
 		if d := cmp.Diff(plans, back.Rollouts()); d != "" {
@@ -78,17 +88,18 @@ func TestGuardedStageErrors(t *testing.T) {
 		line           int
 		path, msg      string
 	}{
-		{"negative minimum", "minSample: 5000", "minSample: -5", 16, "rollouts[0].stages[1].minSample", "negative"},
-		{"minimum not a number", "minSample: 5000", "minSample: lots", 16, "rollouts[0].stages[1].minSample", "want a number of units"},
-		{"unknown reaction", "onRegression: rollback", "onRegression: panic", 17, "rollouts[0].stages[1].onRegression", "want pause or rollback"},
-		{"negative margin", "margin: 1.5", "margin: -1", 15, "rollouts[0].stages[1].guardrails[1].margin", "0 or more"},
-		{"margin not a number", "margin: 1.5", "margin: big", 15, "rollouts[0].stages[1].guardrails[1].margin", "want a margin in percent"},
-		{"guardrail without a metric", "{metric: crash-rate, margin: 1.5}", "{margin: 1.5}", 15, "rollouts[0].stages[1].guardrails[1].metric", "metric is required"},
-		{"unknown guardrail field", "{metric: crash-rate, margin: 1.5}", "{metric: crash-rate, margn: 1.5}", 15, "rollouts[0].stages[1].guardrails[1]", `unknown field "margn" (did you mean "margin"?)`},
-		{"duplicate guardrail", "[send-errors-per-message, {metric: crash-rate, margin: 1.5}]", "[crash-rate, {metric: crash-rate, margin: 1.5}]", 15, "rollouts[0].stages[1].guardrails[1].metric", "already a guardrail"},
-		{"a full stage", "percent: 50, guardrails: crash-rate", "percent: 100, guardrails: crash-rate", 18, "rollouts[0].stages[2].guardrails", "needs a percentage between 0 and 100"},
-		{"minimum without guardrails", "{name: us-1, regions: [US], percent: 1}", "{name: us-1, regions: [US], percent: 1, minSample: 10}", 11, "rollouts[0].stages[0].minSample", "names no guardrails"},
-		{"misspelt field", "onRegression: rollback", "onRegresion: rollback", 17, "rollouts[0].stages[1]", `unknown field "onRegresion" (did you mean "onRegression"?)`},
+		{"negative minimum", "minSample: 5000", "minSample: -5", 19, "rollouts[0].stages[1].minSample", "negative"},
+		{"minimum not a number", "minSample: 5000", "minSample: lots", 19, "rollouts[0].stages[1].minSample", "want a number of units"},
+		{"unknown reaction", "onRegression: rollback", "onRegression: panic", 20, "rollouts[0].stages[1].onRegression", "want pause or rollback"},
+		{"negative margin", "margin: 1.5", "margin: -1", 18, "rollouts[0].stages[1].guardrails[1].margin", "0 or more"},
+		{"margin not a number", "margin: 1.5", "margin: big", 18, "rollouts[0].stages[1].guardrails[1].margin", "want a margin in percent"},
+		{"guardrail without a metric", "{metric: crash-rate, margin: 1.5}", "{margin: 1.5}", 18, "rollouts[0].stages[1].guardrails[1].metric", "metric is required"},
+		{"unknown guardrail field", "{metric: crash-rate, margin: 1.5}", "{metric: crash-rate, margn: 1.5}", 18, "rollouts[0].stages[1].guardrails[1]", `unknown field "margn" (did you mean "margin"?)`},
+		{"duplicate guardrail", "[send-errors-per-message, {metric: crash-rate, margin: 1.5}]", "[crash-rate, {metric: crash-rate, margin: 1.5}]", 18, "rollouts[0].stages[1].guardrails[1].metric", "already a guardrail"},
+		{"a full stage", "percent: 50, guardrails: crash-rate", "percent: 100, guardrails: crash-rate", 21, "rollouts[0].stages[2].guardrails", "needs a percentage between 0 and 100"},
+		{"minimum without guardrails", "{name: us-1, regions: [US], percent: 1}", "{name: us-1, regions: [US], percent: 1, minSample: 10}", 14, "rollouts[0].stages[0].minSample", "names no guardrails"},
+		{"undeclared metric", "[send-errors-per-message,", "[send-errors-per-mesage,", 18, "rollouts[0].stages[1].guardrails[0].metric", `unknown metric "send-errors-per-mesage" (declared metrics: crash-rate, send-errors-per-message)`},
+		{"misspelt field", "onRegression: rollback", "onRegresion: rollback", 20, "rollouts[0].stages[1]", `unknown field "onRegresion" (did you mean "onRegression"?)`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
