@@ -76,11 +76,16 @@ func (s *Service) guardPass(ctx context.Context, now time.Time) ([]GuardEvent, e
 // guardDue reports whether this server should judge r's live stage at now,
 // and notes that it does: at most every CheckEvery per stage.
 func (s *Service) guardDue(r *rollout.Rollout, now time.Time) bool {
+	return s.dueHere(fmt.Sprintf("guard\x00%s\x00%d\x00%s", r.Flag, r.Live(), r.Progress.Since.Format(time.RFC3339Nano)), now)
+}
+
+// dueHere reports whether this Service has not done what key names for
+// CheckEvery, and notes that it does it now.
+func (s *Service) dueHere(key string, now time.Time) bool {
 	every := s.Safety.CheckEvery
 	if every == 0 {
 		every = DefaultCheckEvery
 	}
-	key := fmt.Sprintf("%s\x00%d\x00%s", r.Flag, r.Live(), r.Progress.Since.Format(time.RFC3339Nano))
 	s.guardMu.Lock()
 	defer s.guardMu.Unlock()
 	if last, ok := s.guardLast[key]; ok && now.Sub(last) < every {

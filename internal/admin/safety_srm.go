@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/ramp-flags/ramp/experiment"
@@ -113,7 +114,9 @@ func (s *Service) checkSampleRatio(ctx context.Context, x *store.StoredExperimen
 	if every == 0 {
 		every = DefaultCheckEvery
 	}
-	if last != nil && now.Sub(last.At) < every {
+	if last != nil && now.Sub(last.At) < every || !s.dueHere(fmt.Sprintf("srm\x00%s\x00%d", e.Key, phase.Number), now) {
+		// Checked lately, by some server (the stored check) or by this
+		// one (a check that found nothing new is not stored again).
 		return ev, false, nil
 	}
 	counts, err := s.db().ExposureCounts(ctx, e.Key)
@@ -138,9 +141,19 @@ func (s *Service) checkSampleRatio(ctx context.Context, x *store.StoredExperimen
 	for i, a := range in.Arms {
 		arms[i] = store.CheckedArm{Arm: a.Arm, Units: a.Units, Weight: float64(a.Weight) / 10000}
 	}
-	stored, err := s.db().RecordSampleRatio(ctx, store.SampleRatioCheck{Experiment: e.Key, Phase: phase.Number, Arms: arms, P: chk.P, MinP: chk.MinP}, rollout.Scheduler)
-	if err != nil {
-		return ev, false, err
+	if chk.Units == 0 {
+		return ev, false, nil // nothing exposed yet: nothing to check
+	}
+	// Nothing new since the last check is not written again, so that a
+	// server without traffic writes nothing.
+	var stored store.SampleRatioCheck
+	if last != nil {
+		stored = *last
+	}
+	if last == nil || !slices.Equal(last.Arms, arms) {
+		if stored, err = s.db().RecordSampleRatio(ctx, store.SampleRatioCheck{Experiment: e.Key, Phase: phase.Number, Arms: arms, P: chk.P, MinP: chk.MinP}, rollout.Scheduler); err != nil {
+			return ev, false, err
+		}
 	}
 	if stored.MinP < chk.MinP {
 		// Another server saw a smaller p-value meanwhile: it counts.
