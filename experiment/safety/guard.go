@@ -6,6 +6,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/ramp-flags/ramp/experiment"
 	"github.com/ramp-flags/ramp/experiment/stats"
 	"github.com/ramp-flags/ramp/rollout"
 )
@@ -31,11 +32,11 @@ const DefaultGuardNStar = 20_000
 // verdict is VerdictNoData.
 const MinGuardUnits = 100
 
-// The metric kinds a guardrail compares (experiment.Metric's).
+// The metric kinds a guardrail compares (experiment.MetricKind).
 const (
-	KindConversion = "conversion"
-	KindMean       = "mean"
-	KindRatio      = "ratio"
+	KindConversion = string(experiment.Conversion)
+	KindMean       = string(experiment.Mean)
+	KindRatio      = string(experiment.Ratio)
 )
 
 // Verdict is what a guardrail says of a live stage.

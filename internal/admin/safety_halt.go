@@ -6,7 +6,9 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/ramp-flags/ramp/experiment"
 	"github.com/ramp-flags/ramp/experiment/safety"
+	"github.com/ramp-flags/ramp/experiment/stats"
 	"github.com/ramp-flags/ramp/flags"
 	"github.com/ramp-flags/ramp/internal/store"
 	"github.com/ramp-flags/ramp/rollout"
@@ -141,8 +143,71 @@ func (s *Service) guardStage(ctx context.Context, r *rollout.Rollout, now time.T
 }
 
 // judgeStage judges a plan's live guarded stage at now: the units each
-// side holds and each guardrail's verdict (safety.JudgeStage).
+// side holds (g) and each guardrail's verdict, from the store's per-arm
+// sufficient statistics of the guardrail's metric on the stage's phase.
+// A guardrail whose metric is not declared gets VerdictNoData saying so.
 func (s *Service) judgeStage(ctx context.Context, r *rollout.Rollout, g guardCounts, now time.Time) (safety.StageJudgement, error) {
-	stage := &r.Stages[r.Live()]
-	return safety.JudgeStage(safety.StageInput{Flag: r.Flag, Stage: stage, Sample: g.sample(r), At: now}), nil
+	live := r.Live()
+	stage := &r.Stages[live]
+	nstar := float64(2 * stage.MinSample)
+	verdicts := make([]safety.GuardVerdict, 0, len(stage.Guardrails))
+	for _, gr := range stage.Guardrails {
+		sm, err := s.db().Metric(ctx, gr.Metric)
+		if errors.Is(err, store.ErrNotFound) {
+			verdicts = append(verdicts, safety.GuardVerdict{Metric: gr.Metric, Verdict: safety.VerdictNoData,
+				Note: fmt.Sprintf("metric %q is not declared (declare it under metrics: and apply)", gr.Metric)})
+			continue
+		}
+		if err != nil {
+			return safety.StageJudgement{}, err
+		}
+		m := &sm.Metric
+		in := safety.GuardInput{Metric: m.Key, Kind: string(m.Kind), Direction: m.Sign(), Margin: m.Margin, NStar: nstar}
+		if gr.Margin != nil {
+			in.Margin = *gr.Margin
+		}
+		if in.Control, in.Treatment, err = s.guardSides(ctx, r, rollout.Phase(live), m); err != nil {
+			return safety.StageJudgement{}, err
+		}
+		verdicts = append(verdicts, safety.JudgeGuardrail(in))
+	}
+	return safety.JudgeStage(safety.StageInput{Flag: r.Flag, Stage: stage, Sample: g.sample(r), Verdicts: verdicts, At: now}), nil
+}
+
+// guardSides asks the store for one metric's per-arm sufficient
+// statistics on a plan's stage phase: the default's side (control) and
+// the plan variant's (treatment).
+func (s *Service) guardSides(ctx context.Context, r *rollout.Rollout, phase int, m *experiment.Metric) (control, treatment stats.Paired, err error) {
+	y := m.Y()
+	q := store.ArmQuery{Experiment: rollout.ExperimentKey(r.Flag), Phase: phase, Y: storeValue(y)}
+	if m.Kind == experiment.Ratio {
+		if x, ok := m.X(); ok {
+			sx := storeValue(x)
+			q.X = &sx
+		}
+	}
+	arms, _, err := s.db().ArmStats(ctx, q)
+	if err != nil {
+		return control, treatment, err
+	}
+	for _, a := range arms {
+		p := stats.Paired{N: a.N, SumY: a.SumY, SumY2: a.SumY2, SumX: a.SumX, SumX2: a.SumX2, SumXY: a.SumXY}
+		if a.Arm == r.Variant {
+			treatment = addPaired(treatment, p)
+		} else {
+			control = addPaired(control, p)
+		}
+	}
+	return control, treatment, nil
+}
+
+// storeValue is a metric's per-unit value as the store's query takes it.
+func storeValue(v experiment.UnitValue) store.UnitValue {
+	return store.UnitValue{Event: v.Event, FromDay: v.FromDay, ToDay: v.ToDay, Indicator: v.Indicator}
+}
+
+// addPaired sums two arms' statistics (a plan's default side may, in principle,
+// hold units of several variants other than the plan's).
+func addPaired(a, b stats.Paired) stats.Paired {
+	return stats.Paired{N: a.N + b.N, SumY: a.SumY + b.SumY, SumY2: a.SumY2 + b.SumY2, SumX: a.SumX + b.SumX, SumX2: a.SumX2 + b.SumX2, SumXY: a.SumXY + b.SumXY}
 }
