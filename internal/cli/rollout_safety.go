@@ -55,7 +55,7 @@ func printGuard(w io.Writer, st *rolloutStatus) {
 	case g.Overridden:
 		fmt.Fprintln(w, "            the controller halted this stage and a person resumed it: it does not halt it again until the stage is left and reached again")
 	case g.Judged:
-		fmt.Fprintf(w, "            a regression %s the plan (judged on every controller pass)\n", map[rollout.Reaction]string{
+		fmt.Fprintf(w, "            a regression %s the plan (the controller judges it on its passes)\n", map[rollout.Reaction]string{
 			rollout.ReactPause: "pauses", rollout.ReactRollback: "rolls back and pauses"}[g.Reaction])
 	default:
 		fmt.Fprintln(w, "            not judged while the plan is paused")
