@@ -156,7 +156,7 @@ func CheckSampleRatio(in SampleRatioInput) (SampleRatio, error) {
 // 50.00%); anytime-valid p = 3.1e-32 < 0.001".
 func (s *SampleRatio) words() string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "sample ratio mismatch in phase %d: ", s.Phase)
+	b.WriteString(MismatchPrefix(s.Phase))
 	for i, a := range s.Arms {
 		if i > 0 {
 			b.WriteString(", ")
@@ -173,6 +173,10 @@ func (s *SampleRatio) words() string {
 	}
 	return b.String()
 }
+
+// MismatchPrefix is how the reason of a pause the sample-ratio check
+// decided for a phase begins: "sample ratio mismatch in phase 2: ".
+func MismatchPrefix(phase int) string { return fmt.Sprintf("sample ratio mismatch in phase %d: ", phase) }
 
 // Share writes a share as a percentage with two decimals: "50.05%".
 func Share(x float64) string { return fmt.Sprintf("%.2f%%", 100*x) }

@@ -11,6 +11,7 @@ import (
 	"github.com/ramp-flags/ramp"
 	"github.com/ramp-flags/ramp/cohorts"
 	"github.com/ramp-flags/ramp/experiment"
+	"github.com/ramp-flags/ramp/experiment/safety"
 	"github.com/ramp-flags/ramp/flags"
 	"github.com/ramp-flags/ramp/flags/bucket"
 	"github.com/ramp-flags/ramp/internal/store"
@@ -405,7 +406,10 @@ func (s *Service) ResumeExperiment(ctx context.Context, key string) (ExperimentR
 	var overrode string
 	res, err := s.moveWith(ctx, key, "resume", 0, func(e *experiment.Experiment, env *store.ExperimentEnv, _ *ExperimentResult) error {
 		overrode = ""
-		if e.Status == experiment.Paused && e.PausedBy == rollout.Scheduler && e.PauseReason != "" {
+		if cur := e.Current(); e.Status == experiment.Paused && e.PausedBy == rollout.Scheduler && cur != nil &&
+			strings.HasPrefix(e.PauseReason, safety.MismatchPrefix(cur.Number)) {
+			// Paused by the sample-ratio check in this phase (a new
+			// phase started while paused is checked afresh).
 			overrode = e.PauseReason
 		}
 		if err := e.ResumeAt(env.Now); err != nil {

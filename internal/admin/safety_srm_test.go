@@ -241,3 +241,28 @@ func TestSampleRatioPausedOnce(t *testing.T) {
 		t.Errorf("status %s; want paused", info.Status)
 	}
 }
+
+// TestSampleRatioNewPhaseWhilePaused: a phase started while the check's
+// pause holds is checked afresh: resuming it overrides nothing.
+func TestSampleRatioNewPhaseWhilePaused(t *testing.T) {
+	a, s, _ := rampClock(t)
+	mustApply(t, a, srmDoc)
+	expose(t, a, 0, map[string]int{"off": 2600, "inline": 3400})
+	if events := srmTick(t, a); len(events) != 1 || !events[0].Paused {
+		t.Fatalf("events %+v; want dm paused", events)
+	}
+	if _, err := a.SetExperimentWeights(alice, admin.WeightsRequest{Key: "dm", NewPhase: true, Confirmed: true,
+		Arms: []experiment.Arm{{Variant: "off", Weight: 5000}, {Variant: "inline", Weight: 5000}}}); err != nil {
+		t.Fatal(err)
+	}
+	res, err := a.ResumeExperiment(alice, "dm")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Overrode != "" || res.Experiment.Phase != 2 {
+		t.Errorf("resume in phase %d overrode %q; want nothing overridden in phase 2", res.Experiment.Phase, res.Overrode)
+	}
+	if got := srmEntries(t, s, "experiment.resume.override"); len(got) != 0 {
+		t.Errorf("override entries %+v", got)
+	}
+}

@@ -29,7 +29,7 @@ func printPause(w io.Writer, e *admin.ExperimentInfo) {
 		s += ": " + p.Reason
 	}
 	fmt.Fprintf(w, "  paused:     %s\n", s)
-	if p.By != "" && strings.HasPrefix(p.Reason, "sample ratio mismatch") {
+	if p.By != "" && strings.HasPrefix(p.Reason, safety.MismatchPrefix(e.Phase)) {
 		fmt.Fprintf(w, "              (the controller paused it: check assignment and exposure recording, then ramp experiments resume %s to override)\n", e.Key)
 	}
 }
