@@ -176,7 +176,9 @@ func (s *SampleRatio) words() string {
 
 // MismatchPrefix is how the reason of a pause the sample-ratio check
 // decided for a phase begins: "sample ratio mismatch in phase 2: ".
-func MismatchPrefix(phase int) string { return fmt.Sprintf("sample ratio mismatch in phase %d: ", phase) }
+func MismatchPrefix(phase int) string {
+	return fmt.Sprintf("sample ratio mismatch in phase %d: ", phase)
+}
 
 // Share writes a share as a percentage with two decimals: "50.05%".
 func Share(x float64) string { return fmt.Sprintf("%.2f%%", 100*x) }
