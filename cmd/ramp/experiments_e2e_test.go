@@ -31,6 +31,7 @@ func TestReadmeExperiments(t *testing.T) {
 		"ramp experiments list":                {"dm-handoff-vs-inline", "running", "off 34%, handoff 33%, inline 33%", "link-code-ttl"},
 		"ramp experiments get dm-handoff-vs-inline": {"layer:      cross-app-messaging, bucketed by accountCenterId, holdout 5%",
 			"layer buckets 500–2499"},
+		"ramp metrics list": {"replies-per-user", "send-errors-per-message", "dm-handoff-vs-inline"},
 		"--explain": {"in experiment dm-handoff-vs-inline, phase 1, arm handoff; layer bucket 2422 of 10000",
 			`salt="experiment-dm-handoff-vs-inline"`},
 		`ramp eval ig-dm-via-whatsapp --context '{"targetingKey":"wa-3"`:                                      {`"arm": "handoff"`, `"experiment": "dm-handoff-vs-inline"`, `"phase": 1`},

@@ -19,7 +19,7 @@ func newExperimentsCmd(f *Factory) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:     "experiments",
 		Aliases: []string{"experiment", "exp"},
-		Short:   "Experiments: list, get, start, pause, resume, stop, set-traffic, set-weights",
+		Short:   "Experiments: list, get, start, pause, resume, stop, set-traffic, set-weights, report",
 		Long: `Experiments compare the arms (variants) of a flag on a share of a layer's
 units. They are declared under "experiments:" (and their layers under
 "layers:") in the files "ramp apply" reads, as drafts that serve nothing,
@@ -33,6 +33,7 @@ changes are made as a new phase: "set-weights --new-phase" here, or
 		Example: `  ramp experiments list
   ramp experiments start dm-handoff-vs-inline
   ramp experiments set-weights dm-handoff-vs-inline off=50,handoff=25,inline=25 --new-phase --dry-run
+  ramp experiments report dm-handoff-vs-inline
   ramp experiments stop dm-handoff-vs-inline --ship inline`,
 	}
 	cmd.AddCommand(newExperimentsListCmd(f), newExperimentsGetCmd(f),
@@ -42,7 +43,7 @@ changes are made as a new phase: "set-weights --new-phase" here, or
 			"  ramp experiments pause dm-handoff-vs-inline", (*admin.Service).PauseExperiment),
 		newExperimentMoveCmd(f, "resume", "Resume a paused experiment in its phase: every unit gets its arm back",
 			"  ramp experiments resume dm-handoff-vs-inline", (*admin.Service).ResumeExperiment),
-		newExperimentsStopCmd(f), newExperimentsTrafficCmd(f), newExperimentsWeightsCmd(f))
+		newExperimentsStopCmd(f), newExperimentsTrafficCmd(f), newExperimentsWeightsCmd(f), newExperimentsReportCmd(f))
 	return cmd
 }
 

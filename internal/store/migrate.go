@@ -27,6 +27,7 @@ var migrations = []migration{
 	migrateExperimentRampUp, // experiments.go
 	migrateTracking,         // tracking.go
 	migrateMetrics,          // metrics.go
+	migrateArmStatsIndex,    // tracking_stats.go
 	migrateSafety,           // safety.go
 }
 
