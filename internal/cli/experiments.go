@@ -223,8 +223,8 @@ func printExperiment(w io.Writer, e *admin.ExperimentInfo, now time.Time) {
 		fmt.Fprintf(w, "  owner:      %s\n", e.Owner)
 	}
 	fmt.Fprintf(w, "  status:     %s\n", statusWord(e))
-	printPause(w, e)                        // experiments_safety.go
-	printSampleRatio(w, e.SampleRatio, now) // experiments_safety.go
+	printPause(w, e)                     // experiments_safety.go
+	printSRMCheck(w, e.SampleRatio, now) // experiments_safety.go
 	layer := e.Layer.Key
 	if e.Layer.Own {
 		layer = "its own (" + layer + ")"

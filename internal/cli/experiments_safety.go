@@ -34,10 +34,10 @@ func printPause(w io.Writer, e *admin.ExperimentInfo) {
 	}
 }
 
-// printSampleRatio writes the last sample-ratio check of the current
+// printSRMCheck writes the last sample-ratio check of the current
 // phase: "  srm check:  2026-…Z (3m00s ago): off 3,010 (50.17%, expected
 // 50.00%), inline 2,990 (49.83%, expected 50.00%); p = 0.93: ok".
-func printSampleRatio(w io.Writer, c *admin.SampleRatioInfo, now time.Time) {
+func printSRMCheck(w io.Writer, c *admin.SampleRatioInfo, now time.Time) {
 	if c == nil {
 		return
 	}
