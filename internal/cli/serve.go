@@ -28,6 +28,7 @@ type serveOptions struct {
 	publicURL      string
 	logLevel       string
 	controller     time.Duration
+	compact        time.Duration
 	tlsCert        string
 	tlsKey         string
 }
@@ -54,6 +55,10 @@ The server also runs the rollout controller: every --controller-interval it
 starts the scheduled rollout stages that are due (see "ramp rollout"). Several
 servers on one database may all run it; each stage is started once.
 --controller-interval 0 turns it off (then run "ramp rollout tick" from cron).
+The controller also pauses a running experiment whose sample ratio breaks and
+halts a rollout stage whose guardrail regresses; for those, and for reports,
+the server folds tracking events into per-unit totals every
+--compact-interval (0: never; then run "ramp events compact").
 
 With --tls-cert and --tls-key the server speaks HTTPS (HTTP/2 and HTTP/1.1)
 with that certificate, PEM-encoded (the certificate file may hold its chain);
@@ -93,6 +98,7 @@ Endpoints and bodies: docs/http-api.md.`,
 	cmd.Flags().StringVar(&opts.publicURL, "public-url", "", "base URL clients reach the server at, for the event-stream URL in bulk answers (default: from each request's Host)")
 	cmd.Flags().StringVar(&opts.logLevel, "log-level", "info", "debug (one line per request), info, warn or error")
 	cmd.Flags().DurationVar(&opts.controller, "controller-interval", 10*time.Second, "how often the rollout controller starts due stages (0: do not run it)")
+	cmd.Flags().DurationVar(&opts.compact, "compact-interval", time.Minute, "how often to fold tracking events into the per-unit totals that guardrails and reports read (0: never)")
 	cmd.Flags().StringVar(&opts.tlsCert, "tls-cert", "", "serve HTTPS with this PEM certificate (chain) file; needs --tls-key")
 	cmd.Flags().StringVar(&opts.tlsKey, "tls-key", "", "the PEM private key of --tls-cert")
 	return cmd
@@ -157,6 +163,9 @@ func serveRun(ctx context.Context, opts *serveOptions) error {
 	if opts.controller < 0 {
 		return &UsageError{Err: fmt.Errorf("--controller-interval %s: must not be negative", opts.controller), Command: "ramp serve"}
 	}
+	if opts.compact < 0 {
+		return &UsageError{Err: fmt.Errorf("--compact-interval %s: must not be negative", opts.compact), Command: "ramp serve"}
+	}
 	if opts.poll <= 0 {
 		return &UsageError{Err: fmt.Errorf("--poll %s: must be positive", opts.poll), Command: "ramp serve"}
 	}
@@ -214,6 +223,15 @@ func serveRun(ctx context.Context, opts *serveOptions) error {
 			go func() {
 				defer close(done)
 				controller.Run(ctx, a, opts.controller, log.With("component", "controller"), ctlMetrics)
+			}()
+		}
+		if opts.compact > 0 && cfg.Tracking != nil {
+			ctx, stop := context.WithCancel(ctx)
+			done := make(chan struct{})
+			defer func() { stop(); <-done }()
+			go func() {
+				defer close(done)
+				controller.RunCompaction(ctx, a, opts.compact, log.With("component", "compaction"))
 			}()
 		}
 		return srv.Serve(ctx, ln)
