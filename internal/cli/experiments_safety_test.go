@@ -35,7 +35,9 @@ func TestExperimentSampleRatioPause(t *testing.T) {
 	if err := a.WriteExposures(context.Background(), batch); err != nil {
 		t.Fatal(err)
 	}
-	r.ok("rollout", "tick")
+	if out := r.ok("rollout", "tick", "-o", "table"); !strings.Contains(out, "experiment dm-handoff-vs-inline: paused: sample ratio mismatch in phase 1") {
+		t.Errorf("tick:\n%s", out)
+	}
 	out := r.ok("experiments", "get", "dm-handoff-vs-inline", "-o", "table")
 	for _, want := range []string{
 		"status:     paused",

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/ramp-flags/ramp/experiment/safety"
+	"github.com/ramp-flags/ramp/internal/admin"
 	"github.com/ramp-flags/ramp/rollout"
 )
 
@@ -77,4 +78,27 @@ func valueWord(kind string, x float64) string {
 		return fmt.Sprintf("%.3f%%", 100*x)
 	}
 	return fmt.Sprintf("%.4g", x)
+}
+
+// printSafetyTick writes what a pass's automatic safety stopped: the
+// plans it halted and the experiments it paused; it returns how many.
+func printSafetyTick(w io.Writer, res *admin.TickResult) int {
+	n := 0
+	for _, e := range res.Guards {
+		if e.Halted {
+			how := "paused"
+			if e.RolledBack {
+				how = "rolled back to the previous stage and paused"
+			}
+			fmt.Fprintf(w, "%s: halted by a guardrail, %s: %s\n", e.Flag, how, e.Judgement.Reason)
+			n++
+		}
+	}
+	for _, e := range res.SampleRatios {
+		if e.Paused {
+			fmt.Fprintf(w, "experiment %s: paused: %s\n", e.Experiment, e.Check.Reason)
+			n++
+		}
+	}
+	return n
 }

@@ -91,7 +91,9 @@ func TestRolloutGuardrails(t *testing.T) {
 			t.Errorf("status does not say %q:\n%s", want, out)
 		}
 	}
-	r.ok("rollout", "tick")
+	if out := r.ok("rollout", "tick", "-o", "table"); !strings.Contains(out, "interop: halted by a guardrail, rolled back to the previous stage and paused: guardrail regression in stage us-10") {
+		t.Errorf("tick:\n%s", out)
+	}
 	out = r.ok("rollout", "status", "interop", "-o", "table")
 	for _, want := range []string{
 		"stage:    us-1 (1 of 3)",
