@@ -107,6 +107,16 @@ type Experiment struct {
 	// PausedAt is when a paused experiment was paused (PauseAt); nil when
 	// it is not paused or was paused without a time.
 	PausedAt *time.Time `json:"pausedAt,omitempty"`
+	// PausedBy and PauseReason say who paused a paused experiment and why
+	// (PauseFor): the controller's sample-ratio check pauses as
+	// rollout.Scheduler with the counts and the p-value it saw. Both are
+	// empty when it is not paused, and resuming clears them.
+	PausedBy    string `json:"pausedBy,omitempty"`
+	PauseReason string `json:"pauseReason,omitempty"`
+	// SampleRatioOverridden is the phase in which a person resumed the
+	// experiment after the sample-ratio check paused it: the check goes on
+	// checking that phase but no longer pauses it. 0 when none was.
+	SampleRatioOverridden int `json:"sampleRatioOverridden,omitempty"`
 }
 
 // Phase is a period of an experiment with one allocation: its share of the

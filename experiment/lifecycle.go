@@ -167,6 +167,7 @@ func (e *Experiment) Stop(ship string, now time.Time) error {
 	end := now
 	e.Phases[len(e.Phases)-1].Ended = &end
 	e.Status, e.Shipped = Stopped, ship
+	e.PausedBy, e.PauseReason = "", ""
 	return nil
 }
 

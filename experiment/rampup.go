@@ -94,6 +94,17 @@ func (e *Experiment) PauseAt(now time.Time) error {
 	return nil
 }
 
+// PauseFor pauses a running experiment at now as PauseAt does, on by's
+// behalf, for reason (which may be empty): status and the audit log show
+// both until it is resumed.
+func (e *Experiment) PauseFor(now time.Time, by, reason string) error {
+	if err := e.PauseAt(now); err != nil {
+		return err
+	}
+	e.PausedBy, e.PauseReason = by, reason
+	return nil
+}
+
 // ResumeAt resumes a paused experiment as Resume does; the time it spent
 // paused (since PauseAt) does not count toward its ramp-up's next step,
 // which is due that much later.
@@ -104,7 +115,7 @@ func (e *Experiment) ResumeAt(now time.Time) error {
 	if e.PausedAt != nil && !e.RampedAt.IsZero() && now.After(*e.PausedAt) {
 		e.RampedAt = e.RampedAt.Add(now.Sub(*e.PausedAt))
 	}
-	e.PausedAt = nil
+	e.PausedAt, e.PausedBy, e.PauseReason = nil, "", ""
 	return nil
 }
 

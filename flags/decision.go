@@ -78,10 +78,12 @@ func (d *Decision) IsError() bool { return d.ErrorCode != "" }
 
 // Metadata returns the decision's flag metadata in the OpenFeature sense:
 // only strings, numbers and booleans. It names the matched rule; when a
-// rule with an experiment Origin served a variant, the experiment
-// ("experiment", its key), the phase ("phase", an integer) and the arm
-// ("arm", the variant served); and the versions. It reveals nothing
-// about other users (no split boundaries, no cohort contents).
+// rule whose decisions are exposures (Origin.Exposes: a running
+// experiment phase, a guarded rollout stage) served a variant, the
+// experiment ("experiment", Origin.ExperimentKey), the phase ("phase", an
+// integer) and the arm ("arm", the variant served); and the versions. It
+// reveals nothing about other users (no split boundaries, no cohort
+// contents).
 func (d *Decision) Metadata() map[string]any {
 	m := map[string]any{}
 	if d.Rule >= 0 {
@@ -90,11 +92,11 @@ func (d *Decision) Metadata() map[string]any {
 			m["rule"] = d.RuleName
 		}
 	}
-	if o := d.Origin; o != nil && o.Kind == OriginExperiment && o.Phase > 0 && !d.IsError() {
+	if o := d.Origin; o.Exposes() && !d.IsError() {
 		// The arm is the variant served: an experiment rule's allocation
 		// serves every arm of the phase, so the rule cannot name one. A
 		// stopped experiment's shipped rule (phase 0) runs no experiment.
-		m["experiment"], m["phase"], m["arm"] = o.Key, o.Phase, d.Variant
+		m["experiment"], m["phase"], m["arm"] = o.ExperimentKey(), o.Phase, d.Variant
 	}
 	if d.FlagVersion != 0 {
 		m["flagVersion"] = d.FlagVersion

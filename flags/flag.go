@@ -104,18 +104,50 @@ type Origin struct {
 	// allocation serves every arm of the phase, and the arm of a decision
 	// is the variant it served (Decision.Metadata names it so).
 	Part string `json:"part"`
-	// Phase is the experiment phase (from 1); 0 for rollouts.
+	// Phase is the experiment phase (from 1), or the number (from 1) of a
+	// guarded rollout stage, whose split compares the units that get the
+	// plan's variant with those that do not: the decisions of a rule with
+	// a Phase are exposures (Exposes). 0 for other rollout rules and a
+	// stopped experiment's shipped arm.
 	Phase int `json:"phase,omitempty"`
 	// Unit names the context attribute that identifies the experiment's
-	// unit (its layer's bucketBy); targetingKey when it is empty or the
-	// context lacks it. Exposure logs read it.
+	// unit (its layer's bucketBy, or the flag's for a rollout stage);
+	// targetingKey when it is empty or the context lacks it. Exposure logs
+	// read it.
 	Unit string `json:"unit,omitempty"`
+	// Experiment is the key exposures of the rule's decisions are
+	// recorded under when it is not Key: "rollout:" and the flag for a
+	// guarded rollout stage, so that they never mix with an experiment's
+	// (ExperimentKey).
+	Experiment string `json:"experiment,omitempty"`
 }
 
 // OriginExperiment is the Origin.Kind of the rules a running experiment
 // adds: Key is the experiment, Phase its phase and Unit the attribute its
 // layer buckets by; the arm is the variant the rule serves.
 const OriginExperiment = "experiment"
+
+// OriginRollout is the Origin.Kind of the rules a rollout plan's live
+// stage adds: Key is the flag and Part the stage that set the target's
+// percentage; a guarded stage's splits also carry the stage's Phase, Unit
+// and Experiment.
+const OriginRollout = "rollout"
+
+// Exposes reports whether the decisions of a rule with this origin are
+// exposures to record: a running experiment phase's, or a guarded rollout
+// stage's split (Phase 1 or more). False for nil.
+func (o *Origin) Exposes() bool {
+	return o != nil && o.Phase > 0 && (o.Kind == OriginExperiment || o.Kind == OriginRollout)
+}
+
+// ExperimentKey returns the key the exposures of the rule's decisions are
+// recorded under: Experiment, else Key.
+func (o *Origin) ExperimentKey() string {
+	if o.Experiment != "" {
+		return o.Experiment
+	}
+	return o.Key
+}
 
 // BucketRange is the half-open range of buckets [From, To) on the
 // 10,000-bucket scale of package bucket.

@@ -99,6 +99,9 @@ func sameStage(a, b *Stage) bool {
 		if len(s.When) == 0 {
 			s.When = nil
 		}
+		if len(s.Guardrails) == 0 {
+			s.Guardrails = nil
+		}
 	}
 	norm(&x)
 	norm(&y)

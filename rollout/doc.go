@@ -4,6 +4,12 @@
 // moves a plan's progress allows (advance, approve, rollback, pause) and
 // what its schedule does next.
 //
+// A stage may be guarded (guard.go): while it is live, its split is
+// recorded as exposures on both sides and compared metric by metric by the
+// controller (package experiment/safety), which halts the plan on a
+// regression (Halt); MayLeave holds the stage until its guardrails have
+// their minimum sample.
+//
 // The package is pure: it reads no clock and no database. The store keeps
 // plans and progress (internal/store), the controller runs schedules
 // (internal/controller), and the engine (package flags) evaluates the rules

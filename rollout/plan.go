@@ -51,6 +51,14 @@ type Stage struct {
 	// earlier stages that it does not name are dropped (and those it names
 	// may be lowered).
 	Replace bool `json:"replace,omitempty"`
+	// Guardrails are the metrics the stage watches while it is live, its
+	// split comparing the users of its targets that get the variant with
+	// those that do not (see guard.go). MinSample, when set, holds the
+	// stage until each side of the split has that many exposed units;
+	// OnRegression says what a regression does (ReactPause when empty).
+	Guardrails   []Guardrail `json:"guardrails,omitempty"`
+	MinSample    int64       `json:"minSample,omitempty"`
+	OnRegression Reaction    `json:"onRegression,omitempty"`
 }
 
 // Scheduled reports whether the schedule may start the stage on its own.

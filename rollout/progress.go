@@ -31,6 +31,11 @@ type Progress struct {
 	PauseReason string    `json:"pauseReason,omitempty"`
 	// Pending is a stage waiting for approval, if any.
 	Pending *Request `json:"pending,omitempty"`
+	// Halted is the controller's last halt of the plan for a guardrail
+	// regression (Halt), kept after a person resumes it: the controller
+	// does not halt the same stage again until it is left and reached
+	// again (Judged).
+	Halted *Halt `json:"halted,omitempty"`
 }
 
 // Request is a stage someone (or the schedule) asked to start that needs

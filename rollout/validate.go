@@ -90,6 +90,7 @@ func validatePlan(p *Plan, f *flags.Flag, cohortKeys map[string]bool, path strin
 		if s.Percent < 0 || s.Percent > flags.Hundred {
 			add(sp+".percent", "percentage %s is outside 0–100", s.Percent)
 		}
+		validateGuards(s, sp, add) // guard.go
 		if j == 0 && s.After > 0 {
 			add(sp+".after", "the first stage has no previous stage to wait for: start it by hand or give it at: TIME")
 		}

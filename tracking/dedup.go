@@ -155,7 +155,7 @@ func (c *originHashes) bases(o *flags.Origin) *originBases {
 	if b := slot.Load(); b != nil && b.origin == o {
 		return b
 	}
-	b := &originBases{origin: o, byUnit: exposureBase(o.Key, o.Phase, o.Unit), byTKey: exposureBase(o.Key, o.Phase, TargetingKey)}
+	b := &originBases{origin: o, byUnit: exposureBase(o.ExperimentKey(), o.Phase, o.Unit), byTKey: exposureBase(o.ExperimentKey(), o.Phase, TargetingKey)}
 	slot.Store(b)
 	return b
 }

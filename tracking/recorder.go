@@ -160,16 +160,17 @@ func NewRecorder(sink Sink, opt Options) *Recorder {
 }
 
 // Expose records the exposure a decision makes, if it makes one: a
-// decision served by a rule of a running experiment phase (Origin.Kind
-// "experiment", Phase >= 1) for the unit the context identifies (the
-// attribute Origin.Unit names, else targetingKey). Decisions of other
-// rules, errors and stopped experiments (phase 0) record nothing. ctx is
+// decision served by a rule of a running experiment phase or of a guarded
+// rollout stage (Origin.Exposes: Phase >= 1) for the unit the context
+// identifies (the attribute Origin.Unit names, else targetingKey), under
+// Origin.ExperimentKey. Decisions of other rules, errors and stopped
+// experiments (phase 0) record nothing. ctx is
 // the context the decision was made from; it is read, never kept. Expose
 // never blocks; for a unit already recorded in that phase it allocates
 // nothing.
 func (r *Recorder) Expose(d *flags.Decision, ctx map[string]any) {
 	o := d.Origin
-	if o == nil || o.Kind != flags.OriginExperiment || o.Phase < 1 || d.ErrorCode != "" {
+	if !o.Exposes() || d.ErrorCode != "" {
 		return
 	}
 	b := r.origins.bases(o)
@@ -196,7 +197,7 @@ func (r *Recorder) Expose(d *flags.Decision, ctx map[string]any) {
 	if num != nil {
 		str = string(num)
 	}
-	r.queueExposure(Exposure{Experiment: o.Key, Phase: o.Phase, UnitAttr: attr, Unit: str,
+	r.queueExposure(Exposure{Experiment: o.ExperimentKey(), Phase: o.Phase, UnitAttr: attr, Unit: str,
 		Arm: d.Variant, Flag: d.Key, Time: r.opt.Now()})
 }
 

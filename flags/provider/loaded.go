@@ -72,7 +72,7 @@ func newLoaded(snap *flags.Snapshot, epoch string) *loaded {
 				d.RuleName, d.Origin = f.Rules[r].Name, f.Rules[r].Origin
 			}
 			m.byRule[r+1].md = d.Metadata()
-			if d.Origin != nil && d.Origin.Kind == flags.OriginExperiment {
+			if d.Origin.Exposes() {
 				for _, v := range f.Variants {
 					d.Variant = v.Key
 					m.byRule[r+1].arms = append(m.byRule[r+1].arms, armMeta{v.Key, d.Metadata()})

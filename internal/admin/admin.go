@@ -36,6 +36,13 @@ type Service struct {
 	// Now returns the current time; tests replace it. It defaults to the
 	// store's clock.
 	Now func() time.Time
+	// Safety tunes the automatic safety the schedule's pass runs
+	// (safety*.go); set it before the Service is used.
+	Safety SafetyOptions
+	// guardLast is when this Service last judged each live guarded
+	// stage (safety_halt.go).
+	guardMu   sync.Mutex
+	guardLast map[string]time.Time
 
 	// For a SQLite file opened by Open: its DSN, and the file as it was
 	// when opened, so that Revision notices a file replaced or deleted

@@ -11,6 +11,7 @@ import (
 	"github.com/ramp-flags/ramp"
 	"github.com/ramp-flags/ramp/cohorts"
 	"github.com/ramp-flags/ramp/experiment"
+	"github.com/ramp-flags/ramp/experiment/safety"
 	"github.com/ramp-flags/ramp/flags"
 	"github.com/ramp-flags/ramp/flags/bucket"
 	"github.com/ramp-flags/ramp/internal/store"
@@ -109,6 +110,13 @@ type ExperimentInfo struct {
 	Phase int       `json:"phase"`
 	Since time.Time `json:"since,omitzero"`
 	By    string    `json:"by,omitempty"`
+	// Pause says who paused a paused experiment, when and why: the
+	// sample-ratio check pauses as rollout.Scheduler with the counts and
+	// the p-value it saw.
+	Pause *Pause `json:"pause,omitempty"`
+	// SampleRatio is the last sample-ratio check of the current phase
+	// (Experiment only; safety_srm.go), nil before the first.
+	SampleRatio *SampleRatioInfo `json:"sampleRatio,omitempty"`
 	// Phases are every phase, oldest first (Experiment only).
 	Phases    []PhaseInfo `json:"phases,omitempty"`
 	Version   int64       `json:"version"`
@@ -135,6 +143,12 @@ func infoOf(x *store.StoredExperiment, layers []experiment.Layer, st *flags.Stat
 		Audience: e.Audience, Traffic: Percent(e.Traffic), Arms: armWeights(e.Arms), Control: e.Control, Metrics: e.Metrics,
 		Shipped: e.Shipped, ShipVia: e.ShipVia, Version: x.Version, UpdatedBy: x.UpdatedBy, UpdatedAt: x.UpdatedAt}
 	rampInfo(&info, e, now)
+	if status == experiment.Paused && (e.PausedBy != "" || e.PauseReason != "" || e.PausedAt != nil) {
+		info.Pause = &Pause{By: e.PausedBy, Reason: e.PauseReason}
+		if e.PausedAt != nil {
+			info.Pause.At = *e.PausedAt
+		}
+	}
 	l, _ := experiment.LayerOf(e, layers, st)
 	info.Layer = LayerInfo{Key: l.Key, BucketBy: l.BucketBy, Holdout: Percent(l.Holdout), Own: e.Layer == ""}
 	if cur := e.Current(); cur != nil {
@@ -183,7 +197,11 @@ func (s *Service) Experiment(ctx context.Context, key string) (ExperimentInfo, e
 	if err != nil {
 		return ExperimentInfo{}, err
 	}
-	return infoOf(&x, store.Layers(ls), &flags.State{Flags: fs}, true, s.Now()), nil
+	info := infoOf(&x, store.Layers(ls), &flags.State{Flags: fs}, true, s.Now())
+	if info.SampleRatio, err = s.sampleRatioInfo(ctx, &x.Experiment); err != nil {
+		return ExperimentInfo{}, err
+	}
+	return info, nil
 }
 
 // ExperimentResult is what a lifecycle change did, or with DryRun would
@@ -212,6 +230,9 @@ type ExperimentResult struct {
 	Experiment *ExperimentInfo `json:"experiment,omitempty"`
 	// Rollout is the status of the plan a stop handed the flag to.
 	Rollout *RolloutStatus `json:"rollout,omitempty"`
+	// Overrode is, for a resume that overrides the sample-ratio check's
+	// pause, what the check had found (the pause's reason).
+	Overrode string `json:"overrode,omitempty"`
 	// Version is the experiment's version the change was computed from,
 	// to confirm a refused change with.
 	Version int64 `json:"-"`
@@ -304,16 +325,18 @@ func envLayer(e *experiment.Experiment, env *store.ExperimentEnv) (experiment.La
 // move runs one lifecycle change through store.MoveExperiment: change
 // edits the experiment as stored now and fills the result's specifics.
 func (s *Service) move(ctx context.Context, key, action string, base int64, change func(e *experiment.Experiment, env *store.ExperimentEnv, res *ExperimentResult) error) (ExperimentResult, error) {
-	return s.moveWith(ctx, key, action, base, change, nil)
+	return s.moveWith(ctx, key, action, base, change, nil, nil)
 }
 
 // moveWith is move with a handoff: the rollout plan, if handoff returns
 // one, is created in the change's transaction (store.ExperimentMove's
-// Handoff).
+// Handoff); and with actionOf, which names the audit action from the
+// experiment before and after the change (store.ExperimentMove's
+// ActionOf).
 func (s *Service) moveWith(ctx context.Context, key, action string, base int64, change func(e *experiment.Experiment, env *store.ExperimentEnv, res *ExperimentResult) error,
-	handoff func(*experiment.Experiment, *store.ExperimentEnv) (*rollout.Rollout, error)) (ExperimentResult, error) {
+	handoff func(*experiment.Experiment, *store.ExperimentEnv) (*rollout.Rollout, error), actionOf func(before, after *experiment.Experiment) string) (ExperimentResult, error) {
 	var res ExperimentResult
-	moved, err := s.db().MoveExperiment(ctx, store.ExperimentMove{Key: key, Action: "experiment." + action, BaseVersion: base, Handoff: handoff,
+	moved, err := s.db().MoveExperiment(ctx, store.ExperimentMove{Key: key, Action: "experiment." + action, BaseVersion: base, Handoff: handoff, ActionOf: actionOf,
 		Apply: func(e *experiment.Experiment, env *store.ExperimentEnv) error {
 			res = ExperimentResult{Key: key, Action: action, From: statusOf(e), TrafficFrom: Percent(e.Traffic)}
 			if cur := e.Current(); cur != nil {
@@ -366,7 +389,7 @@ func (s *Service) StartExperiment(ctx context.Context, key string) (ExperimentRe
 // ramp.ErrRefused) an experiment that is not running.
 func (s *Service) PauseExperiment(ctx context.Context, key string) (ExperimentResult, error) {
 	return s.move(ctx, key, "pause", 0, func(e *experiment.Experiment, env *store.ExperimentEnv, _ *ExperimentResult) error {
-		return e.PauseAt(env.Now)
+		return e.PauseFor(env.Now, env.Actor, "")
 	})
 }
 
@@ -374,10 +397,36 @@ func (s *Service) PauseExperiment(ctx context.Context, key string) (ExperimentRe
 // unit gets its arm back, and its ramp-up's next step is due as much later
 // as it stayed paused. It refuses (matching ramp.ErrRefused) an
 // experiment that is not paused.
+//
+// Resuming an experiment the sample-ratio check paused overrides the
+// check: the result's Overrode says what it had found, the audit log
+// records the resume as "experiment.resume.override", and the check no
+// longer pauses the phase (experiment.Experiment.SampleRatioOverridden).
 func (s *Service) ResumeExperiment(ctx context.Context, key string) (ExperimentResult, error) {
-	return s.move(ctx, key, "resume", 0, func(e *experiment.Experiment, env *store.ExperimentEnv, _ *ExperimentResult) error {
-		return e.ResumeAt(env.Now)
+	var overrode string
+	res, err := s.moveWith(ctx, key, "resume", 0, func(e *experiment.Experiment, env *store.ExperimentEnv, _ *ExperimentResult) error {
+		overrode = ""
+		if cur := e.Current(); e.Status == experiment.Paused && e.PausedBy == rollout.Scheduler && cur != nil &&
+			strings.HasPrefix(e.PauseReason, safety.MismatchPrefix(cur.Number)) {
+			// Paused by the sample-ratio check in this phase (a new
+			// phase started while paused is checked afresh).
+			overrode = e.PauseReason
+		}
+		if err := e.ResumeAt(env.Now); err != nil {
+			return err
+		}
+		if overrode != "" {
+			e.SampleRatioOverridden = e.Current().Number
+		}
+		return nil
+	}, nil, func(before, after *experiment.Experiment) string {
+		if after.SampleRatioOverridden != before.SampleRatioOverridden {
+			return "experiment.resume.override"
+		}
+		return "experiment.resume"
 	})
+	res.Overrode = overrode
+	return res, err
 }
 
 // StopRequest asks to end an experiment.
@@ -443,7 +492,7 @@ func (s *Service) StopExperiment(ctx context.Context, req StopRequest) (Experime
 			return &ExperimentConfirmError{Result: *res, Question: q + "?"}
 		}
 		return nil
-	}, func(*experiment.Experiment, *store.ExperimentEnv) (*rollout.Rollout, error) { return plan, nil })
+	}, func(*experiment.Experiment, *store.ExperimentEnv) (*rollout.Rollout, error) { return plan, nil }, nil)
 	if err != nil || plan == nil {
 		return res, err
 	}

@@ -92,6 +92,10 @@ func describeMove(action string, before, after *auditedRollout) (string, string)
 		return "resumed", "the plan moves again from " + to
 	case "rollout.rollback":
 		return "rolled back", from + " → " + to + " (and paused" + why() + ")"
+	case "rollout.halt":
+		return "halted by a guardrail", "held at " + to + why()
+	case "rollout.halt.rollback":
+		return "halted by a guardrail", "rolled back " + from + " → " + to + " (and paused" + why() + ")"
 	case "rollout.approve", "rollout.approve.forced":
 		by := ""
 		if after != nil {
@@ -105,7 +109,9 @@ func describeMove(action string, before, after *auditedRollout) (string, string)
 	}
 	// Advances, by a person or the schedule, and approval requests.
 	forced := ""
-	if action == "rollout.advance.forced" {
+	if action == "rollout.advance.forced" && before != nil && !before.Progress.Paused {
+		forced = " (forced before the stage's guardrails had their minimum sample)"
+	} else if action == "rollout.advance.forced" {
 		forced = " (forced while paused"
 		if before != nil && before.Progress.PausedBy != "" {
 			forced += " by " + before.Progress.PausedBy

@@ -51,10 +51,15 @@ type RolloutStatus struct {
 	Next      rollout.Next    `json:"next"`
 	NextSteps []rollout.Step  `json:"nextChanges,omitempty"`
 	Plan      []rollout.Stage `json:"plan"`
-	Version   int64           `json:"version"`
-	UpdatedBy string          `json:"updatedBy,omitempty"`
-	UpdatedAt time.Time       `json:"updatedAt,omitzero"`
-	Default   string          `json:"defaultVariant"`
+	// Guard is the live guarded stage's comparison (safety_guard.go); nil
+	// when the live stage is not guarded. Halted is the controller's last
+	// halt of the plan for a guardrail regression.
+	Guard     *GuardStatus  `json:"guard,omitempty"`
+	Halted    *rollout.Halt `json:"halted,omitempty"`
+	Version   int64         `json:"version"`
+	UpdatedBy string        `json:"updatedBy,omitempty"`
+	UpdatedAt time.Time     `json:"updatedAt,omitzero"`
+	Default   string        `json:"defaultVariant"`
 }
 
 // Pause says who paused a plan, when and why.
@@ -71,7 +76,8 @@ func StatusOf(r *rollout.Rollout, f *flags.Flag) RolloutStatus {
 	st := RolloutStatus{Flag: r.Flag, Variant: r.Variant, Stage: r.Progress.Stage, Position: live + 1, Stages: len(r.Stages),
 		Since: r.Progress.Since, By: r.Progress.By, ApprovedBy: r.Progress.ApprovedBy, Paused: r.Progress.Paused,
 		Killed: !f.Enabled, Pending: r.Progress.Pending, Audience: r.Audience(live), Next: r.Next(!f.Enabled),
-		Plan: r.Stages, Version: r.Version, UpdatedBy: r.UpdatedBy, UpdatedAt: r.UpdatedAt, Default: f.DefaultVariant}
+		Plan: r.Stages, Version: r.Version, UpdatedBy: r.UpdatedBy, UpdatedAt: r.UpdatedAt, Default: f.DefaultVariant,
+		Halted: r.Progress.Halted}
 	if p := r.Progress; p.Paused && (p.PausedBy != "" || p.PauseReason != "") {
 		st.Pause = &Pause{By: p.PausedBy, At: p.PausedAt, Reason: p.PauseReason}
 	}
@@ -94,7 +100,8 @@ func (s *Service) RolloutStatus(ctx context.Context, flag string) (RolloutStatus
 	if err != nil {
 		return RolloutStatus{}, err
 	}
-	return StatusOf(&r, &f), nil
+	st := StatusOf(&r, &f)
+	return st, s.guardStatus(ctx, &r, &st)
 }
 
 // RolloutStatuses returns the status of every plan, by flag key. Its cost
@@ -111,7 +118,11 @@ func (s *Service) RolloutStatuses(ctx context.Context) ([]RolloutStatus, error) 
 	out := make([]RolloutStatus, 0, len(rs))
 	for i := range rs {
 		if f := byKey[rs[i].Flag]; f != nil {
-			out = append(out, StatusOf(&rs[i], f))
+			st := StatusOf(&rs[i], f)
+			if err := s.guardStatus(ctx, &rs[i], &st); err != nil {
+				return nil, err
+			}
+			out = append(out, st)
 		}
 	}
 	return out, nil
@@ -287,8 +298,10 @@ func resolveStage(r *rollout.Rollout, name string, def int, none bool) (int, err
 }
 
 // advance computes an advance on the plan and flag as they are: the rule
-// shared by dry runs (on a read) and moves (inside the transaction).
-func advance(r *rollout.Rollout, f *flags.Flag, req *AdvanceRequest, actor string, now time.Time) (rollout.Progress, MoveResult, error) {
+// shared by dry runs (on a read) and moves (inside the transaction). g are
+// the plan's exposure counts, read before, for a guarded stage's minimum
+// sample (safety_guard.go).
+func advance(r *rollout.Rollout, f *flags.Flag, req *AdvanceRequest, actor string, now time.Time, g guardCounts) (rollout.Progress, MoveResult, error) {
 	live := r.Live()
 	to, err := resolveStage(r, req.To, live+1, false)
 	if err != nil {
@@ -300,12 +313,16 @@ func advance(r *rollout.Rollout, f *flags.Flag, req *AdvanceRequest, actor strin
 	if err := r.MayAdvance(!f.Enabled, req.Force); err != nil {
 		return r.Progress, MoveResult{}, err
 	}
+	held, err := mayLeave(r, g, req.Force)
+	if err != nil {
+		return r.Progress, MoveResult{}, err
+	}
 	p, outcome, err := r.Advance(to, actor, now)
 	if err != nil {
 		return r.Progress, MoveResult{}, err
 	}
 	res := MoveResult{Flag: r.Flag, Action: "advance", From: stageWord(r), To: r.Stages[to].Name, Outcome: string(outcome),
-		Forced: r.Progress.Paused, Changes: r.Changes(live, to), Version: r.Version}
+		Forced: r.Progress.Paused || held, Changes: r.Changes(live, to), Version: r.Version}
 	for i := live + 1; i <= to; i++ {
 		res.TakesAway = res.TakesAway || r.Stages[i].TakesAway()
 	}
@@ -325,29 +342,30 @@ func advance(r *rollout.Rollout, f *flags.Flag, req *AdvanceRequest, actor strin
 // or lose the variant.
 func (s *Service) Advance(ctx context.Context, req AdvanceRequest) (MoveResult, error) {
 	actor := Actor(ctx)
+	r, f, err := s.readRollout(ctx, req.Flag)
+	if err != nil {
+		return MoveResult{}, err
+	}
+	g, err := s.readGuardCounts(ctx, &r)
+	if err != nil {
+		return MoveResult{}, err
+	}
 	if req.DryRun {
-		r, f, err := s.readRollout(ctx, req.Flag)
-		if err != nil {
-			return MoveResult{}, err
-		}
-		_, res, err := advance(&r, &f, &req, actor, s.Now())
+		_, res, err := advance(&r, &f, &req, actor, s.Now(), g)
 		if err != nil {
 			return res, err
 		}
 		return s.dryRun(ctx, &r, &f, res, r.StageIndex(res.To))
 	}
-	if err := s.planExists(ctx, req.Flag); err != nil {
-		return MoveResult{}, err
-	}
 	var res MoveResult
 	action := "rollout.advance"
 	moved, err := s.db().MoveRollout(ctx, store.Move{Flag: req.Flag, Action: action, BaseVersion: req.BaseVersion,
 		Apply: func(cur *rollout.Rollout, f *flags.Flag, now time.Time) (rollout.Progress, error) {
-			p, r, err := advance(cur, f, &req, actor, now)
+			p, r, err := advance(cur, f, &req, actor, now, g)
 			res = r
 			return p, err
 		}, ActionOf: func(cur *rollout.Rollout) string {
-			if cur.Progress.Paused {
+			if cur.Progress.Paused || cur.MayLeave(g.sample(cur)) != nil {
 				return "rollout.advance.forced"
 			}
 			return action
@@ -407,7 +425,12 @@ type ApproveRequest struct {
 // paused plan without req.Force, is refused.
 func (s *Service) Approve(ctx context.Context, req ApproveRequest) (MoveResult, error) {
 	actor := Actor(ctx)
-	if err := s.planExists(ctx, req.Flag); err != nil {
+	r, _, err := s.readRollout(ctx, req.Flag)
+	if err != nil {
+		return MoveResult{}, err
+	}
+	g, err := s.readGuardCounts(ctx, &r)
+	if err != nil {
 		return MoveResult{}, err
 	}
 	var res MoveResult
@@ -419,12 +442,16 @@ func (s *Service) Approve(ctx context.Context, req ApproveRequest) (MoveResult, 
 			if err := cur.MayAdvance(!f.Enabled, req.Force); err != nil {
 				return cur.Progress, err
 			}
+			held, err := mayLeave(cur, g, req.Force)
+			if err != nil {
+				return cur.Progress, err
+			}
 			p, err := cur.Approve(req.Stage, actor, now)
 			res = MoveResult{Flag: cur.Flag, Action: "approve", From: stageWord(cur), To: req.Stage, Outcome: string(rollout.Started),
-				Forced: cur.Progress.Paused, Changes: cur.Changes(cur.Live(), cur.StageIndex(req.Stage)), Version: cur.Version}
+				Forced: cur.Progress.Paused || held, Changes: cur.Changes(cur.Live(), cur.StageIndex(req.Stage)), Version: cur.Version}
 			return p, err
 		}, ActionOf: func(cur *rollout.Rollout) string {
-			if cur.Progress.Paused {
+			if cur.Progress.Paused || cur.MayLeave(g.sample(cur)) != nil {
 				return "rollout.approve.forced"
 			}
 			return "rollout.approve"
@@ -636,31 +663,55 @@ type TickResult struct {
 	// RampUps are the experiment ramp-up steps the pass took or the
 	// layer refused (experiments_rampup.go).
 	RampUps []RampEvent `json:"rampUps,omitempty"`
+	// SampleRatios are the sample-ratio checks the pass made, and the
+	// pauses they decided (safety_srm.go).
+	SampleRatios []SampleRatioEvent `json:"sampleRatios,omitempty"`
+	// Guards are the live guarded stages the pass judged, and the halts
+	// they decided (safety_halt.go).
+	Guards []GuardEvent `json:"guards,omitempty"`
 }
 
 // Tick runs one pass of the schedule at the service's time, as the
-// scheduler (rollout.Scheduler): every stage that is due starts, or is
+// scheduler (rollout.Scheduler): first every live guarded stage is judged,
+// and a plan whose guardrail regressed is halted (Guards,
+// safety_halt.go); then every stage that is due starts, or is
 // requested when it needs approval; then every running experiment whose
-// ramp-up step is due grows to it (RampUps, experiments_rampup.go). Each move checks again, inside its
+// ramp-up step is due grows to it (RampUps, experiments_rampup.go); then
+// every running experiment whose sample ratio is due for a check is
+// checked, and paused when its assignment looks broken (SampleRatios,
+// safety_srm.go). Each move checks again, inside its
 // transaction, that the stage is due (rollout.Next: not paused, not held,
 // not killed, not awaiting approval), so several servers ticking together
 // start a stage once. A plan another server moved meanwhile is skipped;
 // other failures are joined and returned after the pass, with what it did.
 func (s *Service) Tick(ctx context.Context) (TickResult, error) {
 	var res TickResult
+	now := s.Now()
+	// Guardrails first, so that a regressed stage is halted before the
+	// schedule could leave it (safety_halt.go).
+	guards, guardErr := s.guardPass(ctx, now)
+	res.Guards = guards
 	rs, fs, err := s.db().RolloutsAndFlags(ctx)
 	if err != nil {
-		return res, err
+		return res, errors.Join(guardErr, err)
 	}
 	res.Killed = make(map[string]bool, len(fs))
 	for _, f := range fs {
 		res.Killed[f.Key] = !f.Enabled
 	}
-	now := s.Now()
-	var errs []error
+	errs := []error{guardErr}
 	for i := range rs {
 		r := &rs[i]
 		if n := r.Next(res.Killed[r.Flag]); n.Stage < 0 || n.Blocked != "" || now.Before(n.Due) {
+			continue
+		}
+		// A guarded stage waits for its minimum sample (safety_guard.go).
+		g, err := s.readGuardCounts(ctx, r)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("rollout %s: %w", r.Flag, err))
+			continue
+		}
+		if r.MayLeave(g.sample(r)) != nil {
 			continue
 		}
 		var outcome rollout.Outcome
@@ -668,7 +719,7 @@ func (s *Service) Tick(ctx context.Context) (TickResult, error) {
 			Apply: func(cur *rollout.Rollout, f *flags.Flag, now time.Time) (rollout.Progress, error) {
 				// Check again on the plan as the transaction sees it.
 				n := cur.Next(!f.Enabled)
-				if n.Stage < 0 || n.Blocked != "" || now.Before(n.Due) {
+				if n.Stage < 0 || n.Blocked != "" || now.Before(n.Due) || cur.MayLeave(g.sample(cur)) != nil {
 					return cur.Progress, store.ErrNoChange
 				}
 				p, o, err := cur.Advance(n.Stage, rollout.Scheduler, now)
@@ -694,5 +745,7 @@ func (s *Service) Tick(ctx context.Context) (TickResult, error) {
 		res.Events = []ScheduleEvent{}
 	}
 	res.RampUps, err = s.rampUps(ctx, now) // experiments_rampup.go
+	errs = append(errs, err)
+	res.SampleRatios, err = s.sampleRatioChecks(ctx, now) // safety_srm.go
 	return res, errors.Join(append(errs, err)...)
 }

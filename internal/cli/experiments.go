@@ -223,6 +223,8 @@ func printExperiment(w io.Writer, e *admin.ExperimentInfo, now time.Time) {
 		fmt.Fprintf(w, "  owner:      %s\n", e.Owner)
 	}
 	fmt.Fprintf(w, "  status:     %s\n", statusWord(e))
+	printPause(w, e)                     // experiments_safety.go
+	printSRMCheck(w, e.SampleRatio, now) // experiments_safety.go
 	layer := e.Layer.Key
 	if e.Layer.Own {
 		layer = "its own (" + layer + ")"
@@ -369,6 +371,9 @@ func printExperimentResult(f *Factory, format string, res *admin.ExperimentResul
 		dry = " (dry run: nothing written)"
 	}
 	fmt.Fprintf(w, "%s: %s, %s → %s%s\n", res.Key, res.Action, res.From, res.To, dry)
+	if res.Overrode != "" {
+		fmt.Fprintf(w, "  overrides the sample-ratio check, which had paused it (%s): it no longer pauses phase %d\n", res.Overrode, res.Phase)
+	}
 	if res.TrafficFrom != res.TrafficTo {
 		fmt.Fprintf(w, "  traffic: %s%% → %s%% of the layer; every unit keeps its arm\n", res.TrafficFrom, res.TrafficTo)
 	}

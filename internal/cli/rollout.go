@@ -259,6 +259,7 @@ func printRolloutStatus(w io.Writer, st *rolloutStatus, now time.Time) {
 	if st.Killed {
 		fmt.Fprintf(w, "            the kill switch is thrown: everyone gets %q; ramp flags enable %s restores stage %s\n", st.Default, st.Flag, dash(st.Stage))
 	}
+	printHalt(w, st, now) // rollout_safety.go
 	fmt.Fprintln(w, "  audience:")
 	if len(st.Audience) == 0 {
 		fmt.Fprintln(w, "    nobody yet")
@@ -266,6 +267,7 @@ func printRolloutStatus(w io.Writer, st *rolloutStatus, now time.Time) {
 	for _, g := range st.Audience {
 		fmt.Fprintf(w, "    %-28s %6s%%   since %s, set by %s\n", g.Target, g.Percent, g.Since, g.SetBy)
 	}
+	printGuard(w, st) // rollout_safety.go
 	if st.Next.Stage >= 0 {
 		fmt.Fprintf(w, "  next:     %s, %s\n", st.Next.Name, dueWord(&st.Next, now))
 		for _, s := range st.NextSteps {
@@ -334,7 +336,7 @@ func describeStage(s *rollout.Stage) string {
 			out += ", " + x.word
 		}
 	}
-	return out
+	return out + stageGuardWord(s)
 }
 
 func newRolloutHistoryCmd(f *Factory) *cobra.Command {

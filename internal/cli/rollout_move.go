@@ -309,7 +309,9 @@ func newRolloutTickCmd(f *Factory) *cobra.Command {
 		Short: "Run one pass of the rollout schedule (for cron, where no ramp serve runs the controller)",
 		Long: `Start every scheduled stage that is due and take every experiment ramp-up step
 that is due, as the controller in "ramp serve" does every few seconds, and
-exit (-o json lists the stage events only). Safe to run from several machines at once: a
+exit (-o json lists the stage events only). The same pass halts a plan whose
+live guarded stage regresses a guardrail and pauses a running experiment
+whose sample ratio says its assignment is broken (docs/safety.md). Safe to run from several machines at once: a
 stage is started exactly once.`,
 		Example: `  ramp rollout tick
   */5 * * * * ramp --db /var/lib/ramp/ramp.db rollout tick   # crontab`,
@@ -347,7 +349,8 @@ stage is started exactly once.`,
 							e.Experiment, e.Step, flags.Percent(e.From), flags.Percent(e.To), e.Phase)
 					}
 				}
-				if len(events) == 0 && len(res.RampUps) == 0 {
+				halts := printSafetyTick(f.IO.Out, &res) // rollout_safety.go
+				if len(events) == 0 && len(res.RampUps) == 0 && halts == 0 {
 					fmt.Fprintln(f.IO.ErrOut, "no stage or ramp-up step is due")
 				}
 				return err

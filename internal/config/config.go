@@ -320,6 +320,7 @@ func (d *Document) ValidateAgainst(resolved *flags.State, stored *ramp.Config, p
 	}
 	ps = append(ps, d.experimentProblems(resolved, stored, prune)...)
 	ps = append(ps, d.metricProblems(stored, prune)...)
+	ps = append(ps, d.guardMetricProblems(stored, prune)...) // config_guard.go
 	if e := newError(d.file, ps); e != nil {
 		return e
 	}

@@ -39,7 +39,7 @@ var (
 	ruleFields  = []string{"name", "cohorts", "regions", "when", "serve", "rollout"}
 	planFields  = []string{"flag", "variant", "stages", "progress"}
 	stageFields = []string{"name", "cohorts", "regions", "when", "percent", "after", "at", "approval", "halt",
-		"decrease", "replace"}
+		"decrease", "replace", "guardrails", "minSample", "onRegression"}
 	layerFields      = []string{"key", "bucketBy", "holdout", "salt"}
 	experimentFields = []string{"key", "flag", "layer", "hypothesis", "owner", "audience", "traffic", "arms",
 		"control", "metrics", "salt", "rampUp", "status", "ship", "shipVia", "phase", "allocation"}
@@ -513,7 +513,7 @@ func (d *decoder) stage(n *yaml.Node, path string) rollout.Stage {
 	percent := false
 	for _, f := range fs {
 		fp := join(path, f.name)
-		if d.target(f, fp, &s.Name, &s.Cohorts, &s.Regions, &s.When) {
+		if d.target(f, fp, &s.Name, &s.Cohorts, &s.Regions, &s.When) || d.stageGuard(f, fp, &s) {
 			continue
 		}
 		switch f.name {

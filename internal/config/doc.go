@@ -29,9 +29,11 @@
 //
 // Rollout: flag, variant and stages, each stage with name, cohorts,
 // regions, when, percent (required), after (48h, 7d), at (RFC 3339),
-// approval (required or none), halt, decrease and replace. Document.Rollouts
-// returns them; Validate checks them against the flags and cohorts with
-// rollout.Validate (docs/rollouts.md).
+// approval (required or none), halt, decrease and replace, and for a
+// guarded stage guardrails (metric keys, or {metric, margin}), minSample and
+// onRegression (pause or rollback). Document.Rollouts returns them;
+// Validate checks them against the flags and cohorts with rollout.Validate
+// (docs/rollouts.md), and that the metrics guardrails name are declared.
 //
 // Layer: key, bucketBy, holdout (a percentage) and salt. Experiment: key,
 // flag, layer, hypothesis, owner, audience {regions, cohorts, when},

@@ -607,6 +607,7 @@ func (e *encoder) plan(r *rollout.Rollout) *yaml.Node {
 				add(sm, b.name, scalar(tagBool, "true"))
 			}
 		}
+		e.stageGuard(sm, s) // encode_guard.go
 		stages.Content = append(stages.Content, sm)
 	}
 	add(m, "stages", stages)

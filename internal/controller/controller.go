@@ -2,7 +2,11 @@
 // when it is due, unless the rollout is paused, held, awaiting approval or
 // its flag is killed, and asks for approval when a due stage needs it. The
 // same pass raises the traffic of running experiments whose ramp-up step
-// is due (admin's RampUps), logging a step a full layer refuses once.
+// is due (admin's RampUps), logging a step a full layer refuses once, and
+// takes the automatic safety's decisions: it halts a rollout plan whose
+// live guarded stage regresses a guardrail (admin's Guards) and pauses a
+// running experiment whose sample ratio says its assignment is broken
+// (admin's SampleRatios), each logged as a warning and counted.
 //
 // Several servers may run controllers on one database: every move is a
 // conditional update of the rollout's version, made in a write transaction
@@ -46,6 +50,8 @@ func Run(ctx context.Context, a *admin.Service, interval time.Duration, log *slo
 	// refused remembers the ramp-up steps a full layer refused, so that a
 	// refusal is logged once, not on every pass until room is made.
 	refused := map[string]int{}
+	// seen remembers what the automatic safety reported once (safety.go).
+	seen := map[string]string{}
 	for {
 		p, err := a.Tick(ctx)
 		for _, e := range p.Events {
@@ -65,6 +71,7 @@ func Run(ctx context.Context, a *admin.Service, interval time.Duration, log *slo
 				log.Warn("experiment ramp-up step refused; retried every pass", "experiment", e.Experiment, "step", e.Step, "to", e.To.String()+"%", "reason", e.Reason)
 			}
 		}
+		logSafety(log, &p, seen) // safety.go
 		if ctx.Err() != nil {
 			return
 		}
@@ -72,6 +79,7 @@ func Run(ctx context.Context, a *admin.Service, interval time.Duration, log *slo
 			log.Error("rollout schedule pass failed", "err", err)
 		}
 		m.observe(p.Rollouts, p.Killed, p.Events, err)
+		m.observeSafety(&p)
 		select {
 		case <-ctx.Done():
 			return

@@ -18,6 +18,7 @@ type Metrics struct {
 	moves    *prometheus.CounterVec
 	passes   prometheus.Counter
 	failures prometheus.Counter
+	safety   safetyMetrics // safety.go
 }
 
 // NewMetrics makes the controller's series; register Collectors with a
@@ -57,12 +58,13 @@ func NewMetrics() *Metrics {
 			Name: "ramp_rollout_controller_failures_total",
 			Help: "Passes of the rollout schedule that failed, wholly or for some rollout.",
 		}),
+		safety: newSafetyMetrics(),
 	}
 }
 
 // Collectors returns the series to register.
 func (m *Metrics) Collectors() []prometheus.Collector {
-	return []prometheus.Collector{m.stage, m.stages, m.paused, m.awaiting, m.due, m.moves, m.passes, m.failures}
+	return []prometheus.Collector{m.stage, m.stages, m.paused, m.awaiting, m.due, m.moves, m.passes, m.failures, m.safety.checks, m.safety.halts}
 }
 
 // observe records a pass: the rollouts as it read them (nil when it could

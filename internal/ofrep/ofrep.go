@@ -92,7 +92,7 @@ func AppendJSON(dst []byte, d *flags.Decision) ([]byte, error) {
 		dst = append(dst, name...)
 		dst = append(dst, `":`...)
 	}
-	exp := d.Origin != nil && d.Origin.Kind == flags.OriginExperiment
+	exp := d.Origin.Exposes() && !d.IsError()
 	if exp {
 		field("arm")
 		dst = appendString(dst, d.Variant)
@@ -103,7 +103,7 @@ func AppendJSON(dst []byte, d *flags.Decision) ([]byte, error) {
 	}
 	if exp {
 		field("experiment")
-		dst = appendString(dst, d.Origin.Key)
+		dst = appendString(dst, d.Origin.ExperimentKey())
 	}
 	if d.FlagVersion != 0 {
 		field("flagVersion")

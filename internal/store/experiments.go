@@ -61,6 +61,9 @@ type experimentRow struct {
 	RampUp     string     // JSON []storedStep
 	RampedAt   *time.Time // when the ramp-up last moved
 	PausedAt   *time.Time // when a paused experiment was paused
+	PausedBy   string     // who paused it, and why (migrateSafety)
+	Reason     string     `gorm:"column:pause_reason"`
+	Overridden int        `gorm:"column:srm_overridden"`
 	ShipVia    string
 	Version    int64
 	CreatedAt  time.Time `gorm:"autoCreateTime:false"`
@@ -280,7 +283,8 @@ func encodeExperiment(e *experiment.Experiment) (experimentRow, []phaseRow, erro
 	}
 	row := experimentRow{Key: e.Key, Flag: e.Flag, Layer: e.Layer, Hypothesis: e.Hypothesis, Owner: e.Owner,
 		Audience: string(audience), Traffic: int(e.Traffic), Arms: arms, Control: e.Control, Metrics: string(metrics),
-		Salt: e.Salt, Status: string(status), Shipped: e.Shipped, RampUp: steps, ShipVia: e.ShipVia}
+		Salt: e.Salt, Status: string(status), Shipped: e.Shipped, RampUp: steps, ShipVia: e.ShipVia,
+		PausedBy: e.PausedBy, Reason: e.PauseReason, Overridden: e.SampleRatioOverridden}
 	if !e.RampedAt.IsZero() {
 		at := e.RampedAt.UTC()
 		row.RampedAt = &at
@@ -329,7 +333,7 @@ func decodeExperiment(r *experimentRow, phases []phaseRow) (StoredExperiment, er
 	}
 	e := experiment.Experiment{Key: r.Key, Flag: r.Flag, Layer: r.Layer, Hypothesis: r.Hypothesis, Owner: r.Owner,
 		Traffic: flags.Percent(r.Traffic), Control: r.Control, Salt: r.Salt, Status: experiment.Status(r.Status), Shipped: r.Shipped,
-		ShipVia: r.ShipVia}
+		ShipVia: r.ShipVia, PausedBy: r.PausedBy, PauseReason: r.Reason, SampleRatioOverridden: r.Overridden}
 	if r.RampedAt != nil {
 		e.RampedAt = r.RampedAt.UTC()
 	}
@@ -788,6 +792,11 @@ type ExperimentMove struct {
 	// Apply changes e, the experiment as stored now, in place; its error
 	// is returned as it is, and ErrNoChange writes nothing.
 	Apply func(e *experiment.Experiment, env *ExperimentEnv) error
+	// ActionOf, when set, names the audit action from the experiment as
+	// stored before the move and as Apply changed it, in place of Action:
+	// "experiment.resume.override" for a resume that overrides the
+	// sample-ratio check's pause.
+	ActionOf func(before, after *experiment.Experiment) string
 	// Handoff, when set, runs after Apply and returns a plan to create
 	// for the experiment's flag in the same transaction, with its
 	// progress (its first stage live from the start): the flag must have
@@ -865,7 +874,11 @@ func (s *Store) MoveExperiment(ctx context.Context, m ExperimentMove, actor stri
 			return err
 		}
 		out = StoredExperiment{Experiment: next, Version: cur.Version + 1, UpdatedBy: w.actor, UpdatedAt: w.now}
-		if err := w.record(m.Action, "experiment", m.Key, cur.Experiment, next); err != nil {
+		action := m.Action
+		if m.ActionOf != nil {
+			action = m.ActionOf(&cur.Experiment, &next)
+		}
+		if err := w.record(action, "experiment", m.Key, cur.Experiment, next); err != nil {
 			return err
 		}
 		if plan != nil {

@@ -28,6 +28,7 @@ var migrations = []migration{
 	migrateTracking,         // tracking.go
 	migrateMetrics,          // metrics.go
 	migrateArmStatsIndex,    // tracking_stats.go
+	migrateSafety,           // safety.go
 }
 
 // migrate applies the migrations the database lacks, each in its own
