@@ -2,6 +2,7 @@ package main_test
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"math"
@@ -11,7 +12,11 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/open-feature/go-sdk/openfeature"
+
+	"github.com/ramp-flags/ramp/flags/provider"
 	"github.com/ramp-flags/ramp/tracking"
 )
 
@@ -159,4 +164,78 @@ func poissonDraw(r *rand.Rand, mean float64) int {
 		p *= r.Float64()
 	}
 	return k
+}
+
+// TestSampleRatioPauseEndToEnd: a service on ramp's provider decides
+// link-code-ttl in process and posts its exposures to `ramp serve`, but
+// loses half of those of the long arm (a planted assignment bias: a bug in
+// one arm's client). The controller's pass (`ramp rollout tick`, the pass
+// `ramp serve` runs) pauses the experiment, saying why.
+func TestSampleRatioPauseEndToEnd(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the binary and runs a server")
+	}
+	dir := t.TempDir()
+	db := filepath.Join(dir, "ramp.db")
+	env := append(os.Environ(), "RAMP_DB="+db, "RAMP_ACTOR=e2e", "RAMP_FORCE_TTY=")
+	ramp := rampIn(t, env)
+	ramp("apply", "-f", filepath.Join("..", "..", "testdata", "scenario.yaml"))
+	sdkKey := strings.TrimSpace(ramp("keys", "create", "--role", "sdk", "--name", "svc", "-o", "table"))
+	srv := startServe(t, env, "127.0.0.1:0", "--controller-interval", "0")
+	p, err := provider.New(srv.url, sdkKey, provider.PollInterval(time.Hour), provider.NoTracking())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := p.Init(openfeature.EvaluationContext{}); err != nil {
+		t.Fatal(err)
+	}
+	defer p.Shutdown()
+
+	const flag = "wa-link-code-ttl-seconds"
+	var body bytes.Buffer
+	body.WriteString(`{"exposures":[`)
+	kept, long := 0, 0
+	for i := range 6000 {
+		unit := fmt.Sprint("br-", i)
+		d := p.IntEvaluation(context.Background(), flag, -1, openfeature.FlattenedContext{"targetingKey": unit, "region": "BR"})
+		if d.Error() != nil || d.FlagMetadata["experiment"] != "link-code-ttl" {
+			t.Fatalf("%s: %+v", unit, d)
+		}
+		if d.Variant == "long" {
+			if long++; long%2 == 0 {
+				continue // lost by the long arm's client
+			}
+		}
+		if kept > 0 {
+			body.WriteByte(',')
+		}
+		kept++
+		fmt.Fprintf(&body, `{"experiment":"link-code-ttl","phase":%v,"unitAttribute":"targetingKey","unit":%q,"arm":%q,"flag":%q}`,
+			d.FlagMetadata["phase"], unit, d.Variant, flag)
+	}
+	body.WriteString(`]}`)
+	postUntilStored(t, srv.url+tracking.TrackPath, sdkKey, body.Bytes())
+
+	tick := ramp("rollout", "tick")
+	var x struct {
+		Status string
+		Pause  struct{ By, Reason string }
+	}
+	if err := json.Unmarshal([]byte(ramp("experiments", "get", "link-code-ttl", "-o", "json")), &x); err != nil {
+		t.Fatal(err)
+	}
+	if x.Status != "paused" || !strings.Contains(x.Pause.Reason, "sample ratio") {
+		t.Fatalf("after a pass of the controller: status %q, pause %+v\ntick said: %s", x.Status, x.Pause, tick)
+	}
+	t.Logf("paused by %s: %s", x.Pause.By, x.Pause.Reason)
+	// The paused experiment serves nothing: once the server has the new
+	// configuration, its units get the flag's own answer.
+	var last map[string]any
+	if !within(patience, func() bool {
+		_, last = post(t, srv.url+"/ofrep/v1/evaluate/flags/"+flag, sdkKey, `{"context":{"targetingKey":"br-1","region":"BR"}}`)
+		md, _ := last["metadata"].(map[string]any)
+		return md["experiment"] == nil
+	}) {
+		t.Errorf("the paused experiment still serves: %v", last)
+	}
 }
