@@ -2,6 +2,7 @@ package experiment
 
 import (
 	"fmt"
+	"github.com/ramp-flags/ramp/internal/spelling"
 	"math"
 	"slices"
 	"strings"
@@ -408,7 +409,7 @@ func suggestKey(key string, keys []string, what string) string {
 	}
 	best, bestDist := "", 3
 	for _, k := range keys {
-		if d := editDistance(strings.ToLower(key), strings.ToLower(k)); d < bestDist {
+		if d := spelling.Distance(strings.ToLower(key), strings.ToLower(k)); d < bestDist {
 			best, bestDist = k, d
 		}
 	}
@@ -420,31 +421,6 @@ func suggestKey(key string, keys []string, what string) string {
 		return fmt.Sprintf(" (did you mean %s?; known %s: %s)", best, what, strings.Join(list, ", "))
 	}
 	return fmt.Sprintf(" (known %s: %s)", what, strings.Join(list, ", "))
-}
-
-// editDistance is the Levenshtein distance between two short strings (64
-// for longer ones: too far to suggest).
-func editDistance(a, b string) int {
-	if len(a) > 64 || len(b) > 64 {
-		return 64
-	}
-	prev := make([]int, len(b)+1)
-	cur := make([]int, len(b)+1)
-	for j := range prev {
-		prev[j] = j
-	}
-	for i := 1; i <= len(a); i++ {
-		cur[0] = i
-		for j := 1; j <= len(b); j++ {
-			cost := 1
-			if a[i-1] == b[j-1] {
-				cost = 0
-			}
-			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
-		}
-		prev, cur = cur, prev
-	}
-	return prev[len(b)]
 }
 
 // MetricKinds returns the kinds of metric, in documentation order.

@@ -13,6 +13,7 @@ import (
 
 	"github.com/ramp-flags/ramp/experiment"
 	"github.com/ramp-flags/ramp/experiment/report"
+	"github.com/ramp-flags/ramp/experiment/safety"
 	"github.com/ramp-flags/ramp/internal/admin"
 	"github.com/ramp-flags/ramp/internal/chart"
 )
@@ -276,23 +277,9 @@ func pValue(p float64) string {
 // num writes an arm's value with four significant digits.
 func num(x float64) string { return fmt.Sprintf("%.4g", x) }
 
-// count writes an integer with thousands separators.
-func count(n int64) string {
-	s := fmt.Sprint(n)
-	neg := strings.HasPrefix(s, "-")
-	s = strings.TrimPrefix(s, "-")
-	var b strings.Builder
-	for i, c := range s {
-		if i > 0 && (len(s)-i)%3 == 0 {
-			b.WriteByte(',')
-		}
-		b.WriteRune(c)
-	}
-	if neg {
-		return "-" + b.String()
-	}
-	return b.String()
-}
+// count writes an integer with thousands separators, as the controller's
+// sample-ratio reasons do.
+func count(n int64) string { return safety.Thousands(n) }
 
 // checkPlotPath refuses a --plot file whose format is unknown before any
 // work is done.

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"github.com/ramp-flags/ramp/internal/spelling"
 	"math"
 	"strings"
 	"time"
@@ -265,7 +266,7 @@ func suggest(name string, known []string) string {
 		if fold(k) == fold(name) {
 			return fmt.Sprintf(" (did you mean %q?)", k)
 		}
-		if dist := levenshtein(strings.ToLower(name), strings.ToLower(k)); dist < bestDist {
+		if dist := spelling.Distance(strings.ToLower(name), strings.ToLower(k)); dist < bestDist {
 			best, bestDist = k, dist
 		}
 	}
@@ -273,29 +274,6 @@ func suggest(name string, known []string) string {
 		return fmt.Sprintf(" (did you mean %q?)", best)
 	}
 	return fmt.Sprintf(" (want %s)", strings.Join(known, ", "))
-}
-
-func levenshtein(a, b string) int {
-	if len(a) > 64 || len(b) > 64 {
-		return 64
-	}
-	prev := make([]int, len(b)+1)
-	cur := make([]int, len(b)+1)
-	for j := range prev {
-		prev[j] = j
-	}
-	for i := 1; i <= len(a); i++ {
-		cur[0] = i
-		for j := 1; j <= len(b); j++ {
-			cost := 1
-			if a[i-1] == b[j-1] {
-				cost = 0
-			}
-			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
-		}
-		prev, cur = cur, prev
-	}
-	return prev[len(b)]
 }
 
 // join appends a mapping key to a path.
