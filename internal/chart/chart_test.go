@@ -250,10 +250,10 @@ func TestDeterministic(t *testing.T) {
 
 // box is the rectangle a drawn string covers.
 type box struct {
-	s                      string
-	x0, y0, x1, y1         vg.Length
-	fontName               string
-	fontSize, ascent, desc vg.Length
+	s              string
+	x0, y0, x1, y1 vg.Length
+	fontName       string
+	fontSize       vg.Length
 }
 
 // texts draws a chart on a recorder and returns where each string went.
