@@ -136,7 +136,11 @@ func printSampleRatio(w io.Writer, sr *report.SampleRatio) {
 	fmt.Fprintln(w)
 	t := newTable(w, "  ARM", "WEIGHT", "UNITS", "EXPECTED", "OBSERVED", "DEVIATION")
 	for _, a := range sr.Arms {
-		t.row("  "+a.Arm, trimPct(a.Weight), count(a.Units), pct(a.Expected, 2), pct(a.Observed, 2), signedPoints(a.Observed-a.Expected))
+		observed, deviation := "—", "—"
+		if sr.Units > 0 {
+			observed, deviation = pct(a.Observed, 2), signedPoints(a.Observed-a.Expected)
+		}
+		t.row("  "+a.Arm, trimPct(a.Weight), count(a.Units), pct(a.Expected, 2), observed, deviation)
 	}
 	_ = t.flush()
 	if sr.MultiArm > 0 {
