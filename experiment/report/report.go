@@ -312,13 +312,13 @@ func result(d stats.Difference) Result {
 func Build(in Input, opt Options) (Report, error) {
 	opt = opt.withDefaults()
 	x, ph := &in.Experiment, &in.Phase
-	arms := phaseArms(x, ph)
+	weights, arms := phaseArms(x, ph)
 	if !slices.Contains(arms, x.Control) {
 		return Report{}, fmt.Errorf("report: control %q is not an arm of %s phase %d", x.Control, x.Key, ph.Number)
 	}
 	r := Report{Experiment: x.Key, Flag: x.Flag, Phase: ph.Number, Started: ph.Started, Ended: ph.Ended,
 		Control: x.Control, Level: opt.Level, NStar: opt.NStar}
-	r.SampleRatio = sampleRatio(ph, in.Exposures, opt)
+	r.SampleRatio = sampleRatio(weights, in.Exposures, opt)
 	if sr := r.SampleRatio; sr.Mismatch {
 		r.Warnings = append(r.Warnings, fmt.Sprintf(
 			"SAMPLE RATIO MISMATCH (p = %.2g < %g): units did not reach the arms in the phase's shares; assignment or exposure recording is broken, and no result below can be trusted",
@@ -339,23 +339,23 @@ func Build(in Input, opt Options) (Report, error) {
 	return r, nil
 }
 
-// phaseArms lists the phase's arms in declaration order (the experiment's
-// when the phase records none).
-func phaseArms(x *experiment.Experiment, ph *experiment.Phase) []string {
-	src := ph.Arms
-	if len(src) == 0 {
-		src = x.Arms
+// phaseArms returns the phase's arms and weights in declaration order
+// (the experiment's when the phase records none), and their names.
+func phaseArms(x *experiment.Experiment, ph *experiment.Phase) ([]experiment.Arm, []string) {
+	arms := ph.Arms
+	if len(arms) == 0 {
+		arms = x.Arms
 	}
-	out := make([]string, len(src))
-	for i, a := range src {
-		out[i] = a.Variant
+	names := make([]string, len(arms))
+	for i, a := range arms {
+		names[i] = a.Variant
 	}
-	return out
+	return arms, names
 }
 
 // sampleRatio runs the χ² check of the units seen in one arm only against
 // the phase's weights.
-func sampleRatio(ph *experiment.Phase, counts []ArmCount, opt Options) SampleRatio {
+func sampleRatio(arms []experiment.Arm, counts []ArmCount, opt Options) SampleRatio {
 	var sr SampleRatio
 	byArm := map[string]ArmCount{}
 	var all int64
@@ -364,17 +364,17 @@ func sampleRatio(ph *experiment.Phase, counts []ArmCount, opt Options) SampleRat
 		all += c.Units
 		sr.MultiArm += c.MultiArm
 	}
-	observed := make([]int64, len(ph.Arms))
-	weights := make([]float64, len(ph.Arms))
+	observed := make([]int64, len(arms))
+	weights := make([]float64, len(arms))
 	var totalWeight float64
-	for i, a := range ph.Arms {
+	for i, a := range arms {
 		c := byArm[a.Variant]
 		observed[i] = c.Units - c.MultiArm
 		weights[i] = float64(a.Weight) / 100 // basis points to percent
 		totalWeight += weights[i]
 		sr.Units += observed[i]
 	}
-	for i, a := range ph.Arms {
+	for i, a := range arms {
 		share := ArmShare{Arm: a.Variant, Weight: weights[i], Units: observed[i]}
 		if totalWeight > 0 {
 			share.Expected = weights[i] / totalWeight

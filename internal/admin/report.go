@@ -164,7 +164,7 @@ func (s *Service) metricData(ctx context.Context, x *experiment.Experiment, ph *
 func reportArms(arms []store.ArmStats) []report.ArmStats {
 	out := make([]report.ArmStats, len(arms))
 	for i, a := range arms {
-		out[i] = report.ArmStats{Arm: a.Arm, N: a.N, SumY: a.SumY, SumY2: a.SumY2, SumX: a.SumX, SumX2: a.SumX2, SumXY: a.SumXY}
+		out[i] = report.ArmStats(a) // the same fields: the store's sums are the report's input
 	}
 	return out
 }
