@@ -14,6 +14,7 @@ import (
 
 	"github.com/ramp-flags/ramp/internal/admin"
 	"github.com/ramp-flags/ramp/internal/controller"
+	"github.com/ramp-flags/ramp/internal/dashboard"
 	"github.com/ramp-flags/ramp/internal/server"
 	"github.com/ramp-flags/ramp/tracking"
 )
@@ -31,6 +32,7 @@ type serveOptions struct {
 	compact        time.Duration
 	tlsCert        string
 	tlsKey         string
+	dashboard      dashboardOptions
 }
 
 func newServeCmd(f *Factory, runF func(*serveOptions) error) *cobra.Command {
@@ -75,6 +77,12 @@ Exposures of OFREP decisions made by running experiments are recorded once
 per unit and phase; services in any language post tracking events to
 POST /v1/track (batches, with the sdk key).
 
+The web dashboard is served at / (--dashboard, on by default; off with
+--insecure-no-auth): flags, rollout timelines, the audit log, experiments,
+and the kill switch and rollout moves behind a confirmation. People sign in
+with an admin key; the session lasts --dashboard-session-ttl. Its cookie is
+Secure: serve HTTPS (or use localhost). See docs/dashboard.md.
+
 Endpoints and bodies: docs/http-api.md.`,
 		Example: `  ramp serve --addr 127.0.0.1:8080
   ramp serve --addr :8080 --rate-limit 200 --public-url https://flags.example.com
@@ -101,6 +109,8 @@ Endpoints and bodies: docs/http-api.md.`,
 	cmd.Flags().DurationVar(&opts.compact, "compact-interval", time.Minute, "how often to fold tracking events into the per-unit totals that guardrails and reports read (0: never)")
 	cmd.Flags().StringVar(&opts.tlsCert, "tls-cert", "", "serve HTTPS with this PEM certificate (chain) file; needs --tls-key")
 	cmd.Flags().StringVar(&opts.tlsKey, "tls-key", "", "the PEM private key of --tls-cert")
+	cmd.Flags().BoolVar(&opts.dashboard.on, "dashboard", true, "serve the web dashboard at / (never with --insecure-no-auth)")
+	cmd.Flags().DurationVar(&opts.dashboard.sessionTTL, "dashboard-session-ttl", dashboard.DefaultSessionTTL, "how long a dashboard sign-in lasts")
 	return cmd
 }
 
@@ -203,6 +213,11 @@ func serveRun(ctx context.Context, opts *serveOptions) error {
 			if cfg.Auth, err = newKeyAuth(ctx, a); err != nil {
 				return err
 			}
+		}
+		if dash, err := newDashboard(opts, a, cfg.Auth, tlsConfig != nil, log); err != nil {
+			return err
+		} else if dash != nil {
+			cfg.Dashboard = dash
 		}
 		srv, err := server.New(cfg)
 		if err != nil {

@@ -113,6 +113,11 @@ type Config struct {
 	// get 503 with Retry-After.
 	TrackingWriters int
 	TrackingWait    time.Duration
+
+	// Dashboard, when set, serves every path the data plane does not
+	// (the web dashboard at /, with its own sign-in and sessions); without
+	// it those paths are 404.
+	Dashboard http.Handler
 }
 
 // Server serves OFREP decisions and the snapshot feed from the compiled
@@ -255,6 +260,7 @@ const (
 	routeHealth       = "GET /healthz"
 	routeReady        = "GET /readyz"
 	routeTrack        = "POST " + tracking.TrackPath
+	routeDashboard    = "/"
 )
 
 func (s *Server) routes() http.Handler {
@@ -269,6 +275,9 @@ func (s *Server) routes() http.Handler {
 	mux.Handle(routeMetrics, s.guard(RoleAdmin, false, anyone(promhttp.HandlerFor(s.metrics.reg, promhttp.HandlerOpts{}).ServeHTTP)))
 	mux.HandleFunc(routeHealth, s.healthz)
 	mux.HandleFunc(routeReady, s.readyz)
+	if s.cfg.Dashboard != nil {
+		mux.Handle(routeDashboard, s.cfg.Dashboard)
+	}
 	return s.observe(mux)
 }
 

@@ -1,0 +1,56 @@
+package cli
+
+import (
+	"fmt"
+	"log/slog"
+	"net"
+	"time"
+
+	"github.com/ramp-flags/ramp/internal/admin"
+	"github.com/ramp-flags/ramp/internal/dashboard"
+	"github.com/ramp-flags/ramp/internal/server"
+)
+
+// dashboardOptions are ramp serve's dashboard flags.
+type dashboardOptions struct {
+	on         bool
+	sessionTTL time.Duration
+}
+
+// newDashboard builds the web dashboard ramp serve mounts at /, or nil
+// when it is off: by --dashboard=false, or because authentication is off
+// (a dashboard anyone could use to throw kill switches is not served).
+// People sign in with a secret the server's authenticator accepts.
+func newDashboard(opts *serveOptions, a *admin.Service, keys server.Authenticator, tls bool, log *slog.Logger) (*dashboard.Dashboard, error) {
+	d := opts.dashboard
+	switch {
+	case !d.on:
+		return nil, nil
+	case opts.insecureNoAuth:
+		log.Warn("the dashboard is off: it needs authentication, which --insecure-no-auth turns off")
+		return nil, nil
+	case d.sessionTTL <= 0:
+		return nil, &UsageError{Err: fmt.Errorf("--dashboard-session-ttl %s: must be positive", d.sessionTTL), Command: "ramp serve"}
+	}
+	ka, ok := keys.(*keyAuth)
+	if !ok {
+		return nil, fmt.Errorf("the dashboard needs the server's keyring")
+	}
+	dash, err := dashboard.New(dashboard.Options{Admin: a, Auth: dashboard.KeyringAuth{Ring: ka.ring},
+		Sessions: &dashboard.MemorySessions{}, SessionTTL: d.sessionTTL, Logger: log})
+	if err != nil {
+		return nil, err
+	}
+	if host, _, err := net.SplitHostPort(opts.addr); !tls && err == nil && !loopback(host) {
+		log.Warn("the dashboard's session cookie is Secure: browsers keep it only over HTTPS or on localhost; serve with --tls-cert/--tls-key or behind a TLS proxy")
+	}
+	return dash, nil
+}
+
+func loopback(host string) bool {
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
