@@ -20,6 +20,7 @@ const interop = "messenger-ig-interop"
 // it is for.
 func TestPagesRender(t *testing.T) {
 	e := newEnv(t)
+	e.seedExperiment()
 	c := e.signedIn("viewer-token")
 	for _, tc := range []struct {
 		path string
@@ -37,7 +38,7 @@ func TestPagesRender(t *testing.T) {
 		{"/audit?flag=" + interop, []string{"rollout.advance", "Diff"}},
 		{"/audit?actor=nobody", []string{"No entry matches."}},
 		{"/experiments", []string{"dm-handoff-vs-inline", "running"}},
-		{"/experiments/dm-handoff-vs-inline", []string{"Sample ratio", "Phases"}},
+		{"/experiments/dm-handoff-vs-inline", []string{"Sample ratio", "(χ² = 0.00, p = 1.000, 2,000 units)", "replies-per-user", "inline vs control", "report.svg", "Phases"}},
 	} {
 		t.Run(tc.path, func(t *testing.T) {
 			res, body := c.get(tc.path)
@@ -50,6 +51,12 @@ func TestPagesRender(t *testing.T) {
 				}
 			}
 		})
+	}
+	// The chart is the report's, as an SVG with its own narrow policy.
+	res, svg := c.get("/experiments/dm-handoff-vs-inline/report.svg")
+	if res.StatusCode != http.StatusOK || res.Header.Get("Content-Type") != "image/svg+xml" || !strings.Contains(svg, "<svg") ||
+		!strings.Contains(svg, "replies-per-user") || !strings.Contains(res.Header.Get("Content-Security-Policy"), "default-src 'none'") {
+		t.Errorf("report.svg: %d %q %q", res.StatusCode, res.Header.Get("Content-Type"), res.Header.Get("Content-Security-Policy"))
 	}
 	// A viewer sees no action.
 	for _, path := range []string{"/flags/" + interop, "/rollouts/" + interop} {
