@@ -16,7 +16,8 @@ const interopFlag = "messenger-ig-interop"
 
 // TestDashboardThroughServe signs in to the dashboard `ramp serve` mounts
 // at /, throws a kill switch from it, and sees the change where services
-// and the CLI see it: OFREP answers DISABLED, `ramp audit` names the key.
+// and the CLI see it: OFREP answers DISABLED, `ramp audit` names the
+// person whose token signed in.
 // The browser tests of internal/dashboard drive the pages themselves.
 func TestDashboardThroughServe(t *testing.T) {
 	if testing.Short() {
@@ -27,7 +28,8 @@ func TestDashboardThroughServe(t *testing.T) {
 	ramp := rampIn(t, env)
 	ramp("apply", "-f", filepath.Join("..", "..", "testdata", "scenario.yaml"))
 	ramp("--actor", "demo", "rollout", "advance", interopFlag, "--to", "us-10")
-	adminKey := strings.TrimSpace(ramp("keys", "create", "--role", "admin", "--name", "release", "-o", "table"))
+	adminKey := strings.TrimSpace(ramp("keys", "create", "--role", "admin", "--name", "ops", "-o", "table"))
+	token := strings.TrimSpace(ramp("tokens", "create", "rita", "--role", "editor", "-o", "table"))
 	sdkKey := strings.TrimSpace(ramp("keys", "create", "--role", "sdk", "--name", "svc", "-o", "table"))
 	srv := startServe(t, env, "127.0.0.1:0")
 
@@ -64,17 +66,19 @@ func TestDashboardThroughServe(t *testing.T) {
 	if res, _ := do("GET", "/flags", nil); res.StatusCode != http.StatusSeeOther || !strings.HasPrefix(res.Header.Get("Location"), "/login") {
 		t.Errorf("GET /flags signed out: %d to %q", res.StatusCode, res.Header.Get("Location"))
 	}
-	if res, _ := do("POST", "/login", url.Values{"token": {sdkKey}}); res.StatusCode != http.StatusForbidden {
-		t.Errorf("an sdk key signed in: %d", res.StatusCode)
+	for _, key := range []string{sdkKey, adminKey} {
+		if res, _ := do("POST", "/login", url.Values{"token": {key}}); res.StatusCode != http.StatusForbidden {
+			t.Errorf("an API key signed in: %d (people sign in with personal tokens)", res.StatusCode)
+		}
 	}
-	res, _ := do("POST", "/login", url.Values{"token": {adminKey}})
+	res, _ := do("POST", "/login", url.Values{"token": {token}})
 	for _, ck := range res.Cookies() {
 		if ck.Name == "__Host-ramp-session" && ck.Secure && ck.HttpOnly {
 			cookie = ck.Name + "=" + ck.Value
 		}
 	}
 	if res.StatusCode != http.StatusSeeOther || cookie == "" {
-		t.Fatalf("sign in with an admin key: %d, cookies %v\n%s", res.StatusCode, res.Header["Set-Cookie"], srv.logs())
+		t.Fatalf("sign in with a personal token: %d, cookies %v\n%s", res.StatusCode, res.Header["Set-Cookie"], srv.logs())
 	}
 	res, page := do("GET", "/rollouts/"+interopFlag, nil)
 	if res.StatusCode != http.StatusOK || !strings.Contains(page, "us-10") || res.Header.Get("Content-Security-Policy") == "" {
@@ -95,7 +99,7 @@ func TestDashboardThroughServe(t *testing.T) {
 	if !disabled {
 		t.Error("OFREP does not answer DISABLED after the dashboard's kill switch")
 	}
-	if out := ramp("audit", "--flag", interopFlag); !strings.Contains(out, "key:release") || !strings.Contains(out, "flag.disable") {
+	if out := ramp("audit", "--flag", interopFlag); !strings.Contains(out, "rita") || !strings.Contains(out, "flag.disable") {
 		t.Errorf("ramp audit does not name the dashboard's actor:\n%s", out)
 	}
 	// The data plane keeps its own routes and refusals.

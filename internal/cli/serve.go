@@ -84,8 +84,9 @@ POST /v1/track (batches, with the sdk key).
 The web dashboard is served at / (--dashboard, on by default; off with
 --insecure-no-auth): flags, rollout timelines, the audit log, experiments,
 and the kill switch and rollout moves behind a confirmation. People sign in
-with an admin key; the session lasts --dashboard-session-ttl. Its cookie is
-Secure: serve HTTPS (or use localhost). See docs/dashboard.md.
+with a personal token ("ramp tokens create"); the session lasts at most
+--dashboard-session-ttl. Its cookie is Secure: serve HTTPS (or use
+localhost). See docs/dashboard.md.
 
 Endpoints and bodies: docs/http-api.md.`,
 		Example: `  ramp serve --addr 127.0.0.1:8080

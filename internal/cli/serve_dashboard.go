@@ -7,8 +7,8 @@ import (
 	"time"
 
 	"github.com/ramp-flags/ramp/internal/admin"
+	"github.com/ramp-flags/ramp/internal/auth"
 	"github.com/ramp-flags/ramp/internal/dashboard"
-	"github.com/ramp-flags/ramp/internal/server"
 )
 
 // dashboardOptions are ramp serve's dashboard flags.
@@ -20,8 +20,9 @@ type dashboardOptions struct {
 // newDashboard builds the web dashboard ramp serve mounts at /, or nil
 // when it is off: by --dashboard=false, or because authentication is off
 // (a dashboard anyone could use to throw kill switches is not served).
-// People sign in with a secret the server's authenticator accepts.
-func newDashboard(opts *serveOptions, a *admin.Service, keys server.Authenticator, tls bool, log *slog.Logger) (*dashboard.Dashboard, error) {
+// People sign in with a personal token the server's checker accepts; the
+// session is a row of the database, admitted by the same checker.
+func newDashboard(opts *serveOptions, a *admin.Service, authn auth.Authenticator, tls bool, log *slog.Logger) (*dashboard.Dashboard, error) {
 	d := opts.dashboard
 	switch {
 	case !d.on:
@@ -32,12 +33,12 @@ func newDashboard(opts *serveOptions, a *admin.Service, keys server.Authenticato
 	case d.sessionTTL <= 0:
 		return nil, &UsageError{Err: fmt.Errorf("--dashboard-session-ttl %s: must be positive", d.sessionTTL), Command: "ramp serve"}
 	}
-	ka, ok := keys.(*keyAuth)
+	checker, ok := authn.(*auth.Checker)
 	if !ok {
-		return nil, fmt.Errorf("the dashboard needs the server's keyring")
+		return nil, fmt.Errorf("the dashboard needs the server's credential checker, not %T", authn)
 	}
-	dash, err := dashboard.New(dashboard.Options{Admin: a, Auth: dashboard.KeyringAuth{Ring: ka.ring},
-		Sessions: &dashboard.MemorySessions{}, SessionTTL: d.sessionTTL, Logger: log})
+	dash, err := dashboard.New(dashboard.Options{Admin: a, Auth: checker,
+		Sessions: dashboard.StoredSessions{Admin: a, Cookies: checker.Sessions()}, SessionTTL: d.sessionTTL, Logger: log})
 	if err != nil {
 		return nil, err
 	}

@@ -231,7 +231,7 @@ func TestBrowser(t *testing.T) {
 	// Sign in: the flags page sends us to the sign-in page and back.
 	b.do(chromedp.Navigate(base+"/flags"), chromedp.WaitVisible(chromedp.ID("token")))
 	b.clean("sign-in page")
-	b.do(chromedp.SendKeys(chromedp.ID("token"), "editor-token"), chromedp.Submit(chromedp.ID("token")),
+	b.do(chromedp.SendKeys(chromedp.ID("token"), e.secret("editor-token")), chromedp.Submit(chromedp.ID("token")),
 		chromedp.WaitVisible(chromedp.ID("q")))
 	b.mustSee("flags page", "Flags", interop)
 	b.clean("flags page")
@@ -300,7 +300,7 @@ func TestBrowser(t *testing.T) {
 
 	// A viewer sees no action and is refused at the action's address.
 	b.do(chromedp.Click(chromedp.CSS("header form.who button")), chromedp.WaitVisible(chromedp.ID("token")),
-		chromedp.SendKeys(chromedp.ID("token"), "viewer-token"), chromedp.Submit(chromedp.ID("token")), chromedp.WaitVisible(chromedp.ID("q")),
+		chromedp.SendKeys(chromedp.ID("token"), e.secret("viewer-token")), chromedp.Submit(chromedp.ID("token")), chromedp.WaitVisible(chromedp.ID("q")),
 		chromedp.Navigate(base+"/rollouts/"+interop), chromedp.WaitVisible(chromedp.ID("tl-h")))
 	b.mustSee("viewer's rollout page", "may look, not act")
 	buttons := get(b, chromedp.Evaluate[int](`document.querySelectorAll('main a.button, main form button').length`))
@@ -344,7 +344,7 @@ func screenshots(t *testing.T, e *env) {
 	}
 	b.do(chromedp.Navigate(base+"/login"), chromedp.WaitVisible(chromedp.ID("token")))
 	shoot(t, b, dir, "login", base+"/login?next=%2Fflags", "#token")
-	b.do(chromedp.SendKeys(chromedp.ID("token"), "admin-token"), chromedp.Submit(chromedp.ID("token")), chromedp.WaitVisible(chromedp.ID("q")))
+	b.do(chromedp.SendKeys(chromedp.ID("token"), e.secret("admin-token")), chromedp.Submit(chromedp.ID("token")), chromedp.WaitVisible(chromedp.ID("q")))
 	for _, p := range []struct{ name, path, wait string }{
 		{"flags", "/flags", "#q"},
 		{"flag", "/flags/" + interop + "?user=u1&region=US", "#explanation"},

@@ -21,14 +21,10 @@ import (
 //go:embed templates/*.html static/*
 var assets embed.FS
 
-// CookieName is the session cookie. The __Host- prefix makes browsers
-// accept it only with Secure, Path=/ and no Domain: no other host, and no
-// plain-HTTP page, can set or overwrite it.
-const CookieName = "__Host-ramp-session"
-
-// DefaultSessionTTL is how long a sign-in lasts when Options.SessionTTL is
-// zero (never beyond the credential it was made from).
-const DefaultSessionTTL = 12 * time.Hour
+// DefaultSessionTTL is how long a sign-in lasts at most when
+// Options.SessionTTL is zero (never beyond the credential it was made
+// from; a session idle for admin.DefaultSessionIdle ends sooner).
+const DefaultSessionTTL = admin.DefaultSessionLifetime
 
 // ContentSecurityPolicy is the policy every page is served with: nothing
 // but this server's own stylesheet and images, no script at all, no
@@ -46,10 +42,11 @@ type Options struct {
 	// Admin is the control plane every page reads and every action writes
 	// through: the same rules and audit log as the CLI and the admin API.
 	Admin *admin.Service
-	// Auth checks the token a person pastes at sign-in, as the admin API
-	// checks it (Authorization: Bearer).
+	// Auth checks the personal token a person pastes at sign-in, as the
+	// admin API checks it (Authorization: Bearer): ramp serve's
+	// auth.Checker.
 	Auth auth.Authenticator
-	// Sessions keeps sign-ins on the server.
+	// Sessions keeps sign-ins on the server (StoredSessions).
 	Sessions Sessions
 	// OIDCLogin, when set, is the path of the server's single sign-on
 	// (such as "/auth/oidc/login"): the sign-in page links to it, with
@@ -197,7 +194,8 @@ func (d *Dashboard) act(perm auth.Permission, fn handlerFunc) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		p, err := d.principal(r)
 		if err != nil {
-			if errors.Is(err, ramp.ErrUnauthorized) && r.Method == http.MethodGet {
+			var te *auth.ThrottledError
+			if errors.Is(err, ramp.ErrUnauthorized) && !errors.As(err, &te) && r.Method == http.MethodGet {
 				http.Redirect(w, r, "/login?next="+url.QueryEscape(r.URL.RequestURI()), http.StatusSeeOther)
 				return
 			}
@@ -217,15 +215,17 @@ func (d *Dashboard) act(perm auth.Permission, fn handlerFunc) http.Handler {
 
 // principal returns who the request's session is for.
 func (d *Dashboard) principal(r *http.Request) (auth.Principal, error) {
-	c, err := r.Cookie(CookieName)
-	if err != nil || c.Value == "" {
+	if _, err := r.Cookie(auth.SessionCookie); err != nil {
 		return auth.Principal{}, &ramp.Error{Kind: ramp.KindUnauthorized, Msg: "sign in first"}
 	}
-	p, err := d.opt.Sessions.Session(r.Context(), c.Value)
-	if err != nil {
-		if errors.Is(err, ramp.ErrUnauthorized) {
-			return auth.Principal{}, &ramp.Error{Kind: ramp.KindUnauthorized, Msg: "your session has ended: sign in again", Err: err}
-		}
+	p, err := d.opt.Sessions.Authenticate(r)
+	var te *auth.ThrottledError
+	switch {
+	case errors.As(err, &te):
+		return auth.Principal{}, err
+	case errors.Is(err, ramp.ErrUnauthorized):
+		return auth.Principal{}, &ramp.Error{Kind: ramp.KindUnauthorized, Msg: "your session has ended: sign in again", Err: err}
+	case err != nil:
 		return auth.Principal{}, fmt.Errorf("read the session: %w", err)
 	}
 	return p, nil
@@ -420,33 +420,35 @@ func (d *Dashboard) login(w http.ResponseWriter, r *http.Request) {
 		d.fail(w, r, nil, fmt.Errorf("check the token: %w", err))
 		return
 	}
+	if p.Kind == auth.KindKey {
+		again(http.StatusForbidden, fmt.Sprintf("%s is an API key, for automation: people sign in with a personal token (ramp tokens create, or ramp login).", p.Name))
+		return
+	}
 	if !p.May(auth.Read) {
 		again(http.StatusForbidden, fmt.Sprintf("%s %q has role %s, which may not read the dashboard: use a personal token (viewer, editor or admin).", p.Kind, p.Name, p.Role))
 		return
 	}
-	expires := d.opt.Now().Add(d.opt.SessionTTL)
-	if !p.Expires.IsZero() && p.Expires.Before(expires) {
-		expires = p.Expires
+	lifetime := d.opt.SessionTTL
+	if !p.Expires.IsZero() {
+		lifetime = min(lifetime, p.Expires.Sub(d.opt.Now()))
 	}
-	secret, err := d.opt.Sessions.CreateSession(r.Context(), p, expires)
+	secret, expires, err := d.opt.Sessions.CreateSession(r.Context(), p, lifetime)
 	if err != nil {
 		d.fail(w, r, nil, fmt.Errorf("start a session: %w", err))
 		return
 	}
-	http.SetCookie(w, &http.Cookie{Name: CookieName, Value: secret, Path: "/", Expires: expires,
-		Secure: true, HttpOnly: true, SameSite: http.SameSiteLaxMode})
+	http.SetCookie(w, auth.NewSessionCookie(secret, expires))
 	d.log.Info("signed in", "name", p.Name, "role", string(p.Role), "kind", p.Kind)
 	http.Redirect(w, r, next, http.StatusSeeOther)
 }
 
 func (d *Dashboard) logout(w http.ResponseWriter, r *http.Request) {
-	if c, err := r.Cookie(CookieName); err == nil && c.Value != "" {
-		if err := d.opt.Sessions.EndSession(r.Context(), c.Value); err != nil {
+	if secret, err := auth.SessionSecret(r); err == nil {
+		if err := d.opt.Sessions.EndSession(r.Context(), secret); err != nil {
 			d.fail(w, r, nil, fmt.Errorf("end the session: %w", err))
 			return
 		}
 	}
-	http.SetCookie(w, &http.Cookie{Name: CookieName, Value: "", Path: "/", MaxAge: -1,
-		Secure: true, HttpOnly: true, SameSite: http.SameSiteLaxMode})
+	http.SetCookie(w, auth.ClearSessionCookie())
 	http.Redirect(w, r, "/login", http.StatusSeeOther)
 }

@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/ramp-flags/ramp/internal/admin"
+	"github.com/ramp-flags/ramp/internal/auth"
 	"github.com/ramp-flags/ramp/internal/dashboard"
 )
 
@@ -123,8 +124,8 @@ func TestRefusals(t *testing.T) {
 		for _, tc := range []struct {
 			token string
 			code  int
-		}{{"wrong", http.StatusUnauthorized}, {"", http.StatusBadRequest}, {"sdk-key", http.StatusForbidden}} {
-			res, body := anon.post("/login", url.Values{"token": {tc.token}})
+		}{{"wrong", http.StatusUnauthorized}, {"", http.StatusBadRequest}, {"sdk-key", http.StatusForbidden}, {"admin-key", http.StatusForbidden}} {
+			res, body := anon.post("/login", url.Values{"token": {e.secret(tc.token)}})
 			if res.StatusCode != tc.code {
 				t.Errorf("sign in with %q: %d, want %d\n%s", tc.token, res.StatusCode, tc.code, body)
 			}
@@ -179,7 +180,7 @@ func TestCrossOrigin(t *testing.T) {
 		})
 	}
 	for _, path := range []string{"/login", "/logout"} {
-		if res, _ := e.client().post(path, url.Values{"token": {"admin-token"}}, "Sec-Fetch-Site", "cross-site"); res.StatusCode != http.StatusForbidden {
+		if res, _ := e.client().post(path, url.Values{"token": {e.secret("admin-token")}}, "Sec-Fetch-Site", "cross-site"); res.StatusCode != http.StatusForbidden {
 			t.Errorf("cross-site POST %s: %d, want 403", path, res.StatusCode)
 		}
 	}
@@ -197,16 +198,16 @@ func TestCrossOrigin(t *testing.T) {
 func TestSecurityHeaders(t *testing.T) {
 	e := newEnv(t)
 	anon := e.client()
-	res, _ := anon.post("/login", url.Values{"token": {"viewer-token"}})
+	res, _ := anon.post("/login", url.Values{"token": {e.secret("viewer-token")}})
 	var session *http.Cookie
 	for _, c := range res.Cookies() {
-		if c.Name == dashboard.CookieName {
+		if c.Name == auth.SessionCookie {
 			session = c
 		}
 	}
 	switch {
 	case session == nil:
-		t.Fatalf("no %s cookie: %v", dashboard.CookieName, res.Header["Set-Cookie"])
+		t.Fatalf("no %s cookie: %v", auth.SessionCookie, res.Header["Set-Cookie"])
 	case !session.Secure || !session.HttpOnly || session.SameSite != http.SameSiteLaxMode || session.Path != "/" || session.Domain != "":
 		t.Errorf("cookie attributes: %s", res.Header.Get("Set-Cookie"))
 	case !strings.HasPrefix(session.Name, "__Host-") || len(session.Value) < 40:
@@ -254,7 +255,7 @@ func TestSignInStaysHere(t *testing.T) {
 		"/\\evil.example":        "/flags",
 		"":                       "/flags",
 	} {
-		res, _ := e.client().post("/login", url.Values{"token": {"viewer-token"}, "next": {next}})
+		res, _ := e.client().post("/login", url.Values{"token": {e.secret("viewer-token")}, "next": {next}})
 		if got := res.Header.Get("Location"); got != want {
 			t.Errorf("next %q: redirected to %q, want %q", next, got, want)
 		}

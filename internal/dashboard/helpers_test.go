@@ -14,45 +14,43 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/ramp-flags/ramp"
 	"github.com/ramp-flags/ramp/internal/admin"
 	"github.com/ramp-flags/ramp/internal/auth"
 	"github.com/ramp-flags/ramp/internal/cli"
 	"github.com/ramp-flags/ramp/internal/dashboard"
 )
 
-// The people of the tests, each with a personal token, and an sdk key.
-var people = map[string]auth.Principal{
-	"viewer-token":       {Name: "vera", Kind: auth.KindToken, Role: auth.RoleViewer, CredentialID: "t1"},
-	"editor-token":       {Name: "eddie", Kind: auth.KindToken, Role: auth.RoleEditor, Approve: true, CredentialID: "t2"},
-	"plain-editor-token": {Name: "pat", Kind: auth.KindToken, Role: auth.RoleEditor, CredentialID: "t4"},
-	"admin-token":        {Name: "ada", Kind: auth.KindToken, Role: auth.RoleAdmin, Approve: true, CredentialID: "t3"},
-	"sdk-key":            {Name: "key:web", Kind: auth.KindKey, Role: auth.RoleSDK, CredentialID: "k1"},
-}
-
-// tokenAuth is the tests' authenticator: a fixed table of secrets, read
-// from the Authorization header as the real one reads it. It stands at
-// the boundary the identity work fills (auth.Authenticator).
-type tokenAuth map[string]auth.Principal
-
-func (a tokenAuth) Authenticate(r *http.Request) (auth.Principal, error) {
-	if r.URL.Query().Has("token") {
-		return auth.Principal{}, &ramp.Error{Kind: ramp.KindUnauthorized, Msg: "secret in the URL"}
-	}
-	secret, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
-	if p, known := a[secret]; ok && known {
-		return p, nil
-	}
-	return auth.Principal{}, &ramp.Error{Kind: ramp.KindUnauthorized, Msg: "unknown token"}
+// The people of the tests, each with a personal token made with `ramp
+// tokens create` (and an sdk key), by the names tests sign in with.
+var people = []struct {
+	name string
+	args []string
+}{
+	{"viewer-token", []string{"tokens", "create", "vera", "--role", "viewer"}},
+	{"editor-token", []string{"tokens", "create", "eddie", "--role", "editor", "--approve"}},
+	{"plain-editor-token", []string{"tokens", "create", "pat", "--role", "editor"}},
+	{"admin-token", []string{"tokens", "create", "ada", "--role", "admin", "--approve"}},
+	{"sdk-key", []string{"keys", "create", "--role", "sdk", "--name", "web"}},
+	{"admin-key", []string{"keys", "create", "--role", "admin", "--name", "ops"}},
 }
 
 // env is a dashboard over the demo scenario in a real SQLite file, served
 // over HTTPS on a loopback address.
 type env struct {
-	t     testing.TB
-	db    string
-	admin *admin.Service
-	srv   *httptest.Server
+	t       testing.TB
+	db      string
+	admin   *admin.Service
+	srv     *httptest.Server
+	secrets map[string]string
+}
+
+// secret returns the secret of one of the people, or name itself (a wrong
+// token, for tests that sign in with one).
+func (e *env) secret(name string) string {
+	if s, ok := e.secrets[name]; ok {
+		return s
+	}
+	return name
 }
 
 // rampCLI runs the CLI in process against the env's database, as a person
@@ -73,14 +71,24 @@ func newEnv(t testing.TB) *env {
 	e := &env{t: t, db: filepath.Join(t.TempDir(), "ramp.db")}
 	e.rampCLI("apply", "-f", filepath.Join("..", "..", "testdata", "scenario.yaml"))
 	e.rampCLI("--actor", "demo", "rollout", "advance", "messenger-ig-interop", "--to", "us-10")
+	e.secrets = map[string]string{}
+	for _, p := range people {
+		e.secrets[p.name] = strings.TrimSpace(e.rampCLI(append(p.args, "-o", "table")...))
+	}
 	a, err := admin.Open(context.Background(), e.db, admin.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { a.Close() })
 	e.admin = a
-	d, err := dashboard.New(dashboard.Options{Admin: a, Auth: tokenAuth(people), Sessions: &dashboard.MemorySessions{},
-		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
+	checker, err := a.Authenticator(context.Background(), auth.Options{Logger: quiet})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { checker.Close() })
+	d, err := dashboard.New(dashboard.Options{Admin: a, Auth: checker,
+		Sessions: dashboard.StoredSessions{Admin: a, Cookies: checker.Sessions()}, Logger: quiet})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -109,7 +117,7 @@ func (e *env) client() *client {
 func (e *env) signedIn(token string) *client {
 	e.t.Helper()
 	c := e.client()
-	res, _ := c.post("/login", url.Values{"token": {token}})
+	res, _ := c.post("/login", url.Values{"token": {e.secret(token)}})
 	if res.StatusCode != http.StatusSeeOther {
 		e.t.Fatalf("sign in with %s: %d", token, res.StatusCode)
 	}
