@@ -55,6 +55,10 @@ type confirmView struct {
 	Reason, ReasonRequired bool
 	Stage                  string
 	Version                int64
+	// Choices are the stages the move may go to instead (advance: any
+	// later stage; roll back: any earlier one, or none), to compute
+	// another dry run.
+	Choices []string
 }
 
 // moveConfirm renders the confirmation of a move: the dry run of exactly
@@ -72,6 +76,8 @@ func (d *Dashboard) moveConfirm(m moveKind) handlerFunc {
 			return err
 		}
 		v := confirmView{Move: m, Status: st, Version: ro.Version}
+		to := r.URL.Query().Get("to")
+		live := ro.Live()
 		refuse := func(err error) error {
 			if k := ramp.KindOf(err); k == ramp.KindRefused || k == ramp.KindInvalid || k == ramp.KindNotFound || errors.Is(err, rollout.ErrMove) {
 				v.Refused = err.Error()
@@ -81,7 +87,10 @@ func (d *Dashboard) moveConfirm(m moveKind) handlerFunc {
 		}
 		switch m.Name {
 		case "advance":
-			res, err := d.opt.Admin.Advance(ctx, admin.AdvanceRequest{Flag: flag, DryRun: true})
+			for i := live + 1; i < len(ro.Stages); i++ {
+				v.Choices = append(v.Choices, ro.Stages[i].Name)
+			}
+			res, err := d.opt.Admin.Advance(ctx, admin.AdvanceRequest{Flag: flag, DryRun: true, To: to})
 			if err != nil {
 				if err := refuse(err); err != nil {
 					return err
@@ -97,7 +106,13 @@ func (d *Dashboard) moveConfirm(m moveKind) handlerFunc {
 				v.Details = append(v.Details, fmt.Sprintf("This stage takes %q away from some users.", ro.Variant))
 			}
 		case "rollback":
-			res, err := d.opt.Admin.Rollback(ctx, admin.RollbackRequest{Flag: flag, DryRun: true})
+			for i := live - 1; i >= 0; i-- {
+				v.Choices = append(v.Choices, ro.Stages[i].Name)
+			}
+			if live >= 0 {
+				v.Choices = append(v.Choices, "none")
+			}
+			res, err := d.opt.Admin.Rollback(ctx, admin.RollbackRequest{Flag: flag, DryRun: true, To: to})
 			if err != nil {
 				if err := refuse(err); err != nil {
 					return err

@@ -421,3 +421,31 @@ rollouts:
 }
 
 func itoa(n int64) string { return strconv.FormatInt(n, 10) }
+
+// TestMoveToAnotherStage computes the dry run of a move to a stage the
+// person chooses, and makes that move.
+func TestMoveToAnotherStage(t *testing.T) {
+	e := newEnv(t)
+	ada := e.signedIn("admin-token")
+	rollout := "/rollouts/" + interop
+	res, body := ada.get(rollout + "/rollback?to=none")
+	if res.StatusCode != http.StatusOK || !strings.Contains(body, "back from us-10 to none") || !strings.Contains(body, `<option selected>none</option>`) {
+		t.Fatalf("rollback to none: %d\n%s", res.StatusCode, body)
+	}
+	res, _ = ada.post(rollout+"/rollback", url.Values{"version": {confirmedVersion(t, body)}, "stage": {"none"}, "reason": {"incident 42"}})
+	if res.StatusCode != http.StatusSeeOther {
+		t.Fatalf("rollback: %d", res.StatusCode)
+	}
+	st, err := e.admin.RolloutStatus(context.Background(), interop)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Stage != "" || !st.Paused || st.Pause.Reason != "incident 42" {
+		t.Errorf("after rollback to none: stage %q, pause %+v", st.Stage, st.Pause)
+	}
+	// Paused: advancing is refused on the confirmation, with no button.
+	res, body = ada.get(rollout + "/advance?to=us-50")
+	if res.StatusCode != http.StatusConflict || !strings.Contains(body, "Not possible now") || strings.Contains(body, `method="post" action="/rollouts`) {
+		t.Errorf("advance of a paused plan: %d\n%s", res.StatusCode, body)
+	}
+}
