@@ -82,10 +82,14 @@ func newBrowser(t *testing.T) *browser {
 	alloc, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
 	b := &browser{t: t}
 	ctx, cancelCtx := chromedp.NewContext(alloc, chromedp.WithListener(b.listen))
-	ctx, cancelTimeout := context.WithTimeout(ctx, 3*time.Minute)
+	ctx, cancelTimeout := context.WithTimeout(ctx, 10*time.Minute)
 	t.Cleanup(func() { cancelTimeout(); cancelCtx(); cancelAlloc() })
 	b.ctx = ctx
-	b.do() // start the browser and attach the tab
+	// Start the browser and attach the tab under the test's context (a
+	// step's shorter context would end them with the step).
+	if err := chromedp.Do(ctx); err != nil {
+		t.Fatal(err)
+	}
 	if _, err := chromedp.Call(ctx, cdplog.Enable, cdp.Empty{}); err != nil {
 		t.Fatal(err)
 	}
@@ -121,9 +125,16 @@ func (b *browser) problem(format string, args ...any) {
 	b.problems = append(b.problems, fmt.Sprintf(format, args...))
 }
 
+// stepPatience bounds one step (a navigation, a click and the wait for
+// what it shows): far longer than a step takes, so that a failing step
+// fails without waiting for the whole test's deadline.
+const stepPatience = 60 * time.Second
+
 func (b *browser) do(actions ...chromedp.Action[chromedp.Void]) {
 	b.t.Helper()
-	if err := chromedp.Do(b.ctx, actions...); err != nil {
+	ctx, cancel := context.WithTimeout(b.ctx, stepPatience)
+	defer cancel()
+	if err := chromedp.Do(ctx, actions...); err != nil {
 		b.t.Fatal(err)
 	}
 }
@@ -131,7 +142,9 @@ func (b *browser) do(actions ...chromedp.Action[chromedp.Void]) {
 // get runs an action that returns a value.
 func get[T any](b *browser, a chromedp.Action[T]) T {
 	b.t.Helper()
-	v, err := chromedp.Run(b.ctx, a)
+	ctx, cancel := context.WithTimeout(b.ctx, stepPatience)
+	defer cancel()
+	v, err := chromedp.Run(ctx, a)
 	if err != nil {
 		b.t.Fatal(err)
 	}
@@ -255,7 +268,7 @@ func TestBrowser(t *testing.T) {
 		chromedp.Click(chromedp.CSS(`a[href="/rollouts/`+interop+`/advance"]`)), chromedp.WaitVisible(chromedp.CSS("form button[type=submit]")))
 	b.mustSee("advance confirmation", "What will change", "Start stage us-50", "region US", "users listed in cohorts")
 	b.clean("advance confirmation")
-	b.do(chromedp.Click(chromedp.CSS(`main form button[type=submit]`)), chromedp.WaitVisible(chromedp.CSS(".notice")))
+	b.do(chromedp.Click(chromedp.CSS(`main form[method=post] button[type=submit]`)), chromedp.WaitVisible(chromedp.CSS(".notice")))
 	b.mustSee("after advance", "Rollout advanced.", "us-50")
 	b.clean("after advance")
 	live := get(b, chromedp.Text(chromedp.CSS(".stage.live strong")))
@@ -288,7 +301,7 @@ func TestBrowser(t *testing.T) {
 	b.do(chromedp.Navigate(base+"/flags/"+interop), chromedp.WaitVisible(chromedp.ID("kill-h")),
 		chromedp.Click(chromedp.CSS(`a[href="/flags/`+interop+`/kill-switch?to=off"]`)), chromedp.WaitVisible(chromedp.CSS("main form")))
 	b.mustSee("kill switch confirmation", "Every context gets the default variant, off")
-	b.do(chromedp.Click(chromedp.CSS(`main form button[type=submit]`)), chromedp.WaitVisible(chromedp.CSS(".notice")))
+	b.do(chromedp.Click(chromedp.CSS(`main form[method=post] button[type=submit]`)), chromedp.WaitVisible(chromedp.CSS(".notice")))
 	b.mustSee("after kill switch", "Kill switch thrown", "killed")
 	b.clean("after kill switch")
 
