@@ -401,9 +401,13 @@ func (d *Dashboard) login(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	// The authenticator reads a request: the token goes in the header it
-	// checks, with the client's address for its rate limit on failures.
+	// checks, with the client's address (and X-Forwarded-For, which it
+	// reads from trusted proxies) for its rate limit on failures.
 	check := r.Clone(r.Context())
-	check.Header = http.Header{"Authorization": {"Bearer " + token}}
+	check.Header = r.Header.Clone()
+	check.Header.Del("Cookie")
+	check.Header.Del("X-API-Key")
+	check.Header.Set("Authorization", "Bearer "+token)
 	check.URL = &url.URL{Path: "/login"}
 	check.Form, check.PostForm, check.Body = nil, nil, http.NoBody
 	p, err := d.opt.Auth.Authenticate(check)

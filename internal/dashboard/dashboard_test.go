@@ -449,3 +449,26 @@ func TestMoveToAnotherStage(t *testing.T) {
 		t.Errorf("advance of a paused plan: %d\n%s", res.StatusCode, body)
 	}
 }
+
+// TestSignInThrottled: an address that keeps pasting wrong tokens is told
+// to wait (429 with Retry-After) by the server's checker, before any
+// secret is looked at.
+func TestSignInThrottled(t *testing.T) {
+	e := newEnv(t)
+	c := e.client()
+	for i := 0; i < 200; i++ {
+		res, body := c.post("/login", url.Values{"token": {"ramp_pat_wrong" + strconv.Itoa(i)}})
+		switch res.StatusCode {
+		case http.StatusUnauthorized:
+			continue
+		case http.StatusTooManyRequests:
+			if res.Header.Get("Retry-After") == "" || !strings.Contains(body, "too many failed") {
+				t.Errorf("429 without Retry-After or a reason:\n%s", body)
+			}
+			return
+		default:
+			t.Fatalf("attempt %d: %d", i, res.StatusCode)
+		}
+	}
+	t.Error("200 wrong tokens in a row were never throttled")
+}
