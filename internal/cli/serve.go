@@ -218,7 +218,7 @@ func serveRun(ctx context.Context, opts *serveOptions) error {
 			defer checker.Close()
 			cfg.Auth = checker
 		}
-		if dash, err := newDashboard(opts, a, cfg.Auth, tlsConfig != nil, log); err != nil {
+		if dash, err := newDashboard(opts, a, cfg.Auth, "", tlsConfig != nil, log); err != nil {
 			return err
 		} else if dash != nil {
 			cfg.Dashboard = dash

@@ -22,7 +22,10 @@ type dashboardOptions struct {
 // (a dashboard anyone could use to throw kill switches is not served).
 // People sign in with a personal token the server's checker accepts; the
 // session is a row of the database, admitted by the same checker.
-func newDashboard(opts *serveOptions, a *admin.Service, authn auth.Authenticator, tls bool, log *slog.Logger) (*dashboard.Dashboard, error) {
+//
+// oidcLogin is the path that starts single sign-on when the server has it
+// ("" without): the sign-in page links to it.
+func newDashboard(opts *serveOptions, a *admin.Service, authn auth.Authenticator, oidcLogin string, tls bool, log *slog.Logger) (*dashboard.Dashboard, error) {
 	d := opts.dashboard
 	switch {
 	case !d.on:
@@ -38,7 +41,7 @@ func newDashboard(opts *serveOptions, a *admin.Service, authn auth.Authenticator
 		return nil, fmt.Errorf("the dashboard needs the server's credential checker, not %T", authn)
 	}
 	dash, err := dashboard.New(dashboard.Options{Admin: a, Auth: checker,
-		Sessions: dashboard.StoredSessions{Admin: a, Cookies: checker.Sessions()}, SessionTTL: d.sessionTTL, Logger: log})
+		Sessions: dashboard.StoredSessions{Admin: a, Cookies: checker.Sessions()}, SessionTTL: d.sessionTTL, OIDCLogin: oidcLogin, Logger: log})
 	if err != nil {
 		return nil, err
 	}

@@ -48,9 +48,10 @@ type Options struct {
 	Auth auth.Authenticator
 	// Sessions keeps sign-ins on the server (StoredSessions).
 	Sessions Sessions
-	// OIDCLogin, when set, is the path of the server's single sign-on
-	// (such as "/auth/oidc/login"): the sign-in page links to it, with
-	// the page to return to in its "next" query parameter.
+	// OIDCLogin, when set, is the path that starts the server's single
+	// sign-on ("/auth/oidc/login"): the sign-in page links to it, with the
+	// page to come back to in its "return_to" query parameter; the
+	// sign-on sets the same session cookie.
 	OIDCLogin string
 	// SessionTTL is how long a sign-in lasts (DefaultSessionTTL when 0);
 	// a session never outlives the credential it was made from.
@@ -367,7 +368,7 @@ func (d *Dashboard) loginPage(w http.ResponseWriter, r *http.Request) {
 	next := localPath(r.URL.Query().Get("next"), "/flags")
 	data := struct{ Next, OIDC, Error string }{Next: next}
 	if d.opt.OIDCLogin != "" {
-		data.OIDC = d.opt.OIDCLogin + "?next=" + url.QueryEscape(next)
+		data.OIDC = d.opt.OIDCLogin + "?return_to=" + url.QueryEscape(next)
 	}
 	var who *auth.Principal
 	if p, err := d.principal(r); err == nil {
@@ -390,7 +391,7 @@ func (d *Dashboard) login(w http.ResponseWriter, r *http.Request) {
 	again := func(status int, msg string) {
 		data := struct{ Next, OIDC, Error string }{Next: next, Error: msg}
 		if d.opt.OIDCLogin != "" {
-			data.OIDC = d.opt.OIDCLogin + "?next=" + url.QueryEscape(next)
+			data.OIDC = d.opt.OIDCLogin + "?return_to=" + url.QueryEscape(next)
 		}
 		if err := d.render(w, status, "login", view{Title: "Sign in", Data: data}); err != nil {
 			d.fail(w, r, nil, err)

@@ -472,3 +472,17 @@ func TestSignInThrottled(t *testing.T) {
 	}
 	t.Error("200 wrong tokens in a row were never throttled")
 }
+
+// TestSingleSignOnLink: with single sign-on, the sign-in page links to it
+// with the page to come back to; without, it does not.
+func TestSingleSignOnLink(t *testing.T) {
+	withSSO := newEnv(t, func(o *dashboard.Options) { o.OIDCLogin = "/auth/oidc/login" })
+	_, body := withSSO.client().get("/login?next=%2Frollouts")
+	if !strings.Contains(body, `href="/auth/oidc/login?return_to=%2frollouts"`) && !strings.Contains(body, `href="/auth/oidc/login?return_to=%2Frollouts"`) {
+		t.Errorf("no single sign-on link:\n%s", body)
+	}
+	_, body = newEnv(t).client().get("/login")
+	if strings.Contains(body, "/auth/oidc/") {
+		t.Error("a sign-on link without single sign-on")
+	}
+}

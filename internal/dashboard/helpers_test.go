@@ -66,7 +66,7 @@ func (e *env) rampCLI(args ...string) string {
 
 // newEnv applies testdata/scenario.yaml and starts the rollout at us-10,
 // as `make run` does, then serves the dashboard.
-func newEnv(t testing.TB) *env {
+func newEnv(t testing.TB, tune ...func(*dashboard.Options)) *env {
 	t.Helper()
 	e := &env{t: t, db: filepath.Join(t.TempDir(), "ramp.db")}
 	e.rampCLI("apply", "-f", filepath.Join("..", "..", "testdata", "scenario.yaml"))
@@ -87,8 +87,11 @@ func newEnv(t testing.TB) *env {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { checker.Close() })
-	d, err := dashboard.New(dashboard.Options{Admin: a, Auth: checker,
-		Sessions: dashboard.StoredSessions{Admin: a, Cookies: checker.Sessions()}, Logger: quiet})
+	opt := dashboard.Options{Admin: a, Auth: checker, Sessions: dashboard.StoredSessions{Admin: a, Cookies: checker.Sessions()}, Logger: quiet}
+	for _, f := range tune {
+		f(&opt)
+	}
+	d, err := dashboard.New(opt)
 	if err != nil {
 		t.Fatal(err)
 	}
