@@ -13,6 +13,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/ramp-flags/ramp/internal/admin"
+	"github.com/ramp-flags/ramp/internal/auth/sso"
 	"github.com/ramp-flags/ramp/internal/controller"
 	"github.com/ramp-flags/ramp/internal/server"
 	"github.com/ramp-flags/ramp/tracking"
@@ -175,6 +176,13 @@ func serveRun(ctx context.Context, opts *serveOptions) error {
 	if err != nil {
 		return err
 	}
+	oidcCfg, err := opts.auth.oidcConfig(opts.publicURL, log)
+	if err != nil {
+		return err
+	}
+	if oidcCfg != nil && opts.insecureNoAuth {
+		return &UsageError{Err: fmt.Errorf("--oidc-issuer and --insecure-no-auth contradict each other"), Command: "ramp serve"}
+	}
 
 	return opts.f.withAdminOptions(ctx, admin.Options{Log: log}, func(ctx context.Context, a *admin.Service) error {
 		cfg := server.Config{
@@ -206,6 +214,12 @@ func serveRun(ctx context.Context, opts *serveOptions) error {
 			}
 			defer checker.Close()
 			cfg.Auth = checker
+			if oidcCfg != nil {
+				oidcCfg.Throttle = checker
+				if cfg.OIDC, err = sso.New(a, *oidcCfg); err != nil {
+					return err
+				}
+			}
 		}
 		srv, err := server.New(cfg)
 		if err != nil {
