@@ -9,7 +9,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ramp-flags/ramp/internal/auth"
 	"github.com/ramp-flags/ramp/internal/server"
+	"github.com/ramp-flags/ramp/internal/store"
 )
 
 // Revocation reaches a server within one poll interval; the tests allow
@@ -174,5 +176,42 @@ func waitEnd(t *testing.T, name string, ch <-chan sseEvent, within time.Duration
 		case <-deadline:
 			t.Fatalf("%s still open %s after its key was revoked", name, within)
 		}
+	}
+}
+
+// TestRevocationAcrossReplicas: two servers on one database, as two ramp
+// serve replicas behind a load balancer, each with its own authenticator:
+// a personal token made through a third handle works on both at once, and
+// once revoked is refused by both, with no change to the configuration
+// version (so no provider downloads the snapshot again). How long it took
+// is logged, not asserted: within a second on an idle machine (the
+// authenticator polls every 250 ms).
+func TestRevocationAcrossReplicas(t *testing.T) {
+	s, path := openStore(t)
+	var replicas []*running
+	for range 2 {
+		st := openPath(t, path)
+		replicas = append(replicas, start(t, server.Config{Source: st, Auth: newStoreAuth(t, st, auth.Options{})}))
+	}
+	other := openPath(t, path)
+	ctx := context.Background()
+	secret, tok, err := other.CreateToken(ctx, store.NewToken{Person: "alice", Role: store.RoleEditor}, "root")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range replicas {
+		waitStatus(t, r.URL+"/v1/snapshot", secret, http.StatusOK)
+	}
+	rev := revision(t, s)
+	began := time.Now()
+	if _, err := other.RevokeToken(ctx, tok.ID, "root"); err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range replicas {
+		waitStatus(t, r.URL+"/v1/snapshot", secret, http.StatusUnauthorized)
+	}
+	t.Logf("both replicas refused the revoked token %s after the revocation", time.Since(began).Round(time.Millisecond))
+	if got := revision(t, s); got != rev {
+		t.Errorf("the revocation moved the configuration from %v to %v", rev, got)
 	}
 }
