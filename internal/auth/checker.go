@@ -223,6 +223,11 @@ func (c *Checker) warn(msg string, err error) {
 func (c *Checker) reload(ctx context.Context, always bool) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	return c.reloadLocked(ctx, always)
+}
+
+// reloadLocked is reload with c.mu held.
+func (c *Checker) reloadLocked(ctx context.Context, always bool) error {
 	c.checkedAt.Store(c.opt.Now().UnixNano())
 	v, err := c.src.CredentialsVersion(ctx)
 	if err != nil {
@@ -251,12 +256,15 @@ func (c *Checker) reload(ctx context.Context, always bool) error {
 
 // recheck reloads if the credentials version was not read in the last
 // minRecheck: for a secret that matches nothing, which may be a credential
-// created a moment ago on another server.
+// created a moment ago on another server. It never waits for a reload in
+// progress (nor makes other requests wait for its own longer than the
+// read takes): a slow database does not hold requests up.
 func (c *Checker) recheck(ctx context.Context) {
-	if c.opt.Now().UnixNano()-c.checkedAt.Load() < int64(minRecheck) {
+	if c.opt.Now().UnixNano()-c.checkedAt.Load() < int64(minRecheck) || !c.mu.TryLock() {
 		return
 	}
-	if err := c.reload(ctx, false); err != nil {
+	defer c.mu.Unlock()
+	if err := c.reloadLocked(ctx, false); err != nil {
 		c.warn("cannot reload credentials: keeping the ones loaded", err)
 	}
 }

@@ -215,3 +215,44 @@ func TestRevocationAcrossReplicas(t *testing.T) {
 		t.Errorf("the revocation moved the configuration from %v to %v", rev, got)
 	}
 }
+
+// TestNoSecretInLogs: with request logging on (debug), through every way a
+// credential is admitted or refused (headers, the query string, a stream
+// token, throttled, revoked), no log line holds a secret.
+func TestNoSecretInLogs(t *testing.T) {
+	s, _ := openStore(t)
+	good := createKey(t, s, "good")
+	gone := createKey(t, s, "gone")
+	if _, err := s.RevokeKey(context.Background(), "gone", "tester"); err != nil {
+		t.Fatal(err)
+	}
+	tokSecret, _, err := s.CreateToken(context.Background(), store.NewToken{Person: "alice", Role: store.RoleViewer}, "root")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := start(t, server.Config{Source: s, Auth: newStoreAuth(t, s, auth.Options{FailureLimit: 1})})
+	secrets := []string{good, gone, tokSecret, "ramp_pat_neverissuedbutstillsecret0000"}
+	stream := streamURL(t, srv, good)
+	for _, secret := range secrets {
+		for range 4 { // past the failure limit too
+			do(t, http.MethodGet, srv.URL+"/v1/snapshot", secret, "")
+			do(t, http.MethodGet, srv.URL+"/v1/snapshot?api_key="+secret, "", "")
+			do(t, http.MethodGet, srv.URL+"/metrics?x="+secret, secret, "")
+			do(t, http.MethodPost, srv.URL+"/ofrep/v1/evaluate/flags/common-mailbox", "", "{}", "Authorization", "Basic "+secret)
+		}
+	}
+	if code := streamStatus(t, stream); code != http.StatusOK {
+		t.Errorf("stream URL: %d", code)
+	}
+	srv.shutdown(patience)
+	logs := srv.log.String()
+	if !strings.Contains(logs, `"status":401`) || !strings.Contains(logs, `"status":429`) {
+		t.Fatalf("the requests were not logged:\n%.2000s", logs)
+	}
+	token := stream[strings.Index(stream, "token=")+len("token="):]
+	for _, secret := range append(secrets, token) {
+		if strings.Contains(logs, secret) || strings.Contains(logs, secret[len(secret)-20:]) {
+			t.Errorf("a secret (%.12s…) is in the log", secret)
+		}
+	}
+}
