@@ -2,6 +2,8 @@ package cli_test
 
 import (
 	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -59,5 +61,35 @@ func TestTokensCommands(t *testing.T) {
 	audit := r.ok("audit")
 	if strings.Contains(audit, secret) || !strings.Contains(audit, "token.revoke") {
 		t.Errorf("audit:\n%s", audit)
+	}
+}
+
+// TestServeOIDCFlags: single sign-on's flags are checked before anything
+// is opened or served.
+func TestServeOIDCFlags(t *testing.T) {
+	r := newRamp(t)
+	roles := filepath.Join(t.TempDir(), "roles")
+	if err := os.WriteFile(roles, []byte("group:release = editor+approve\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		args []string
+		code int
+		want string
+	}{
+		{[]string{"--oidc-client-id", "ramp"}, cli.ExitUsage, "need --oidc-issuer"},
+		{[]string{"--oidc-issuer", "https://login.example.com"}, cli.ExitUsage, "needs --oidc-client-id and --oidc-roles"},
+		{[]string{"--oidc-issuer", "login.example.com", "--oidc-client-id", "ramp", "--oidc-roles", roles}, cli.ExitUsage, "the issuer's URL"},
+		{[]string{"--oidc-issuer", "https://login.example.com", "--oidc-client-id", "ramp", "--oidc-roles", "group:x = root"}, cli.ExitInvalid, "role map"},
+		{[]string{"--oidc-issuer", "https://login.example.com", "--oidc-client-id", "ramp", "--oidc-roles", roles,
+			"--oidc-client-secret-file", filepath.Join(t.TempDir(), "missing")}, cli.ExitInvalid, "--oidc-client-secret-file"},
+		{[]string{"--oidc-issuer", "https://login.example.com", "--oidc-client-id", "ramp", "--oidc-roles", roles, "--insecure-no-auth"}, cli.ExitUsage, "contradict"},
+		{[]string{"--trusted-proxies", "10.0.0.0/33"}, cli.ExitUsage, "--trusted-proxies"},
+	}
+	for _, tt := range tests {
+		_, stderr, code := r.run("", append([]string{"serve", "--addr", "127.0.0.1:0"}, tt.args...)...)
+		if code != tt.code || !strings.Contains(stderr, tt.want) {
+			t.Errorf("serve %v: exit %d, %q; want %d, %q", tt.args, code, stderr, tt.code, tt.want)
+		}
 	}
 }
