@@ -1,12 +1,18 @@
 package cli_test
 
 import (
+	"encoding/json"
 	"fmt"
+	"net/http"
+	"net/http/cookiejar"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/oauth2-proxy/mockoidc"
 
 	"github.com/ramp-flags/ramp/internal/cli"
 )
@@ -91,5 +97,66 @@ func TestServeOIDCFlags(t *testing.T) {
 		if code != tt.code || !strings.Contains(stderr, tt.want) {
 			t.Errorf("serve %v: exit %d, %q; want %d, %q", tt.args, code, stderr, tt.code, tt.want)
 		}
+	}
+}
+
+// TestServeWithOIDC: ramp serve started with single sign-on's flags
+// against a real OpenID Connect server mounts it at /auth/oidc/: a browser
+// sent to the login is redirected to the issuer with PKCE (S256) and a
+// nonce, and comes back with a dashboard session.
+func TestServeWithOIDC(t *testing.T) {
+	idp, err := mockoidc.Run()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer idp.Shutdown()
+	r := newRamp(t)
+	r.ok("apply", "-f", testdata("scenario.yaml"))
+	secretFile := filepath.Join(t.TempDir(), "secret")
+	if err := os.WriteFile(secretFile, []byte(idp.ClientSecret+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	s := startServe(t, r, "--addr", "127.0.0.1:0", "--controller-interval", "0", "--oidc-issuer", idp.Issuer(), "--oidc-client-id", idp.ClientID,
+		"--oidc-client-secret-file", secretFile, "--oidc-roles", "domain:example.com = editor, * = viewer")
+	resp, err := http.Get(s.url + "/auth/oidc/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var info map[string]string
+	_ = json.NewDecoder(resp.Body).Decode(&info)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK || info["issuer"] != idp.Issuer() {
+		t.Fatalf("GET /auth/oidc/: %d %v", resp.StatusCode, info)
+	}
+	jar, _ := cookiejar.New(nil)
+	var toIssuer *url.URL
+	browser := &http.Client{Jar: jar, Timeout: 30 * time.Second, CheckRedirect: func(req *http.Request, via []*http.Request) error {
+		if strings.HasPrefix(req.URL.String(), idp.Issuer()) && toIssuer == nil {
+			toIssuer = req.URL
+		}
+		if req.URL.Path == "/flags" {
+			return http.ErrUseLastResponse
+		}
+		return nil
+	}}
+	resp, err = browser.Get(s.url + "/auth/oidc/login?return_to=/flags")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	q := toIssuer.Query()
+	if q.Get("code_challenge_method") != "S256" || len(q.Get("code_challenge")) != 43 || q.Get("nonce") == "" || q.Get("state") == "" {
+		t.Errorf("the redirect to the issuer: %s", toIssuer)
+	}
+	var session bool
+	for _, c := range resp.Cookies() {
+		session = session || c.Name == "__Host-ramp-session" && c.Secure && c.HttpOnly
+	}
+	if resp.StatusCode != http.StatusFound || !session {
+		t.Errorf("the login ended with %d, cookies %v", resp.StatusCode, resp.Cookies())
+	}
+	s.stop()
+	if code := <-s.exit; code != cli.ExitOK {
+		t.Errorf("ramp serve exited %d", code)
 	}
 }
