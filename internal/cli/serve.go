@@ -13,6 +13,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/ramp-flags/ramp/internal/admin"
+	"github.com/ramp-flags/ramp/internal/auth/sso"
 	"github.com/ramp-flags/ramp/internal/controller"
 	"github.com/ramp-flags/ramp/internal/dashboard"
 	"github.com/ramp-flags/ramp/internal/server"
@@ -186,6 +187,13 @@ func serveRun(ctx context.Context, opts *serveOptions) error {
 	if err != nil {
 		return err
 	}
+	oidcCfg, err := opts.auth.oidcConfig(opts.publicURL, log)
+	if err != nil {
+		return err
+	}
+	if oidcCfg != nil && opts.insecureNoAuth {
+		return &UsageError{Err: fmt.Errorf("--oidc-issuer and --insecure-no-auth contradict each other"), Command: "ramp serve"}
+	}
 
 	return opts.f.withAdminOptions(ctx, admin.Options{Log: log}, func(ctx context.Context, a *admin.Service) error {
 		cfg := server.Config{
@@ -217,8 +225,14 @@ func serveRun(ctx context.Context, opts *serveOptions) error {
 			}
 			defer checker.Close()
 			cfg.Auth = checker
+			if oidcCfg != nil {
+				oidcCfg.Throttle = checker
+				if cfg.OIDC, err = sso.New(a, *oidcCfg); err != nil {
+					return err
+				}
+			}
 		}
-		if dash, err := newDashboard(opts, a, cfg.Auth, "", tlsConfig != nil, log); err != nil {
+		if dash, err := newDashboard(opts, a, cfg.Auth, oidcLogin(cfg.OIDC), tlsConfig != nil, log); err != nil {
 			return err
 		} else if dash != nil {
 			cfg.Dashboard = dash

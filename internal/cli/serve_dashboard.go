@@ -4,10 +4,12 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/http"
 	"time"
 
 	"github.com/ramp-flags/ramp/internal/admin"
 	"github.com/ramp-flags/ramp/internal/auth"
+	"github.com/ramp-flags/ramp/internal/auth/sso"
 	"github.com/ramp-flags/ramp/internal/dashboard"
 )
 
@@ -49,6 +51,14 @@ func newDashboard(opts *serveOptions, a *admin.Service, authn auth.Authenticator
 		log.Warn("the dashboard's session cookie is Secure: browsers keep it only over HTTPS or on localhost; serve with --tls-cert/--tls-key or behind a TLS proxy")
 	}
 	return dash, nil
+}
+
+// oidcLogin is the path that starts single sign-on, when the server has it.
+func oidcLogin(h http.Handler) string {
+	if h == nil {
+		return ""
+	}
+	return sso.Prefix + "login"
 }
 
 func loopback(host string) bool {
