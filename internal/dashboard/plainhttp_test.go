@@ -2,6 +2,7 @@ package dashboard_test
 
 import (
 	"net/http/httptest"
+	"strings"
 	"testing"
 
 	"github.com/chromedp/chromedp"
@@ -19,6 +20,9 @@ func TestPlainHTTPOnLoopback(t *testing.T) {
 	b.do(chromedp.Navigate(plain.URL+"/flags"), chromedp.WaitVisible(chromedp.ID("token")),
 		chromedp.SendKeys(chromedp.ID("token"), e.secret("viewer-token")), chromedp.Submit(chromedp.ID("token")),
 		chromedp.WaitVisible(chromedp.ID("q")))
-	b.mustSee("signed in over plain HTTP on 127.0.0.1", "Flags", "vera")
+	b.mustSee("signed in over plain HTTP on 127.0.0.1", "Flags", "messenger-ig-interop")
+	if who := get(b, chromedp.Text(chromedp.CSS("header .who"))); !strings.Contains(who, "vera") {
+		t.Errorf("signed in as %q, want vera", who)
+	}
 	b.clean("signed in over plain HTTP on 127.0.0.1")
 }
