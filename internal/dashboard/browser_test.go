@@ -183,6 +183,23 @@ func (b *browser) take() []string {
 	return problems
 }
 
+// waitFor waits until the page's address contains s: for a step whose
+// target page shares its elements with the page it leaves.
+func (b *browser) waitFor(s string) {
+	b.t.Helper()
+	deadline := time.Now().Add(stepPatience)
+	for {
+		loc := get(b, chromedp.Location())
+		if strings.Contains(loc, s) {
+			return
+		}
+		if time.Now().After(deadline) {
+			b.t.Fatalf("the page stayed at %s, waiting for %q", loc, s)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
 // text returns the visible text of the page's main element.
 func (b *browser) text() string {
 	b.t.Helper()
@@ -250,10 +267,9 @@ func TestBrowser(t *testing.T) {
 	b.clean("flags page")
 
 	// Find a flag by searching, open it.
-	b.do(chromedp.SendKeys(chromedp.ID("q"), "interop"), chromedp.Submit(chromedp.ID("q")),
-		chromedp.WaitVisible(chromedp.CSS(`a[href="/flags/`+interop+`"]`)),
-		chromedp.Click(chromedp.CSS(`a[href="/flags/`+interop+`"]`)),
-		chromedp.WaitVisible(chromedp.ID("variants-h")))
+	b.do(chromedp.SendKeys(chromedp.ID("q"), "interop"), chromedp.Submit(chromedp.ID("q")))
+	b.waitFor("?q=interop") // the results, not the page the search left
+	b.do(chromedp.Click(chromedp.CSS(`a[href="/flags/`+interop+`"]`)), chromedp.WaitVisible(chromedp.ID("variants-h")))
 	b.mustSee("flag page", "Kill switch", "Rules, in order", "us-10")
 	b.clean("flag page")
 
@@ -265,7 +281,7 @@ func TestBrowser(t *testing.T) {
 
 	// Advance the rollout after confirming.
 	b.do(chromedp.Click(chromedp.CSS(`a[href="/rollouts/`+interop+`"]`)), chromedp.WaitVisible(chromedp.ID("tl-h")),
-		chromedp.Click(chromedp.CSS(`a[href="/rollouts/`+interop+`/advance"]`)), chromedp.WaitVisible(chromedp.CSS("form button[type=submit]")))
+		chromedp.Click(chromedp.CSS(`a[href="/rollouts/`+interop+`/advance"]`)), chromedp.WaitVisible(chromedp.CSS("main form[method=post] button")))
 	b.mustSee("advance confirmation", "What will change", "Start stage us-50", "region US", "users listed in cohorts")
 	b.clean("advance confirmation")
 	b.do(chromedp.Click(chromedp.CSS(`main form[method=post] button[type=submit]`)), chromedp.WaitVisible(chromedp.CSS(".notice")))
@@ -281,7 +297,7 @@ func TestBrowser(t *testing.T) {
 
 	// A cross-site page posting a form to the dashboard is refused, though
 	// the browser is signed in.
-	b.do(chromedp.Navigate(base+"/flags/"+interop+"/kill-switch?to=off"), chromedp.WaitVisible(chromedp.CSS("main form")))
+	b.do(chromedp.Navigate(base+"/flags/"+interop+"/kill-switch?to=off"), chromedp.WaitVisible(chromedp.CSS("main form[method=post]")))
 	version := get(b, chromedp.AttributeValue(chromedp.CSS(`input[name=version]`), "value")).Value
 	evil := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		fmt.Fprintf(w, `<!doctype html><title>evil</title><form method="post" action="%s/flags/%s/kill-switch">
@@ -299,7 +315,7 @@ func TestBrowser(t *testing.T) {
 
 	// Throw the kill switch from the flag's page.
 	b.do(chromedp.Navigate(base+"/flags/"+interop), chromedp.WaitVisible(chromedp.ID("kill-h")),
-		chromedp.Click(chromedp.CSS(`a[href="/flags/`+interop+`/kill-switch?to=off"]`)), chromedp.WaitVisible(chromedp.CSS("main form")))
+		chromedp.Click(chromedp.CSS(`a[href="/flags/`+interop+`/kill-switch?to=off"]`)), chromedp.WaitVisible(chromedp.CSS("main form[method=post]")))
 	b.mustSee("kill switch confirmation", "Every context gets the default variant, off")
 	b.do(chromedp.Click(chromedp.CSS(`main form[method=post] button[type=submit]`)), chromedp.WaitVisible(chromedp.CSS(".notice")))
 	b.mustSee("after kill switch", "Kill switch thrown", "killed")
