@@ -250,6 +250,7 @@ const (
 	routeOFREPEvents  = "GET /ofrep/v1/events"
 	routeSnapshot     = "GET /v1/snapshot"
 	routeSnapshotFeed = "GET /v1/snapshot/events"
+	routeSnapshotSet  = "GET /v1/snapshot/sets/{id}" // feed_sets.go
 	routeReload       = "POST /v1/reload"
 	routeMetrics      = "GET /metrics"
 	routeHealth       = "GET /healthz"
@@ -264,6 +265,7 @@ func (s *Server) routes() http.Handler {
 	mux.Handle(routeOFREPEvents, s.guard(RoleSDK, true, s.ofrepEvents))
 	mux.Handle(routeSnapshot, s.guard(RoleSDK, false, anyone(s.snapshot)))
 	mux.Handle(routeSnapshotFeed, s.guard(RoleSDK, false, s.snapshotEvents))
+	mux.Handle(routeSnapshotSet, s.guard(RoleSDK, false, anyone(s.snapshotSet)))
 	mux.Handle(routeTrack, s.guard(RoleSDK, false, anyone(s.track)))
 	mux.Handle(routeReload, s.guard(RoleAdmin, false, anyone(s.reload)))
 	mux.Handle(routeMetrics, s.guard(RoleAdmin, false, anyone(promhttp.HandlerFor(s.metrics.reg, promhttp.HandlerOpts{}).ServeHTTP)))
