@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"compress/gzip"
 	"context"
+	"maps"
 	"net/http"
 	"strconv"
 	"strings"
@@ -146,6 +147,29 @@ func serveSets(st *flags.State, versions map[string]int64, old *loaded) (byCohor
 		byID[s.id] = s
 	}
 	return byCohort, byID, built
+}
+
+// setsFromMembers builds the set of each cohort whose members st lists as
+// ids (a source that does not hash them), so that every list is served
+// as a set.
+func setsFromMembers(st *flags.State) {
+	cloned := false
+	for _, c := range st.Cohorts {
+		if len(c.Members) == 0 || st.MemberSets[c.Key] != nil {
+			continue
+		}
+		ids := make([]string, len(c.Members))
+		for i, m := range c.Members {
+			ids[i] = m.ID
+		}
+		if !cloned { // the source's map is not ours to change
+			st.MemberSets, cloned = maps.Clone(st.MemberSets), true
+			if st.MemberSets == nil {
+				st.MemberSets = make(map[string]*cohorts.Set)
+			}
+		}
+		st.MemberSets[c.Key] = cohorts.NewSet(ids)
+	}
 }
 
 // manifestIDs returns the set ID of each cohort with members.

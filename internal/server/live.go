@@ -133,6 +133,7 @@ func (l *live) load(ctx context.Context) (*loaded, error) {
 			return nil, fmt.Errorf("refresh keys at version %d: %w", version, err)
 		}
 	}
+	setsFromMembers(&st)
 	snap, err := flags.Compile(st, version)
 	if err != nil {
 		return nil, fmt.Errorf("compile configuration version %d: %w", version, err)
