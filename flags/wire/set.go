@@ -125,20 +125,17 @@ func EncodeSet(w io.Writer, set *cohorts.Set) (int64, error) {
 	hdr = append(hdr, byte(k))
 	_, _ = bw.Write(hdr)
 	b := bitWriter{w: bw}
-	d := xxhash.New()
-	var word [8]byte
 	prev := uint64(0)
 	set.Each(func(h uint64) bool {
 		g := h - prev - 1
 		prev = h
 		b.unary(g >> k)
 		b.bits(g&(1<<k-1), k)
-		binary.LittleEndian.PutUint64(word[:], h)
-		_, _ = d.Write(word[:])
 		return true
 	})
 	b.align()
-	binary.LittleEndian.PutUint64(word[:], d.Sum64())
+	var word [8]byte
+	binary.LittleEndian.PutUint64(word[:], digest(set))
 	_, _ = bw.Write(word[:])
 	if err := bw.Flush(); err != nil {
 		return cw.n, fmt.Errorf("encode set: %w", err)
@@ -263,6 +260,8 @@ func decodeSet(br io.ByteReader, size int64) (*cohorts.Set, uint64, error) {
 	rd := bitReader{r: br}
 	d := xxhash.New()
 	var word [8]byte
+	var words [512]byte // digested 64 hashes at a time
+	fill := 0
 	prev := uint64(0)
 	for range n {
 		q, err := rd.unary(64 - k)
@@ -281,10 +280,14 @@ func decodeSet(br io.ByteReader, size int64) (*cohorts.Set, uint64, error) {
 		if err := b.Add(h); err != nil {
 			return nil, 0, err
 		}
-		binary.LittleEndian.PutUint64(word[:], h)
-		_, _ = d.Write(word[:])
+		binary.LittleEndian.PutUint64(words[fill:], h)
+		if fill += 8; fill == len(words) {
+			_, _ = d.Write(words[:])
+			fill = 0
+		}
 		prev = h
 	}
+	_, _ = d.Write(words[:fill])
 	set, err := b.Set()
 	if err != nil {
 		return nil, 0, err
