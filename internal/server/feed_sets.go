@@ -31,21 +31,25 @@ type setSource interface {
 type servedSet struct {
 	id  string
 	set *cohorts.Set
+	enc *encodedSet // shared by the servedSets of one ID
+}
 
+// encodedSet is a set's wire.SetFormat bytes, made on first use.
+type encodedSet struct {
 	once sync.Once
-	enc  []byte
+	b    []byte
 	err  error
 }
 
 // encoded returns the set in wire.SetFormat, encoding it on first use.
 func (s *servedSet) encoded() ([]byte, error) {
-	s.once.Do(func() {
+	s.enc.once.Do(func() {
 		var buf bytes.Buffer
 		buf.Grow(s.set.Len()*11/2 + 64)
-		_, s.err = wire.EncodeSet(&buf, s.set)
-		s.enc = buf.Bytes()
+		_, s.enc.err = wire.EncodeSet(&buf, s.set)
+		s.enc.b = buf.Bytes()
 	})
-	return s.enc, s.err
+	return s.enc.b, s.enc.err
 }
 
 // cohortSet is a cohort's set in a configuration served, with the
@@ -137,9 +141,12 @@ func serveSets(st *flags.State, versions map[string]int64, old *loaded) (byCohor
 			case byID[id] != nil:
 				s = byID[id] // two cohorts with the same members
 			case old != nil && old.sets[id] != nil:
-				s = old.sets[id]
+				// The same members read again (another cohort's, a
+				// list restored, another epoch): the snapshot's set,
+				// so that the old one can go, with the bytes made.
+				s = &servedSet{id: id, set: set, enc: old.sets[id].enc}
 			default:
-				s = &servedSet{id: id, set: set}
+				s = &servedSet{id: id, set: set, enc: &encodedSet{}}
 				built += set.SizeBytes()
 			}
 		}

@@ -165,7 +165,7 @@ func (l *live) load(ctx context.Context) (*loaded, error) {
 	dropped := 0
 	if old != nil {
 		for id, s := range old.sets {
-			if byID[id] == nil {
+			if n := byID[id]; n == nil || n.set != s.set {
 				dropped += s.set.SizeBytes()
 			}
 		}
