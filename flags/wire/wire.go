@@ -22,6 +22,16 @@
 // on a rule that serves one variant or a rollout, and so serve that rule
 // to its whole audience.
 //
+// # Whole documents and manifests
+//
+// Format (ramp.snapshot/v1) carries every cohort's member list inline. A
+// FormatV2 document, a manifest, names each list by the ID of its member
+// set (SetID: the set's count and digest) instead, and the sets travel on
+// their own in SetFormat, so a reader keeps the sets it holds across
+// documents and fetches a set only when a list changes (manifest.go,
+// set.go). Servers send FormatV2 only to readers that ask for it
+// (FormatQuery), so readers built before it keep working.
+//
 // # Versions and epochs
 //
 // A document's version only grows within one database. Its epoch names that
