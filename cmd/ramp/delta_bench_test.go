@@ -225,5 +225,3 @@ func reloadTimes(logs string) []time.Duration {
 	}
 	return out
 }
-
-
