@@ -29,6 +29,7 @@ var migrations = []migration{
 	migrateMetrics,          // metrics.go
 	migrateArmStatsIndex,    // tracking_stats.go
 	migrateSafety,           // safety.go
+	migrateCredentials,      // credentials.go
 	migrateMembersVersion,   // cohortsets.go
 }
 
