@@ -235,6 +235,7 @@ const (
 	routeOFREPEvents  = "GET /ofrep/v1/events"
 	routeSnapshot     = "GET /v1/snapshot"
 	routeSnapshotFeed = "GET /v1/snapshot/events"
+	routeSnapshotSet  = "GET /v1/snapshot/sets/{id}" // feed_sets.go
 	routeReload       = "POST /v1/reload"
 	routeMetrics      = "GET /metrics"
 	routeHealth       = "GET /healthz"
@@ -251,6 +252,7 @@ func (s *Server) routes() http.Handler {
 	mux.Handle(routeOFREPEvents, s.guard(auth.Evaluate, true, s.ofrepEvents))
 	mux.Handle(routeSnapshot, s.guard(auth.Evaluate, false, anyone(s.snapshot)))
 	mux.Handle(routeSnapshotFeed, s.guard(auth.Evaluate, false, s.snapshotEvents))
+	mux.Handle(routeSnapshotSet, s.guard(auth.Evaluate, false, anyone(s.snapshotSet)))
 	mux.Handle(routeTrack, s.guard(auth.Evaluate, false, anyone(s.track)))
 	mux.Handle(routeReload, s.guard(auth.Write, false, anyone(s.reload)))
 	mux.Handle(routeMetrics, s.guard(auth.Read, false, anyone(promhttp.HandlerFor(s.metrics.reg, promhttp.HandlerOpts{}).ServeHTTP)))
