@@ -124,7 +124,9 @@ func TestDatabaseMovedUnderProvider(t *testing.T) {
 		t.Fatalf("provider still at version %d (common-mailbox on) %s after B's server started; log:\n%s", p2.Snapshot().Version(), patience, logs.String())
 	}
 	t.Logf("B's configuration served %s after Init", time.Since(start).Round(time.Millisecond))
-	if !strings.Contains(logs.String(), "snapshot from another database") {
+	// The provider logs the move just after it makes B's snapshot current:
+	// wait for the line rather than read the log at once.
+	if !within(patience, func() bool { return strings.Contains(logs.String(), "snapshot from another database") }) {
 		t.Errorf("no log line about the other database:\n%s", logs.String())
 	}
 	if !within(patience, func() bool { return cachedVersion(cache) == revB.Version }) {
