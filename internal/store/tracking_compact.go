@@ -56,6 +56,12 @@ type CompactOptions struct {
 	// AfterChunk, when set, is called after each committed chunk; an error
 	// stops the compaction and is returned (tests interrupt it this way).
 	AfterChunk func(CompactProgress) error
+	// SkipStatBuild leaves the maintained statistics that are not current
+	// yet (see MaintainArmStats) for a later compaction: the others are
+	// kept up to date all the same. A report's own compaction sets it, so
+	// that it does not wait for a build (it falls back to the grouped
+	// query meanwhile).
+	SkipStatBuild bool
 }
 
 // DefaultCompactChunk is the default CompactOptions.ChunkRows: a chunk
@@ -81,6 +87,10 @@ type CompactResult struct {
 	// EventsDone and ExposuresDone are the watermarks afterwards.
 	EventsDone    int64 `json:"eventsCompactedTo"`
 	ExposuresDone int64 `json:"exposuresCompactedTo"`
+	// StatsBuilt counts the maintained statistics built (made current) by
+	// this compaction, and StatsBuildTime is how long building them took.
+	StatsBuilt     int           `json:"statsBuilt,omitempty"`
+	StatsBuildTime time.Duration `json:"statsBuildTime,omitempty"`
 }
 
 // utcDay is the UTC day of the time column col (Unix microseconds),
@@ -191,6 +201,15 @@ func (s *Store) Compact(ctx context.Context, opt CompactOptions) (CompactResult,
 					return fmt.Errorf("add totals of %s (%d, %d]: %w", other, lo, hi, r.Error)
 				}
 				totals = r.RowsAffected
+				var serr error
+				if col == "events_done" {
+					serr = statsForward(tx, s.d, lo, hi, fixed)
+				} else {
+					serr = statsBackfill(tx, lo, hi)
+				}
+				if err := serr; err != nil {
+					return fmt.Errorf("maintain statistics with %s (%d, %d]: %w", other, lo, hi, err)
+				}
 				if err := tx.Exec("UPDATE tracking_state SET "+col+" = ? WHERE id = 1", hi).Error; err != nil {
 					return fmt.Errorf("move watermark: %w", err)
 				}
@@ -239,6 +258,9 @@ func (s *Store) Compact(ctx context.Context, opt CompactOptions) (CompactResult,
 		}
 	}
 	res.EventsDone, res.ExposuresDone = prog.EventsDone, prog.ExposuresDone
+	if err := s.compactStats(ctx, opt.ChunkRows, opt.SkipStatBuild, &res); err != nil {
+		return res, s.wrap("compact: maintained statistics", err)
+	}
 	if opt.Retention > 0 {
 		n, err := s.dropCompacted(ctx, micros(opt.Now.Add(-opt.Retention)), opt.ChunkRows)
 		res.Dropped = n

@@ -210,8 +210,27 @@ func (s *Store) ArmStats(ctx context.Context, q ArmQuery) (arms []ArmStats, mult
 	if err := q.Validate(); err != nil {
 		return nil, 0, err
 	}
-	query, args := armStatsSQL(q)
 	err = s.read(ctx, "arm statistics of "+strconv.Quote(q.Experiment), func(db *gorm.DB) error {
+		if q.Before == 0 {
+			var ok bool
+			var err error
+			if arms, multiArm, ok, err = maintainedArmStats(db, q); ok || err != nil {
+				return err
+			}
+		}
+		arms, multiArm, err = armStatsJoin(db, q)
+		return err
+	})
+	if err != nil {
+		return nil, 0, err
+	}
+	return arms, multiArm, nil
+}
+
+// armStatsJoin computes q's statistics with the grouped query.
+func armStatsJoin(db *gorm.DB, q ArmQuery) (arms []ArmStats, multiArm int64, err error) {
+	query, args := armStatsSQL(q)
+	err = func() error {
 		rows, err := db.Raw(query, args...).Rows()
 		if err != nil {
 			return err
@@ -233,11 +252,8 @@ func (s *Store) ArmStats(ctx context.Context, q ArmQuery) (arms []ArmStats, mult
 			arms = append(arms, a)
 		}
 		return rows.Err()
-	})
-	if err != nil {
-		return nil, 0, err
-	}
-	return arms, multiArm, nil
+	}()
+	return arms, multiArm, err
 }
 
 // migrateArmStatsIndex adds the index ArmStats reads exposures through:
