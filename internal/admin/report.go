@@ -10,6 +10,7 @@ import (
 	"github.com/ramp-flags/ramp/experiment"
 	"github.com/ramp-flags/ramp/experiment/report"
 	"github.com/ramp-flags/ramp/internal/store"
+	"github.com/ramp-flags/ramp/rollout"
 )
 
 // ReportRequest asks for the report of one experiment phase.
@@ -48,7 +49,7 @@ func (s *Service) Report(ctx context.Context, req ReportRequest) (report.Report,
 		return report.Report{}, err
 	}
 	if req.Compact {
-		if _, err := s.Compact(ctx, CompactOptions{}); err != nil {
+		if _, err := s.Compact(ctx, CompactOptions{SkipStatBuild: true}); err != nil {
 			return report.Report{}, fmt.Errorf("compact events before the report: %w", err)
 		}
 	}
@@ -133,11 +134,7 @@ func namedMetrics(m *experiment.Metrics) []namedMetric {
 // metricData queries one metric's per-arm statistics, and with series
 // the same at the end of each day of the phase.
 func (s *Service) metricData(ctx context.Context, x *experiment.Experiment, ph *experiment.Phase, m experiment.Metric, role report.Role, series bool) (report.MetricData, error) {
-	q := store.ArmQuery{Experiment: x.Key, Phase: ph.Number, Y: store.UnitValue(m.Y())}
-	if xv, ok := m.X(); ok {
-		v := store.UnitValue(xv)
-		q.X = &v
-	}
+	q := metricQuery(x.Key, ph.Number, &m)
 	md := report.MetricData{Metric: m, Role: role}
 	arms, _, err := s.db().ArmStats(ctx, q)
 	if err != nil {
@@ -159,6 +156,31 @@ func (s *Service) metricData(ctx context.Context, x *experiment.Experiment, ph *
 	// The last point is the report itself: everything stored so far.
 	md.Series = append(md.Series, report.Snapshot{At: end, Arms: md.Arms})
 	return md, nil
+}
+
+// metricQuery is the store's query of a metric in an experiment phase:
+// its value, and a ratio's denominator or a mean's covariate.
+func metricQuery(experiment string, phase int, m *experiment.Metric) store.ArmQuery {
+	q := store.ArmQuery{Experiment: experiment, Phase: phase, Y: store.UnitValue(m.Y())}
+	if xv, ok := m.X(); ok {
+		v := store.UnitValue(xv)
+		q.X = &v
+	}
+	return q
+}
+
+// guardQuery is the store's query of a guardrail metric on a plan's
+// stage phase, as the controller's judgement (guardSides) asks for it:
+// the value, and a ratio's denominator; no covariate.
+func guardQuery(r *rollout.Rollout, phase int, m *experiment.Metric) store.ArmQuery {
+	q := store.ArmQuery{Experiment: rollout.ExperimentKey(r.Flag), Phase: phase, Y: storeValue(m.Y())}
+	if m.Kind == experiment.Ratio {
+		if x, ok := m.X(); ok {
+			sx := storeValue(x)
+			q.X = &sx
+		}
+	}
+	return q
 }
 
 func reportArms(arms []store.ArmStats) []report.ArmStats {
