@@ -38,16 +38,18 @@ import (
 //     1 (a trigger on tracking_exposures fills it, whoever writes), not yet
 //     folded into the statistics.
 //
-// Coverage. A statistic covers an exposure once the exposure's unit is
-// in its sums: a statistic being built covers the exposures with id up to
-// built_to (the build reads them in id order, in batches); a current one
-// covers every exposure up to compaction's exposure watermark X. Each
-// change is applied to the statistics covering the unit, in the same
-// transaction as the totals change and its watermark:
+// Coverage. A statistic covers a unit once the unit is in its sums as
+// soon as its exposure is taken in (up to compaction's exposure watermark
+// X): a current statistic covers every unit; one being built, the units up
+// to (built_attr, built_unit) in key order (the build reads the phase's
+// units in that order, in batches). Each change is applied to the
+// statistics covering the unit, in the same transaction as the totals
+// change and its watermark:
 //
-//   - backfill (exposures (lo, hi] taken in): each new unit of a current
-//     statistic's phase enters its arm, with the totals the backfill just
-//     wrote for it (a unit has no totals before its exposure is taken in);
+//   - backfill (exposures (lo, hi] taken in): each new unit enters the
+//     arm of the statistics of its phase that cover it, with the totals
+//     the backfill just wrote for it (a unit has no totals before its
+//     exposure is taken in);
 //   - forward (events (lo, hi]): the chunk's totals deltas of the
 //     statistics' events, read by the same join as forwardTotals, added to
 //     each covered unit's accumulators, and the change of the unit's y and
@@ -55,10 +57,13 @@ import (
 //   - moves: a covered unit flagged multi-arm leaves its arm's sums (its
 //     values subtracted, n − 1, multi_arm + 1), once (its row says so).
 //
-// A build batch reads exposures (built_to, min(built_to + B, X)] of the
-// phase with their totals summed per unit by the database, and adds them
-// as new units; when built_to reaches X the statistic is current, and
-// from then on the backfill adds the new exposures. Every batch takes the
+// A build batch reads the next B units of the phase after (built_attr,
+// built_unit) whose exposures are taken in, with their totals summed per
+// unit by the database, and enters them; a unit in that key range not
+// taken in yet is covered all the same, and entered by the backfill when
+// it is. A batch of fewer than B units ends the build: the statistic is
+// current. Keys compare bytewise on both engines (SQLite's BINARY,
+// Postgres' "C" collation of ramp's text columns), as in Go. Every batch takes the
 // compaction lock (tracking_state's row), so builds and compaction chunks
 // take turns and never see each other half done. ArmStats reads a
 // statistic only once it is current, and then applies the moves still
@@ -90,7 +95,9 @@ func migrateArmSums(tx *gorm.DB, d *dialect) error {
 			x_from INTEGER NOT NULL,
 			x_to INTEGER NOT NULL,
 			x_indicator INTEGER NOT NULL,
-			built_to ` + big + ` NOT NULL,
+			started INTEGER NOT NULL,
+			built_attr ` + t + ` NOT NULL,
+			built_unit ` + t + ` NOT NULL,
 			current INTEGER NOT NULL,
 			dropping INTEGER NOT NULL,
 			created_at ` + big + ` NOT NULL,
@@ -143,11 +150,13 @@ func migrateArmSums(tx *gorm.DB, d *dialect) error {
 
 // armStatDef is one maintained statistic.
 type armStatDef struct {
-	id       int64
-	key      armStatKey
-	builtTo  int64
-	current  bool
-	dropping bool
+	id  int64
+	key armStatKey
+	// started says the build has covered the units up to (builtAttr,
+	// builtUnit) in key order; current, all of them.
+	started              bool
+	builtAttr, builtUnit string
+	current, dropping    bool
 }
 
 // armStatKey is the canonical form of an ArmQuery without cut-off.
@@ -196,7 +205,7 @@ func (k armStatKey) keyArgs() []any {
 		k.x.Event, k.x.FromDay, k.x.ToDay, boolInt(k.x.Indicator)}
 }
 
-const statDefCols = `id, experiment, phase, y_event, y_from, y_to, y_indicator, x_event, x_from, x_to, x_indicator, built_to, current, dropping`
+const statDefCols = `id, experiment, phase, y_event, y_from, y_to, y_indicator, x_event, x_from, x_to, x_indicator, started, built_attr, built_unit, current, dropping`
 
 const statKeyMatch = `experiment = ? AND phase = ? AND y_event = ? AND y_from = ? AND y_to = ? AND y_indicator = ?
 	AND x_event = ? AND x_from = ? AND x_to = ? AND x_indicator = ?`
@@ -211,14 +220,14 @@ func loadStatDefs(db *gorm.DB, where string, args ...any) ([]*armStatDef, error)
 	var out []*armStatDef
 	for rows.Next() {
 		var d armStatDef
-		var yi, xi, cur, drop int
+		var yi, xi, started, cur, drop int
 		if err := rows.Scan(&d.id, &d.key.experiment, &d.key.phase, &d.key.y.Event, &d.key.y.FromDay, &d.key.y.ToDay, &yi,
-			&d.key.x.Event, &d.key.x.FromDay, &d.key.x.ToDay, &xi, &d.builtTo, &cur, &drop); err != nil {
+			&d.key.x.Event, &d.key.x.FromDay, &d.key.x.ToDay, &xi, &started, &d.builtAttr, &d.builtUnit, &cur, &drop); err != nil {
 			return nil, fmt.Errorf("read maintained statistics: %w", err)
 		}
 		d.key.y.Indicator, d.key.x.Indicator = yi != 0, xi != 0
 		d.key.hasX = d.key.x.Event != ""
-		d.current, d.dropping = cur != 0, drop != 0
+		d.started, d.current, d.dropping = started != 0, cur != 0, drop != 0
 		out = append(out, &d)
 	}
 	return out, rows.Err()
@@ -228,9 +237,11 @@ func loadStatDefs(db *gorm.DB, where string, args ...any) ([]*armStatDef, error)
 type ArmStatStatus struct {
 	Query ArmQuery `json:"query"`
 	// Current says compaction keeps it up to date and ArmStats reads it;
-	// otherwise it is being built, up to exposure BuiltTo.
-	Current bool  `json:"current"`
-	BuiltTo int64 `json:"builtTo"`
+	// otherwise it is being built: in unit order (attribute, then unit),
+	// up to BuiltTo (empty before the first batch).
+	Current     bool   `json:"current"`
+	BuiltToAttr string `json:"builtToAttr,omitempty"`
+	BuiltToUnit string `json:"builtToUnit,omitempty"`
 	// Dropping says it is no longer wanted: compaction deletes it.
 	Dropping bool `json:"dropping,omitempty"`
 }
@@ -241,7 +252,11 @@ func (s *Store) MaintainedArmStats(ctx context.Context) ([]ArmStatStatus, error)
 	err := s.read(ctx, "maintained statistics", func(db *gorm.DB) error {
 		defs, err := loadStatDefs(db, "")
 		for _, d := range defs {
-			out = append(out, ArmStatStatus{Query: d.key.query(), Current: d.current, BuiltTo: d.builtTo, Dropping: d.dropping})
+			st := ArmStatStatus{Query: d.key.query(), Current: d.current, Dropping: d.dropping}
+			if d.started && !d.current {
+				st.BuiltToAttr, st.BuiltToUnit = d.builtAttr, d.builtUnit
+			}
+			out = append(out, st)
 		}
 		return err
 	})
@@ -341,7 +356,7 @@ func (s *Store) MaintainArmStats(ctx context.Context, qs []ArmQuery, rebuild boo
 				args := append([]any{next}, k.keyArgs()...)
 				args = append(args, now)
 				if err := tx.Exec(`INSERT INTO tracking_stat_defs (`+statDefCols+`, created_at, current_at)
-					VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0, 0, 0, ?, 0)`, args...).Error; err != nil {
+					VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0, '', '', 0, 0, ?, 0)`, args...).Error; err != nil {
 					return fmt.Errorf("add statistic: %w", err)
 				}
 				next++
@@ -623,11 +638,25 @@ func upsertStatUnits(tx *gorm.DB, args []any, n int) error {
 // maintainedDefs returns the statistics a compaction chunk maintains:
 // those not dropping that cover something (current, or built part way).
 func maintainedDefs(tx *gorm.DB) ([]*armStatDef, error) {
-	return loadStatDefs(tx, "WHERE dropping = 0 AND (current = 1 OR built_to > 0)")
+	return loadStatDefs(tx, "WHERE dropping = 0 AND (current = 1 OR started = 1)")
 }
 
-// covers reports whether d counts exposure id (ids up to X only).
-func (d *armStatDef) covers(id int64) bool { return d.current || id <= d.builtTo }
+// covers reports whether d counts the unit (attr, unit), once its
+// exposure is taken in (up to X): a current statistic every unit, one
+// being built the units up to where the build got, in key order (bytewise,
+// as both engines compare keys: SQLite's BINARY, Postgres' "C").
+func (d *armStatDef) covers(attr, unit string) bool {
+	switch {
+	case d.current:
+		return true
+	case !d.started:
+		return false
+	}
+	if c := strings.Compare(attr, d.builtAttr); c != 0 {
+		return c < 0
+	}
+	return unit <= d.builtUnit
+}
 
 // inList is "?, ?, …" for n values.
 func inList(n int) string { return "?" + strings.Repeat(", ?", n-1) }
@@ -684,7 +713,7 @@ func statsForward(tx *gorm.DB, d *dialect, lo, hi, x int64) error {
 			return fmt.Errorf("read totals added: %w", err)
 		}
 		for i, def := range defs {
-			if def.key.experiment == exp && def.key.phase == phase && def.covers(id) {
+			if def.key.experiment == exp && def.key.phase == phase && def.covers(attr, unit) {
 				c.add(i, c.unit(i, attr, unit, arm), event, day, n, total)
 			}
 		}
@@ -696,10 +725,11 @@ func statsForward(tx *gorm.DB, d *dialect, lo, hi, x int64) error {
 	return c.apply(tx)
 }
 
-// statsBackfill enters the exposures (lo, hi] into the current
-// statistics of their phase, with the totals the backfill just gave them.
+// statsBackfill enters the exposures (lo, hi] into the statistics of
+// their phase that cover them, with the totals the backfill just gave
+// them.
 func statsBackfill(tx *gorm.DB, lo, hi int64) error {
-	defs, err := loadStatDefs(tx, "WHERE dropping = 0 AND current = 1")
+	defs, err := maintainedDefs(tx)
 	if err != nil || len(defs) == 0 {
 		return err
 	}
@@ -743,7 +773,7 @@ func statsBackfill(tx *gorm.DB, lo, hi int64) error {
 				return fmt.Errorf("read exposures taken in: %w", err)
 			}
 			for i, def := range defs {
-				if def.key.experiment != p.experiment || def.key.phase != p.phase {
+				if def.key.experiment != p.experiment || def.key.phase != p.phase || !def.covers(attr, unit) {
 					continue
 				}
 				u := c.unit(i, attr, unit, arm)
@@ -769,9 +799,9 @@ func statTotalsSQL(v *UnitValue, args *[]any) string {
 		COALESCE(SUM(CASE WHEN t.event = ? AND t.day >= ? AND t.day < ? THEN t.total END), 0)`
 }
 
-// buildStatBatch builds one batch of statistic def: the exposures
-// (built_to, built_to + width] up to the watermark, with their totals. It
-// reports whether the statistic is current.
+// buildStatBatch builds one batch of statistic id: the next width
+// exposed units of its phase in key order, those taken in (up to X), with
+// their totals. It reports whether the statistic is current.
 func (s *Store) buildStatBatch(ctx context.Context, id int64, width int64) (current bool, err error) {
 	err = s.retry(ctx, func() error {
 		current = false
@@ -785,34 +815,32 @@ func (s *Store) buildStatBatch(ctx context.Context, id int64, width int64) (curr
 				return err
 			}
 			def := defs[0]
-			x, err := scanInt64(tx, "SELECT exposures_done FROM tracking_state WHERE id = 1")
+			x, err := scanInt64(tx, "SELECT COALESCE((SELECT exposures_done FROM tracking_state WHERE id = 1), 0)")
 			if err != nil {
 				return err
 			}
-			lo := def.builtTo
-			hi := min(lo+width, x)
-			if lo < hi {
-				if err := buildStatRange(tx, def, lo, hi); err != nil {
-					return err
-				}
+			n, attr, unit, err := buildStatRange(tx, def, x, width)
+			if err != nil {
+				return err
 			}
-			current = hi >= x
-			set := "built_to = ?"
-			args := []any{hi}
+			current = n < width
 			if current {
-				set += ", current = 1, current_at = ?"
-				args = append(args, micros(s.now()))
+				return tx.Exec("UPDATE tracking_stat_defs SET current = 1, current_at = ? WHERE id = ?", micros(s.now()), id).Error
 			}
-			args = append(args, id)
-			return tx.Exec("UPDATE tracking_stat_defs SET "+set+" WHERE id = ?", args...).Error
+			return tx.Exec("UPDATE tracking_stat_defs SET started = 1, built_attr = ?, built_unit = ? WHERE id = ?", attr, unit, id).Error
 		})
 	})
 	return current, err
 }
 
-// buildStatRange enters the phase's exposures with ids in (lo, hi] into
-// def, their accumulators summed from tracking_totals by the database.
-func buildStatRange(tx *gorm.DB, def *armStatDef, lo, hi int64) error {
+// buildStatRange enters the next width units of def's phase after where
+// its build got, in key order, of those whose exposure is taken in (id up
+// to x), their accumulators summed from tracking_totals by the database.
+// It returns how many it entered and the last one's key. The exposures
+// are read through tracking_exposures_arms in key order, the order of
+// tracking_totals' and tracking_stat_units' keys: both are read and
+// written in order.
+func buildStatRange(tx *gorm.DB, def *armStatDef, x, width int64) (n int64, attr, unit string, err error) {
 	k := &def.key
 	var args []any
 	cols := statTotalsSQL(&k.y, &args)
@@ -821,6 +849,15 @@ func buildStatRange(tx *gorm.DB, def *armStatDef, lo, hi int64) error {
 	} else {
 		cols += ", 0, 0"
 	}
+	after := ""
+	var inner []any
+	inner = append(inner, k.experiment, k.phase)
+	if def.started {
+		after = " AND (unit_attr > ? OR unit_attr = ? AND unit > ?)"
+		inner = append(inner, def.builtAttr, def.builtAttr, def.builtUnit)
+	}
+	inner = append(inner, x, width)
+	args = append(args, inner...)
 	on := "t.event = ? AND t.day >= ? AND t.day < ?"
 	switch {
 	case !k.hasX || k.x.Event == k.y.Event:
@@ -833,34 +870,37 @@ func buildStatRange(tx *gorm.DB, def *armStatDef, lo, hi int64) error {
 		on = "t.event IN (?, ?)"
 		args = append(args, k.y.Event, k.x.Event)
 	}
-	args = append(args, lo, hi, k.experiment, k.phase)
 	rows, err := tx.Raw(`SELECT x.unit_attr, x.unit, x.arm, x.multi_arm, `+cols+`
-		FROM tracking_exposures x LEFT JOIN tracking_totals t
+		FROM (SELECT experiment, phase, unit_attr, unit, arm, multi_arm FROM tracking_exposures
+			WHERE experiment = ? AND phase = ?`+after+` AND id <= ?
+			ORDER BY experiment, phase, unit_attr, unit LIMIT ?) x
+		LEFT JOIN tracking_totals t
 			ON t.experiment = x.experiment AND t.phase = x.phase AND t.unit_attr = x.unit_attr AND t.unit = x.unit AND `+on+`
-		WHERE x.id > ? AND x.id <= ? AND x.experiment = ? AND x.phase = ?
-		GROUP BY x.id, x.unit_attr, x.unit, x.arm, x.multi_arm`, args...).Rows()
+		GROUP BY x.unit_attr, x.unit, x.arm, x.multi_arm
+		ORDER BY x.unit_attr, x.unit`, args...).Rows()
 	if err != nil {
-		return fmt.Errorf("read exposures (%d, %d] with their totals: %w", lo, hi, err)
+		return 0, "", "", fmt.Errorf("read exposed units with their totals: %w", err)
 	}
 	c := statChanges{defs: []*armStatDef{def}}
 	for rows.Next() {
-		var attr, unit, arm string
+		var arm string
 		var multi int
 		var yn, xn int64
 		var yt, xt float64
 		if err := rows.Scan(&attr, &unit, &arm, &multi, &yn, &yt, &xn, &xt); err != nil {
 			rows.Close()
-			return fmt.Errorf("read exposures (%d, %d] with their totals: %w", lo, hi, err)
+			return 0, "", "", fmt.Errorf("read exposed units with their totals: %w", err)
 		}
 		u := c.unit(0, attr, unit, arm)
 		u.enter, u.multi = true, multi != 0
 		u.yn, u.yt, u.xn, u.xt = yn, yt, xn, xt
+		n++
 	}
 	rows.Close()
 	if err := rows.Err(); err != nil {
-		return fmt.Errorf("read exposures (%d, %d] with their totals: %w", lo, hi, err)
+		return 0, "", "", fmt.Errorf("read exposed units with their totals: %w", err)
 	}
-	return c.apply(tx)
+	return n, attr, unit, c.apply(tx)
 }
 
 // foldMoves folds up to limit pending moves (units turned multi-arm) into
@@ -902,7 +942,7 @@ func (s *Store) foldMoves(ctx context.Context, limit int) (more bool, err error)
 					continue // gone, or not taken in yet: it will be read flagged
 				}
 				for i, def := range defs {
-					if def.key.experiment == *exp && def.key.phase == *phase && def.covers(id) {
+					if def.key.experiment == *exp && def.key.phase == *phase && def.covers(*attr, *unit) {
 						c.unit(i, *attr, *unit, *arm).leave = true
 					}
 				}
@@ -953,9 +993,11 @@ func (s *Store) dropStatBatch(ctx context.Context, id int64, limit int) (gone bo
 }
 
 // compactStats runs after the watermarks moved: it folds the pending
-// moves, deletes dropped statistics, and unless skipBuild builds the
-// statistics not current yet, batch by batch (width exposure ids each).
-func (s *Store) compactStats(ctx context.Context, width int64, skipBuild bool, res *CompactResult) error {
+// moves, deletes dropped statistics, and unless opt.SkipStatBuild builds
+// the statistics not current yet, batch by batch (opt.ChunkRows units
+// each, at most opt.StatBuildBatches batches when positive).
+func (s *Store) compactStats(ctx context.Context, opt CompactOptions, res *CompactResult) error {
+	width := opt.ChunkRows
 	for {
 		more, err := s.foldMoves(ctx, int(width))
 		if err != nil {
@@ -985,25 +1027,30 @@ func (s *Store) compactStats(ctx context.Context, width int64, skipBuild bool, r
 			}
 		}
 	}
-	if skipBuild {
+	if opt.SkipStatBuild {
 		return nil
 	}
+	batches := 0
 	for _, d := range defs {
 		if d.dropping {
 			continue
 		}
 		start := time.Now()
-		for {
-			current, err := s.buildStatBatch(ctx, d.id, width)
-			if err != nil {
-				return fmt.Errorf("build statistic %d: %w", d.id, err)
-			}
-			if current {
+		current := false
+		for !current {
+			if opt.StatBuildBatches > 0 && batches == opt.StatBuildBatches {
 				break
 			}
+			batches++
+			if current, err = s.buildStatBatch(ctx, d.id, width); err != nil {
+				return fmt.Errorf("build statistic %d: %w", d.id, err)
+			}
+		}
+		res.StatsBuildTime += time.Since(start)
+		if !current {
+			break
 		}
 		res.StatsBuilt++
-		res.StatsBuildTime += time.Since(start)
 	}
 	return nil
 }

@@ -62,6 +62,11 @@ type CompactOptions struct {
 	// that it does not wait for a build (it falls back to the grouped
 	// query meanwhile).
 	SkipStatBuild bool
+	// StatBuildBatches, when positive, bounds the build batches (of
+	// ChunkRows units each) this compaction runs: a build goes on at the
+	// next compaction from where it stopped, so that a long build does
+	// not hold up the compaction of new events for long.
+	StatBuildBatches int
 }
 
 // DefaultCompactChunk is the default CompactOptions.ChunkRows: a chunk
@@ -258,7 +263,7 @@ func (s *Store) Compact(ctx context.Context, opt CompactOptions) (CompactResult,
 		}
 	}
 	res.EventsDone, res.ExposuresDone = prog.EventsDone, prog.ExposuresDone
-	if err := s.compactStats(ctx, opt.ChunkRows, opt.SkipStatBuild, &res); err != nil {
+	if err := s.compactStats(ctx, opt, &res); err != nil {
 		return res, s.wrap("compact: maintained statistics", err)
 	}
 	if opt.Retention > 0 {
