@@ -853,8 +853,12 @@ func buildStatRange(tx *gorm.DB, def *armStatDef, x, width int64) (n int64, attr
 	var inner []any
 	inner = append(inner, k.experiment, k.phase)
 	if def.started {
-		after = " AND (unit_attr > ? OR unit_attr = ? AND unit > ?)"
-		inner = append(inner, def.builtAttr, def.builtAttr, def.builtUnit)
+		// A row value: both engines seek to it in tracking_exposures_arms
+		// (EXPLAIN: SQLite's "(unit_attr,unit)>(?,?)", Postgres' Index
+		// Cond); an OR of column comparisons would scan from the phase's
+		// first unit at every batch.
+		after = " AND (unit_attr, unit) > (?, ?)"
+		inner = append(inner, def.builtAttr, def.builtUnit)
 	}
 	inner = append(inner, x, width)
 	args = append(args, inner...)
