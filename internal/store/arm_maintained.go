@@ -695,9 +695,13 @@ func statsForward(tx *gorm.DB, d *dialect, lo, hi, x int64) error {
 	day := utcDay("e.at") + ` - ` + utcDay("x.first_at")
 	args := append([]any{lo, hi, x}, events...)
 	args = append(args, experiments...)
+	// x.experiment || '' keeps SQLite from reading the experiments'
+	// exposures through their index and joining events to them (all of
+	// the experiments' units for a chunk of events): the plan must stay
+	// forwardTotals' (the chunk's events, then each unit's exposures).
 	rows, err := tx.Raw(`SELECT x.id, x.experiment, x.phase, x.unit_attr, x.unit, x.arm, e.name, `+day+`, COUNT(*), SUM(e.value)
 		FROM `+eventUnits(d)+` JOIN tracking_exposures x ON x.unit = u.value AND (x.unit_attr = u.key OR u.key = '*')
-		WHERE e.id > ? AND e.id <= ? AND x.id <= ? AND e.name IN (`+inList(len(events))+`) AND x.experiment IN (`+inList(len(experiments))+`)
+		WHERE e.id > ? AND e.id <= ? AND x.id <= ? AND e.name IN (`+inList(len(events))+`) AND x.experiment || '' IN (`+inList(len(experiments))+`)
 		GROUP BY x.id, x.experiment, x.phase, x.unit_attr, x.unit, x.arm, e.name, `+day, args...).Rows()
 	if err != nil {
 		return fmt.Errorf("read totals added: %w", err)
@@ -758,7 +762,9 @@ func statsBackfill(tx *gorm.DB, lo, hi int64) error {
 			FROM tracking_exposures x LEFT JOIN tracking_totals t
 				ON t.experiment = x.experiment AND t.phase = x.phase AND t.unit_attr = x.unit_attr AND t.unit = x.unit
 				AND t.event IN (`+inList(len(events))+`)
-			WHERE x.id > ? AND x.id <= ? AND x.experiment = ? AND x.phase = ?`, args...).Rows()
+			WHERE x.id > ? AND x.id <= ? AND x.experiment || '' = ? AND x.phase + 0 = ?`, args...).Rows()
+		// (|| '' and + 0: the id range, not the phase's index, which
+		// would read all of the phase's exposures for one chunk.)
 		if err != nil {
 			return fmt.Errorf("read exposures taken in: %w", err)
 		}
@@ -1090,10 +1096,13 @@ func maintainedArmStats(db *gorm.DB, q ArmQuery) (arms []ArmStats, multiArm int6
 	}
 	// Units flagged multi-arm since the last compaction.
 	rows, err = db.Raw(`SELECT x.arm, u.multi_arm, u.y_n, u.y_total, u.x_n, u.x_total
-		FROM tracking_arm_moves m JOIN tracking_exposures x ON x.id = m.exposure_id
+		FROM tracking_arm_moves m CROSS JOIN tracking_exposures x
 		LEFT JOIN tracking_stat_units u ON u.stat = ? AND u.unit_attr = x.unit_attr AND u.unit = x.unit
-		WHERE x.experiment = ? AND x.phase = ?
+		WHERE x.id = m.exposure_id AND x.experiment || '' = ? AND x.phase + 0 = ?
 			AND x.id <= COALESCE((SELECT exposures_done FROM tracking_state WHERE id = 1), 0)`, def.id, k.experiment, k.phase).Rows()
+	// (CROSS JOIN, || '' and + 0: the few pending moves first, each
+	// exposure by its id; never the phase's exposures through their
+	// index.)
 	if err != nil {
 		return nil, 0, false, err
 	}
