@@ -35,9 +35,13 @@ const MaxSeriesPoints = 60
 
 // Report reads one phase of an experiment: the sample-ratio check of its
 // exposures, and each metric it names (primary, secondary, guardrails)
-// compared across arms. The database reduces exposures and events to
-// per-arm sufficient statistics (one grouped query per metric and point
-// in time); only those numbers reach the statistics (experiment/report).
+// compared across arms. Per-arm sufficient statistics come from what
+// compaction maintains (a few rows per metric, whatever the number of
+// units) or, for a statistic not maintained or not built yet and for the
+// series, from one grouped query per metric and point in time; only those
+// numbers reach the statistics (experiment/report). The sample-ratio
+// counts come from a maintained statistic of the phase too when one is
+// current (store.Store.MaintainedExposureCounts).
 func (s *Service) Report(ctx context.Context, req ReportRequest) (report.Report, error) {
 	sx, err := s.db().Experiment(ctx, req.Key)
 	if err != nil {
@@ -54,14 +58,12 @@ func (s *Service) Report(ctx context.Context, req ReportRequest) (report.Report,
 		}
 	}
 	in := report.Input{Experiment: x, Phase: ph}
-	counts, err := s.db().ExposureCounts(ctx, x.Key)
+	counts, err := s.exposureCounts(ctx, x.Key, ph.Number)
 	if err != nil {
 		return report.Report{}, err
 	}
 	for _, c := range counts {
-		if c.Phase == ph.Number {
-			in.Exposures = append(in.Exposures, report.ArmCount{Arm: c.Arm, Units: c.Units, MultiArm: c.MultiArm})
-		}
+		in.Exposures = append(in.Exposures, report.ArmCount{Arm: c.Arm, Units: c.Units, MultiArm: c.MultiArm})
 	}
 	var missing []string
 	for _, named := range namedMetrics(&x.Metrics) {
@@ -87,6 +89,29 @@ func (s *Service) Report(ctx context.Context, req ReportRequest) (report.Report,
 		r.Warnings = append(r.Warnings, fmt.Sprintf("metric %q is named by the experiment but not declared: apply a metrics: entry for it", k))
 	}
 	return r, nil
+}
+
+// exposureCounts returns the exposed units per arm of one phase for the
+// sample-ratio check: from a maintained statistic of the phase when one
+// is current (a few rows; the units compaction has taken in, those the
+// metrics count), else by reading the phase's exposures (seconds at
+// millions of units).
+func (s *Service) exposureCounts(ctx context.Context, key string, phase int) ([]store.ExposureCount, error) {
+	counts, ok, err := s.db().MaintainedExposureCounts(ctx, key, phase)
+	if err != nil || ok {
+		return counts, err
+	}
+	all, err := s.db().ExposureCounts(ctx, key)
+	if err != nil {
+		return nil, err
+	}
+	counts = nil
+	for _, c := range all {
+		if c.Phase == phase {
+			counts = append(counts, c)
+		}
+	}
+	return counts, nil
 }
 
 // reportPhase returns phase n of x (the current one for 0).

@@ -1073,46 +1073,88 @@ func maintainedArmStats(db *gorm.DB, q ArmQuery) (arms []ArmStats, multiArm int6
 	if err != nil || len(defs) == 0 {
 		return nil, 0, false, err
 	}
-	def := defs[0]
-	rows, err := db.Raw(`SELECT arm, n, multi_arm, sum_y, sum_y2, sum_x, sum_x2, sum_xy FROM tracking_stat_arms WHERE stat = ?`, def.id).Rows()
+	byArm, multi, err := readMaintained(db, defs[0])
 	if err != nil {
 		return nil, 0, false, err
 	}
-	byArm := map[string]*ArmStats{}
-	multi := map[string]int64{}
+	for _, a := range byArm {
+		if a.N == 0 {
+			*a = ArmStats{Arm: a.Arm}
+		}
+		arms = append(arms, *a)
+		multiArm += multi[a.Arm]
+	}
+	slices.SortFunc(arms, func(a, b ArmStats) int { return strings.Compare(a.Arm, b.Arm) })
+	return arms, multiArm, true, nil
+}
+
+// MaintainedExposureCounts returns the exposed units per arm of one
+// experiment phase as a current maintained statistic of the phase counts
+// them (any: they all count the same units), without reading the
+// exposures: the units compaction has taken in (those ArmStats counts),
+// each under its first arm, MultiArm those of them seen in another arm
+// too. ok is false when no statistic of the phase is current; then
+// ExposureCounts (which reads every exposure, seconds at millions of
+// units) is the way.
+func (s *Store) MaintainedExposureCounts(ctx context.Context, experiment string, phase int) (counts []ExposureCount, ok bool, err error) {
+	err = s.read(ctx, "maintained exposure counts", func(db *gorm.DB) error {
+		defs, err := loadStatDefs(db, "WHERE dropping = 0 AND current = 1 AND experiment = ? AND phase = ?", experiment, phase)
+		if err != nil || len(defs) == 0 {
+			return err
+		}
+		ok = true
+		byArm, multi, err := readMaintained(db, defs[0])
+		for arm, a := range byArm {
+			counts = append(counts, ExposureCount{Phase: phase, Arm: arm, Units: a.N + multi[arm], MultiArm: multi[arm]})
+		}
+		slices.SortFunc(counts, func(a, b ExposureCount) int { return strings.Compare(a.Arm, b.Arm) })
+		return err
+	})
+	return counts, ok, err
+}
+
+// readMaintained reads a statistic's per-arm sums and multi-arm counts,
+// with the pending moves (units flagged multi-arm since the last
+// compaction) applied.
+func readMaintained(db *gorm.DB, def *armStatDef) (byArm map[string]*ArmStats, multi map[string]int64, err error) {
+	k := &def.key
+	rows, err := db.Raw(`SELECT arm, n, multi_arm, sum_y, sum_y2, sum_x, sum_x2, sum_xy FROM tracking_stat_arms WHERE stat = ?`, def.id).Rows()
+	if err != nil {
+		return nil, nil, err
+	}
+	byArm, multi = map[string]*ArmStats{}, map[string]int64{}
 	for rows.Next() {
 		var a ArmStats
 		var m int64
 		if err := rows.Scan(&a.Arm, &a.N, &m, &a.SumY, &a.SumY2, &a.SumX, &a.SumX2, &a.SumXY); err != nil {
 			rows.Close()
-			return nil, 0, false, err
+			return nil, nil, err
 		}
 		byArm[a.Arm] = &a
 		multi[a.Arm] = m
 	}
 	rows.Close()
 	if err := rows.Err(); err != nil {
-		return nil, 0, false, err
+		return nil, nil, err
 	}
-	// Units flagged multi-arm since the last compaction.
+	// Units flagged multi-arm since the last compaction. (CROSS JOIN,
+	// || '' and + 0: the few pending moves first, each exposure by its
+	// id; never the phase's exposures through their index.)
 	rows, err = db.Raw(`SELECT x.arm, u.multi_arm, u.y_n, u.y_total, u.x_n, u.x_total
 		FROM tracking_arm_moves m CROSS JOIN tracking_exposures x
 		LEFT JOIN tracking_stat_units u ON u.stat = ? AND u.unit_attr = x.unit_attr AND u.unit = x.unit
 		WHERE x.id = m.exposure_id AND x.experiment || '' = ? AND x.phase + 0 = ?
 			AND x.id <= COALESCE((SELECT exposures_done FROM tracking_state WHERE id = 1), 0)`, def.id, k.experiment, k.phase).Rows()
-	// (CROSS JOIN, || '' and + 0: the few pending moves first, each
-	// exposure by its id; never the phase's exposures through their
-	// index.)
 	if err != nil {
-		return nil, 0, false, err
+		return nil, nil, err
 	}
+	defer rows.Close()
 	for rows.Next() {
 		var arm string
 		var um, yn, xn *int64
 		var yt, xt *float64
 		if err := rows.Scan(&arm, &um, &yn, &yt, &xn, &xt); err != nil {
-			rows.Close()
-			return nil, 0, false, err
+			return nil, nil, err
 		}
 		if um != nil && *um != 0 {
 			continue
@@ -1125,7 +1167,7 @@ func maintainedArmStats(db *gorm.DB, q ArmQuery) (arms []ArmStats, multiArm int6
 		if a == nil {
 			continue // cannot happen: a covered unit is in its arm
 		}
-		c := def.key.contrib(&u)
+		c := k.contrib(&u)
 		a.N--
 		multi[arm]++
 		a.SumY -= c[0]
@@ -1134,17 +1176,5 @@ func maintainedArmStats(db *gorm.DB, q ArmQuery) (arms []ArmStats, multiArm int6
 		a.SumX2 -= c[3]
 		a.SumXY -= c[4]
 	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
-		return nil, 0, false, err
-	}
-	for _, a := range byArm {
-		if a.N == 0 {
-			*a = ArmStats{Arm: a.Arm}
-		}
-		arms = append(arms, *a)
-		multiArm += multi[a.Arm]
-	}
-	slices.SortFunc(arms, func(a, b ArmStats) int { return strings.Compare(a.Arm, b.Arm) })
-	return arms, multiArm, true, nil
+	return byArm, multi, rows.Err()
 }

@@ -190,6 +190,37 @@ func TestMaintainedArmStats(t *testing.T) {
 			}
 			mustCompact(t, s, store.CompactOptions{})
 			maintained += checkMaintained(t, s, pool, "at the end")
+			// Every exposure compacted: the maintained counts are the
+			// exposures' counts.
+			counted := 0
+			for _, exp := range []string{"e", "f"} {
+				all, err := s.ExposureCounts(ctx, exp)
+				if err != nil {
+					t.Fatal(err)
+				}
+				for _, ph := range []int{1, 2} {
+					got, ok, err := s.MaintainedExposureCounts(ctx, exp, ph)
+					if err != nil {
+						t.Fatal(err)
+					}
+					if !ok {
+						continue
+					}
+					counted++
+					var want []store.ExposureCount
+					for _, c := range all {
+						if c.Phase == ph {
+							want = append(want, c)
+						}
+					}
+					if d := diff(want, got); d != "" {
+						t.Errorf("exposure counts of %s phase %d (-ExposureCounts +maintained):\n%s", exp, ph, d)
+					}
+				}
+			}
+			if counted == 0 {
+				t.Error("no phase has a current maintained statistic at the end")
+			}
 			// The check must not pass for want of maintained reads.
 			if maintained < 40 {
 				t.Errorf("%d queries answered by maintained statistics over %d steps: too few to tell", maintained, steps)
