@@ -931,34 +931,25 @@ func (s *Store) foldMoves(ctx context.Context, limit int) (more bool, err error)
 			if err != nil {
 				return err
 			}
-			rows, err := tx.Raw(`SELECT m.exposure_id, x.experiment, x.phase, x.unit_attr, x.unit, x.arm
-				FROM tracking_arm_moves m LEFT JOIN tracking_exposures x ON x.id = m.exposure_id
-				ORDER BY m.exposure_id LIMIT ?`, limit).Rows()
+			// The moves first, then their exposures by id: a join would
+			// let Postgres, which guesses an unanalysed table's size,
+			// scan every exposure.
+			ids, err := moveIDs(tx, limit)
 			if err != nil {
-				return fmt.Errorf("read moves: %w", err)
+				return err
 			}
 			c := statChanges{defs: defs}
-			var ids []any
-			for rows.Next() {
-				var id int64
-				var exp, attr, unit, arm *string
-				var phase *int
-				if err := rows.Scan(&id, &exp, &phase, &attr, &unit, &arm); err != nil {
-					rows.Close()
-					return fmt.Errorf("read moves: %w", err)
-				}
-				ids = append(ids, id)
-				if exp == nil || id > x {
-					continue // gone, or not taken in yet: it will be read flagged
+			err = exposuresByID(tx, ids, func(id int64, exp string, phase int, attr, unit, arm string) {
+				if id > x {
+					return // not taken in yet: it will be read flagged
 				}
 				for i, def := range defs {
-					if def.key.experiment == *exp && def.key.phase == *phase && def.covers(*attr, *unit) {
-						c.unit(i, *attr, *unit, *arm).leave = true
+					if def.key.experiment == exp && def.key.phase == phase && def.covers(attr, unit) {
+						c.unit(i, attr, unit, arm).leave = true
 					}
 				}
-			}
-			rows.Close()
-			if err := rows.Err(); err != nil {
+			})
+			if err != nil {
 				return fmt.Errorf("read moves: %w", err)
 			}
 			if err := c.apply(tx); err != nil {
@@ -1137,44 +1128,114 @@ func readMaintained(db *gorm.DB, def *armStatDef) (byArm map[string]*ArmStats, m
 	if err := rows.Err(); err != nil {
 		return nil, nil, err
 	}
-	// Units flagged multi-arm since the last compaction. (CROSS JOIN,
-	// || '' and + 0: the few pending moves first, each exposure by its
-	// id; never the phase's exposures through their index.)
-	rows, err = db.Raw(`SELECT x.arm, u.multi_arm, u.y_n, u.y_total, u.x_n, u.x_total
-		FROM tracking_arm_moves m CROSS JOIN tracking_exposures x
-		LEFT JOIN tracking_stat_units u ON u.stat = ? AND u.unit_attr = x.unit_attr AND u.unit = x.unit
-		WHERE x.id = m.exposure_id AND x.experiment || '' = ? AND x.phase + 0 = ?
-			AND x.id <= COALESCE((SELECT exposures_done FROM tracking_state WHERE id = 1), 0)`, def.id, k.experiment, k.phase).Rows()
+	// Units flagged multi-arm since the last compaction: the moves
+	// first, then their exposures and unit rows by key (a join would let
+	// Postgres, which guesses an unanalysed table's size, scan every
+	// exposure).
+	ids, err := moveIDs(db, 0)
+	if err != nil || len(ids) == 0 {
+		return byArm, multi, err
+	}
+	x, err := scanInt64(db, "SELECT COALESCE((SELECT exposures_done FROM tracking_state WHERE id = 1), 0)")
 	if err != nil {
 		return nil, nil, err
 	}
-	defer rows.Close()
-	for rows.Next() {
-		var arm string
-		var um, yn, xn *int64
-		var yt, xt *float64
-		if err := rows.Scan(&arm, &um, &yn, &yt, &xn, &xt); err != nil {
+	for len(ids) > 0 {
+		part := ids[:min(statBatch, len(ids))]
+		ids = ids[len(part):]
+		args := append([]any{def.id}, part...)
+		args = append(args, k.experiment, k.phase, x)
+		rows, err := db.Raw(`SELECT x.arm, u.multi_arm, u.y_n, u.y_total, u.x_n, u.x_total
+			FROM tracking_exposures x
+			LEFT JOIN tracking_stat_units u ON u.stat = ? AND u.unit_attr = x.unit_attr AND u.unit = x.unit
+			WHERE x.id IN (`+inList(len(part))+`) AND x.experiment || '' = ? AND x.phase + 0 = ? AND x.id <= ?`, args...).Rows()
+		if err != nil {
 			return nil, nil, err
 		}
-		if um != nil && *um != 0 {
-			continue
+		for rows.Next() {
+			var arm string
+			var um, yn, xn *int64
+			var yt, xt *float64
+			if err := rows.Scan(&arm, &um, &yn, &yt, &xn, &xt); err != nil {
+				rows.Close()
+				return nil, nil, err
+			}
+			if um != nil && *um != 0 {
+				continue
+			}
+			u := statUnit{}
+			if um != nil {
+				u.yn, u.yt, u.xn, u.xt = *yn, *yt, *xn, *xt
+			}
+			a := byArm[arm]
+			if a == nil {
+				continue // cannot happen: a covered unit is in its arm
+			}
+			c := k.contrib(&u)
+			a.N--
+			multi[arm]++
+			a.SumY -= c[0]
+			a.SumY2 -= c[1]
+			a.SumX -= c[2]
+			a.SumX2 -= c[3]
+			a.SumXY -= c[4]
 		}
-		u := statUnit{}
-		if um != nil {
-			u.yn, u.yt, u.xn, u.xt = *yn, *yt, *xn, *xt
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return nil, nil, err
 		}
-		a := byArm[arm]
-		if a == nil {
-			continue // cannot happen: a covered unit is in its arm
-		}
-		c := k.contrib(&u)
-		a.N--
-		multi[arm]++
-		a.SumY -= c[0]
-		a.SumY2 -= c[1]
-		a.SumX -= c[2]
-		a.SumX2 -= c[3]
-		a.SumXY -= c[4]
 	}
-	return byArm, multi, rows.Err()
+	return byArm, multi, nil
+}
+
+// moveIDs reads the pending moves' exposure ids, in order, at most limit
+// when positive.
+func moveIDs(db *gorm.DB, limit int) ([]any, error) {
+	q := "SELECT exposure_id FROM tracking_arm_moves ORDER BY exposure_id"
+	var args []any
+	if limit > 0 {
+		q += " LIMIT ?"
+		args = append(args, limit)
+	}
+	rows, err := db.Raw(q, args...).Rows()
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var ids []any
+	for rows.Next() {
+		var id int64
+		if err := rows.Scan(&id); err != nil {
+			return nil, err
+		}
+		ids = append(ids, id)
+	}
+	return ids, rows.Err()
+}
+
+// exposuresByID calls fn with each exposure of ids that exists.
+func exposuresByID(db *gorm.DB, ids []any, fn func(id int64, experiment string, phase int, attr, unit, arm string)) error {
+	for len(ids) > 0 {
+		part := ids[:min(statBatch, len(ids))]
+		ids = ids[len(part):]
+		rows, err := db.Raw(`SELECT id, experiment, phase, unit_attr, unit, arm FROM tracking_exposures WHERE id IN (`+inList(len(part))+`)`, part...).Rows()
+		if err != nil {
+			return err
+		}
+		for rows.Next() {
+			var id int64
+			var phase int
+			var exp, attr, unit, arm string
+			if err := rows.Scan(&id, &exp, &phase, &attr, &unit, &arm); err != nil {
+				rows.Close()
+				return err
+			}
+			fn(id, exp, phase, attr, unit, arm)
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return err
+		}
+	}
+	return nil
 }
