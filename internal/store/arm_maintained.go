@@ -692,17 +692,9 @@ func statsForward(tx *gorm.DB, d *dialect, lo, hi, x int64) error {
 		return err
 	}
 	events, experiments := statEvents(defs)
-	day := utcDay("e.at") + ` - ` + utcDay("x.first_at")
 	args := append([]any{lo, hi, x}, events...)
 	args = append(args, experiments...)
-	// x.experiment || '' keeps SQLite from reading the experiments'
-	// exposures through their index and joining events to them (all of
-	// the experiments' units for a chunk of events): the plan must stay
-	// forwardTotals' (the chunk's events, then each unit's exposures).
-	rows, err := tx.Raw(`SELECT x.id, x.experiment, x.phase, x.unit_attr, x.unit, x.arm, e.name, `+day+`, COUNT(*), SUM(e.value)
-		FROM `+eventUnits(d)+` JOIN tracking_exposures x ON x.unit = u.value AND (x.unit_attr = u.key OR u.key = '*')
-		WHERE e.id > ? AND e.id <= ? AND x.id <= ? AND e.name IN (`+inList(len(events))+`) AND x.experiment || '' IN (`+inList(len(experiments))+`)
-		GROUP BY x.id, x.experiment, x.phase, x.unit_attr, x.unit, x.arm, e.name, `+day, args...).Rows()
+	rows, err := tx.Raw(statsForwardSQL(d, len(events), len(experiments)), args...).Rows()
 	if err != nil {
 		return fmt.Errorf("read totals added: %w", err)
 	}
@@ -727,6 +719,32 @@ func statsForward(tx *gorm.DB, d *dialect, lo, hi, x int64) error {
 		return fmt.Errorf("read totals added: %w", err)
 	}
 	return c.apply(tx)
+}
+
+// statsForwardSQL reads the totals deltas of events (?, ?] with
+// exposures up to ?, of events events and experiments experiments.
+// x.experiment || ” keeps SQLite from reading the experiments' exposures
+// through their index and joining events to them (all of the
+// experiments' units for a chunk of events): the plan must stay
+// forwardTotals' (the chunk's events, then each unit's exposures).
+func statsForwardSQL(d *dialect, events, experiments int) string {
+	day := utcDay("e.at") + ` - ` + utcDay("x.first_at")
+	return `SELECT x.id, x.experiment, x.phase, x.unit_attr, x.unit, x.arm, e.name, ` + day + `, COUNT(*), SUM(e.value)
+		FROM ` + eventUnits(d) + ` JOIN tracking_exposures x ON x.unit = u.value AND (x.unit_attr = u.key OR u.key = '*')
+		WHERE e.id > ? AND e.id <= ? AND x.id <= ? AND e.name IN (` + inList(events) + `) AND x.experiment || '' IN (` + inList(experiments) + `)
+		GROUP BY x.id, x.experiment, x.phase, x.unit_attr, x.unit, x.arm, e.name, ` + day
+}
+
+// statsBackfillSQL reads the exposures (?, ?] of one phase (experiment ?,
+// phase ?) with their totals of events events. || ” and + 0: the id
+// range, not the phase's index, which would read all of the phase's
+// exposures for one chunk.
+func statsBackfillSQL(events int) string {
+	return `SELECT x.unit_attr, x.unit, x.arm, x.multi_arm, t.event, t.day, t.n, t.total
+		FROM tracking_exposures x LEFT JOIN tracking_totals t
+			ON t.experiment = x.experiment AND t.phase = x.phase AND t.unit_attr = x.unit_attr AND t.unit = x.unit
+			AND t.event IN (` + inList(events) + `)
+		WHERE x.id > ? AND x.id <= ? AND x.experiment || '' = ? AND x.phase + 0 = ?`
 }
 
 // statsBackfill enters the exposures (lo, hi] into the statistics of
@@ -758,13 +776,7 @@ func statsBackfill(tx *gorm.DB, lo, hi int64) error {
 		events, _ := statEvents(mine)
 		args := append([]any{}, events...)
 		args = append(args, lo, hi, p.experiment, p.phase)
-		rows, err := tx.Raw(`SELECT x.unit_attr, x.unit, x.arm, x.multi_arm, t.event, t.day, t.n, t.total
-			FROM tracking_exposures x LEFT JOIN tracking_totals t
-				ON t.experiment = x.experiment AND t.phase = x.phase AND t.unit_attr = x.unit_attr AND t.unit = x.unit
-				AND t.event IN (`+inList(len(events))+`)
-			WHERE x.id > ? AND x.id <= ? AND x.experiment || '' = ? AND x.phase + 0 = ?`, args...).Rows()
-		// (|| '' and + 0: the id range, not the phase's index, which
-		// would read all of the phase's exposures for one chunk.)
+		rows, err := tx.Raw(statsBackfillSQL(len(events)), args...).Rows()
 		if err != nil {
 			return fmt.Errorf("read exposures taken in: %w", err)
 		}
