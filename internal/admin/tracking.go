@@ -173,6 +173,10 @@ type CompactOptions struct {
 	// SkipStatBuild leaves statistics not built yet for a later
 	// compaction (store.CompactOptions.SkipStatBuild).
 	SkipStatBuild bool
+	// StatBuildBatches, when positive, bounds the build work of one
+	// compaction (store.CompactOptions.StatBuildBatches): the build goes
+	// on at the next one.
+	StatBuildBatches int
 }
 
 // CompactProgress is where a compaction stands after a chunk.
@@ -200,7 +204,8 @@ func (s *Service) Compact(ctx context.Context, opt CompactOptions) (CompactResul
 	if err := s.db().MaintainArmStats(ctx, qs, opt.RebuildStats); err != nil {
 		return CompactResult{}, err
 	}
-	so := store.CompactOptions{Retention: opt.Retention, ChunkRows: opt.ChunkRows, Now: s.Now(), SkipStatBuild: opt.SkipStatBuild}
+	so := store.CompactOptions{Retention: opt.Retention, ChunkRows: opt.ChunkRows, Now: s.Now(),
+		SkipStatBuild: opt.SkipStatBuild, StatBuildBatches: opt.StatBuildBatches}
 	if opt.Progress != nil {
 		so.AfterChunk = func(p store.CompactProgress) error { opt.Progress(p); return nil }
 	}
