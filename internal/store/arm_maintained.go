@@ -325,6 +325,21 @@ func (s *Store) MaintainArmStats(ctx context.Context, qs []ArmQuery, rebuild boo
 	if err != nil {
 		return err
 	}
+	if !rebuild {
+		// Most calls change nothing: read first, write only then.
+		same := false
+		err := s.read(ctx, "maintained statistics", func(db *gorm.DB) error {
+			defs, err := loadStatDefs(db, "WHERE dropping = 0")
+			same = err == nil && len(defs) == len(want)
+			for _, d := range defs {
+				same = same && slices.Contains(want, d.key)
+			}
+			return err
+		})
+		if err != nil || same {
+			return err
+		}
+	}
 	return s.wrap("maintain statistics", s.retry(ctx, func() error {
 		return s.w.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
 			if err := lockCompaction(tx, s.d); err != nil {
