@@ -284,7 +284,10 @@ func wantedStats(qs []ArmQuery) ([]armStatKey, error) {
 
 // ArmStatsDue reports whether MaintainArmStats(qs) would change the
 // maintained set, or a statistic is still to build or to drop: work for
-// the next compaction. It only reads.
+// the next compaction. It only reads. Before compaction has taken in any
+// exposure there is nothing to maintain, and it reports false: a server
+// over a database without tracking data stays idle and writes nothing
+// (so that the file can be replaced under it; see CompactionDue).
 func (s *Store) ArmStatsDue(ctx context.Context, qs []ArmQuery) (bool, error) {
 	want, err := wantedStats(qs)
 	if err != nil {
@@ -292,6 +295,9 @@ func (s *Store) ArmStatsDue(ctx context.Context, qs []ArmQuery) (bool, error) {
 	}
 	due := false
 	err = s.read(ctx, "maintained statistics due", func(db *gorm.DB) error {
+		if x, err := scanInt64(db, "SELECT COALESCE((SELECT exposures_done FROM tracking_state WHERE id = 1), 0)"); err != nil || x == 0 {
+			return err
+		}
 		defs, err := loadStatDefs(db, "")
 		if err != nil {
 			return err
