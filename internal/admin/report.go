@@ -10,6 +10,7 @@ import (
 	"github.com/ramp-flags/ramp/experiment"
 	"github.com/ramp-flags/ramp/experiment/report"
 	"github.com/ramp-flags/ramp/internal/store"
+	"github.com/ramp-flags/ramp/rollout"
 )
 
 // ReportRequest asks for the report of one experiment phase.
@@ -34,9 +35,13 @@ const MaxSeriesPoints = 60
 
 // Report reads one phase of an experiment: the sample-ratio check of its
 // exposures, and each metric it names (primary, secondary, guardrails)
-// compared across arms. The database reduces exposures and events to
-// per-arm sufficient statistics (one grouped query per metric and point
-// in time); only those numbers reach the statistics (experiment/report).
+// compared across arms. Per-arm sufficient statistics come from what
+// compaction maintains (a few rows per metric, whatever the number of
+// units) or, for a statistic not maintained or not built yet and for the
+// series, from one grouped query per metric and point in time; only those
+// numbers reach the statistics (experiment/report). The sample-ratio
+// counts come from a maintained statistic of the phase too when one is
+// current (store.Store.MaintainedExposureCounts).
 func (s *Service) Report(ctx context.Context, req ReportRequest) (report.Report, error) {
 	sx, err := s.db().Experiment(ctx, req.Key)
 	if err != nil {
@@ -48,19 +53,17 @@ func (s *Service) Report(ctx context.Context, req ReportRequest) (report.Report,
 		return report.Report{}, err
 	}
 	if req.Compact {
-		if _, err := s.Compact(ctx, CompactOptions{}); err != nil {
+		if _, err := s.Compact(ctx, CompactOptions{SkipStatBuild: true}); err != nil {
 			return report.Report{}, fmt.Errorf("compact events before the report: %w", err)
 		}
 	}
 	in := report.Input{Experiment: x, Phase: ph}
-	counts, err := s.db().ExposureCounts(ctx, x.Key)
+	counts, err := s.exposureCounts(ctx, x.Key, ph.Number)
 	if err != nil {
 		return report.Report{}, err
 	}
 	for _, c := range counts {
-		if c.Phase == ph.Number {
-			in.Exposures = append(in.Exposures, report.ArmCount{Arm: c.Arm, Units: c.Units, MultiArm: c.MultiArm})
-		}
+		in.Exposures = append(in.Exposures, report.ArmCount{Arm: c.Arm, Units: c.Units, MultiArm: c.MultiArm})
 	}
 	var missing []string
 	for _, named := range namedMetrics(&x.Metrics) {
@@ -86,6 +89,29 @@ func (s *Service) Report(ctx context.Context, req ReportRequest) (report.Report,
 		r.Warnings = append(r.Warnings, fmt.Sprintf("metric %q is named by the experiment but not declared: apply a metrics: entry for it", k))
 	}
 	return r, nil
+}
+
+// exposureCounts returns the exposed units per arm of one phase for the
+// sample-ratio check: from a maintained statistic of the phase when one
+// is current (a few rows; the units compaction has taken in, those the
+// metrics count), else by reading the phase's exposures (seconds at
+// millions of units).
+func (s *Service) exposureCounts(ctx context.Context, key string, phase int) ([]store.ExposureCount, error) {
+	counts, ok, err := s.db().MaintainedExposureCounts(ctx, key, phase)
+	if err != nil || ok {
+		return counts, err
+	}
+	all, err := s.db().ExposureCounts(ctx, key)
+	if err != nil {
+		return nil, err
+	}
+	counts = nil
+	for _, c := range all {
+		if c.Phase == phase {
+			counts = append(counts, c)
+		}
+	}
+	return counts, nil
 }
 
 // reportPhase returns phase n of x (the current one for 0).
@@ -133,11 +159,7 @@ func namedMetrics(m *experiment.Metrics) []namedMetric {
 // metricData queries one metric's per-arm statistics, and with series
 // the same at the end of each day of the phase.
 func (s *Service) metricData(ctx context.Context, x *experiment.Experiment, ph *experiment.Phase, m experiment.Metric, role report.Role, series bool) (report.MetricData, error) {
-	q := store.ArmQuery{Experiment: x.Key, Phase: ph.Number, Y: store.UnitValue(m.Y())}
-	if xv, ok := m.X(); ok {
-		v := store.UnitValue(xv)
-		q.X = &v
-	}
+	q := metricQuery(x.Key, ph.Number, &m)
 	md := report.MetricData{Metric: m, Role: role}
 	arms, _, err := s.db().ArmStats(ctx, q)
 	if err != nil {
@@ -159,6 +181,31 @@ func (s *Service) metricData(ctx context.Context, x *experiment.Experiment, ph *
 	// The last point is the report itself: everything stored so far.
 	md.Series = append(md.Series, report.Snapshot{At: end, Arms: md.Arms})
 	return md, nil
+}
+
+// metricQuery is the store's query of a metric in an experiment phase:
+// its value, and a ratio's denominator or a mean's covariate.
+func metricQuery(experiment string, phase int, m *experiment.Metric) store.ArmQuery {
+	q := store.ArmQuery{Experiment: experiment, Phase: phase, Y: store.UnitValue(m.Y())}
+	if xv, ok := m.X(); ok {
+		v := store.UnitValue(xv)
+		q.X = &v
+	}
+	return q
+}
+
+// guardQuery is the store's query of a guardrail metric on a plan's
+// stage phase, as the controller's judgement (guardSides) asks for it:
+// the value, and a ratio's denominator; no covariate.
+func guardQuery(r *rollout.Rollout, phase int, m *experiment.Metric) store.ArmQuery {
+	q := store.ArmQuery{Experiment: rollout.ExperimentKey(r.Flag), Phase: phase, Y: storeValue(m.Y())}
+	if m.Kind == experiment.Ratio {
+		if x, ok := m.X(); ok {
+			sx := storeValue(x)
+			q.X = &sx
+		}
+	}
+	return q
 }
 
 func reportArms(arms []store.ArmStats) []report.ArmStats {

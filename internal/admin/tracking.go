@@ -2,8 +2,12 @@ package admin
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"time"
+
+	"github.com/ramp-flags/ramp/experiment"
+	"github.com/ramp-flags/ramp/rollout"
 
 	"github.com/ramp-flags/ramp/internal/store"
 	"github.com/ramp-flags/ramp/tracking"
@@ -43,9 +47,83 @@ func (s *Service) ExposureCounts(ctx context.Context, experiment string) ([]Expo
 }
 
 // CompactionDue reports whether Compact has anything to do, cheaply and
-// without writing (see store.Store.CompactionDue).
+// without writing: events or exposures not compacted yet
+// (store.Store.CompactionDue), or maintained statistics to add, build or
+// drop (the configuration names a new metric, a metric's window changed,
+// a guarded stage went live).
 func (s *Service) CompactionDue(ctx context.Context) (bool, error) {
-	return s.db().CompactionDue(ctx)
+	due, err := s.db().CompactionDue(ctx)
+	if err != nil || due {
+		return due, err
+	}
+	qs, err := s.MaintainedQueries(ctx)
+	if err != nil {
+		return false, err
+	}
+	return s.db().ArmStatsDue(ctx, qs)
+}
+
+// StoppedReportDays is how long after an experiment stops compaction
+// keeps maintaining its statistics (late events still count); after that
+// its report reads the grouped query (slower at millions of units).
+const StoppedReportDays = 30
+
+// MaintainedQueries lists the per-arm statistics compaction keeps up to
+// date (store.Store.MaintainArmStats), from the stored configuration:
+// every metric an experiment names (primary, secondary, guardrails, with
+// a mean's CUPED covariate or a ratio's denominator as X), as Report asks
+// for it, in the experiment's current phase — for experiments started
+// and not stopped more than StoppedReportDays ago; and every guardrail of
+// a rollout plan's live guarded stage, as the controller's judgement asks
+// for it (the stage's phase of rollout.ExperimentKey). A metric named but
+// not declared is skipped.
+func (s *Service) MaintainedQueries(ctx context.Context) ([]store.ArmQuery, error) {
+	ms, err := s.db().Metrics(ctx)
+	if err != nil {
+		return nil, err
+	}
+	metrics := map[string]*experiment.Metric{}
+	for i := range ms {
+		metrics[ms[i].Metric.Key] = &ms[i].Metric
+	}
+	_, xs, err := s.db().ExperimentsAndLayers(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var out []store.ArmQuery
+	cutoff := s.Now().Add(-StoppedReportDays * 24 * time.Hour)
+	for i := range xs {
+		x := &xs[i].Experiment
+		if len(x.Phases) == 0 {
+			continue
+		}
+		ph := x.Phases[len(x.Phases)-1]
+		if x.Status == experiment.Stopped && ph.Ended != nil && ph.Ended.Before(cutoff) {
+			continue
+		}
+		for _, named := range namedMetrics(&x.Metrics) {
+			if m := metrics[named.key]; m != nil {
+				out = append(out, metricQuery(x.Key, ph.Number, m))
+			}
+		}
+	}
+	rs, err := s.db().Rollouts(ctx)
+	if err != nil {
+		return nil, err
+	}
+	for i := range rs {
+		r := &rs[i]
+		live := r.Live()
+		if live < 0 || !r.Stages[live].Compares() {
+			continue
+		}
+		for _, g := range r.Stages[live].Guardrails {
+			if m := metrics[g.Metric]; m != nil {
+				out = append(out, guardQuery(r, rollout.Phase(live), m))
+			}
+		}
+	}
+	return out, nil
 }
 
 // TrackingStats counts stored exposures, raw event rows (and how many
@@ -87,6 +165,18 @@ type CompactOptions struct {
 	ChunkRows int64
 	// Progress, when set, is called after each committed chunk.
 	Progress func(CompactProgress)
+	// RebuildStats builds every maintained statistic again from the
+	// per-unit totals (see MaintainedQueries): for sums of fractional
+	// values that have drifted after very many updates, or after a
+	// suspected fault. Reports read the grouped query until it is done.
+	RebuildStats bool
+	// SkipStatBuild leaves statistics not built yet for a later
+	// compaction (store.CompactOptions.SkipStatBuild).
+	SkipStatBuild bool
+	// StatBuildBatches, when positive, bounds the build work of one
+	// compaction (store.CompactOptions.StatBuildBatches): the build goes
+	// on at the next one.
+	StatBuildBatches int
 }
 
 // CompactProgress is where a compaction stands after a chunk.
@@ -101,8 +191,21 @@ type CompactResult = store.CompactResult
 // watermark: it is idempotent and safe to interrupt (run again, it goes
 // on from the last chunk committed). See the store's comment on
 // compaction for the rules.
+//
+// It also sets the statistics compaction maintains to MaintainedQueries,
+// and builds those not built yet (unless SkipStatBuild), in bounded
+// batches: reports read them once current (a few rows whatever the
+// number of units), the grouped query until then.
 func (s *Service) Compact(ctx context.Context, opt CompactOptions) (CompactResult, error) {
-	so := store.CompactOptions{Retention: opt.Retention, ChunkRows: opt.ChunkRows, Now: s.Now()}
+	qs, err := s.MaintainedQueries(ctx)
+	if err != nil {
+		return CompactResult{}, fmt.Errorf("compact: the statistics to maintain: %w", err)
+	}
+	if err := s.db().MaintainArmStats(ctx, qs, opt.RebuildStats); err != nil {
+		return CompactResult{}, err
+	}
+	so := store.CompactOptions{Retention: opt.Retention, ChunkRows: opt.ChunkRows, Now: s.Now(),
+		SkipStatBuild: opt.SkipStatBuild, StatBuildBatches: opt.StatBuildBatches}
 	if opt.Progress != nil {
 		so.AfterChunk = func(p store.CompactProgress) error { opt.Progress(p); return nil }
 	}

@@ -31,6 +31,7 @@ var migrations = []migration{
 	migrateSafety,           // safety.go
 	migrateCredentials,      // credentials.go
 	migrateMembersVersion,   // cohortsets.go
+	migrateArmSums,          // arm_maintained.go
 }
 
 // migrate applies the migrations the database lacks, each in its own

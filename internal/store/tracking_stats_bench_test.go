@@ -441,17 +441,26 @@ var armBenchQueries = []struct {
 // $RAMP_BENCH_EVENTS events (default 200,000) for a fifth as many units,
 // on SQLite or on $RAMP_TEST_DSN's Postgres. Each sub-benchmark is one
 // query of a report; "report" runs the first three in turn.
+//
+// The first three are maintained statistics: the benchmark asks for them
+// (MaintainArmStats) and builds them the way production does, by a
+// compaction's build from the per-unit totals (logged with its time,
+// once per fixture; RAMP_BENCH_REBUILD=1 builds them again). The as-of
+// query and the join/… sub-benchmarks run ArmStats' grouped query (the
+// fallback, and the oracle the maintained sums are checked against once).
 func BenchmarkArmStats(b *testing.B) {
 	f := armFixtureSize(b)
 	s := openArmFixture(b, f)
 	defer s.Close()
 	ctx := context.Background()
-	run := func(b *testing.B, qs ...store.ArmQuery) {
+	maintained := []store.ArmQuery{armBenchQueries[0].q, armBenchQueries[1].q, armBenchQueries[2].q}
+	buildArmBenchStats(b, s, maintained)
+	run := func(b *testing.B, stats func(context.Context, store.ArmQuery) ([]store.ArmStats, int64, error), qs ...store.ArmQuery) {
 		b.ReportAllocs()
 		first := true
 		for b.Loop() {
 			for _, q := range qs {
-				arms, multi, err := s.ArmStats(ctx, q)
+				arms, multi, err := stats(ctx, q)
 				if err != nil {
 					b.Fatal(err)
 				}
@@ -466,9 +475,65 @@ func BenchmarkArmStats(b *testing.B) {
 		}
 	}
 	for _, c := range armBenchQueries {
-		b.Run(c.name, func(b *testing.B) { run(b, c.q) })
+		b.Run(c.name, func(b *testing.B) { run(b, s.ArmStats, c.q) })
 	}
-	b.Run("report", func(b *testing.B) {
-		run(b, armBenchQueries[0].q, armBenchQueries[1].q, armBenchQueries[2].q)
-	})
+	b.Run("report", func(b *testing.B) { run(b, s.ArmStats, maintained...) })
+	for _, c := range armBenchQueries[:3] {
+		b.Run("join/"+c.name, func(b *testing.B) { run(b, s.ArmStatsJoin, c.q) })
+	}
+}
+
+// buildArmBenchStats asks for the maintained statistics qs and, unless
+// they are current (kept with the fixture), builds them with a
+// compaction, logging how long that took; then checks them against the
+// grouped query, once per build.
+func buildArmBenchStats(b *testing.B, s *store.Store, qs []store.ArmQuery) {
+	b.Helper()
+	ctx := context.Background()
+	rebuild := os.Getenv("RAMP_BENCH_REBUILD") == "1"
+	if err := s.MaintainArmStats(ctx, qs, rebuild); err != nil {
+		b.Fatal(err)
+	}
+	due, err := s.ArmStatsDue(ctx, qs)
+	if err != nil {
+		b.Fatal(err)
+	}
+	if !due {
+		return
+	}
+	load := loadAverage()
+	start, cpu0 := time.Now(), cpuTime()
+	res, err := s.Compact(ctx, store.CompactOptions{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Logf("built %d maintained statistics by compaction in %v (statistics %v; process CPU %v; load %s → %s)",
+		res.StatsBuilt, time.Since(start).Round(time.Millisecond), res.StatsBuildTime.Round(time.Millisecond),
+		(cpuTime() - cpu0).Round(time.Millisecond), load, loadAverage())
+	for _, q := range qs {
+		start := time.Now()
+		want, wantMulti, err := s.ArmStatsJoin(ctx, q)
+		if err != nil {
+			b.Fatal(err)
+		}
+		joined := time.Since(start)
+		got, multi, err := s.ArmStats(ctx, q)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if d := diff(want, got); d != "" || multi != wantMulti {
+			b.Fatalf("maintained %+v: multi-arm %d, want %d (-join +maintained):\n%s", q.Y, multi, wantMulti, d)
+		}
+		b.Logf("%s: the maintained sums equal the grouped query's (which took %v)", q.Y.Event, joined.Round(time.Millisecond))
+	}
+}
+
+// loadAverage is /proc/loadavg's first three fields.
+func loadAverage() string {
+	data, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return "?"
+	}
+	f := strings.Fields(string(data))
+	return strings.Join(f[:min(3, len(f))], " ")
 }
