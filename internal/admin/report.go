@@ -53,7 +53,7 @@ func (s *Service) Report(ctx context.Context, req ReportRequest) (report.Report,
 		}
 	}
 	in := report.Input{Experiment: x, Phase: ph}
-	counts, err := s.db().ExposureCounts(ctx, x.Key)
+	counts, err := s.events().ExposureCounts(ctx, x.Key)
 	if err != nil {
 		return report.Report{}, err
 	}
@@ -139,7 +139,7 @@ func (s *Service) metricData(ctx context.Context, x *experiment.Experiment, ph *
 		q.X = &v
 	}
 	md := report.MetricData{Metric: m, Role: role}
-	arms, _, err := s.db().ArmStats(ctx, q)
+	arms, _, err := s.events().ArmStats(ctx, q)
 	if err != nil {
 		return md, fmt.Errorf("metric %s: %w", m.Key, err)
 	}
@@ -150,7 +150,7 @@ func (s *Service) metricData(ctx context.Context, x *experiment.Experiment, ph *
 	days, end := seriesTimes(ph, s.Now())
 	for _, at := range days {
 		q.Before = at.UnixMicro()
-		arms, _, err := s.db().ArmStats(ctx, q)
+		arms, _, err := s.events().ArmStats(ctx, q)
 		if err != nil {
 			return md, fmt.Errorf("metric %s as of %s: %w", m.Key, at.Format(time.DateOnly), err)
 		}

@@ -19,7 +19,7 @@ var _ tracking.Sink = (*Service)(nil)
 // (counted in ExposureCount.MultiArm, excluded by the report). An invalid
 // exposure rejects the batch with an error matching ramp.ErrInvalid.
 func (s *Service) WriteExposures(ctx context.Context, batch []tracking.Exposure) error {
-	return s.db().WriteExposures(ctx, batch)
+	return s.events().WriteExposures(ctx, batch)
 }
 
 // WriteEvents stores a batch of tracking events in one transaction, one
@@ -28,7 +28,7 @@ func (s *Service) WriteExposures(ctx context.Context, batch []tracking.Exposure)
 // An invalid event rejects the batch with an error matching
 // ramp.ErrInvalid.
 func (s *Service) WriteEvents(ctx context.Context, batch []tracking.Event) error {
-	return s.db().WriteEvents(ctx, batch)
+	return s.events().WriteEvents(ctx, batch)
 }
 
 // ExposureCount is how many units of one phase and arm are exposed, and
@@ -39,13 +39,13 @@ type ExposureCount = store.ExposureCount
 // (each unit under the arm it was first exposed to), in phase and arm
 // order: what the sample-ratio check reads.
 func (s *Service) ExposureCounts(ctx context.Context, experiment string) ([]ExposureCount, error) {
-	return s.db().ExposureCounts(ctx, experiment)
+	return s.events().ExposureCounts(ctx, experiment)
 }
 
 // CompactionDue reports whether Compact has anything to do, cheaply and
 // without writing (see store.Store.CompactionDue).
 func (s *Service) CompactionDue(ctx context.Context) (bool, error) {
-	return s.db().CompactionDue(ctx)
+	return s.events().CompactionDue(ctx)
 }
 
 // TrackingStats counts stored exposures, raw event rows (and how many
@@ -54,13 +54,13 @@ type TrackingStats = store.TrackingStats
 
 // TrackingStats reads the tracking tables' counts.
 func (s *Service) TrackingStats(ctx context.Context) (TrackingStats, error) {
-	return s.db().TrackingStats(ctx)
+	return s.events().TrackingStats(ctx)
 }
 
 // EventCount returns how many raw event rows are stored (one per event,
 // until retention drops them).
 func (s *Service) EventCount(ctx context.Context) (int64, error) {
-	st, err := s.db().TrackingStats(ctx)
+	st, err := s.events().TrackingStats(ctx)
 	return st.EventRows, err
 }
 
@@ -106,7 +106,7 @@ func (s *Service) Compact(ctx context.Context, opt CompactOptions) (CompactResul
 	if opt.Progress != nil {
 		so.AfterChunk = func(p store.CompactProgress) error { opt.Progress(p); return nil }
 	}
-	return s.db().Compact(ctx, so)
+	return s.events().Compact(ctx, so)
 }
 
 // EventImportRequest asks to import an events file.
@@ -148,7 +148,7 @@ func (s *Service) ImportEvents(ctx context.Context, req EventImportRequest) (Eve
 			req.Progress(ImportProgress{Rows: rd.Rows(), Bytes: counted.n, Done: done})
 		}
 	}
-	res, err := s.db().ImportEvents(ctx, func() (store.ImportedEvent, error) {
+	res, err := s.events().ImportEvents(ctx, func() (store.ImportedEvent, error) {
 		e, err := rd.Next()
 		if err == io.EOF {
 			progress(true)

@@ -1,0 +1,282 @@
+package clickhouse
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/ramp-flags/ramp/internal/store"
+	"github.com/ramp-flags/ramp/tracking"
+)
+
+// The Store is a tracking.Sink.
+var _ tracking.Sink = (*Store)(nil)
+
+// dayMicros is a UTC day in microseconds.
+const dayMicros = int64(24 * time.Hour / time.Microsecond)
+
+// utcDay is the UTC day of t (Unix microseconds), rounded down also before
+// 1970: the day the SQL store's compaction computes.
+func utcDay(t int64) int32 {
+	d := t / dayMicros
+	if t%dayMicros < 0 {
+		d--
+	}
+	return int32(d)
+}
+
+// reversed maps an exposure time to the version of its row: the earlier
+// the time, the higher the version, so that ReplacingMergeTree keeps the
+// earliest exposure of a unit to an arm.
+func reversed(at int64) uint64 { return math.MaxUint64 - (uint64(at) ^ 1<<63) }
+
+// WriteExposures stores a batch of exposures (the tracking.Sink method):
+// one row per exposure, in the next shared insert (see the package
+// comment), returning once that insert is done. Exposures stored already,
+// by this server or another, are folded by the queries and by merges: a
+// unit's first exposure is its earliest, and a unit exposed to two arms is
+// multi-arm. An invalid exposure rejects the batch, before anything is
+// sent, with an error matching ramp.ErrInvalid.
+func (s *Store) WriteExposures(ctx context.Context, batch []tracking.Exposure) error {
+	if len(batch) == 0 {
+		return nil
+	}
+	for i := range batch {
+		if err := store.ValidateExposure(&batch[i]); err != nil {
+			return err
+		}
+	}
+	err := s.exposures.write(ctx, func(b block) {
+		c := b.(*exposureBlock)
+		for i := range batch {
+			x := &batch[i]
+			at := x.Time.UnixMicro()
+			c.experiment = append(c.experiment, x.Experiment)
+			c.phase = append(c.phase, uint32(x.Phase))
+			c.attr = append(c.attr, x.UnitAttr)
+			c.unit = append(c.unit, x.Unit)
+			c.arm = append(c.arm, x.Arm)
+			c.flag = append(c.flag, x.Flag)
+			c.at = append(c.at, at)
+			c.rev = append(c.rev, reversed(at))
+		}
+	})
+	if err != nil {
+		return fmt.Errorf("write exposures to ClickHouse: %w", err)
+	}
+	return nil
+}
+
+// WriteEvents stores a batch of events (the tracking.Sink method): one row
+// per event and identifying attribute, in the next shared insert,
+// returning once that insert is done. An event stored already (the same
+// time and id) is stored again and counted once: the queries read the
+// table FINAL, and merges remove the copy. An invalid event rejects the
+// batch, before anything is sent, with an error matching ramp.ErrInvalid.
+func (s *Store) WriteEvents(ctx context.Context, batch []tracking.Event) error {
+	if len(batch) == 0 {
+		return nil
+	}
+	for i := range batch {
+		if err := store.ValidateEvent(&batch[i]); err != nil {
+			return err
+		}
+	}
+	err := s.events.write(ctx, func(b block) {
+		c := b.(*eventBlock)
+		var attrs []string
+		for i := range batch {
+			e := &batch[i]
+			at := e.Time.UnixMicro()
+			attrs = attrs[:0]
+			for a := range e.Units {
+				attrs = append(attrs, a)
+			}
+			slices.Sort(attrs)
+			for j, a := range attrs {
+				c.add(e.Name, a, e.Units[a], at, e.ID, e.Value, j == 0)
+			}
+		}
+	})
+	if err != nil {
+		return fmt.Errorf("write events to ClickHouse: %w", err)
+	}
+	return nil
+}
+
+// block is the columns of one insert.
+type block interface {
+	len() int
+	columns() []any
+}
+
+type exposureBlock struct {
+	experiment, attr, unit, arm, flag []string
+	phase                             []uint32
+	at                                []int64
+	rev                               []uint64
+}
+
+const exposureColumns = "exposures (experiment, phase, unit_attr, unit, arm, flag, at, rev)"
+
+func (b *exposureBlock) len() int { return len(b.at) }
+func (b *exposureBlock) columns() []any {
+	return []any{b.experiment, b.phase, b.attr, b.unit, b.arm, b.flag, b.at, b.rev}
+}
+
+type eventBlock struct {
+	name, attr, unit, id []string
+	at                   []int64
+	day                  []int32
+	value                []float64
+	first                []uint8
+}
+
+const eventColumns = "events (name, attr, unit, at, id, day, value, first)"
+
+func (b *eventBlock) len() int { return len(b.at) }
+func (b *eventBlock) columns() []any {
+	return []any{b.name, b.attr, b.unit, b.at, b.id, b.day, b.value, b.first}
+}
+
+// add appends the row of one event and attribute.
+func (b *eventBlock) add(name, attr, unit string, at int64, id string, value float64, first bool) {
+	b.name = append(b.name, name)
+	b.attr = append(b.attr, attr)
+	b.unit = append(b.unit, unit)
+	b.at = append(b.at, at)
+	b.id = append(b.id, id)
+	b.day = append(b.day, utcDay(at))
+	b.value = append(b.value, value)
+	var f uint8
+	if first {
+		f = 1
+	}
+	b.first = append(b.first, f)
+}
+
+// blockWriter gathers the rows of concurrent writes into shared blocks
+// and inserts each block once (group commit).
+type blockWriter struct {
+	s        *Store
+	insert   string
+	newBlock func() block
+	opt      Options
+
+	mu     sync.Mutex
+	cur    *pending
+	closed bool
+	sends  chan struct{} // a token per insert in flight
+	wg     sync.WaitGroup
+}
+
+// pending is a block being filled or sent, and its outcome.
+type pending struct {
+	b     block
+	timer *time.Timer
+	done  chan struct{}
+	err   error
+}
+
+// maxSends is how many inserts of one table may be in flight at once.
+const maxSends = 2
+
+// sendTimeout bounds one insert. It does not follow the callers'
+// contexts: a block holds the rows of several.
+const sendTimeout = time.Minute
+
+func newBlockWriter(s *Store, columns string, opt Options) *blockWriter {
+	w := &blockWriter{s: s, insert: "INSERT INTO " + s.db + "." + columns, opt: opt, sends: make(chan struct{}, maxSends)}
+	if columns == exposureColumns {
+		w.newBlock = func() block { return &exposureBlock{} }
+	} else {
+		w.newBlock = func() block { return &eventBlock{} }
+	}
+	return w
+}
+
+// errClosed is the error of a write after Close.
+var errClosed = fmt.Errorf("the events store is closed")
+
+// write adds rows to the current block with fill, and waits for the block's
+// insert (or ctx: the rows may then still be stored).
+func (w *blockWriter) write(ctx context.Context, fill func(block)) error {
+	w.mu.Lock()
+	if w.closed {
+		w.mu.Unlock()
+		return errClosed
+	}
+	p := w.cur
+	if p == nil {
+		p = &pending{b: w.newBlock(), done: make(chan struct{})}
+		w.cur = p
+		w.wg.Add(1)
+		p.timer = time.AfterFunc(w.opt.Linger, func() { w.seal(p) })
+	}
+	fill(p.b)
+	full := p.b.len() >= w.opt.BlockRows
+	if full {
+		w.cur = nil
+	}
+	w.mu.Unlock()
+	if full && p.timer.Stop() {
+		go w.send(p)
+	}
+	select {
+	case <-p.done:
+		return p.err
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// seal sends p when its linger is over, unless it was sent full.
+func (w *blockWriter) seal(p *pending) {
+	w.mu.Lock()
+	if w.cur == p {
+		w.cur = nil
+	}
+	w.mu.Unlock()
+	w.send(p)
+}
+
+// send inserts p's block and wakes its writers.
+func (w *blockWriter) send(p *pending) {
+	defer w.wg.Done()
+	defer close(p.done)
+	w.sends <- struct{}{}
+	defer func() { <-w.sends }()
+	ctx, cancel := context.WithTimeout(context.Background(), sendTimeout)
+	defer cancel()
+	batch, err := w.s.conn.PrepareBatch(ctx, w.insert)
+	if err != nil {
+		p.err = fmt.Errorf("prepare insert: %w", err)
+		return
+	}
+	for i, col := range p.b.columns() {
+		if err := batch.Column(i).Append(col); err != nil {
+			_ = batch.Abort()
+			p.err = fmt.Errorf("insert column %d: %w", i, err)
+			return
+		}
+	}
+	if err := batch.Send(); err != nil {
+		p.err = fmt.Errorf("insert %d rows: %w", p.b.len(), err)
+	}
+}
+
+// close sends the block being filled and waits for every insert.
+func (w *blockWriter) close() {
+	w.mu.Lock()
+	w.closed = true
+	p := w.cur
+	w.cur = nil
+	w.mu.Unlock()
+	if p != nil && p.timer.Stop() {
+		go w.send(p)
+	}
+	w.wg.Wait()
+}
