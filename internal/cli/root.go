@@ -20,13 +20,13 @@ import (
 // and who is acting. Commands open the store lazily, so that `ramp regions`
 // or `ramp --help` never touch a database.
 type Factory struct {
-	IO    *IOStreams
-	DB    string
-	Actor string
+	IO     *IOStreams
+	DB     string
+	Actor  string
+	Getenv func(string) string
 	// Events is --events: where exposures and tracking events live when
 	// not in the database (a clickhouse:// URL; default $RAMP_EVENTS).
 	Events string
-	Getenv func(string) string
 }
 
 // dsn returns the database to open: --db, else $RAMP_DB, else ramp.db in

@@ -59,3 +59,26 @@ func Exec(t testing.TB, dsn, stmt string) {
 		t.Fatalf("%s: %v", stmt, err)
 	}
 }
+
+// Count runs a query that returns one unsigned integer on the server of
+// dsn (count(), sum() of a flag) and returns it.
+func Count(t testing.TB, dsn, query string) uint64 {
+	t.Helper()
+	o, err := ch.ParseDSN(dsn)
+	if err != nil {
+		t.Fatalf("RAMP_TEST_CLICKHOUSE: %v", err)
+	}
+	o.Auth.Database = ""
+	conn, err := ch.Open(o)
+	if err != nil {
+		t.Fatalf("connect to ClickHouse: %v", err)
+	}
+	defer conn.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	var n uint64
+	if err := conn.QueryRow(ctx, query).Scan(&n); err != nil {
+		t.Fatalf("%s: %v", query, err)
+	}
+	return n
+}
