@@ -15,7 +15,8 @@
 # not work with ClickHouse 18.16, Debian's version).
 #
 # stop takes the directory from $RAMP_CH_DIR, or as its argument, and stops
-# the server by the PID it recorded there.
+# the server by the PID it recorded there. With RAMP_CH_DATA set at start,
+# the data lives there instead, and stop leaves it for the next start.
 set -euo pipefail
 
 log() { echo "clickhouse.sh: $*" >&2; }
@@ -51,9 +52,14 @@ start() {
   done
   local http=$((port + 1000))
 
-  local dir
+  local dir data
   dir=$(mktemp -d "${TMPDIR:-/tmp}/ramp-ch.XXXXXX")
   mkdir -p "$dir/data" "$dir/tmp" "$dir/files" "$dir/schemas" "$dir/log"
+  # RAMP_CH_DATA keeps the data in a directory of its own across runs (the
+  # report benchmark's fixture takes long to make); stop leaves it.
+  data=${RAMP_CH_DATA:-$dir/data}
+  mkdir -p "$data"
+  if [[ $(id -u) == 0 ]] && id clickhouse >/dev/null 2>&1; then chown clickhouse:clickhouse "$data"; fi
   # The server reads users.xml beside its config file.
   cp "$here/clickhouse/config.xml" "$here/clickhouse/users.xml" "$dir/"
   if [[ $(id -u) == 0 ]] && id clickhouse >/dev/null 2>&1; then chown -R clickhouse:clickhouse "$dir"; fi
@@ -63,7 +69,7 @@ start() {
   local as=()
   if [[ $(id -u) == 0 ]] && id clickhouse >/dev/null 2>&1; then as=(runuser -u clickhouse --); fi
   (cd "$dir" && exec "${as[@]}" "$bin" --config-file="$dir/config.xml" -- \
-    --path="$dir/data/" --tmp_path="$dir/tmp/" --user_files_path="$dir/files/" \
+    --path="$data/" --tmp_path="$dir/tmp/" --user_files_path="$dir/files/" \
     --format_schema_path="$dir/schemas/" --tcp_port="$port" --http_port="$http" \
     --logger.log="$dir/log/server.log" --logger.errorlog="$dir/log/error.log" \
     >"$dir/log/stdout.log" 2>&1 </dev/null) &

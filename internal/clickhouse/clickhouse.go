@@ -37,15 +37,16 @@ type Options struct {
 	// BlockRows is how many rows a shared insert block holds before it is
 	// sent without waiting for Linger; 0 means DefaultBlockRows.
 	BlockRows int
-	// Linger is how long the first rows of a block wait for others to
-	// join them; 0 means DefaultLinger.
-	Linger time.Duration
+	// MinInterval is the least time between the starts of two inserts
+	// into a table (each makes a part that ClickHouse merges later); 0
+	// means DefaultMinInterval.
+	MinInterval time.Duration
 }
 
 // Defaults of Options.
 const (
-	DefaultBlockRows = 200_000
-	DefaultLinger    = 100 * time.Millisecond
+	DefaultBlockRows   = 200_000
+	DefaultMinInterval = 50 * time.Millisecond
 )
 
 // IsDSN reports whether dsn names a ClickHouse database (a clickhouse://
@@ -101,8 +102,8 @@ func Open(ctx context.Context, dsn string, opt Options) (*Store, error) {
 	if opt.BlockRows <= 0 {
 		opt.BlockRows = DefaultBlockRows
 	}
-	if opt.Linger <= 0 {
-		opt.Linger = DefaultLinger
+	if opt.MinInterval <= 0 {
+		opt.MinInterval = DefaultMinInterval
 	}
 	s.exposures = newBlockWriter(s, exposureColumns, opt)
 	s.events = newBlockWriter(s, eventColumns, opt)
@@ -164,7 +165,8 @@ func (s *Store) migrate(ctx context.Context) error {
 			day Int32,
 			value Float64,
 			first UInt8,
-			bucket UInt8 MATERIALIZED cityHash64(unit) % 64
+			bucket UInt8 MATERIALIZED cityHash64(unit) % 64,
+			h UInt64 MATERIALIZED cityHash64(at, id)
 		) ENGINE = ReplacingMergeTree
 		PARTITION BY intDiv(day, 7)
 		ORDER BY (name, bucket, attr, unit, at, id)`,

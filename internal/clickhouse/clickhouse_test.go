@@ -24,7 +24,7 @@ import (
 func openCH(t testing.TB) (*clickhouse.Store, string) {
 	t.Helper()
 	dsn := chtest.DSN(t)
-	s, err := clickhouse.Open(context.Background(), dsn, clickhouse.Options{Linger: 5 * time.Millisecond})
+	s, err := clickhouse.Open(context.Background(), dsn, clickhouse.Options{MinInterval: time.Millisecond})
 	if err != nil {
 		t.Fatalf("open %s: %v", dsn, err)
 	}

@@ -24,13 +24,14 @@
 //     that the query folds (and merges later remove): nothing is counted
 //     twice.
 //   - events: one row per event and identifying attribute of its context
-//     (name, attr, unit, at, id, day, value, first), a ReplacingMergeTree
-//     partitioned by week of the event's UTC day and ordered by (name,
-//     bucket, attr, unit, at, id): a retried event has the same time and
-//     id, so its rows replace each other, and queries read the table with
-//     FINAL so that copies not merged yet count once. first marks one row
-//     per event (the one of its first attribute), which is how events are
-//     counted. An imported event's attr is tracking.AnyUnit.
+//     (name, attr, unit, at, id, day, value, first; h, a hash of the time
+//     and id, computed by the server), a ReplacingMergeTree partitioned by
+//     week of the event's UTC day and ordered by (name, bucket, attr, unit,
+//     at, id): a retried event has the same time and id, so merges fold its
+//     copies, and until they do the queries count each event of a unit once
+//     (they gather a unit's events as a set; see ArmStats). first marks one
+//     row per event (the one of its first attribute), which is how events
+//     are counted. An imported event's attr is tracking.AnyUnit.
 //
 // bucket, cityHash64(unit) % 64, computed by the server, is the same for a
 // unit in both tables: queries read the units bucket range by bucket range
@@ -41,7 +42,8 @@
 // ClickHouse wants few, large inserts (each makes a part on disk that
 // merges must later fold). WriteExposures and WriteEvents therefore join a
 // shared block: concurrent calls append their rows to it, and one insert
-// sends it once it is large enough or has waited Linger; every call
-// returns when the insert holding its rows has succeeded or failed (group
-// commit), so a write acknowledged is stored, as with the SQL store.
+// sends it as soon as an insert may start (at most two in flight per
+// table, Options.MinInterval apart); every call returns when the insert
+// holding its rows has succeeded or failed (group commit), so a write
+// acknowledged is stored, as with the SQL store.
 package clickhouse

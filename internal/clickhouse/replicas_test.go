@@ -25,7 +25,7 @@ func TestReplicasDoNotDoubleCount(t *testing.T) {
 	dsn := chtest.DSN(t)
 	var replicas [2]*clickhouse.Store
 	for i := range replicas {
-		s, err := clickhouse.Open(context.Background(), dsn, clickhouse.Options{Linger: 5 * time.Millisecond})
+		s, err := clickhouse.Open(context.Background(), dsn, clickhouse.Options{MinInterval: time.Millisecond})
 		if err != nil {
 			t.Fatal(err)
 		}

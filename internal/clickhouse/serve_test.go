@@ -24,7 +24,7 @@ import (
 
 // rampCmd runs a ramp command in process and returns its stdout; it fails
 // the test unless the command succeeds.
-func rampCmd(t *testing.T, args ...string) string {
+func rampCmd(t testing.TB, args ...string) string {
 	t.Helper()
 	ios, _, out, errOut := cli.Test()
 	if code := cli.Execute(context.Background(), args, ios); code != cli.ExitOK {
@@ -36,7 +36,7 @@ func rampCmd(t *testing.T, args ...string) string {
 // serve runs `ramp ARGS… serve` in process until the test ends or stop is
 // called, and returns its URL and stop, which waits for the server to
 // store what it has queued and exit.
-func serve(t *testing.T, args ...string) (url string, stop func()) {
+func serve(t testing.TB, args ...string) (url string, stop func()) {
 	t.Helper()
 	pr, pw := io.Pipe()
 	ctx, cancel := context.WithCancel(context.Background())
@@ -54,6 +54,9 @@ func serve(t *testing.T, args ...string) (url string, stop func()) {
 			var m map[string]any
 			if json.Unmarshal(sc.Bytes(), &m) == nil && m["msg"] == "listening" {
 				urls <- m["url"].(string)
+			}
+			if m["level"] == "ERROR" {
+				t.Logf("ramp serve: %s", sc.Text())
 			}
 		}
 	}()

@@ -95,12 +95,19 @@ func (s *Store) exposedUnits(ctx context.Context, experiment string, phase int) 
 //
 // One grouped query, with the SQL store's semantics (store.ArmQuery): the
 // union of the phase's exposures and the rows of the query's events,
-// grouped by unit (attribute and value), gives each exposed unit its first
-// arm and time and the days and values of its events; y and x are then
-// summed (or, for an indicator, tested) over the events whose day offset
-// from the UTC day of the first exposure is in the value's range, 0 for a
-// multi-arm unit. The outer query adds the units up per arm and multi_arm.
-// Events are read FINAL, so that a retried event counts once.
+// grouped by unit, gives each exposed unit its first arm and time and the
+// set of its events (a retried event's copies, identical, are one); y and
+// x are then summed (or, for an indicator, tested) over the events whose
+// day offset from the UTC day of the first exposure is in the value's
+// range, 0 for a multi-arm unit. The outer query adds the units up per arm
+// and multi_arm.
+//
+// A unit is grouped by two 64-bit hashes of its attribute and value
+// (cityHash64 and sipHash64), which ClickHouse groups by far faster than
+// by two strings; two units would have to agree on both, 128 bits, to be
+// confused. An event in the set is identified by h, a hash of its time
+// and id, with its day, names matched and value: two events of one unit
+// would have to share all four to count once.
 func (s *Store) armStatsSQL(q store.ArmQuery, lo, hi int, attrs []string) (string, []any) {
 	var args []any
 	// Day bounds as Int64 literals: math.MinInt32 and MaxInt32 mean no
@@ -133,7 +140,7 @@ func (s *Store) armStatsSQL(q store.ArmQuery, lo, hi int, attrs []string) (strin
 		for i, a := range attrs {
 			quoted[i] = quote(a)
 		}
-		attr = "arrayJoin(if(attr = '*', [" + strings.Join(quoted, ", ") + "], [attr]))"
+		attr = "arrayJoin(if(attr = '*', [" + strings.Join(quoted, ", ") + "], [attr])) AS a"
 	}
 	eventsWhere := "name IN (" + quoteAll(names) + ") AND bucket >= ? AND bucket < ?"
 	having := "countIf(src = 0) > 0"
@@ -144,20 +151,26 @@ func (s *Store) armStatsSQL(q store.ArmQuery, lo, hi int, attrs []string) (strin
 		eventsWhere += " AND day < " + strconv.FormatInt(q.Before/dayMicros, 10)
 		having += " AND first_at < " + strconv.FormatInt(q.Before, 10)
 	}
+	dm := strconv.FormatInt(dayMicros, 10)
 	return `SELECT arm, multi, count(), sum(y), sum(y * y), sum(x), sum(x * x), sum(x * y) FROM (
-		SELECT first_arm AS arm, multi, if(multi, 0., ` + y + `) AS y, if(multi, 0., ` + x + `) AS x FROM (
+		SELECT first_arm AS arm, multi, if(multi, 0., ` + y + `) AS y, if(multi, 0., ` + x + `) AS x,
+			arrayMap(t -> tupleElement(t, 2), evt) AS days, arrayMap(t -> tupleElement(t, 3), evt) AS evs,
+			arrayMap(t -> tupleElement(t, 4), evt) AS vals
+		FROM (
 			SELECT argMinIf(arm, at, src = 0) AS first_arm, minIf(at, src = 0) AS first_at,
 				minIf(arm, src = 0) != maxIf(arm, src = 0) AS multi,
-				intDiv(first_at, ` + strconv.FormatInt(dayMicros, 10) + `) - (first_at % ` + strconv.FormatInt(dayMicros, 10) + ` < 0) AS fday,
-				groupArrayIf(day, src = 1) AS days, groupArrayIf(ev, src = 1) AS evs, groupArrayIf(value, src = 1) AS vals
+				intDiv(first_at, ` + dm + `) - (first_at % ` + dm + ` < 0) AS fday,
+				groupUniqArrayIf((h, day, ev, value), src = 1) AS evt
 			FROM (
-				SELECT toUInt8(0) AS src, unit_attr AS attr, unit, arm, at, toInt32(0) AS day, toUInt8(0) AS ev, toFloat64(0) AS value
+				SELECT toUInt8(0) AS src, cityHash64(unit_attr, unit) AS k1, sipHash64(unit_attr, unit) AS k2,
+					arm, at, toUInt64(0) AS h, toInt32(0) AS day, toUInt8(0) AS ev, toFloat64(0) AS value
 				FROM ` + s.db + `.exposures WHERE experiment = ? AND phase = ? AND bucket >= ? AND bucket < ?
 				UNION ALL
-				SELECT toUInt8(1) AS src, ` + attr + ` AS attr, unit, '' AS arm, toInt64(0) AS at, day, ` + mask + ` AS ev, value
-				FROM ` + s.db + `.events FINAL WHERE ` + eventsWhere + `
+				SELECT toUInt8(1) AS src, cityHash64(` + attr + `, unit) AS k1, sipHash64(` + attr + `, unit) AS k2,
+					'' AS arm, toInt64(0) AS at, h, day, ` + mask + ` AS ev, value
+				FROM ` + s.db + `.events WHERE ` + eventsWhere + `
 			)
-			GROUP BY attr, unit
+			GROUP BY k1, k2
 			HAVING ` + having + `
 		)
 		-- ClickHouse 18.16 prunes a subquery column that only a lambda
@@ -350,7 +363,7 @@ func (s *Store) ExposureCounts(ctx context.Context, experiment string) ([]store.
 		rows, err := s.conn.Query(ctx, `SELECT phase, first_arm, count(), sum(multi) FROM (
 				SELECT phase, argMin(arm, at) AS first_arm, min(arm) != max(arm) AS multi
 				FROM `+s.db+`.exposures WHERE experiment = ? AND bucket >= ? AND bucket < ?
-				GROUP BY phase, unit_attr, unit
+				GROUP BY phase, cityHash64(unit_attr, unit), sipHash64(unit_attr, unit)
 			) GROUP BY phase, first_arm`, experiment, uint8(lo), uint8(hi))
 		if err != nil {
 			return err
@@ -405,7 +418,7 @@ func (s *Store) TrackingStats(ctx context.Context) (store.TrackingStats, error) 
 			SELECT min(arm) != max(arm) AS multi FROM `+s.db+`.exposures GROUP BY experiment, phase, unit_attr, unit
 		)`).Scan(&units, &multi)
 	if err == nil {
-		err = s.conn.QueryRow(ctx, `SELECT sum(first) FROM `+s.db+`.events FINAL`).Scan(&events)
+		err = s.conn.QueryRow(ctx, `SELECT uniqExact(h, day, name) FROM `+s.db+`.events WHERE first = 1`).Scan(&events)
 	}
 	if err != nil {
 		return st, fmt.Errorf("tracking stats on ClickHouse: %w", err)

@@ -159,26 +159,31 @@ func (b *eventBlock) add(name, attr, unit string, at int64, id string, value flo
 }
 
 // blockWriter gathers the rows of concurrent writes into shared blocks
-// and inserts each block once (group commit).
+// and inserts each block once (group commit): a block is sent as soon as
+// an insert may start — fewer than maxSends in flight, and MinInterval
+// since the last one started, unless the block holds BlockRows already —
+// and the rows written meanwhile wait in the next block. Under load the
+// blocks grow with the load; idle, a write waits for nothing.
 type blockWriter struct {
 	s        *Store
 	insert   string
 	newBlock func() block
 	opt      Options
 
-	mu     sync.Mutex
-	cur    *pending
-	closed bool
-	sends  chan struct{} // a token per insert in flight
-	wg     sync.WaitGroup
+	mu        sync.Mutex
+	cur       *pending
+	inflight  int
+	lastStart time.Time
+	timer     *time.Timer // armed while the next block waits for MinInterval
+	closed    bool
+	wg        sync.WaitGroup // inserts in flight
 }
 
 // pending is a block being filled or sent, and its outcome.
 type pending struct {
-	b     block
-	timer *time.Timer
-	done  chan struct{}
-	err   error
+	b    block
+	done chan struct{}
+	err  error
 }
 
 // maxSends is how many inserts of one table may be in flight at once.
@@ -189,7 +194,7 @@ const maxSends = 2
 const sendTimeout = time.Minute
 
 func newBlockWriter(s *Store, columns string, opt Options) *blockWriter {
-	w := &blockWriter{s: s, insert: "INSERT INTO " + s.db + "." + columns, opt: opt, sends: make(chan struct{}, maxSends)}
+	w := &blockWriter{s: s, insert: "INSERT INTO " + s.db + "." + columns, opt: opt}
 	if columns == exposureColumns {
 		w.newBlock = func() block { return &exposureBlock{} }
 	} else {
@@ -209,22 +214,13 @@ func (w *blockWriter) write(ctx context.Context, fill func(block)) error {
 		w.mu.Unlock()
 		return errClosed
 	}
+	if w.cur == nil {
+		w.cur = &pending{b: w.newBlock(), done: make(chan struct{})}
+	}
 	p := w.cur
-	if p == nil {
-		p = &pending{b: w.newBlock(), done: make(chan struct{})}
-		w.cur = p
-		w.wg.Add(1)
-		p.timer = time.AfterFunc(w.opt.Linger, func() { w.seal(p) })
-	}
 	fill(p.b)
-	full := p.b.len() >= w.opt.BlockRows
-	if full {
-		w.cur = nil
-	}
+	w.kick()
 	w.mu.Unlock()
-	if full && p.timer.Stop() {
-		go w.send(p)
-	}
 	select {
 	case <-p.done:
 		return p.err
@@ -233,50 +229,78 @@ func (w *blockWriter) write(ctx context.Context, fill func(block)) error {
 	}
 }
 
-// seal sends p when its linger is over, unless it was sent full.
-func (w *blockWriter) seal(p *pending) {
-	w.mu.Lock()
-	if w.cur == p {
-		w.cur = nil
+// kick starts the current block's insert if one may start now, or arms
+// the timer for when it may. w.mu is held.
+func (w *blockWriter) kick() {
+	p := w.cur
+	if p == nil || w.inflight >= maxSends {
+		return // an insert that ends kicks again
 	}
-	w.mu.Unlock()
-	w.send(p)
+	if wait := w.opt.MinInterval - time.Since(w.lastStart); wait > 0 && p.b.len() < w.opt.BlockRows {
+		if w.timer == nil {
+			w.timer = time.AfterFunc(wait, func() {
+				w.mu.Lock()
+				w.timer = nil
+				w.kick()
+				w.mu.Unlock()
+			})
+		}
+		return
+	}
+	w.cur = nil
+	w.inflight++
+	w.lastStart = time.Now()
+	w.wg.Add(1)
+	go w.send(p)
 }
 
-// send inserts p's block and wakes its writers.
+// send inserts p's block, wakes its writers, and kicks the next block.
 func (w *blockWriter) send(p *pending) {
 	defer w.wg.Done()
-	defer close(p.done)
-	w.sends <- struct{}{}
-	defer func() { <-w.sends }()
+	p.err = w.insertBlock(p.b)
+	close(p.done)
+	w.mu.Lock()
+	w.inflight--
+	if !w.closed {
+		w.kick()
+	}
+	w.mu.Unlock()
+}
+
+// insertBlock sends one block, column by column.
+func (w *blockWriter) insertBlock(b block) error {
 	ctx, cancel := context.WithTimeout(context.Background(), sendTimeout)
 	defer cancel()
 	batch, err := w.s.conn.PrepareBatch(ctx, w.insert)
 	if err != nil {
-		p.err = fmt.Errorf("prepare insert: %w", err)
-		return
+		return fmt.Errorf("prepare insert: %w", err)
 	}
-	for i, col := range p.b.columns() {
+	for i, col := range b.columns() {
 		if err := batch.Column(i).Append(col); err != nil {
 			_ = batch.Abort()
-			p.err = fmt.Errorf("insert column %d: %w", i, err)
-			return
+			return fmt.Errorf("insert column %d: %w", i, err)
 		}
 	}
 	if err := batch.Send(); err != nil {
-		p.err = fmt.Errorf("insert %d rows: %w", p.b.len(), err)
+		return fmt.Errorf("insert %d rows: %w", b.len(), err)
 	}
+	return nil
 }
 
 // close sends the block being filled and waits for every insert.
 func (w *blockWriter) close() {
 	w.mu.Lock()
 	w.closed = true
-	p := w.cur
-	w.cur = nil
-	w.mu.Unlock()
-	if p != nil && p.timer.Stop() {
+	if w.timer != nil {
+		w.timer.Stop()
+		w.timer = nil
+	}
+	if p := w.cur; p != nil {
+		w.cur = nil
+		w.inflight++
+		w.wg.Add(1)
 		go w.send(p)
 	}
+	w.mu.Unlock()
 	w.wg.Wait()
 }
