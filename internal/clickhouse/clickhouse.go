@@ -138,7 +138,7 @@ func (s *Store) Close() error {
 
 // Buckets is how many unit buckets the tables are ordered by (see the
 // package comment): the most ranges a query is split into.
-const Buckets = 64
+const Buckets = 1024
 
 // migrate creates the database and the tables if they are missing.
 func (s *Store) migrate(ctx context.Context) error {
@@ -153,7 +153,7 @@ func (s *Store) migrate(ctx context.Context) error {
 			flag String,
 			at Int64,
 			rev UInt64,
-			bucket UInt8 MATERIALIZED cityHash64(unit) % 64
+			bucket UInt16 MATERIALIZED cityHash64(unit) % 1024
 		) ENGINE = ReplacingMergeTree(rev)
 		ORDER BY (experiment, phase, bucket, unit_attr, unit, arm)`,
 		`CREATE TABLE IF NOT EXISTS ` + s.db + `.events (
@@ -165,7 +165,7 @@ func (s *Store) migrate(ctx context.Context) error {
 			day Int32,
 			value Float64,
 			first UInt8,
-			bucket UInt8 MATERIALIZED cityHash64(unit) % 64,
+			bucket UInt16 MATERIALIZED cityHash64(unit) % 1024,
 			h UInt64 MATERIALIZED cityHash64(at, id)
 		) ENGINE = ReplacingMergeTree
 		PARTITION BY intDiv(day, 7)

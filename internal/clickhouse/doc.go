@@ -33,7 +33,7 @@
 //     row per event (the one of its first attribute), which is how events
 //     are counted. An imported event's attr is tracking.AnyUnit.
 //
-// bucket, cityHash64(unit) % 64, computed by the server, is the same for a
+// bucket, cityHash64(unit) % 1024, computed by the server, is the same for a
 // unit in both tables: queries read the units bucket range by bucket range
 // (see ArmStats), so that memory stays bounded and per-arm sums add up.
 //
