@@ -165,11 +165,11 @@ func (s *Store) migrate(ctx context.Context) error {
 			day Int32,
 			value Float64,
 			first UInt8,
-			bucket UInt16 MATERIALIZED cityHash64(unit) % 1024,
-			h UInt64 MATERIALIZED cityHash64(at, id)
+			h UInt64,
+			bucket UInt16 MATERIALIZED cityHash64(unit) % 1024
 		) ENGINE = ReplacingMergeTree
 		PARTITION BY intDiv(day, 7)
-		ORDER BY (name, bucket, attr, unit, at, id)`,
+		ORDER BY (name, bucket, h, attr)`,
 	} {
 		if err := s.conn.Exec(ctx, q); err != nil {
 			return fmt.Errorf("create the tables: %w", err)

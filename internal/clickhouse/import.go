@@ -103,7 +103,7 @@ func (s *Store) ImportEvents(ctx context.Context, next func() (store.ImportedEve
 	}
 	d := strconv.FormatInt(dayMicros, 10)
 	if err := s.conn.Exec(ctx, `INSERT INTO `+s.db+`.`+eventColumns+`
-		SELECT name, '*', unit, at, id, toInt32(intDiv(at, `+d+`) - (at % `+d+` < 0)), value, toUInt8(1) FROM (`+rows+`)`); err != nil {
+		SELECT name, '*', unit, at, id, toInt32(intDiv(at, `+d+`) - (at % `+d+` < 0)), value, toUInt8(1), cityHash64(at, id) FROM (`+rows+`)`); err != nil {
 		if ctx.Err() != nil {
 			err = errors.Join(ctx.Err(), err)
 		}

@@ -2,11 +2,14 @@ package clickhouse
 
 import (
 	"context"
+	"encoding/binary"
 	"fmt"
 	"math"
 	"slices"
 	"sync"
 	"time"
+
+	"github.com/cespare/xxhash/v2"
 
 	"github.com/ramp-flags/ramp/internal/store"
 	"github.com/ramp-flags/ramp/tracking"
@@ -96,8 +99,9 @@ func (s *Store) WriteEvents(ctx context.Context, batch []tracking.Event) error {
 				attrs = append(attrs, a)
 			}
 			slices.Sort(attrs)
+			h := eventHash(at, e.ID)
 			for j, a := range attrs {
-				c.add(e.Name, a, e.Units[a], at, e.ID, e.Value, j == 0)
+				c.add(e.Name, a, e.Units[a], at, e.ID, e.Value, j == 0, h)
 			}
 		}
 	})
@@ -133,17 +137,19 @@ type eventBlock struct {
 	day                  []int32
 	value                []float64
 	first                []uint8
+	h                    []uint64
 }
 
-const eventColumns = "events (name, attr, unit, at, id, day, value, first)"
+const eventColumns = "events (name, attr, unit, at, id, day, value, first, h)"
 
 func (b *eventBlock) len() int { return len(b.at) }
 func (b *eventBlock) columns() []any {
-	return []any{b.name, b.attr, b.unit, b.at, b.id, b.day, b.value, b.first}
+	return []any{b.name, b.attr, b.unit, b.at, b.id, b.day, b.value, b.first, b.h}
 }
 
-// add appends the row of one event and attribute.
-func (b *eventBlock) add(name, attr, unit string, at int64, id string, value float64, first bool) {
+// add appends the row of one event and attribute; h identifies the event
+// (eventHash).
+func (b *eventBlock) add(name, attr, unit string, at int64, id string, value float64, first bool, h uint64) {
 	b.name = append(b.name, name)
 	b.attr = append(b.attr, attr)
 	b.unit = append(b.unit, unit)
@@ -156,6 +162,19 @@ func (b *eventBlock) add(name, attr, unit string, at int64, id string, value flo
 		f = 1
 	}
 	b.first = append(b.first, f)
+	b.h = append(b.h, h)
+}
+
+// eventHash identifies an event by its time and id: what makes a retried
+// event's copies one (see ArmStats).
+func eventHash(at int64, id string) uint64 {
+	var d xxhash.Digest
+	d.Reset()
+	var t [8]byte
+	binary.LittleEndian.PutUint64(t[:], uint64(at))
+	_, _ = d.Write(t[:])
+	_, _ = d.WriteString(id)
+	return d.Sum64()
 }
 
 // blockWriter gathers the rows of concurrent writes into shared blocks
