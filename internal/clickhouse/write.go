@@ -54,6 +54,7 @@ func (s *Store) WriteExposures(ctx context.Context, batch []tracking.Exposure) e
 	}
 	err := s.exposures.write(ctx, func(b block) {
 		c := b.(*exposureBlock)
+		c.grow(len(batch))
 		for i := range batch {
 			x := &batch[i]
 			at := x.Time.UnixMicro()
@@ -88,8 +89,13 @@ func (s *Store) WriteEvents(ctx context.Context, batch []tracking.Event) error {
 			return err
 		}
 	}
+	rows := 0
+	for i := range batch {
+		rows += len(batch[i].Units)
+	}
 	err := s.events.write(ctx, func(b block) {
 		c := b.(*eventBlock)
+		c.grow(rows)
 		var attrs []string
 		for i := range batch {
 			e := &batch[i]
@@ -115,6 +121,10 @@ func (s *Store) WriteEvents(ctx context.Context, batch []tracking.Event) error {
 type block interface {
 	len() int
 	columns() []any
+	// grow makes room for n more rows; reset empties the block, keeping
+	// its memory (the driver copies the columns it is given).
+	grow(n int)
+	reset()
 }
 
 type exposureBlock struct {
@@ -127,6 +137,19 @@ type exposureBlock struct {
 const exposureColumns = "exposures (experiment, phase, unit_attr, unit, arm, flag, at, rev)"
 
 func (b *exposureBlock) len() int { return len(b.at) }
+func (b *exposureBlock) grow(n int) {
+	b.experiment, b.attr, b.unit = slices.Grow(b.experiment, n), slices.Grow(b.attr, n), slices.Grow(b.unit, n)
+	b.arm, b.flag, b.phase = slices.Grow(b.arm, n), slices.Grow(b.flag, n), slices.Grow(b.phase, n)
+	b.at, b.rev = slices.Grow(b.at, n), slices.Grow(b.rev, n)
+}
+func (b *exposureBlock) reset() {
+	clear(b.experiment)
+	clear(b.attr)
+	clear(b.unit)
+	clear(b.arm)
+	clear(b.flag)
+	*b = exposureBlock{b.experiment[:0], b.attr[:0], b.unit[:0], b.arm[:0], b.flag[:0], b.phase[:0], b.at[:0], b.rev[:0]}
+}
 func (b *exposureBlock) columns() []any {
 	return []any{b.experiment, b.phase, b.attr, b.unit, b.arm, b.flag, b.at, b.rev}
 }
@@ -143,6 +166,18 @@ type eventBlock struct {
 const eventColumns = "events (name, attr, unit, at, id, day, value, first, h)"
 
 func (b *eventBlock) len() int { return len(b.at) }
+func (b *eventBlock) grow(n int) {
+	b.name, b.attr, b.unit, b.id = slices.Grow(b.name, n), slices.Grow(b.attr, n), slices.Grow(b.unit, n), slices.Grow(b.id, n)
+	b.at, b.day, b.value = slices.Grow(b.at, n), slices.Grow(b.day, n), slices.Grow(b.value, n)
+	b.first, b.h = slices.Grow(b.first, n), slices.Grow(b.h, n)
+}
+func (b *eventBlock) reset() {
+	clear(b.name)
+	clear(b.attr)
+	clear(b.unit)
+	clear(b.id)
+	*b = eventBlock{b.name[:0], b.attr[:0], b.unit[:0], b.id[:0], b.at[:0], b.day[:0], b.value[:0], b.first[:0], b.h[:0]}
+}
 func (b *eventBlock) columns() []any {
 	return []any{b.name, b.attr, b.unit, b.at, b.id, b.day, b.value, b.first, b.h}
 }
@@ -189,6 +224,8 @@ type blockWriter struct {
 	newBlock func() block
 	opt      Options
 
+	blocks sync.Pool // emptied blocks, their memory kept
+
 	mu        sync.Mutex
 	cur       *pending
 	inflight  int
@@ -234,7 +271,11 @@ func (w *blockWriter) write(ctx context.Context, fill func(block)) error {
 		return errClosed
 	}
 	if w.cur == nil {
-		w.cur = &pending{b: w.newBlock(), done: make(chan struct{})}
+		b, ok := w.blocks.Get().(block)
+		if !ok {
+			b = w.newBlock()
+		}
+		w.cur = &pending{b: b, done: make(chan struct{})}
 	}
 	p := w.cur
 	fill(p.b)
@@ -277,6 +318,9 @@ func (w *blockWriter) kick() {
 func (w *blockWriter) send(p *pending) {
 	defer w.wg.Done()
 	p.err = w.insertBlock(p.b)
+	p.b.reset()
+	w.blocks.Put(p.b)
+	p.b = nil
 	close(p.done)
 	w.mu.Lock()
 	w.inflight--
