@@ -63,23 +63,10 @@ var validDatabase = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]{0,63}$`)
 // database and the tables if they are missing, and returns the Store. The
 // database defaults to "ramp".
 func Open(ctx context.Context, dsn string, opt Options) (*Store, error) {
-	if !IsDSN(dsn) {
-		return nil, ramp.Errorf(ramp.KindInvalid, "events database %q: want clickhouse://host:port/database", redact(dsn))
-	}
-	o, err := ch.ParseDSN(dsn)
+	o, name, err := parseDSN(dsn)
 	if err != nil {
-		return nil, ramp.Errorf(ramp.KindInvalid, "events database %s: %v", redact(dsn), err)
+		return nil, err
 	}
-	name := "ramp"
-	if u, err := url.Parse(dsn); err == nil && strings.Trim(u.Path, "/") != "" {
-		name = strings.Trim(u.Path, "/")
-	}
-	if !validDatabase.MatchString(name) {
-		return nil, ramp.Errorf(ramp.KindInvalid, "events database %s: database name %q: want letters, digits and underscores", redact(dsn), name)
-	}
-	// The database may not exist yet: connect to the server's default one
-	// and name ours in every statement.
-	o.Auth.Database = ""
 	if o.DialTimeout == 0 {
 		o.DialTimeout = 10 * time.Second
 	}
@@ -110,10 +97,40 @@ func Open(ctx context.Context, dsn string, opt Options) (*Store, error) {
 	return s, nil
 }
 
+// parseDSN reads an events DSN (see Open): the driver's options, with no
+// database (it may not exist yet: the Store connects to the server's
+// default one and names its own in every statement), and the database's
+// name. Its errors match ramp.ErrInvalid and never show the password.
+func parseDSN(dsn string) (*ch.Options, string, error) {
+	if !IsDSN(dsn) {
+		return nil, "", ramp.Errorf(ramp.KindInvalid, "events database %q: want clickhouse://host:port/database", redact(dsn))
+	}
+	u, err := url.Parse(dsn)
+	if err != nil {
+		return nil, "", ramp.Errorf(ramp.KindInvalid, "events database %q: not a URL", redact(dsn))
+	}
+	o, err := ch.ParseDSN(dsn)
+	if err != nil {
+		return nil, "", ramp.Errorf(ramp.KindInvalid, "events database %s: %v", redact(dsn), strings.ReplaceAll(err.Error(), dsn, redact(dsn)))
+	}
+	name := "ramp"
+	if p := strings.Trim(u.Path, "/"); p != "" {
+		name = p
+	}
+	if !validDatabase.MatchString(name) {
+		return nil, "", ramp.Errorf(ramp.KindInvalid, "events database %s: database name %q: want letters, digits and underscores", redact(dsn), name)
+	}
+	o.Auth.Database = ""
+	return o, name, nil
+}
+
 // redact hides a DSN's password.
 func redact(dsn string) string {
 	u, err := url.Parse(dsn)
-	if err != nil || u.User == nil {
+	if err != nil {
+		return "(a URL that does not parse)"
+	}
+	if u.User == nil {
 		return dsn
 	}
 	if _, ok := u.User.Password(); ok {
