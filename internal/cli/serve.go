@@ -13,7 +13,9 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/ramp-flags/ramp/internal/admin"
+	"github.com/ramp-flags/ramp/internal/auth/sso"
 	"github.com/ramp-flags/ramp/internal/controller"
+	"github.com/ramp-flags/ramp/internal/dashboard"
 	"github.com/ramp-flags/ramp/internal/server"
 	"github.com/ramp-flags/ramp/tracking"
 )
@@ -23,7 +25,7 @@ type serveOptions struct {
 	addr           string
 	poll           time.Duration
 	rateLimit      string
-	authFailures   string
+	auth           authOptions
 	insecureNoAuth bool
 	publicURL      string
 	logLevel       string
@@ -31,6 +33,7 @@ type serveOptions struct {
 	compact        time.Duration
 	tlsCert        string
 	tlsKey         string
+	dashboard      dashboardOptions
 }
 
 // eventsTrackingWriters is how many POST /v1/track requests write at once
@@ -48,12 +51,16 @@ OpenFeature SDK, and the snapshot feed that ramp's in-process Go provider
 syncs from. The configuration is reloaded within --poll of any change made by
 "ramp apply", "ramp flags …" or another process.
 
-Requests need an API key ("ramp keys create"): Authorization: Bearer <secret>
-or X-API-Key: <secret>. --insecure-no-auth turns keys off, for local
-experiments only. Each key may make --rate-limit requests a second; past that
-it gets 429 with Retry-After. Refused keys count against their client address
-(--auth-failure-limit): past it they get 429 instead of 401; valid keys are
-never refused for it.
+Requests need a credential: an API key ("ramp keys create") or a personal
+token ("ramp tokens create"), as Authorization: Bearer <secret> or X-API-Key:
+<secret>; never in the URL, where it is refused. --insecure-no-auth turns
+credentials off, for local experiments only. Each credential may make
+--rate-limit requests a second; past that it gets 429 with Retry-After. A
+client address that fails to authenticate more than --auth-failure-limit
+times a second is refused with 429 before its secrets are looked at (but
+for credentials it already used successfully). Revoking a credential takes
+effect on every server within a second. With --oidc-issuer, people log in
+through single sign-on ("ramp login"; docs/security.md).
 
 The server also runs the rollout controller: every --controller-interval it
 starts the scheduled rollout stages that are due (see "ramp rollout"). Several
@@ -83,6 +90,13 @@ Exposures of OFREP decisions made by running experiments are recorded once
 per unit and phase; services in any language post tracking events to
 POST /v1/track (batches, with the sdk key).
 
+The web dashboard is served at / (--dashboard, on by default; off with
+--insecure-no-auth): flags, rollout timelines, the audit log, experiments,
+and the kill switch and rollout moves behind a confirmation. People sign in
+with a personal token ("ramp tokens create"); the session lasts at most
+--dashboard-session-ttl. Its cookie is Secure: serve HTTPS (or use
+localhost). See docs/dashboard.md.
+
 Endpoints and bodies: docs/http-api.md.`,
 		Example: `  ramp serve --addr 127.0.0.1:8080
   ramp serve --addr :8080 --rate-limit 200 --public-url https://flags.example.com
@@ -101,7 +115,7 @@ Endpoints and bodies: docs/http-api.md.`,
 	cmd.Flags().StringVar(&opts.addr, "addr", "127.0.0.1:8080", "address to listen on (host:port; port 0 picks a free one)")
 	cmd.Flags().DurationVar(&opts.poll, "poll", server.DefaultPoll, "how often to check the database for a new configuration")
 	cmd.Flags().StringVar(&opts.rateLimit, "rate-limit", strconv.Itoa(server.DefaultRateLimit), "requests a second each key may make, as N or N/s (0: no limit)")
-	cmd.Flags().StringVar(&opts.authFailures, "auth-failure-limit", strconv.Itoa(server.DefaultAuthFailureLimit), "refused keys a second each client address may send before they get 429, as N or N/s (0: no limit; valid keys are never refused)")
+	addAuthFlags(cmd, &opts.auth)
 	cmd.Flags().BoolVar(&opts.insecureNoAuth, "insecure-no-auth", false, "serve everyone without a key (local experiments only)")
 	cmd.Flags().StringVar(&opts.publicURL, "public-url", "", "base URL clients reach the server at, for the event-stream URL in bulk answers (default: from each request's Host)")
 	cmd.Flags().StringVar(&opts.logLevel, "log-level", "info", "debug (one line per request), info, warn or error")
@@ -109,6 +123,8 @@ Endpoints and bodies: docs/http-api.md.`,
 	cmd.Flags().DurationVar(&opts.compact, "compact-interval", time.Minute, "how often to fold tracking events into the per-unit totals that guardrails and reports read (0: never)")
 	cmd.Flags().StringVar(&opts.tlsCert, "tls-cert", "", "serve HTTPS with this PEM certificate (chain) file; needs --tls-key")
 	cmd.Flags().StringVar(&opts.tlsKey, "tls-key", "", "the PEM private key of --tls-cert")
+	cmd.Flags().BoolVar(&opts.dashboard.on, "dashboard", true, "serve the web dashboard at / (never with --insecure-no-auth)")
+	cmd.Flags().DurationVar(&opts.dashboard.sessionTTL, "dashboard-session-ttl", dashboard.DefaultSessionTTL, "how long a dashboard sign-in lasts")
 	return cmd
 }
 
@@ -157,13 +173,6 @@ func serveRun(ctx context.Context, opts *serveOptions) error {
 	if perSecond == 0 {
 		perSecond = -1 // no limit
 	}
-	failuresPerSecond, err := parseRate("auth-failure-limit", opts.authFailures)
-	if err != nil {
-		return &UsageError{Err: err, Command: "ramp serve"}
-	}
-	if failuresPerSecond == 0 {
-		failuresPerSecond = -1 // no limit
-	}
 	level, err := parseLevel(opts.logLevel)
 	if err != nil {
 		return &UsageError{Err: err, Command: "ramp serve"}
@@ -182,6 +191,17 @@ func serveRun(ctx context.Context, opts *serveOptions) error {
 		return err
 	}
 	log := slog.New(slog.NewJSONHandler(opts.f.IO.ErrOut, &slog.HandlerOptions{Level: level}))
+	authOpts, err := opts.auth.options(log)
+	if err != nil {
+		return err
+	}
+	oidcCfg, err := opts.auth.oidcConfig(opts.publicURL, log)
+	if err != nil {
+		return err
+	}
+	if oidcCfg != nil && opts.insecureNoAuth {
+		return &UsageError{Err: fmt.Errorf("--oidc-issuer and --insecure-no-auth contradict each other"), Command: "ramp serve"}
+	}
 
 	return opts.f.withAdminOptions(ctx, admin.Options{Log: log}, func(ctx context.Context, a *admin.Service) error {
 		cfg := server.Config{
@@ -193,7 +213,6 @@ func serveRun(ctx context.Context, opts *serveOptions) error {
 			StreamSecret:   []byte(opts.f.Getenv("RAMP_STREAM_SECRET")),
 			Logger:         log,
 		}
-		cfg.AuthFailureLimit = failuresPerSecond
 		// The control plane stores exposures and events (admin.Service
 		// implements tracking.Sink); a build whose admin does not yet
 		// serves tracking answers POST /v1/track with 501.
@@ -213,9 +232,23 @@ func serveRun(ctx context.Context, opts *serveOptions) error {
 			cfg.Collectors = ctlMetrics.Collectors()
 		}
 		if !opts.insecureNoAuth {
-			if cfg.Auth, err = newKeyAuth(ctx, a); err != nil {
+			checker, err := a.Authenticator(ctx, authOpts)
+			if err != nil {
 				return err
 			}
+			defer checker.Close()
+			cfg.Auth = checker
+			if oidcCfg != nil {
+				oidcCfg.Throttle = checker
+				if cfg.OIDC, err = sso.New(a, *oidcCfg); err != nil {
+					return err
+				}
+			}
+		}
+		if dash, err := newDashboard(opts, a, cfg.Auth, oidcLogin(cfg.OIDC), tlsConfig != nil, log); err != nil {
+			return err
+		} else if dash != nil {
+			cfg.Dashboard = dash
 		}
 		srv, err := server.New(cfg)
 		if err != nil {
