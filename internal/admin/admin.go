@@ -33,6 +33,7 @@ import (
 // concurrent use.
 type Service struct {
 	st atomic.Pointer[store.Store]
+	ev Events // exposures and events, when not in the database (events.go)
 	// Now returns the current time; tests replace it. It defaults to the
 	// store's clock.
 	Now func() time.Time
@@ -107,7 +108,7 @@ func New(st *store.Store) *Service {
 func (s *Service) db() *store.Store { return s.st.Load() }
 
 // Close closes the database.
-func (s *Service) Close() error { return s.db().Close() }
+func (s *Service) Close() error { return errors.Join(s.closeEvents(), s.db().Close()) }
 
 type actorKey struct{}
 

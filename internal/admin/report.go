@@ -97,15 +97,17 @@ func (s *Service) Report(ctx context.Context, req ReportRequest) (report.Report,
 // metrics count), else by reading the phase's exposures (seconds at
 // millions of units).
 func (s *Service) exposureCounts(ctx context.Context, key string, phase int) ([]store.ExposureCount, error) {
-	counts, ok, err := s.db().MaintainedExposureCounts(ctx, key, phase)
-	if err != nil || ok {
-		return counts, err
+	if s.ev == nil { // compaction maintains counts only in the SQL store
+		counts, ok, err := s.db().MaintainedExposureCounts(ctx, key, phase)
+		if err != nil || ok {
+			return counts, err
+		}
 	}
-	all, err := s.db().ExposureCounts(ctx, key)
+	all, err := s.events().ExposureCounts(ctx, key)
 	if err != nil {
 		return nil, err
 	}
-	counts = nil
+	var counts []store.ExposureCount
 	for _, c := range all {
 		if c.Phase == phase {
 			counts = append(counts, c)
@@ -161,7 +163,7 @@ func namedMetrics(m *experiment.Metrics) []namedMetric {
 func (s *Service) metricData(ctx context.Context, x *experiment.Experiment, ph *experiment.Phase, m experiment.Metric, role report.Role, series bool) (report.MetricData, error) {
 	q := metricQuery(x.Key, ph.Number, &m)
 	md := report.MetricData{Metric: m, Role: role}
-	arms, _, err := s.db().ArmStats(ctx, q)
+	arms, _, err := s.events().ArmStats(ctx, q)
 	if err != nil {
 		return md, fmt.Errorf("metric %s: %w", m.Key, err)
 	}
@@ -172,7 +174,7 @@ func (s *Service) metricData(ctx context.Context, x *experiment.Experiment, ph *
 	days, end := seriesTimes(ph, s.Now())
 	for _, at := range days {
 		q.Before = at.UnixMicro()
-		arms, _, err := s.db().ArmStats(ctx, q)
+		arms, _, err := s.events().ArmStats(ctx, q)
 		if err != nil {
 			return md, fmt.Errorf("metric %s as of %s: %w", m.Key, at.Format(time.DateOnly), err)
 		}

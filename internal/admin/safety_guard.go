@@ -32,7 +32,7 @@ func (s *Service) readGuardCounts(ctx context.Context, r *rollout.Rollout) (guar
 	if !guarded {
 		return nil, nil
 	}
-	counts, err := s.db().ExposureCounts(ctx, rollout.ExperimentKey(r.Flag))
+	counts, err := s.events().ExposureCounts(ctx, rollout.ExperimentKey(r.Flag))
 	if err != nil {
 		return nil, err
 	}

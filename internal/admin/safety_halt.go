@@ -186,7 +186,7 @@ func (s *Service) guardSides(ctx context.Context, r *rollout.Rollout, phase int,
 			q.X = &sx
 		}
 	}
-	arms, _, err := s.db().ArmStats(ctx, q)
+	arms, _, err := s.events().ArmStats(ctx, q)
 	if err != nil {
 		return control, treatment, err
 	}

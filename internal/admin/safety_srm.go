@@ -119,7 +119,7 @@ func (s *Service) checkSampleRatio(ctx context.Context, x *store.StoredExperimen
 		// one (a check that found nothing new is not stored again).
 		return ev, false, nil
 	}
-	counts, err := s.db().ExposureCounts(ctx, e.Key)
+	counts, err := s.events().ExposureCounts(ctx, e.Key)
 	if err != nil {
 		return ev, false, err
 	}

@@ -23,7 +23,7 @@ var _ tracking.Sink = (*Service)(nil)
 // (counted in ExposureCount.MultiArm, excluded by the report). An invalid
 // exposure rejects the batch with an error matching ramp.ErrInvalid.
 func (s *Service) WriteExposures(ctx context.Context, batch []tracking.Exposure) error {
-	return s.db().WriteExposures(ctx, batch)
+	return s.events().WriteExposures(ctx, batch)
 }
 
 // WriteEvents stores a batch of tracking events in one transaction, one
@@ -32,7 +32,7 @@ func (s *Service) WriteExposures(ctx context.Context, batch []tracking.Exposure)
 // An invalid event rejects the batch with an error matching
 // ramp.ErrInvalid.
 func (s *Service) WriteEvents(ctx context.Context, batch []tracking.Event) error {
-	return s.db().WriteEvents(ctx, batch)
+	return s.events().WriteEvents(ctx, batch)
 }
 
 // ExposureCount is how many units of one phase and arm are exposed, and
@@ -43,7 +43,7 @@ type ExposureCount = store.ExposureCount
 // (each unit under the arm it was first exposed to), in phase and arm
 // order: what the sample-ratio check reads.
 func (s *Service) ExposureCounts(ctx context.Context, experiment string) ([]ExposureCount, error) {
-	return s.db().ExposureCounts(ctx, experiment)
+	return s.events().ExposureCounts(ctx, experiment)
 }
 
 // CompactionDue reports whether Compact has anything to do, cheaply and
@@ -52,8 +52,8 @@ func (s *Service) ExposureCounts(ctx context.Context, experiment string) ([]Expo
 // drop (the configuration names a new metric, a metric's window changed,
 // a guarded stage went live).
 func (s *Service) CompactionDue(ctx context.Context) (bool, error) {
-	due, err := s.db().CompactionDue(ctx)
-	if err != nil || due {
+	due, err := s.events().CompactionDue(ctx)
+	if err != nil || due || s.ev != nil { // statistics are maintained in the SQL store only
 		return due, err
 	}
 	qs, err := s.MaintainedQueries(ctx)
@@ -132,13 +132,13 @@ type TrackingStats = store.TrackingStats
 
 // TrackingStats reads the tracking tables' counts.
 func (s *Service) TrackingStats(ctx context.Context) (TrackingStats, error) {
-	return s.db().TrackingStats(ctx)
+	return s.events().TrackingStats(ctx)
 }
 
 // EventCount returns how many raw event rows are stored (one per event,
 // until retention drops them).
 func (s *Service) EventCount(ctx context.Context) (int64, error) {
-	st, err := s.db().TrackingStats(ctx)
+	st, err := s.events().TrackingStats(ctx)
 	return st.EventRows, err
 }
 
@@ -197,19 +197,21 @@ type CompactResult = store.CompactResult
 // batches: reports read them once current (a few rows whatever the
 // number of units), the grouped query until then.
 func (s *Service) Compact(ctx context.Context, opt CompactOptions) (CompactResult, error) {
-	qs, err := s.MaintainedQueries(ctx)
-	if err != nil {
-		return CompactResult{}, fmt.Errorf("compact: the statistics to maintain: %w", err)
-	}
-	if err := s.db().MaintainArmStats(ctx, qs, opt.RebuildStats); err != nil {
-		return CompactResult{}, err
+	if s.ev == nil { // statistics are maintained in the SQL store only
+		qs, err := s.MaintainedQueries(ctx)
+		if err != nil {
+			return CompactResult{}, fmt.Errorf("compact: the statistics to maintain: %w", err)
+		}
+		if err := s.db().MaintainArmStats(ctx, qs, opt.RebuildStats); err != nil {
+			return CompactResult{}, err
+		}
 	}
 	so := store.CompactOptions{Retention: opt.Retention, ChunkRows: opt.ChunkRows, Now: s.Now(),
 		SkipStatBuild: opt.SkipStatBuild, StatBuildBatches: opt.StatBuildBatches}
 	if opt.Progress != nil {
 		so.AfterChunk = func(p store.CompactProgress) error { opt.Progress(p); return nil }
 	}
-	return s.db().Compact(ctx, so)
+	return s.events().Compact(ctx, so)
 }
 
 // EventImportRequest asks to import an events file.
@@ -251,7 +253,7 @@ func (s *Service) ImportEvents(ctx context.Context, req EventImportRequest) (Eve
 			req.Progress(ImportProgress{Rows: rd.Rows(), Bytes: counted.n, Done: done})
 		}
 	}
-	res, err := s.db().ImportEvents(ctx, func() (store.ImportedEvent, error) {
+	res, err := s.events().ImportEvents(ctx, func() (store.ImportedEvent, error) {
 		e, err := rd.Next()
 		if err == io.EOF {
 			progress(true)

@@ -24,6 +24,9 @@ type Factory struct {
 	DB     string
 	Actor  string
 	Getenv func(string) string
+	// Events is --events: where exposures and tracking events live when
+	// not in the database (a clickhouse:// URL; default $RAMP_EVENTS).
+	Events string
 }
 
 // dsn returns the database to open: --db, else $RAMP_DB, else ramp.db in
@@ -60,6 +63,12 @@ func (f *Factory) withAdminOptions(ctx context.Context, opt admin.Options, fn fu
 			err = fmt.Errorf("close database: %w", cerr)
 		}
 	}()
+	if f.Events == "" {
+		f.Events = f.Getenv("RAMP_EVENTS")
+	}
+	if err := a.OpenEvents(ctx, f.Events); err != nil {
+		return withHint(err, "--events or $RAMP_EVENTS names the events database")
+	}
 	return fn(admin.WithActor(ctx, f.Actor), a)
 }
 
@@ -104,6 +113,7 @@ in a database (an embedded SQLite file by default).`,
 	root.SetOut(io.Out)
 	root.SetErr(io.ErrOut)
 	root.PersistentFlags().StringVar(&f.DB, "db", "", "database: a SQLite file path (default ramp.db, or $RAMP_DB)")
+	root.PersistentFlags().StringVar(&f.Events, "events", "", "events database for exposures, tracking events and reports, when not --db: clickhouse://host:port/database (default $RAMP_EVENTS)")
 	root.PersistentFlags().StringVar(&f.Actor, "actor", "", "who is making changes, recorded in the audit log (default $RAMP_ACTOR, else the OS user)")
 	root.SetFlagErrorFunc(func(cmd *cobra.Command, err error) error {
 		return &UsageError{Err: err, Command: cmd.CommandPath()}

@@ -36,6 +36,10 @@ type serveOptions struct {
 	dashboard      dashboardOptions
 }
 
+// eventsTrackingWriters is how many POST /v1/track requests write at once
+// with --events (server.DefaultTrackingWriters without).
+const eventsTrackingWriters = 16
+
 func newServeCmd(f *Factory, runF func(*serveOptions) error) *cobra.Command {
 	opts := &serveOptions{f: f}
 	cmd := &cobra.Command{
@@ -66,6 +70,10 @@ The controller also pauses a running experiment whose sample ratio breaks and
 halts a rollout stage whose guardrail regresses; for those, and for reports,
 the server folds tracking events into per-unit totals every
 --compact-interval (0: never; then run "ramp events compact").
+
+With --events clickhouse://host:port/database, exposures, tracking events,
+reports and the safety checks use that ClickHouse database (docs/clickhouse.md)
+while the configuration stays in --db; several servers may ingest into one.
 
 With --tls-cert and --tls-key the server speaks HTTPS (HTTP/2 and HTTP/1.1)
 with that certificate, PEM-encoded (the certificate file may hold its chain);
@@ -210,6 +218,11 @@ func serveRun(ctx context.Context, opts *serveOptions) error {
 		// serves tracking answers POST /v1/track with 501.
 		if sink, ok := any(a).(tracking.Sink); ok {
 			cfg.Tracking = sink
+			if opts.f.Events != "" {
+				// ClickHouse writes wait on shared inserts, not on a
+				// core: more requests may join each one.
+				cfg.TrackingWriters = eventsTrackingWriters
+			}
 		} else {
 			log.Warn("this build stores no exposures or tracking events: POST /v1/track answers 501")
 		}

@@ -1,0 +1,52 @@
+// Package clickhouse stores exposures and tracking events in ClickHouse,
+// for populations whose events one SQLite file or one PostgreSQL server
+// cannot hold. The configuration stays in SQLite or PostgreSQL
+// (internal/store); a Store here is the events side only: the sink `ramp
+// serve` writes to (tracking.Sink) and the grouped queries the report and
+// the automatic safety read (ArmStats, ExposureCounts), with the same
+// signatures and the same numbers as the store's.
+//
+// It speaks the native protocol through the official driver
+// (github.com/ClickHouse/clickhouse-go/v2), with explicit column lists,
+// and needs nothing newer than ClickHouse 18.16: no DateTime64 (times are
+// Int64 Unix microseconds, as in the SQL store), no CTEs, no window
+// functions.
+//
+// # Tables
+//
+//   - exposures: one row per exposure written (experiment, phase,
+//     unit_attr, unit, arm, flag, at), a ReplacingMergeTree ordered by
+//     (experiment, phase, bucket, unit_attr, unit, arm) whose version is
+//     the exposure time reversed, so that merges keep each unit's earliest
+//     exposure to each arm. A unit's first exposure is read by argMin(arm,
+//     at) over its rows; a unit with rows in two arms is multi-arm.
+//     Replicas that record the same unit, and retried batches, add rows
+//     that the query folds (and merges later remove): nothing is counted
+//     twice.
+//   - events: one row per event and identifying attribute of its context
+//     (name, attr, unit, at, id, day, value, first, and h, a 64-bit hash
+//     of the time and id), a ReplacingMergeTree partitioned by week of the
+//     event's UTC day and ordered by (name, bucket, h, attr): a metric
+//     reads only its events, and a retried event's copies, which share
+//     every column, are folded by merges; until they are, the queries count
+//     each event of a unit once (they gather a unit's events as a set; see
+//     ArmStats). The key has no string but the event's name and
+//     attribute: sorting by unit and id made inserts four times slower.
+//     first marks one row per event (the one of its first attribute),
+//     which is how events are counted. An imported event's attr is
+//     tracking.AnyUnit.
+//
+// bucket, cityHash64(unit) % 1024, computed by the server, is the same for a
+// unit in both tables: queries read the units bucket range by bucket range
+// (see ArmStats), so that memory stays bounded and per-arm sums add up.
+//
+// # Writes
+//
+// ClickHouse wants few, large inserts (each makes a part on disk that
+// merges must later fold). WriteExposures and WriteEvents therefore join a
+// shared block: concurrent calls append their rows to it, and one insert
+// sends it as soon as an insert may start (at most two in flight per
+// table, Options.MinInterval apart); every call returns when the insert
+// holding its rows has succeeded or failed (group commit), so a write
+// acknowledged is stored, as with the SQL store.
+package clickhouse

@@ -1,0 +1,369 @@
+package clickhouse
+
+import (
+	"context"
+	"encoding/binary"
+	"fmt"
+	"math"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/cespare/xxhash/v2"
+
+	"github.com/ramp-flags/ramp/internal/store"
+	"github.com/ramp-flags/ramp/tracking"
+)
+
+// The Store is a tracking.Sink.
+var _ tracking.Sink = (*Store)(nil)
+
+// dayMicros is a UTC day in microseconds.
+const dayMicros = int64(24 * time.Hour / time.Microsecond)
+
+// utcDay is the UTC day of t (Unix microseconds), rounded down also before
+// 1970: the day the SQL store's compaction computes.
+func utcDay(t int64) int32 {
+	d := t / dayMicros
+	if t%dayMicros < 0 {
+		d--
+	}
+	return int32(d)
+}
+
+// reversed maps an exposure time to the version of its row: the earlier
+// the time, the higher the version, so that ReplacingMergeTree keeps the
+// earliest exposure of a unit to an arm.
+func reversed(at int64) uint64 { return math.MaxUint64 - (uint64(at) ^ 1<<63) }
+
+// WriteExposures stores a batch of exposures (the tracking.Sink method):
+// one row per exposure, in the next shared insert (see the package
+// comment), returning once that insert is done. Exposures stored already,
+// by this server or another, are folded by the queries and by merges: a
+// unit's first exposure is its earliest, and a unit exposed to two arms is
+// multi-arm. An invalid exposure rejects the batch, before anything is
+// sent, with an error matching ramp.ErrInvalid.
+func (s *Store) WriteExposures(ctx context.Context, batch []tracking.Exposure) error {
+	if len(batch) == 0 {
+		return nil
+	}
+	for i := range batch {
+		if err := store.ValidateExposure(&batch[i]); err != nil {
+			return err
+		}
+	}
+	err := s.exposures.write(ctx, func(b block) {
+		c := b.(*exposureBlock)
+		c.grow(len(batch))
+		for i := range batch {
+			x := &batch[i]
+			at := x.Time.UnixMicro()
+			c.experiment = append(c.experiment, x.Experiment)
+			c.phase = append(c.phase, uint32(x.Phase))
+			c.attr = append(c.attr, x.UnitAttr)
+			c.unit = append(c.unit, x.Unit)
+			c.arm = append(c.arm, x.Arm)
+			c.flag = append(c.flag, x.Flag)
+			c.at = append(c.at, at)
+			c.rev = append(c.rev, reversed(at))
+		}
+	})
+	if err != nil {
+		return fmt.Errorf("write exposures to ClickHouse: %w", err)
+	}
+	return nil
+}
+
+// WriteEvents stores a batch of events (the tracking.Sink method): one row
+// per event and identifying attribute, in the next shared insert,
+// returning once that insert is done. An event stored already (the same
+// time and id) is stored again and counted once: the queries read the
+// table FINAL, and merges remove the copy. An invalid event rejects the
+// batch, before anything is sent, with an error matching ramp.ErrInvalid.
+func (s *Store) WriteEvents(ctx context.Context, batch []tracking.Event) error {
+	if len(batch) == 0 {
+		return nil
+	}
+	for i := range batch {
+		if err := store.ValidateEvent(&batch[i]); err != nil {
+			return err
+		}
+	}
+	rows := 0
+	for i := range batch {
+		rows += len(batch[i].Units)
+	}
+	err := s.events.write(ctx, func(b block) {
+		c := b.(*eventBlock)
+		c.grow(rows)
+		var attrs []string
+		for i := range batch {
+			e := &batch[i]
+			at := e.Time.UnixMicro()
+			attrs = attrs[:0]
+			for a := range e.Units {
+				attrs = append(attrs, a)
+			}
+			slices.Sort(attrs)
+			h := eventHash(at, e.ID)
+			for j, a := range attrs {
+				c.add(e.Name, a, e.Units[a], at, e.ID, e.Value, j == 0, h)
+			}
+		}
+	})
+	if err != nil {
+		return fmt.Errorf("write events to ClickHouse: %w", err)
+	}
+	return nil
+}
+
+// block is the columns of one insert.
+type block interface {
+	len() int
+	columns() []any
+	// grow makes room for n more rows; reset empties the block, keeping
+	// its memory (the driver copies the columns it is given).
+	grow(n int)
+	reset()
+}
+
+type exposureBlock struct {
+	experiment, attr, unit, arm, flag []string
+	phase                             []uint32
+	at                                []int64
+	rev                               []uint64
+}
+
+const exposureColumns = "exposures (experiment, phase, unit_attr, unit, arm, flag, at, rev)"
+
+func (b *exposureBlock) len() int { return len(b.at) }
+func (b *exposureBlock) grow(n int) {
+	b.experiment, b.attr, b.unit = slices.Grow(b.experiment, n), slices.Grow(b.attr, n), slices.Grow(b.unit, n)
+	b.arm, b.flag, b.phase = slices.Grow(b.arm, n), slices.Grow(b.flag, n), slices.Grow(b.phase, n)
+	b.at, b.rev = slices.Grow(b.at, n), slices.Grow(b.rev, n)
+}
+func (b *exposureBlock) reset() {
+	clear(b.experiment)
+	clear(b.attr)
+	clear(b.unit)
+	clear(b.arm)
+	clear(b.flag)
+	*b = exposureBlock{b.experiment[:0], b.attr[:0], b.unit[:0], b.arm[:0], b.flag[:0], b.phase[:0], b.at[:0], b.rev[:0]}
+}
+func (b *exposureBlock) columns() []any {
+	return []any{b.experiment, b.phase, b.attr, b.unit, b.arm, b.flag, b.at, b.rev}
+}
+
+type eventBlock struct {
+	name, attr, unit, id []string
+	at                   []int64
+	day                  []int32
+	value                []float64
+	first                []uint8
+	h                    []uint64
+}
+
+const eventColumns = "events (name, attr, unit, at, id, day, value, first, h)"
+
+func (b *eventBlock) len() int { return len(b.at) }
+func (b *eventBlock) grow(n int) {
+	b.name, b.attr, b.unit, b.id = slices.Grow(b.name, n), slices.Grow(b.attr, n), slices.Grow(b.unit, n), slices.Grow(b.id, n)
+	b.at, b.day, b.value = slices.Grow(b.at, n), slices.Grow(b.day, n), slices.Grow(b.value, n)
+	b.first, b.h = slices.Grow(b.first, n), slices.Grow(b.h, n)
+}
+func (b *eventBlock) reset() {
+	clear(b.name)
+	clear(b.attr)
+	clear(b.unit)
+	clear(b.id)
+	*b = eventBlock{b.name[:0], b.attr[:0], b.unit[:0], b.id[:0], b.at[:0], b.day[:0], b.value[:0], b.first[:0], b.h[:0]}
+}
+func (b *eventBlock) columns() []any {
+	return []any{b.name, b.attr, b.unit, b.at, b.id, b.day, b.value, b.first, b.h}
+}
+
+// add appends the row of one event and attribute; h identifies the event
+// (eventHash).
+func (b *eventBlock) add(name, attr, unit string, at int64, id string, value float64, first bool, h uint64) {
+	b.name = append(b.name, name)
+	b.attr = append(b.attr, attr)
+	b.unit = append(b.unit, unit)
+	b.at = append(b.at, at)
+	b.id = append(b.id, id)
+	b.day = append(b.day, utcDay(at))
+	b.value = append(b.value, value)
+	var f uint8
+	if first {
+		f = 1
+	}
+	b.first = append(b.first, f)
+	b.h = append(b.h, h)
+}
+
+// eventHash identifies an event by its time and id: what makes a retried
+// event's copies one (see ArmStats).
+func eventHash(at int64, id string) uint64 {
+	var d xxhash.Digest
+	d.Reset()
+	var t [8]byte
+	binary.LittleEndian.PutUint64(t[:], uint64(at))
+	_, _ = d.Write(t[:])
+	_, _ = d.WriteString(id)
+	return d.Sum64()
+}
+
+// blockWriter gathers the rows of concurrent writes into shared blocks
+// and inserts each block once (group commit): a block is sent as soon as
+// an insert may start — fewer than maxSends in flight, and MinInterval
+// since the last one started, unless the block holds BlockRows already —
+// and the rows written meanwhile wait in the next block. Under load the
+// blocks grow with the load; idle, a write waits for nothing.
+type blockWriter struct {
+	s        *Store
+	insert   string
+	newBlock func() block
+	opt      Options
+
+	blocks sync.Pool // emptied blocks, their memory kept
+
+	mu        sync.Mutex
+	cur       *pending
+	inflight  int
+	lastStart time.Time
+	timer     *time.Timer // armed while the next block waits for MinInterval
+	closed    bool
+	wg        sync.WaitGroup // inserts in flight
+}
+
+// pending is a block being filled or sent, and its outcome.
+type pending struct {
+	b    block
+	done chan struct{}
+	err  error
+}
+
+// maxSends is how many inserts of one table may be in flight at once.
+const maxSends = 2
+
+// sendTimeout bounds one insert. It does not follow the callers'
+// contexts: a block holds the rows of several.
+const sendTimeout = time.Minute
+
+func newBlockWriter(s *Store, columns string, opt Options) *blockWriter {
+	w := &blockWriter{s: s, insert: "INSERT INTO " + s.db + "." + columns, opt: opt}
+	if columns == exposureColumns {
+		w.newBlock = func() block { return &exposureBlock{} }
+	} else {
+		w.newBlock = func() block { return &eventBlock{} }
+	}
+	return w
+}
+
+// errClosed is the error of a write after Close.
+var errClosed = fmt.Errorf("the events store is closed")
+
+// write adds rows to the current block with fill, and waits for the block's
+// insert (or ctx: the rows may then still be stored).
+func (w *blockWriter) write(ctx context.Context, fill func(block)) error {
+	w.mu.Lock()
+	if w.closed {
+		w.mu.Unlock()
+		return errClosed
+	}
+	if w.cur == nil {
+		b, ok := w.blocks.Get().(block)
+		if !ok {
+			b = w.newBlock()
+		}
+		w.cur = &pending{b: b, done: make(chan struct{})}
+	}
+	p := w.cur
+	fill(p.b)
+	w.kick()
+	w.mu.Unlock()
+	select {
+	case <-p.done:
+		return p.err
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// kick starts the current block's insert if one may start now, or arms
+// the timer for when it may. w.mu is held.
+func (w *blockWriter) kick() {
+	p := w.cur
+	if p == nil || w.inflight >= maxSends {
+		return // an insert that ends kicks again
+	}
+	if wait := w.opt.MinInterval - time.Since(w.lastStart); wait > 0 && p.b.len() < w.opt.BlockRows {
+		if w.timer == nil {
+			w.timer = time.AfterFunc(wait, func() {
+				w.mu.Lock()
+				w.timer = nil
+				w.kick()
+				w.mu.Unlock()
+			})
+		}
+		return
+	}
+	w.cur = nil
+	w.inflight++
+	w.lastStart = time.Now()
+	w.wg.Add(1)
+	go w.send(p)
+}
+
+// send inserts p's block, wakes its writers, and kicks the next block.
+func (w *blockWriter) send(p *pending) {
+	defer w.wg.Done()
+	p.err = w.insertBlock(p.b)
+	p.b.reset()
+	w.blocks.Put(p.b)
+	p.b = nil
+	close(p.done)
+	w.mu.Lock()
+	w.inflight--
+	if !w.closed {
+		w.kick()
+	}
+	w.mu.Unlock()
+}
+
+// insertBlock sends one block, column by column.
+func (w *blockWriter) insertBlock(b block) error {
+	ctx, cancel := context.WithTimeout(context.Background(), sendTimeout)
+	defer cancel()
+	batch, err := w.s.conn.PrepareBatch(ctx, w.insert)
+	if err != nil {
+		return fmt.Errorf("prepare insert: %w", err)
+	}
+	for i, col := range b.columns() {
+		if err := batch.Column(i).Append(col); err != nil {
+			_ = batch.Abort()
+			return fmt.Errorf("insert column %d: %w", i, err)
+		}
+	}
+	if err := batch.Send(); err != nil {
+		return fmt.Errorf("insert %d rows: %w", b.len(), err)
+	}
+	return nil
+}
+
+// close sends the block being filled and waits for every insert.
+func (w *blockWriter) close() {
+	w.mu.Lock()
+	w.closed = true
+	if w.timer != nil {
+		w.timer.Stop()
+		w.timer = nil
+	}
+	if p := w.cur; p != nil {
+		w.cur = nil
+		w.inflight++
+		w.wg.Add(1)
+		go w.send(p)
+	}
+	w.mu.Unlock()
+	w.wg.Wait()
+}
