@@ -178,14 +178,7 @@ func (s *Service) judgeStage(ctx context.Context, r *rollout.Rollout, g guardCou
 // statistics on a plan's stage phase: the default's side (control) and
 // the plan variant's (treatment).
 func (s *Service) guardSides(ctx context.Context, r *rollout.Rollout, phase int, m *experiment.Metric) (control, treatment stats.Paired, err error) {
-	y := m.Y()
-	q := store.ArmQuery{Experiment: rollout.ExperimentKey(r.Flag), Phase: phase, Y: storeValue(y)}
-	if m.Kind == experiment.Ratio {
-		if x, ok := m.X(); ok {
-			sx := storeValue(x)
-			q.X = &sx
-		}
-	}
+	q := guardQuery(r, phase, m) // as MaintainedQueries asks compaction to keep it
 	arms, _, err := s.events().ArmStats(ctx, q)
 	if err != nil {
 		return control, treatment, err

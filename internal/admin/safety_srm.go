@@ -119,15 +119,15 @@ func (s *Service) checkSampleRatio(ctx context.Context, x *store.StoredExperimen
 		// one (a check that found nothing new is not stored again).
 		return ev, false, nil
 	}
-	counts, err := s.events().ExposureCounts(ctx, e.Key)
+	// The phase's counts as compaction maintains them (a few rows), or
+	// counted from every exposure when they are not maintained.
+	counts, err := s.exposureCounts(ctx, e.Key, phase.Number)
 	if err != nil {
 		return ev, false, err
 	}
 	units := map[string]int64{}
 	for _, c := range counts {
-		if c.Phase == phase.Number {
-			units[c.Arm] += c.Units - c.MultiArm
-		}
+		units[c.Arm] += c.Units - c.MultiArm
 	}
 	in := safety.SampleRatioInput{Experiment: e.Key, Phase: phase.Number, Arms: safety.PhaseCounts(phase, units), MinSample: s.Safety.MinSample}
 	if last != nil {
