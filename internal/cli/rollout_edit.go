@@ -250,7 +250,7 @@ func newRolloutRemoveStageCmd(f *Factory) *cobra.Command {
 		ValidArgsFunction: rolloutStageArg(f),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return editPlan(cmd.Context(), f, args[0], "", func(ctx context.Context, a *admin.Service) (admin.PlanEditResult, error) {
-				res, err := a.RemoveStage(ctx, args[0], args[1])
+				res, err := a.RemoveStage(ctx, admin.RemoveStageRequest{Flag: args[0], Stage: args[1]})
 				if errors.Is(err, admin.ErrNoStageLeft) {
 					err = &UsageError{Err: fmt.Errorf("%w: ramp rollout delete %s", err, args[0])}
 				}
