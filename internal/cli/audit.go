@@ -195,7 +195,7 @@ func auditRun(ctx context.Context, opts *auditOptions) error {
 		return err
 	}
 	var log admin.AuditLog
-	err = opts.f.withAdmin(ctx, false, func(ctx context.Context, a *admin.Service) error {
+	err = opts.f.withAdmin(ctx, false, func(ctx context.Context, a Control) error {
 		log, err = a.Audit(ctx, filter)
 		return err
 	})

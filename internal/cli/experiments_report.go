@@ -66,7 +66,7 @@ read every number, and when to distrust it.`,
 					return &UsageError{Err: err}
 				}
 			}
-			return f.withAdmin(cmd.Context(), false, func(ctx context.Context, a *admin.Service) error {
+			return f.withAdmin(cmd.Context(), false, func(ctx context.Context, a Control) error {
 				r, err := a.Report(ctx, admin.ReportRequest{Key: args[0], Phase: phase, Compact: !noCompact, Series: plot != "",
 					Options: report.Options{Level: level, NStar: nStar}})
 				if err != nil {
@@ -81,7 +81,7 @@ read every number, and when to distrust it.`,
 				if out != formatTable {
 					return writeData(f.IO.Out, out, r)
 				}
-				printReport(f.IO.Out, &r, a.Now())
+				printReport(f.IO.Out, &r, a.Time())
 				return nil
 			})
 		},

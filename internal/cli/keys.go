@@ -45,7 +45,7 @@ func newKeysCreateCmd(f *Factory) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			return f.withAdmin(cmd.Context(), true, func(ctx context.Context, a *admin.Service) error {
+			return f.withAdmin(cmd.Context(), true, func(ctx context.Context, a Control) error {
 				k, err := a.CreateKey(ctx, admin.CreateKeyRequest{Name: name, Role: role})
 				if err != nil {
 					return err
@@ -81,7 +81,7 @@ func newKeysListCmd(f *Factory) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			return f.withAdmin(cmd.Context(), false, func(ctx context.Context, a *admin.Service) error {
+			return f.withAdmin(cmd.Context(), false, func(ctx context.Context, a Control) error {
 				shown, err := a.Keys(ctx, all)
 				if err != nil {
 					return err
@@ -113,7 +113,7 @@ func newKeysRevokeCmd(f *Factory) *cobra.Command {
 		Example: `  ramp keys revoke checkout-service`,
 		Args:    exactArgs(1, "one key name"),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return f.withAdmin(cmd.Context(), false, func(ctx context.Context, a *admin.Service) error {
+			return f.withAdmin(cmd.Context(), false, func(ctx context.Context, a Control) error {
 				k, err := a.RevokeKey(ctx, args[0])
 				if err != nil {
 					return err

@@ -13,6 +13,8 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/ramp-flags/ramp/internal/admin"
+	"github.com/ramp-flags/ramp/internal/api"
+	"github.com/ramp-flags/ramp/internal/auth"
 	"github.com/ramp-flags/ramp/internal/controller"
 	"github.com/ramp-flags/ramp/internal/server"
 	"github.com/ramp-flags/ramp/tracking"
@@ -199,10 +201,20 @@ func serveRun(ctx context.Context, opts *serveOptions) error {
 			ctlMetrics = controller.NewMetrics()
 			cfg.Collectors = ctlMetrics.Collectors()
 		}
+		var keys *keyAuth
 		if !opts.insecureNoAuth {
-			if cfg.Auth, err = newKeyAuth(ctx, a); err != nil {
+			if keys, err = newKeyAuth(ctx, a); err != nil {
 				return err
 			}
+			cfg.Auth = keys
+		}
+		// The admin API under /api/v1 authenticates its own requests.
+		apiAuth := auth.Authenticator(anyone{})
+		if keys != nil {
+			apiAuth = keyPrincipals{keys}
+		}
+		if cfg.API, err = api.New(api.Config{Admin: a, Auth: apiAuth, Logger: log.With("component", "api")}); err != nil {
+			return err
 		}
 		srv, err := server.New(cfg)
 		if err != nil {

@@ -84,7 +84,7 @@ func simulateRun(ctx context.Context, opts *simulateOptions) error {
 		return err
 	}
 	var snap *flags.Snapshot
-	if err := opts.f.withAdmin(ctx, false, func(ctx context.Context, a *admin.Service) (err error) {
+	if err := opts.f.withAdmin(ctx, false, func(ctx context.Context, a Control) (err error) {
 		snap, err = a.Snapshot(ctx)
 		return err
 	}); err != nil {

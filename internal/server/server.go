@@ -113,6 +113,10 @@ type Config struct {
 	// get 503 with Retry-After.
 	TrackingWriters int
 	TrackingWait    time.Duration
+
+	// API, when set, serves the admin API (internal/api) under /api/v1/:
+	// it authenticates its requests itself.
+	API http.Handler
 }
 
 // Server serves OFREP decisions and the snapshot feed from the compiled
@@ -255,6 +259,7 @@ const (
 	routeHealth       = "GET /healthz"
 	routeReady        = "GET /readyz"
 	routeTrack        = "POST " + tracking.TrackPath
+	routeAPI          = "/api/v1/"
 )
 
 func (s *Server) routes() http.Handler {
@@ -267,6 +272,9 @@ func (s *Server) routes() http.Handler {
 	mux.Handle(routeTrack, s.guard(RoleSDK, false, anyone(s.track)))
 	mux.Handle(routeReload, s.guard(RoleAdmin, false, anyone(s.reload)))
 	mux.Handle(routeMetrics, s.guard(RoleAdmin, false, anyone(promhttp.HandlerFor(s.metrics.reg, promhttp.HandlerOpts{}).ServeHTTP)))
+	if s.cfg.API != nil {
+		mux.Handle(routeAPI, s.cfg.API)
+	}
 	mux.HandleFunc(routeHealth, s.healthz)
 	mux.HandleFunc(routeReady, s.readyz)
 	return s.observe(mux)
