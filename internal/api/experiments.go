@@ -173,11 +173,10 @@ func (h *Handler) eventsImport(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	req.CSV = admin.EventCSVOptions{Delimiter: opt.Delimiter, MaxLineBytes: opt.MaxLineBytes, MaxRows: opt.MaxRows}
+	pa := newProgressAnswer(w, r)
+	req.Progress = pa.progress
 	res, err := h.a.ImportEvents(r.Context(), req)
-	if err != nil {
-		return err
-	}
-	return reply(w, res)
+	return pa.finish(res, err)
 }
 
 func (h *Handler) eventsCompact(w http.ResponseWriter, r *http.Request) error {

@@ -3,6 +3,7 @@ package api
 import (
 	"net/http"
 	"net/url"
+	"slices"
 	"unicode/utf8"
 
 	"github.com/ramp-flags/ramp"
@@ -227,6 +228,8 @@ func (h *Handler) membersImport(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	var ans ImportAnswer
+	pa := newProgressAnswer(w, r)
+	req.Progress = pa.progress
 	req.Header = func(cols []string) error {
 		ans.Header = cols
 		return nil
@@ -234,7 +237,7 @@ func (h *Handler) membersImport(w http.ResponseWriter, r *http.Request) error {
 	if skip {
 		req.CSV.OnInvalid = func(p csvfile.Problem) error {
 			if len(ans.Rejected) < maxRejected {
-				ans.Rejected = append(ans.Rejected, Rejected{Line: p.Line, Reason: p.Reason, Record: p.Record})
+				ans.Rejected = append(ans.Rejected, Rejected{Line: p.Line, Reason: p.Reason, Record: slices.Clone(p.Record)})
 			}
 			return nil
 		}
@@ -243,10 +246,8 @@ func (h *Handler) membersImport(w http.ResponseWriter, r *http.Request) error {
 		req.File = "-"
 	}
 	req.Source = r.Body
-	if ans.Result, err = h.a.ImportMembers(r.Context(), req); err != nil {
-		return err
-	}
-	return reply(w, ans)
+	ans.Result, err = h.a.ImportMembers(r.Context(), req)
+	return pa.finish(ans, err)
 }
 
 // membersDiff compares a streamed CSV file with a cohort's list.

@@ -230,8 +230,9 @@ logs in again. The token itself stays valid until it expires or is revoked.`,
 
 func newAuthCmd(f *Factory) *cobra.Command {
 	cmd := &cobra.Command{
-		Use:   "auth",
-		Short: "Show who commands act as",
+		Use:     "auth",
+		Short:   "Show who commands act as",
+		Example: "  ramp auth status",
 	}
 	var format string
 	status := &cobra.Command{
@@ -301,9 +302,10 @@ func newContextCmd(f *Factory) *cobra.Command {
 	}
 	var format string
 	list := &cobra.Command{
-		Use:   "list",
-		Short: "List the contexts; * marks the current one",
-		Args:  exactArgs(0, "no arguments"),
+		Use:     "list",
+		Short:   "List the contexts; * marks the current one",
+		Example: "  ramp context list\n  ramp context list -o json",
+		Args:    exactArgs(0, "no arguments"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			out, err := resolveFormat(f.IO, format)
 			if err != nil {
@@ -344,9 +346,10 @@ func newContextCmd(f *Factory) *cobra.Command {
 	}
 	addOutputFlag(list, &format)
 	use := &cobra.Command{
-		Use:   "use NAME",
-		Short: "Make a context the current one (\"none\": work on the local database)",
-		Args:  exactArgs(1, "a context name"),
+		Use:     "use NAME",
+		Short:   "Make a context the current one (\"none\": work on the local database)",
+		Example: "  ramp context use prod\n  ramp context use none",
+		Args:    exactArgs(1, "a context name"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			cf, path, err := f.loadContexts()
 			if err != nil {
@@ -372,9 +375,10 @@ func newContextCmd(f *Factory) *cobra.Command {
 		},
 	}
 	del := &cobra.Command{
-		Use:   "delete NAME",
-		Short: "Delete a context and its saved token",
-		Args:  exactArgs(1, "a context name"),
+		Use:     "delete NAME",
+		Short:   "Delete a context and its saved token",
+		Example: "  ramp context delete staging",
+		Args:    exactArgs(1, "a context name"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			cf, path, err := f.loadContexts()
 			if err != nil {

@@ -21,6 +21,7 @@ import (
 	"time"
 
 	"github.com/ramp-flags/ramp"
+	"github.com/ramp-flags/ramp/internal/admin"
 	"github.com/ramp-flags/ramp/internal/api"
 )
 
@@ -102,6 +103,7 @@ type request struct {
 	contentType string
 	ifMatch     string
 	ifNoneMatch string
+	accept      string
 }
 
 // url builds the request's URL under the API's prefix.
@@ -116,6 +118,9 @@ func (c *Client) url(path string, q url.Values) string {
 // error answer becomes the error its problem describes.
 func (c *Client) send(ctx context.Context, rq request) (*http.Response, error) {
 	body := rq.body
+	if body != nil {
+		body = struct{ io.Reader }{body} // the caller closes its own file
+	}
 	ct := rq.contentType
 	if rq.json != nil {
 		b, err := json.Marshal(rq.json)
@@ -132,6 +137,9 @@ func (c *Client) send(ctx context.Context, rq request) (*http.Response, error) {
 		req.Header.Set("Content-Type", ct)
 	}
 	req.Header.Set("Accept", "application/json")
+	if rq.accept != "" {
+		req.Header.Set("Accept", rq.accept)
+	}
 	if c.token != "" {
 		req.Header.Set("Authorization", "Bearer "+c.token)
 	}
@@ -231,3 +239,40 @@ func (c *Client) etag(ctx context.Context, version int64) (string, error) {
 
 // seg escapes a path segment.
 func seg(s string) string { return url.PathEscape(s) }
+
+// upload sends a streamed body and reads the answer: with progress (an
+// NDJSON answer, each progress line passed to progress as it comes), or
+// one JSON value.
+func (c *Client) upload(ctx context.Context, rq request, progress func(admin.ImportProgress), out any) error {
+	if progress == nil {
+		_, err := c.call(ctx, rq, out)
+		return err
+	}
+	rq.accept = api.NDJSON + ", application/json"
+	resp, err := c.send(ctx, rq)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if !strings.HasPrefix(resp.Header.Get("Content-Type"), api.NDJSON) {
+		return json.NewDecoder(resp.Body).Decode(out)
+	}
+	dec := json.NewDecoder(resp.Body)
+	for {
+		var l api.Line
+		if err := dec.Decode(&l); err != nil {
+			if errors.Is(err, io.EOF) {
+				err = io.ErrUnexpectedEOF
+			}
+			return c.transportError(ctx, err)
+		}
+		switch {
+		case l.Progress != nil:
+			progress(*l.Progress)
+		case l.Problem != nil:
+			return l.Problem.Err()
+		case l.Result != nil:
+			return json.Unmarshal(l.Result, out)
+		}
+	}
+}

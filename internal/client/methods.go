@@ -267,30 +267,11 @@ func csvQuery(q url.Values, opt csvfile.Options) {
 	}
 }
 
-// progressReader reports the bytes sent of an upload.
-type progressReader struct {
-	r     io.Reader
-	n     int64
-	last  int64
-	every int64
-	fn    func(admin.ImportProgress)
-}
-
-func (p *progressReader) Read(b []byte) (int, error) {
-	n, err := p.r.Read(b)
-	p.n += int64(n)
-	if p.fn != nil && (p.n-p.last >= p.every || err == io.EOF) {
-		p.last = p.n
-		p.fn(admin.ImportProgress{Bytes: p.n, Done: err == io.EOF})
-	}
-	return n, err
-}
-
 // ImportMembers streams a CSV file into a cohort's member list: the
 // request body is req.Source as it is read, never buffered whole.
-// req.Progress hears of the bytes sent; req.Header and req.CSV.OnInvalid
-// hear, once the server answers, of the file's header and of the rows it
-// skipped.
+// req.Progress hears of the server's progress as it reads; req.Header and
+// req.CSV.OnInvalid hear, once the server answers, of the file's header and
+// of the rows it skipped.
 func (c *Client) ImportMembers(ctx context.Context, req admin.ImportRequest) (admin.ImportResult, error) {
 	q := url.Values{}
 	if req.Mode != "" {
@@ -308,10 +289,9 @@ func (c *Client) ImportMembers(ctx context.Context, req admin.ImportRequest) (ad
 		q.Set("samples", strconv.Itoa(req.Samples))
 	}
 	csvQuery(q, req.CSV)
-	body := &progressReader{r: req.Source, every: 1 << 20, fn: req.Progress}
 	var ans api.ImportAnswer
-	if _, err := c.call(ctx, request{method: http.MethodPost, path: "/cohorts/" + seg(req.Cohort) + "/import", query: q,
-		body: body, contentType: "text/csv"}, &ans); err != nil {
+	if err := c.upload(ctx, request{method: http.MethodPost, path: "/cohorts/" + seg(req.Cohort) + "/import", query: q,
+		body: req.Source, contentType: "text/csv"}, req.Progress, &ans); err != nil {
 		return ans.Result, err
 	}
 	if req.Header != nil && ans.Header != nil {
@@ -391,9 +371,8 @@ func (c *Client) ImportEvents(ctx context.Context, req admin.EventImportRequest)
 		q.Set("file", req.File)
 	}
 	csvQuery(q, csvfile.Options{Delimiter: req.CSV.Delimiter, MaxRows: req.CSV.MaxRows, MaxLineBytes: req.CSV.MaxLineBytes})
-	body := &progressReader{r: req.Source, every: 1 << 20, fn: req.Progress}
 	var res admin.EventImportResult
-	_, err := c.call(ctx, request{method: http.MethodPost, path: "/events/import", query: q, body: body, contentType: "text/csv"}, &res)
+	err := c.upload(ctx, request{method: http.MethodPost, path: "/events/import", query: q, body: req.Source, contentType: "text/csv"}, req.Progress, &res)
 	return res, err
 }
 
