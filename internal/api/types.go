@@ -1,6 +1,8 @@
 package api
 
 import (
+	"slices"
+
 	"github.com/ramp-flags/ramp/cohorts"
 	"github.com/ramp-flags/ramp/experiment"
 	"github.com/ramp-flags/ramp/flags"
@@ -27,10 +29,19 @@ func FlagOf(fi admin.FlagInfo) Flag {
 	return Flag{Flag: fi.Flag, Version: fi.Flag.Version, Rollout: fi.Rollout, Experiments: fi.Experiments}
 }
 
-// Info is the control plane's form of a flag.
+// Info is the control plane's form of a flag: variant values typed as
+// the flag's type says (JSON reads every number as a float64).
 func (f Flag) Info() admin.FlagInfo {
 	fi := admin.FlagInfo{Flag: f.Flag, Rollout: f.Rollout, Experiments: f.Experiments}
 	fi.Flag.Version = f.Version
+	if len(f.Flag.Variants) > 0 {
+		fi.Flag.Variants = slices.Clone(f.Flag.Variants)
+		for i := range fi.Flag.Variants {
+			if v, err := flags.NormalizeValue(f.Flag.Type, fi.Flag.Variants[i].Value); err == nil {
+				fi.Flag.Variants[i].Value = v
+			}
+		}
+	}
 	return fi
 }
 
