@@ -137,7 +137,10 @@ func TestErrorsMatchLocal(t *testing.T) {
 	}{
 		{"unknown flag", func(x Control) error { _, err := x.Flag(ctx, "nope"); return err }, nil},
 		{"no plan", func(x Control) error { _, err := x.RolloutGet(ctx, "common-mailbox"); return err },
-			func(err error) bool { var e *admin.NoPlanError; return errors.As(err, &e) && e.Flag == "common-mailbox" }},
+			func(err error) bool {
+				var e *admin.NoPlanError
+				return errors.As(err, &e) && e.Flag == "common-mailbox"
+			}},
 		{"unknown stage", func(x Control) error {
 			_, err := x.Advance(ctx, admin.AdvanceRequest{Flag: "messenger-ig-interop", To: "nope", DryRun: true})
 			return err
@@ -149,7 +152,10 @@ func TestErrorsMatchLocal(t *testing.T) {
 		{"unknown cohort", func(x Control) error {
 			_, err := x.AddMembers(ctx, admin.AddMembersRequest{Cohort: "employes", Members: []cohorts.Member{{ID: "u"}}})
 			return err
-		}, func(err error) bool { var e *admin.UnknownCohortError; return errors.As(err, &e) && e.Suggestion == "employees" }},
+		}, func(err error) bool {
+			var e *admin.UnknownCohortError
+			return errors.As(err, &e) && e.Suggestion == "employees"
+		}},
 	}
 	for _, c2 := range cases {
 		t.Run(c2.name, func(t *testing.T) {
