@@ -8,11 +8,11 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
-	"sync"
 	"testing"
+	"time"
 
-	"github.com/ramp-flags/ramp"
 	"github.com/ramp-flags/ramp/internal/admin"
 	"github.com/ramp-flags/ramp/internal/api"
 	"github.com/ramp-flags/ramp/internal/auth"
@@ -20,59 +20,23 @@ import (
 	"github.com/ramp-flags/ramp/internal/testdb"
 )
 
-// tokens is a test authenticator: bearer secrets to principals, some
-// revoked or expired. It refuses a secret in the query string as the real
-// one does.
-type tokens struct {
-	mu      sync.Mutex
-	by      map[string]auth.Principal
-	revoked map[string]bool
-	expired map[string]bool
-}
-
-func (tk *tokens) Authenticate(r *http.Request) (auth.Principal, error) {
-	if q := r.URL.Query(); q.Has("token") || q.Has("access_token") || q.Has("api_key") {
-		return auth.Principal{}, ramp.Errorf(ramp.KindUnauthorized, "a credential in the URL's query string is refused")
-	}
-	secret, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
-	if !ok || secret == "" {
-		return auth.Principal{}, ramp.Errorf(ramp.KindUnauthorized, "no credential")
-	}
-	tk.mu.Lock()
-	defer tk.mu.Unlock()
-	p, ok := tk.by[secret]
-	switch {
-	case !ok:
-		return auth.Principal{}, ramp.Errorf(ramp.KindUnauthorized, "unknown credential")
-	case tk.revoked[secret]:
-		return auth.Principal{}, ramp.Errorf(ramp.KindUnauthorized, "revoked credential")
-	case tk.expired[secret]:
-		return auth.Principal{}, ramp.Errorf(ramp.KindUnauthorized, "expired credential")
-	}
-	return p, nil
-}
-
-// The test principals, by their secrets.
-var principals = map[string]auth.Principal{
-	"sdk":      {Name: "key:svc", Kind: auth.KindKey, Role: auth.RoleSDK},
-	"viewer":   {Name: "vera", Kind: auth.KindToken, Role: auth.RoleViewer},
-	"editor":   {Name: "eddie", Kind: auth.KindToken, Role: auth.RoleEditor},
-	"alice":    {Name: "alice", Kind: auth.KindToken, Role: auth.RoleEditor, Approve: true},
-	"bob":      {Name: "bob", Kind: auth.KindToken, Role: auth.RoleEditor, Approve: true},
-	"admin":    {Name: "ada", Kind: auth.KindToken, Role: auth.RoleAdmin, Approve: true},
-	"revoked":  {Name: "rex", Kind: auth.KindToken, Role: auth.RoleAdmin, Approve: true},
-	"expired":  {Name: "exa", Kind: auth.KindToken, Role: auth.RoleAdmin, Approve: true},
-	"approver": {Name: "ann", Kind: auth.KindToken, Role: auth.RoleViewer, Approve: true},
-}
-
 // env is a control plane over a real database with the scenario applied,
-// served by the API on a loopback HTTP server.
+// served by the API on a loopback HTTP server, authenticating with the
+// database's own keys and tokens (admin.Service.Authenticator). secrets
+// holds, by test name, the secret of each credential created for the
+// test: sdk (a key), viewer, editor (no approve), alice and bob (editors
+// who may approve), admin, revoked, expired.
 type env struct {
-	a   *admin.Service
-	url string
+	a       *admin.Service
+	url     string
+	secrets map[string]string
 }
 
 func newEnv(t testing.TB) *env {
+	return newEnvWith(t, auth.Options{FailureLimit: -1})
+}
+
+func newEnvWith(t testing.TB, opt auth.Options) *env {
 	t.Helper()
 	ctx := context.Background()
 	a, err := admin.Open(ctx, testdb.DSN(t), admin.Options{Create: true})
@@ -88,17 +52,62 @@ func newEnv(t testing.TB) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := a.Apply(admin.WithActor(ctx, "setup"), admin.ApplyRequest{Doc: doc}); err != nil {
+	setup := admin.WithActor(ctx, "setup")
+	if _, err := a.Apply(setup, admin.ApplyRequest{Doc: doc}); err != nil {
 		t.Fatal(err)
 	}
-	tk := &tokens{by: principals, revoked: map[string]bool{"revoked": true}, expired: map[string]bool{"expired": true}}
-	h, err := api.New(api.Config{Admin: a, Auth: tk})
+	e := &env{a: a, secrets: map[string]string{}}
+	key, err := a.CreateKey(setup, admin.CreateKeyRequest{Name: "svc", Role: admin.RoleSDK})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.secrets["sdk"] = key.Secret
+	for _, c := range []struct {
+		name, person, role string
+		approve            bool
+	}{
+		{"viewer", "vera", admin.RoleViewer, false},
+		{"editor", "eddie", admin.RoleEditor, false},
+		{"alice", "alice", admin.RoleEditor, true},
+		{"bob", "bob", admin.RoleEditor, true},
+		{"admin", "ada", admin.RoleAdmin, true},
+		{"revoked", "rex", admin.RoleAdmin, true},
+	} {
+		tok, err := a.CreateToken(setup, admin.CreateTokenRequest{Person: c.person, Role: c.role, Approve: c.approve})
+		if err != nil {
+			t.Fatal(err)
+		}
+		e.secrets[c.name] = tok.Secret
+		if c.name == "revoked" {
+			if _, err := a.RevokeToken(setup, strconv.FormatInt(tok.ID, 10)); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	// A token that expired yesterday: created as if two days ago.
+	real := a.Now
+	a.Now = func() time.Time { return real().Add(-48 * time.Hour) }
+	tok, err := a.CreateToken(setup, admin.CreateTokenRequest{Person: "exa", Role: admin.RoleAdmin, Expires: real().Add(-24 * time.Hour)})
+	a.Now = real
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.secrets["expired"] = tok.Secret
+
+	opt.Now = time.Now
+	checker, err := a.Authenticator(ctx, opt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { checker.Close() })
+	h, err := api.New(api.Config{Admin: a, Auth: checker})
 	if err != nil {
 		t.Fatal(err)
 	}
 	srv := httptest.NewServer(h)
 	t.Cleanup(srv.Close)
-	return &env{a: a, url: srv.URL}
+	e.url = srv.URL
+	return e
 }
 
 // answer is an HTTP answer, read whole.
@@ -145,6 +154,9 @@ func (e *env) do(t testing.TB, method, path, secret string, body any, headers ..
 	}
 	if ct != "" {
 		req.Header.Set("Content-Type", ct)
+	}
+	if s, ok := e.secrets[secret]; ok {
+		secret = s
 	}
 	if secret != "" {
 		req.Header.Set("Authorization", "Bearer "+secret)

@@ -86,6 +86,9 @@ var routes = []route{
 	{pattern: "GET " + Prefix + "/keys", perm: auth.Administer, serve: (*Handler).keyList},
 	{pattern: "POST " + Prefix + "/keys", perm: auth.Administer, serve: (*Handler).keyCreate},
 	{pattern: "POST " + Prefix + "/keys/{name}/revoke", perm: auth.Administer, serve: (*Handler).keyRevoke},
+	{pattern: "GET " + Prefix + "/tokens", perm: auth.Read, serve: (*Handler).tokenList},
+	{pattern: "POST " + Prefix + "/tokens", perm: auth.Administer, serve: (*Handler).tokenCreate},
+	{pattern: "POST " + Prefix + "/tokens/{id}/revoke", perm: auth.Read, serve: (*Handler).tokenRevoke},
 }
 
 func (h *Handler) openapi(w http.ResponseWriter, r *http.Request) error {
@@ -267,6 +270,46 @@ func (h *Handler) keyRevoke(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	return reply(w, k)
+}
+
+// tokenList lists personal tokens: admin narrows them to the principal's
+// own unless it is an admin.
+func (h *Handler) tokenList(w http.ResponseWriter, r *http.Request) error {
+	q := r.URL.Query()
+	all, err := boolParam(q.Get("all"), "all")
+	if err != nil {
+		return err
+	}
+	ts, err := h.a.Tokens(r.Context(), admin.TokenFilter{Person: q.Get("person"), All: all})
+	if err != nil {
+		return err
+	}
+	return reply(w, nonNil(ts))
+}
+
+func (h *Handler) tokenCreate(w http.ResponseWriter, r *http.Request) error {
+	var req admin.CreateTokenRequest
+	if err := h.decode(r, &req); err != nil {
+		return err
+	}
+	tok, err := h.a.CreateToken(r.Context(), req)
+	if err != nil {
+		return err
+	}
+	return replyStatus(w, http.StatusCreated, tok)
+}
+
+// tokenRevoke revokes a token: an admin any, a person their own (admin
+// checks which).
+func (h *Handler) tokenRevoke(w http.ResponseWriter, r *http.Request) error {
+	if err := h.decode(r, &struct{}{}); err != nil {
+		return err
+	}
+	tok, err := h.a.RevokeToken(r.Context(), r.PathValue("id"))
+	if err != nil {
+		return err
+	}
+	return reply(w, tok)
 }
 
 // boolParam reads a boolean query parameter ("" is false).

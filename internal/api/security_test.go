@@ -1,12 +1,16 @@
 package api_test
 
 import (
+	"encoding/json"
 	"net/http"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/ramp-flags/ramp/internal/api"
+	"github.com/ramp-flags/ramp/internal/auth"
 )
 
 // concrete turns a route pattern into a method and a path to request.
@@ -21,7 +25,7 @@ func concrete(pattern string) (method, path string) {
 	case strings.Contains(path, "/metrics/"):
 		key = "replies-per-user"
 	}
-	r := strings.NewReplacer("{key}", key, "{flag}", "messenger-ig-interop", "{stage}", "us-1", "{name}", "ops")
+	r := strings.NewReplacer("{key}", key, "{flag}", "messenger-ig-interop", "{stage}", "us-1", "{name}", "ops", "{id}", "999")
 	return method, r.Replace(path)
 }
 
@@ -71,8 +75,9 @@ func TestEveryRouteAuthenticates(t *testing.T) {
 				{"unknown", "guess", "", http.StatusUnauthorized},
 				{"revoked", "revoked", "", http.StatusUnauthorized},
 				{"expired", "expired", "", http.StatusUnauthorized},
-				{"in the query string", "", "?token=admin", http.StatusUnauthorized},
-				{"in the query string too", "admin", "?access_token=admin", http.StatusUnauthorized},
+				{"in the query string", "", "?token=" + e.secrets["admin"], http.StatusUnauthorized},
+				{"in the query string too", "admin", "?access_token=" + e.secrets["admin"], http.StatusUnauthorized},
+				{"as api_key", "", "?api_key=" + e.secrets["admin"], http.StatusUnauthorized},
 				{"sdk", "sdk", "", http.StatusForbidden},
 			}
 			if isWrite(pattern) {
@@ -234,7 +239,7 @@ func TestApprovals(t *testing.T) {
 	if got := e.do(t, "POST", plan+"/approve", "editor", `{"stage":"us-1"}`); got.status != http.StatusForbidden {
 		t.Errorf("approval without the capability: %d %s", got.status, got.body)
 	}
-	if got := e.do(t, "POST", plan+"/approve", "approver", `{"stage":"us-1"}`); got.status != http.StatusForbidden {
+	if got := e.do(t, "POST", plan+"/approve", "viewer", `{"stage":"us-1"}`); got.status != http.StatusForbidden {
 		t.Errorf("a viewer's approval: %d %s", got.status, got.body)
 	}
 
@@ -331,5 +336,67 @@ func TestProblemShape(t *testing.T) {
 		if p.Kind != c.kind || p.Error != c.error {
 			t.Errorf("%s %s: %+v", c.method, c.path, p)
 		}
+	}
+}
+
+// TestThrottled: an address that keeps failing to authenticate gets 429
+// with Retry-After, as a problem.
+func TestThrottled(t *testing.T) {
+	e := newEnvWith(t, auth.Options{FailureLimit: 1})
+	var last answer
+	for range 50 {
+		last = e.do(t, "GET", "/api/v1/flags", "wrong", nil)
+		if last.status == http.StatusTooManyRequests {
+			break
+		}
+	}
+	if last.status != http.StatusTooManyRequests {
+		t.Fatalf("50 failures: still %d", last.status)
+	}
+	p := last.problem(t)
+	if last.header.Get("Retry-After") == "" || p.RetryAfter < 1 || p.Kind != "unauthorized" {
+		t.Errorf("429: Retry-After %q, problem %+v", last.header.Get("Retry-After"), p)
+	}
+}
+
+// TestRevokedThroughTheAPI: a token an admin revokes through the API is
+// refused soon after (the Checker polls the credentials' version), and a
+// person may revoke their own token but not another's.
+func TestRevokedThroughTheAPI(t *testing.T) {
+	e := newEnv(t)
+	if got := e.do(t, "GET", "/api/v1/whoami", "editor", nil); got.status != http.StatusOK {
+		t.Fatalf("whoami: %d %s", got.status, got.body)
+	}
+	var mine []struct{ ID int64 }
+	list := e.do(t, "GET", "/api/v1/tokens", "editor", nil)
+	if err := json.Unmarshal(list.body, &mine); err != nil || len(mine) != 1 {
+		t.Fatalf("an editor's tokens: %s", list.body)
+	}
+	var all []struct{ ID int64 }
+	_ = json.Unmarshal(e.do(t, "GET", "/api/v1/tokens", "admin", nil).body, &all)
+	if len(all) < 6 {
+		t.Fatalf("an admin's tokens: %d", len(all))
+	}
+	for _, tok := range all {
+		if tok.ID != mine[0].ID {
+			if got := e.do(t, "POST", "/api/v1/tokens/"+strconv.FormatInt(tok.ID, 10)+"/revoke", "editor", nil); got.status != http.StatusForbidden {
+				t.Errorf("revoking another's token: %d %s", got.status, got.body)
+			}
+			break
+		}
+	}
+	if got := e.do(t, "POST", "/api/v1/tokens/"+strconv.FormatInt(mine[0].ID, 10)+"/revoke", "editor", nil); got.status != http.StatusOK {
+		t.Fatalf("revoking one's own: %d %s", got.status, got.body)
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		got := e.do(t, "GET", "/api/v1/whoami", "editor", nil)
+		if got.status == http.StatusUnauthorized {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("a revoked token still works: %d", got.status)
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
 }

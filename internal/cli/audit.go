@@ -16,7 +16,7 @@ import (
 )
 
 // auditKinds are the kinds of object the audit log records.
-var auditKinds = []string{"flag", "cohort", "key", "rollout", "layer", "experiment", "metric"}
+var auditKinds = []string{"flag", "cohort", "key", "rollout", "layer", "experiment", "metric", "token", "session"}
 
 // defaultAuditLimit is how many entries `ramp audit` shows without --limit.
 const defaultAuditLimit = 100

@@ -407,11 +407,11 @@ func TestEveryCommandHasHelpAndExamples(t *testing.T) {
 func TestKeysCommands(t *testing.T) {
 	r := newRamp(t)
 	secret := strings.TrimSpace(r.ok("keys", "create", "--role", "sdk", "--name", "checkout", "-o", "table"))
-	if !strings.HasPrefix(secret, "ramp_sdk_") {
+	if !strings.HasPrefix(secret, "ramp_key_") {
 		t.Fatalf("secret = %q", secret)
 	}
 	created := decode[map[string]any](t, r.ok("keys", "create", "--role", "admin", "--name", "ops"))
-	if !strings.HasPrefix(created["secret"].(string), "ramp_admin_") || created["role"] != "admin" {
+	if !strings.HasPrefix(created["secret"].(string), "ramp_key_") || created["role"] != "admin" {
 		t.Errorf("create -o json = %v", created)
 	}
 	list := r.ok("keys", "list")

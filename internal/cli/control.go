@@ -46,6 +46,9 @@ type Control interface {
 	Keys(ctx context.Context, all bool) ([]admin.Key, error)
 	CreateKey(ctx context.Context, req admin.CreateKeyRequest) (admin.CreatedKey, error)
 	RevokeKey(ctx context.Context, name string) (admin.Key, error)
+	CreateToken(ctx context.Context, req admin.CreateTokenRequest) (admin.CreatedToken, error)
+	Tokens(ctx context.Context, f admin.TokenFilter) ([]admin.Token, error)
+	RevokeToken(ctx context.Context, id string) (admin.Token, error)
 
 	RolloutStatuses(ctx context.Context) ([]admin.RolloutStatus, error)
 	RolloutStatus(ctx context.Context, flag string) (admin.RolloutStatus, error)

@@ -1,45 +1,44 @@
 package cli
 
 import (
-	"context"
+	"fmt"
+	"log/slog"
+	"strconv"
 
-	"github.com/ramp-flags/ramp/internal/admin"
-	"github.com/ramp-flags/ramp/internal/server"
+	"github.com/spf13/cobra"
+
+	"github.com/ramp-flags/ramp/internal/auth"
 )
 
-// keyAuth is ramp serve's Authenticator: the control plane's Keyring,
-// refreshed by the server on every configuration version, with its
-// holders and refusals in the server's terms.
-type keyAuth struct{ ring *admin.Keyring }
+// authOptions are ramp serve's flags about who may ask: the limit of
+// failed authentications and the proxies trusted to name the client.
+type authOptions struct {
+	failures       string
+	trustedProxies string
+}
 
-func newKeyAuth(ctx context.Context, a *admin.Service) (*keyAuth, error) {
-	ring, err := a.Keyring(ctx)
+// addAuthFlags registers ramp serve's authentication flags.
+func addAuthFlags(cmd *cobra.Command, o *authOptions) {
+	cmd.Flags().StringVar(&o.failures, "auth-failure-limit", strconv.Itoa(auth.DefaultFailureLimit),
+		"failed authentications a second each client address may make before it is refused with 429, as N or N/s (0: no limit)")
+	cmd.Flags().StringVar(&o.trustedProxies, "trusted-proxies", "",
+		"reverse proxies (addresses or prefixes, comma-separated) whose X-Forwarded-For names the client's address for --auth-failure-limit")
+}
+
+// options reads the flags into the authenticator's options; ramp serve
+// calls it before opening the database, so that a wrong flag is a usage
+// error whatever the database.
+func (o *authOptions) options(log *slog.Logger) (auth.Options, error) {
+	perSecond, err := parseRate("auth-failure-limit", o.failures)
 	if err != nil {
-		return nil, err
+		return auth.Options{}, &UsageError{Err: err, Command: "ramp serve"}
 	}
-	return &keyAuth{ring: ring}, nil
-}
-
-// Refresh reloads the active keys.
-func (k *keyAuth) Refresh(ctx context.Context, version int64) error {
-	return k.ring.Refresh(ctx, version)
-}
-
-// Authenticate checks a secret (in constant time, see admin.Keyring.Check).
-func (k *keyAuth) Authenticate(ctx context.Context, secret string) (server.Principal, error) {
-	h, err := k.ring.Check(ctx, secret)
+	if perSecond == 0 {
+		perSecond = -1 // no limit
+	}
+	proxies, err := auth.ParseProxies(o.trustedProxies)
 	if err != nil {
-		if err == admin.ErrUnknownKey {
-			return server.Principal{}, server.ErrUnknownKey
-		}
-		return server.Principal{}, err
+		return auth.Options{}, &UsageError{Err: fmt.Errorf("--trusted-proxies: %w", err), Command: "ramp serve"}
 	}
-	return server.Principal{Name: h.Name, Role: h.Role, KeyID: h.KeyID}, nil
-}
-
-// Active reports whether the key a principal was admitted with is still
-// active as of the last Refresh: the server ends the event streams, and
-// refuses the stream tokens, of keys that are not.
-func (k *keyAuth) Active(p server.Principal) bool {
-	return k.ring.Active(admin.KeyHolder{Name: p.Name, Role: p.Role, KeyID: p.KeyID})
+	return auth.Options{FailureLimit: perSecond, TrustedProxies: proxies, Logger: log.With("component", "auth")}, nil
 }

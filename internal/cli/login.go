@@ -194,10 +194,14 @@ func newLogoutCmd(f *Factory) *cobra.Command {
 	var name string
 	cmd := &cobra.Command{
 		Use:   "logout",
-		Short: "Forget the token of a context (the current one by default)",
-		Long: `Remove the saved token of a context (the current one, or --context NAME);
-the context keeps its server, so that "ramp login --context NAME --server URL"
-logs in again. The token itself stays valid until it expires or is revoked.`,
+		Short: "Revoke and forget the token of a context (the current one by default)",
+		Long: `Log out of a context (the current one, or --context NAME): a personal
+token is revoked on the server (so that a copy of it left anywhere stops
+working too), then forgotten; an API key is only forgotten, as keys belong
+to automation. The context keeps its server, so that
+"ramp login --context NAME --server URL" logs in again. When the server
+cannot be reached the token is forgotten anyway, and ramp says that it is
+still valid.`,
 		Example: "  ramp logout\n  ramp logout --context prod",
 		Args:    exactArgs(0, "no arguments"),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -216,16 +220,42 @@ logs in again. The token itself stays valid until it expires or is revoked.`,
 				fmt.Fprintf(f.IO.ErrOut, "Not logged in to %s (context %q).\n", redactURL(s.Server), name)
 				return nil
 			}
+			revoked := revokeOwn(cmd.Context(), s)
 			s.Token, s.Name = "", ""
 			if err := saveContexts(path, cf); err != nil {
 				return err
 			}
-			fmt.Fprintf(f.IO.ErrOut, "Logged out of %s (context %q); the token stays valid until revoked.\n", redactURL(s.Server), name)
+			fmt.Fprintf(f.IO.ErrOut, "Logged out of %s (context %q): %s.\n", redactURL(s.Server), name, revoked)
 			return nil
 		},
 	}
 	cmd.Flags().StringVar(&name, "context", "", "the context to log out of (default: the current one)")
 	return cmd
+}
+
+// revokeOwn revokes the personal token a context holds, and says what
+// became of it.
+func revokeOwn(ctx context.Context, s *savedServer) string {
+	c, err := client.New(s.Server, s.Token, client.Options{UserAgent: "ramp/" + Version()})
+	if err != nil {
+		return "the token was forgotten"
+	}
+	defer c.Close()
+	p, err := c.WhoAmI(ctx)
+	if err != nil {
+		if ramp.KindOf(err) == ramp.KindUnauthorized {
+			return "the token was no longer valid"
+		}
+		return fmt.Sprintf("the token was forgotten but is still valid (%v): ramp tokens revoke it", err)
+	}
+	id, ok := strings.CutPrefix(p.CredentialID, auth.KindToken+":")
+	if p.Kind != auth.KindToken || !ok {
+		return "the key was forgotten (keys are revoked with ramp keys revoke)"
+	}
+	if _, err := c.RevokeToken(ctx, id); err != nil {
+		return fmt.Sprintf("the token was forgotten but is still valid (%v): ramp tokens revoke %s", err, id)
+	}
+	return "the token was revoked"
 }
 
 func newAuthCmd(f *Factory) *cobra.Command {

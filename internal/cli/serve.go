@@ -25,7 +25,7 @@ type serveOptions struct {
 	addr           string
 	poll           time.Duration
 	rateLimit      string
-	authFailures   string
+	auth           authOptions
 	insecureNoAuth bool
 	publicURL      string
 	logLevel       string
@@ -46,12 +46,16 @@ OpenFeature SDK, and the snapshot feed that ramp's in-process Go provider
 syncs from. The configuration is reloaded within --poll of any change made by
 "ramp apply", "ramp flags …" or another process.
 
-Requests need an API key ("ramp keys create"): Authorization: Bearer <secret>
-or X-API-Key: <secret>. --insecure-no-auth turns keys off, for local
-experiments only. Each key may make --rate-limit requests a second; past that
-it gets 429 with Retry-After. Refused keys count against their client address
-(--auth-failure-limit): past it they get 429 instead of 401; valid keys are
-never refused for it.
+Requests need a credential: an API key ("ramp keys create") or a personal
+token ("ramp tokens create"), as Authorization: Bearer <secret> or X-API-Key:
+<secret>; never in the URL, where it is refused. --insecure-no-auth turns
+credentials off, for local experiments only. Each credential may make
+--rate-limit requests a second; past that it gets 429 with Retry-After. A
+client address that fails to authenticate more than --auth-failure-limit
+times a second is refused with 429 before its secrets are looked at (but
+for credentials it already used successfully). Revoking a credential takes
+effect on every server within a second. With --oidc-issuer, people log in
+through single sign-on ("ramp login"; docs/security.md).
 
 The server also runs the rollout controller: every --controller-interval it
 starts the scheduled rollout stages that are due (see "ramp rollout"). Several
@@ -95,7 +99,7 @@ Endpoints and bodies: docs/http-api.md.`,
 	cmd.Flags().StringVar(&opts.addr, "addr", "127.0.0.1:8080", "address to listen on (host:port; port 0 picks a free one)")
 	cmd.Flags().DurationVar(&opts.poll, "poll", server.DefaultPoll, "how often to check the database for a new configuration")
 	cmd.Flags().StringVar(&opts.rateLimit, "rate-limit", strconv.Itoa(server.DefaultRateLimit), "requests a second each key may make, as N or N/s (0: no limit)")
-	cmd.Flags().StringVar(&opts.authFailures, "auth-failure-limit", strconv.Itoa(server.DefaultAuthFailureLimit), "refused keys a second each client address may send before they get 429, as N or N/s (0: no limit; valid keys are never refused)")
+	addAuthFlags(cmd, &opts.auth)
 	cmd.Flags().BoolVar(&opts.insecureNoAuth, "insecure-no-auth", false, "serve everyone without a key (local experiments only)")
 	cmd.Flags().StringVar(&opts.publicURL, "public-url", "", "base URL clients reach the server at, for the event-stream URL in bulk answers (default: from each request's Host)")
 	cmd.Flags().StringVar(&opts.logLevel, "log-level", "info", "debug (one line per request), info, warn or error")
@@ -151,13 +155,6 @@ func serveRun(ctx context.Context, opts *serveOptions) error {
 	if perSecond == 0 {
 		perSecond = -1 // no limit
 	}
-	failuresPerSecond, err := parseRate("auth-failure-limit", opts.authFailures)
-	if err != nil {
-		return &UsageError{Err: err, Command: "ramp serve"}
-	}
-	if failuresPerSecond == 0 {
-		failuresPerSecond = -1 // no limit
-	}
 	level, err := parseLevel(opts.logLevel)
 	if err != nil {
 		return &UsageError{Err: err, Command: "ramp serve"}
@@ -176,6 +173,10 @@ func serveRun(ctx context.Context, opts *serveOptions) error {
 		return err
 	}
 	log := slog.New(slog.NewJSONHandler(opts.f.IO.ErrOut, &slog.HandlerOptions{Level: level}))
+	authOpts, err := opts.auth.options(log)
+	if err != nil {
+		return err
+	}
 
 	return opts.f.withAdminOptions(ctx, admin.Options{Log: log}, func(ctx context.Context, a *admin.Service) error {
 		cfg := server.Config{
@@ -187,7 +188,6 @@ func serveRun(ctx context.Context, opts *serveOptions) error {
 			StreamSecret:   []byte(opts.f.Getenv("RAMP_STREAM_SECRET")),
 			Logger:         log,
 		}
-		cfg.AuthFailureLimit = failuresPerSecond
 		// The control plane stores exposures and events (admin.Service
 		// implements tracking.Sink); a build whose admin does not yet
 		// serves tracking answers POST /v1/track with 501.
@@ -201,17 +201,16 @@ func serveRun(ctx context.Context, opts *serveOptions) error {
 			ctlMetrics = controller.NewMetrics()
 			cfg.Collectors = ctlMetrics.Collectors()
 		}
-		var keys *keyAuth
+		// The admin API under /api/v1 authenticates with the same Checker
+		// (anyone is an admin without authentication).
+		apiAuth := auth.Authenticator(anyone{})
 		if !opts.insecureNoAuth {
-			if keys, err = newKeyAuth(ctx, a); err != nil {
+			checker, err := a.Authenticator(ctx, authOpts)
+			if err != nil {
 				return err
 			}
-			cfg.Auth = keys
-		}
-		// The admin API under /api/v1 authenticates its own requests.
-		apiAuth := auth.Authenticator(anyone{})
-		if keys != nil {
-			apiAuth = keyPrincipals{keys}
+			defer checker.Close()
+			cfg.Auth, apiAuth = checker, checker
 		}
 		if cfg.API, err = api.New(api.Config{Admin: a, Auth: apiAuth, Logger: log.With("component", "api")}); err != nil {
 			return err

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/ramp-flags/ramp/internal/admin"
+	"github.com/ramp-flags/ramp/internal/auth"
 	"github.com/ramp-flags/ramp/internal/server"
 )
 
@@ -59,13 +60,14 @@ func benchServer(b *testing.B) (http.Handler, string) {
 			secret = k.Secret
 		}
 	}
-	auth, err := newKeyAuth(ctx, s)
+	checker, err := s.Authenticator(ctx, auth.Options{})
 	if err != nil {
 		b.Fatal(err)
 	}
+	defer checker.Close()
 	srv, err := server.New(server.Config{
 		Source:    s,
-		Auth:      auth,
+		Auth:      checker,
 		RateLimit: 1e9, // on, as in production, but never reached
 		Logger:    slog.New(slog.NewJSONHandler(io.Discard, &slog.HandlerOptions{Level: slog.LevelInfo})),
 	})

@@ -619,3 +619,33 @@ func (c *Client) RemoveStage(ctx context.Context, req admin.RemoveStageRequest) 
 func (c *Client) DeleteRollout(ctx context.Context, flag string, baseVersion int64) (admin.PlanEditResult, error) {
 	return c.planEdit(ctx, http.MethodDelete, flag, "", nil, baseVersion, false)
 }
+
+// CreateToken creates a personal token; its secret is in the answer,
+// once.
+func (c *Client) CreateToken(ctx context.Context, req admin.CreateTokenRequest) (admin.CreatedToken, error) {
+	var tok admin.CreatedToken
+	_, err := c.post(ctx, "/tokens", req, &tok)
+	return tok, err
+}
+
+// Tokens lists personal tokens: every one for an admin, one's own for
+// anyone else.
+func (c *Client) Tokens(ctx context.Context, f admin.TokenFilter) ([]admin.Token, error) {
+	q := url.Values{}
+	if f.Person != "" {
+		q.Set("person", f.Person)
+	}
+	if f.All {
+		q.Set("all", "true")
+	}
+	var ts []admin.Token
+	_, err := c.get(ctx, "/tokens", q, &ts)
+	return ts, err
+}
+
+// RevokeToken revokes a personal token (an admin, or the token's person).
+func (c *Client) RevokeToken(ctx context.Context, id string) (admin.Token, error) {
+	var tok admin.Token
+	_, err := c.post(ctx, "/tokens/"+seg(id)+"/revoke", nil, &tok)
+	return tok, err
+}

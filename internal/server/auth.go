@@ -1,130 +1,78 @@
 package server
 
 import (
-	"context"
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
-	"errors"
 	"net/http"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/ramp-flags/ramp/internal/auth"
 )
 
-// Roles a key may have. An sdk key may ask for decisions and read the
-// snapshot feed; an admin key may do everything.
-const (
-	RoleSDK   = "sdk"
-	RoleAdmin = "admin"
-)
+// Principal is who a request acts for (see auth.Principal): its Name is
+// what logs and rate limits use, never a secret; its CredentialID binds
+// event-stream tokens to the credential itself.
+type Principal = auth.Principal
 
-// Principal is who a request's key belongs to.
-type Principal struct {
-	Name string // the key's name, for logs and rate limits; never the secret
-	Role string // RoleSDK or RoleAdmin
-	// KeyID names the key itself, not its holder: a key created under the
-	// name of a revoked one has another. It is derived from the key, never
-	// the secret, and may appear in event-stream URLs. Empty when
-	// authentication is off.
-	KeyID string
-}
-
-// may reports whether the principal's role grants a permission.
-func (p Principal) may(need string) bool {
-	switch p.Role {
-	case RoleAdmin:
-		return true
-	case RoleSDK:
-		return need == RoleSDK
-	}
-	return false
-}
-
-// Errors an Authenticator returns for a secret it refuses. Both are answered
-// with 401; any other error is a failure to check (503).
-var (
-	ErrUnknownKey = errors.New("unknown API key")
-	ErrRevokedKey = errors.New("revoked API key")
-)
-
-// Authenticator checks the secret a request presents. Implementations must
-// compare secrets in constant time (or compare hashes) and must be safe for
-// concurrent use; Authenticate is called once per request.
+// Authenticator turns a request into its principal (see
+// auth.Authenticator, and auth.Checker, ramp serve's). Its errors decide
+// the status: ramp.ErrUnauthorized is 401, with the error's message as
+// the body (it never holds the secret); a *auth.ThrottledError is 429 with
+// Retry-After; anything else is a failure to check (503).
 //
-// If an Authenticator also has a method Refresh(ctx, version int64) error,
-// the server calls it whenever the configuration version changes (creating
-// or revoking a key bumps it), before the new snapshot is served, so that a
-// revoked key stops working within one poll interval.
-//
-// If it also has a method Active(p Principal) bool, saying whether the key
-// a principal was admitted with (p.KeyID) is still active, the server asks
-// it after every Refresh about the key behind each open event stream, and
-// ends the streams of revoked keys; and it asks it whenever an event-stream
-// token is presented, and refuses the token of a revoked key. Without
-// Active, streams run and tokens stay valid until they expire, whatever
-// happens to their keys.
-type Authenticator interface {
-	Authenticate(ctx context.Context, secret string) (Principal, error)
-}
+// If it also has a method Changed() <-chan struct{}, closed whenever its
+// credentials were reloaded, and a method Active(p Principal) bool, saying
+// whether the credential a principal was admitted with (p.CredentialID) is
+// still active, the server asks Active about the credential behind each
+// open event stream at every reload, and ends the streams of revoked ones;
+// and it asks it whenever an event-stream token is presented, and refuses
+// the token of a revoked credential. If it has a method Refuse(r, err)
+// error, the server reports refused event-stream tokens through it, so
+// that they count against the client address as other failures do.
+type Authenticator = auth.Authenticator
 
-// refresher and keyChecker are the optional sides of an Authenticator.
+// optional sides of an Authenticator.
 type (
-	refresher interface {
-		Refresh(ctx context.Context, version int64) error
+	changeNotifier interface {
+		Changed() <-chan struct{}
 	}
 	keyChecker interface {
 		Active(p Principal) bool
 	}
+	refuser interface {
+		Refuse(r *http.Request, err error) error
+	}
+	failureCounter interface {
+		FailedAddresses() int
+	}
 )
 
-// keysRefreshed is a broadcast of the authenticator's refreshes: each
-// refresh closes the channel wait returned, so that every open event stream
-// looks again at its key.
+// keysRefreshed tells event streams when the authenticator reloaded its
+// credentials, so that each looks again at its own.
 type keysRefreshed struct {
-	mu sync.Mutex
-	ch chan struct{}
+	src changeNotifier // nil: never
 }
 
-// wait returns a channel closed at the next refresh.
+// never is a channel that is never closed.
+var never = make(chan struct{})
+
+// wait returns a channel closed at the next reload of the credentials.
 func (k *keysRefreshed) wait() <-chan struct{} {
-	k.mu.Lock()
-	defer k.mu.Unlock()
-	if k.ch == nil {
-		k.ch = make(chan struct{})
+	if k.src == nil {
+		return never
 	}
-	return k.ch
-}
-
-// refreshed wakes every waiter.
-func (k *keysRefreshed) refreshed() {
-	k.mu.Lock()
-	defer k.mu.Unlock()
-	if k.ch != nil {
-		close(k.ch)
-		k.ch = nil
-	}
-}
-
-// secretOf returns the secret a request presents: "Authorization: Bearer
-// <secret>" or "X-API-Key: <secret>".
-func secretOf(r *http.Request) string {
-	if h := r.Header.Get("Authorization"); h != "" {
-		scheme, rest, ok := strings.Cut(h, " ")
-		if ok && strings.EqualFold(scheme, "Bearer") {
-			return strings.TrimSpace(rest)
-		}
-		return ""
-	}
-	return strings.TrimSpace(r.Header.Get("X-API-Key"))
+	return k.src.Changed()
 }
 
 // streamTokens mints and checks the capability tokens that go in the OFREP
 // event-stream URL: browsers' EventSource cannot send headers, so the URL
 // itself must carry the right to listen. A token names the key it was
-// minted for (its KeyID, not only its name, so that it dies with the key
+// minted for (its CredentialID, not only its name, so that it dies with the key
 // and does not pass to a new key of the same name) and expires; it grants
 // nothing but the event stream.
 type streamTokens struct {
@@ -147,10 +95,11 @@ type mintedTokens struct {
 }
 
 type tokenClaims struct {
-	Name    string `json:"n"`
-	Role    string `json:"r"`
-	KeyID   string `json:"k,omitempty"`
-	Expires int64  `json:"e"`
+	Name         string `json:"n"`
+	Role         string `json:"r"`
+	Kind         string `json:"t,omitempty"`
+	CredentialID string `json:"k,omitempty"`
+	Expires      int64  `json:"e"`
 }
 
 var b64 = base64.RawURLEncoding
@@ -183,7 +132,7 @@ func (t *streamTokens) mint(p Principal) string {
 }
 
 func (t *streamTokens) mintExpiring(p Principal, expires int64) string {
-	claims, _ := json.Marshal(tokenClaims{Name: p.Name, Role: p.Role, KeyID: p.KeyID, Expires: expires})
+	claims, _ := json.Marshal(tokenClaims{Name: p.Name, Role: string(p.Role), Kind: p.Kind, CredentialID: p.CredentialID, Expires: expires})
 	payload := b64.EncodeToString(claims)
 	return payload + "." + b64.EncodeToString(t.sign(payload))
 }
@@ -215,5 +164,5 @@ func (t *streamTokens) check(token string) (Principal, bool) {
 	if json.Unmarshal(raw, &c) != nil || t.now().Unix() >= c.Expires {
 		return Principal{}, false
 	}
-	return Principal{Name: c.Name, Role: c.Role, KeyID: c.KeyID}, true
+	return Principal{Name: c.Name, Role: auth.Role(c.Role), Kind: c.Kind, CredentialID: c.CredentialID}, true
 }

@@ -4,11 +4,8 @@ import (
 	"bufio"
 	"bytes"
 	"context"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
-	"fmt"
-	"github.com/ramp-flags/ramp"
 	"io"
 	"log/slog"
 	"net"
@@ -20,7 +17,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ramp-flags/ramp"
 	"github.com/ramp-flags/ramp/flags"
+	"github.com/ramp-flags/ramp/internal/admin"
+	"github.com/ramp-flags/ramp/internal/auth"
 	"github.com/ramp-flags/ramp/internal/config"
 	"github.com/ramp-flags/ramp/internal/server"
 	"github.com/ramp-flags/ramp/internal/store"
@@ -36,7 +36,8 @@ const (
 	brokenKey  = "ramp_sdk_broken" // the check itself fails
 )
 
-// fakeAuth is an in-memory Authenticator.
+// fakeAuth is an in-memory Authenticator: no throttling, no reloads (the
+// real one, over a store, is newStoreAuth's).
 type fakeAuth struct {
 	mu      sync.Mutex
 	keys    map[string]server.Principal
@@ -44,90 +45,78 @@ type fakeAuth struct {
 }
 
 func newFakeAuth() *fakeAuth {
+	key := func(name string, role auth.Role) server.Principal {
+		return server.Principal{Name: "key:" + name, Kind: auth.KindKey, Role: role, CredentialID: "key:" + name}
+	}
 	return &fakeAuth{
 		keys: map[string]server.Principal{
-			sdkKey:     {Name: "checkout", Role: server.RoleSDK},
-			sdkKey2:    {Name: "search", Role: server.RoleSDK},
-			adminKey:   {Name: "ops", Role: server.RoleAdmin},
-			revokedKey: {Name: "old", Role: server.RoleSDK},
+			sdkKey:     key("checkout", auth.RoleSDK),
+			sdkKey2:    key("search", auth.RoleSDK),
+			adminKey:   key("ops", auth.RoleAdmin),
+			revokedKey: key("old", auth.RoleSDK),
 		},
 		revoked: map[string]bool{revokedKey: true},
 	}
 }
 
-func (a *fakeAuth) Authenticate(_ context.Context, secret string) (server.Principal, error) {
+func (a *fakeAuth) Authenticate(r *http.Request) (server.Principal, error) {
+	if auth.SecretInQuery(r.URL) {
+		return server.Principal{}, auth.ErrSecretInQuery
+	}
+	secret, err := auth.ParseCredential(r.Header)
+	if err != nil {
+		return server.Principal{}, err
+	}
+	return a.check(secret)
+}
+
+func (a *fakeAuth) check(secret string) (server.Principal, error) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	if secret == brokenKey {
 		return server.Principal{}, errors.New("key store unreachable")
 	}
 	if a.revoked[secret] {
-		return server.Principal{}, server.ErrRevokedKey
+		return server.Principal{}, auth.ErrUnknownCredential
 	}
 	p, ok := a.keys[secret]
 	if !ok {
-		return server.Principal{}, server.ErrUnknownKey
+		return server.Principal{}, auth.ErrUnknownCredential
 	}
 	return p, nil
 }
 
-// storeAuth authenticates against a store's active keys, reloaded on every
-// Refresh, as ramp serve's authenticator does (internal/cli): enough of it
-// to see revocations reach the server. A key's id is its hash, in hex.
-type storeAuth struct {
-	s      *store.Store
-	mu     sync.Mutex
-	byHash map[[32]byte]server.Principal
-	byID   map[string]server.Principal
-}
-
-func newStoreAuth(t *testing.T, s *store.Store) *storeAuth {
+// newStoreAuth is ramp serve's authenticator over a store's credentials,
+// with options (FailureLimit -1 when none is given: tests that want the
+// limit set it), closed when the test ends.
+func newStoreAuth(t testing.TB, s *store.Store, opts ...auth.Options) *auth.Checker {
 	t.Helper()
-	a := &storeAuth{s: s}
-	if err := a.Refresh(context.Background(), 0); err != nil {
+	opt := auth.Options{FailureLimit: -1}
+	if len(opts) > 0 {
+		opt = opts[0]
+	}
+	c, err := admin.New(s).Authenticator(context.Background(), opt)
+	if err != nil {
 		t.Fatal(err)
 	}
-	return a
-}
-
-func (a *storeAuth) Refresh(ctx context.Context, _ int64) error {
-	keys, err := a.s.ActiveKeys(ctx)
-	if err != nil {
-		return fmt.Errorf("load keys: %w", err)
-	}
-	byHash := make(map[[32]byte]server.Principal, len(keys))
-	byID := make(map[string]server.Principal, len(keys))
-	for _, k := range keys {
-		p := server.Principal{Name: k.Name, Role: k.Role, KeyID: hex.EncodeToString(k.Hash[:])}
-		byHash[k.Hash] = p
-		byID[p.KeyID] = p
-	}
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	a.byHash, a.byID = byHash, byID
-	return nil
-}
-
-func (a *storeAuth) Authenticate(_ context.Context, secret string) (server.Principal, error) {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	p, ok := a.byHash[store.HashSecret(secret)]
-	if !ok {
-		return server.Principal{}, server.ErrUnknownKey
-	}
-	return p, nil
-}
-
-func (a *storeAuth) Active(p server.Principal) bool {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	return a.byID[p.KeyID] == p
+	t.Cleanup(func() { c.Close() })
+	return c
 }
 
 // createKey makes an sdk key in the store and returns its secret.
 func createKey(t *testing.T, s *store.Store, name string) string {
 	t.Helper()
 	secret, _, err := s.CreateKey(context.Background(), name, store.RoleSDK, "tester")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return secret
+}
+
+// createAdminKey makes an admin key in the store and returns its secret.
+func createAdminKey(t *testing.T, s *store.Store, name string) string {
+	t.Helper()
+	secret, _, err := s.CreateKey(context.Background(), name, store.RoleAdmin, "tester")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -2,11 +2,15 @@ package server
 
 import (
 	"errors"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
 	"strconv"
 	"time"
+
+	"github.com/ramp-flags/ramp"
+	"github.com/ramp-flags/ramp/internal/auth"
 )
 
 // recorder remembers the status and size of a response and when its header
@@ -81,33 +85,31 @@ func (s *Server) observe(next http.Handler) http.Handler {
 	})
 }
 
-// guard admits a request that presents a key with the role it needs, within
-// the key's rate limit: 401 for a missing, unknown or revoked key (with no
-// body), 403 for a key without the role, 429 with Retry-After past the
-// rate, 503 before the first configuration is loaded or when keys cannot be
+// guard admits a request whose credential grants the permission it needs,
+// within the credential's rate limit: 401 for a missing, unknown, revoked
+// or expired credential, or one in the URL's query string (with the
+// reason as a plain-text body, which never holds the secret), 403 for a
+// credential without the permission, 429 with Retry-After past the rate or
+// when the client address failed too often (the authenticator says), 503
+// before the first configuration is loaded or when credentials cannot be
 // checked. streamToken also admits the token of an event-stream URL. The
-// handler is given the principal. Refused keys count against their client
-// address (Config.AuthFailureLimit): past its limit they get 429.
-func (s *Server) guard(need string, streamToken bool, h guarded) http.Handler {
+// handler is given the principal.
+func (s *Server) guard(need auth.Permission, streamToken bool, h guarded) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if s.live.current() == nil {
 			w.Header().Set("Retry-After", "1")
 			w.WriteHeader(http.StatusServiceUnavailable)
 			return
 		}
-		p, status := s.authenticate(r, streamToken)
-		if status == http.StatusUnauthorized {
-			s.refused(w, r)
-			return
-		}
-		if status != 0 {
-			w.WriteHeader(status)
+		p, err := s.authenticate(r, streamToken)
+		if err != nil {
+			s.refused(w, r, err)
 			return
 		}
 		if rec, ok := w.(*recorder); ok {
 			rec.principal = p.Name
 		}
-		if !p.may(need) {
+		if !p.May(need) {
 			w.WriteHeader(http.StatusForbidden)
 			return
 		}
@@ -124,24 +126,34 @@ func (s *Server) guard(need string, streamToken bool, h guarded) http.Handler {
 	})
 }
 
-// refused answers a request whose key or token was refused: 401, or 429
-// with Retry-After once its client address is past its limit of failures.
-func (s *Server) refused(w http.ResponseWriter, r *http.Request) {
-	addr := failureKey(r)
-	if ok, wait := s.fails.fail(addr); !ok {
+// refused answers a request whose credential was refused: 401 with the
+// reason, 429 with Retry-After when the authenticator throttled its client
+// address, 503 when it could not check.
+func (s *Server) refused(w http.ResponseWriter, r *http.Request, err error) {
+	var throttled *auth.ThrottledError
+	switch {
+	case errors.As(err, &throttled):
 		s.metrics.authThrottled.Inc()
 		now, last := s.cfg.Now().UnixNano(), s.lastThrottleWarn.Load()
 		if now-last >= int64(time.Minute) && s.lastThrottleWarn.CompareAndSwap(last, now) {
 			s.log.Warn("too many failed authentications from a client address: answering them 429 (logged at most once a minute)",
-				"remote", addr, "addresses", s.fails.tracked())
+				"remote", clientAddr(r))
 		}
-		w.Header().Set("Retry-After", strconv.Itoa(retryAfter(wait)))
+		w.Header().Set("Retry-After", strconv.Itoa(retryAfter(throttled.RetryAfter)))
 		w.WriteHeader(http.StatusTooManyRequests)
-		return
+	case errors.Is(err, ramp.ErrUnauthorized):
+		s.metrics.authFailed.Inc()
+		h := w.Header()
+		h.Set("WWW-Authenticate", `Bearer realm="ramp"`)
+		h.Set("Content-Type", "text/plain; charset=utf-8")
+		h.Set("X-Content-Type-Options", "nosniff")
+		w.WriteHeader(http.StatusUnauthorized)
+		_, _ = io.WriteString(w, err.Error()+"\n")
+	default:
+		s.log.Error("cannot check a credential", "err", err)
+		w.Header().Set("Retry-After", "1")
+		w.WriteHeader(http.StatusServiceUnavailable)
 	}
-	s.metrics.authFailed.Inc()
-	w.Header().Set("WWW-Authenticate", `Bearer realm="ramp"`)
-	w.WriteHeader(http.StatusUnauthorized)
 }
 
 // guarded is a handler behind guard, given the principal it admitted.
@@ -152,30 +164,28 @@ func anyone(h http.HandlerFunc) guarded {
 	return func(w http.ResponseWriter, r *http.Request, _ Principal) { h(w, r) }
 }
 
-// authenticate returns the request's principal, or the status to refuse it
-// with.
-func (s *Server) authenticate(r *http.Request, streamToken bool) (Principal, int) {
+// errStreamToken refuses an event-stream token that is forged, expired, or
+// whose credential was revoked.
+var errStreamToken = &ramp.Error{Kind: ramp.KindUnauthorized, Msg: "invalid or expired event-stream token: fetch the bulk evaluation again for a new URL"}
+
+// authenticate returns the request's principal, or why it is refused. A
+// request to an event stream without a credential header may present the
+// stream token of its URL instead.
+func (s *Server) authenticate(r *http.Request, streamToken bool) (Principal, error) {
 	if s.cfg.InsecureNoAuth {
-		return Principal{Name: "anonymous", Role: RoleAdmin}, 0
+		return Principal{Name: "anonymous", Kind: auth.KindKey, Role: auth.RoleAdmin}, nil
 	}
-	secret := secretOf(r)
-	if secret == "" {
-		if tok := r.URL.Query().Get("token"); streamToken && tok != "" {
-			if p, ok := s.tokens.check(tok); ok && s.keyActive(p) {
-				return p, 0
-			}
+	if tok := r.URL.Query().Get("token"); streamToken && tok != "" && r.Header.Get("Authorization") == "" && r.Header.Get("X-API-Key") == "" &&
+		!auth.SecretInQuery(r.URL) {
+		if p, ok := s.tokens.check(tok); ok && s.keyActive(p) {
+			return p, nil
 		}
-		return Principal{}, http.StatusUnauthorized
+		if rf, ok := s.cfg.Auth.(refuser); ok {
+			return Principal{}, rf.Refuse(r, errStreamToken)
+		}
+		return Principal{}, errStreamToken
 	}
-	p, err := s.cfg.Auth.Authenticate(r.Context(), secret)
-	switch {
-	case err == nil:
-		return p, 0
-	case errors.Is(err, ErrUnknownKey), errors.Is(err, ErrRevokedKey):
-		return Principal{}, http.StatusUnauthorized
-	}
-	s.log.Error("cannot check an API key", "err", err)
-	return Principal{}, http.StatusServiceUnavailable
+	return s.cfg.Auth.Authenticate(r)
 }
 
 func clientAddr(r *http.Request) string {

@@ -1,16 +1,14 @@
 package server
 
 import (
-	"container/list"
 	"math"
-	"net"
-	"net/http"
-	"net/netip"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"golang.org/x/time/rate"
+
+	"github.com/ramp-flags/ramp/internal/auth"
 )
 
 // limiter is a token bucket per caller (a key's name, or the client address
@@ -98,130 +96,6 @@ func retryAfter(d time.Duration) int {
 	return s
 }
 
-// failures limits failed authentications by client address: a token bucket
-// per address, which only failures draw on. A request whose key is refused
-// past its address's limit is answered 429 rather than 401; a request with
-// a valid key is never refused by it, whatever its address has done (see
-// Config.AuthFailureLimit for why).
-//
-// Memory is bounded: an address whose bucket has refilled is forgotten (a
-// full bucket is what a new address gets), and at most maxAddrs are kept,
-// the one whose last failure is oldest going first. Every failure takes one
-// mutex: failures are rare, or an attack, and then it is the point.
-type failures struct {
-	rate     float64 // tokens a second
-	burst    float64
-	maxAddrs int
-	now      func() time.Time
-
-	mu    sync.Mutex
-	addrs map[string]*list.Element // address → element of recent, holding a *failBucket
-	// recent orders the buckets by their last failure, most recent first.
-	recent list.List
-}
-
-type failBucket struct {
-	addr   string
-	tokens float64
-	last   time.Time
-}
-
-// maxFailureAddrs is how many client addresses failures keeps: 1.6 MB
-// at most.
-const maxFailureAddrs = 10_000
-
-// minFailureBurst is the smallest burst of failures an address is allowed,
-// however low the rate: someone pasting a key may get it wrong a few times.
-const minFailureBurst = 5
-
-// newFailures allows perSecond failed authentications a second to each
-// address, in bursts of twice as many (at least minFailureBurst), keeping
-// at most maxAddrs addresses. perSecond <= 0 means no limit (nil).
-func newFailures(perSecond float64, maxAddrs int, now func() time.Time) *failures {
-	if perSecond <= 0 {
-		return nil
-	}
-	return &failures{rate: perSecond, burst: math.Max(minFailureBurst, math.Ceil(2*perSecond)), maxAddrs: max(1, maxAddrs), now: now,
-		addrs: make(map[string]*list.Element)}
-}
-
-// fail records a failed authentication from addr. It reports whether the
-// address is still within its limit; when it is not, how long until it is.
-func (f *failures) fail(addr string) (bool, time.Duration) {
-	if f == nil {
-		return true, 0
-	}
-	now := f.now()
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	f.forgetRefilled(now)
-	var b *failBucket
-	if e, ok := f.addrs[addr]; ok {
-		b = e.Value.(*failBucket)
-		b.tokens = f.refilled(b, now)
-		b.last = now
-		f.recent.MoveToFront(e)
-	} else {
-		b = &failBucket{addr: addr, tokens: f.burst, last: now}
-		f.addrs[addr] = f.recent.PushFront(b)
-		if len(f.addrs) > f.maxAddrs {
-			f.remove(f.recent.Back())
-		}
-	}
-	if b.tokens >= 1 {
-		b.tokens--
-		return true, 0
-	}
-	return false, time.Duration((1 - b.tokens) / f.rate * float64(time.Second))
-}
-
-// tracked is the number of addresses held.
-func (f *failures) tracked() int {
-	if f == nil {
-		return 0
-	}
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return len(f.addrs)
-}
-
-// refilled is the tokens b has at now.
-func (f *failures) refilled(b *failBucket, now time.Time) float64 {
-	return math.Min(f.burst, b.tokens+now.Sub(b.last).Seconds()*f.rate)
-}
-
-// forgetRefilled drops, from the least recent failure on, the buckets that
-// are full again. It stops at the first that is not: a more recent one may
-// be full too, and goes at a later call.
-func (f *failures) forgetRefilled(now time.Time) {
-	for e := f.recent.Back(); e != nil && f.refilled(e.Value.(*failBucket), now) >= f.burst; e = f.recent.Back() {
-		f.remove(e)
-	}
-}
-
-func (f *failures) remove(e *list.Element) {
-	delete(f.addrs, f.recent.Remove(e).(*failBucket).addr)
-}
-
-// failureKey is the address a request's failures count against: the
-// connection's IP address (never X-Forwarded-For, which any client can
-// write), IPv6 addresses by their /64, which one host may hold whole.
-func failureKey(r *http.Request) string {
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		host = r.RemoteAddr
-	}
-	ip, err := netip.ParseAddr(host)
-	if err != nil {
-		return host
-	}
-	ip = ip.Unmap()
-	if ip.Is4() {
-		return ip.String()
-	}
-	p, err := ip.WithZone("").Prefix(64)
-	if err != nil {
-		return host
-	}
-	return p.String()
-}
+// maxFailureAddrs is how many client addresses the authenticator keeps
+// count of failures for.
+const maxFailureAddrs = auth.MaxFailureAddrs

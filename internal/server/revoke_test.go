@@ -3,7 +3,9 @@ package server_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"net/http"
+	"strings"
 	"testing"
 	"time"
 
@@ -16,9 +18,9 @@ import (
 const revocationDeadline = patience
 
 // TestRevocationEndsStreams: revoking a key in the store ends its open event
-// streams, both kinds, however they were authenticated, and they hear
-// nothing of the version that revoked it; another key's stream goes on
-// (issue #11, item 9).
+// streams, both kinds, however they were authenticated; another key's
+// stream goes on, and hears of no new configuration version: a revocation
+// leaves the configuration alone (issue #11, item 9; issue #14).
 func TestRevocationEndsStreams(t *testing.T) {
 	s, path := openStore(t)
 	doomed := createKey(t, s, "svc-a")
@@ -50,17 +52,17 @@ func TestRevocationEndsStreams(t *testing.T) {
 	for _, name := range []string{"snapshot feed", "OFREP stream, key", "OFREP stream, token URL"} {
 		waitEnd(t, name, streams[name], revocationDeadline)
 	}
-	// The other key's streams hear of the revocation's version, and of the
-	// next one: they outlived both refreshes.
-	for _, name := range []string{"snapshot feed, other key", "OFREP stream, other token"} {
-		next(t, streams[name], revocationDeadline)
-	}
+	// The other key's streams outlived the reload, and the next event they
+	// hear is of the next change to the configuration, not the revocation.
+	v0 := revision(t, other).Version
 	if _, err := other.SetEnabled(context.Background(), "common-mailbox", false, "tester"); err != nil {
 		t.Fatal(err)
 	}
-	for _, name := range []string{"snapshot feed, other key", "OFREP stream, other token"} {
-		next(t, streams[name], revocationDeadline)
+	ev := next(t, streams["snapshot feed, other key"], revocationDeadline)
+	if want := fmt.Sprintf(`"version":%d`, v0+1); !strings.Contains(ev.Data, want) {
+		t.Errorf("the other key's feed heard %q, want the version after the revocation's (%s)", ev.Data, want)
 	}
+	next(t, streams["OFREP stream, other token"], revocationDeadline)
 	if resp, _ := do(t, http.MethodGet, srv.URL+"/v1/snapshot/events", doomed, ""); resp.StatusCode != http.StatusUnauthorized {
 		t.Errorf("the revoked key opens a stream: %d", resp.StatusCode)
 	}

@@ -16,6 +16,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/ramp-flags/ramp/internal/auth"
 	"github.com/ramp-flags/ramp/tracking"
 )
 
@@ -23,7 +24,6 @@ import (
 const (
 	DefaultPoll              = 200 * time.Millisecond
 	DefaultRateLimit         = 20000 // requests a second per key: a fleet shares one SDK key
-	DefaultAuthFailureLimit  = 10    // failed authentications a second per client address
 	DefaultMaxBody           = 1 << 20
 	DefaultPing              = 15 * time.Second
 	DefaultInactivityDelay   = 120 // seconds, advertised in eventStreams
@@ -51,21 +51,6 @@ type Config struct {
 	// many); negative means no limit, zero DefaultRateLimit. Without
 	// authentication the client address stands for the key.
 	RateLimit float64
-	// AuthFailureLimit is the failed authentications (401s) a second each
-	// client address may cause, in bursts of twice as many (at least 5);
-	// past it, a refused key or stream token is answered 429 with
-	// Retry-After instead of 401. Negative means no limit, zero
-	// DefaultAuthFailureLimit. IPv6 clients count by their /64.
-	//
-	// A request with a valid key is never refused by it, however many
-	// failures its address has caused: clients behind one NAT or proxy
-	// share an address (the server takes the connection's address and
-	// never trusts X-Forwarded-For, which clients write), and refusing
-	// valid keys would let one misconfigured client, or anyone who can
-	// reach the server, lock every other client out. A 160-bit key cannot
-	// be guessed at any rate; the limit makes clients with a wrong or
-	// revoked key back off and shows them in ramp_auth_failures_total.
-	AuthFailureLimit float64
 	// MaxBody caps request bodies; larger ones get 413.
 	MaxBody int64
 
@@ -127,13 +112,12 @@ type Server struct {
 	live    *live
 	metrics *metrics
 	limit   *limiter
-	fails   *failures
 	tokens  *streamTokens
 	handler http.Handler
 
-	// checker says whether a principal's key is still active (nil: the
-	// authenticator cannot say); keys wakes event streams after each
-	// refresh of the authenticator's keys, to ask it.
+	// checker says whether a principal's credential is still active (nil:
+	// the authenticator cannot say); keys wakes event streams after each
+	// reload of the authenticator's credentials, to ask it.
 	checker keyChecker
 	keys    keysRefreshed
 
@@ -179,9 +163,6 @@ func New(cfg Config) (*Server, error) {
 	if cfg.RateLimit == 0 {
 		cfg.RateLimit = DefaultRateLimit
 	}
-	if cfg.AuthFailureLimit == 0 {
-		cfg.AuthFailureLimit = DefaultAuthFailureLimit
-	}
 	if cfg.MaxBody <= 0 {
 		cfg.MaxBody = DefaultMaxBody
 	}
@@ -224,23 +205,18 @@ func New(cfg Config) (*Server, error) {
 		}
 	}
 	s.live = newLive(cfg.Source, cfg.Poll, cfg.Now, cfg.Logger, s.metrics)
-	if r, ok := cfg.Auth.(refresher); ok && !cfg.InsecureNoAuth {
-		s.live.prepare = func(ctx context.Context, version int64) error {
-			if err := r.Refresh(ctx, version); err != nil {
-				return err
-			}
-			s.keys.refreshed()
-			return nil
-		}
+	if n, ok := cfg.Auth.(changeNotifier); ok && !cfg.InsecureNoAuth {
+		s.keys.src = n
 	}
 	if c, ok := cfg.Auth.(keyChecker); ok && !cfg.InsecureNoAuth {
 		s.checker = c
 	}
 	s.limit = newLimiter(cfg.RateLimit, cfg.Now)
-	if !cfg.InsecureNoAuth {
-		s.fails = newFailures(cfg.AuthFailureLimit, maxFailureAddrs, cfg.Now)
+	failed := func() int { return 0 }
+	if f, ok := cfg.Auth.(failureCounter); ok && !cfg.InsecureNoAuth {
+		failed = f.FailedAddresses
 	}
-	s.metrics.trackFailures(s.fails.tracked)
+	s.metrics.trackFailures(failed)
 	s.tokens = &streamTokens{secret: cfg.StreamSecret, ttl: cfg.StreamTokenTTL, now: cfg.Now}
 	s.scratch.New = newScratch
 	s.handler = s.routes()
@@ -264,14 +240,14 @@ const (
 
 func (s *Server) routes() http.Handler {
 	mux := http.NewServeMux()
-	mux.Handle(routeEvaluate, s.guard(RoleSDK, false, s.evaluate))
-	mux.Handle(routeBulk, s.guard(RoleSDK, false, s.bulk))
-	mux.Handle(routeOFREPEvents, s.guard(RoleSDK, true, s.ofrepEvents))
-	mux.Handle(routeSnapshot, s.guard(RoleSDK, false, anyone(s.snapshot)))
-	mux.Handle(routeSnapshotFeed, s.guard(RoleSDK, false, s.snapshotEvents))
-	mux.Handle(routeTrack, s.guard(RoleSDK, false, anyone(s.track)))
-	mux.Handle(routeReload, s.guard(RoleAdmin, false, anyone(s.reload)))
-	mux.Handle(routeMetrics, s.guard(RoleAdmin, false, anyone(promhttp.HandlerFor(s.metrics.reg, promhttp.HandlerOpts{}).ServeHTTP)))
+	mux.Handle(routeEvaluate, s.guard(auth.Evaluate, false, s.evaluate))
+	mux.Handle(routeBulk, s.guard(auth.Evaluate, false, s.bulk))
+	mux.Handle(routeOFREPEvents, s.guard(auth.Evaluate, true, s.ofrepEvents))
+	mux.Handle(routeSnapshot, s.guard(auth.Evaluate, false, anyone(s.snapshot)))
+	mux.Handle(routeSnapshotFeed, s.guard(auth.Evaluate, false, s.snapshotEvents))
+	mux.Handle(routeTrack, s.guard(auth.Evaluate, false, anyone(s.track)))
+	mux.Handle(routeReload, s.guard(auth.Write, false, anyone(s.reload)))
+	mux.Handle(routeMetrics, s.guard(auth.Read, false, anyone(promhttp.HandlerFor(s.metrics.reg, promhttp.HandlerOpts{}).ServeHTTP)))
 	if s.cfg.API != nil {
 		mux.Handle(routeAPI, s.cfg.API)
 	}
@@ -338,7 +314,7 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	}
 	addr := ln.Addr().String()
 	s.log.Info("listening", "addr", addr, "url", "http://"+addr, "auth", !s.cfg.InsecureNoAuth,
-		"poll", s.cfg.Poll.String(), "rate_limit_per_key", s.cfg.RateLimit, "auth_failure_limit_per_address", s.cfg.AuthFailureLimit)
+		"poll", s.cfg.Poll.String(), "rate_limit_per_key", s.cfg.RateLimit)
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()
 

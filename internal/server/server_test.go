@@ -16,6 +16,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/ramp-flags/ramp/flags/wire"
+	"github.com/ramp-flags/ramp/internal/auth"
 	"github.com/ramp-flags/ramp/internal/ofrep"
 	"github.com/ramp-flags/ramp/internal/server"
 )
@@ -146,8 +147,11 @@ func TestAuth(t *testing.T) {
 		{"snapshot events without a key", "GET", srv.URL + "/v1/snapshot/events", "", "", 401},
 		{"ofrep events without a key", "GET", srv.URL + "/ofrep/v1/events", "", "", 401},
 		{"ofrep events with a forged token", "GET", srv.URL + "/ofrep/v1/events?token=abc.def", "", "", 401},
-		{"metrics need admin", "GET", srv.URL + "/metrics", "X-API-Key", sdkKey, 403},
-		{"reload needs admin", "POST", srv.URL + "/v1/reload", "X-API-Key", sdkKey, 403},
+		{"a secret in the query string", "GET", srv.URL + "/v1/snapshot?token=" + sdkKey, "X-API-Key", sdkKey, 401},
+		{"a named credential in the query string", "POST", eval + "?access_token=x", "X-API-Key", sdkKey, 401},
+		{"a secret in the stream's query string", "GET", srv.URL + "/ofrep/v1/events?key=" + sdkKey, "", "", 401},
+		{"metrics need a viewer", "GET", srv.URL + "/metrics", "X-API-Key", sdkKey, 403},
+		{"reload needs an editor", "POST", srv.URL + "/v1/reload", "X-API-Key", sdkKey, 403},
 		{"admin reads metrics", "GET", srv.URL + "/metrics", "X-API-Key", adminKey, 200},
 		{"admin reloads", "POST", srv.URL + "/v1/reload", "X-API-Key", adminKey, 200},
 		{"health needs no key", "GET", srv.URL + "/healthz", "", "", 200},
@@ -163,10 +167,15 @@ func TestAuth(t *testing.T) {
 			if resp.StatusCode != tt.status {
 				t.Fatalf("status = %d, want %d", resp.StatusCode, tt.status)
 			}
-			if tt.status == 401 || tt.status == 403 {
-				if len(body) != 0 {
-					t.Errorf("%d with a body: %q", tt.status, body)
-				}
+			// A 403 says nothing; a 401 says why, never with the secret.
+			if tt.status == 403 && len(body) != 0 {
+				t.Errorf("%d with a body: %q", tt.status, body)
+			}
+			if tt.status == 401 && (len(body) == 0 || strings.Contains(string(body), sdkKey) || strings.Contains(string(body), "ramp_sdk")) {
+				t.Errorf("401 body %q: want the reason, without the secret", body)
+			}
+			if strings.Contains(tt.name, "query string") && !strings.Contains(string(body), "query string") {
+				t.Errorf("401 body %q does not say the query string is the problem", body)
 			}
 			if tt.status == 401 && resp.Header.Get("WWW-Authenticate") == "" {
 				t.Errorf("401 without WWW-Authenticate")
@@ -594,14 +603,14 @@ type arrivals struct {
 	arrived chan struct{}
 }
 
-func (a arrivals) Authenticate(ctx context.Context, secret string) (server.Principal, error) {
-	if secret == a.key {
+func (a arrivals) Authenticate(r *http.Request) (server.Principal, error) {
+	if secret, _ := auth.ParseCredential(r.Header); secret == a.key {
 		select {
 		case a.arrived <- struct{}{}:
 		default:
 		}
 	}
-	return a.fakeAuth.Authenticate(ctx, secret)
+	return a.fakeAuth.Authenticate(r)
 }
 
 // TestGracefulShutdown stops the server while a request is in flight (its

@@ -33,8 +33,9 @@ var copyTables = []string{"flags", "cohorts", "cohort_members", "rollouts", "api
 
 // notCopied are the bookkeeping tables each database keeps for itself:
 // import leases (gen.go) included, since only listed member rows are
-// copied.
-var notCopied = []string{"schema_migrations", "config_state", "cohort_leases"}
+// copied; and dashboard sessions and one-time login codes (sessions.go),
+// which log nobody into the copy.
+var notCopied = []string{"schema_migrations", "config_state", "cohort_leases", "sessions", "login_codes"}
 
 // copyQueries read the tables whose rows are not all copied as they are:
 // of the member rows, only those listed (gen.go), without the marks of an

@@ -14,28 +14,62 @@ import (
 	"gorm.io/gorm"
 )
 
-// Key roles: an sdk key may ask for decisions and read the snapshot feed; an
-// admin key may do everything.
+// Credential roles (see internal/auth, which says what each may do): an
+// sdk credential may ask for decisions and read the snapshot feed, a
+// viewer may read everything, an editor change it, an admin manage
+// credentials too.
 const (
-	RoleSDK   = "sdk"
-	RoleAdmin = "admin"
+	RoleSDK    = "sdk"
+	RoleViewer = "viewer"
+	RoleEditor = "editor"
+	RoleAdmin  = "admin"
 )
 
-// Key describes an API key. The secret itself is shown once, at creation,
-// and never stored: the store keeps its SHA-256 hash.
-type Key struct {
-	ID        int64      `json:"id"`
-	Name      string     `json:"name"`
-	Role      string     `json:"role"`
-	Prefix    string     `json:"prefix"` // the secret's first characters, to recognise it
-	CreatedAt time.Time  `json:"createdAt"`
-	CreatedBy string     `json:"createdBy"`
-	RevokedAt *time.Time `json:"revokedAt,omitempty"`
-	RevokedBy string     `json:"revokedBy,omitempty"`
+// knownRole reports whether role is one of the roles above.
+func knownRole(role string) bool {
+	switch role {
+	case RoleSDK, RoleViewer, RoleEditor, RoleAdmin:
+		return true
+	}
+	return false
 }
 
-// Active reports whether the key has not been revoked.
+// Key describes an API key, a credential for automation. The secret itself
+// is shown once, at creation, and never stored: the store keeps its SHA-256
+// hash.
+type Key struct {
+	ID   int64  `json:"id"`
+	Name string `json:"name"`
+	Role string `json:"role"`
+	// Approve is the capability to approve rollout stages.
+	Approve   bool      `json:"approve,omitempty"`
+	Prefix    string    `json:"prefix"` // the secret's first characters, to recognise it
+	CreatedAt time.Time `json:"createdAt"`
+	CreatedBy string    `json:"createdBy"`
+	// ExpiresAt is when the key stops working; nil for never.
+	ExpiresAt *time.Time `json:"expiresAt,omitempty"`
+	// LastUsedAt is when a server last admitted the key, as servers
+	// record it (in batches: up to a minute late); nil if never.
+	LastUsedAt *time.Time `json:"lastUsedAt,omitempty"`
+	RevokedAt  *time.Time `json:"revokedAt,omitempty"`
+	RevokedBy  string     `json:"revokedBy,omitempty"`
+}
+
+// Active reports whether the key has not been revoked (it may have
+// expired: see Expired).
 func (k *Key) Active() bool { return k.RevokedAt == nil }
+
+// Expired reports whether the key has expired at now.
+func (k *Key) Expired(now time.Time) bool { return k.ExpiresAt != nil && !now.Before(*k.ExpiresAt) }
+
+// NewKey asks for a key: see CreateKeyWith.
+type NewKey struct {
+	Name    string
+	Role    string // RoleSDK, RoleViewer, RoleEditor or RoleAdmin
+	Approve bool   // only for RoleEditor and RoleAdmin
+	// ExpiresAt is when the key stops working; nil for never.
+	ExpiresAt *time.Time
+}
 
 // KeyHash is an active key as servers hold it to authenticate requests.
 type KeyHash struct {
@@ -45,22 +79,35 @@ type KeyHash struct {
 }
 
 type keyRow struct {
-	ID        int64 `gorm:"primaryKey"`
-	Name      string
-	Role      string
-	Prefix    string
-	Hash      string
-	CreatedAt time.Time
-	CreatedBy string
-	RevokedAt *time.Time
-	RevokedBy string
+	ID         int64 `gorm:"primaryKey"`
+	Name       string
+	Role       string
+	Approve    bool
+	Prefix     string
+	Hash       string
+	CreatedAt  time.Time
+	CreatedBy  string
+	ExpiresAt  *time.Time
+	LastUsedAt *time.Time
+	RevokedAt  *time.Time
+	RevokedBy  string
 }
 
 func (keyRow) TableName() string { return "api_keys" }
 
 func (r *keyRow) key() Key {
-	return Key{ID: r.ID, Name: r.Name, Role: r.Role, Prefix: r.Prefix, CreatedAt: r.CreatedAt.UTC(),
-		CreatedBy: r.CreatedBy, RevokedAt: r.RevokedAt, RevokedBy: r.RevokedBy}
+	return Key{ID: r.ID, Name: r.Name, Role: r.Role, Approve: r.Approve, Prefix: r.Prefix, CreatedAt: r.CreatedAt.UTC(),
+		CreatedBy: r.CreatedBy, ExpiresAt: utcPtr(r.ExpiresAt), LastUsedAt: utcPtr(r.LastUsedAt),
+		RevokedAt: utcPtr(r.RevokedAt), RevokedBy: r.RevokedBy}
+}
+
+// utcPtr returns t in UTC (nil stays nil).
+func utcPtr(t *time.Time) *time.Time {
+	if t == nil {
+		return nil
+	}
+	u := t.UTC()
+	return &u
 }
 
 // migrate2 adds API keys.
@@ -96,27 +143,53 @@ func (e *KeyExistsError) Is(target error) bool { return target == ErrConflict }
 // HashSecret returns the hash under which a key's secret is stored.
 func HashSecret(secret string) [sha256.Size]byte { return sha256.Sum256([]byte(secret)) }
 
-// newSecret makes a secret such as "ramp_sdk_5T3Q…": the role is readable,
-// the rest is 160 random bits.
-func newSecret(role string) (string, error) {
+// Prefixes of the secrets ramp makes, so that a leaked one is recognisable
+// (by people, and by secret scanners): what follows is 160 random bits in
+// lower-case base32. Keys made before personal tokens existed begin with
+// "ramp_sdk_" or "ramp_admin_" and keep working.
+const (
+	KeyPrefix     = "ramp_key_"
+	TokenPrefix   = "ramp_pat_"
+	SessionPrefix = "ramp_ses_"
+)
+
+// newSecret makes a secret such as "ramp_key_5t3q…": prefix, then 160
+// random bits.
+func newSecret(prefix string) (string, error) {
 	var b [20]byte
 	if _, err := rand.Read(b[:]); err != nil {
-		return "", fmt.Errorf("generate key: %w", err)
+		return "", fmt.Errorf("generate a secret: %w", err)
 	}
-	return "ramp_" + role + "_" + strings.ToLower(base32.StdEncoding.WithPadding(base32.NoPadding).EncodeToString(b[:])), nil
+	return prefix + strings.ToLower(base32.StdEncoding.WithPadding(base32.NoPadding).EncodeToString(b[:])), nil
 }
 
-// CreateKey makes a key with a role (RoleSDK or RoleAdmin) and a name unique
-// among active keys, and returns its secret, which is not stored and cannot
-// be shown again.
+// secretPrefix is what is stored of a secret to recognise it: its prefix
+// and 5 characters of its random part (25 bits, which leave 135 unknown).
+func secretPrefix(prefix, secret string) string { return secret[:len(prefix)+5] }
+
+// CreateKey makes a key with a role and a name unique among active keys,
+// without the approve capability or an expiry: see CreateKeyWith.
 func (s *Store) CreateKey(ctx context.Context, name, role, actor string) (string, Key, error) {
-	if role != RoleSDK && role != RoleAdmin {
-		return "", Key{}, fmt.Errorf("create key: unknown role %q (want sdk or admin)", role)
+	return s.CreateKeyWith(ctx, NewKey{Name: name, Role: role}, actor)
+}
+
+// CreateKeyWith makes a key and returns its secret, which is not stored
+// and cannot be shown again. The name must be unique among active keys.
+// Creating a key bumps the credentials version (servers load it within
+// their poll), never the configuration version: no provider re-downloads
+// a snapshot for it.
+func (s *Store) CreateKeyWith(ctx context.Context, k NewKey, actor string) (string, Key, error) {
+	name, role := k.Name, k.Role
+	if !knownRole(role) {
+		return "", Key{}, fmt.Errorf("create key: unknown role %q (want sdk, viewer, editor or admin)", role)
+	}
+	if k.Approve && role != RoleEditor && role != RoleAdmin {
+		return "", Key{}, fmt.Errorf("create key: only an editor or an admin may approve, not a %s", role)
 	}
 	if strings.TrimSpace(name) == "" {
 		return "", Key{}, fmt.Errorf("create key: a name is required")
 	}
-	secret, err := newSecret(role)
+	secret, err := newSecret(KeyPrefix)
 	if err != nil {
 		return "", Key{}, err
 	}
@@ -130,8 +203,8 @@ func (s *Store) CreateKey(ctx context.Context, name, role, actor string) (string
 		if n > 0 {
 			return &KeyExistsError{Name: name}
 		}
-		row := keyRow{Name: name, Role: role, Prefix: secret[:len("ramp_")+len(role)+5], Hash: hex.EncodeToString(sum[:]),
-			CreatedAt: w.now, CreatedBy: w.actor}
+		row := keyRow{Name: name, Role: role, Approve: k.Approve, Prefix: secretPrefix(KeyPrefix, secret), Hash: hex.EncodeToString(sum[:]),
+			CreatedAt: w.now, CreatedBy: w.actor, ExpiresAt: truncPtr(k.ExpiresAt)}
 		if err := w.db.SavePoint("create_key").Error; err != nil {
 			return err
 		}
@@ -149,12 +222,25 @@ func (s *Store) CreateKey(ctx context.Context, name, role, actor string) (string
 			return err
 		}
 		out = row.key()
-		return w.record("key.create", "key", name, nil, out)
+		if err := w.bumpCredentials(); err != nil {
+			return err
+		}
+		return w.recordInert("key.create", "key", name, nil, out)
 	})
 	if err != nil {
 		return "", Key{}, err
 	}
 	return secret, out, nil
+}
+
+// truncPtr returns t in UTC at the microsecond precision every database
+// keeps (nil stays nil).
+func truncPtr(t *time.Time) *time.Time {
+	if t == nil {
+		return nil
+	}
+	u := t.UTC().Truncate(time.Microsecond)
+	return &u
 }
 
 // Keys lists every key, revoked ones included, oldest first.
@@ -197,8 +283,9 @@ func (s *Store) ActiveKeys(ctx context.Context) ([]KeyHash, error) {
 	return out, nil
 }
 
-// RevokeKey revokes the active key with this name. Servers stop accepting
-// it within their reload interval.
+// RevokeKey revokes the active key with this name. It bumps the
+// credentials version, not the configuration's: servers stop accepting the
+// key within their poll of it.
 func (s *Store) RevokeKey(ctx context.Context, name, actor string) (Key, error) {
 	var out Key
 	err := s.write(ctx, "revoke key", actor, func(w *writeTx) error {
@@ -222,7 +309,10 @@ func (s *Store) RevokeKey(ctx context.Context, name, actor string) (Key, error) 
 		}
 		row.RevokedAt, row.RevokedBy = &now, w.actor
 		out = row.key()
-		return w.record("key.revoke", "key", name, before, out)
+		if err := w.bumpCredentials(); err != nil {
+			return err
+		}
+		return w.recordInert("key.revoke", "key", name, before, out)
 	})
 	return out, err
 }

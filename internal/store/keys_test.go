@@ -18,7 +18,7 @@ func TestKeys(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !strings.HasPrefix(secret, "ramp_sdk_") || len(secret) < 40 || !strings.HasPrefix(secret, k.Prefix) {
+	if !strings.HasPrefix(secret, store.KeyPrefix) || len(secret) < 40 || !strings.HasPrefix(secret, k.Prefix) {
 		t.Errorf("secret %q, prefix %q", secret, k.Prefix)
 	}
 	if _, _, err := s.CreateKey(ctx, "checkout-service", store.RoleAdmin, "alice"); !errors.Is(err, store.ErrConflict) {
@@ -76,7 +76,12 @@ func TestKeys(t *testing.T) {
 	if _, _, err := s.CreateKey(ctx, "checkout-service", store.RoleSDK, "alice"); err != nil {
 		t.Errorf("re-create after revoke: %v", err)
 	}
-	if v1, _ := s.Version(ctx); v1 <= v0 {
-		t.Errorf("key changes did not bump the configuration version (%d → %d): servers would not reload them", v0, v1)
+	// Credentials have a version of their own: changing them makes no
+	// provider download the snapshot again (issue #14).
+	if v1, _ := s.Version(ctx); v1 != v0 {
+		t.Errorf("key changes bumped the configuration version (%d → %d)", v0, v1)
+	}
+	if cv, err := s.CredentialsVersion(ctx); err != nil || cv != 4 {
+		t.Errorf("CredentialsVersion = %d, %v; want 4 (three creations, one revocation)", cv, err)
 	}
 }

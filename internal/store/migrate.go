@@ -29,6 +29,7 @@ var migrations = []migration{
 	migrateMetrics,          // metrics.go
 	migrateArmStatsIndex,    // tracking_stats.go
 	migrateSafety,           // safety.go
+	migrateCredentials,      // credentials.go
 }
 
 // migrate applies the migrations the database lacks, each in its own
