@@ -28,6 +28,7 @@ var routes = []route{
 	{pattern: "GET " + Prefix + "/db", perm: auth.Read, serve: (*Handler).dbStatus},
 	{pattern: "POST " + Prefix + "/db/renew-epoch", perm: auth.Administer, serve: (*Handler).renewEpoch},
 	{pattern: "GET " + Prefix + "/snapshot", perm: auth.Read, serve: (*Handler).snapshot},
+	{pattern: "POST " + Prefix + "/snapshot", perm: auth.Read, serve: (*Handler).snapshotFor},
 	{pattern: "POST " + Prefix + "/apply", perm: auth.Read, serve: (*Handler).apply},
 	{pattern: "GET " + Prefix + "/export", perm: auth.Read, serve: (*Handler).export, stream: true},
 	{pattern: "GET " + Prefix + "/audit", perm: auth.Read, serve: (*Handler).audit},
@@ -126,7 +127,28 @@ func (h *Handler) snapshot(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	st := ramp.Compose(&cfg)
+	return writeSnapshot(w, &cfg)
+}
+
+// snapshotFor answers the configuration for deciding one context: cohort
+// lists hold the context's targeting key alone (if listed), so that it
+// costs nothing per listed member. Its decisions for that context are the
+// whole snapshot's; for any other context they are not.
+func (h *Handler) snapshotFor(w http.ResponseWriter, r *http.Request) error {
+	var body ContextBody
+	if err := h.decode(r, &body); err != nil {
+		return err
+	}
+	cfg, err := h.a.ConfigurationFor(r.Context(), nonNilMap(body.Context))
+	if err != nil {
+		return err
+	}
+	return writeSnapshot(w, &cfg)
+}
+
+// writeSnapshot answers a configuration, composed, in the wire format.
+func writeSnapshot(w http.ResponseWriter, cfg *ramp.Config) error {
+	st := ramp.Compose(cfg)
 	doc, err := wire.MarshalEpoch(&st, cfg.Revision.Version, cfg.Revision.Epoch)
 	if err != nil {
 		return err

@@ -32,6 +32,7 @@ func concrete(pattern string) (method, path string) {
 // reads are the routes that are not GETs but write nothing.
 var reads = map[string]bool{
 	"POST /api/v1/flags/{key}/evaluate":      true,
+	"POST /api/v1/snapshot":                  true,
 	"POST /api/v1/flags/{key}/explain":       true,
 	"POST /api/v1/rollouts/{flag}/explain":   true,
 	"POST /api/v1/rollouts/{flag}/estimate":  true,

@@ -50,7 +50,11 @@ func (c *Client) RenewEpoch(ctx context.Context) (ramp.Revision, error) {
 // Snapshot returns the composed configuration, compiled, from the
 // server's wire document.
 func (c *Client) Snapshot(ctx context.Context) (*flags.Snapshot, error) {
-	resp, err := c.send(ctx, request{method: http.MethodGet, path: "/snapshot"})
+	return c.snapshot(ctx, request{method: http.MethodGet, path: "/snapshot"})
+}
+
+func (c *Client) snapshot(ctx context.Context, rq request) (*flags.Snapshot, error) {
+	resp, err := c.send(ctx, rq)
 	if err != nil {
 		return nil, err
 	}
@@ -66,10 +70,12 @@ func (c *Client) Snapshot(ctx context.Context) (*flags.Snapshot, error) {
 	return snap, nil
 }
 
-// SnapshotFor returns Snapshot: its decisions for evalCtx are those a
-// snapshot for that context alone would make.
-func (c *Client) SnapshotFor(ctx context.Context, _ map[string]any) (*flags.Snapshot, error) {
-	return c.Snapshot(ctx)
+// SnapshotFor returns the configuration compiled for deciding one
+// context: cohort lists are read for its targeting key alone, as
+// admin.Service.SnapshotFor reads them, so that it costs nothing per
+// listed member.
+func (c *Client) SnapshotFor(ctx context.Context, evalCtx map[string]any) (*flags.Snapshot, error) {
+	return c.snapshot(ctx, request{method: http.MethodPost, path: "/snapshot", json: api.ContextBody{Context: evalCtx}})
 }
 
 // ExplainRollout says which stage of a flag's plan admitted a context;
