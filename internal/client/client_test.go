@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"
@@ -24,6 +25,7 @@ import (
 	"github.com/ramp-flags/ramp/internal/config"
 	"github.com/ramp-flags/ramp/internal/testdb"
 	"github.com/ramp-flags/ramp/rollout"
+	"github.com/ramp-flags/ramp/tracking"
 )
 
 // one authenticates every request with a bearer token as alice, an
@@ -259,5 +261,50 @@ func TestUnauthorized(t *testing.T) {
 		if _, err := client.New(u, "t", client.Options{}); ramp.KindOf(err) != ramp.KindInvalid {
 			t.Errorf("New(%q): %v", u, err)
 		}
+	}
+}
+
+// TestReportMatchesLocal: an experiment's report, with its series for
+// charts, reads the same through the client (the CLI draws --plot from
+// it).
+func TestReportMatchesLocal(t *testing.T) {
+	a, c, ctx := setup(t)
+	x, err := a.Experiment(ctx, "dm-handoff-vs-inline")
+	if err != nil || len(x.Phases) == 0 {
+		t.Fatalf("experiment: %+v, %v", x, err)
+	}
+	start := x.Phases[0].Started
+	var exps []tracking.Exposure
+	var evs []tracking.Event
+	arms := []string{"off", "handoff", "inline"}
+	for i := range 600 {
+		unit, at := "ac-"+strconv.Itoa(i), start.Add(time.Duration(i)*time.Millisecond)
+		exps = append(exps, tracking.Exposure{Experiment: x.Key, Phase: 1, UnitAttr: "accountCenterId", Unit: unit, Arm: arms[i%3],
+			Flag: "ig-dm-via-whatsapp", Time: at})
+		for j := range i%3 + i%2 {
+			evs = append(evs, tracking.Event{ID: unit + "-" + strconv.Itoa(j), Name: "dm_reply", Value: 1, Time: at.Add(time.Hour),
+				Units: map[string]string{"accountCenterId": unit}})
+		}
+	}
+	if err := a.WriteExposures(ctx, exps); err != nil {
+		t.Fatal(err)
+	}
+	if err := a.WriteEvents(ctx, evs); err != nil {
+		t.Fatal(err)
+	}
+	req := admin.ReportRequest{Key: "dm-handoff-vs-inline", Series: true, Compact: true}
+	local, lerr := a.Report(ctx, req)
+	remote, rerr := c.Report(ctx, req)
+	if (lerr == nil) != (rerr == nil) {
+		t.Fatalf("local %v, remote %v", lerr, rerr)
+	}
+	if lerr != nil {
+		t.Fatalf("local %v, remote %v", lerr, rerr)
+	}
+	if len(local.Metrics) == 0 {
+		t.Fatalf("an empty report: %+v", local)
+	}
+	if d := cmp.Diff(local, remote, cmpopts.EquateEmpty(), cmpopts.EquateNaNs(), cmpopts.EquateApproxTime(time.Minute)); d != "" {
+		t.Errorf("report differs (-local +remote):\n%s", d)
 	}
 }
