@@ -47,7 +47,9 @@ func TestReadmeToursRemote(t *testing.T) {
 type tourStep string
 
 var (
-	rfc3339   = regexp.MustCompile(`\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})?`)
+	rfc3339 = regexp.MustCompile(`\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})?`)
+	// Drawn at random: each database's epoch, each secret's prefix.
+	randoms   = regexp.MustCompile(`\b[0-9a-f]{16}\b|ramp_(key|pat)_[0-9a-z]+`)
 	durations = regexp.MustCompile(`\b\d+(\.\d+)?(ns|µs|ms|s|m|h)\b( ago)?`)
 )
 
@@ -133,6 +135,7 @@ func runTour(t *testing.T, files map[string]string, cmds []tourCommand, remote b
 		}
 		s := strings.ReplaceAll(terminal(string(out)), work, "$WORK")
 		s = rfc3339.ReplaceAllString(s, "TIME")
+		s = randoms.ReplaceAllString(s, "RANDOM")
 		s = durations.ReplaceAllString(s, "DURATION")
 		steps = append(steps, tourStep(fmt.Sprintf("exit %d\n%s", code, s)))
 	}
@@ -150,4 +153,63 @@ func terminal(out string) string {
 		}
 	}
 	return strings.Join(lines, "\n")
+}
+
+// TestCommandsRemote runs commands the tours leave out, locally and
+// through ramp serve, and compares what they print and their exit codes.
+func TestCommandsRemote(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the binary and runs servers")
+	}
+	lines := []string{
+		"export RAMP_DB=more.db RAMP_ACTOR=alice",
+		"ramp apply -f testdata/scenario.yaml -o json",
+		"ramp db status -o json",
+		"ramp flags list",
+		"ramp flags get ig-dm-via-whatsapp -o json",
+		"ramp cohorts list",
+		"ramp cohorts add employees emp-9 emp-10 --region FR",
+		"ramp cohorts remove employees emp-9",
+		"ramp cohorts export employees",
+		"ramp cohorts export nope   # (exit 4)",
+		"ramp rollout get messenger-ig-interop",
+		"ramp rollout add-stage messenger-ig-interop fr-5 --regions FR --percent 5 --before us-1",
+		"ramp rollout edit-stage messenger-ig-interop fr-5 --percent 7 --approval",
+		"ramp rollout edit-stage messenger-ig-interop nope --percent 7   # (exit 2)",
+		"ramp rollout remove-stage messenger-ig-interop fr-5",
+		"ramp rollout advance messenger-ig-interop --to us-1 -o json",
+		"ramp rollout status messenger-ig-interop -o json",
+		"ramp rollout delete messenger-ig-interop   # takes the feature away (exit 2)",
+		"ramp rollout delete messenger-ig-interop --yes",
+		"ramp rollout status messenger-ig-interop   # (exit 4)",
+		"ramp experiments pause dm-handoff-vs-inline",
+		"ramp experiments pause dm-handoff-vs-inline   # (exit 5)",
+		"ramp experiments resume dm-handoff-vs-inline -o json",
+		"ramp experiments get link-code-ttl -o json",
+		"ramp experiments report dm-handoff-vs-inline -o json",
+		"ramp events stats",
+		"ramp metrics get replies-per-user -o json",
+		"ramp simulate --users 2000 --flag ig-add-whatsapp-to-profile",
+		`printf '{"targetingKey":"u1","region":"US"}\n{"targetingKey":"emp-1"}\n' | ramp eval common-mailbox --contexts -`,
+		"ramp flags delete wa-link-code-ttl-seconds --yes",
+		"ramp flags get wa-link-code-ttl-seconds   # (exit 4)",
+		"ramp audit --limit 0 -o json",
+		"ramp keys list -o json",
+		"ramp db renew-epoch -o json",
+	}
+	var cmds []tourCommand
+	for _, l := range lines {
+		c := tourCommand{line: l}
+		if m := exitNote.FindStringSubmatch(l); m != nil {
+			fmt.Sscan(m[1], &c.wantExit)
+		}
+		cmds = append(cmds, c)
+	}
+	local := runTour(t, nil, cmds, false)
+	remote := runTour(t, nil, cmds, true)
+	for i := range local {
+		if local[i] != remote[i] {
+			t.Errorf("$ %s\nlocally:\n%s\nthrough ramp serve:\n%s", cmds[i].line, local[i], remote[i])
+		}
+	}
 }
