@@ -21,15 +21,19 @@ import (
 var OpenAPI []byte
 
 // routes is every endpoint of the API. docs/http-api.md describes them,
-// openapi.yaml specifies them.
+// openapi.yaml specifies them. Routes marked stream may outlast the
+// server's read and write deadlines (imports and exports of millions of
+// rows, a 100 MB snapshot, a report over millions of units): they are
+// lifted once the request is authenticated, so only holders of a valid
+// credential may hold a connection that long.
 var routes = []route{
 	{pattern: "GET " + Prefix + "/openapi.yaml", perm: auth.Read, serve: (*Handler).openapi},
 	{pattern: "GET " + Prefix + "/whoami", perm: auth.Read, serve: (*Handler).whoami},
 	{pattern: "GET " + Prefix + "/db", perm: auth.Read, serve: (*Handler).dbStatus},
 	{pattern: "POST " + Prefix + "/db/renew-epoch", perm: auth.Administer, serve: (*Handler).renewEpoch},
-	{pattern: "GET " + Prefix + "/snapshot", perm: auth.Read, serve: (*Handler).snapshot},
+	{pattern: "GET " + Prefix + "/snapshot", perm: auth.Read, serve: (*Handler).snapshot, stream: true},
 	{pattern: "POST " + Prefix + "/snapshot", perm: auth.Read, serve: (*Handler).snapshotFor},
-	{pattern: "POST " + Prefix + "/apply", perm: auth.Read, serve: (*Handler).apply},
+	{pattern: "POST " + Prefix + "/apply", perm: auth.Read, serve: (*Handler).apply, stream: true},
 	{pattern: "GET " + Prefix + "/export", perm: auth.Read, serve: (*Handler).export, stream: true},
 	{pattern: "GET " + Prefix + "/audit", perm: auth.Read, serve: (*Handler).audit},
 
@@ -74,7 +78,7 @@ var routes = []route{
 	{pattern: "POST " + Prefix + "/experiments/{key}/stop", perm: auth.Write, serve: (*Handler).experimentStop},
 	{pattern: "POST " + Prefix + "/experiments/{key}/traffic", perm: auth.Write, serve: (*Handler).experimentTraffic},
 	{pattern: "POST " + Prefix + "/experiments/{key}/weights", perm: auth.Read, serve: (*Handler).experimentWeights},
-	{pattern: "GET " + Prefix + "/experiments/{key}/report", perm: auth.Read, serve: (*Handler).experimentReport},
+	{pattern: "GET " + Prefix + "/experiments/{key}/report", perm: auth.Read, serve: (*Handler).experimentReport, stream: true},
 	{pattern: "GET " + Prefix + "/experiments/{key}/exposures", perm: auth.Read, serve: (*Handler).experimentExposures},
 
 	{pattern: "GET " + Prefix + "/metrics", perm: auth.Read, serve: (*Handler).metricList},
