@@ -12,6 +12,7 @@ import (
 	"strings"
 
 	"github.com/ramp-flags/ramp"
+	"github.com/ramp-flags/ramp/internal/admin"
 	"github.com/ramp-flags/ramp/internal/client"
 )
 
@@ -217,4 +218,13 @@ func (f *Factory) withControl(ctx context.Context, create bool, fn func(ctx cont
 	}
 	defer c.Close()
 	return fn(ctx, remoteControl{c})
+}
+
+// where names where commands go, for messages: the server, or the
+// database.
+func (f *Factory) where() string {
+	if t, err := f.target(); err == nil && t.server != "" {
+		return redactURL(t.server)
+	}
+	return admin.RedactDSN(f.dsn())
 }

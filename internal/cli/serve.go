@@ -81,6 +81,12 @@ Exposures of OFREP decisions made by running experiments are recorded once
 per unit and phase; services in any language post tracking events to
 POST /v1/track (batches, with the sdk key).
 
+The admin API under /api/v1 serves the control plane to "ramp login" and
+"ramp --server": every command that works on a database works through it, as
+the person a personal token stands for (ramp tokens create), with the same
+output; keys and tokens need a role above sdk (viewer reads, editor
+changes, admin manages credentials; approving a stage takes --approve).
+
 Endpoints and bodies: docs/http-api.md.`,
 		Example: `  ramp serve --addr 127.0.0.1:8080
   ramp serve --addr :8080 --rate-limit 200 --public-url https://flags.example.com

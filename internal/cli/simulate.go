@@ -11,7 +11,6 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/ramp-flags/ramp/flags"
-	"github.com/ramp-flags/ramp/internal/admin"
 	"github.com/ramp-flags/ramp/internal/synth"
 )
 
@@ -95,7 +94,7 @@ func simulateRun(ctx context.Context, opts *simulateOptions) error {
 		keys = snap.Keys()
 	}
 	if len(keys) == 0 {
-		return &InvalidError{fmt.Errorf("no flags in %s: apply a configuration first (ramp apply -f testdata/scenario.yaml)", admin.RedactDSN(opts.f.DB))}
+		return &InvalidError{fmt.Errorf("no flags in %s: apply a configuration first (ramp apply -f testdata/scenario.yaml)", opts.f.where())}
 	}
 	start := time.Now()
 	users := synth.Users(opts.users, opts.seed)

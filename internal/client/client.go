@@ -30,6 +30,7 @@ import (
 type Client struct {
 	base  *url.URL
 	token string
+	ua    string
 	hc    *http.Client
 
 	mu    sync.Mutex
@@ -59,7 +60,11 @@ func New(serverURL, token string, opt Options) (*Client, error) {
 		tr.ResponseHeaderTimeout = 0 // imports answer once the file is in
 		hc = &http.Client{Transport: tr}
 	}
-	return &Client{base: u, token: token, hc: hc}, nil
+	ua := opt.UserAgent
+	if ua == "" {
+		ua = "ramp-client"
+	}
+	return &Client{base: u, token: token, ua: ua, hc: hc}, nil
 }
 
 // ParseServer checks a server URL: http or https, a host, no query, no
@@ -137,6 +142,7 @@ func (c *Client) send(ctx context.Context, rq request) (*http.Response, error) {
 		req.Header.Set("Content-Type", ct)
 	}
 	req.Header.Set("Accept", "application/json")
+	req.Header.Set("User-Agent", c.ua)
 	if rq.accept != "" {
 		req.Header.Set("Accept", rq.accept)
 	}
