@@ -37,7 +37,7 @@ func TestTargetPrecedence(t *testing.T) {
 		{name: "RAMP_TOKEN over the context's", env: map[string]string{"RAMP_TOKEN": "env-token"},
 			wantServer: "https://prod.example", wantToken: "env-token", wantSource: `context "prod"`},
 		{name: "--server and --token over the environment", server: "https://flag.example", token: "flag-token",
-			env: map[string]string{"RAMP_SERVER": "https://staging.example", "RAMP_TOKEN": "env-token"},
+			env:        map[string]string{"RAMP_SERVER": "https://staging.example", "RAMP_TOKEN": "env-token"},
 			wantServer: "https://flag.example", wantToken: "flag-token", wantSource: "--server"},
 		{name: "--server without a token of its own", server: "https://elsewhere.example", wantServer: "https://elsewhere.example", wantSource: "--server"},
 		{name: "an explicit --db stays local", dbSet: true, env: map[string]string{"RAMP_SERVER": "https://staging.example"}},
