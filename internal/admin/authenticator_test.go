@@ -436,3 +436,29 @@ func (b *syncBuffer) String() string {
 	defer b.mu.Unlock()
 	return b.buf.String()
 }
+
+// BenchmarkAuthenticate is the cost of authenticating one request: with a
+// key among 100 (the common case: a service's sdk key), and with an
+// unknown secret (no limit on failures).
+func BenchmarkAuthenticate(b *testing.B) {
+	a, _ := open(b)
+	ctx := admin.WithActor(context.Background(), "root")
+	var secret string
+	for i := range 100 {
+		k, err := a.CreateKey(ctx, admin.CreateKeyRequest{Name: fmt.Sprintf("svc-%d", i), Role: admin.RoleSDK})
+		if err != nil {
+			b.Fatal(err)
+		}
+		secret = k.Secret
+	}
+	c := checker(b, a, auth.Options{FailureLimit: -1})
+	for _, bm := range []struct{ name, secret string }{{"known", secret}, {"unknown", "ramp_key_" + strings.Repeat("a", 32)}} {
+		b.Run(bm.name, func(b *testing.B) {
+			r := request("/v1/snapshot", "192.0.2.1", "Authorization", "Bearer "+bm.secret)
+			b.ReportAllocs()
+			for b.Loop() {
+				_, _ = c.Authenticate(r)
+			}
+		})
+	}
+}

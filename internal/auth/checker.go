@@ -102,12 +102,15 @@ type Checker struct {
 	fails *failures
 
 	set atomic.Pointer[credSet]
-	// used holds the credentials admitted since the last batch of
-	// last-used times: Use.Kind+ID → *atomic.Int64 (Unix nanoseconds).
-	used sync.Map
-	// recent holds when each credential was last admitted from each client
-	// address (recentKey → Unix nanoseconds), for throttled addresses.
-	recent sync.Map
+	// marks holds, for the credentials admitted since the last batch of
+	// last-used times, when they last were; recent when each credential
+	// was last admitted from each client address, for throttled
+	// addresses. Plain maps under a read-write lock: a request takes the
+	// read lock, and the write lock only the first time in a batch that it
+	// sees a credential, or an address once a second.
+	marksMu sync.RWMutex
+	marks   map[useKey]*atomic.Int64
+	recent  map[recentKey]int64
 
 	mu      sync.Mutex // serializes reloads
 	changed chan struct{}
@@ -163,7 +166,8 @@ func NewChecker(ctx context.Context, src Source, opt Options) (*Checker, error) 
 		opt.Logger = slog.Default()
 	}
 	c := &Checker{src: src, opt: opt, log: opt.Logger, fails: newFailures(opt.FailureLimit, MaxFailureAddrs, opt.Now),
-		changed: make(chan struct{}), done: make(chan struct{})}
+		changed: make(chan struct{}), done: make(chan struct{}),
+		marks: make(map[useKey]*atomic.Int64), recent: make(map[recentKey]int64)}
 	if err := c.reload(ctx, true); err != nil {
 		return nil, err
 	}
@@ -223,6 +227,11 @@ func (c *Checker) warn(msg string, err error) {
 func (c *Checker) reload(ctx context.Context, always bool) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	return c.reloadLocked(ctx, always)
+}
+
+// reloadLocked is reload with c.mu held.
+func (c *Checker) reloadLocked(ctx context.Context, always bool) error {
 	c.checkedAt.Store(c.opt.Now().UnixNano())
 	v, err := c.src.CredentialsVersion(ctx)
 	if err != nil {
@@ -251,12 +260,15 @@ func (c *Checker) reload(ctx context.Context, always bool) error {
 
 // recheck reloads if the credentials version was not read in the last
 // minRecheck: for a secret that matches nothing, which may be a credential
-// created a moment ago on another server.
+// created a moment ago on another server. It never waits for a reload in
+// progress (nor makes other requests wait for its own longer than the
+// read takes): a slow database does not hold requests up.
 func (c *Checker) recheck(ctx context.Context) {
-	if c.opt.Now().UnixNano()-c.checkedAt.Load() < int64(minRecheck) {
+	if c.opt.Now().UnixNano()-c.checkedAt.Load() < int64(minRecheck) || !c.mu.TryLock() {
 		return
 	}
-	if err := c.reload(ctx, false); err != nil {
+	defer c.mu.Unlock()
+	if err := c.reloadLocked(ctx, false); err != nil {
 		c.warn("cannot reload credentials: keeping the ones loaded", err)
 	}
 }
@@ -316,7 +328,7 @@ func (c *Checker) FailedAddresses() int { return c.fails.tracked() }
 // its limit is answered with a *ThrottledError. Errors never hold the
 // secret.
 func (c *Checker) Authenticate(r *http.Request) (Principal, error) {
-	addr := ClientAddress(r, c.opt.TrustedProxies)
+	addr := clientKey(r, c.opt.TrustedProxies)
 	if SecretInQuery(r.URL) {
 		return Principal{}, c.refuse(addr, ErrSecretInQuery)
 	}
@@ -328,8 +340,8 @@ func (c *Checker) Authenticate(r *http.Request) (Principal, error) {
 }
 
 // check admits a secret presented from addr.
-func (c *Checker) check(ctx context.Context, addr, secret string) (Principal, error) {
-	hash := sha256.Sum256([]byte(secret))
+func (c *Checker) check(ctx context.Context, addr addrKey, secret string) (Principal, error) {
+	hash := hashSecret(secret)
 	throttled, wait := c.fails.throttled(addr)
 	cr := c.set.Load().byHash[hash]
 	if throttled && (cr == nil || !c.recentlyAdmitted(addr, cr.Principal.CredentialID)) {
@@ -352,7 +364,7 @@ func (c *Checker) check(ctx context.Context, addr, secret string) (Principal, er
 
 // refuse counts a failure against addr and returns err, or a
 // *ThrottledError once addr is past its limit.
-func (c *Checker) refuse(addr string, err error) error {
+func (c *Checker) refuse(addr addrKey, err error) error {
 	if ok, wait := c.fails.fail(addr); !ok {
 		return &ThrottledError{RetryAfter: wait}
 	}
@@ -363,63 +375,81 @@ func (c *Checker) refuse(addr string, err error) error {
 // that the caller found on its own (ramp serve's event-stream tokens), and
 // returns err or a *ThrottledError once the address is past its limit.
 func (c *Checker) Refuse(r *http.Request, err error) error {
-	return c.refuse(ClientAddress(r, c.opt.TrustedProxies), err)
+	return c.refuse(clientKey(r, c.opt.TrustedProxies), err)
+}
+
+// hashSecret is the SHA-256 of a secret, without allocating for the
+// secrets ramp makes (about 41 bytes).
+func hashSecret(secret string) [sha256.Size]byte {
+	var buf [80]byte
+	return sha256.Sum256(append(buf[:0], secret...))
 }
 
 // recentKey is a credential admitted from a client address.
-type recentKey struct{ addr, credentialID string }
-
-func (c *Checker) recentlyAdmitted(addr, id string) bool {
-	v, ok := c.recent.Load(recentKey{addr, id})
-	return ok && c.opt.Now().UnixNano()-v.(int64) < int64(recentUse)
+type recentKey struct {
+	addr         addrKey
+	credentialID string
 }
 
-// admitted notes a use from addr, for the next batch of last-used times
-// and for throttled addresses.
-func (c *Checker) admitted(addr, kind string, id int64, credentialID string, now time.Time) {
-	ns := now.UnixNano()
-	key := useKey{kind, id}
-	if v, ok := c.used.Load(key); ok {
-		v.(*atomic.Int64).Store(ns)
-	} else {
-		at := new(atomic.Int64)
-		at.Store(ns)
-		if v, loaded := c.used.LoadOrStore(key, at); loaded {
-			v.(*atomic.Int64).Store(ns)
-		}
-	}
-	// Most requests find the time within a second of now: skip the write.
-	rk := recentKey{addr, credentialID}
-	if v, ok := c.recent.Load(rk); !ok || ns-v.(int64) > int64(time.Second) {
-		c.recent.Store(rk, ns)
-	}
-}
-
+// useKey names a credential for Source.Touch.
 type useKey struct {
 	kind string
 	id   int64
 }
 
+func (c *Checker) recentlyAdmitted(addr addrKey, id string) bool {
+	c.marksMu.RLock()
+	at, ok := c.recent[recentKey{addr, id}]
+	c.marksMu.RUnlock()
+	return ok && c.opt.Now().UnixNano()-at < int64(recentUse)
+}
+
+// admitted notes a use from addr, for the next batch of last-used times
+// and for throttled addresses.
+func (c *Checker) admitted(addr addrKey, kind string, id int64, credentialID string, now time.Time) {
+	ns := now.UnixNano()
+	uk, rk := useKey{kind, id}, recentKey{addr, credentialID}
+	c.marksMu.RLock()
+	mark := c.marks[uk]
+	at, seen := c.recent[rk]
+	c.marksMu.RUnlock()
+	if mark != nil {
+		mark.Store(ns)
+	}
+	// Most requests find the address's time within a second of now:
+	// they skip the write lock.
+	if mark != nil && seen && ns-at <= int64(time.Second) {
+		return
+	}
+	c.marksMu.Lock()
+	defer c.marksMu.Unlock()
+	if c.marks[uk] == nil {
+		c.marks[uk] = new(atomic.Int64)
+	}
+	c.marks[uk].Store(ns)
+	c.recent[rk] = ns
+}
+
 // flush writes the last-used times noted since the last flush, in one
 // batch.
 func (c *Checker) flush(ctx context.Context) {
-	var uses []Use
-	c.used.Range(func(k, v any) bool {
-		c.used.Delete(k)
-		key := k.(useKey)
-		uses = append(uses, Use{Kind: key.kind, ID: key.id, At: time.Unix(0, v.(*atomic.Int64).Load())})
-		return true
-	})
-	// Forget what throttled addresses no longer need.
 	cutoff := c.opt.Now().UnixNano() - int64(recentUse)
-	c.recent.Range(func(k, v any) bool {
-		if v.(int64) < cutoff {
-			c.recent.CompareAndDelete(k, v)
+	c.marksMu.Lock()
+	marks := c.marks
+	c.marks = make(map[useKey]*atomic.Int64, len(marks))
+	// Forget what throttled addresses no longer need.
+	for k, at := range c.recent {
+		if at < cutoff {
+			delete(c.recent, k)
 		}
-		return true
-	})
-	if len(uses) == 0 {
+	}
+	c.marksMu.Unlock()
+	if len(marks) == 0 {
 		return
+	}
+	uses := make([]Use, 0, len(marks))
+	for k, at := range marks {
+		uses = append(uses, Use{Kind: k.kind, ID: k.id, At: time.Unix(0, at.Load())})
 	}
 	if err := c.src.Touch(ctx, uses); err != nil {
 		c.warn("cannot record when credentials were last used", err)

@@ -43,7 +43,10 @@ var SecretPrefixes = []string{"ramp_key_", "ramp_pat_", "ramp_ses_", "ramp_sdk_"
 // spaces, control or non-ASCII characters, or longer than 256 bytes, is
 // ErrMalformedCredential.
 func ParseCredential(h http.Header) (string, error) {
-	auths, keys := h.Values("Authorization"), h.Values("X-API-Key")
+	// The canonical keys, looked up as they are: "X-API-Key" is not
+	// canonical, and Values would canonicalize it, allocating, on every
+	// request.
+	auths, keys := h["Authorization"], h["X-Api-Key"]
 	if len(auths) > 1 || len(keys) > 1 {
 		return "", ErrMalformedCredential
 	}

@@ -2,7 +2,6 @@ package auth
 
 import (
 	"context"
-	"crypto/sha256"
 	"errors"
 	"net/http"
 	"time"
@@ -54,7 +53,7 @@ type sessionAuth struct{ c *Checker }
 // Authenticate admits a request's session cookie.
 func (a sessionAuth) Authenticate(r *http.Request) (Principal, error) {
 	c := a.c
-	addr := ClientAddress(r, c.opt.TrustedProxies)
+	addr := clientKey(r, c.opt.TrustedProxies)
 	if SecretInQuery(r.URL) {
 		return Principal{}, c.refuse(addr, ErrSecretInQuery)
 	}
@@ -67,8 +66,8 @@ func (a sessionAuth) Authenticate(r *http.Request) (Principal, error) {
 
 // session admits a session's secret presented from addr: from the
 // sessions held since the last reload, or else read from the source once.
-func (c *Checker) session(ctx context.Context, addr, secret string) (Principal, error) {
-	hash := sha256.Sum256([]byte(secret))
+func (c *Checker) session(ctx context.Context, addr addrKey, secret string) (Principal, error) {
+	hash := hashSecret(secret)
 	set := c.set.Load()
 	v, held := set.sessions.Load(hash)
 	throttled, wait := c.fails.throttled(addr)

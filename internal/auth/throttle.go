@@ -27,13 +27,13 @@ type failures struct {
 	now      func() time.Time
 
 	mu    sync.Mutex
-	addrs map[string]*list.Element // address → element of recent, holding a *failBucket
+	addrs map[addrKey]*list.Element // address → element of recent, holding a *failBucket
 	// recent orders the buckets by their last failure, most recent first.
 	recent list.List
 }
 
 type failBucket struct {
-	addr   string
+	addr   addrKey
 	tokens float64
 	last   time.Time
 }
@@ -54,12 +54,12 @@ func newFailures(perSecond float64, maxAddrs int, now func() time.Time) *failure
 		return nil
 	}
 	return &failures{rate: perSecond, burst: math.Max(minFailureBurst, math.Ceil(2*perSecond)), maxAddrs: max(1, maxAddrs), now: now,
-		addrs: make(map[string]*list.Element)}
+		addrs: make(map[addrKey]*list.Element)}
 }
 
 // throttled reports whether addr has no failure left, and if so how long
 // until it has one. It records nothing.
-func (f *failures) throttled(addr string) (bool, time.Duration) {
+func (f *failures) throttled(addr addrKey) (bool, time.Duration) {
 	if f == nil {
 		return false, 0
 	}
@@ -79,7 +79,7 @@ func (f *failures) throttled(addr string) (bool, time.Duration) {
 
 // fail records a failed authentication from addr. It reports whether the
 // address is still within its limit; when it is not, how long until it is.
-func (f *failures) fail(addr string) (bool, time.Duration) {
+func (f *failures) fail(addr addrKey) (bool, time.Duration) {
 	if f == nil {
 		return true, 0
 	}
@@ -135,32 +135,55 @@ func (f *failures) remove(e *list.Element) {
 	delete(f.addrs, f.recent.Remove(e).(*failBucket).addr)
 }
 
+// addrKey is a client address as failures count it: an IPv4 address, an
+// IPv6 /64, or the raw RemoteAddr when it is no IP address (a Unix
+// socket). It is comparable and built without allocating.
+type addrKey struct {
+	prefix netip.Prefix
+	raw    string
+}
+
+func (k addrKey) String() string {
+	switch {
+	case !k.prefix.IsValid():
+		return k.raw
+	case k.prefix.Addr().Is4():
+		return k.prefix.Addr().String()
+	}
+	return k.prefix.String()
+}
+
 // ClientAddress returns the address a request's failures count against:
 // the connection's IP address; or, when that address is one of trusted
 // (the reverse proxies in front of the server), the last address of
 // X-Forwarded-For that is not one of them. IPv6 addresses count by their
 // /64, which one host may hold whole.
 func ClientAddress(r *http.Request, trusted []netip.Prefix) string {
+	return clientKey(r, trusted).String()
+}
+
+func clientKey(r *http.Request, trusted []netip.Prefix) addrKey {
 	host, _, err := net.SplitHostPort(r.RemoteAddr)
 	if err != nil {
 		host = r.RemoteAddr
 	}
 	ip, err := netip.ParseAddr(host)
 	if err != nil {
-		return host
+		return addrKey{raw: host}
 	}
 	ip = ip.Unmap().WithZone("")
 	if len(trusted) > 0 && isTrusted(ip, trusted) {
 		ip = forwardedFor(r, ip, trusted)
 	}
+	bits := 64
 	if ip.Is4() {
-		return ip.String()
+		bits = 32
 	}
-	p, err := ip.Prefix(64)
+	p, err := ip.Prefix(bits)
 	if err != nil {
-		return ip.String()
+		return addrKey{raw: ip.String()}
 	}
-	return p.String()
+	return addrKey{prefix: p}
 }
 
 // forwardedFor walks X-Forwarded-For from its end (the address the nearest

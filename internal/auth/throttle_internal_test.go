@@ -9,47 +9,50 @@ import (
 
 type clock struct{ t time.Time }
 
+// k is the key of an address that is no IP address.
+func k(raw string) addrKey { return addrKey{raw: raw} }
+
 func (c *clock) now() time.Time { return c.t }
 
 func TestFailures(t *testing.T) {
 	c := &clock{t: time.Unix(1_800_000_000, 0)}
 	f := newFailures(10, 3, c.now) // bursts of 20
 	for i := range 20 {
-		if ok, _ := f.fail("a"); !ok {
+		if ok, _ := f.fail(k("a")); !ok {
 			t.Fatalf("failure %d within the burst refused", i)
 		}
 	}
-	ok, wait := f.fail("a")
+	ok, wait := f.fail(k("a"))
 	if ok || wait <= 0 || wait > 100*time.Millisecond {
 		t.Errorf("past the burst: allowed %v, wait %v; want refused, wait in (0, 100ms]", ok, wait)
 	}
-	if ok, _ := f.fail("b"); !ok {
+	if ok, _ := f.fail(k("b")); !ok {
 		t.Error("another address refused")
 	}
 	c.t = c.t.Add(100 * time.Millisecond)
-	if ok, _ := f.fail("a"); !ok {
+	if ok, _ := f.fail(k("a")); !ok {
 		t.Error("refused after a token came back")
 	}
-	if ok, _ := f.fail("a"); ok {
+	if ok, _ := f.fail(k("a")); ok {
 		t.Error("allowed with no token left")
 	}
 
 	// At most maxAddrs addresses: the one whose last failure is oldest goes.
-	f.fail("c")
-	f.fail("a")
-	f.fail("d") // b goes
+	f.fail(k("c"))
+	f.fail(k("a"))
+	f.fail(k("d")) // b goes
 	if got := f.tracked(); got != 3 {
 		t.Errorf("tracking %d addresses, want 3", got)
 	}
 	for addr, want := range map[string]bool{"a": true, "b": false, "c": true, "d": true} {
-		if _, ok := f.addrs[addr]; ok != want {
+		if _, ok := f.addrs[k(addr)]; ok != want {
 			t.Errorf("address %s kept: %v, want %v", addr, ok, want)
 		}
 	}
 	// An address whose bucket is full again is forgotten: its state is
 	// what a new address gets.
 	c.t = c.t.Add(2 * time.Second)
-	f.fail("e")
+	f.fail(k("e"))
 	if got := f.tracked(); got != 1 {
 		t.Errorf("tracking %d addresses after every bucket refilled, want 1 (the new one)", got)
 	}
@@ -58,7 +61,7 @@ func TestFailures(t *testing.T) {
 		t.Error("no limit should be nil")
 	}
 	var none *failures
-	if ok, _ := none.fail("x"); !ok || none.tracked() != 0 {
+	if ok, _ := none.fail(k("x")); !ok || none.tracked() != 0 {
 		t.Error("a nil limit refused")
 	}
 }

@@ -114,7 +114,7 @@ func oidcConfigured(ctx context.Context, server string) bool {
 		return false
 	}
 	resp.Body.Close()
-	return resp.StatusCode != http.StatusNotFound && resp.StatusCode < 500
+	return resp.StatusCode == http.StatusOK
 }
 
 func loginRun(ctx context.Context, opts *loginOptions) error {

@@ -15,6 +15,7 @@ import (
 	"github.com/ramp-flags/ramp/internal/admin"
 	"github.com/ramp-flags/ramp/internal/api"
 	"github.com/ramp-flags/ramp/internal/auth"
+	"github.com/ramp-flags/ramp/internal/auth/sso"
 	"github.com/ramp-flags/ramp/internal/controller"
 	"github.com/ramp-flags/ramp/internal/server"
 	"github.com/ramp-flags/ramp/tracking"
@@ -183,6 +184,13 @@ func serveRun(ctx context.Context, opts *serveOptions) error {
 	if err != nil {
 		return err
 	}
+	oidcCfg, err := opts.auth.oidcConfig(opts.publicURL, log)
+	if err != nil {
+		return err
+	}
+	if oidcCfg != nil && opts.insecureNoAuth {
+		return &UsageError{Err: fmt.Errorf("--oidc-issuer and --insecure-no-auth contradict each other"), Command: "ramp serve"}
+	}
 
 	return opts.f.withAdminOptions(ctx, admin.Options{Log: log}, func(ctx context.Context, a *admin.Service) error {
 		cfg := server.Config{
@@ -217,6 +225,12 @@ func serveRun(ctx context.Context, opts *serveOptions) error {
 			}
 			defer checker.Close()
 			cfg.Auth, apiAuth = checker, checker
+			if oidcCfg != nil {
+				oidcCfg.Throttle = checker
+				if cfg.OIDC, err = sso.New(a, *oidcCfg); err != nil {
+					return err
+				}
+			}
 		}
 		if cfg.API, err = api.New(api.Config{Admin: a, Auth: apiAuth, Logger: log.With("component", "api")}); err != nil {
 			return err

@@ -27,27 +27,31 @@
 //	GET  /ofrep/v1/events                sdk    SSE refetchEvaluation (ADR-0008)
 //	GET  /v1/snapshot                    sdk    the wire document; ETag "<version>-<epoch>", 304
 //	GET  /v1/snapshot/events             sdk    SSE "snapshot" {"version":N,"epoch":"…"}
-//	POST /v1/reload                      admin  check the store now
-//	GET  /metrics                        admin  Prometheus
+//	POST /v1/reload                      editor check the store now
+//	GET  /metrics                        viewer Prometheus
+//	/auth/oidc/                          none   single sign-on (Config.OIDC)
 //	GET  /healthz, /readyz               none
 //
 // docs/http-api.md describes them for clients: bodies, status codes, and the
 // places where the OFREP specification contradicts itself and what ramp
 // chose.
 //
-// # Keys
+// # Credentials
 //
-// Requests present a key as "Authorization: Bearer <secret>" or "X-API-Key:
-// <secret>"; an Authenticator turns it into a Principal with a role. The
-// server defines the interface; the store-backed implementation lives with
-// the keys. Each key has a token bucket (Config.RateLimit); past it requests
-// get 429 with Retry-After in whole seconds. Refused keys count against
-// their client address (Config.AuthFailureLimit): past its limit they get
-// 429 instead of 401, while valid keys from that address are still served.
+// Requests present a credential (an API key or a personal token) as
+// "Authorization: Bearer <secret>" or "X-API-Key: <secret>"; a credential
+// in the URL's query string is refused. Config.Auth (auth.Checker in ramp
+// serve) turns it into an auth.Principal with a role, throttles client
+// addresses that fail too often (429 with Retry-After, before their secret
+// is looked at), and reloads its credentials on its own, within a second of
+// a revocation, without any change to the configuration version. Each
+// credential has a token bucket (Config.RateLimit); past it requests get
+// 429 with Retry-After in whole seconds.
 //
-// The authenticator's keys are refreshed before each new configuration
-// version is served. An authenticator that can also say whether a
-// principal's key is still active (Active) lets the server end the event
-// streams of revoked keys at that refresh, and refuse their event-stream
-// tokens, which are bound to the key (Principal.KeyID), not to its name.
+// An authenticator that can also say whether a principal's credential is
+// still active (Active) and when it reloaded (Changed) lets the server end
+// the event streams of revoked credentials at that reload, and refuse their
+// event-stream tokens, which are bound to the credential
+// (Principal.CredentialID), not to its name. Config.OIDC, single sign-on,
+// is mounted at /auth/oidc/.
 package server

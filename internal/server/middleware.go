@@ -175,7 +175,10 @@ func (s *Server) authenticate(r *http.Request, streamToken bool) (Principal, err
 	if s.cfg.InsecureNoAuth {
 		return Principal{Name: "anonymous", Kind: auth.KindKey, Role: auth.RoleAdmin}, nil
 	}
-	if tok := r.URL.Query().Get("token"); streamToken && tok != "" && r.Header.Get("Authorization") == "" && r.Header.Get("X-API-Key") == "" &&
+	if !streamToken || r.URL.RawQuery == "" { // most requests: no query to parse
+		return s.cfg.Auth.Authenticate(r)
+	}
+	if tok := r.URL.Query().Get("token"); tok != "" && r.Header.Get("Authorization") == "" && r.Header.Get("X-API-Key") == "" &&
 		!auth.SecretInQuery(r.URL) {
 		if p, ok := s.tokens.check(tok); ok && s.keyActive(p) {
 			return p, nil

@@ -9,7 +9,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ramp-flags/ramp/internal/auth"
 	"github.com/ramp-flags/ramp/internal/server"
+	"github.com/ramp-flags/ramp/internal/store"
 )
 
 // Revocation reaches a server within one poll interval; the tests allow
@@ -173,6 +175,84 @@ func waitEnd(t *testing.T, name string, ch <-chan sseEvent, within time.Duration
 			}
 		case <-deadline:
 			t.Fatalf("%s still open %s after its key was revoked", name, within)
+		}
+	}
+}
+
+// TestRevocationAcrossReplicas: two servers on one database, as two ramp
+// serve replicas behind a load balancer, each with its own authenticator:
+// a personal token made through a third handle works on both at once, and
+// once revoked is refused by both, with no change to the configuration
+// version (so no provider downloads the snapshot again). How long it took
+// is logged, not asserted: within a second on an idle machine (the
+// authenticator polls every 250 ms).
+func TestRevocationAcrossReplicas(t *testing.T) {
+	s, path := openStore(t)
+	var replicas []*running
+	for range 2 {
+		st := openPath(t, path)
+		replicas = append(replicas, start(t, server.Config{Source: st, Auth: newStoreAuth(t, st, auth.Options{})}))
+	}
+	other := openPath(t, path)
+	ctx := context.Background()
+	secret, tok, err := other.CreateToken(ctx, store.NewToken{Person: "alice", Role: store.RoleEditor}, "root")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range replicas {
+		waitStatus(t, r.URL+"/v1/snapshot", secret, http.StatusOK)
+	}
+	rev := revision(t, s)
+	began := time.Now()
+	if _, err := other.RevokeToken(ctx, tok.ID, "root"); err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range replicas {
+		waitStatus(t, r.URL+"/v1/snapshot", secret, http.StatusUnauthorized)
+	}
+	t.Logf("both replicas refused the revoked token %s after the revocation", time.Since(began).Round(time.Millisecond))
+	if got := revision(t, s); got != rev {
+		t.Errorf("the revocation moved the configuration from %v to %v", rev, got)
+	}
+}
+
+// TestNoSecretInLogs: with request logging on (debug), through every way a
+// credential is admitted or refused (headers, the query string, a stream
+// token, throttled, revoked), no log line holds a secret.
+func TestNoSecretInLogs(t *testing.T) {
+	s, _ := openStore(t)
+	good := createKey(t, s, "good")
+	gone := createKey(t, s, "gone")
+	if _, err := s.RevokeKey(context.Background(), "gone", "tester"); err != nil {
+		t.Fatal(err)
+	}
+	tokSecret, _, err := s.CreateToken(context.Background(), store.NewToken{Person: "alice", Role: store.RoleViewer}, "root")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := start(t, server.Config{Source: s, Auth: newStoreAuth(t, s, auth.Options{FailureLimit: 1})})
+	secrets := []string{good, gone, tokSecret, "ramp_pat_neverissuedbutstillsecret0000"}
+	stream := streamURL(t, srv, good)
+	for _, secret := range secrets {
+		for range 4 { // past the failure limit too
+			do(t, http.MethodGet, srv.URL+"/v1/snapshot", secret, "")
+			do(t, http.MethodGet, srv.URL+"/v1/snapshot?api_key="+secret, "", "")
+			do(t, http.MethodGet, srv.URL+"/metrics?x="+secret, secret, "")
+			do(t, http.MethodPost, srv.URL+"/ofrep/v1/evaluate/flags/common-mailbox", "", "{}", "Authorization", "Basic "+secret)
+		}
+	}
+	if code := streamStatus(t, stream); code != http.StatusOK {
+		t.Errorf("stream URL: %d", code)
+	}
+	srv.shutdown(patience)
+	logs := srv.log.String()
+	if !strings.Contains(logs, `"status":401`) || !strings.Contains(logs, `"status":429`) {
+		t.Fatalf("the requests were not logged:\n%.2000s", logs)
+	}
+	token := stream[strings.Index(stream, "token=")+len("token="):]
+	for _, secret := range append(secrets, token) {
+		if strings.Contains(logs, secret) || strings.Contains(logs, secret[len(secret)-20:]) {
+			t.Errorf("a secret (%.12s…) is in the log", secret)
 		}
 	}
 }

@@ -41,6 +41,10 @@ const (
 type Config struct {
 	Source Source
 	Auth   Authenticator
+	// OIDC, when set, is single sign-on (internal/auth/sso), mounted at
+	// /auth/oidc/: it answers browsers, and authenticates no request of
+	// its own.
+	OIDC http.Handler
 	// InsecureNoAuth serves every request without a key, as an admin. The
 	// server says so loudly at startup and every minute.
 	InsecureNoAuth bool
@@ -236,6 +240,7 @@ const (
 	routeReady        = "GET /readyz"
 	routeTrack        = "POST " + tracking.TrackPath
 	routeAPI          = "/api/v1/"
+	routeOIDC         = "/auth/oidc/"
 )
 
 func (s *Server) routes() http.Handler {
@@ -250,6 +255,9 @@ func (s *Server) routes() http.Handler {
 	mux.Handle(routeMetrics, s.guard(auth.Read, false, anyone(promhttp.HandlerFor(s.metrics.reg, promhttp.HandlerOpts{}).ServeHTTP)))
 	if s.cfg.API != nil {
 		mux.Handle(routeAPI, s.cfg.API)
+	}
+	if s.cfg.OIDC != nil {
+		mux.Handle(routeOIDC, s.cfg.OIDC)
 	}
 	mux.HandleFunc(routeHealth, s.healthz)
 	mux.HandleFunc(routeReady, s.readyz)

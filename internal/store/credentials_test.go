@@ -208,3 +208,42 @@ func TestCodes(t *testing.T) {
 		t.Errorf("an expired code: %v, want not found", err)
 	}
 }
+
+// TestCredentialsMigration: a database from before personal tokens, with
+// keys, migrates: its keys keep their secrets (no approve, no expiry, no
+// last use), and tokens and sessions work on it.
+func TestCredentialsMigration(t *testing.T) {
+	ctx := context.Background()
+	dsn := emptyDSN(t)
+	s := openDSN(t, dsn)
+	secret, _, err := s.CreateKey(ctx, "ops", store.RoleAdmin, "alice")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, stmt := range []string{
+		"DROP TABLE personal_tokens", "DROP TABLE sessions", "DROP TABLE login_codes",
+		"ALTER TABLE api_keys DROP COLUMN approve", "ALTER TABLE api_keys DROP COLUMN expires_at", "ALTER TABLE api_keys DROP COLUMN last_used_at",
+		"ALTER TABLE config_state DROP COLUMN credentials_version",
+	} {
+		if err := store.Exec(s, stmt); err != nil {
+			t.Fatalf("%s: %v", stmt, err)
+		}
+	}
+	if err := store.Exec(s, "DELETE FROM schema_migrations WHERE version = (SELECT MAX(version) FROM schema_migrations)"); err != nil {
+		t.Fatal(err)
+	}
+	upgraded := openDSN(t, dsn)
+	creds, err := upgraded.ActiveCredentials(ctx)
+	if err != nil || len(creds) != 1 || creds[0].Hash != store.HashSecret(secret) || creds[0].Approve || creds[0].ExpiresAt != nil {
+		t.Fatalf("after the migration: %+v, %v", creds, err)
+	}
+	if keys, _ := upgraded.Keys(ctx); len(keys) != 1 || keys[0].LastUsedAt != nil {
+		t.Errorf("keys after the migration: %+v", keys)
+	}
+	if _, _, err := upgraded.CreateToken(ctx, store.NewToken{Person: "bob", Role: store.RoleViewer}, "alice"); err != nil {
+		t.Errorf("CreateToken after the migration: %v", err)
+	}
+	if v, err := upgraded.CredentialsVersion(ctx); err != nil || v != 1 {
+		t.Errorf("CredentialsVersion after the migration and a token: %d, %v", v, err)
+	}
+}
