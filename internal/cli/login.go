@@ -65,8 +65,13 @@ context, then the local database (--db, $RAMP_DB). ramp never prints a token.`,
 
 // readToken reads a token: from stdin with --with-token, else from the
 // terminal without echo, else through the browser when the server offers
-// single sign-on.
-func readToken(ctx context.Context, opts *loginOptions) (string, error) {
+// single sign-on (fresh is then true: the server issued it a moment ago).
+func readToken(ctx context.Context, opts *loginOptions) (token string, fresh bool, err error) {
+	token, err = readTokenFrom(ctx, opts, &fresh)
+	return token, fresh, err
+}
+
+func readTokenFrom(ctx context.Context, opts *loginOptions, fresh *bool) (string, error) {
 	streams := opts.f.IO
 	if opts.withToken {
 		line, err := bufio.NewReader(streams.In).ReadString('\n')
@@ -76,6 +81,7 @@ func readToken(ctx context.Context, opts *loginOptions) (string, error) {
 		return strings.TrimSpace(line), nil
 	}
 	if oidcConfigured(ctx, opts.server) {
+		*fresh = true
 		return browserLogin(ctx, streams, opts.server)
 	}
 	if !streams.StdinTTY {
@@ -133,9 +139,9 @@ func loginRun(ctx context.Context, opts *loginOptions) error {
 	if err != nil {
 		return err
 	}
-	token := f.Token
+	token, fresh := f.Token, false
 	if token == "" {
-		if token, err = readToken(ctx, opts); err != nil {
+		if token, fresh, err = readToken(ctx, opts); err != nil {
 			return err
 		}
 	}
@@ -148,6 +154,17 @@ func loginRun(ctx context.Context, opts *loginOptions) error {
 	}
 	defer c.Close()
 	p, err := c.WhoAmI(ctx)
+	// A token the server just issued may not be known yet to the replica
+	// that answers (credentials are reloaded every 250 ms): ask again for
+	// a few seconds before giving up on it.
+	for wait := 100 * time.Millisecond; fresh && ramp.KindOf(err) == ramp.KindUnauthorized && wait < 5*time.Second; wait *= 2 {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(wait):
+		}
+		p, err = c.WhoAmI(ctx)
+	}
 	if err != nil {
 		return fmt.Errorf("log in to %s: %w", u.Redacted(), err)
 	}
