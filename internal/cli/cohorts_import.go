@@ -284,7 +284,7 @@ func runImport(cmd *cobra.Command, f *Factory, key, name string, o *importOption
 		}
 	}
 	bar := newProgress(f.IO, file.in.size)
-	req.Progress = bar.update
+	req.Progress = bar.report()
 	var res admin.ImportResult
 	err = f.withAdmin(cmd.Context(), req.Create, func(ctx context.Context, a Control) error {
 		res, err = a.ImportMembers(ctx, req)

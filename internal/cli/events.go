@@ -83,7 +83,7 @@ ordinal among identical rows, so importing a file twice stores it once.`,
 			bar := newProgress(f.IO, in.size)
 			var res admin.EventImportResult
 			err = f.withAdmin(cmd.Context(), true, func(ctx context.Context, a Control) error {
-				res, err = a.ImportEvents(ctx, admin.EventImportRequest{Source: in, File: in.name, CSV: opt, Progress: bar.update})
+				res, err = a.ImportEvents(ctx, admin.EventImportRequest{Source: in, File: in.name, CSV: opt, Progress: bar.report()})
 				return err
 			})
 			bar.finish()
