@@ -38,8 +38,14 @@ type Config struct {
 	// take no part in evaluation (Compose does not read them), so a
 	// change to them alone does not move the Revision: a reader that
 	// caches a Config by revision must read metrics afresh.
-	Metrics  []experiment.Metric
-	Revision Revision
+	Metrics []experiment.Metric
+	// SetVersions has, by cohort key, the version of the cohort's listed
+	// members: it changes when they change, and only then (a cohort's
+	// other fields, and everything else, change without it). A reader
+	// that keeps built member sets by (cohort, version) need not build
+	// them again. Nil when the source does not version member lists.
+	SetVersions map[string]int64
+	Revision    Revision
 }
 
 // Rollout returns the rollout plan of a flag.

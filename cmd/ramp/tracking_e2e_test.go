@@ -50,9 +50,13 @@ func TestTrackingEndToEnd(t *testing.T) {
 	srv := startServe(t, env, addr)
 	const flag = "wa-link-code-ttl-seconds"
 
-	// What this test needs from the other branches of issue #12.
+	// What this test needs from the other branches of issue #12. The
+	// probe evaluates br-0, one of the OFREP service's units below, so that
+	// its exposure is counted once whether or not the server flushed it
+	// before the kill: a unit of its own was an 81st exposure whenever the
+	// kill came after the server's first flush (on a loaded machine).
 	var missing []string
-	if code, body := post(t, srv.url+"/ofrep/v1/evaluate/flags/"+flag, sdkKey, `{"context":{"targetingKey":"probe","region":"BR"}}`); code != http.StatusOK {
+	if code, body := post(t, srv.url+"/ofrep/v1/evaluate/flags/"+flag, sdkKey, `{"context":{"targetingKey":"br-0","region":"BR"}}`); code != http.StatusOK {
 		t.Fatalf("probe evaluation: %d %v", code, body)
 	} else if md, _ := body["metadata"].(map[string]any); md["experiment"] != "link-code-ttl" {
 		missing = append(missing, "a running experiment served from the store: after `ramp apply -f testdata/scenario.yaml`, "+
@@ -175,8 +179,48 @@ func TestTrackingEndToEnd(t *testing.T) {
 	}
 	srv.stop(t)
 	if e, v := stored(); e != wantExp || v != wantEv {
-		t.Errorf("finally stored %d exposures and %d events, want exactly %d and %d", e, v, wantExp, wantEv)
+		t.Errorf("finally stored %d exposures and %d events, want exactly %d and %d; exposures:\n%s", e, v, wantExp, wantEv, dumpExposures(t, db))
 	}
+}
+
+// dumpExposures lists the stored exposures, one a line, for a failure's
+// message.
+func dumpExposures(t *testing.T, path string) string {
+	t.Helper()
+	conn, err := sql.Open("sqlite3", "file:"+path+"?mode=ro&_busy_timeout=5000")
+	if err != nil {
+		return err.Error()
+	}
+	defer conn.Close()
+	rows, err := conn.Query(`SELECT * FROM tracking_exposures`)
+	if err != nil {
+		return err.Error()
+	}
+	defer rows.Close()
+	cols, _ := rows.Columns()
+	var b strings.Builder
+	b.WriteString(strings.Join(cols, "\t") + "\n")
+	for rows.Next() {
+		vals := make([]any, len(cols))
+		ptrs := make([]any, len(cols))
+		for i := range vals {
+			ptrs[i] = &vals[i]
+		}
+		if err := rows.Scan(ptrs...); err != nil {
+			return err.Error()
+		}
+		for i, v := range vals {
+			if i > 0 {
+				b.WriteByte('\t')
+			}
+			if bs, ok := v.([]byte); ok {
+				v = string(bs)
+			}
+			fmt.Fprint(&b, v)
+		}
+		b.WriteByte('\n')
+	}
+	return b.String()
 }
 
 // postUntilStored posts a batch until the server answers 200, retrying

@@ -21,13 +21,28 @@
 //
 // New reads the feed that `ramp serve` publishes:
 //
-//	GET {base}/v1/snapshot          Authorization: Bearer <sdk key>
-//	  200  the wire document (package flags/wire), ETag: "<version>-<epoch>"
+//	GET {base}/v1/snapshot?format=2 Authorization: Bearer <sdk key>
+//	  200  a wire.FormatV2 manifest (package flags/wire): the configuration,
+//	       each cohort's member set named by its ID; ETag: "<version>-<epoch>"
+//	       (a server built before FormatV2 ignores format=2 and sends the
+//	       whole wire.Format document, every list inline: read as well)
 //	  304  with If-None-Match: "<version>-<epoch>" when nothing is newer
 //	  401  unknown or revoked key; 403 a key without the reading role
+//	GET {base}/v1/snapshot/sets/{id}
+//	  200  the member set in wire.SetFormat (immutable: an ID names content)
+//	  404  the configuration served no longer names it: read the snapshot again
 //	GET {base}/v1/snapshot/events   text/event-stream
 //	  "event: snapshot" + "data: {"version":N,"epoch":"…"}" on connect and
 //	  on every new version; ": ping" comments every 15 s
+//
+// The provider keeps the member sets it holds, by ID, and fetches only the
+// sets a new manifest names that it lacks, decoding each as it streams in
+// straight into the set's table (no copy of the document, no slice of
+// hashes): a change that leaves the lists alone costs the manifest only,
+// and syncing a list costs its table and little more. Each set is checked
+// against its ID; one that the server stopped serving between the manifest
+// and its fetch (the list changed meanwhile) makes the provider read the
+// manifest again, so a snapshot is never built from sets of two versions.
 //
 // (A server from before epochs sends neither the epoch nor its half of the
 // ETag; the provider then sends If-None-Match: "<version>".)
@@ -74,7 +89,9 @@
 // # Offline
 //
 // With CacheFile, every new snapshot is written to a file (temporary file,
-// then rename) and Init starts from that file when it exists, READY at once
+// then rename: the manifest on one line, then each set in wire.SetFormat;
+// a whole wire.Format document from an older server as it came) and Init
+// starts from that file when it exists, READY at once
 // even while the server is down. NewFromFile runs from a snapshot file alone,
 // with no server, optionally re-reading it when it changes (WatchFile).
 //

@@ -69,7 +69,7 @@ func waitFor(r *run, ch <-chan struct{}) bool {
 // persists it, and records how the exchange went.
 func (p *Provider) syncOnce(r *run) error {
 	held := p.current.Load()
-	l, raw, err := p.fetch(r.ctx, held)
+	l, save, err := p.fetch(r.ctx, held)
 	if r.ctx.Err() != nil {
 		return r.ctx.Err()
 	}
@@ -85,19 +85,37 @@ func (p *Provider) syncOnce(r *run) error {
 	}
 	p.mu.Unlock()
 	if installed && p.cfg.cacheFile != "" {
-		if err := writeFileAtomic(p.cfg.cacheFile, raw); err != nil {
+		if err := writeFileAtomic(p.cfg.cacheFile, save); err != nil {
 			p.cfg.log.Warn("ramp provider: cache file not written", "file", p.cfg.cacheFile, "err", err)
 		}
 	}
 	return err
 }
 
-// fetch asks for the snapshot, conditionally on the version and epoch held.
-// It returns nil (and no error) when the server has nothing else.
-func (p *Provider) fetch(ctx context.Context, held *loaded) (*loaded, []byte, error) {
+// fetch asks for the snapshot, conditionally on the version and epoch held,
+// as a wire.FormatV2 manifest (feed_sets.go), fetching the member sets it
+// refers to that the provider does not hold; a server that ignores the
+// request for a manifest (built before it) sends the whole wire.Format
+// document, which is read as before. It returns nil (and no error) when the
+// server has nothing else, and else the snapshot with what writes it to
+// the cache file.
+func (p *Provider) fetch(ctx context.Context, held *loaded) (*loaded, func(io.Writer) error, error) {
 	ctx, cancel := context.WithTimeout(ctx, fetchTimeout)
 	defer cancel()
-	req, err := p.request(ctx, "/v1/snapshot")
+	for attempt := 1; ; attempt++ {
+		l, save, err := p.fetchOnce(ctx, held)
+		if errors.Is(err, errSetGone) && attempt < maxSetAttempts {
+			// The lists changed between the snapshot and the set: the
+			// server serves a newer snapshot, which names the new set.
+			p.cfg.log.Debug("ramp provider: a member set changed while fetched; reading the snapshot again", "err", err)
+			continue
+		}
+		return l, save, err
+	}
+}
+
+func (p *Provider) fetchOnce(ctx context.Context, held *loaded) (*loaded, func(io.Writer) error, error) {
+	req, err := p.request(ctx, "/v1/snapshot?"+wire.FormatQuery)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -122,16 +140,20 @@ func (p *Provider) fetch(ctx context.Context, held *loaded) (*loaded, []byte, er
 	if err != nil {
 		return nil, nil, fmt.Errorf("fetch snapshot: %w", err)
 	}
+	if format, _ := wire.FormatOf(raw); format == wire.FormatV2 {
+		return p.fromManifest(ctx, held, raw)
+	}
 	snap, epoch, err := wire.DecodeEpoch(raw)
 	if err != nil {
 		return nil, nil, err
 	}
+	save := func(w io.Writer) error { _, err := w.Write(raw); return err }
 	if !supersedes(held, snap.Version(), epoch) {
 		// Not newer (a lagging replica, or a proxy cached an old body):
 		// nothing to derive, installLocked will say so.
-		return &loaded{snap: snap, version: snap.Version(), epoch: epoch}, raw, nil
+		return &loaded{snap: snap, version: snap.Version(), epoch: epoch}, save, nil
 	}
-	return newLoaded(snap, epoch), raw, nil
+	return newLoaded(snap, epoch), save, nil
 }
 
 func (p *Provider) request(ctx context.Context, path string) (*http.Request, error) {

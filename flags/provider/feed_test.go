@@ -20,7 +20,10 @@ const testKey = "sdk-test-key"
 
 // feed is the snapshot feed of `ramp serve` as the contract in doc.go
 // describes it, served on loopback from a flags.State: the only stand-in in
-// these tests, at the HTTP boundary.
+// these tests, at the HTTP boundary. It is a server built before
+// ramp.snapshot/v2: it ignores format=2 and sends whole documents, as a
+// server not yet upgraded does to new providers during a rolling upgrade
+// (the tests against a real `ramp serve` are in sync_e2e_test.go).
 type feed struct {
 	t testing.TB
 
@@ -36,6 +39,7 @@ type feed struct {
 	ping    time.Duration
 
 	fetched  atomic.Int64   // 200 answers to /v1/snapshot
+	asked    atomic.Int64   // of which asked for format=2
 	notMod   atomic.Int64   // 304 answers
 	streams  atomic.Int64   // event streams currently open
 	connects atomic.Int64   // event streams ever opened
@@ -219,6 +223,9 @@ func (f *feed) serveSnapshot(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	f.fetched.Add(1)
+	if r.URL.Query().Get("format") == "2" {
+		f.asked.Add(1)
+	}
 	w.Header().Set("Content-Type", "application/json")
 	w.Write(doc)
 }

@@ -7,8 +7,6 @@ import (
 	"os"
 	"path/filepath"
 	"time"
-
-	"github.com/ramp-flags/ramp/flags/wire"
 )
 
 // loadFileLocked reads a wire document file and installs it if it
@@ -33,15 +31,11 @@ func readSnapshotFile(path string) (fs.FileInfo, *loaded, error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	raw, err := io.ReadAll(f)
+	l, err := readSnapshot(f, fi.Size())
 	if err != nil {
 		return fi, nil, fmt.Errorf("read %s: %w", path, err)
 	}
-	snap, epoch, err := wire.DecodeEpoch(raw)
-	if err != nil {
-		return fi, nil, fmt.Errorf("%s: %w", path, err)
-	}
-	return fi, newLoaded(snap, epoch), nil
+	return fi, l, nil
 }
 
 // watch re-reads a NewFromFile file whenever it is replaced or its size or
@@ -84,10 +78,10 @@ func (p *Provider) watch(r *run, last fs.FileInfo) {
 	}
 }
 
-// writeFileAtomic replaces path with data so that a reader (or a crash)
-// sees the old file or the new one, never a mixture: a temporary file in
-// the same directory, synced, then renamed over path.
-func writeFileAtomic(path string, data []byte) (err error) {
+// writeFileAtomic replaces path with what write writes so that a reader
+// (or a crash) sees the old file or the new one, never a mixture: a
+// temporary file in the same directory, synced, then renamed over path.
+func writeFileAtomic(path string, write func(io.Writer) error) (err error) {
 	dir, base := filepath.Split(path)
 	if dir == "" {
 		dir = "."
@@ -102,7 +96,7 @@ func writeFileAtomic(path string, data []byte) (err error) {
 			os.Remove(f.Name())
 		}
 	}()
-	if _, err = f.Write(data); err != nil {
+	if err = write(f); err != nil {
 		return err
 	}
 	if err = f.Sync(); err != nil {

@@ -2,14 +2,15 @@ package provider
 
 import (
 	"crypto/sha256"
-	"encoding/binary"
 	"encoding/json"
 	"slices"
 	"strconv"
 
 	"github.com/open-feature/go-sdk/openfeature"
 
+	"github.com/ramp-flags/ramp/cohorts"
 	"github.com/ramp-flags/ramp/flags"
+	"github.com/ramp-flags/ramp/flags/wire"
 	"github.com/ramp-flags/ramp/tracking"
 )
 
@@ -33,6 +34,10 @@ type loaded struct {
 	// (tracking.UnitAttributes): what a tracked event keeps of its
 	// context besides targetingKey.
 	units []string
+	// setIDs names each cohort's member set (wire.SetID), and sets holds
+	// the sets by ID: what the next snapshot may take as they are.
+	setIDs map[string]string
+	sets   map[string]*cohorts.Set
 }
 
 type flagMeta struct {
@@ -53,14 +58,34 @@ type armMeta struct {
 }
 
 func newLoaded(snap *flags.Snapshot, epoch string) *loaded {
+	return newLoadedSets(snap, epoch, nil)
+}
+
+// newLoadedSets is newLoaded for a snapshot whose member sets' IDs are
+// known (from a wire.FormatV2 manifest); nil ids are computed.
+func newLoadedSets(snap *flags.Snapshot, epoch string, ids map[string]string) *loaded {
 	st := snap.State()
+	if ids == nil {
+		ids = make(map[string]string, len(st.MemberSets))
+		for key, set := range st.MemberSets {
+			if set.Len() > 0 {
+				ids[key] = wire.SetID(set)
+			}
+		}
+	}
+	sets := make(map[string]*cohorts.Set, len(ids))
+	for key, id := range ids {
+		sets[id] = st.MemberSets[key]
+	}
 	l := &loaded{
 		snap:    snap,
 		version: snap.Version(),
 		epoch:   epoch,
 		meta:    make(map[string]flagMeta, len(st.Flags)),
-		prints:  fingerprints(st),
+		prints:  fingerprints(st, ids),
 		units:   tracking.UnitAttributes(st),
+		setIDs:  ids,
+		sets:    sets,
 	}
 	l.bare = (&flags.Decision{Rule: -1, SnapshotVersion: l.version}).Metadata()
 	for i := range st.Flags {
@@ -137,19 +162,15 @@ func (l *loaded) metadata(d *flags.Decision) openfeature.FlagMetadata {
 
 // fingerprints hashes each flag's definition together with the definitions
 // and member lists of the cohorts it targets, so that a change to a cohort
-// counts as a change to every flag that uses it.
-func fingerprints(st *flags.State) map[string][sha256.Size]byte {
+// counts as a change to every flag that uses it. A member set counts by its
+// ID (wire.SetID: its count and digest), which names its content.
+func fingerprints(st *flags.State, setIDs map[string]string) map[string][sha256.Size]byte {
 	cohortSums := make(map[string][]byte, len(st.Cohorts))
 	for _, c := range st.Cohorts {
 		h := sha256.New()
 		// What decides membership: the conditions, and the member list
-		// (hashes from the wire, or ids in a state compiled locally).
-		_ = json.NewEncoder(h).Encode([]any{c.When, c.Members})
-		var word [8]byte
-		for _, x := range st.MemberSets[c.Key].Hashes() {
-			binary.LittleEndian.PutUint64(word[:], x)
-			h.Write(word[:])
-		}
+		// (a set from the wire, or ids in a state compiled locally).
+		_ = json.NewEncoder(h).Encode([]any{c.When, c.Members, setIDs[c.Key]})
 		cohortSums[c.Key] = h.Sum(nil)
 	}
 	out := make(map[string][sha256.Size]byte, len(st.Flags))

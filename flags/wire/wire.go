@@ -22,6 +22,16 @@
 // on a rule that serves one variant or a rollout, and so serve that rule
 // to its whole audience.
 //
+// # Whole documents and manifests
+//
+// Format (ramp.snapshot/v1) carries every cohort's member list inline. A
+// FormatV2 document, a manifest, names each list by the ID of its member
+// set (SetID: the set's count and digest) instead, and the sets travel on
+// their own in SetFormat, so a reader keeps the sets it holds across
+// documents and fetches a set only when a list changes (manifest.go,
+// set.go). Servers send FormatV2 only to readers that ask for it
+// (FormatQuery), so readers built before it keep working.
+//
 // # Versions and epochs
 //
 // A document's version only grows within one database. Its epoch names that
@@ -73,6 +83,9 @@ type Cohort struct {
 	// encoding, padded).
 	Members      int    `json:"members"`
 	MemberHashes []byte `json:"memberHashes,omitempty"`
+	// Set is the ID of the member set (SetID) in FormatV2 documents,
+	// which carry no MemberHashes; empty for a cohort without members.
+	Set string `json:"set,omitempty"`
 }
 
 // Marshal encodes a state as of a configuration version, without an epoch.
@@ -89,14 +102,7 @@ func MarshalEpoch(st *flags.State, version int64, epoch string) ([]byte, error) 
 	if doc.Flags == nil {
 		doc.Flags = []flags.Flag{}
 	}
-	for _, f := range doc.Flags {
-		if f.Version != 0 {
-			if doc.FlagVersions == nil {
-				doc.FlagVersions = make(map[string]int64, len(doc.Flags))
-			}
-			doc.FlagVersions[f.Key] = f.Version
-		}
-	}
+	doc.FlagVersions = flagVersions(doc.Flags)
 	for _, c := range st.Cohorts {
 		set := st.MemberSets[c.Key]
 		if set == nil && len(c.Members) > 0 {
@@ -143,18 +149,15 @@ func unmarshal(data []byte) (flags.State, Document, error) {
 	if doc.Format != Format {
 		return flags.State{}, Document{}, fmt.Errorf("decode snapshot: format %q, want %q (a newer ramp?)", doc.Format, Format)
 	}
+	for _, c := range doc.Cohorts {
+		if c.Set != "" {
+			return flags.State{}, Document{}, fmt.Errorf("decode snapshot: cohort %s: a set reference in a %s document", c.Key, Format)
+		}
+	}
 	head := Document{Format: doc.Format, Version: doc.Version, Epoch: doc.Epoch}
 	st := flags.State{Flags: doc.Flags, MemberSets: make(map[string]*cohorts.Set, len(doc.Cohorts))}
-	for i := range st.Flags {
-		f := &st.Flags[i]
-		f.Version = doc.FlagVersions[f.Key]
-		for j := range f.Variants {
-			v, err := flags.NormalizeValue(f.Type, f.Variants[j].Value)
-			if err != nil {
-				return flags.State{}, Document{}, fmt.Errorf("decode snapshot: flag %s variant %s: %w", f.Key, f.Variants[j].Key, err)
-			}
-			f.Variants[j].Value = v
-		}
+	if err := normalizeFlags(st.Flags, doc.FlagVersions); err != nil {
+		return flags.State{}, Document{}, err
 	}
 	for _, c := range doc.Cohorts {
 		if len(c.MemberHashes)%8 != 0 {

@@ -17,6 +17,7 @@ import (
 	"github.com/ramp-flags/ramp/internal/auth"
 	"github.com/ramp-flags/ramp/internal/auth/sso"
 	"github.com/ramp-flags/ramp/internal/controller"
+	"github.com/ramp-flags/ramp/internal/dashboard"
 	"github.com/ramp-flags/ramp/internal/server"
 	"github.com/ramp-flags/ramp/tracking"
 )
@@ -34,6 +35,7 @@ type serveOptions struct {
 	compact        time.Duration
 	tlsCert        string
 	tlsKey         string
+	dashboard      dashboardOptions
 }
 
 func newServeCmd(f *Factory, runF func(*serveOptions) error) *cobra.Command {
@@ -88,6 +90,13 @@ the person a personal token stands for (ramp tokens create), with the same
 output; keys and tokens need a role above sdk (viewer reads, editor
 changes, admin manages credentials; approving a stage takes --approve).
 
+The web dashboard is served at / (--dashboard, on by default; off with
+--insecure-no-auth): flags, rollout timelines, the audit log, experiments,
+and the kill switch and rollout moves behind a confirmation. People sign in
+with a personal token ("ramp tokens create"); the session lasts at most
+--dashboard-session-ttl. Its cookie is Secure: serve HTTPS (or use
+localhost). See docs/dashboard.md.
+
 Endpoints and bodies: docs/http-api.md.`,
 		Example: `  ramp serve --addr 127.0.0.1:8080
   ramp serve --addr :8080 --rate-limit 200 --public-url https://flags.example.com
@@ -114,6 +123,8 @@ Endpoints and bodies: docs/http-api.md.`,
 	cmd.Flags().DurationVar(&opts.compact, "compact-interval", time.Minute, "how often to fold tracking events into the per-unit totals that guardrails and reports read (0: never)")
 	cmd.Flags().StringVar(&opts.tlsCert, "tls-cert", "", "serve HTTPS with this PEM certificate (chain) file; needs --tls-key")
 	cmd.Flags().StringVar(&opts.tlsKey, "tls-key", "", "the PEM private key of --tls-cert")
+	cmd.Flags().BoolVar(&opts.dashboard.on, "dashboard", true, "serve the web dashboard at / (never with --insecure-no-auth)")
+	cmd.Flags().DurationVar(&opts.dashboard.sessionTTL, "dashboard-session-ttl", dashboard.DefaultSessionTTL, "how long a dashboard sign-in lasts")
 	return cmd
 }
 
@@ -234,6 +245,11 @@ func serveRun(ctx context.Context, opts *serveOptions) error {
 		}
 		if cfg.API, err = api.New(api.Config{Admin: a, Auth: apiAuth, Logger: log.With("component", "api")}); err != nil {
 			return err
+		}
+		if dash, err := newDashboard(opts, a, cfg.Auth, oidcLogin(cfg.OIDC), tlsConfig != nil, log); err != nil {
+			return err
+		} else if dash != nil {
+			cfg.Dashboard = dash
 		}
 		srv, err := server.New(cfg)
 		if err != nil {

@@ -10,27 +10,51 @@ import (
 )
 
 // snapshot answers GET /v1/snapshot: the wire document of the configuration
-// being served, encoded once per version, with ETag "<version>-<epoch>";
-// 304 when If-None-Match holds it. A tag with the version alone (pre-epoch
-// providers build it from the version they hold) never matches: it cannot
-// say which database its version was from.
+// being served, with ETag "<version>-<epoch>"; 304 when If-None-Match holds
+// it. A tag with the version alone (pre-epoch providers build it from the
+// version they hold) never matches: it cannot say which database its
+// version was from.
+//
+// With the query parameter format=2 (wire.FormatQuery) the document is a
+// wire.FormatV2 manifest, which refers to member sets by ID (served by
+// snapshotSet), made at each reload and gzipped for clients that take it;
+// without, it is the whole wire.Format document that providers built
+// before FormatV2 read, every member list inline, made on first request
+// of each version.
 func (s *Server) snapshot(w http.ResponseWriter, r *http.Request) {
 	cur := s.live.current()
 	h := w.Header()
 	h.Set("ETag", cur.etag)
 	h.Set("Cache-Control", "no-cache")
+	h.Add("Vary", "Accept-Encoding")
 	if etagMatch(r.Header.Get("If-None-Match"), cur.etag) {
 		w.WriteHeader(http.StatusNotModified)
 		return
 	}
+	body := cur.manifest
+	if !wantsManifest(r) {
+		var err error
+		if body, err = cur.wholeDoc(); err != nil {
+			s.log.Error("encode the whole snapshot", "version", cur.version, "err", err)
+			writeJSON(w, http.StatusInternalServerError, struct {
+				ErrorDetails string `json:"errorDetails"`
+			}{"cannot encode the snapshot"})
+			return
+		}
+	} else if len(body) >= gzipMin && acceptsGzip(r) {
+		if gz, err := cur.manifestGz.get(func() ([]byte, error) { return gzipped(cur.manifest) }); err == nil {
+			body = gz
+			h.Set("Content-Encoding", "gzip")
+		}
+	}
 	// Member lists can make the document large: give a slow reader time.
-	extra := time.Duration(len(cur.wire)>>20) * time.Second
+	extra := time.Duration(len(body)>>20) * time.Second
 	_ = http.NewResponseController(w).SetWriteDeadline(s.cfg.Now().Add(s.cfg.WriteTimeout + extra))
 	h.Set("Content-Type", "application/json")
-	h.Set("Content-Length", strconv.Itoa(len(cur.wire)))
+	h.Set("Content-Length", strconv.Itoa(len(body)))
 	w.WriteHeader(http.StatusOK)
 	if r.Method != http.MethodHead {
-		_, _ = w.Write(cur.wire)
+		_, _ = w.Write(body)
 	}
 }
 

@@ -47,8 +47,18 @@ const largeConfig = 64 << 20
 // for the snapshot feed, both made once per version. It is immutable once
 // published; next is closed when a newer one replaces it.
 type loaded struct {
-	snap     *flags.Snapshot
-	wire     []byte
+	snap *flags.Snapshot
+	// manifest is the wire.FormatV2 document (sets by ID), made at load;
+	// manifestGz the same gzipped, made on first use. whole is the
+	// wire.Format document (every list inline), for providers that do not
+	// ask for FormatV2, made on first use: its cost grows with the lists.
+	manifest   []byte
+	manifestGz lazyDoc
+	whole      lazyDoc
+	// sets are the member sets the configuration refers to, by ID and by
+	// cohort (feed_sets.go).
+	sets     map[string]*servedSet
+	byCohort map[string]cohortSet
 	version  int64
 	epoch    string // the database's (ramp.Revision)
 	etag     string // `"<version>-<epoch>"`, the snapshot feed's ETag (feedTag)
@@ -105,9 +115,13 @@ func (l *live) Trigger() {
 }
 
 // load reads, compiles and encodes the source's state and publishes it.
+// Member sets the configuration being served holds at the same members
+// version are taken as they are (feed_sets.go): a change that leaves the
+// lists alone reads, builds and encodes none of them.
 func (l *live) load(ctx context.Context) (*loaded, error) {
 	start := l.now()
-	cfg, err := l.src.Configuration(ctx)
+	prev := l.current()
+	cfg, reused, err := l.readConfiguration(ctx, prev)
 	if err != nil {
 		return nil, fmt.Errorf("read configuration: %w", err)
 	}
@@ -119,15 +133,17 @@ func (l *live) load(ctx context.Context) (*loaded, error) {
 			return nil, fmt.Errorf("refresh keys at version %d: %w", version, err)
 		}
 	}
+	setsFromMembers(&st)
 	snap, err := flags.Compile(st, version)
 	if err != nil {
 		return nil, fmt.Errorf("compile configuration version %d: %w", version, err)
 	}
-	doc, err := wire.MarshalEpoch(snap.State(), version, rev.Epoch)
+	byCohort, byID, built := serveSets(snap.State(), cfg.SetVersions, prev)
+	doc, err := wire.MarshalManifest(snap.State(), version, rev.Epoch, manifestIDs(byCohort))
 	if err != nil {
 		return nil, fmt.Errorf("encode configuration version %d: %w", version, err)
 	}
-	n := &loaded{snap: snap, wire: doc, version: version, epoch: rev.Epoch, etag: `"` + feedTag(version, rev.Epoch) + `"`,
+	n := &loaded{snap: snap, manifest: doc, sets: byID, byCohort: byCohort, version: version, epoch: rev.Epoch, etag: `"` + feedTag(version, rev.Epoch) + `"`,
 		loadedAt: l.now(), next: make(chan struct{}), outcomes: newOutcomes(snap, l.metrics.evaluations),
 		units: tracking.UnitAttributes(snap.State()), exposures: tracking.NewExposureCheck(snap.State())}
 	old := l.cur.Swap(n)
@@ -146,19 +162,37 @@ func (l *live) load(ctx context.Context) (*loaded, error) {
 		close(old.next)
 	}
 	l.metrics.swapped(old, n)
-	if len(doc) >= largeConfig || (old != nil && len(old.wire) >= largeConfig) {
-		// A reload of a large configuration (cohorts of millions) leaves
-		// hundreds of MiB of garbage: the replaced snapshot, the hashes
-		// its sets were built from, the encoder's buffers. The runtime
-		// would keep them mapped until its scavenger got to them, holding
-		// the process at about twice its live heap; a forced collection
-		// now returns them (a 10M-member cohort: 1.0 GiB of RSS down to
-		// 0.35 GiB, docs/BENCHMARKS.md). Small configurations skip it.
+	dropped := 0
+	if old != nil {
+		for id, s := range old.sets {
+			if n := byID[id]; n == nil || n.set != s.set {
+				dropped += s.set.SizeBytes()
+			}
+		}
+		dropped += old.whole.size()
+	}
+	if built >= largeConfig || dropped >= largeConfig {
+		// A reload that builds or drops a large set (cohorts of
+		// millions) leaves hundreds of MiB of garbage: the replaced
+		// sets and documents, the hashes the new sets were built from.
+		// The runtime would keep them mapped until its scavenger got to
+		// them, holding the process at about twice its live heap; a
+		// forced collection now returns them (docs/BENCHMARKS.md). A
+		// reload that keeps every set skips it.
 		debug.FreeOSMemory()
 	}
 	l.log.Info("configuration loaded", "version", version, "epoch", rev.Epoch, "flags", len(snap.Keys()),
-		"cohorts", len(st.Cohorts), "bytes", len(doc), "took", l.now().Sub(start).Round(time.Microsecond).String())
+		"cohorts", len(st.Cohorts), "sets_reused", reused, "sets_built_bytes", built, "bytes", len(doc),
+		"took", l.now().Sub(start).Round(time.Microsecond).String())
 	return n, nil
+}
+
+// wholeDoc returns the wire.Format document of the configuration, made on
+// first use: what providers that do not ask for wire.FormatV2 download.
+func (n *loaded) wholeDoc() ([]byte, error) {
+	return n.whole.get(func() ([]byte, error) {
+		return wire.MarshalEpoch(n.snap.State(), n.version, n.epoch)
+	})
 }
 
 func (l *live) contact() { l.lastContact.Store(l.now().UnixNano()) }

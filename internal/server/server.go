@@ -106,6 +106,10 @@ type Config struct {
 	// API, when set, serves the admin API (internal/api) under /api/v1/:
 	// it authenticates its requests itself.
 	API http.Handler
+	// Dashboard, when set, serves every path the data plane does not
+	// (the web dashboard at /, with its own sign-in and sessions); without
+	// it those paths are 404.
+	Dashboard http.Handler
 }
 
 // Server serves OFREP decisions and the snapshot feed from the compiled
@@ -234,6 +238,7 @@ const (
 	routeOFREPEvents  = "GET /ofrep/v1/events"
 	routeSnapshot     = "GET /v1/snapshot"
 	routeSnapshotFeed = "GET /v1/snapshot/events"
+	routeSnapshotSet  = "GET /v1/snapshot/sets/{id}" // feed_sets.go
 	routeReload       = "POST /v1/reload"
 	routeMetrics      = "GET /metrics"
 	routeHealth       = "GET /healthz"
@@ -241,6 +246,7 @@ const (
 	routeTrack        = "POST " + tracking.TrackPath
 	routeAPI          = "/api/v1/"
 	routeOIDC         = "/auth/oidc/"
+	routeDashboard    = "/"
 )
 
 func (s *Server) routes() http.Handler {
@@ -250,6 +256,7 @@ func (s *Server) routes() http.Handler {
 	mux.Handle(routeOFREPEvents, s.guard(auth.Evaluate, true, s.ofrepEvents))
 	mux.Handle(routeSnapshot, s.guard(auth.Evaluate, false, anyone(s.snapshot)))
 	mux.Handle(routeSnapshotFeed, s.guard(auth.Evaluate, false, s.snapshotEvents))
+	mux.Handle(routeSnapshotSet, s.guard(auth.Evaluate, false, anyone(s.snapshotSet)))
 	mux.Handle(routeTrack, s.guard(auth.Evaluate, false, anyone(s.track)))
 	mux.Handle(routeReload, s.guard(auth.Write, false, anyone(s.reload)))
 	mux.Handle(routeMetrics, s.guard(auth.Read, false, anyone(promhttp.HandlerFor(s.metrics.reg, promhttp.HandlerOpts{}).ServeHTTP)))
@@ -261,6 +268,9 @@ func (s *Server) routes() http.Handler {
 	}
 	mux.HandleFunc(routeHealth, s.healthz)
 	mux.HandleFunc(routeReady, s.readyz)
+	if s.cfg.Dashboard != nil {
+		mux.Handle(routeDashboard, s.cfg.Dashboard)
+	}
 	return s.observe(mux)
 }
 

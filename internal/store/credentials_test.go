@@ -229,7 +229,9 @@ func TestCredentialsMigration(t *testing.T) {
 			t.Fatalf("%s: %v", stmt, err)
 		}
 	}
-	if err := store.Exec(s, "DELETE FROM schema_migrations WHERE version = (SELECT MAX(version) FROM schema_migrations)"); err != nil {
+	// Back to schema version 15, before credentials (16); later
+	// migrations run again too, as they do on such a database.
+	if err := store.Exec(s, "DELETE FROM schema_migrations WHERE version >= 16"); err != nil {
 		t.Fatal(err)
 	}
 	upgraded := openDSN(t, dsn)

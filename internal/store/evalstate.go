@@ -19,24 +19,11 @@ import (
 // as the rows stream, so a cohort of 10 million members costs its set (12
 // bytes a member) and, while it is built, 8 bytes a member more; its ids are
 // never all in memory. flags.Compile and wire.Marshal take such a state as
-// it is.
+// it is. SetVersions has each cohort's members version (cohortsets.go);
+// ConfigurationReusing skips the lists a caller holds already.
 func (s *Store) Configuration(ctx context.Context) (ramp.Config, error) {
 	return s.readConfig(ctx, func(db *gorm.DB, c *ramp.Config) error {
-		st := &c.State
-		st.MemberSets = make(map[string]*cohorts.Set, len(st.Cohorts))
-		var hashes []uint64
-		var err error
-		for i := range st.Cohorts {
-			key := st.Cohorts[i].Key
-			if hashes, err = memberHashes(db, s.d, key, hashes[:0]); err != nil {
-				return err
-			}
-			if len(hashes) > 0 {
-				st.MemberSets[key] = cohorts.NewSetFromHashes(hashes)
-				st.Cohorts[i].MemberCount = st.MemberSets[key].Len()
-			}
-		}
-		return nil
+		return memberSets(db, s.d, c, nil) // cohortsets.go
 	})
 }
 

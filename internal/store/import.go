@@ -942,6 +942,11 @@ func (im *importer) merge(w *writeTx, p importPlan, sum string, res *ImportResul
 		}
 		res.Version++
 	}
+	if res.Created || res.Added+res.Removed+res.Updated > 0 {
+		if err := touchMembers(w.db, key); err != nil {
+			return err
+		}
+	}
 	return w.record("cohort.import", "cohort", key, beforeAudit, after)
 }
 

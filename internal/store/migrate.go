@@ -30,6 +30,7 @@ var migrations = []migration{
 	migrateArmStatsIndex,    // tracking_stats.go
 	migrateSafety,           // safety.go
 	migrateCredentials,      // credentials.go
+	migrateMembersVersion,   // cohortsets.go
 }
 
 // migrate applies the migrations the database lacks, each in its own

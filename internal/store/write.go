@@ -352,6 +352,13 @@ func (w *writeTx) applyCohort(desired *flags.State, c flags.Change, edit ListEdi
 		if row.MemberCount, err = recount(w.db, c.Key); err != nil {
 			return err
 		}
+		// A list written again as it was (an apply of a whole file
+		// whose change is to other fields) keeps its members version.
+		if c.Action == flags.Create || hasEdit || len(c.Fields) == 0 || slices.Contains(c.Fields, "members") {
+			if err := touchMembers(w.db, c.Key); err != nil {
+				return err
+			}
+		}
 	}
 	after, err := decodeCohort(&row)
 	if err != nil {
@@ -725,6 +732,9 @@ func (s *Store) AddMemberList(ctx context.Context, cohortKey string, members []c
 		if err := setCounts(w.db, cohortKey, int64(res.Members), counts); err != nil {
 			return err
 		}
+		if err := touchMembers(w.db, cohortKey); err != nil {
+			return err
+		}
 		var before any
 		if !res.Created {
 			if err := w.bumpCohort(c); err != nil {
@@ -807,6 +817,9 @@ func (s *Store) RemoveMemberList(ctx context.Context, cohortKey string, ids []st
 			return err
 		}
 		if err := setCounts(w.db, cohortKey, int64(res.Members), counts); err != nil {
+			return err
+		}
+		if err := touchMembers(w.db, cohortKey); err != nil {
 			return err
 		}
 		res.Version++
