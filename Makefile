@@ -25,7 +25,7 @@ staticcheck: ## staticcheck (version pinned in go.mod's tool directive)
 # Packages whose tests run a second time on PostgreSQL when RAMP_TEST_DSN
 # names one (CI starts a throwaway cluster with .ci/postgres.sh); the
 # ClickHouse events store compares its numbers with PostgreSQL's there.
-PG_PACKAGES := ./internal/store/... ./internal/server/... ./internal/controller/... ./internal/admin/... ./cmd/ramp/... ./internal/clickhouse/...
+PG_PACKAGES := ./internal/store/... ./internal/server/... ./internal/controller/... ./internal/admin/... ./cmd/ramp/... ./internal/clickhouse/... ./internal/api/... ./internal/client/...
 
 test: ## vet, staticcheck and every test with the race detector (and on PostgreSQL if RAMP_TEST_DSN is set)
 	@echo "== go vet (a first run downloads and compiles the dependencies: allow a few minutes)"

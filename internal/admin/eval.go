@@ -3,6 +3,8 @@ package admin
 import (
 	"context"
 
+	"github.com/ramp-flags/ramp"
+
 	"github.com/ramp-flags/ramp/flags"
 )
 
@@ -38,11 +40,19 @@ func (s *Service) Explain(ctx context.Context, key string, evalCtx map[string]an
 // decisions for that context are Snapshot's; for any other context they
 // are not.
 func (s *Service) SnapshotFor(ctx context.Context, evalCtx map[string]any) (*flags.Snapshot, error) {
-	cfg, err := s.db().ConfigurationFor(ctx, targetingKeys(evalCtx))
+	cfg, err := s.ConfigurationFor(ctx, evalCtx)
 	if err != nil {
 		return nil, err
 	}
 	return compile(&cfg)
+}
+
+// ConfigurationFor returns the configuration as stored, with cohort lists
+// read for the context's targeting key alone: what SnapshotFor compiles,
+// for front-ends that ship it elsewhere to be compiled (the admin API's
+// snapshot for one context).
+func (s *Service) ConfigurationFor(ctx context.Context, evalCtx map[string]any) (ramp.Config, error) {
+	return s.db().ConfigurationFor(ctx, targetingKeys(evalCtx))
 }
 
 // targetingKeys returns the ids a context's cohort lists are matched on.

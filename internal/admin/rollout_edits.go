@@ -34,6 +34,9 @@ type AddStageRequest struct {
 	Stage   rollout.Stage
 	// Before names the stage to insert it before; "" appends it.
 	Before string
+	// BaseVersion, when not 0, is the plan version the caller decided
+	// from: a plan changed since is refused as a conflict (*ConflictError).
+	BaseVersion int64
 }
 
 // AddStage adds a stage to a flag's plan, creating the plan with the first
@@ -41,7 +44,7 @@ type AddStageRequest struct {
 // `ramp apply` validates it, against the flags and cohorts as the write's
 // transaction sees them, without reading member lists.
 func (s *Service) AddStage(ctx context.Context, req AddStageRequest) (PlanEditResult, error) {
-	return s.editPlan(ctx, req.Flag, req.Variant, 0, func(p *rollout.Plan) error {
+	return s.editPlan(ctx, req.Flag, req.Variant, req.BaseVersion, func(p *rollout.Plan) error {
 		if p.StageIndex(req.Stage.Name) >= 0 {
 			return &StageError{Flag: p.Flag, Stage: req.Stage.Name, Exists: true}
 		}
@@ -77,13 +80,16 @@ type EditStageRequest struct {
 	// the stage's other fields keep their values. Its Name is ignored.
 	Set    rollout.Stage
 	Fields []string
+	// BaseVersion, when not 0, is the plan version the caller decided
+	// from: a plan changed since is refused as a conflict (*ConflictError).
+	BaseVersion int64
 }
 
 // EditStage changes the fields req.Fields names of one stage; the plan is
 // validated as a whole. Editing the live stage changes who gets the
 // variant at once.
 func (s *Service) EditStage(ctx context.Context, req EditStageRequest) (PlanEditResult, error) {
-	return s.editPlan(ctx, req.Flag, "", 0, func(p *rollout.Plan) error {
+	return s.editPlan(ctx, req.Flag, "", req.BaseVersion, func(p *rollout.Plan) error {
 		i := p.StageIndex(req.Stage)
 		if i < 0 {
 			return &StageError{Flag: p.Flag, Stage: req.Stage, Stages: p.StageNames()}
@@ -119,12 +125,20 @@ func (s *Service) EditStage(ctx context.Context, req EditStageRequest) (PlanEdit
 	})
 }
 
+// RemoveStageRequest removes a stage from a flag's plan.
+type RemoveStageRequest struct {
+	Flag, Stage string
+	// BaseVersion, when not 0, is the plan version the caller decided
+	// from: a plan changed since is refused as a conflict (*ConflictError).
+	BaseVersion int64
+}
+
 // RemoveStage removes a stage that is not live from a flag's plan.
-func (s *Service) RemoveStage(ctx context.Context, flag, stage string) (PlanEditResult, error) {
-	return s.editPlan(ctx, flag, "", 0, func(p *rollout.Plan) error {
-		i := p.StageIndex(stage)
+func (s *Service) RemoveStage(ctx context.Context, req RemoveStageRequest) (PlanEditResult, error) {
+	return s.editPlan(ctx, req.Flag, "", req.BaseVersion, func(p *rollout.Plan) error {
+		i := p.StageIndex(req.Stage)
 		if i < 0 {
-			return &StageError{Flag: p.Flag, Stage: stage, Stages: p.StageNames()}
+			return &StageError{Flag: p.Flag, Stage: req.Stage, Stages: p.StageNames()}
 		}
 		if len(p.Stages) == 1 {
 			return ErrNoStageLeft

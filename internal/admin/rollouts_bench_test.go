@@ -54,7 +54,7 @@ func BenchmarkAddStageLargeCohort(b *testing.B) {
 		if _, err := a.AddStage(alice, admin.AddStageRequest{Flag: interop, Stage: stage}); err != nil {
 			b.Fatal(err)
 		}
-		if _, err := a.RemoveStage(alice, interop, stage.Name); err != nil {
+		if _, err := a.RemoveStage(alice, admin.RemoveStageRequest{Flag: interop, Stage: stage.Name}); err != nil {
 			b.Fatal(err)
 		}
 	}

@@ -350,10 +350,10 @@ func TestPlanEdits(t *testing.T) {
 		t.Errorf("after edit-stage: %+v, %v; want us-10 at 12.5%% and halt unchanged", r.Stages[2], err)
 	}
 	mustMove(t)(a.Advance(ctx, admin.AdvanceRequest{Flag: interop}))
-	if _, err := a.RemoveStage(ctx, interop, "dogfood"); ramp.KindOf(err) != ramp.KindInvalid || !strings.Contains(err.Error(), "the live stage dogfood is not in the new plan") {
+	if _, err := a.RemoveStage(ctx, admin.RemoveStageRequest{Flag: interop, Stage: "dogfood"}); ramp.KindOf(err) != ramp.KindInvalid || !strings.Contains(err.Error(), "the live stage dogfood is not in the new plan") {
 		t.Errorf("removing the live stage: %v", err)
 	}
-	if res, err := a.RemoveStage(ctx, interop, "us-40"); err != nil || res.Action != "updated" || len(res.Stages) != 4 {
+	if res, err := a.RemoveStage(ctx, admin.RemoveStageRequest{Flag: interop, Stage: "us-40"}); err != nil || res.Action != "updated" || len(res.Stages) != 4 {
 		t.Errorf("remove-stage: %+v, %v", res, err)
 	}
 	if _, err := a.DeleteRollout(ctx, interop, 1); !errors.Is(err, ramp.ErrConflict) {

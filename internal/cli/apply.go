@@ -114,7 +114,7 @@ func applyRun(ctx context.Context, opts *applyOptions) error {
 	if doc == nil {
 		return err
 	}
-	run := func(ctx context.Context, a *admin.Service) error {
+	run := func(ctx context.Context, a Control) error {
 		res, err := a.Apply(ctx, admin.ApplyRequest{Doc: doc, DryRun: opts.dryRun, Prune: opts.prune})
 		var live *admin.LiveStageError
 		if errors.As(err, &live) {
@@ -274,7 +274,7 @@ whatever their size.`,
 }
 
 func exportRun(ctx context.Context, opts *exportOptions) error {
-	return opts.f.withAdmin(ctx, false, func(ctx context.Context, a *admin.Service) error {
+	return opts.f.withAdmin(ctx, false, func(ctx context.Context, a Control) error {
 		if opts.file == "" {
 			_, err := a.Export(ctx, opts.f.IO.Out, opts.format)
 			return err

@@ -16,7 +16,7 @@ import (
 )
 
 // auditKinds are the kinds of object the audit log records.
-var auditKinds = []string{"flag", "cohort", "key", "rollout", "layer", "experiment", "metric"}
+var auditKinds = []string{"flag", "cohort", "key", "rollout", "layer", "experiment", "metric", "token", "session"}
 
 // defaultAuditLimit is how many entries `ramp audit` shows without --limit.
 const defaultAuditLimit = 100
@@ -195,7 +195,7 @@ func auditRun(ctx context.Context, opts *auditOptions) error {
 		return err
 	}
 	var log admin.AuditLog
-	err = opts.f.withAdmin(ctx, false, func(ctx context.Context, a *admin.Service) error {
+	err = opts.f.withAdmin(ctx, false, func(ctx context.Context, a Control) error {
 		log, err = a.Audit(ctx, filter)
 		return err
 	})

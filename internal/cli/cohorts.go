@@ -35,7 +35,7 @@ func completeCohortKeys(cmd *cobra.Command, f *Factory, args []string) ([]string
 		return nil, cobra.ShellCompDirectiveNoFileComp
 	}
 	var keys []string
-	_ = f.withAdmin(cmd.Context(), false, func(ctx context.Context, a *admin.Service) error {
+	_ = f.withAdmin(cmd.Context(), false, func(ctx context.Context, a Control) error {
 		cs, err := a.Cohorts(ctx)
 		for _, c := range cs {
 			keys = append(keys, c.Key+"\t"+c.Description)
@@ -59,7 +59,7 @@ func newCohortsListCmd(f *Factory) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			return f.withAdmin(cmd.Context(), false, func(ctx context.Context, a *admin.Service) error {
+			return f.withAdmin(cmd.Context(), false, func(ctx context.Context, a Control) error {
 				views, err := a.Cohorts(ctx)
 				if err != nil {
 					return err
@@ -109,7 +109,7 @@ func newCohortsGetCmd(f *Factory) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			return f.withAdmin(cmd.Context(), false, func(ctx context.Context, a *admin.Service) error {
+			return f.withAdmin(cmd.Context(), false, func(ctx context.Context, a Control) error {
 				v, err := a.Cohort(ctx, args[0])
 				if err != nil {
 					return err
@@ -186,7 +186,7 @@ refused. NA is North America in rules, so Namibia is written country:NA.`,
 			for _, id := range args[1:] {
 				req.Members = append(req.Members, cohorts.Member{ID: id, Region: cohorts.Region(cohorts.MemberRegionText(r))})
 			}
-			return f.withAdmin(cmd.Context(), create, func(ctx context.Context, a *admin.Service) error {
+			return f.withAdmin(cmd.Context(), create, func(ctx context.Context, a Control) error {
 				res, err := a.AddMembers(ctx, req)
 				if err != nil {
 					return importHint(err)
@@ -245,7 +245,7 @@ func newCohortsRemoveCmd(f *Factory) *cobra.Command {
 			return completeCohortKeys(cmd, f, args)
 		},
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return f.withAdmin(cmd.Context(), false, func(ctx context.Context, a *admin.Service) error {
+			return f.withAdmin(cmd.Context(), false, func(ctx context.Context, a Control) error {
 				res, err := a.RemoveMembers(ctx, args[0], args[1:])
 				if err != nil {
 					return err

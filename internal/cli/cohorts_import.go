@@ -227,7 +227,7 @@ member list: print the ids a replace would add (+) and remove (-), up to
 			}
 			defer file.close()
 			var d admin.Diff
-			err = f.withAdmin(cmd.Context(), false, func(ctx context.Context, a *admin.Service) error {
+			err = f.withAdmin(cmd.Context(), false, func(ctx context.Context, a Control) error {
 				d, err = a.DiffMembers(ctx, admin.DiffRequest{Cohort: key, Source: file.in, File: args[1], CSV: opt, Samples: show})
 				return err
 			})
@@ -284,9 +284,9 @@ func runImport(cmd *cobra.Command, f *Factory, key, name string, o *importOption
 		}
 	}
 	bar := newProgress(f.IO, file.in.size)
-	req.Progress = bar.update
+	req.Progress = bar.report()
 	var res admin.ImportResult
-	err = f.withAdmin(cmd.Context(), req.Create, func(ctx context.Context, a *admin.Service) error {
+	err = f.withAdmin(cmd.Context(), req.Create, func(ctx context.Context, a Control) error {
 		res, err = a.ImportMembers(ctx, req)
 		return err
 	})
@@ -443,7 +443,7 @@ writes ids as they are, for programs rather than spreadsheets.`,
 				}
 			}
 			var n int
-			err = f.withAdmin(cmd.Context(), false, func(ctx context.Context, a *admin.Service) error {
+			err = f.withAdmin(cmd.Context(), false, func(ctx context.Context, a Control) error {
 				n, err = a.ExportMembers(ctx, args[0], w, admin.ExportOptions{Raw: raw})
 				return err
 			})

@@ -49,7 +49,7 @@ func newDBStatusCmd(f *Factory) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			return f.withAdmin(cmd.Context(), false, func(ctx context.Context, a *admin.Service) error {
+			return f.withAdmin(cmd.Context(), false, func(ctx context.Context, a Control) error {
 				rev, err := a.Revision(ctx)
 				if err != nil {
 					return err
@@ -84,7 +84,7 @@ interval; providers follow at their next event or poll.`,
 			if err != nil {
 				return err
 			}
-			return f.withAdmin(cmd.Context(), false, func(ctx context.Context, a *admin.Service) error {
+			return f.withAdmin(cmd.Context(), false, func(ctx context.Context, a Control) error {
 				rev, err := a.RenewEpoch(ctx)
 				if err != nil {
 					return err

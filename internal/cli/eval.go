@@ -14,7 +14,6 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/ramp-flags/ramp/flags"
-	"github.com/ramp-flags/ramp/internal/admin"
 	"github.com/ramp-flags/ramp/internal/ofrep"
 )
 
@@ -89,7 +88,7 @@ func evalRun(ctx context.Context, opts *evalOptions) error {
 			return &InvalidError{fmt.Errorf("--context: %w", err)}
 		}
 	}
-	err := opts.f.withAdmin(ctx, false, func(ctx context.Context, a *admin.Service) (err error) {
+	err := opts.f.withAdmin(ctx, false, func(ctx context.Context, a Control) (err error) {
 		if opts.contexts != "" {
 			snap, err = a.Snapshot(ctx) // every list: the contexts are many
 			return err

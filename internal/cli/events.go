@@ -82,8 +82,8 @@ ordinal among identical rows, so importing a file twice stores it once.`,
 			start := time.Now()
 			bar := newProgress(f.IO, in.size)
 			var res admin.EventImportResult
-			err = f.withAdmin(cmd.Context(), true, func(ctx context.Context, a *admin.Service) error {
-				res, err = a.ImportEvents(ctx, admin.EventImportRequest{Source: in, File: in.name, CSV: opt, Progress: bar.update})
+			err = f.withAdmin(cmd.Context(), true, func(ctx context.Context, a Control) error {
+				res, err = a.ImportEvents(ctx, admin.EventImportRequest{Source: in, File: in.name, CSV: opt, Progress: bar.report()})
 				return err
 			})
 			bar.finish()
@@ -136,7 +136,7 @@ are dropped afterwards; the totals keep what they counted.`,
 			}
 			start := time.Now()
 			var res admin.CompactResult
-			err = f.withAdmin(cmd.Context(), false, func(ctx context.Context, a *admin.Service) error {
+			err = f.withAdmin(cmd.Context(), false, func(ctx context.Context, a Control) error {
 				res, err = a.Compact(ctx, admin.CompactOptions{Retention: retention})
 				return err
 			})
@@ -173,7 +173,7 @@ func newEventsStatsCmd(f *Factory) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			return f.withAdmin(cmd.Context(), false, func(ctx context.Context, a *admin.Service) error {
+			return f.withAdmin(cmd.Context(), false, func(ctx context.Context, a Control) error {
 				if experiment != "" {
 					counts, err := a.ExposureCounts(ctx, experiment)
 					if err != nil {

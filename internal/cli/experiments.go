@@ -38,11 +38,11 @@ changes are made as a new phase: "set-weights --new-phase" here, or
 	}
 	cmd.AddCommand(newExperimentsListCmd(f), newExperimentsGetCmd(f),
 		newExperimentMoveCmd(f, "start", "Start a draft experiment: phase 1 with its declared arms and traffic",
-			"  ramp experiments start dm-handoff-vs-inline", (*admin.Service).StartExperiment),
+			"  ramp experiments start dm-handoff-vs-inline", Control.StartExperiment),
 		newExperimentMoveCmd(f, "pause", "Pause a running experiment: it serves nothing and keeps its units' arms for resume",
-			"  ramp experiments pause dm-handoff-vs-inline", (*admin.Service).PauseExperiment),
+			"  ramp experiments pause dm-handoff-vs-inline", Control.PauseExperiment),
 		newExperimentMoveCmd(f, "resume", "Resume a paused experiment in its phase: every unit gets its arm back",
-			"  ramp experiments resume dm-handoff-vs-inline", (*admin.Service).ResumeExperiment),
+			"  ramp experiments resume dm-handoff-vs-inline", Control.ResumeExperiment),
 		newExperimentsStopCmd(f), newExperimentsTrafficCmd(f), newExperimentsWeightsCmd(f), newExperimentsReportCmd(f))
 	return cmd
 }
@@ -54,7 +54,7 @@ func experimentKeyArg(f *Factory) cobra.CompletionFunc {
 			return nil, cobra.ShellCompDirectiveNoFileComp
 		}
 		var keys []string
-		_ = f.withAdmin(cmd.Context(), false, func(ctx context.Context, a *admin.Service) error {
+		_ = f.withAdmin(cmd.Context(), false, func(ctx context.Context, a Control) error {
 			list, err := a.Experiments(ctx)
 			for _, e := range list {
 				keys = append(keys, e.Key+"\t"+string(e.Status)+" on "+e.Flag)
@@ -68,7 +68,7 @@ func experimentKeyArg(f *Factory) cobra.CompletionFunc {
 // experimentArms returns the arms of the experiment key, or none.
 func experimentArms(ctx context.Context, f *Factory, key string) []admin.ArmWeight {
 	var arms []admin.ArmWeight
-	_ = f.withAdmin(ctx, false, func(ctx context.Context, a *admin.Service) error {
+	_ = f.withAdmin(ctx, false, func(ctx context.Context, a Control) error {
 		e, err := a.Experiment(ctx, key)
 		arms = e.Arms
 		return err
@@ -124,7 +124,7 @@ func newExperimentsListCmd(f *Factory) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			return f.withAdmin(cmd.Context(), false, func(ctx context.Context, a *admin.Service) error {
+			return f.withAdmin(cmd.Context(), false, func(ctx context.Context, a Control) error {
 				list, err := a.Experiments(ctx)
 				if err != nil {
 					return err
@@ -197,7 +197,7 @@ func newExperimentsGetCmd(f *Factory) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			return f.withAdmin(cmd.Context(), false, func(ctx context.Context, a *admin.Service) error {
+			return f.withAdmin(cmd.Context(), false, func(ctx context.Context, a Control) error {
 				e, err := a.Experiment(ctx, args[0])
 				if err != nil {
 					return err
@@ -205,7 +205,7 @@ func newExperimentsGetCmd(f *Factory) *cobra.Command {
 				if out != formatTable {
 					return writeData(f.IO.Out, out, e)
 				}
-				printExperiment(f.IO.Out, &e, a.Now())
+				printExperiment(f.IO.Out, &e, a.Time())
 				return nil
 			})
 		},
@@ -323,7 +323,7 @@ func rangesWord(rs []flags.BucketRange) string {
 }
 
 // newExperimentMoveCmd builds start, pause and resume.
-func newExperimentMoveCmd(f *Factory, verb, short, example string, move func(*admin.Service, context.Context, string) (admin.ExperimentResult, error)) *cobra.Command {
+func newExperimentMoveCmd(f *Factory, verb, short, example string, move func(Control, context.Context, string) (admin.ExperimentResult, error)) *cobra.Command {
 	var format string
 	cmd := &cobra.Command{
 		Use:               verb + " KEY",
@@ -336,7 +336,7 @@ func newExperimentMoveCmd(f *Factory, verb, short, example string, move func(*ad
 			if err != nil {
 				return err
 			}
-			return f.withAdmin(cmd.Context(), false, func(ctx context.Context, a *admin.Service) error {
+			return f.withAdmin(cmd.Context(), false, func(ctx context.Context, a Control) error {
 				res, err := move(a, ctx, args[0])
 				if err != nil {
 					return experimentHint(err, args[0])
@@ -440,7 +440,7 @@ Stopping asks for confirmation on a terminal and needs --yes elsewhere.`,
 			if err != nil {
 				return err
 			}
-			return f.withAdmin(cmd.Context(), false, func(ctx context.Context, a *admin.Service) error {
+			return f.withAdmin(cmd.Context(), false, func(ctx context.Context, a Control) error {
 				if plan && ship == "" {
 					return &UsageError{Err: fmt.Errorf("--rollout hands the shipped arm to a rollout plan: pass --ship ARM with it")}
 				}
@@ -504,7 +504,7 @@ with "ramp experiments set-weights KEY CURRENT-WEIGHTS --new-phase --traffic PCT
 			if err != nil {
 				return &UsageError{Err: err, Command: cmd.CommandPath()}
 			}
-			return f.withAdmin(cmd.Context(), false, func(ctx context.Context, a *admin.Service) error {
+			return f.withAdmin(cmd.Context(), false, func(ctx context.Context, a Control) error {
 				res, err := a.SetExperimentTraffic(ctx, admin.TrafficRequest{Key: args[0], Traffic: pct})
 				if err != nil {
 					var locked *admin.LockedError
@@ -576,7 +576,7 @@ and writes nothing.`,
 					return &UsageError{Err: err, Command: cmd.CommandPath()}
 				}
 			}
-			return f.withAdmin(cmd.Context(), false, func(ctx context.Context, a *admin.Service) error {
+			return f.withAdmin(cmd.Context(), false, func(ctx context.Context, a Control) error {
 				res, err := confirmedExperiment(f.IO, func(base int64) (admin.ExperimentResult, error) {
 					if base != 0 {
 						req.Confirmed, req.BaseVersion = true, base

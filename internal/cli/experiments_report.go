@@ -16,6 +16,7 @@ import (
 	"github.com/ramp-flags/ramp/experiment/safety"
 	"github.com/ramp-flags/ramp/internal/admin"
 	"github.com/ramp-flags/ramp/internal/chart"
+	"github.com/ramp-flags/ramp/internal/reportchart"
 )
 
 func newExperimentsReportCmd(f *Factory) *cobra.Command {
@@ -66,7 +67,7 @@ read every number, and when to distrust it.`,
 					return &UsageError{Err: err}
 				}
 			}
-			return f.withAdmin(cmd.Context(), false, func(ctx context.Context, a *admin.Service) error {
+			return f.withAdmin(cmd.Context(), false, func(ctx context.Context, a Control) error {
 				r, err := a.Report(ctx, admin.ReportRequest{Key: args[0], Phase: phase, Compact: !noCompact, Series: plot != "",
 					Options: report.Options{Level: level, NStar: nStar}})
 				if err != nil {
@@ -81,7 +82,7 @@ read every number, and when to distrust it.`,
 				if out != formatTable {
 					return writeData(f.IO.Out, out, r)
 				}
-				printReport(f.IO.Out, &r, a.Now())
+				printReport(f.IO.Out, &r, a.Time())
 				return nil
 			})
 		},
@@ -265,18 +266,8 @@ func interval(i report.Interval) string {
 	return "[" + signedPct(i.Low) + ", " + signedPct(i.High) + "]"
 }
 
-// pValue writes a p-value readably: small ones in scientific notation.
-func pValue(p float64) string {
-	switch {
-	case math.IsNaN(p):
-		return "—"
-	case p < 0.0001:
-		return fmt.Sprintf("%.1e", p)
-	case p < 0.001:
-		return fmt.Sprintf("%.4f", p)
-	}
-	return fmt.Sprintf("%.3f", p)
-}
+// pValue writes a p-value as the report and its charts do.
+func pValue(p float64) string { return reportchart.PValue(p) }
 
 // num writes an arm's value with four significant digits.
 func num(x float64) string { return fmt.Sprintf("%.4g", x) }
@@ -297,61 +288,8 @@ func checkPlotPath(path string) error {
 
 // writePlot draws the report's charts to path.
 func writePlot(path string, r *report.Report) error {
-	if err := chart.Write(path, chartOf(r)); err != nil {
+	if err := chart.Write(path, reportchart.Of(r)); err != nil {
 		return fmt.Errorf("plot: %w", err)
 	}
 	return nil
-}
-
-// chartOf turns a report into the charts --plot draws (the same image the
-// dashboard shows): each metric's lift per treatment arm with both
-// intervals, and the lift over time.
-func chartOf(r *report.Report) chart.Report {
-	c := chart.Report{
-		Title:  fmt.Sprintf("%s, phase %d (started %s)", r.Experiment, r.Phase, r.Started.UTC().Format(time.DateOnly)),
-		Forest: chart.Forest{Title: "Lift over " + r.Control + " per metric and arm", Level: r.Level},
-	}
-	for _, m := range r.Metrics {
-		dir := 1
-		if m.Direction == "decrease" {
-			dir = -1
-		}
-		for _, cmp := range m.Comparisons {
-			if cmp.Problem != "" && cmp.Fixed.N == 0 {
-				continue
-			}
-			fixed, seq, note := cmp.Fixed, cmp.Sequential, "p "+pValue(cmp.Sequential.AbsP)
-			if cmp.CUPED != nil {
-				fixed, seq, note = cmp.CUPED.Fixed, cmp.CUPED.Sequential, note+", CUPED"
-			}
-			row := chart.ForestRow{Metric: m.Key, Arm: cmp.Arm, Estimate: fixed.Rel, Direction: dir,
-				Fixed: chart.Interval(fixed.RelCI), Sequential: chart.Interval(seq.RelCI), Verdict: chartVerdict(cmp.Outcome), Note: note}
-			if m.Role == report.Guardrail {
-				row.Margin = m.Margin
-			}
-			c.Forest.Rows = append(c.Forest.Rows, row)
-			if len(cmp.Series) > 0 {
-				s := chart.Series{Metric: m.Key, Arm: cmp.Arm, Level: r.Level}
-				for _, p := range cmp.Series {
-					s.Points = append(s.Points, chart.Point{At: p.At, Estimate: p.Rel, Fixed: chart.Interval(p.Fixed), Sequential: chart.Interval(p.Sequential)})
-				}
-				c.Series = append(c.Series, s)
-			}
-		}
-	}
-	return c
-}
-
-func chartVerdict(o report.Outcome) chart.Verdict {
-	switch o {
-	case report.Better:
-		return chart.VerdictBetter
-	case report.Worse:
-		return chart.VerdictWorse
-	case report.OK:
-		return chart.VerdictOK
-	case report.Regressed:
-		return chart.VerdictRegressed
-	}
-	return chart.VerdictInconclusive
 }

@@ -34,7 +34,7 @@ func completeFlagKeys(ctx context.Context, f *Factory, args []string) ([]string,
 		return nil, cobra.ShellCompDirectiveNoFileComp
 	}
 	var keys []string
-	_ = f.withAdmin(ctx, false, func(ctx context.Context, a *admin.Service) error {
+	_ = f.withAdmin(ctx, false, func(ctx context.Context, a Control) error {
 		fs, err := a.Flags(ctx)
 		for _, fl := range fs {
 			keys = append(keys, fl.Flag.Key+"\t"+fl.Flag.Description)
@@ -63,7 +63,7 @@ func newFlagsListCmd(f *Factory) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			return f.withAdmin(cmd.Context(), false, func(ctx context.Context, a *admin.Service) error {
+			return f.withAdmin(cmd.Context(), false, func(ctx context.Context, a Control) error {
 				fs, err := a.Flags(ctx)
 				if err != nil {
 					return err
@@ -139,7 +139,7 @@ func newFlagsGetCmd(f *Factory) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			return f.withAdmin(cmd.Context(), false, func(ctx context.Context, a *admin.Service) error {
+			return f.withAdmin(cmd.Context(), false, func(ctx context.Context, a Control) error {
 				info, err := a.Flag(ctx, args[0])
 				if err != nil {
 					return err
@@ -296,7 +296,7 @@ func newFlagsSetEnabledCmd(f *Factory, enable bool) *cobra.Command {
 			return completeFlagKeys(cmd.Context(), f, args)
 		},
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return f.withAdmin(cmd.Context(), false, func(ctx context.Context, a *admin.Service) error {
+			return f.withAdmin(cmd.Context(), false, func(ctx context.Context, a Control) error {
 				fl, err := a.SetEnabled(ctx, args[0], enable)
 				if err != nil {
 					return err
@@ -330,7 +330,7 @@ elsewhere --yes is required. To stop a feature quickly, prefer
 			if err := confirm(f.IO, yes, fmt.Sprintf("Delete flag %s? Services will get FLAG_NOT_FOUND.", args[0])); err != nil {
 				return err
 			}
-			return f.withAdmin(cmd.Context(), false, func(ctx context.Context, a *admin.Service) error {
+			return f.withAdmin(cmd.Context(), false, func(ctx context.Context, a Control) error {
 				if err := a.DeleteFlag(ctx, args[0]); err != nil {
 					return err
 				}

@@ -63,7 +63,7 @@ func newKeysCreateCmd(f *Factory) *cobra.Command {
 			if err != nil {
 				return &UsageError{Err: fmt.Errorf("--expires: %w", err), Command: cmd.CommandPath()}
 			}
-			return f.withAdmin(cmd.Context(), true, func(ctx context.Context, a *admin.Service) error {
+			return f.withAdmin(cmd.Context(), true, func(ctx context.Context, a Control) error {
 				k, err := a.CreateKey(ctx, admin.CreateKeyRequest{Name: name, Role: role, Approve: approve, Expires: exp})
 				if err != nil {
 					return err
@@ -102,7 +102,7 @@ func newKeysListCmd(f *Factory) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			return f.withAdmin(cmd.Context(), false, func(ctx context.Context, a *admin.Service) error {
+			return f.withAdmin(cmd.Context(), false, func(ctx context.Context, a Control) error {
 				shown, err := a.Keys(ctx, all)
 				if err != nil {
 					return err
@@ -132,7 +132,7 @@ func newKeysRevokeCmd(f *Factory) *cobra.Command {
 		Example: `  ramp keys revoke checkout-service`,
 		Args:    exactArgs(1, "one key name"),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return f.withAdmin(cmd.Context(), false, func(ctx context.Context, a *admin.Service) error {
+			return f.withAdmin(cmd.Context(), false, func(ctx context.Context, a Control) error {
 				k, err := a.RevokeKey(ctx, args[0])
 				if err != nil {
 					return err
@@ -187,7 +187,7 @@ func newTokensCreateCmd(f *Factory) *cobra.Command {
 			if err != nil {
 				return &UsageError{Err: fmt.Errorf("--expires: %w", err), Command: cmd.CommandPath()}
 			}
-			return f.withAdmin(cmd.Context(), false, func(ctx context.Context, a *admin.Service) error {
+			return f.withAdmin(cmd.Context(), false, func(ctx context.Context, a Control) error {
 				tok, err := a.CreateToken(ctx, admin.CreateTokenRequest{Person: args[0], Role: role, Approve: approve, Expires: exp, Note: note})
 				if err != nil {
 					return err
@@ -226,7 +226,7 @@ func newTokensListCmd(f *Factory) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			return f.withAdmin(cmd.Context(), false, func(ctx context.Context, a *admin.Service) error {
+			return f.withAdmin(cmd.Context(), false, func(ctx context.Context, a Control) error {
 				shown, err := a.Tokens(ctx, admin.TokenFilter{Person: person, All: all})
 				if err != nil {
 					return err
@@ -258,7 +258,7 @@ func newTokensRevokeCmd(f *Factory) *cobra.Command {
 		Example: `  ramp tokens revoke 12`,
 		Args:    exactArgs(1, "one token id (ramp tokens list shows them)"),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return f.withAdmin(cmd.Context(), false, func(ctx context.Context, a *admin.Service) error {
+			return f.withAdmin(cmd.Context(), false, func(ctx context.Context, a Control) error {
 				tok, err := a.RevokeToken(ctx, args[0])
 				if err != nil {
 					return err

@@ -39,7 +39,7 @@ func metricKeyArg(f *Factory) cobra.CompletionFunc {
 			return nil, cobra.ShellCompDirectiveNoFileComp
 		}
 		var keys []string
-		_ = f.withAdmin(cmd.Context(), false, func(ctx context.Context, a *admin.Service) error {
+		_ = f.withAdmin(cmd.Context(), false, func(ctx context.Context, a Control) error {
 			list, err := a.Metrics(ctx)
 			for _, m := range list {
 				keys = append(keys, m.Key+"\t"+string(m.Kind)+" of "+eventsWord(&m))
@@ -62,7 +62,7 @@ func newMetricsListCmd(f *Factory) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			return f.withAdmin(cmd.Context(), false, func(ctx context.Context, a *admin.Service) error {
+			return f.withAdmin(cmd.Context(), false, func(ctx context.Context, a Control) error {
 				list, err := a.Metrics(ctx)
 				if err != nil {
 					return err
@@ -102,7 +102,7 @@ func newMetricsGetCmd(f *Factory) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			return f.withAdmin(cmd.Context(), false, func(ctx context.Context, a *admin.Service) error {
+			return f.withAdmin(cmd.Context(), false, func(ctx context.Context, a Control) error {
 				m, err := a.Metric(ctx, args[0])
 				if err != nil {
 					return err

@@ -61,3 +61,12 @@ func (p *progress) finish() {
 		_ = p.bar.Clear()
 	}
 }
+
+// report returns update when the progress is shown (stderr is a terminal),
+// else nil: through a server, no progress asked for is no progress sent.
+func (p *progress) report() func(admin.ImportProgress) {
+	if p.bar == nil {
+		return nil
+	}
+	return p.update
+}

@@ -59,7 +59,7 @@ func rolloutStageArg(f *Factory) cobra.CompletionFunc {
 			return completeRolloutFlags(cmd.Context(), f, args)
 		}
 		var names []string
-		_ = f.withAdmin(cmd.Context(), false, func(ctx context.Context, a *admin.Service) error {
+		_ = f.withAdmin(cmd.Context(), false, func(ctx context.Context, a Control) error {
 			r, err := a.RolloutGet(ctx, args[0])
 			for _, st := range r.Stages {
 				names = append(names, st.Name+"\t"+describeStage(&st))
@@ -75,7 +75,7 @@ func completeRolloutFlags(ctx context.Context, f *Factory, args []string) ([]str
 		return nil, cobra.ShellCompDirectiveNoFileComp
 	}
 	var keys []string
-	_ = f.withAdmin(ctx, false, func(ctx context.Context, a *admin.Service) error {
+	_ = f.withAdmin(ctx, false, func(ctx context.Context, a Control) error {
 		sts, err := a.RolloutStatuses(ctx)
 		for _, st := range sts {
 			keys = append(keys, st.Flag+"\t"+orWord(st.Stage, "not started"))
@@ -119,7 +119,7 @@ func newRolloutStatusCmd(f *Factory) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			return f.withAdmin(cmd.Context(), false, func(ctx context.Context, a *admin.Service) error {
+			return f.withAdmin(cmd.Context(), false, func(ctx context.Context, a Control) error {
 				var statuses []rolloutStatus
 				if len(args) == 1 {
 					st, err := a.RolloutStatus(ctx, args[0])
@@ -133,7 +133,7 @@ func newRolloutStatusCmd(f *Factory) *cobra.Command {
 						return err
 					}
 				}
-				now := a.Now()
+				now := a.Time()
 				if len(args) == 1 {
 					if format != formatTable {
 						return writeData(f.IO.Out, format, statuses[0])
@@ -353,7 +353,7 @@ func newRolloutHistoryCmd(f *Factory) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			return f.withAdmin(cmd.Context(), false, func(ctx context.Context, a *admin.Service) error {
+			return f.withAdmin(cmd.Context(), false, func(ctx context.Context, a Control) error {
 				events, err := a.RolloutHistory(ctx, args[0])
 				if err != nil {
 					return err

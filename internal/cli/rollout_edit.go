@@ -25,7 +25,7 @@ func newRolloutGetCmd(f *Factory) *cobra.Command {
 		Args:              exactArgs(1, "one flag key"),
 		ValidArgsFunction: rolloutFlagArg(f),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return f.withAdmin(cmd.Context(), false, func(ctx context.Context, a *admin.Service) error {
+			return f.withAdmin(cmd.Context(), false, func(ctx context.Context, a Control) error {
 				r, err := a.RolloutGet(ctx, args[0])
 				if err != nil {
 					return err
@@ -76,7 +76,7 @@ files: --when "platform in ios,android" --when "appVersion semver_gte 300.0.0".`
 			if err != nil {
 				return err
 			}
-			return editPlan(cmd.Context(), f, args[0], o.variant, func(ctx context.Context, a *admin.Service) (admin.PlanEditResult, error) {
+			return editPlan(cmd.Context(), f, args[0], o.variant, func(ctx context.Context, a Control) (admin.PlanEditResult, error) {
 				res, err := a.AddStage(ctx, admin.AddStageRequest{Flag: args[0], Variant: o.variant, Stage: st, Before: o.before})
 				var se *admin.StageError
 				if errors.As(err, &se) && !se.Exists {
@@ -158,7 +158,7 @@ changes who gets the variant at once.`,
 					fields = append(fields, name)
 				}
 			}
-			return editPlan(cmd.Context(), f, args[0], "", func(ctx context.Context, a *admin.Service) (admin.PlanEditResult, error) {
+			return editPlan(cmd.Context(), f, args[0], "", func(ctx context.Context, a Control) (admin.PlanEditResult, error) {
 				res, err := a.EditStage(ctx, admin.EditStageRequest{Flag: args[0], Stage: args[1], Set: set, Fields: fields})
 				var se *admin.StageError
 				if errors.As(err, &se) {
@@ -249,8 +249,8 @@ func newRolloutRemoveStageCmd(f *Factory) *cobra.Command {
 		Args:              exactArgs(2, "a flag key and a stage name"),
 		ValidArgsFunction: rolloutStageArg(f),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return editPlan(cmd.Context(), f, args[0], "", func(ctx context.Context, a *admin.Service) (admin.PlanEditResult, error) {
-				res, err := a.RemoveStage(ctx, args[0], args[1])
+			return editPlan(cmd.Context(), f, args[0], "", func(ctx context.Context, a Control) (admin.PlanEditResult, error) {
+				res, err := a.RemoveStage(ctx, admin.RemoveStageRequest{Flag: args[0], Stage: args[1]})
 				if errors.Is(err, admin.ErrNoStageLeft) {
 					err = &UsageError{Err: fmt.Errorf("%w: ramp rollout delete %s", err, args[0])}
 				}
@@ -262,8 +262,8 @@ func newRolloutRemoveStageCmd(f *Factory) *cobra.Command {
 
 // editPlan runs a plan edit and says what it did; a flag without a plan
 // asks for --variant.
-func editPlan(ctx context.Context, f *Factory, flag, variant string, edit func(context.Context, *admin.Service) (admin.PlanEditResult, error)) error {
-	return f.withAdmin(ctx, false, func(ctx context.Context, a *admin.Service) error {
+func editPlan(ctx context.Context, f *Factory, flag, variant string, edit func(context.Context, Control) (admin.PlanEditResult, error)) error {
+	return f.withAdmin(ctx, false, func(ctx context.Context, a Control) error {
 		res, err := edit(ctx, a)
 		var np *admin.NoPlanError
 		if errors.As(err, &np) && variant == "" {
@@ -293,7 +293,7 @@ terminal and needs --yes elsewhere.`,
 		Args:              exactArgs(1, "one flag key"),
 		ValidArgsFunction: rolloutFlagArg(f),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return f.withAdmin(cmd.Context(), false, func(ctx context.Context, a *admin.Service) error {
+			return f.withAdmin(cmd.Context(), false, func(ctx context.Context, a Control) error {
 				r, err := a.RolloutGet(ctx, args[0])
 				if err != nil {
 					return err

@@ -72,7 +72,7 @@ func rolloutAdvance(ctx context.Context, opts *rolloutAdvanceOptions, flag strin
 	if err != nil {
 		return err
 	}
-	return f.withAdmin(ctx, false, func(ctx context.Context, a *admin.Service) error {
+	return f.withAdmin(ctx, false, func(ctx context.Context, a Control) error {
 		req := admin.AdvanceRequest{Flag: flag, To: opts.to, DryRun: opts.dryRun, Force: opts.force, Confirmed: opts.yes}
 		res, err := confirmed(f.IO, func(base int64) (admin.MoveResult, error) {
 			if base != 0 {
@@ -178,7 +178,7 @@ func newRolloutApproveCmd(f *Factory) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			return f.withAdmin(cmd.Context(), false, func(ctx context.Context, a *admin.Service) error {
+			return f.withAdmin(cmd.Context(), false, func(ctx context.Context, a Control) error {
 				res, err := a.Approve(ctx, admin.ApproveRequest{Flag: args[0], Stage: args[1], Force: force})
 				if err != nil {
 					return moveHint(err, args[0], "")
@@ -212,7 +212,7 @@ and "approve" refuse (exit 5, naming who paused it, when and why) until
 		Args:              exactArgs(1, "one flag key"),
 		ValidArgsFunction: rolloutFlagArg(f),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return f.withAdmin(cmd.Context(), false, func(ctx context.Context, a *admin.Service) error {
+			return f.withAdmin(cmd.Context(), false, func(ctx context.Context, a Control) error {
 				if pause {
 					res, err := a.Pause(ctx, admin.PauseRequest{Flag: args[0], Reason: reason})
 					if err != nil {
@@ -227,7 +227,7 @@ and "approve" refuse (exit 5, naming who paused it, when and why) until
 				}
 				next := "no next stage"
 				if n := res.Status.Next; n.Stage >= 0 {
-					next = "next: " + n.Name + ", " + dueWord(&n, a.Now())
+					next = "next: " + n.Name + ", " + dueWord(&n, a.Time())
 				}
 				fmt.Fprintf(f.IO.ErrOut, "%s: resumed at %s; %s\n", args[0], res.To, next)
 				return nil
@@ -287,7 +287,7 @@ func rolloutRollback(ctx context.Context, opts *rolloutRollbackOptions, flag str
 	if err != nil {
 		return err
 	}
-	return f.withAdmin(ctx, false, func(ctx context.Context, a *admin.Service) error {
+	return f.withAdmin(ctx, false, func(ctx context.Context, a Control) error {
 		req := admin.RollbackRequest{Flag: flag, To: opts.to, Reason: opts.reason, DryRun: opts.dryRun, Confirmed: opts.yes}
 		res, err := confirmed(f.IO, func(base int64) (admin.MoveResult, error) {
 			if base != 0 {
@@ -321,7 +321,7 @@ stage is started exactly once.`,
 			if err != nil {
 				return err
 			}
-			return f.withAdmin(cmd.Context(), false, func(ctx context.Context, a *admin.Service) error {
+			return f.withAdmin(cmd.Context(), false, func(ctx context.Context, a Control) error {
 				res, err := a.Tick(ctx)
 				events := res.Events
 				if events == nil {

@@ -27,6 +27,16 @@ type Factory struct {
 	// Events is --events: where exposures and tracking events live when
 	// not in the database (a clickhouse:// URL; default $RAMP_EVENTS).
 	Events string
+
+	// Server and Token are --server and --token: commands then go through
+	// the server's admin API (see target for the precedence).
+	Server string
+	Token  string
+
+	// dbSet and actorSet say whether --db and --actor (or RAMP_ACTOR) were
+	// given: --db keeps commands local, an actor is refused remotely.
+	dbSet    bool
+	actorSet bool
 }
 
 // dsn returns the database to open: --db, else $RAMP_DB, else ramp.db in
@@ -41,12 +51,21 @@ func (f *Factory) dsn() string {
 	return f.DB
 }
 
-// withAdmin opens the control plane on the configured database, runs fn
-// with a context naming the actor, and closes it. create says whether the
-// command may create the database (apply, imports, key creation); reads and
-// edits of existing objects never do.
-func (f *Factory) withAdmin(ctx context.Context, create bool, fn func(ctx context.Context, a *admin.Service) error) (err error) {
-	return f.withAdminOptions(ctx, admin.Options{Create: create}, fn)
+// withAdmin runs fn on the control plane: through a server's admin API
+// when one is configured (--server, RAMP_SERVER, the current context),
+// else on the configured database, with a context naming the actor.
+// create says whether the command may create the database (apply, imports,
+// key creation); reads and edits of existing objects never do.
+func (f *Factory) withAdmin(ctx context.Context, create bool, fn func(ctx context.Context, a Control) error) error {
+	return f.withControl(ctx, create, fn)
+}
+
+// withLocal opens the control plane on the configured database, runs fn
+// and closes it.
+func (f *Factory) withLocal(ctx context.Context, create bool, fn func(ctx context.Context, a Control) error) error {
+	return f.withAdminOptions(ctx, admin.Options{Create: create}, func(ctx context.Context, a *admin.Service) error {
+		return fn(ctx, local{a})
+	})
 }
 
 // withAdminOptions is withAdmin with every option of admin.Open.
@@ -103,6 +122,8 @@ in a database (an embedded SQLite file by default).`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 		PersistentPreRunE: func(cmd *cobra.Command, args []string) error {
+			f.dbSet = cmd.Flags().Changed("db")
+			f.actorSet = cmd.Flags().Changed("actor") || f.Getenv("RAMP_ACTOR") != ""
 			if strings.TrimSpace(f.Actor) == "" {
 				f.Actor = defaultActor(f.Getenv)
 			}
@@ -114,7 +135,9 @@ in a database (an embedded SQLite file by default).`,
 	root.SetErr(io.ErrOut)
 	root.PersistentFlags().StringVar(&f.DB, "db", "", "database: a SQLite file path (default ramp.db, or $RAMP_DB)")
 	root.PersistentFlags().StringVar(&f.Events, "events", "", "events database for exposures, tracking events and reports, when not --db: clickhouse://host:port/database (default $RAMP_EVENTS)")
-	root.PersistentFlags().StringVar(&f.Actor, "actor", "", "who is making changes, recorded in the audit log (default $RAMP_ACTOR, else the OS user)")
+	root.PersistentFlags().StringVar(&f.Actor, "actor", "", "who is making changes, recorded in the audit log (default $RAMP_ACTOR, else the OS user; not with a server)")
+	root.PersistentFlags().StringVar(&f.Server, "server", "", "work through this ramp server's admin API (default $RAMP_SERVER, else the current context: ramp login)")
+	root.PersistentFlags().StringVar(&f.Token, "token", "", "token for --server (default $RAMP_TOKEN, else the context's; prefer RAMP_TOKEN: flags show in process lists)")
 	root.SetFlagErrorFunc(func(cmd *cobra.Command, err error) error {
 		return &UsageError{Err: err, Command: cmd.CommandPath()}
 	})
@@ -137,6 +160,10 @@ in a database (an embedded SQLite file by default).`,
 		newEventsCmd(f),
 		newRegionsCmd(f),
 		newVersionCmd(f),
+		newLoginCmd(f),
+		newLogoutCmd(f),
+		newAuthCmd(f),
+		newContextCmd(f),
 	)
 	guardGroups(root)
 	return root

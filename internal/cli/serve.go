@@ -13,6 +13,8 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/ramp-flags/ramp/internal/admin"
+	"github.com/ramp-flags/ramp/internal/api"
+	"github.com/ramp-flags/ramp/internal/auth"
 	"github.com/ramp-flags/ramp/internal/auth/sso"
 	"github.com/ramp-flags/ramp/internal/controller"
 	"github.com/ramp-flags/ramp/internal/dashboard"
@@ -89,6 +91,12 @@ exposures still queued are stored.
 Exposures of OFREP decisions made by running experiments are recorded once
 per unit and phase; services in any language post tracking events to
 POST /v1/track (batches, with the sdk key).
+
+The admin API under /api/v1 serves the control plane to "ramp login" and
+"ramp --server": every command that works on a database works through it, as
+the person a personal token stands for (ramp tokens create), with the same
+output; keys and tokens need a role above sdk (viewer reads, editor
+changes, admin manages credentials; approving a stage takes --approve).
 
 The web dashboard is served at / (--dashboard, on by default; off with
 --insecure-no-auth): flags, rollout timelines, the audit log, experiments,
@@ -231,19 +239,25 @@ func serveRun(ctx context.Context, opts *serveOptions) error {
 			ctlMetrics = controller.NewMetrics()
 			cfg.Collectors = ctlMetrics.Collectors()
 		}
+		// The admin API under /api/v1 authenticates with the same Checker
+		// (anyone is an admin without authentication).
+		apiAuth := auth.Authenticator(anyone{})
 		if !opts.insecureNoAuth {
 			checker, err := a.Authenticator(ctx, authOpts)
 			if err != nil {
 				return err
 			}
 			defer checker.Close()
-			cfg.Auth = checker
+			cfg.Auth, apiAuth = checker, checker
 			if oidcCfg != nil {
 				oidcCfg.Throttle = checker
 				if cfg.OIDC, err = sso.New(a, *oidcCfg); err != nil {
 					return err
 				}
 			}
+		}
+		if cfg.API, err = api.New(api.Config{Admin: a, Auth: apiAuth, Logger: log.With("component", "api")}); err != nil {
+			return err
 		}
 		if dash, err := newDashboard(opts, a, cfg.Auth, oidcLogin(cfg.OIDC), tlsConfig != nil, log); err != nil {
 			return err

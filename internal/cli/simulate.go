@@ -11,7 +11,6 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/ramp-flags/ramp/flags"
-	"github.com/ramp-flags/ramp/internal/admin"
 	"github.com/ramp-flags/ramp/internal/synth"
 )
 
@@ -84,7 +83,7 @@ func simulateRun(ctx context.Context, opts *simulateOptions) error {
 		return err
 	}
 	var snap *flags.Snapshot
-	if err := opts.f.withAdmin(ctx, false, func(ctx context.Context, a *admin.Service) (err error) {
+	if err := opts.f.withAdmin(ctx, false, func(ctx context.Context, a Control) (err error) {
 		snap, err = a.Snapshot(ctx)
 		return err
 	}); err != nil {
@@ -95,7 +94,7 @@ func simulateRun(ctx context.Context, opts *simulateOptions) error {
 		keys = snap.Keys()
 	}
 	if len(keys) == 0 {
-		return &InvalidError{fmt.Errorf("no flags in %s: apply a configuration first (ramp apply -f testdata/scenario.yaml)", admin.RedactDSN(opts.f.DB))}
+		return &InvalidError{fmt.Errorf("no flags in %s: apply a configuration first (ramp apply -f testdata/scenario.yaml)", opts.f.where())}
 	}
 	start := time.Now()
 	users := synth.Users(opts.users, opts.seed)

@@ -52,7 +52,15 @@ type Document struct {
 	// not be decoded.
 	structural []Problem
 	damaged    map[string]bool
+
+	// data is the file as parsed, for Source.
+	data []byte
 }
+
+// Source returns the file name and the bytes the document was parsed
+// from: what the admin API's client sends, so that the server parses the
+// same file and reports its problems at the same lines.
+func (d *Document) Source() (filename string, data []byte) { return d.file, d.data }
 
 // Read reads a configuration file of at most MaxSize bytes from r and parses
 // it; see Parse.
@@ -118,7 +126,7 @@ func ParsePartial(filename string, data []byte) (*Document, error) {
 	doc := &Document{file: filename, root: root, state: st, decls: decls, plans: plans,
 		cohortDecls: d.cohortDecls, progress: d.progress,
 		layers: d.layers, experiments: d.experiments, expDecls: d.expDecls, metrics: d.metricDefs,
-		structural: d.problems, damaged: d.damaged}
+		structural: d.problems, damaged: d.damaged, data: data}
 	if d.exhausted {
 		return nil, newError(filename, d.problems)
 	}

@@ -103,6 +103,9 @@ type Config struct {
 	TrackingWriters int
 	TrackingWait    time.Duration
 
+	// API, when set, serves the admin API (internal/api) under /api/v1/:
+	// it authenticates its requests itself.
+	API http.Handler
 	// Dashboard, when set, serves every path the data plane does not
 	// (the web dashboard at /, with its own sign-in and sessions); without
 	// it those paths are 404.
@@ -241,6 +244,7 @@ const (
 	routeHealth       = "GET /healthz"
 	routeReady        = "GET /readyz"
 	routeTrack        = "POST " + tracking.TrackPath
+	routeAPI          = "/api/v1/"
 	routeOIDC         = "/auth/oidc/"
 	routeDashboard    = "/"
 )
@@ -256,6 +260,9 @@ func (s *Server) routes() http.Handler {
 	mux.Handle(routeTrack, s.guard(auth.Evaluate, false, anyone(s.track)))
 	mux.Handle(routeReload, s.guard(auth.Write, false, anyone(s.reload)))
 	mux.Handle(routeMetrics, s.guard(auth.Read, false, anyone(promhttp.HandlerFor(s.metrics.reg, promhttp.HandlerOpts{}).ServeHTTP)))
+	if s.cfg.API != nil {
+		mux.Handle(routeAPI, s.cfg.API)
+	}
 	if s.cfg.OIDC != nil {
 		mux.Handle(routeOIDC, s.cfg.OIDC)
 	}

@@ -174,9 +174,10 @@ func (w *writeTx) applyRollout(c rollout.Change) error {
 			return ramp.Errorf(ramp.KindInvalid, "rollout %s: the live stage %s is not in the new plan: keep it, or roll back to a stage the new plan keeps first",
 				c.Flag, next.Progress.Stage)
 		}
-		if p := next.Progress.Pending; p != nil && next.StageIndex(p.Stage) < 0 {
-			next.Progress.Pending = nil // the stage asked for is gone
-		}
+		// A change to the plan cancels a request awaiting approval: what
+		// was asked for is no longer what would be approved, so nobody may
+		// approve it unseen. Whoever asked asks again.
+		next.Progress.Pending = nil
 	}
 	row, err := encodeRollout(&next)
 	if err != nil {
