@@ -154,6 +154,13 @@ func parseLevel(s string) (slog.Level, error) {
 	return l, nil
 }
 
+// insecureAddrError refuses --insecure-no-auth on an address other
+// machines can reach.
+func insecureAddrError(addr string) error {
+	return &UsageError{Command: "ramp serve", Err: fmt.Errorf(
+		"--insecure-no-auth serves the whole control plane, changes included, to anyone: it listens on a loopback address only (--addr 127.0.0.1:PORT), not %s", addr)}
+}
+
 // loadTLS reads --tls-cert and --tls-key: nil when neither is given.
 func loadTLS(certFile, keyFile string) (*tls.Config, error) {
 	switch {
@@ -174,6 +181,14 @@ func loadTLS(certFile, keyFile string) (*tls.Config, error) {
 }
 
 func serveRun(ctx context.Context, opts *serveOptions) error {
+	if opts.insecureNoAuth {
+		// Without authentication the admin API takes every change from
+		// anyone: only this machine may reach it.
+		host, _, err := net.SplitHostPort(opts.addr)
+		if ip := net.ParseIP(host); err == nil && (host == "" || ip != nil && !ip.IsLoopback()) {
+			return insecureAddrError(opts.addr)
+		}
+	}
 	perSecond, err := parseRate("rate-limit", opts.rateLimit)
 	if err != nil {
 		return &UsageError{Err: err, Command: "ramp serve"}
@@ -271,6 +286,10 @@ func serveRun(ctx context.Context, opts *serveOptions) error {
 		ln, err := net.Listen("tcp", opts.addr)
 		if err != nil {
 			return fmt.Errorf("listen on %s: %w", opts.addr, err)
+		}
+		if tcp, ok := ln.Addr().(*net.TCPAddr); ok && opts.insecureNoAuth && !tcp.IP.IsLoopback() {
+			ln.Close() // a name that resolved to another address
+			return insecureAddrError(ln.Addr().String())
 		}
 		if tlsConfig != nil {
 			log.Info("TLS on: serving HTTPS", "cert", opts.tlsCert, "url", "https://"+ln.Addr().String())

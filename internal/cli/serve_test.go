@@ -210,6 +210,10 @@ func TestServeUsage(t *testing.T) {
 		{"serve", "extra"},
 		{"serve", "--tls-cert", "cert.pem"},
 		{"serve", "--tls-key", "key.pem"},
+		// Without authentication the admin API would take changes from
+		// anyone who can reach the address: loopback only.
+		{"serve", "--insecure-no-auth", "--addr", "0.0.0.0:0"},
+		{"serve", "--insecure-no-auth", "--addr", ":0"},
 	} {
 		if _, errOut, code := r.run("", args...); code != cli.ExitUsage {
 			t.Errorf("ramp %v: exit %d, want %d\n%s", args, code, cli.ExitUsage, errOut)

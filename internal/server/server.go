@@ -390,5 +390,5 @@ func (s *Server) flushRecorder() {
 }
 
 func (s *Server) warnInsecure() {
-	s.log.Warn("AUTHENTICATION IS OFF (--insecure-no-auth): anyone who can reach this address may read every flag and the whole configuration")
+	s.log.Warn("AUTHENTICATION IS OFF (--insecure-no-auth): anyone who can reach this address may read every flag and the whole configuration, and change it through the admin API")
 }
