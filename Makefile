@@ -72,6 +72,12 @@ run: build ## demo: apply the scenario to an embedded SQLite file, show how 100,
 	$(BIN) --db $(DB) experiments list -o table
 	$(BIN) --db $(DB) simulate --users 100000 -o table
 	@key=$$($(BIN) --db $(DB) --actor demo keys create --role sdk --name demo -o table 2>/dev/null) && \
+	pat=$$($(BIN) --db $(DB) --actor demo tokens create demo --role editor --approve --expires 7d --note "make run" -o table 2>/dev/null) && \
+	echo "" && \
+	echo "The dashboard: open http://$(ADDR)/ and sign in with the demo person's token (an editor who may approve; it expires in 7 days):" && \
+	echo "  $$pat" && \
+	echo "The CLI through the server's admin API instead of the database file:" && \
+	echo "  echo $$pat | $(BIN) login --server http://$(ADDR) --with-token && $(BIN) rollout status messenger-ig-interop" && \
 	echo "" && \
 	echo "Serving the scenario on http://$(ADDR) with a demo sdk key. In another terminal:" && \
 	echo "" && \
