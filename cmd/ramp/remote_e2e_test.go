@@ -119,6 +119,11 @@ func TestLoginAndContexts(t *testing.T) {
 	if code != 2 {
 		t.Errorf("--actor in remote mode: exit %d\n%s", code, out)
 	}
+	// So is an events database: the server reads its own.
+	code, out = rampRemote(t, append(env, "RAMP_EVENTS=clickhouse://127.0.0.1:9000/ramp"), "", "events", "stats")
+	if code != 2 || !strings.Contains(out, "--events and RAMP_EVENTS cannot be used with a server") {
+		t.Errorf("RAMP_EVENTS in remote mode: exit %d\n%s", code, out)
+	}
 
 	// Precedence: RAMP_TOKEN over the context, --token over RAMP_TOKEN.
 	code, out = rampRemote(t, append(env, "RAMP_TOKEN="+tokens["vera"]), "", "auth", "status", "-o", "table")

@@ -186,6 +186,9 @@ func (f *Factory) remoteClient(t target) (*client.Client, error) {
 	if f.actorSet {
 		return nil, &UsageError{Err: fmt.Errorf("--actor and RAMP_ACTOR cannot be used with a server (%s, from %s): the server records who the token stands for; unset RAMP_ACTOR", redactURL(t.server), t.source)}
 	}
+	if f.Events != "" || f.Getenv("RAMP_EVENTS") != "" {
+		return nil, &UsageError{Err: fmt.Errorf("--events and RAMP_EVENTS cannot be used with a server (%s, from %s): the server reads its own events database (ramp serve --events); unset RAMP_EVENTS", redactURL(t.server), t.source)}
+	}
 	if t.token == "" {
 		return nil, &ramp.Error{Kind: ramp.KindUnauthorized,
 			Msg: fmt.Sprintf("no token for %s: ramp login --server %s, or set RAMP_TOKEN", redactURL(t.server), redactURL(t.server))}
