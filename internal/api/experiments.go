@@ -184,7 +184,7 @@ func (h *Handler) eventsCompact(w http.ResponseWriter, r *http.Request) error {
 	if err := h.decode(r, &body); err != nil {
 		return err
 	}
-	var opt admin.CompactOptions
+	opt := admin.CompactOptions{RebuildStats: body.RebuildStats}
 	if body.Retention != "" {
 		d, err := time.ParseDuration(body.Retention)
 		if err != nil || d < 0 {

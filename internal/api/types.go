@@ -158,6 +158,9 @@ type WeightsBody struct {
 // duration, "720h") drops raw rows older than it.
 type CompactBody struct {
 	Retention string `json:"retention,omitempty"`
+	// RebuildStats builds every maintained per-arm statistic again from
+	// the per-unit totals (admin.CompactOptions.RebuildStats).
+	RebuildStats bool `json:"rebuildStats,omitempty"`
 }
 
 // Deleted answers a deletion.

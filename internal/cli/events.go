@@ -111,6 +111,7 @@ ordinal among identical rows, so importing a file twice stores it once.`,
 func newEventsCompactCmd(f *Factory) *cobra.Command {
 	var (
 		retention time.Duration
+		rebuild   bool
 		format    string
 	)
 	cmd := &cobra.Command{
@@ -122,9 +123,17 @@ transaction with its progress: interrupted, a compaction loses nothing and
 counts nothing twice; run it again to go on.
 
 With --retention, raw rows that are compacted and older than the retention
-are dropped afterwards; the totals keep what they counted.`,
+are dropped afterwards; the totals keep what they counted.
+
+Compaction also keeps up to date the per-arm sums reports read for the
+metrics of running experiments and of live guarded rollout stages. With
+--rebuild-stats it builds them all again from the per-unit totals (sums of
+fractional values drift by about n·2^-53 after n updates; see
+docs/experiments.md); until each is rebuilt, reports read the slower grouped
+query.`,
 		Example: `  ramp events compact
-  ramp events compact --retention 720h`,
+  ramp events compact --retention 720h
+  ramp events compact --rebuild-stats`,
 		Args: exactArgs(0, "no arguments"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			out, err := resolveFormat(f.IO, format)
@@ -137,7 +146,7 @@ are dropped afterwards; the totals keep what they counted.`,
 			start := time.Now()
 			var res admin.CompactResult
 			err = f.withAdmin(cmd.Context(), false, func(ctx context.Context, a Control) error {
-				res, err = a.Compact(ctx, admin.CompactOptions{Retention: retention})
+				res, err = a.Compact(ctx, admin.CompactOptions{Retention: retention, RebuildStats: rebuild})
 				return err
 			})
 			if err != nil {
@@ -153,6 +162,7 @@ are dropped afterwards; the totals keep what they counted.`,
 		},
 	}
 	cmd.Flags().DurationVar(&retention, "retention", 0, "drop compacted raw events older than this (e.g. 720h); 0 keeps them")
+	cmd.Flags().BoolVar(&rebuild, "rebuild-stats", false, "build the maintained per-arm statistics again from the per-unit totals")
 	addOutputFlag(cmd, &format)
 	return cmd
 }

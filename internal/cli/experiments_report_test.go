@@ -154,6 +154,13 @@ func TestExperimentsReport(t *testing.T) {
 		t.Errorf("metrics missing from the report: %v", want)
 	}
 
+	// A rebuild of the maintained statistics changes nothing in the report.
+	before := r.ok("experiments", "report", "dm-inline", "-o", "json")
+	r.ok("events", "compact", "--rebuild-stats")
+	if after := r.ok("experiments", "report", "dm-inline", "-o", "json"); after != before {
+		t.Errorf("the report changed with events compact --rebuild-stats:\nbefore %s\nafter %s", before, after)
+	}
+
 	table := r.ok("experiments", "report", "dm-inline", "-o", "table")
 	for _, s := range []string{"Sample ratio: ok", "replies-per-user (primary, mean per unit, 7-day window, higher is better)",
 		"reply-rate (secondary", "P (HOLM)", "send-errors-per-message (guardrail, ratio, lower is better, margin 0.50%)", "worst case"} {

@@ -384,7 +384,7 @@ func (c *Client) ImportEvents(ctx context.Context, req admin.EventImportRequest)
 
 // Compact folds tracking events into per-unit totals on the server.
 func (c *Client) Compact(ctx context.Context, opt admin.CompactOptions) (admin.CompactResult, error) {
-	body := api.CompactBody{}
+	body := api.CompactBody{RebuildStats: opt.RebuildStats}
 	if opt.Retention > 0 {
 		body.Retention = opt.Retention.String()
 	}
