@@ -56,8 +56,12 @@ type Options struct {
 	// SessionTTL is how long a sign-in lasts (DefaultSessionTTL when 0);
 	// a session never outlives the credential it was made from.
 	SessionTTL time.Duration
-	Logger     *slog.Logger
-	Now        func() time.Time
+	// SeriesUnitLimit is the most exposed units of an experiment phase for
+	// which the chart draws the lift over time (DefaultSeriesUnitLimit
+	// when 0).
+	SeriesUnitLimit int64
+	Logger          *slog.Logger
+	Now             func() time.Time
 }
 
 // Dashboard serves the web dashboard. Build it with New; it is an

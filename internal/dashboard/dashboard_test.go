@@ -486,3 +486,35 @@ func TestSingleSignOnLink(t *testing.T) {
 		t.Error("a sign-on link without single sign-on")
 	}
 }
+
+// TestSeriesUnitLimit: above the limit the chart leaves out the lift over
+// time (each of its points reads every unit) and the page says how to draw
+// it; at or below, the chart has it.
+func TestSeriesUnitLimit(t *testing.T) {
+	for _, tc := range []struct {
+		limit   int64
+		drawn   bool
+		comment string
+	}{
+		{0, true, "the default limit, above the 2,000 units seeded"},
+		{2000, true, "as many units as the limit"},
+		{1999, false, "one unit more than the limit"},
+	} {
+		t.Run(tc.comment, func(t *testing.T) {
+			e := newEnv(t, func(o *dashboard.Options) { o.SeriesUnitLimit = tc.limit })
+			e.seedExperiment()
+			c := e.signedIn("viewer-token")
+			_, page := c.get("/experiments/dm-handoff-vs-inline")
+			if note := strings.Contains(page, "The lift over time is left out"); note == tc.drawn {
+				t.Errorf("limit %d: the page's note shown %v, want %v", tc.limit, note, !tc.drawn)
+			}
+			res, svg := c.get("/experiments/dm-handoff-vs-inline/report.svg")
+			if res.StatusCode != http.StatusOK || !strings.Contains(svg, "replies-per-user") {
+				t.Fatalf("report.svg: %d", res.StatusCode)
+			}
+			if got := strings.Contains(svg, "Lift over time"); got != tc.drawn {
+				t.Errorf("limit %d: the chart has the lift over time %v, want %v", tc.limit, got, tc.drawn)
+			}
+		})
+	}
+}
