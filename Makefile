@@ -32,7 +32,7 @@ test: ## vet, staticcheck and every test with the race detector (and on PostgreS
 	@$(MAKE) --no-print-directory vet
 	@echo "== staticcheck"
 	@$(MAKE) --no-print-directory staticcheck
-	@echo "== every test with the race detector, on SQLite (about 4-6 minutes on 2 cores; a package's result prints when it finishes)"
+	@echo "== every test with the race detector, on SQLite (about 5-8 minutes on 2 cores; a package's result prints when it finishes)"
 	RAMP_TEST_DSN= $(GO) test -race -count=1 ./...
 	@if [ -n "$$RAMP_TEST_DSN" ]; then \
 	  echo "== the store and server tests again, on PostgreSQL"; \
