@@ -418,6 +418,10 @@ type ApproveRequest struct {
 	Flag, Stage string
 	// Force approves while the plan is paused (it stays paused).
 	Force bool
+	// BaseVersion, when not 0, is the plan version the approver saw: a
+	// plan changed since is refused with a *ConflictError, in the write's
+	// transaction.
+	BaseVersion int64
 }
 
 // Approve approves the stage awaiting approval on the actor's behalf and
@@ -434,7 +438,7 @@ func (s *Service) Approve(ctx context.Context, req ApproveRequest) (MoveResult, 
 		return MoveResult{}, err
 	}
 	var res MoveResult
-	moved, err := s.db().MoveRollout(ctx, store.Move{Flag: req.Flag, Action: "rollout.approve",
+	moved, err := s.db().MoveRollout(ctx, store.Move{Flag: req.Flag, Action: "rollout.approve", BaseVersion: req.BaseVersion,
 		Apply: func(cur *rollout.Rollout, f *flags.Flag, now time.Time) (rollout.Progress, error) {
 			if cur.StageIndex(req.Stage) < 0 {
 				return cur.Progress, &StageError{Flag: cur.Flag, Stage: req.Stage, Stages: cur.StageNames()}
@@ -467,6 +471,10 @@ type PauseRequest struct {
 	Flag string
 	// Reason says why, for whoever wants to move the plan next.
 	Reason string
+	// BaseVersion, when not 0, is the plan version the caller saw: a plan
+	// changed since is refused with a *ConflictError, in the write's
+	// transaction.
+	BaseVersion int64
 }
 
 // Pause holds a flag's plan: the schedule stops, and people cannot
@@ -475,7 +483,7 @@ type PauseRequest struct {
 // by its status and by every refused advance.
 func (s *Service) Pause(ctx context.Context, req PauseRequest) (MoveResult, error) {
 	actor := Actor(ctx)
-	return s.simpleMove(ctx, req.Flag, "rollout.pause", "paused", func(cur *rollout.Rollout, now time.Time) (rollout.Progress, error) {
+	return s.simpleMove(ctx, req.Flag, "rollout.pause", "paused", req.BaseVersion, func(cur *rollout.Rollout, now time.Time) (rollout.Progress, error) {
 		return cur.Pause(actor, now, strings.TrimSpace(req.Reason))
 	})
 }
@@ -483,17 +491,17 @@ func (s *Service) Pause(ctx context.Context, req PauseRequest) (MoveResult, erro
 // Resume releases a paused plan: people may advance it again and the
 // schedule continues from the live stage.
 func (s *Service) Resume(ctx context.Context, flag string) (MoveResult, error) {
-	return s.simpleMove(ctx, flag, "rollout.resume", "resumed", func(cur *rollout.Rollout, _ time.Time) (rollout.Progress, error) {
+	return s.simpleMove(ctx, flag, "rollout.resume", "resumed", 0, func(cur *rollout.Rollout, _ time.Time) (rollout.Progress, error) {
 		return cur.Resume()
 	})
 }
 
-func (s *Service) simpleMove(ctx context.Context, flag, action, outcome string, move func(*rollout.Rollout, time.Time) (rollout.Progress, error)) (MoveResult, error) {
+func (s *Service) simpleMove(ctx context.Context, flag, action, outcome string, base int64, move func(*rollout.Rollout, time.Time) (rollout.Progress, error)) (MoveResult, error) {
 	if err := s.planExists(ctx, flag); err != nil {
 		return MoveResult{}, err
 	}
 	var res MoveResult
-	moved, err := s.db().MoveRollout(ctx, store.Move{Flag: flag, Action: action,
+	moved, err := s.db().MoveRollout(ctx, store.Move{Flag: flag, Action: action, BaseVersion: base,
 		Apply: func(cur *rollout.Rollout, _ *flags.Flag, now time.Time) (rollout.Progress, error) {
 			w := stageWord(cur)
 			res = MoveResult{Flag: flag, Action: strings.TrimPrefix(action, "rollout."), From: w, To: w, Outcome: outcome, Version: cur.Version}

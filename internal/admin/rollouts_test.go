@@ -256,7 +256,14 @@ func TestMovesConfirmed(t *testing.T) {
 		t.Fatalf("unconfirmed rollback: %v", err)
 	}
 	// Someone moves the plan between the question and the answer.
-	mustMove(t)(a.Pause(as("bob"), admin.PauseRequest{Flag: interop}))
+	mustMove(t)(a.Pause(as("bob"), admin.PauseRequest{Flag: interop, BaseVersion: c.Move.Version}))
+	// A pause or an approval decided on the older version is refused too.
+	if _, err := a.Pause(as("carol"), admin.PauseRequest{Flag: interop, Reason: "seen on the old plan", BaseVersion: c.Move.Version}); !errors.Is(err, ramp.ErrConflict) {
+		t.Errorf("pause on an older version: %v, want a conflict", err)
+	}
+	if _, err := a.Approve(as("carol"), admin.ApproveRequest{Flag: interop, Stage: "us-50", Force: true, BaseVersion: c.Move.Version}); !errors.Is(err, ramp.ErrConflict) {
+		t.Errorf("approval on an older version: %v, want a conflict", err)
+	}
 	if _, err := a.Rollback(as("alice"), admin.RollbackRequest{Flag: interop, Confirmed: true, BaseVersion: c.Move.Version}); !errors.Is(err, ramp.ErrConflict) {
 		t.Errorf("rollback confirmed on an older version: %v, want a conflict", err)
 	}

@@ -211,8 +211,9 @@ func (d *Dashboard) move(m moveKind) handlerFunc {
 			return err
 		}
 		reason := strings.TrimSpace(r.PostForm.Get("reason"))
-		// Moves whose control-plane request carries no base version are
-		// checked here against the plan as it is now.
+		// Resume, whose control-plane request carries no base version, is
+		// checked here against the plan as it is now (a small race the others,
+		// checked inside the write, do not have).
 		current := func() error {
 			ro, err := d.opt.Admin.RolloutGet(ctx, flag)
 			if err != nil {
@@ -243,10 +244,7 @@ func (d *Dashboard) move(m moveKind) handlerFunc {
 			if reason == "" {
 				return &ramp.Error{Kind: ramp.KindInvalid, Msg: "say why you pause the rollout: the reason is shown to whoever wants to move it next"}
 			}
-			if err := current(); err != nil {
-				return err
-			}
-			if _, err := d.opt.Admin.Pause(ctx, admin.PauseRequest{Flag: flag, Reason: reason}); err != nil {
+			if _, err := d.opt.Admin.Pause(ctx, admin.PauseRequest{Flag: flag, Reason: reason, BaseVersion: version}); err != nil {
 				return err
 			}
 		case "resume":
@@ -257,10 +255,7 @@ func (d *Dashboard) move(m moveKind) handlerFunc {
 				return err
 			}
 		case "approve":
-			if err := current(); err != nil {
-				return err
-			}
-			if _, err := d.opt.Admin.Approve(ctx, admin.ApproveRequest{Flag: flag, Stage: r.PostForm.Get("stage")}); err != nil {
+			if _, err := d.opt.Admin.Approve(ctx, admin.ApproveRequest{Flag: flag, Stage: r.PostForm.Get("stage"), BaseVersion: version}); err != nil {
 				return err
 			}
 		}
