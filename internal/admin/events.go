@@ -27,6 +27,13 @@ type Events interface {
 	ArmStats(ctx context.Context, q store.ArmQuery) ([]store.ArmStats, int64, error)
 	// CompactionDue reports whether Compact has anything to do.
 	CompactionDue(ctx context.Context) (bool, error)
+	// MaintainArmStats sets the statistics Compact keeps ready for
+	// ArmStats (the SQL store updates them with every change, ClickHouse
+	// refreshes them), and with rebuild has them all computed again.
+	MaintainArmStats(ctx context.Context, qs []store.ArmQuery, rebuild bool) error
+	// ArmStatsDue reports whether maintained statistics have work for the
+	// next Compact.
+	ArmStatsDue(ctx context.Context, qs []store.ArmQuery) (bool, error)
 	// Compact folds raw events into what the report reads and applies
 	// retention.
 	Compact(ctx context.Context, opt store.CompactOptions) (store.CompactResult, error)

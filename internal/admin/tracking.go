@@ -53,14 +53,14 @@ func (s *Service) ExposureCounts(ctx context.Context, experiment string) ([]Expo
 // a guarded stage went live).
 func (s *Service) CompactionDue(ctx context.Context) (bool, error) {
 	due, err := s.events().CompactionDue(ctx)
-	if err != nil || due || s.ev != nil { // statistics are maintained in the SQL store only
+	if err != nil || due {
 		return due, err
 	}
 	qs, err := s.MaintainedQueries(ctx)
 	if err != nil {
 		return false, err
 	}
-	return s.db().ArmStatsDue(ctx, qs)
+	return s.events().ArmStatsDue(ctx, qs)
 }
 
 // StoppedReportDays is how long after an experiment stops compaction
@@ -197,14 +197,12 @@ type CompactResult = store.CompactResult
 // batches: reports read them once current (a few rows whatever the
 // number of units), the grouped query until then.
 func (s *Service) Compact(ctx context.Context, opt CompactOptions) (CompactResult, error) {
-	if s.ev == nil { // statistics are maintained in the SQL store only
-		qs, err := s.MaintainedQueries(ctx)
-		if err != nil {
-			return CompactResult{}, fmt.Errorf("compact: the statistics to maintain: %w", err)
-		}
-		if err := s.db().MaintainArmStats(ctx, qs, opt.RebuildStats); err != nil {
-			return CompactResult{}, err
-		}
+	qs, err := s.MaintainedQueries(ctx)
+	if err != nil {
+		return CompactResult{}, fmt.Errorf("compact: the statistics to maintain: %w", err)
+	}
+	if err := s.events().MaintainArmStats(ctx, qs, opt.RebuildStats); err != nil {
+		return CompactResult{}, err
 	}
 	so := store.CompactOptions{Retention: opt.Retention, ChunkRows: opt.ChunkRows, Now: s.Now(),
 		SkipStatBuild: opt.SkipStatBuild, StatBuildBatches: opt.StatBuildBatches}

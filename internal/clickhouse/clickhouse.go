@@ -29,6 +29,10 @@ type Store struct {
 	exposures *blockWriter
 	events    *blockWriter
 
+	stats        maintained    // the statistics compaction refreshes
+	refreshEvery time.Duration // Options.RefreshEvery
+	liveUnits    uint64        // Options.LiveUnits
+
 	closeOnce sync.Once
 }
 
@@ -41,6 +45,15 @@ type Options struct {
 	// into a table (each makes a part that ClickHouse merges later); 0
 	// means DefaultMinInterval.
 	MinInterval time.Duration
+	// RefreshEvery is the least time between two refreshes of a
+	// maintained statistic whose data changed (see Compact); 0 means
+	// DefaultRefreshEvery.
+	RefreshEvery time.Duration
+	// LiveUnits is the fewest units a refreshed statistic must have
+	// counted for ArmStats and ExposureCounts to read it although
+	// exposures or events were stored since (see Compact); smaller ones
+	// are computed again from the raw rows. 0 means DefaultLiveUnits.
+	LiveUnits int
 }
 
 // Defaults of Options.
@@ -91,6 +104,14 @@ func Open(ctx context.Context, dsn string, opt Options) (*Store, error) {
 	}
 	if opt.MinInterval <= 0 {
 		opt.MinInterval = DefaultMinInterval
+	}
+	s.refreshEvery = opt.RefreshEvery
+	if s.refreshEvery <= 0 {
+		s.refreshEvery = DefaultRefreshEvery
+	}
+	s.liveUnits = uint64(opt.LiveUnits)
+	if opt.LiveUnits <= 0 {
+		s.liveUnits = DefaultLiveUnits
 	}
 	s.exposures = newBlockWriter(s, exposureColumns, opt)
 	s.events = newBlockWriter(s, eventColumns, opt)
@@ -192,7 +213,7 @@ func (s *Store) migrate(ctx context.Context) error {
 			return fmt.Errorf("create the tables: %w", err)
 		}
 	}
-	return nil
+	return s.migrateRefresh(ctx)
 }
 
 // Drop deletes the Store's database and everything in it (tests and

@@ -3,10 +3,12 @@ package clickhouse
 import (
 	"context"
 	"fmt"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/ramp-flags/ramp/internal/store"
 )
@@ -92,93 +94,99 @@ func (s *Store) exposedUnits(ctx context.Context, experiment string, phase int) 
 	return n, nil
 }
 
-// armStatsSQL builds ArmStats' query over one bucket range, and its
-// arguments; attrs are the unit attributes of the phase's exposures when
-// events of tracking.AnyUnit are to be matched against them, else nil.
+// armStatsSQL builds the query of the per-arm sums of several statistics
+// of one experiment phase over one bucket range [lo, hi), and its
+// arguments; the queries share the experiment, the phase and the cut-off
+// (the first one's). attrs are the unit attributes of the phase's
+// exposures when events of tracking.AnyUnit are to be matched against
+// them, else nil. The result has one row per (arm, multi) with the count
+// and, for each query in order, Σy, Σy², Σx, Σx², Σxy.
 //
-// One grouped query, with the SQL store's semantics (store.ArmQuery): the
-// union of the phase's exposures and the rows of the query's events,
-// grouped by unit, gives each exposed unit its first arm and time and the
-// set of its events (a retried event's copies, identical, are one); y and
-// x are then summed (or, for an indicator, tested) over the events whose
-// day offset from the UTC day of the first exposure is in the value's
-// range, 0 for a multi-arm unit. The outer query adds the units up per arm
-// and multi_arm.
+// It has the SQL store's semantics (store.ArmQuery), in three steps, each
+// a GROUP BY that ClickHouse does well:
+//
+//  1. units: the phase's exposures grouped by unit give each exposed unit
+//     its first arm and time (argMin by time), whether it is multi-arm (two
+//     arms), and the UTC day of its first exposure (fday);
+//  2. unit days: the rows of the queries' events grouped by unit, day,
+//     event and h (a hash of the event's time and id), which makes a
+//     retried event's copies one, then summed per unit, day and event
+//     (n events, Σvalue);
+//  3. the units LEFT JOINed to their unit days (all of them: a unit has
+//     one row per day and event, or one empty row) and grouped by unit
+//     give y and x: the sum (an indicator: whether any) of the unit days
+//     whose event matches and whose day offset from fday is in the value's
+//     window, 0 for a multi-arm unit. The outer query adds the units up per
+//     arm and multi.
 //
 // A unit is grouped by two 64-bit hashes of its attribute and value
 // (cityHash64 and sipHash64), which ClickHouse groups by far faster than
 // by two strings; two units would have to agree on both, 128 bits, to be
-// confused. An event in the set is identified by h, a hash of its time
-// and id, with its day, names matched and value: two events of one unit
-// would have to share all four to count once.
-func (s *Store) armStatsSQL(q store.ArmQuery, lo, hi int, attrs []string) (string, []any) {
-	var args []any
+// confused.
+func (s *Store) armStatsSQL(qs []store.ArmQuery, lo, hi int, attrs []string) (string, []any) {
+	q0 := &qs[0]
+	// The events the queries read, each an index from 1 (0 is the empty
+	// row of a unit without events).
+	names := eventNames(qs)
+	index := map[string]int{}
+	for i, name := range names {
+		index[name] = i + 1
+	}
+	evIndex := "transform(name, [" + quoteAll(names) + "], ["
+	for i := range names {
+		if i > 0 {
+			evIndex += ", "
+		}
+		evIndex += strconv.Itoa(i + 1)
+	}
+	evIndex += "], 0)"
 	// Day bounds as Int64 literals: math.MinInt32 and MaxInt32 mean no
 	// bound, as in the SQL store.
-	cond := func(v *store.UnitValue, bit int) string {
-		return fmt.Sprintf("bitAnd(e, %d) != 0 AND d - fday >= %d AND d - fday < %d", bit, int64(v.FromDay), int64(v.ToDay))
-	}
-	value := func(v *store.UnitValue, bit int) string {
+	value := func(v *store.UnitValue) string {
+		if v == nil {
+			return "0."
+		}
+		cond := fmt.Sprintf("ev = %d AND d - fday >= %d AND d - fday < %d", index[v.Event], int64(v.FromDay), int64(v.ToDay))
 		if v.Indicator {
-			return "toFloat64(arrayExists((d, e) -> " + cond(v, bit) + ", days, evs))"
+			return "toFloat64(countIf(" + cond + ") > 0)"
 		}
-		return "arraySum((d, e, v) -> if(" + cond(v, bit) + ", v, 0.), days, evs, vals)"
+		return "sumIf(s, " + cond + ")"
 	}
-	y, x := value(&q.Y, 1), "0."
-	names := []string{q.Y.Event}
-	mask := "toUInt8(name = " + quote(q.Y.Event) + ")"
-	if q.X != nil {
-		xb := 2
-		if q.X.Event == q.Y.Event {
-			mask = "toUInt8(3)"
-		} else {
-			names = append(names, q.X.Event)
-			mask = "toUInt8((name = " + quote(q.Y.Event) + ") + 2 * (name = " + quote(q.X.Event) + "))"
-		}
-		x = value(q.X, xb)
+	var perUnit, perArm []string
+	for i := range qs {
+		y, x := fmt.Sprintf("y%d", i), fmt.Sprintf("x%d", i)
+		perUnit = append(perUnit, "if(multi, 0., "+value(&qs[i].Y)+") AS "+y, "if(multi, 0., "+value(qs[i].X)+") AS "+x)
+		perArm = append(perArm, "sum("+y+")", "sum("+y+" * "+y+")", "sum("+x+")", "sum("+x+" * "+x+")", "sum("+x+" * "+y+")")
 	}
-	attr := "attr"
+	attr, attr2 := "attr", "attr"
 	if attrs != nil {
-		quoted := make([]string, len(attrs))
-		for i, a := range attrs {
-			quoted[i] = quote(a)
-		}
-		attr = "arrayJoin(if(attr = '*', [" + strings.Join(quoted, ", ") + "], [attr])) AS a"
+		attr, attr2 = "arrayJoin(if(attr = '*', ["+quoteAll(attrs)+"], [attr])) AS a", "a"
 	}
 	eventsWhere := "name IN (" + quoteAll(names) + ") AND bucket >= ? AND bucket < ?"
-	having := "countIf(src = 0) > 0"
-	args = append(args, q.Experiment, uint32(q.Phase), uint16(lo), uint16(hi), uint16(lo), uint16(hi))
-	if q.Before > 0 {
+	having := ""
+	args := []any{q0.Experiment, uint32(q0.Phase), uint16(lo), uint16(hi), uint16(lo), uint16(hi)}
+	if q0.Before > 0 {
 		// The unit's first exposure before the cut-off; its events on
 		// days that ended by then (see store.ArmQuery.Before).
-		eventsWhere += " AND day < " + strconv.FormatInt(q.Before/dayMicros, 10)
-		having += " AND first_at < " + strconv.FormatInt(q.Before, 10)
+		eventsWhere += " AND day < " + strconv.FormatInt(q0.Before/dayMicros, 10)
+		having = " HAVING first_at < " + strconv.FormatInt(q0.Before, 10)
 	}
 	dm := strconv.FormatInt(dayMicros, 10)
-	return `SELECT arm, multi, count(), sum(y), sum(y * y), sum(x), sum(x * x), sum(x * y) FROM (
-		SELECT first_arm AS arm, multi, if(multi, 0., ` + y + `) AS y, if(multi, 0., ` + x + `) AS x,
-			arrayMap(t -> tupleElement(t, 2), evt) AS days, arrayMap(t -> tupleElement(t, 3), evt) AS evs,
-			arrayMap(t -> tupleElement(t, 4), evt) AS vals
+	return `SELECT arm, multi, count(), ` + strings.Join(perArm, ", ") + ` FROM (
+		SELECT any(first_arm) AS arm, any(multi) AS multi, ` + strings.Join(perUnit, ", ") + `
 		FROM (
-			SELECT argMinIf(arm, at, src = 0) AS first_arm, minIf(at, src = 0) AS first_at,
-				minIf(arm, src = 0) != maxIf(arm, src = 0) AS multi,
-				intDiv(first_at, ` + dm + `) - (first_at % ` + dm + ` < 0) AS fday,
-				groupUniqArrayIf((h, day, ev, value), src = 1) AS evt
-			FROM (
-				SELECT toUInt8(0) AS src, cityHash64(unit_attr, unit) AS k1, sipHash64(unit_attr, unit) AS k2,
-					arm, at, toUInt64(0) AS h, toInt32(0) AS day, toUInt8(0) AS ev, toFloat64(0) AS value
-				FROM ` + s.db + `.exposures WHERE experiment = ? AND phase = ? AND bucket >= ? AND bucket < ?
-				UNION ALL
-				SELECT toUInt8(1) AS src, cityHash64(` + attr + `, unit) AS k1, sipHash64(` + attr + `, unit) AS k2,
-					'' AS arm, toInt64(0) AS at, h, day, ` + mask + ` AS ev, value
+			SELECT k1, k2, argMin(arm, at) AS first_arm, min(at) AS first_at, min(arm) != max(arm) AS multi,
+				intDiv(first_at, ` + dm + `) - (first_at % ` + dm + ` < 0) AS fday
+			FROM ` + s.db + `.exposures WHERE experiment = ? AND phase = ? AND bucket >= ? AND bucket < ?
+			GROUP BY cityHash64(unit_attr, unit) AS k1, sipHash64(unit_attr, unit) AS k2` + having + `
+		) ALL LEFT JOIN (
+			SELECT k1, k2, d, ev, count() AS n, sum(v) AS s FROM (
+				SELECT k1, k2, day AS d, ` + evIndex + ` AS ev, any(value) AS v
 				FROM ` + s.db + `.events WHERE ` + eventsWhere + `
-			)
-			GROUP BY k1, k2
-			HAVING ` + having + `
-		)
-		-- ClickHouse 18.16 prunes a subquery column that only a lambda
-		-- reads: fday must appear outside one.
-		WHERE isNotNull(fday)
+				GROUP BY cityHash64(` + attr + `, unit) AS k1, sipHash64(` + attr2 + `, unit) AS k2, d, ev, h
+			) GROUP BY k1, k2, d, ev
+		) USING (k1, k2)
+		GROUP BY k1, k2
 	) GROUP BY arm, multi ORDER BY arm, multi`, args
 }
 
@@ -207,14 +215,23 @@ func quoteAll(ss []string) string {
 	return strings.Join(q, ", ")
 }
 
-// anyUnitAttrs returns, when the query's events include some of
-// tracking.AnyUnit (imported), the unit attributes of the phase's
-// exposures, which such events are matched against; else nil.
-func (s *Store) anyUnitAttrs(ctx context.Context, q store.ArmQuery) ([]string, error) {
-	names := []string{q.Y.Event}
-	if q.X != nil {
-		names = append(names, q.X.Event)
+// eventNames returns the events the queries read, each once, in order.
+func eventNames(qs []store.ArmQuery) []string {
+	var names []string
+	for i := range qs {
+		for _, v := range []*store.UnitValue{&qs[i].Y, qs[i].X} {
+			if v != nil && !slices.Contains(names, v.Event) {
+				names = append(names, v.Event)
+			}
+		}
 	}
+	return names
+}
+
+// anyUnitAttrs returns, when some of the events named are of
+// tracking.AnyUnit (imported), the unit attributes of the experiment
+// phase's exposures, which such events are matched against; else nil.
+func (s *Store) anyUnitAttrs(ctx context.Context, experiment string, phase int, names []string) ([]string, error) {
 	rows, err := s.conn.Query(ctx, `SELECT 1 FROM `+s.db+`.events WHERE name IN (`+quoteAll(names)+`) AND attr = '*' LIMIT 1`)
 	if err != nil {
 		return nil, err
@@ -225,7 +242,7 @@ func (s *Store) anyUnitAttrs(ctx context.Context, q store.ArmQuery) ([]string, e
 		return nil, err
 	}
 	attrs := []string{}
-	rows, err = s.conn.Query(ctx, `SELECT DISTINCT unit_attr FROM `+s.db+`.exposures WHERE experiment = ? AND phase = ?`, q.Experiment, uint32(q.Phase))
+	rows, err = s.conn.Query(ctx, `SELECT DISTINCT unit_attr FROM `+s.db+`.exposures WHERE experiment = ? AND phase = ?`, experiment, uint32(phase))
 	if err != nil {
 		return nil, err
 	}
@@ -242,47 +259,73 @@ func (s *Store) anyUnitAttrs(ctx context.Context, q store.ArmQuery) ([]string, e
 
 // ArmStats returns per-arm sufficient statistics of one metric in one
 // experiment phase: store.Store.ArmStats' signature and numbers (see
-// store.ArmQuery and store.ArmStats), computed by ClickHouse from the raw
-// exposures and events.
+// store.ArmQuery and store.ArmStats).
 //
-// One difference of semantics, in the store's favour of simplicity: the
-// SQL store counts only the exposures its compaction has taken in; here
-// nothing waits for compaction, so every exposure and event stored counts
-// (a retried or replicated one once). A unit's first exposure is its
-// earliest by time (the SQL store keeps the first one stored, which is
-// the same unless a server's clock runs behind another's).
+// A query without a cut-off that compaction maintains (MaintainArmStats)
+// reads the sums of its last refresh: a few rows, whatever the number of
+// units, as of that refresh (see Compact). Any other query is computed by
+// ClickHouse from the raw exposures and events (groupedArmStats).
 //
-// The query is split by unit bucket into ranges of about two million
-// exposed units, run two at a time, and their per-arm sums added up:
-// sums of floats are added in another order than on the SQL store, so a
-// fractional sum may differ from it in its last bits (integers are exact
-// below 2^53, as there).
+// Two differences of semantics from the SQL store: every exposure and
+// event stored counts (a retried or replicated one once), not only those
+// a compaction has taken in, up to the last refresh for a maintained
+// query; and a unit's first exposure is its earliest by time (the SQL
+// store keeps the first one stored, which is the same unless a server's
+// clock runs behind another's).
 func (s *Store) ArmStats(ctx context.Context, q store.ArmQuery) (arms []store.ArmStats, multiArm int64, err error) {
 	if err := q.Validate(); err != nil {
 		return nil, 0, err
 	}
-	fail := func(err error) ([]store.ArmStats, int64, error) {
+	if q.Before == 0 {
+		r, ok, err := s.refreshedArmStats(ctx, q)
+		if err != nil {
+			return nil, 0, fmt.Errorf("arm statistics of %q on ClickHouse: %w", q.Experiment, err)
+		}
+		if ok {
+			return r.Arms, r.MultiArm, nil
+		}
+	}
+	rs, err := s.groupedArmStats(ctx, []store.ArmQuery{q})
+	if err != nil {
 		return nil, 0, fmt.Errorf("arm statistics of %q on ClickHouse: %w", q.Experiment, err)
 	}
-	units, err := s.exposedUnits(ctx, q.Experiment, q.Phase)
-	if err != nil {
-		return fail(err)
+	return rs[0].Arms, rs[0].MultiArm, nil
+}
+
+// armResult is one query's answer: its arms and multi-arm units.
+type armResult struct {
+	Arms     []store.ArmStats
+	MultiArm int64
+}
+
+// groupedArmStats computes the per-arm statistics of queries of one
+// experiment phase with one cut-off (those of the first query) from the
+// raw exposures and events, in one pass over them (armStatsSQL): the
+// query is split by unit bucket into ranges of about unitsPerQuery exposed
+// units, run parallelQueries at a time, and their per-arm sums added up.
+// Sums of floats are added in another order than on the SQL store, so a
+// fractional sum may differ from it in its last bits (integers are exact
+// below 2^53, as there).
+func (s *Store) groupedArmStats(ctx context.Context, qs []store.ArmQuery) ([]armResult, error) {
+	q0 := &qs[0]
+	out := make([]armResult, len(qs))
+	units, err := s.exposedUnits(ctx, q0.Experiment, q0.Phase)
+	if err != nil || units == 0 {
+		return out, err
 	}
-	if units == 0 {
-		return nil, 0, nil
-	}
-	attrs, err := s.anyUnitAttrs(ctx, q)
+	attrs, err := s.anyUnitAttrs(ctx, q0.Experiment, q0.Phase, eventNames(qs))
 	if err != nil {
-		return fail(err)
+		return nil, err
 	}
 	type key struct {
 		arm   string
 		multi bool
 	}
 	var mu sync.Mutex
-	sums := map[key]*store.ArmStats{}
+	n := map[key]int64{}
+	sums := map[key][]float64{} // 5 per query
 	err = split(ctx, ranges(units), func(ctx context.Context, lo, hi int) error {
-		query, args := s.armStatsSQL(q, lo, hi, attrs)
+		query, args := s.armStatsSQL(qs, lo, hi, attrs)
 		rows, err := s.conn.Query(ctx, query, args...)
 		if err != nil {
 			return err
@@ -290,35 +333,35 @@ func (s *Store) ArmStats(ctx context.Context, q store.ArmQuery) (arms []store.Ar
 		defer rows.Close()
 		for rows.Next() {
 			var (
-				a     store.ArmStats
-				multi bool
-				n     uint64
+				k     key
+				count uint64
+				vals  = make([]float64, 5*len(qs))
+				dest  = []any{&k.arm, &k.multi, &count}
 			)
-			if err := rows.Scan(&a.Arm, &multi, &n, &a.SumY, &a.SumY2, &a.SumX, &a.SumX2, &a.SumXY); err != nil {
+			for i := range vals {
+				dest = append(dest, &vals[i])
+			}
+			if err := rows.Scan(dest...); err != nil {
 				return err
 			}
-			a.N = int64(n)
 			mu.Lock()
-			k := key{a.Arm, multi}
+			n[k] += int64(count)
 			if t := sums[k]; t != nil {
-				t.N += a.N
-				t.SumY += a.SumY
-				t.SumY2 += a.SumY2
-				t.SumX += a.SumX
-				t.SumX2 += a.SumX2
-				t.SumXY += a.SumXY
+				for i, v := range vals {
+					t[i] += v
+				}
 			} else {
-				sums[k] = &a
+				sums[k] = vals
 			}
 			mu.Unlock()
 		}
 		return rows.Err()
 	})
 	if err != nil {
-		return fail(err)
+		return nil, err
 	}
-	keys := make([]key, 0, len(sums))
-	for k := range sums {
+	keys := make([]key, 0, len(n))
+	for k := range n {
 		keys = append(keys, k)
 	}
 	sort.Slice(keys, func(i, j int) bool {
@@ -327,28 +370,44 @@ func (s *Store) ArmStats(ctx context.Context, q store.ArmQuery) (arms []store.Ar
 		}
 		return !keys[i].multi && keys[j].multi
 	})
-	for _, k := range keys {
-		a := sums[k]
-		if k.multi {
-			multiArm += a.N
-			if len(arms) == 0 || arms[len(arms)-1].Arm != k.arm {
-				arms = append(arms, store.ArmStats{Arm: k.arm})
+	for i := range qs {
+		r := &out[i]
+		for _, k := range keys {
+			if k.multi {
+				r.MultiArm += n[k]
+				if len(r.Arms) == 0 || r.Arms[len(r.Arms)-1].Arm != k.arm {
+					r.Arms = append(r.Arms, store.ArmStats{Arm: k.arm})
+				}
+				continue
 			}
-			continue
+			v := sums[k][5*i:]
+			r.Arms = append(r.Arms, store.ArmStats{Arm: k.arm, N: n[k], SumY: v[0], SumY2: v[1], SumX: v[2], SumX2: v[3], SumXY: v[4]})
 		}
-		arms = append(arms, *a)
 	}
-	return arms, multiArm, nil
+	return out, nil
 }
 
 // ExposureCounts returns an experiment's exposed units per phase and arm
 // (by first arm, the arm of the unit's earliest exposure), in phase and arm
 // order, with those also exposed to another arm counted in MultiArm; none
-// for an experiment with no exposures.
+// for an experiment with no exposures. An experiment whose statistics
+// compaction maintains reads the counts of its last refresh (see
+// ArmStats); any other is counted from the raw exposures.
 func (s *Store) ExposureCounts(ctx context.Context, experiment string) ([]store.ExposureCount, error) {
-	fail := func(err error) ([]store.ExposureCount, error) {
+	counts, ok, err := s.refreshedExposureCounts(ctx, experiment)
+	if err == nil && !ok {
+		counts, err = s.groupedExposureCounts(ctx, experiment)
+	}
+	if err != nil {
 		return nil, fmt.Errorf("count exposures of %q on ClickHouse: %w", experiment, err)
 	}
+	return counts, nil
+}
+
+// groupedExposureCounts counts an experiment's exposures from the raw
+// rows, split by unit bucket as groupedArmStats is.
+func (s *Store) groupedExposureCounts(ctx context.Context, experiment string) ([]store.ExposureCount, error) {
+	fail := func(err error) ([]store.ExposureCount, error) { return nil, err }
 	units, err := s.exposedUnits(ctx, experiment, 0)
 	if err != nil {
 		return fail(err)
@@ -431,11 +490,14 @@ func (s *Store) TrackingStats(ctx context.Context) (store.TrackingStats, error) 
 }
 
 // CompactionDue is false: ClickHouse reads raw events, so there is nothing
-// to compact (merges run in the server's background).
+// to compact (merges run in the server's background). Refreshes of the
+// maintained statistics have their own check, ArmStatsDue.
 func (s *Store) CompactionDue(context.Context) (bool, error) { return false, nil }
 
-// Compact applies retention, the only part of the SQL store's compaction
-// that has a meaning here: with opt.Retention, it drops the weeks of
+// Compact refreshes the maintained statistics that are due (see
+// MaintainArmStats and the comment on refreshes), and applies retention,
+// the only part of the SQL store's compaction with a meaning here, first:
+// with opt.Retention, it drops the weeks of
 // events (the table's partitions, by UTC day) that ended more than
 // Retention before opt.Now (or the Store's clock). Unlike the SQL store,
 // which keeps per-unit totals of what it drops, dropped events no longer
@@ -443,6 +505,24 @@ func (s *Store) CompactionDue(context.Context) (bool, error) { return false, nil
 // Result.Dropped counts the event rows dropped (one per event and unit
 // attribute, copies not merged yet included).
 func (s *Store) Compact(ctx context.Context, opt store.CompactOptions) (store.CompactResult, error) {
+	res, err := s.applyRetention(ctx, opt)
+	if err != nil {
+		return res, err
+	}
+	start := time.Now()
+	res.StatsBuilt, err = s.refresh(ctx)
+	if res.StatsBuilt > 0 {
+		res.StatsBuildTime = time.Since(start)
+	}
+	if err != nil {
+		return res, fmt.Errorf("compact on ClickHouse: %w", err)
+	}
+	return res, nil
+}
+
+// applyRetention drops the weeks of events older than opt.Retention (see
+// Compact).
+func (s *Store) applyRetention(ctx context.Context, opt store.CompactOptions) (store.CompactResult, error) {
 	var res store.CompactResult
 	if opt.Retention <= 0 {
 		return res, nil

@@ -1,0 +1,220 @@
+package clickhouse_test
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/ramp-flags/ramp/internal/clickhouse"
+	"github.com/ramp-flags/ramp/internal/clickhouse/chtest"
+	"github.com/ramp-flags/ramp/internal/store"
+	"github.com/ramp-flags/ramp/tracking"
+)
+
+// clock is a settable clock for Store.Now.
+type clock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func (c *clock) now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
+func (c *clock) add(d time.Duration) {
+	c.mu.Lock()
+	c.t = c.t.Add(d)
+	c.mu.Unlock()
+}
+
+// openRefreshing opens a Store that reads every refreshed statistic
+// (LiveUnits 1: no statistic is small enough to count again), on a clock
+// of the test's.
+func openRefreshing(t *testing.T, dsn string) (*clickhouse.Store, *clock) {
+	t.Helper()
+	s, err := clickhouse.Open(context.Background(), dsn, clickhouse.Options{MinInterval: time.Millisecond, LiveUnits: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	c := &clock{t: time.Now()}
+	s.Now = c.now
+	return s, c
+}
+
+// maintained is queries() without cut-offs: what admin asks to maintain.
+func maintained() []store.ArmQuery {
+	var qs []store.ArmQuery
+	for _, q := range queries() {
+		if q.Before == 0 {
+			qs = append(qs, q)
+		}
+	}
+	return qs
+}
+
+// TestRefreshedSameNumbers refreshes every maintained query and checks
+// that what ArmStats and ExposureCounts then read (the refresh, a few
+// rows) is what the SQL store computes from the same data.
+func TestRefreshedSameNumbers(t *testing.T) {
+	defer clickhouse.SetUnitsPerQuery(700)() // several bucket ranges
+	s, _ := openRefreshing(t, chtest.DSN(t))
+	sql := openSQL(t)
+	d := makeDataset(7, 2000)
+	ingest(t, sql, d, 500)
+	ingest(t, s, d, 500)
+	ctx := context.Background()
+	if _, err := sql.Compact(ctx, store.CompactOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	qs := maintained()
+	if err := s.MaintainArmStats(ctx, qs, false); err != nil {
+		t.Fatal(err)
+	}
+	if due, err := s.ArmStatsDue(ctx, qs); !due || err != nil {
+		t.Fatalf("ArmStatsDue before any refresh: %v, %v; want true", due, err)
+	}
+	res, err := s.Compact(ctx, store.CompactOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Every query once, and the exposure counts of its two experiments.
+	if res.StatsBuilt != len(qs)+2 {
+		t.Errorf("Compact refreshed %d statistics, want %d", res.StatsBuilt, len(qs)+2)
+	}
+	if due, err := s.ArmStatsDue(ctx, qs); due || err != nil {
+		t.Errorf("ArmStatsDue after the refresh: %v, %v; want false", due, err)
+	}
+	compareWithSQL(t, s, sql, qs)
+}
+
+// compareWithSQL compares ClickHouse's ArmStats and ExposureCounts of qs
+// with the SQL store's.
+func compareWithSQL(t *testing.T, ch *clickhouse.Store, sql *store.Store, qs []store.ArmQuery) {
+	t.Helper()
+	ctx := context.Background()
+	exps := map[string]bool{}
+	for _, q := range qs {
+		exps[q.Experiment] = true
+		want, wantMulti, err := sql.ArmStats(ctx, q)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, gotMulti, err := ch.ArmStats(ctx, q)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if diff := cmp.Diff(want, got, approx); diff != "" || gotMulti != wantMulti {
+			t.Errorf("ArmStats(%+v): multi-arm %d, want %d; (-SQL +ClickHouse):\n%s", q, gotMulti, wantMulti, diff)
+		}
+	}
+	for exp := range exps {
+		want, err := sql.ExposureCounts(ctx, exp)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := ch.ExposureCounts(ctx, exp)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if diff := cmp.Diff(want, got); diff != "" {
+			t.Errorf("ExposureCounts(%s) (-SQL +ClickHouse):\n%s", exp, diff)
+		}
+	}
+}
+
+// TestRefreshStaleness: a refreshed statistic is read as of its refresh
+// (for a large experiment: here every one is) until the next one, which
+// is due once the tables changed and RefreshEvery passed; a small
+// experiment's statistic is computed again from the raw rows as soon as
+// anything is stored.
+func TestRefreshStaleness(t *testing.T) {
+	dsn := chtest.DSN(t)
+	s, clk := openRefreshing(t, dsn)
+	ctx := context.Background()
+	q := store.ArmQuery{Experiment: "e", Phase: 1, Y: store.UnitValue{Event: "buy", FromDay: 0, ToDay: 7}}
+	qs := []store.ArmQuery{q}
+	expose := func(units ...string) {
+		t.Helper()
+		var xs []tracking.Exposure
+		for _, u := range units {
+			xs = append(xs, tracking.Exposure{Experiment: "e", Phase: 1, Flag: "f", UnitAttr: "targetingKey", Unit: u, Arm: "on", Time: t0})
+		}
+		if err := s.WriteExposures(ctx, xs); err != nil {
+			t.Fatal(err)
+		}
+	}
+	units := func(st interface {
+		ArmStats(context.Context, store.ArmQuery) ([]store.ArmStats, int64, error)
+	}) int64 {
+		t.Helper()
+		arms, _, err := st.ArmStats(ctx, q)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var n int64
+		for _, a := range arms {
+			n += a.N
+		}
+		return n
+	}
+	expose("u1", "u2")
+	if err := s.MaintainArmStats(ctx, qs, false); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Compact(ctx, store.CompactOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	expose("u3")
+	if n := units(s); n != 2 {
+		t.Errorf("after a third exposure: the refreshed statistic counts %d units, want 2 (as of the refresh)", n)
+	}
+	live, err := clickhouse.Open(ctx, dsn, clickhouse.Options{}) // LiveUnits 200,000
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer live.Close()
+	if n := units(live); n != 3 {
+		t.Errorf("a small experiment's statistic with data stored since its refresh: %d units, want 3 (computed again)", n)
+	}
+	if due, err := s.ArmStatsDue(ctx, qs); due || err != nil {
+		t.Errorf("ArmStatsDue within RefreshEvery: %v, %v; want false", due, err)
+	}
+	clk.add(clickhouse.DefaultRefreshEvery)
+	if due, err := s.ArmStatsDue(ctx, qs); !due || err != nil {
+		t.Errorf("ArmStatsDue after RefreshEvery and a change: %v, %v; want true", due, err)
+	}
+	if res, err := s.Compact(ctx, store.CompactOptions{}); err != nil || res.StatsBuilt != 2 {
+		t.Fatalf("Compact: %+v, %v; want 2 statistics refreshed", res, err)
+	}
+	if n := units(s); n != 3 {
+		t.Errorf("after the second refresh: %d units, want 3", n)
+	}
+	// Nothing changed since: not due however old the refresh is, and
+	// even a small statistic reads its refresh.
+	clk.add(time.Hour)
+	if due, err := s.ArmStatsDue(ctx, qs); due || err != nil {
+		t.Errorf("ArmStatsDue without a change: %v, %v; want false", due, err)
+	}
+	if n := units(live); n != 3 {
+		t.Errorf("a small statistic refreshed since the last change: %d units, want 3", n)
+	}
+	// A refresh cut short (its sums written, not its row in refreshes)
+	// is never read.
+	chtest.Exec(t, dsn, fmt.Sprintf("INSERT INTO %s.refreshed_sums (stat, refreshed, phase, arm, n) SELECT stat, refreshed + 1, phase, arm, 1000 FROM %s.refreshed_sums",
+		"`"+s.Database()+"`", "`"+s.Database()+"`"))
+	if n := units(s); n != 3 {
+		t.Errorf("with the sums of a refresh cut short present: %d units, want 3", n)
+	}
+	// Rebuild refreshes everything at once, due or not.
+	if err := s.MaintainArmStats(ctx, qs, true); err != nil {
+		t.Fatal(err)
+	}
+	if res, err := s.Compact(ctx, store.CompactOptions{}); err != nil || res.StatsBuilt != 2 {
+		t.Errorf("Compact after a rebuild request: %+v, %v; want 2 statistics refreshed", res, err)
+	}
+	if err := s.MaintainArmStats(ctx, []store.ArmQuery{{Experiment: "e", Phase: 1, Y: q.Y, Before: 1}}, false); err == nil {
+		t.Error("MaintainArmStats of a query with a cut-off: no error")
+	}
+}
