@@ -304,12 +304,12 @@ func (s *Store) refresh(ctx context.Context) (int, error) {
 
 // refreshedRow is one row of refreshed_sums.
 type refreshedRow struct {
-	stat   string
-	phase  uint32
-	arm    string
-	n      uint64
-	multi  uint64
-	sums   [5]float64
+	stat  string
+	phase uint32
+	arm   string
+	n     uint64
+	multi uint64
+	sums  [5]float64
 }
 
 // refreshGroup computes one group's statistics and writes them as one
