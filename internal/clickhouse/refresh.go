@@ -317,27 +317,27 @@ type refreshedRow struct {
 func (s *Store) refreshGroup(ctx context.Context, g *refreshGroup, mark changeMark) (int, error) {
 	start := s.Now()
 	at := start.UnixMicro()
-	counts, err := s.groupedExposureCounts(ctx, g.experiment)
-	if err != nil {
-		return 0, err
-	}
-	var rows []refreshedRow
-	ek := exposureKey(g.experiment)
-	for _, c := range counts {
-		rows = append(rows, refreshedRow{stat: ek, phase: uint32(c.Phase), arm: c.Arm, n: uint64(c.Units), multi: uint64(c.MultiArm)})
-	}
-	keys := []string{ek}
 	phases := make([]int, 0, len(g.phases))
 	for p := range g.phases {
 		phases = append(phases, p)
 	}
 	slices.Sort(phases)
+	// The exposure counts of the phases refreshed come with their
+	// statistics; the other phases are counted apart.
+	counts, err := s.groupedExposureCounts(ctx, g.experiment, phases...)
+	if err != nil {
+		return 0, err
+	}
+	var rows []refreshedRow
+	ek := exposureKey(g.experiment)
+	keys := []string{ek}
 	for _, p := range phases {
 		qs := g.phases[p]
 		rs, err := s.groupedArmStats(ctx, qs)
 		if err != nil {
 			return 0, err
 		}
+		counts = append(counts, rs[0].Counts...)
 		for i, r := range rs {
 			k := statKey(qs[i])
 			keys = append(keys, k)
@@ -352,6 +352,9 @@ func (s *Store) refreshGroup(ctx context.Context, g *refreshGroup, mark changeMa
 				rows = append(rows, row)
 			}
 		}
+	}
+	for _, c := range counts {
+		rows = append(rows, refreshedRow{stat: ek, phase: uint32(c.Phase), arm: c.Arm, n: uint64(c.Units), multi: uint64(c.MultiArm)})
 	}
 	if err := s.insertRefreshed(ctx, at, rows); err != nil {
 		return 0, err

@@ -292,10 +292,12 @@ func (s *Store) ArmStats(ctx context.Context, q store.ArmQuery) (arms []store.Ar
 	return rs[0].Arms, rs[0].MultiArm, nil
 }
 
-// armResult is one query's answer: its arms and multi-arm units.
+// armResult is one query's answer: its arms and multi-arm units, and the
+// phase's exposure counts per arm (the same for every query of a phase).
 type armResult struct {
 	Arms     []store.ArmStats
 	MultiArm int64
+	Counts   []store.ExposureCount
 }
 
 // groupedArmStats computes the per-arm statistics of queries of one
@@ -370,8 +372,20 @@ func (s *Store) groupedArmStats(ctx context.Context, qs []store.ArmQuery) ([]arm
 		}
 		return !keys[i].multi && keys[j].multi
 	})
+	var counts []store.ExposureCount
+	for _, k := range keys {
+		if len(counts) == 0 || counts[len(counts)-1].Arm != k.arm {
+			counts = append(counts, store.ExposureCount{Phase: q0.Phase, Arm: k.arm})
+		}
+		c := &counts[len(counts)-1]
+		c.Units += n[k]
+		if k.multi {
+			c.MultiArm += n[k]
+		}
+	}
 	for i := range qs {
 		r := &out[i]
+		r.Counts = counts
 		for _, k := range keys {
 			if k.multi {
 				r.MultiArm += n[k]
@@ -405,9 +419,18 @@ func (s *Store) ExposureCounts(ctx context.Context, experiment string) ([]store.
 }
 
 // groupedExposureCounts counts an experiment's exposures from the raw
-// rows, split by unit bucket as groupedArmStats is.
-func (s *Store) groupedExposureCounts(ctx context.Context, experiment string) ([]store.ExposureCount, error) {
+// rows, split by unit bucket as groupedArmStats is, leaving out the phases
+// skip names.
+func (s *Store) groupedExposureCounts(ctx context.Context, experiment string, skip ...int) ([]store.ExposureCount, error) {
 	fail := func(err error) ([]store.ExposureCount, error) { return nil, err }
+	skipPhases := ""
+	if len(skip) > 0 {
+		ps := make([]string, len(skip))
+		for i, p := range skip {
+			ps[i] = strconv.Itoa(p)
+		}
+		skipPhases = " AND phase NOT IN (" + strings.Join(ps, ", ") + ")"
+	}
 	units, err := s.exposedUnits(ctx, experiment, 0)
 	if err != nil {
 		return fail(err)
@@ -424,7 +447,7 @@ func (s *Store) groupedExposureCounts(ctx context.Context, experiment string) ([
 	err = split(ctx, ranges(units), func(ctx context.Context, lo, hi int) error {
 		rows, err := s.conn.Query(ctx, `SELECT phase, first_arm, count(), sum(multi) FROM (
 				SELECT phase, argMin(arm, at) AS first_arm, min(arm) != max(arm) AS multi
-				FROM `+s.db+`.exposures WHERE experiment = ? AND bucket >= ? AND bucket < ?
+				FROM `+s.db+`.exposures WHERE experiment = ? AND bucket >= ? AND bucket < ?`+skipPhases+`
 				GROUP BY phase, cityHash64(unit_attr, unit), sipHash64(unit_attr, unit)
 			) GROUP BY phase, first_arm`, experiment, uint16(lo), uint16(hi))
 		if err != nil {
