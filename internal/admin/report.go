@@ -88,7 +88,31 @@ func (s *Service) Report(ctx context.Context, req ReportRequest) (report.Report,
 	for _, k := range missing {
 		r.Warnings = append(r.Warnings, fmt.Sprintf("metric %q is named by the experiment but not declared: apply a metrics: entry for it", k))
 	}
+	if w, err := s.refreshWarning(ctx, x.Key); err != nil {
+		return report.Report{}, err
+	} else if w != "" {
+		r.Warnings = append(r.Warnings, w)
+	}
 	return r, nil
+}
+
+// refreshWarning says, when the experiment's numbers come from a refresh
+// of its statistics in ClickHouse rather than from the raw rows, as of
+// when they are.
+func (s *Service) refreshWarning(ctx context.Context, experiment string) (string, error) {
+	r, ok := s.ev.(interface {
+		RefreshedAt(ctx context.Context, experiment string) (time.Time, bool, error)
+	})
+	if !ok {
+		return "", nil
+	}
+	at, ok, err := r.RefreshedAt(ctx, experiment)
+	if err != nil || !ok {
+		return "", err
+	}
+	return fmt.Sprintf("the numbers are as of %s (%s ago), when compaction last refreshed this experiment's statistics in ClickHouse: "+
+		"what was stored since counts at the next refresh (ramp serve refreshes them a minute after a change at the soonest; "+
+		"ramp events compact --rebuild-stats does it now)", at.Format(time.RFC3339), s.Now().Sub(at).Round(time.Second)), nil
 }
 
 // exposureCounts returns the exposed units per arm of one phase for the

@@ -409,44 +409,61 @@ func (s *Store) insertRefreshes(ctx context.Context, at int64, keys []string, ma
 // units, too many to count again on every read. Otherwise the caller
 // computes the statistic from the raw rows: exact, and fast enough.
 func (s *Store) refreshedRows(ctx context.Context, key string) ([]refreshedRow, bool, error) {
+	rows, _, ok, err := s.refreshed(ctx, key)
+	return rows, ok, err
+}
+
+// refreshed is refreshedRows, with the refresh's start time when
+// exposures or events were stored since (else the zero time: the refresh
+// is as good as a count now).
+func (s *Store) refreshed(ctx context.Context, key string) ([]refreshedRow, time.Time, bool, error) {
 	var at int64
 	var found uint64
 	var mark changeMark
 	if err := s.conn.QueryRow(ctx, `SELECT count(), max(refreshed), argMax(exposures_mark, refreshed), argMax(events_mark, refreshed)
 		FROM `+s.db+`.refreshes WHERE stat = ?`, key).Scan(&found, &at, &mark.exposures, &mark.events); err != nil {
-		return nil, false, fmt.Errorf("read the last refresh: %w", err)
+		return nil, time.Time{}, false, fmt.Errorf("read the last refresh: %w", err)
 	}
 	if found == 0 {
-		return nil, false, nil
+		return nil, time.Time{}, false, nil
 	}
 	rows, err := s.conn.Query(ctx, `SELECT phase, arm, n, multi, sum_y, sum_y2, sum_x, sum_x2, sum_xy FROM `+s.db+`.refreshed_sums
 		WHERE stat = ? AND refreshed = ? ORDER BY phase, arm`, key, at)
 	if err != nil {
-		return nil, false, fmt.Errorf("read refreshed sums: %w", err)
+		return nil, time.Time{}, false, fmt.Errorf("read refreshed sums: %w", err)
 	}
 	defer rows.Close()
 	var out []refreshedRow
 	for rows.Next() {
 		var r refreshedRow
 		if err := rows.Scan(&r.phase, &r.arm, &r.n, &r.multi, &r.sums[0], &r.sums[1], &r.sums[2], &r.sums[3], &r.sums[4]); err != nil {
-			return nil, false, fmt.Errorf("read refreshed sums: %w", err)
+			return nil, time.Time{}, false, fmt.Errorf("read refreshed sums: %w", err)
 		}
 		out = append(out, r)
 	}
 	if err := rows.Err(); err != nil {
-		return nil, false, fmt.Errorf("read refreshed sums: %w", err)
+		return nil, time.Time{}, false, fmt.Errorf("read refreshed sums: %w", err)
+	}
+	now, err := s.changeMark(ctx)
+	if err != nil {
+		return nil, time.Time{}, false, err
 	}
 	var units uint64
 	for _, r := range out {
 		units += r.n + r.multi
 	}
-	if units < s.liveUnits {
-		now, err := s.changeMark(ctx)
-		if err != nil || now != mark {
-			return nil, false, err
-		}
+	stale := now != mark
+	if stale && units < s.liveUnits {
+		return nil, time.Time{}, false, nil
 	}
-	return out, true, nil
+	if !stale {
+		at = 0 // current: nothing to say as of when
+	}
+	var asOf time.Time
+	if at != 0 {
+		asOf = time.UnixMicro(at).UTC()
+	}
+	return out, asOf, true, nil
 }
 
 // refreshedArmStats returns q's statistics as of its latest refresh, if it
@@ -477,4 +494,16 @@ func (s *Store) refreshedExposureCounts(ctx context.Context, experiment string) 
 		out = append(out, store.ExposureCount{Phase: int(r.phase), Arm: r.arm, Units: int64(r.n), MultiArm: int64(r.multi)})
 	}
 	return out, true, nil
+}
+
+// RefreshedAt returns, when ExposureCounts reads an experiment's counts
+// from a refresh older than the last exposures or events stored (see
+// refreshedRows; its arm statistics, refreshed with them, then are read
+// from it too), when that refresh started: a report is as of then.
+func (s *Store) RefreshedAt(ctx context.Context, experiment string) (time.Time, bool, error) {
+	_, at, ok, err := s.refreshed(ctx, exposureKey(experiment))
+	if err != nil {
+		return at, false, fmt.Errorf("last refresh of %q on ClickHouse: %w", experiment, err)
+	}
+	return at, ok && !at.IsZero(), nil
 }

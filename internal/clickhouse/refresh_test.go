@@ -166,9 +166,16 @@ func TestRefreshStaleness(t *testing.T) {
 	if _, err := s.Compact(ctx, store.CompactOptions{}); err != nil {
 		t.Fatal(err)
 	}
+	if _, stale, err := s.RefreshedAt(ctx, "e"); stale || err != nil {
+		t.Errorf("RefreshedAt right after the refresh: %v, %v; want not stale", stale, err)
+	}
+	refreshed := clk.now()
 	expose("u3")
 	if n := units(s); n != 2 {
 		t.Errorf("after a third exposure: the refreshed statistic counts %d units, want 2 (as of the refresh)", n)
+	}
+	if at, stale, err := s.RefreshedAt(ctx, "e"); !stale || err != nil || !at.Equal(refreshed.UTC().Truncate(time.Microsecond)) {
+		t.Errorf("RefreshedAt after a new exposure: %v, %v, %v; want %v, stale", at, stale, err, refreshed)
 	}
 	live, err := clickhouse.Open(ctx, dsn, clickhouse.Options{}) // LiveUnits 200,000
 	if err != nil {
