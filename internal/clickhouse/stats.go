@@ -108,10 +108,13 @@ func (s *Store) exposedUnits(ctx context.Context, experiment string, phase int) 
 //  1. units: the phase's exposures grouped by unit give each exposed unit
 //     its first arm and time (argMin by time), whether it is multi-arm (two
 //     arms), and the UTC day of its first exposure (fday);
-//  2. unit days: the rows of the queries' events grouped by unit, day,
-//     event and h (a hash of the event's time and id), which makes a
-//     retried event's copies one, then summed per unit, day and event
-//     (n events, Σvalue);
+//  2. unit days: the rows of the queries' events summed per unit, day and
+//     event, with how many of them repeat an event's h (a hash of its time
+//     and id: a retried event's copies, until merges fold them). When a
+//     bucket range has any, it is read again with exact: its rows grouped
+//     by unit, day, event and h first, which makes the copies one. Copies
+//     are rare (a client's retries, replicas), so most ranges are read
+//     once, without the hash table of one key per event;
 //  3. the units LEFT JOINed to their unit days (all of them: a unit has
 //     one row per day and event, or one empty row) and grouped by unit
 //     give y and x: the sum (an indicator: whether any) of the unit days
@@ -123,7 +126,7 @@ func (s *Store) exposedUnits(ctx context.Context, experiment string, phase int) 
 // (cityHash64 and sipHash64), which ClickHouse groups by far faster than
 // by two strings; two units would have to agree on both, 128 bits, to be
 // confused.
-func (s *Store) armStatsSQL(qs []store.ArmQuery, lo, hi int, attrs []string) (string, []any) {
+func (s *Store) armStatsSQL(qs []store.ArmQuery, lo, hi int, attrs []string, exact bool) (string, []any) {
 	q0 := &qs[0]
 	// The events the queries read, each an index from 1 (0 is the empty
 	// row of a unit without events).
@@ -172,19 +175,25 @@ func (s *Store) armStatsSQL(qs []store.ArmQuery, lo, hi int, attrs []string) (st
 		having = " HAVING first_at < " + strconv.FormatInt(q0.Before, 10)
 	}
 	dm := strconv.FormatInt(dayMicros, 10)
-	return `SELECT arm, multi, count(), ` + strings.Join(perArm, ", ") + ` FROM (
-		SELECT any(first_arm) AS arm, any(multi) AS multi, ` + strings.Join(perUnit, ", ") + `
+	unitDays := `SELECT k1, k2, day AS d, ` + evIndex + ` AS ev, sum(value) AS s, count() - uniqExact(h) AS dup
+				FROM ` + s.db + `.events WHERE ` + eventsWhere + `
+				GROUP BY cityHash64(` + attr + `, unit) AS k1, sipHash64(` + attr2 + `, unit) AS k2, d, ev`
+	if exact {
+		unitDays = `SELECT k1, k2, d, ev, sum(v) AS s, toUInt64(0) AS dup FROM (
+				SELECT k1, k2, day AS d, ` + evIndex + ` AS ev, any(value) AS v
+				FROM ` + s.db + `.events WHERE ` + eventsWhere + `
+				GROUP BY cityHash64(` + attr + `, unit) AS k1, sipHash64(` + attr2 + `, unit) AS k2, d, ev, h
+			) GROUP BY k1, k2, d, ev`
+	}
+	return `SELECT arm, multi, count(), ` + strings.Join(perArm, ", ") + `, sum(dups) FROM (
+		SELECT any(first_arm) AS arm, any(multi) AS multi, max(dup) > 0 AS dups, ` + strings.Join(perUnit, ", ") + `
 		FROM (
 			SELECT k1, k2, argMin(arm, at) AS first_arm, min(at) AS first_at, min(arm) != max(arm) AS multi,
 				intDiv(first_at, ` + dm + `) - (first_at % ` + dm + ` < 0) AS fday
 			FROM ` + s.db + `.exposures WHERE experiment = ? AND phase = ? AND bucket >= ? AND bucket < ?
 			GROUP BY cityHash64(unit_attr, unit) AS k1, sipHash64(unit_attr, unit) AS k2` + having + `
 		) ALL LEFT JOIN (
-			SELECT k1, k2, d, ev, count() AS n, sum(v) AS s FROM (
-				SELECT k1, k2, day AS d, ` + evIndex + ` AS ev, any(value) AS v
-				FROM ` + s.db + `.events WHERE ` + eventsWhere + `
-				GROUP BY cityHash64(` + attr + `, unit) AS k1, sipHash64(` + attr2 + `, unit) AS k2, d, ev, h
-			) GROUP BY k1, k2, d, ev
+			` + unitDays + `
 		) USING (k1, k2)
 		GROUP BY k1, k2
 	) GROUP BY arm, multi ORDER BY arm, multi`, args
@@ -326,38 +335,58 @@ func (s *Store) groupedArmStats(ctx context.Context, qs []store.ArmQuery) ([]arm
 	var mu sync.Mutex
 	n := map[key]int64{}
 	sums := map[key][]float64{} // 5 per query
-	err = split(ctx, ranges(units), func(ctx context.Context, lo, hi int) error {
-		query, args := s.armStatsSQL(qs, lo, hi, attrs)
+	type row struct {
+		k     key
+		count uint64
+		vals  []float64
+	}
+	// read runs one bucket range's query and returns its rows and how
+	// many units have copies of an event.
+	read := func(ctx context.Context, lo, hi int, exact bool) ([]row, uint64, error) {
+		query, args := s.armStatsSQL(qs, lo, hi, attrs, exact)
 		rows, err := s.conn.Query(ctx, query, args...)
+		if err != nil {
+			return nil, 0, err
+		}
+		defer rows.Close()
+		var out []row
+		var dups uint64
+		for rows.Next() {
+			r := row{vals: make([]float64, 5*len(qs))}
+			var d uint64
+			dest := []any{&r.k.arm, &r.k.multi, &r.count}
+			for i := range r.vals {
+				dest = append(dest, &r.vals[i])
+			}
+			if err := rows.Scan(append(dest, &d)...); err != nil {
+				return nil, 0, err
+			}
+			dups += d
+			out = append(out, r)
+		}
+		return out, dups, rows.Err()
+	}
+	err = split(ctx, ranges(units), func(ctx context.Context, lo, hi int) error {
+		rows, dups, err := read(ctx, lo, hi, false)
+		if err == nil && dups > 0 {
+			rows, _, err = read(ctx, lo, hi, true)
+		}
 		if err != nil {
 			return err
 		}
-		defer rows.Close()
-		for rows.Next() {
-			var (
-				k     key
-				count uint64
-				vals  = make([]float64, 5*len(qs))
-				dest  = []any{&k.arm, &k.multi, &count}
-			)
-			for i := range vals {
-				dest = append(dest, &vals[i])
-			}
-			if err := rows.Scan(dest...); err != nil {
-				return err
-			}
-			mu.Lock()
-			n[k] += int64(count)
-			if t := sums[k]; t != nil {
-				for i, v := range vals {
+		mu.Lock()
+		defer mu.Unlock()
+		for _, r := range rows {
+			n[r.k] += int64(r.count)
+			if t := sums[r.k]; t != nil {
+				for i, v := range r.vals {
 					t[i] += v
 				}
 			} else {
-				sums[k] = vals
+				sums[r.k] = r.vals
 			}
-			mu.Unlock()
 		}
-		return rows.Err()
+		return nil
 	})
 	if err != nil {
 		return nil, err
