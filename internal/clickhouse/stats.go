@@ -115,8 +115,9 @@ func (s *Store) exposedUnits(ctx context.Context, experiment string, phase int) 
 //     by unit, day, event and h first, which makes the copies one. Copies
 //     are rare (a client's retries, replicas), so most ranges are read
 //     once, without the hash table of one key per event;
-//  3. the units LEFT JOINed to their unit days (all of them: a unit has
-//     one row per day and event, or one empty row) and grouped by unit
+//  3. the unit days RIGHT JOINed to the units (all of them: a unit has
+//     one row per day and event, or one empty row; the units, fewer, make
+//     the join's hash table) and grouped by unit
 //     give y and x: the sum (an indicator: whether any) of the unit days
 //     whose event matches and whose day offset from fday is in the value's
 //     window, 0 for a multi-arm unit. The outer query adds the units up per
@@ -167,7 +168,8 @@ func (s *Store) armStatsSQL(qs []store.ArmQuery, lo, hi int, attrs []string, exa
 	}
 	eventsWhere := "name IN (" + quoteAll(names) + ") AND bucket >= ? AND bucket < ?"
 	having := ""
-	args := []any{q0.Experiment, uint32(q0.Phase), uint16(lo), uint16(hi), uint16(lo), uint16(hi)}
+	// The events' bucket range, then the exposures' phase and range.
+	args := []any{uint16(lo), uint16(hi), q0.Experiment, uint32(q0.Phase), uint16(lo), uint16(hi)}
 	if q0.Before > 0 {
 		// The unit's first exposure before the cut-off; its events on
 		// days that ended by then (see store.ArmQuery.Before).
@@ -188,12 +190,12 @@ func (s *Store) armStatsSQL(qs []store.ArmQuery, lo, hi int, attrs []string, exa
 	return `SELECT arm, multi, count(), ` + strings.Join(perArm, ", ") + `, sum(dups) FROM (
 		SELECT any(first_arm) AS arm, any(multi) AS multi, max(dup) > 0 AS dups, ` + strings.Join(perUnit, ", ") + `
 		FROM (
+			` + unitDays + `
+		) ALL RIGHT JOIN (
 			SELECT k1, k2, argMin(arm, at) AS first_arm, min(at) AS first_at, min(arm) != max(arm) AS multi,
 				intDiv(first_at, ` + dm + `) - (first_at % ` + dm + ` < 0) AS fday
 			FROM ` + s.db + `.exposures WHERE experiment = ? AND phase = ? AND bucket >= ? AND bucket < ?
 			GROUP BY cityHash64(unit_attr, unit) AS k1, sipHash64(unit_attr, unit) AS k2` + having + `
-		) ALL LEFT JOIN (
-			` + unitDays + `
 		) USING (k1, k2)
 		GROUP BY k1, k2
 	) GROUP BY arm, multi ORDER BY arm, multi`, args
