@@ -29,12 +29,15 @@
 //     event's UTC day and ordered by (name, bucket, h, attr): a metric
 //     reads only its events, and a retried event's copies, which share
 //     every column, are folded by merges; until they are, the queries count
-//     each event of a unit once (they gather a unit's events as a set; see
-//     ArmStats). The key has no string but the event's name and
+//     each event of a unit once (they count the copies and fold them where
+//     there are any; see armStatsSQL). The key has no string but the event's name and
 //     attribute: sorting by unit and id made inserts four times slower.
 //     first marks one row per event (the one of its first attribute),
 //     which is how events are counted. An imported event's attr is
 //     tracking.AnyUnit.
+//   - refreshed_sums and refreshes: the statistics compaction refreshed,
+//     and one row per statistic and refresh, written last (see
+//     refresh.go).
 //
 // bucket, cityHash64(unit) % 1024, computed by the server, is the same for a
 // unit in both tables: queries read the units bucket range by bucket range
