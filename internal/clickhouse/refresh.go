@@ -249,18 +249,27 @@ func (s *Store) dueGroups(ctx context.Context, qs []store.ArmQuery, rebuild bool
 	if err != nil {
 		return nil, mark, err
 	}
-	now := s.Now().UnixMicro()
 	var due []*refreshGroup
 	for _, g := range gs {
-		for _, k := range g.keys() {
-			r, ok := last[k]
-			if !ok || r.mark != mark && now-r.at >= s.refreshEvery.Microseconds() {
-				due = append(due, g)
-				break
-			}
+		if s.groupDue(g, last, mark) {
+			due = append(due, g)
 		}
 	}
 	return due, mark, nil
+}
+
+// groupDue reports whether a group has a statistic never refreshed, or one
+// whose last refresh is at least RefreshEvery old and older than a change
+// of the tables (mark).
+func (s *Store) groupDue(g *refreshGroup, last map[string]lastRefresh, mark changeMark) bool {
+	now := s.Now().UnixMicro()
+	for _, k := range g.keys() {
+		r, ok := last[k]
+		if !ok || r.mark != mark && now-r.at >= s.refreshEvery.Microseconds() {
+			return true
+		}
+	}
+	return false
 }
 
 // ArmStatsDue reports whether a refresh of qs is due (see dueGroups): work
@@ -287,7 +296,23 @@ func (s *Store) refresh(ctx context.Context) (int, error) {
 		return 0, err
 	}
 	n := 0
-	for _, g := range due {
+	start := s.Now().UnixMicro()
+	for i, g := range due {
+		if i > 0 && !rebuild {
+			// Another server may have refreshed it since this pass
+			// started: a refresh takes minutes at scale.
+			last, err := s.lastRefreshes(ctx, g.keys())
+			if err != nil {
+				return n, err
+			}
+			done := true
+			for _, k := range g.keys() {
+				done = done && last[k].at >= start
+			}
+			if done {
+				continue
+			}
+		}
 		k, err := s.refreshGroup(ctx, g, mark)
 		n += k
 		if err != nil {
