@@ -37,6 +37,9 @@ type Events interface {
 	// Compact folds raw events into what the report reads and applies
 	// retention.
 	Compact(ctx context.Context, opt store.CompactOptions) (store.CompactResult, error)
+	// UnitTotals calls fn with each per-unit total of an experiment's
+	// phase, ordered by unit, event and day.
+	UnitTotals(ctx context.Context, experiment string, phase int, fn func(store.UnitTotal) error) error
 	// TrackingStats counts what is stored.
 	TrackingStats(ctx context.Context) (store.TrackingStats, error)
 	// ImportEvents stores imported rows (of unit attribute

@@ -149,9 +149,10 @@ type UnitTotal = store.UnitTotal
 
 // UnitTotals calls fn with each per-unit total of an experiment's phase,
 // ordered by unit, event and day, streaming (memory does not grow with the
-// units). Only compacted events are included.
+// units). On the SQL store only compacted events are included; on
+// ClickHouse every event stored.
 func (s *Service) UnitTotals(ctx context.Context, experiment string, phase int, fn func(UnitTotal) error) error {
-	return s.db().UnitTotals(ctx, experiment, phase, fn)
+	return s.events().UnitTotals(ctx, experiment, phase, fn)
 }
 
 // CompactOptions say how Compact runs.

@@ -225,3 +225,37 @@ func TestRefreshStaleness(t *testing.T) {
 		t.Error("MaintainArmStats of a query with a cut-off: no error")
 	}
 }
+
+// TestUnitTotals compares ClickHouse's per-unit totals of the data set
+// (retried events in it, and events of any unit) with the SQL store's.
+func TestUnitTotals(t *testing.T) {
+	ch, _ := openCH(t)
+	sql := openSQL(t)
+	d := makeDataset(3, 300)
+	ingest(t, sql, d, 200)
+	ingest(t, ch, d, 200)
+	ingest(t, ch, dataset{events: d.events[:len(d.events)/2]}, 100) // retried
+	ctx := context.Background()
+	if _, err := sql.Compact(ctx, store.CompactOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	for _, phase := range []int{1, 2} {
+		var want, got []store.UnitTotal
+		if err := sql.UnitTotals(ctx, "exp", phase, func(u store.UnitTotal) error { want = append(want, u); return nil }); err != nil {
+			t.Fatal(err)
+		}
+		if err := ch.UnitTotals(ctx, "exp", phase, func(u store.UnitTotal) error { got = append(got, u); return nil }); err != nil {
+			t.Fatal(err)
+		}
+		if len(want) < 100 {
+			t.Fatalf("phase %d: the SQL store has %d unit totals: the data set tests too little", phase, len(want))
+		}
+		if diff := cmp.Diff(want, got, approx); diff != "" {
+			t.Errorf("UnitTotals of phase %d (-SQL +ClickHouse):\n%s", phase, diff)
+		}
+	}
+	stop := fmt.Errorf("enough")
+	if err := ch.UnitTotals(ctx, "exp", 1, func(store.UnitTotal) error { return stop }); err != stop {
+		t.Errorf("UnitTotals with a failing fn: %v, want %v", err, stop)
+	}
+}

@@ -239,11 +239,16 @@ func eventNames(qs []store.ArmQuery) []string {
 	return names
 }
 
-// anyUnitAttrs returns, when some of the events named are of
-// tracking.AnyUnit (imported), the unit attributes of the experiment
-// phase's exposures, which such events are matched against; else nil.
+// anyUnitAttrs returns, when some of the events named (any, for no names)
+// are of tracking.AnyUnit (imported), the unit attributes of the
+// experiment phase's exposures, which such events are matched against;
+// else nil.
 func (s *Store) anyUnitAttrs(ctx context.Context, experiment string, phase int, names []string) ([]string, error) {
-	rows, err := s.conn.Query(ctx, `SELECT 1 FROM `+s.db+`.events WHERE name IN (`+quoteAll(names)+`) AND attr = '*' LIMIT 1`)
+	where := "attr = '*'"
+	if len(names) > 0 {
+		where += " AND name IN (" + quoteAll(names) + ")"
+	}
+	rows, err := s.conn.Query(ctx, `SELECT 1 FROM `+s.db+`.events WHERE `+where+` LIMIT 1`)
 	if err != nil {
 		return nil, err
 	}
