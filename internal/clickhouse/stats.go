@@ -81,7 +81,13 @@ func split(ctx context.Context, rs [][2]int, fn func(ctx context.Context, lo, hi
 // exposedUnits returns how many exposure rows an experiment phase has (0
 // for every phase): the size of the query to split.
 func (s *Store) exposedUnits(ctx context.Context, experiment string, phase int) (uint64, error) {
-	q := `SELECT count() FROM ` + s.db + `.exposures WHERE experiment = ?`
+	return s.exposureRows(ctx, experiment, phase, "")
+}
+
+// exposureRows counts an experiment's exposure rows, of one phase (0 for
+// every phase) and matching the further condition and (none for "").
+func (s *Store) exposureRows(ctx context.Context, experiment string, phase int, and string) (uint64, error) {
+	q := `SELECT count() FROM ` + s.db + `.exposures WHERE experiment = ?` + and
 	args := []any{experiment}
 	if phase > 0 {
 		q += ` AND phase = ?`
@@ -467,7 +473,7 @@ func (s *Store) groupedExposureCounts(ctx context.Context, experiment string, sk
 		}
 		skipPhases = " AND phase NOT IN (" + strings.Join(ps, ", ") + ")"
 	}
-	units, err := s.exposedUnits(ctx, experiment, 0)
+	units, err := s.exposureRows(ctx, experiment, 0, skipPhases)
 	if err != nil {
 		return fail(err)
 	}
