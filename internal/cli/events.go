@@ -211,7 +211,14 @@ func newEventsStatsCmd(f *Factory) *cobra.Command {
 				t := newTable(f.IO.Out, "EXPOSURES", "MULTI-ARM", "EVENT ROWS", "PENDING", "TOTALS")
 				t.row(thousands(int(st.Exposures)), thousands(int(st.MultiArm)), thousands(int(st.EventRows)),
 					thousands(int(st.Pending)), thousands(int(st.Totals)))
-				return t.flush()
+				if err := t.flush(); err != nil {
+					return err
+				}
+				if !st.LastRefresh.IsZero() {
+					_, err = fmt.Fprintf(f.IO.Out, "statistics last refreshed %s (%s ago)\n",
+						st.LastRefresh.Format(time.RFC3339), time.Since(st.LastRefresh).Round(time.Second))
+				}
+				return err
 			})
 		},
 	}

@@ -551,6 +551,16 @@ func (s *Store) TrackingStats(ctx context.Context) (store.TrackingStats, error) 
 		return st, fmt.Errorf("tracking stats on ClickHouse: %w", err)
 	}
 	st.Exposures, st.MultiArm, st.EventRows = int64(units), int64(multi), int64(events)
+	var (
+		n    uint64
+		last int64
+	)
+	if err := s.conn.QueryRow(ctx, `SELECT count(), max(refreshed) FROM `+s.db+`.refreshes`).Scan(&n, &last); err != nil {
+		return st, fmt.Errorf("tracking stats on ClickHouse: %w", err)
+	}
+	if n > 0 {
+		st.LastRefresh = time.UnixMicro(last).UTC()
+	}
 	return st, nil
 }
 

@@ -652,6 +652,10 @@ type TrackingStats struct {
 	// highest event and exposure seqs whose pairs are in the totals.
 	EventsDone    int64 `json:"eventsCompactedTo"`
 	ExposuresDone int64 `json:"exposuresCompactedTo"`
+	// LastRefresh is when the events store last started refreshing the
+	// statistics reports read (ClickHouse; zero on the SQL store, which
+	// keeps them up to date as it compacts).
+	LastRefresh time.Time `json:"lastRefresh,omitzero"`
 }
 
 // CompactionDue reports whether exposures or events were stored past
