@@ -166,6 +166,9 @@ func TestRefreshStaleness(t *testing.T) {
 	if _, err := s.Compact(ctx, store.CompactOptions{}); err != nil {
 		t.Fatal(err)
 	}
+	if st, err := s.TrackingStats(ctx); err != nil || !st.LastRefresh.Equal(clk.now().Truncate(time.Microsecond)) {
+		t.Errorf("TrackingStats after the refresh: last refresh %v, %v; want %v", st.LastRefresh, err, clk.now())
+	}
 	if _, stale, err := s.RefreshedAt(ctx, "e"); stale || err != nil {
 		t.Errorf("RefreshedAt right after the refresh: %v, %v; want not stale", stale, err)
 	}
