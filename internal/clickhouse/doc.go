@@ -48,5 +48,9 @@
 // sends it as soon as an insert may start (at most two in flight per
 // table, Options.MinInterval apart); every call returns when the insert
 // holding its rows has succeeded or failed (group commit), so a write
-// acknowledged is stored, as with the SQL store.
+// acknowledged is stored, as with the SQL store. The events block is sent
+// in the table's order, (name, bucket, h, attr): the writer computes each
+// row's bucket with ClickHouse's CityHash64, and the server, finding the
+// block sorted, neither sorts it nor permutes its columns (that was half of
+// an insert's CPU on the server).
 package clickhouse

@@ -1,15 +1,19 @@
 package clickhouse
 
 import (
+	"cmp"
 	"context"
 	"encoding/binary"
 	"fmt"
 	"math"
 	"slices"
+	"strings"
 	"sync"
 	"time"
+	"unsafe"
 
 	"github.com/cespare/xxhash/v2"
+	"github.com/go-faster/city"
 
 	"github.com/ramp-flags/ramp/internal/store"
 	"github.com/ramp-flags/ramp/tracking"
@@ -106,8 +110,14 @@ func (s *Store) WriteEvents(ctx context.Context, batch []tracking.Event) error {
 			}
 			slices.Sort(attrs)
 			h := eventHash(at, e.ID)
+			day := utcDay(at)
 			for j, a := range attrs {
-				c.add(e.Name, a, e.Units[a], at, e.ID, e.Value, j == 0, h)
+				var first uint8
+				if j == 0 {
+					first = 1
+				}
+				u := e.Units[a]
+				c.add(e.Name, a, u, at, e.ID, day, e.Value, first, h, unitBucket(u))
 			}
 		}
 	})
@@ -161,6 +171,13 @@ type eventBlock struct {
 	value                []float64
 	first                []uint8
 	h                    []uint64
+	// bucket is each row's bucket (unitBucket). It is not sent (the
+	// server computes the column): the rows are sent in the table's
+	// order, (name, bucket, h, attr), which ClickHouse then need not sort.
+	bucket []uint16
+
+	keys   []rowKey    // the rows' sort keys, sorted by columns
+	sorted *eventBlock // the rows in the table's order, made by columns
 }
 
 const eventColumns = "events (name, attr, unit, at, id, day, value, first, h)"
@@ -169,35 +186,79 @@ func (b *eventBlock) len() int { return len(b.at) }
 func (b *eventBlock) grow(n int) {
 	b.name, b.attr, b.unit, b.id = slices.Grow(b.name, n), slices.Grow(b.attr, n), slices.Grow(b.unit, n), slices.Grow(b.id, n)
 	b.at, b.day, b.value = slices.Grow(b.at, n), slices.Grow(b.day, n), slices.Grow(b.value, n)
-	b.first, b.h = slices.Grow(b.first, n), slices.Grow(b.h, n)
+	b.first, b.h, b.bucket = slices.Grow(b.first, n), slices.Grow(b.h, n), slices.Grow(b.bucket, n)
 }
 func (b *eventBlock) reset() {
 	clear(b.name)
 	clear(b.attr)
 	clear(b.unit)
 	clear(b.id)
-	*b = eventBlock{b.name[:0], b.attr[:0], b.unit[:0], b.id[:0], b.at[:0], b.day[:0], b.value[:0], b.first[:0], b.h[:0]}
-}
-func (b *eventBlock) columns() []any {
-	return []any{b.name, b.attr, b.unit, b.at, b.id, b.day, b.value, b.first, b.h}
+	keys, sorted := b.keys[:0], b.sorted
+	*b = eventBlock{b.name[:0], b.attr[:0], b.unit[:0], b.id[:0], b.at[:0], b.day[:0], b.value[:0], b.first[:0], b.h[:0], b.bucket[:0], keys, sorted}
+	if sorted != nil {
+		sorted.reset()
+	}
 }
 
-// add appends the row of one event and attribute; h identifies the event
-// (eventHash).
-func (b *eventBlock) add(name, attr, unit string, at int64, id string, value float64, first bool, h uint64) {
+// columns returns the block's rows sorted in the table's order (see
+// bucket): ClickHouse checks whether an inserted block is sorted already
+// and, when it is, skips sorting it and permuting its columns, which was
+// most of an insert's cost on the server.
+func (b *eventBlock) columns() []any {
+	b.keys = b.keys[:0]
+	for i, h := range b.h {
+		b.keys = append(b.keys, rowKey{hi: uint64(b.bucket[i])<<54 | h>>10, lo: uint32(h & 1023), i: uint32(i)})
+	}
+	slices.SortFunc(b.keys, func(x, y rowKey) int {
+		if c := strings.Compare(b.name[x.i], b.name[y.i]); c != 0 {
+			return c
+		}
+		if c := cmp.Compare(x.hi, y.hi); c != 0 {
+			return c
+		}
+		if c := cmp.Compare(x.lo, y.lo); c != 0 {
+			return c
+		}
+		return strings.Compare(b.attr[x.i], b.attr[y.i])
+	})
+	if b.sorted == nil {
+		b.sorted = &eventBlock{}
+	}
+	s := b.sorted
+	s.grow(len(b.keys))
+	for _, k := range b.keys {
+		i := k.i
+		s.add(b.name[i], b.attr[i], b.unit[i], b.at[i], b.id[i], b.day[i], b.value[i], b.first[i], b.h[i], b.bucket[i])
+	}
+	return []any{s.name, s.attr, s.unit, s.at, s.id, s.day, s.value, s.first, s.h}
+}
+
+// rowKey is a row's place in the table's order after its name: hi and lo
+// hold its bucket (10 bits) and h (64), i is the row.
+type rowKey struct {
+	hi uint64
+	lo uint32
+	i  uint32
+}
+
+// unitBucket is the bucket of a unit, as the tables compute it:
+// cityHash64(unit) % Buckets, ClickHouse's CityHash64 (version 1.0.2).
+func unitBucket(unit string) uint16 {
+	return uint16(city.CH64(unsafe.Slice(unsafe.StringData(unit), len(unit))) % Buckets)
+}
+
+// add appends one row.
+func (b *eventBlock) add(name, attr, unit string, at int64, id string, day int32, value float64, first uint8, h uint64, bucket uint16) {
 	b.name = append(b.name, name)
 	b.attr = append(b.attr, attr)
 	b.unit = append(b.unit, unit)
 	b.at = append(b.at, at)
 	b.id = append(b.id, id)
-	b.day = append(b.day, utcDay(at))
+	b.day = append(b.day, day)
 	b.value = append(b.value, value)
-	var f uint8
-	if first {
-		f = 1
-	}
-	b.first = append(b.first, f)
+	b.first = append(b.first, first)
 	b.h = append(b.h, h)
+	b.bucket = append(b.bucket, bucket)
 }
 
 // eventHash identifies an event by its time and id: what makes a retried

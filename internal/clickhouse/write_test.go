@@ -1,0 +1,134 @@
+package clickhouse
+
+import (
+	"cmp"
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	gocmp "github.com/google/go-cmp/cmp"
+
+	"github.com/ramp-flags/ramp/internal/clickhouse/chtest"
+	"github.com/ramp-flags/ramp/tracking"
+)
+
+// row is one row of an eventBlock, for comparing blocks.
+type row struct {
+	Name, Attr, Unit, ID string
+	At                   int64
+	Day                  int32
+	Value                float64
+	First                uint8
+	H                    uint64
+}
+
+func rowsOfColumns(t *testing.T, cols []any) []row {
+	t.Helper()
+	name, attr, unit := cols[0].([]string), cols[1].([]string), cols[2].([]string)
+	at, id, day := cols[3].([]int64), cols[4].([]string), cols[5].([]int32)
+	value, first, h := cols[6].([]float64), cols[7].([]uint8), cols[8].([]uint64)
+	out := make([]row, len(at))
+	for i := range out {
+		out[i] = row{name[i], attr[i], unit[i], id[i], at[i], day[i], value[i], first[i], h[i]}
+	}
+	return out
+}
+
+// TestEventBlockSendsTheTablesOrder checks that a block's columns come out
+// in the events table's order, (name, bucket, h, attr), holding the rows
+// added and nothing else, twice over one reused block.
+func TestEventBlockSendsTheTablesOrder(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	b := &eventBlock{}
+	for round := range 2 {
+		var want []row
+		n := 5000 + round*777
+		for i := range n {
+			r := row{
+				Name:  []string{"dm_reply", "buy", "dm_reply_2"}[rng.IntN(3)],
+				Attr:  []string{"targetingKey", "accountCenterId"}[rng.IntN(2)],
+				Unit:  fmt.Sprintf("u-%d", rng.IntN(300)),
+				ID:    fmt.Sprintf("%x", rng.Uint64()),
+				At:    int64(i),
+				Value: float64(i),
+				First: uint8(i % 2),
+				H:     rng.Uint64() >> rng.IntN(64), // small ones too
+			}
+			if i%50 == 0 && i > 0 { // the same event and key as another row
+				r.H, r.Name, r.Attr = want[i-1].H, want[i-1].Name, want[i-1].Attr
+			}
+			r.Day = utcDay(r.At)
+			want = append(want, r)
+			b.add(r.Name, r.Attr, r.Unit, r.At, r.ID, r.Day, r.Value, r.First, r.H, unitBucket(r.Unit))
+		}
+		got := rowsOfColumns(t, b.columns())
+		if len(got) != b.len() || len(got) != n {
+			t.Fatalf("round %d: %d rows sent of %d added (len %d)", round, len(got), n, b.len())
+		}
+		order := func(x, y row) int {
+			return cmp.Or(strings.Compare(x.Name, y.Name), cmp.Compare(unitBucket(x.Unit), unitBucket(y.Unit)),
+				cmp.Compare(x.H, y.H), strings.Compare(x.Attr, y.Attr))
+		}
+		if !slices.IsSortedFunc(got, order) {
+			t.Errorf("round %d: the rows are not in the table's order", round)
+		}
+		byAll := func(x, y row) int { return cmp.Or(order(x, y), cmp.Compare(x.At, y.At)) }
+		slices.SortFunc(want, byAll)
+		slices.SortFunc(got, byAll)
+		if diff := gocmp.Diff(want, got); diff != "" {
+			t.Errorf("round %d: rows sent (-want +got):\n%s", round, diff)
+		}
+		b.reset()
+	}
+}
+
+// TestUnitBucketIsTheTables checks the writer's bucket against the one
+// ClickHouse computes for the events table (cityHash64(unit) % 1024): if
+// they differed, inserts would only be slower (the server sorts a block
+// that is not in order), but the test says why.
+func TestUnitBucketIsTheTables(t *testing.T) {
+	dsn := chtest.DSN(t)
+	s, err := Open(context.Background(), dsn, Options{MinInterval: time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	units := []string{"", "a", "ig-1", "ac-123456789", "ünïcode-ünit", strings.Repeat("x", 17), strings.Repeat("y", 33), strings.Repeat("z", 65), strings.Repeat("w", 256)}
+	var evs []tracking.Event
+	for i, u := range units {
+		if u == "" {
+			continue
+		}
+		evs = append(evs, tracking.Event{ID: fmt.Sprintf("e%d", i), Name: "n", Value: 1, Time: time.Unix(1_700_000_000, 0), Units: map[string]string{"targetingKey": u}})
+	}
+	if err := s.WriteEvents(context.Background(), evs); err != nil {
+		t.Fatal(err)
+	}
+	rows, err := s.conn.Query(context.Background(), "SELECT unit, bucket FROM "+s.db+".events")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	n := 0
+	for rows.Next() {
+		var unit string
+		var bucket uint16
+		if err := rows.Scan(&unit, &bucket); err != nil {
+			t.Fatal(err)
+		}
+		if got := unitBucket(unit); got != bucket {
+			t.Errorf("unit %q: unitBucket %d, ClickHouse %d", unit, got, bucket)
+		}
+		n++
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	if n != len(evs) {
+		t.Errorf("%d rows read, want %d", n, len(evs))
+	}
+}
