@@ -176,8 +176,13 @@ type eventBlock struct {
 	// order, (name, bucket, h, attr), which ClickHouse then need not sort.
 	bucket []uint16
 
-	keys   []rowKey    // the rows' sort keys, sorted by columns
-	sorted *eventBlock // the rows in the table's order, made by columns
+	// The rows in the table's order (columns) and sortRows' scratch.
+	sorted             *eventBlock
+	keys               []rowKey
+	ranks              map[string]uint32
+	names              []string
+	rank, order, remap []uint32
+	start, next        []uint32
 }
 
 const eventColumns = "events (name, attr, unit, at, id, day, value, first, h)"
@@ -193,10 +198,12 @@ func (b *eventBlock) reset() {
 	clear(b.attr)
 	clear(b.unit)
 	clear(b.id)
-	keys, sorted := b.keys[:0], b.sorted
-	*b = eventBlock{b.name[:0], b.attr[:0], b.unit[:0], b.id[:0], b.at[:0], b.day[:0], b.value[:0], b.first[:0], b.h[:0], b.bucket[:0], keys, sorted}
-	if sorted != nil {
-		sorted.reset()
+	clear(b.names)
+	b.name, b.attr, b.unit, b.id = b.name[:0], b.attr[:0], b.unit[:0], b.id[:0]
+	b.at, b.day, b.value, b.first, b.h, b.bucket = b.at[:0], b.day[:0], b.value[:0], b.first[:0], b.h[:0], b.bucket[:0]
+	clear(b.ranks)
+	if b.sorted != nil {
+		b.sorted.reset()
 	}
 }
 
@@ -205,22 +212,7 @@ func (b *eventBlock) reset() {
 // and, when it is, skips sorting it and permuting its columns, which was
 // most of an insert's cost on the server.
 func (b *eventBlock) columns() []any {
-	b.keys = b.keys[:0]
-	for i, h := range b.h {
-		b.keys = append(b.keys, rowKey{hi: uint64(b.bucket[i])<<54 | h>>10, lo: uint32(h & 1023), i: uint32(i)})
-	}
-	slices.SortFunc(b.keys, func(x, y rowKey) int {
-		if c := strings.Compare(b.name[x.i], b.name[y.i]); c != 0 {
-			return c
-		}
-		if c := cmp.Compare(x.hi, y.hi); c != 0 {
-			return c
-		}
-		if c := cmp.Compare(x.lo, y.lo); c != 0 {
-			return c
-		}
-		return strings.Compare(b.attr[x.i], b.attr[y.i])
-	})
+	b.sortRows()
 	if b.sorted == nil {
 		b.sorted = &eventBlock{}
 	}
@@ -233,12 +225,97 @@ func (b *eventBlock) columns() []any {
 	return []any{s.name, s.attr, s.unit, s.at, s.id, s.day, s.value, s.first, s.h}
 }
 
-// rowKey is a row's place in the table's order after its name: hi and lo
-// hold its bucket (10 bits) and h (64), i is the row.
+// sortRows sets b.keys to the rows in the table's order. A block holds
+// few event names, so the rows are first counted into groups of one name
+// and bucket (a counting sort), each of which holds a few hundred rows at
+// most under load, and each group is then sorted by h (and attr, for the
+// rare rows that share their h): a comparison sort of the whole block,
+// comparing names, cost the server's saving again on ramp's side.
+func (b *eventBlock) sortRows() {
+	n := len(b.h)
+	// Rank the names, in their order: a batch's rows share one string per
+	// name (the decoder keeps each once), and consecutive rows mostly
+	// have the same.
+	if b.ranks == nil {
+		b.ranks = make(map[string]uint32)
+	}
+	clear(b.ranks)
+	b.names = b.names[:0]
+	b.rank = slices.Grow(b.rank[:0], n)
+	var prev string
+	var prevRank uint32
+	for i, name := range b.name {
+		if i == 0 || name != prev {
+			r, ok := b.ranks[name]
+			if !ok {
+				r = uint32(len(b.names))
+				b.ranks[name] = r
+				b.names = append(b.names, name)
+			}
+			prev, prevRank = name, r
+		}
+		b.rank = append(b.rank, prevRank)
+	}
+	groups := len(b.names) * Buckets
+	b.keys = slices.Grow(b.keys[:0], n)[:n]
+	if groups > 4*n+Buckets {
+		// Names nearly as many as rows: one comparison sort.
+		for i := range n {
+			b.keys[i] = rowKey{h: b.h[i], i: uint32(i)}
+		}
+		slices.SortFunc(b.keys, func(x, y rowKey) int {
+			return cmp.Or(strings.Compare(b.name[x.i], b.name[y.i]), cmp.Compare(b.bucket[x.i], b.bucket[y.i]), b.compareInGroup(x, y))
+		})
+		return
+	}
+	// The names' ranks in sorted order.
+	order := slices.Grow(b.order[:0], len(b.names))[:len(b.names)]
+	for r := range order {
+		order[r] = uint32(r)
+	}
+	slices.SortFunc(order, func(x, y uint32) int { return strings.Compare(b.names[x], b.names[y]) })
+	remap := slices.Grow(b.remap[:0], len(order))[:len(order)]
+	for sorted, r := range order {
+		remap[r] = uint32(sorted)
+	}
+	b.order, b.remap = order, remap
+	// Count the rows of each (name, bucket) group, then place them.
+	start := slices.Grow(b.start[:0], groups+1)[:groups+1]
+	clear(start)
+	for i := range n {
+		b.rank[i] = remap[b.rank[i]]*Buckets + uint32(b.bucket[i])
+		start[b.rank[i]+1]++
+	}
+	for g := range groups {
+		start[g+1] += start[g]
+	}
+	next := slices.Grow(b.next[:0], groups)[:groups]
+	copy(next, start[:groups])
+	for i := range n {
+		g := b.rank[i]
+		b.keys[next[g]] = rowKey{h: b.h[i], i: uint32(i)}
+		next[g]++
+	}
+	b.start, b.next = start, next
+	for g := range groups {
+		if run := b.keys[start[g]:start[g+1]]; len(run) > 1 {
+			slices.SortFunc(run, b.compareInGroup)
+		}
+	}
+}
+
+// compareInGroup orders two rows of one name and bucket: by h, then attr.
+func (b *eventBlock) compareInGroup(x, y rowKey) int {
+	if x.h != y.h {
+		return cmp.Compare(x.h, y.h)
+	}
+	return strings.Compare(b.attr[x.i], b.attr[y.i])
+}
+
+// rowKey is a row (i) and its h, sorted by sortRows.
 type rowKey struct {
-	hi uint64
-	lo uint32
-	i  uint32
+	h uint64
+	i uint32
 }
 
 // unitBucket is the bucket of a unit, as the tables compute it:

@@ -40,16 +40,25 @@ func rowsOfColumns(t *testing.T, cols []any) []row {
 
 // TestEventBlockSendsTheTablesOrder checks that a block's columns come out
 // in the events table's order, (name, bucket, h, attr), holding the rows
-// added and nothing else, twice over one reused block.
+// added and nothing else, over one reused block: rounds of few names
+// (grouped by name and bucket) and one of as many names as rows (one
+// comparison sort).
 func TestEventBlockSendsTheTablesOrder(t *testing.T) {
 	rng := rand.New(rand.NewPCG(1, 2))
 	b := &eventBlock{}
-	for round := range 2 {
+	for round := range 3 {
 		var want []row
 		n := 5000 + round*777
+		if round == 2 {
+			n = 300
+		}
 		for i := range n {
+			name := []string{"dm_reply", "buy", "dm_reply_2"}[rng.IntN(3)]
+			if round == 2 {
+				name = fmt.Sprintf("name-%d", rng.IntN(n))
+			}
 			r := row{
-				Name:  []string{"dm_reply", "buy", "dm_reply_2"}[rng.IntN(3)],
+				Name:  name,
 				Attr:  []string{"targetingKey", "accountCenterId"}[rng.IntN(2)],
 				Unit:  fmt.Sprintf("u-%d", rng.IntN(300)),
 				ID:    fmt.Sprintf("%x", rng.Uint64()),
