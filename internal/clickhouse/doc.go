@@ -34,7 +34,12 @@
 //     attribute: sorting by unit and id made inserts four times slower.
 //     first marks one row per event (the one of its first attribute),
 //     which is how events are counted. An imported event's attr is
-//     tracking.AnyUnit.
+//     tracking.AnyUnit. Its merges are vertical (the setting
+//     vertical_merge_algorithm_min_columns_to_activate = 1): the key
+//     columns are merged first and the others gathered column by column,
+//     which took a third less of the server's CPU than merging whole rows
+//     (ClickHouse's default below 11 columns). Databases created before
+//     keep the default: 18.16 cannot change a table's settings.
 //
 // bucket, cityHash64(unit) % 1024, computed by the server, is the same for a
 // unit in both tables: queries read the units bucket range by bucket range
