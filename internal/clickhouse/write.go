@@ -88,37 +88,53 @@ func (s *Store) WriteEvents(ctx context.Context, batch []tracking.Event) error {
 	if len(batch) == 0 {
 		return nil
 	}
+	// The rows are made here, outside the block's lock, in one pass that
+	// also checks each event (store.ValidateEvent says what is wrong);
+	// the block then only copies them.
+	rs := eventRowsPool.Get().(*eventRows)
+	defer func() {
+		clear(rs.rows)
+		rs.rows = rs.rows[:0]
+		eventRowsPool.Put(rs)
+	}()
 	for i := range batch {
-		if err := store.ValidateEvent(&batch[i]); err != nil {
-			return err
+		e := &batch[i]
+		if !quickValid(e) {
+			if err := store.ValidateEvent(e); err != nil {
+				return err
+			}
 		}
-	}
-	rows := 0
-	for i := range batch {
-		rows += len(batch[i].Units)
+		at := e.Time.UnixMicro()
+		h := eventHash(at, e.ID)
+		first := len(rs.rows)
+		for a, u := range e.Units {
+			if !quickText(a) || !quickText(u) {
+				if err := store.ValidateEvent(e); err != nil {
+					return err
+				}
+			}
+			rs.rows = append(rs.rows, eventRow{event: int32(i), attr: a, unit: u, h: h, bucket: unitBucket(u)})
+		}
+		// An event's rows in the order of their attributes: the first is
+		// the one counted (first = 1).
+		attrs := rs.rows[first:]
+		if len(attrs) == 2 {
+			if attrs[1].attr < attrs[0].attr {
+				attrs[0], attrs[1] = attrs[1], attrs[0]
+			}
+		} else {
+			slices.SortFunc(attrs, func(x, y eventRow) int { return strings.Compare(x.attr, y.attr) })
+		}
+		attrs[0].first = 1
 	}
 	err := s.events.write(ctx, func(b block) {
 		c := b.(*eventBlock)
-		c.grow(rows)
-		var attrs []string
-		for i := range batch {
-			e := &batch[i]
+		c.grow(len(rs.rows))
+		for i := range rs.rows {
+			r := &rs.rows[i]
+			e := &batch[r.event]
 			at := e.Time.UnixMicro()
-			attrs = attrs[:0]
-			for a := range e.Units {
-				attrs = append(attrs, a)
-			}
-			slices.Sort(attrs)
-			h := eventHash(at, e.ID)
-			day := utcDay(at)
-			for j, a := range attrs {
-				var first uint8
-				if j == 0 {
-					first = 1
-				}
-				u := e.Units[a]
-				c.add(e.Name, a, u, at, e.ID, day, e.Value, first, h, unitBucket(u))
-			}
+			c.add(e.Name, r.attr, r.unit, at, e.ID, utcDay(at), e.Value, r.first, r.h, r.bucket)
 		}
 	})
 	if err != nil {
@@ -126,6 +142,49 @@ func (s *Store) WriteEvents(ctx context.Context, batch []tracking.Event) error {
 	}
 	return nil
 }
+
+// eventRow is one row of a batch of events, before it joins a block.
+type eventRow struct {
+	attr, unit string
+	h          uint64
+	event      int32 // the event's index in the batch
+	bucket     uint16
+	first      uint8
+}
+
+// eventRows is WriteEvents' scratch, pooled.
+type eventRows struct{ rows []eventRow }
+
+var eventRowsPool = sync.Pool{New: func() any { return &eventRows{} }}
+
+// quickValid reports whether store.ValidateEvent surely accepts e, its
+// units aside: false asks ValidateEvent, which decides. It is the same
+// test without the errors: id and name present, of at most
+// maxTrackingText bytes, ASCII without NUL (anything else is left to
+// ValidateEvent), a finite value, a time, and units.
+func quickValid(e *tracking.Event) bool {
+	return e.ID != "" && quickText(e.ID) && e.Name != "" && quickText(e.Name) &&
+		!math.IsNaN(e.Value) && !math.IsInf(e.Value, 0) && !e.Time.IsZero() && len(e.Units) > 0
+}
+
+// quickText reports whether s is surely valid text for the store: not
+// empty, at most maxTrackingText bytes of ASCII without NUL. False asks
+// store.ValidateEvent.
+func quickText(s string) bool {
+	if s == "" || len(s) > maxTrackingText {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c == 0 || c >= 0x80 {
+			return false
+		}
+	}
+	return true
+}
+
+// maxTrackingText is the store's limit on a text's length (store's
+// maxTrackingText, checked by store.ValidateEvent).
+const maxTrackingText = 1024
 
 // block is the columns of one insert.
 type block interface {
