@@ -141,3 +141,48 @@ func TestUnitBucketIsTheTables(t *testing.T) {
 		t.Errorf("%d rows read, want %d", n, len(evs))
 	}
 }
+
+// TestInsertInPieces writes a block of more rows than the driver holds at
+// once (insertChunkRows): every row is stored, in one part, and ClickHouse
+// found it sorted (it did not sort it again).
+func TestInsertInPieces(t *testing.T) {
+	dsn := chtest.DSN(t)
+	s, err := Open(context.Background(), dsn, Options{MinInterval: time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	ctx := context.Background()
+	sortedBefore := serverEvent(t, s, "MergeTreeDataWriterBlocksAlreadySorted")
+	n := insertChunkRows + insertChunkRows/2 // two rows each: three pieces
+	evs := make([]tracking.Event, n)
+	for i := range evs {
+		evs[i] = tracking.Event{ID: fmt.Sprintf("e%d", i), Name: "dm_reply", Value: 1, Time: time.Unix(1_700_000_000, int64(i)*1000),
+			Units: map[string]string{"targetingKey": fmt.Sprintf("ig-%d", i), "accountCenterId": fmt.Sprintf("ac-%d", i%1000)}}
+	}
+	if err := s.WriteEvents(ctx, evs); err != nil {
+		t.Fatal(err)
+	}
+	var rows, parts uint64
+	if err := s.conn.QueryRow(ctx, "SELECT count(), uniqExact(_part) FROM "+s.db+".events").Scan(&rows, &parts); err != nil {
+		t.Fatal(err)
+	}
+	if rows != uint64(2*n) || parts != 1 {
+		t.Errorf("got %d rows in %d parts, want %d in 1", rows, parts, 2*n)
+	}
+	if got := serverEvent(t, s, "MergeTreeDataWriterBlocksAlreadySorted") - sortedBefore; got < 1 {
+		t.Errorf("ClickHouse sorted the block again (MergeTreeDataWriterBlocksAlreadySorted +%d)", got)
+	}
+}
+
+// serverEvent reads one of the server's counters (system.events), 0 when
+// it has not counted yet.
+func serverEvent(t *testing.T, s *Store, name string) uint64 {
+	t.Helper()
+	var v uint64
+	err := s.conn.QueryRow(context.Background(), "SELECT sum(value) FROM system.events WHERE event = ?", name).Scan(&v)
+	if err != nil {
+		t.Fatalf("system.events %s: %v", name, err)
+	}
+	return v
+}
