@@ -189,7 +189,10 @@ const maxTrackingText = 1024
 // block is the columns of one insert.
 type block interface {
 	len() int
-	columns() []any
+	// columns returns rows lo to hi of the block, in the order to send
+	// them, one slice per column; it is called for consecutive ranges from
+	// 0, and its slices are valid until the next call.
+	columns(lo, hi int) []any
 	// grow makes room for n more rows; reset empties the block, keeping
 	// its memory (the driver copies the columns it is given).
 	grow(n int)
@@ -219,8 +222,8 @@ func (b *exposureBlock) reset() {
 	clear(b.flag)
 	*b = exposureBlock{b.experiment[:0], b.attr[:0], b.unit[:0], b.arm[:0], b.flag[:0], b.phase[:0], b.at[:0], b.rev[:0]}
 }
-func (b *exposureBlock) columns() []any {
-	return []any{b.experiment, b.phase, b.attr, b.unit, b.arm, b.flag, b.at, b.rev}
+func (b *exposureBlock) columns(lo, hi int) []any {
+	return []any{b.experiment[lo:hi], b.phase[lo:hi], b.attr[lo:hi], b.unit[lo:hi], b.arm[lo:hi], b.flag[lo:hi], b.at[lo:hi], b.rev[lo:hi]}
 }
 
 type eventBlock struct {
@@ -266,18 +269,23 @@ func (b *eventBlock) reset() {
 	}
 }
 
-// columns returns the block's rows sorted in the table's order (see
+// columns returns rows lo to hi of the block in the table's order (see
 // bucket): ClickHouse checks whether an inserted block is sorted already
 // and, when it is, skips sorting it and permuting its columns, which was
-// most of an insert's cost on the server.
-func (b *eventBlock) columns() []any {
-	b.sortRows()
+// most of an insert's cost on the server. The block is sorted when lo is
+// 0; the rows are copied in that order into b.sorted, a piece at a time,
+// which the driver then copies while it is in the cache.
+func (b *eventBlock) columns(lo, hi int) []any {
+	if lo == 0 {
+		b.sortRows()
+	}
 	if b.sorted == nil {
 		b.sorted = &eventBlock{}
 	}
 	s := b.sorted
-	s.grow(len(b.keys))
-	for _, k := range b.keys {
+	s.reset()
+	s.grow(hi - lo)
+	for _, k := range b.keys[lo:hi] {
 		i := k.i
 		s.add(b.name[i], b.attr[i], b.unit[i], b.at[i], b.id[i], b.day[i], b.value[i], b.first[i], b.h[i], b.bucket[i])
 	}
@@ -536,7 +544,7 @@ func (w *blockWriter) insertBlock(b block) error {
 	if err != nil {
 		return fmt.Errorf("prepare insert: %w", err)
 	}
-	cols, n := b.columns(), b.len()
+	n := b.len()
 	for lo := 0; lo < n; lo += insertChunkRows {
 		hi := min(lo+insertChunkRows, n)
 		if lo > 0 {
@@ -545,8 +553,8 @@ func (w *blockWriter) insertBlock(b block) error {
 				return fmt.Errorf("insert rows %d to %d of %d: %w", lo-insertChunkRows, lo, n, err)
 			}
 		}
-		for i, col := range cols {
-			if err := batch.Column(i).Append(rowsOf(col, lo, hi)); err != nil {
+		for i, col := range b.columns(lo, hi) {
+			if err := batch.Column(i).Append(col); err != nil {
 				_ = batch.Abort()
 				return fmt.Errorf("insert column %d: %w", i, err)
 			}
@@ -567,27 +575,6 @@ func (w *blockWriter) insertBlock(b block) error {
 // anew for each insert, growing as rows came: a tenth of ramp's CPU went
 // to the garbage they made.
 const insertChunkRows = 16384
-
-// rowsOf returns rows lo to hi of a column (a slice, as columns returns).
-func rowsOf(col any, lo, hi int) any {
-	switch c := col.(type) {
-	case []string:
-		return c[lo:hi]
-	case []int64:
-		return c[lo:hi]
-	case []int32:
-		return c[lo:hi]
-	case []uint64:
-		return c[lo:hi]
-	case []uint32:
-		return c[lo:hi]
-	case []uint8:
-		return c[lo:hi]
-	case []float64:
-		return c[lo:hi]
-	}
-	panic(fmt.Sprintf("clickhouse: a column of type %T", col))
-}
 
 // close sends the block being filled and waits for every insert.
 func (w *blockWriter) close() {
