@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"context"
 	"fmt"
+	"math"
 	"math/rand/v2"
 	"slices"
 	"strings"
@@ -13,6 +14,7 @@ import (
 	gocmp "github.com/google/go-cmp/cmp"
 
 	"github.com/ramp-flags/ramp/internal/clickhouse/chtest"
+	"github.com/ramp-flags/ramp/internal/store"
 	"github.com/ramp-flags/ramp/tracking"
 )
 
@@ -190,4 +192,47 @@ func serverEvent(t *testing.T, s *Store, name string) uint64 {
 		t.Fatalf("system.events %s: %v", name, err)
 	}
 	return v
+}
+
+// TestQuickValidNeverAcceptsWhatTheStoreRefuses holds WriteEvents' quick
+// test to store.ValidateEvent: whatever it passes, ValidateEvent accepts
+// (what it does not pass, ValidateEvent decides).
+func TestQuickValidNeverAcceptsWhatTheStoreRefuses(t *testing.T) {
+	ok := func() tracking.Event {
+		return tracking.Event{ID: "e1", Name: "dm_reply", Value: 1, Time: time.Unix(1_700_000_000, 0), Units: map[string]string{"targetingKey": "u1"}}
+	}
+	long := strings.Repeat("x", maxTrackingText+1)
+	for name, change := range map[string]func(*tracking.Event){
+		"valid":              func(*tracking.Event) {},
+		"no id":              func(e *tracking.Event) { e.ID = "" },
+		"NUL in the id":      func(e *tracking.Event) { e.ID = "e\x001" },
+		"id too long":        func(e *tracking.Event) { e.ID = long },
+		"no name":            func(e *tracking.Event) { e.Name = "" },
+		"name not UTF-8":     func(e *tracking.Event) { e.Name = "\xff" },
+		"name not ASCII":     func(e *tracking.Event) { e.Name = "café" },
+		"name too long":      func(e *tracking.Event) { e.Name = long },
+		"NaN":                func(e *tracking.Event) { e.Value = math.NaN() },
+		"infinite":           func(e *tracking.Event) { e.Value = math.Inf(-1) },
+		"no time":            func(e *tracking.Event) { e.Time = time.Time{} },
+		"no units":           func(e *tracking.Event) { e.Units = nil },
+		"empty unit":         func(e *tracking.Event) { e.Units["accountCenterId"] = "" },
+		"empty attribute":    func(e *tracking.Event) { e.Units[""] = "u" },
+		"unit not UTF-8":     func(e *tracking.Event) { e.Units["targetingKey"] = "u\xc3" },
+		"NUL in a unit":      func(e *tracking.Event) { e.Units["targetingKey"] = "u\x00" },
+		"unit too long":      func(e *tracking.Event) { e.Units["targetingKey"] = long },
+		"attribute too long": func(e *tracking.Event) { e.Units[long] = "u" },
+	} {
+		e := ok()
+		change(&e)
+		quick := quickValid(&e)
+		for a, u := range e.Units {
+			quick = quick && quickText(a) && quickText(u)
+		}
+		if err := store.ValidateEvent(&e); quick && err != nil {
+			t.Errorf("%s: the quick test passes an event the store refuses: %v", name, err)
+		}
+		if name == "valid" && !quick {
+			t.Errorf("valid: the quick test does not pass a plain event")
+		}
+	}
 }
