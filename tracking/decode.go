@@ -1,6 +1,7 @@
 package tracking
 
 import (
+	"bytes"
 	"math"
 	"strconv"
 	"time"
@@ -59,7 +60,10 @@ func (d *decoder) batch(body []byte, now time.Time, attrs []string) (b Batch, ok
 		return Batch{}, false
 	}
 	var sawEvents, sawExposures bool
-	b.Events, b.Exposures = []Event{}, []Exposure{}
+	// Room for the items the body may hold, counted by their "id" (every
+	// event has one) up to the batch limit, so that the slice is not grown
+	// step by step.
+	b.Events, b.Exposures = make([]Event, 0, min(bytes.Count(body, []byte(`"id"`)), MaxBatchItems)), []Exposure{}
 	ok = d.object(func(key []byte) bool {
 		switch string(key) {
 		case "events":
@@ -374,12 +378,21 @@ func validID(id []byte) bool {
 		return false
 	}
 	for _, c := range id {
-		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_' || c == '.' || c == ':') {
+		if !idByte[c] {
 			return false
 		}
 	}
 	return true
 }
+
+// idByte tells the bytes an id may hold (checkID's): letters, digits, '-',
+// '_', '.' and ':'.
+var idByte = func() (t [256]bool) {
+	for c := range 256 {
+		t[c] = c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_' || c == '.' || c == ':'
+	}
+	return t
+}()
 
 // validName is checkName's test without the error: present, at most limit
 // bytes, no control character (below 0x20, or 0x7f: in valid UTF-8, which

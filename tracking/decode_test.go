@@ -151,3 +151,43 @@ func BenchmarkDecodeBatch(b *testing.B) {
 		})
 	}
 }
+
+// TestValidIDIsCheckID holds the decoder's table of id bytes to checkID,
+// the rule decodeBatchStd applies, byte by byte and at the length limits.
+func TestValidIDIsCheckID(t *testing.T) {
+	for c := range 256 {
+		id := []byte{'a', byte(c), 'z'}
+		if got, want := validID(id), checkID(string(id), "id") == nil; got != want {
+			t.Errorf("byte %#x: validID %v, checkID accepts %v", c, got, want)
+		}
+	}
+	for _, n := range []int{0, 1, MaxIDLen, MaxIDLen + 1} {
+		id := []byte(strings.Repeat("a", n))
+		if got, want := validID(id), checkID(string(id), "id") == nil; got != want {
+			t.Errorf("%d bytes: validID %v, checkID accepts %v", n, got, want)
+		}
+	}
+}
+
+// TestDecodeBatchSizesEventsOnce checks that a batch's events slice is
+// made once for the body (not grown as events are read), and that a body
+// holding "id" more often than the batch limit (in an attribute not kept)
+// does not make it larger than the limit.
+func TestDecodeBatchSizesEventsOnce(t *testing.T) {
+	b, err := DecodeBatch(benchBody(1000), decodeNow, []string{"accountCenterId"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(b.Events) != 1000 || cap(b.Events) != 1000 {
+		t.Errorf("got %d events in a slice of capacity %d, want 1,000 in 1,000", len(b.Events), cap(b.Events))
+	}
+	ids := strings.Repeat(`"id",`, 12000)
+	body := `{"events":[{"id":"e1","event":"x","context":{"targetingKey":"u","other":[` + ids + `"id"]}}]}`
+	b, err = DecodeBatch([]byte(body), decodeNow, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(b.Events) != 1 || cap(b.Events) > MaxBatchItems {
+		t.Errorf("got %d events in a slice of capacity %d, want 1 in at most %d", len(b.Events), cap(b.Events), MaxBatchItems)
+	}
+}

@@ -207,7 +207,8 @@ func (s *Store) migrate(ctx context.Context) error {
 			bucket UInt16 MATERIALIZED cityHash64(unit) % 1024
 		) ENGINE = ReplacingMergeTree
 		PARTITION BY intDiv(day, 7)
-		ORDER BY (name, bucket, h, attr)`,
+		ORDER BY (name, bucket, h, attr)
+		SETTINGS vertical_merge_algorithm_min_columns_to_activate = 1`,
 	} {
 		if err := s.conn.Exec(ctx, q); err != nil {
 			return fmt.Errorf("create the tables: %w", err)

@@ -34,7 +34,12 @@
 //     attribute: sorting by unit and id made inserts four times slower.
 //     first marks one row per event (the one of its first attribute),
 //     which is how events are counted. An imported event's attr is
-//     tracking.AnyUnit.
+//     tracking.AnyUnit. Its merges are vertical (the setting
+//     vertical_merge_algorithm_min_columns_to_activate = 1): the key
+//     columns are merged first and the others gathered column by column,
+//     which took a third less of the server's CPU than merging whole rows
+//     (ClickHouse's default below 11 columns). Databases created before
+//     keep the default: 18.16 cannot change a table's settings.
 //   - refreshed_sums and refreshes: the statistics compaction refreshed,
 //     and one row per statistic and refresh, written last (see
 //     refresh.go).
@@ -51,5 +56,11 @@
 // sends it as soon as an insert may start (at most two in flight per
 // table, Options.MinInterval apart); every call returns when the insert
 // holding its rows has succeeded or failed (group commit), so a write
-// acknowledged is stored, as with the SQL store.
+// acknowledged is stored, as with the SQL store. The events block is sent
+// in the table's order, (name, bucket, h, attr): the writer computes each
+// row's bucket with ClickHouse's CityHash64, and the server, finding the
+// block sorted, neither sorts it nor permutes its columns (that was half of
+// an insert's CPU on the server). The driver is handed a block in pieces
+// of insertChunkRows rows, sent within the one insert, so that its column
+// memory is reused; the server joins them into one part.
 package clickhouse

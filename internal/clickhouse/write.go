@@ -1,15 +1,19 @@
 package clickhouse
 
 import (
+	"cmp"
 	"context"
 	"encoding/binary"
 	"fmt"
 	"math"
 	"slices"
+	"strings"
 	"sync"
 	"time"
+	"unsafe"
 
 	"github.com/cespare/xxhash/v2"
+	"github.com/go-faster/city"
 
 	"github.com/ramp-flags/ramp/internal/store"
 	"github.com/ramp-flags/ramp/tracking"
@@ -84,31 +88,53 @@ func (s *Store) WriteEvents(ctx context.Context, batch []tracking.Event) error {
 	if len(batch) == 0 {
 		return nil
 	}
+	// The rows are made here, outside the block's lock, in one pass that
+	// also checks each event (store.ValidateEvent says what is wrong);
+	// the block then only copies them.
+	rs := eventRowsPool.Get().(*eventRows)
+	defer func() {
+		clear(rs.rows)
+		rs.rows = rs.rows[:0]
+		eventRowsPool.Put(rs)
+	}()
 	for i := range batch {
-		if err := store.ValidateEvent(&batch[i]); err != nil {
-			return err
+		e := &batch[i]
+		if !quickValid(e) {
+			if err := store.ValidateEvent(e); err != nil {
+				return err
+			}
 		}
-	}
-	rows := 0
-	for i := range batch {
-		rows += len(batch[i].Units)
+		at := e.Time.UnixMicro()
+		h := eventHash(at, e.ID)
+		first := len(rs.rows)
+		for a, u := range e.Units {
+			if !quickText(a) || !quickText(u) {
+				if err := store.ValidateEvent(e); err != nil {
+					return err
+				}
+			}
+			rs.rows = append(rs.rows, eventRow{event: int32(i), attr: a, unit: u, h: h, bucket: unitBucket(u)})
+		}
+		// An event's rows in the order of their attributes: the first is
+		// the one counted (first = 1).
+		attrs := rs.rows[first:]
+		if len(attrs) == 2 {
+			if attrs[1].attr < attrs[0].attr {
+				attrs[0], attrs[1] = attrs[1], attrs[0]
+			}
+		} else {
+			slices.SortFunc(attrs, func(x, y eventRow) int { return strings.Compare(x.attr, y.attr) })
+		}
+		attrs[0].first = 1
 	}
 	err := s.events.write(ctx, func(b block) {
 		c := b.(*eventBlock)
-		c.grow(rows)
-		var attrs []string
-		for i := range batch {
-			e := &batch[i]
+		c.grow(len(rs.rows))
+		for i := range rs.rows {
+			r := &rs.rows[i]
+			e := &batch[r.event]
 			at := e.Time.UnixMicro()
-			attrs = attrs[:0]
-			for a := range e.Units {
-				attrs = append(attrs, a)
-			}
-			slices.Sort(attrs)
-			h := eventHash(at, e.ID)
-			for j, a := range attrs {
-				c.add(e.Name, a, e.Units[a], at, e.ID, e.Value, j == 0, h)
-			}
+			c.add(e.Name, r.attr, r.unit, at, e.ID, utcDay(at), e.Value, r.first, r.h, r.bucket)
 		}
 	})
 	if err != nil {
@@ -117,10 +143,56 @@ func (s *Store) WriteEvents(ctx context.Context, batch []tracking.Event) error {
 	return nil
 }
 
+// eventRow is one row of a batch of events, before it joins a block.
+type eventRow struct {
+	attr, unit string
+	h          uint64
+	event      int32 // the event's index in the batch
+	bucket     uint16
+	first      uint8
+}
+
+// eventRows is WriteEvents' scratch, pooled.
+type eventRows struct{ rows []eventRow }
+
+var eventRowsPool = sync.Pool{New: func() any { return &eventRows{} }}
+
+// quickValid reports whether store.ValidateEvent surely accepts e, its
+// units aside: false asks ValidateEvent, which decides. It is the same
+// test without the errors: id and name present, of at most
+// maxTrackingText bytes, ASCII without NUL (anything else is left to
+// ValidateEvent), a finite value, a time, and units.
+func quickValid(e *tracking.Event) bool {
+	return e.ID != "" && quickText(e.ID) && e.Name != "" && quickText(e.Name) &&
+		!math.IsNaN(e.Value) && !math.IsInf(e.Value, 0) && !e.Time.IsZero() && len(e.Units) > 0
+}
+
+// quickText reports whether s is surely valid text for the store: not
+// empty, at most maxTrackingText bytes of ASCII without NUL. False asks
+// store.ValidateEvent.
+func quickText(s string) bool {
+	if s == "" || len(s) > maxTrackingText {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c == 0 || c >= 0x80 {
+			return false
+		}
+	}
+	return true
+}
+
+// maxTrackingText is the store's limit on a text's length (store's
+// maxTrackingText, checked by store.ValidateEvent).
+const maxTrackingText = 1024
+
 // block is the columns of one insert.
 type block interface {
 	len() int
-	columns() []any
+	// columns returns rows lo to hi of the block, in the order to send
+	// them, one slice per column; it is called for consecutive ranges from
+	// 0, and its slices are valid until the next call.
+	columns(lo, hi int) []any
 	// grow makes room for n more rows; reset empties the block, keeping
 	// its memory (the driver copies the columns it is given).
 	grow(n int)
@@ -150,8 +222,8 @@ func (b *exposureBlock) reset() {
 	clear(b.flag)
 	*b = exposureBlock{b.experiment[:0], b.attr[:0], b.unit[:0], b.arm[:0], b.flag[:0], b.phase[:0], b.at[:0], b.rev[:0]}
 }
-func (b *exposureBlock) columns() []any {
-	return []any{b.experiment, b.phase, b.attr, b.unit, b.arm, b.flag, b.at, b.rev}
+func (b *exposureBlock) columns(lo, hi int) []any {
+	return []any{b.experiment[lo:hi], b.phase[lo:hi], b.attr[lo:hi], b.unit[lo:hi], b.arm[lo:hi], b.flag[lo:hi], b.at[lo:hi], b.rev[lo:hi]}
 }
 
 type eventBlock struct {
@@ -161,6 +233,18 @@ type eventBlock struct {
 	value                []float64
 	first                []uint8
 	h                    []uint64
+	// bucket is each row's bucket (unitBucket). It is not sent (the
+	// server computes the column): the rows are sent in the table's
+	// order, (name, bucket, h, attr), which ClickHouse then need not sort.
+	bucket []uint16
+
+	// The rows in the table's order (columns) and sortRows' scratch.
+	sorted             *eventBlock
+	keys               []rowKey
+	ranks              map[string]uint32
+	names              []string
+	rank, order, remap []uint32
+	start, next        []uint32
 }
 
 const eventColumns = "events (name, attr, unit, at, id, day, value, first, h)"
@@ -169,35 +253,156 @@ func (b *eventBlock) len() int { return len(b.at) }
 func (b *eventBlock) grow(n int) {
 	b.name, b.attr, b.unit, b.id = slices.Grow(b.name, n), slices.Grow(b.attr, n), slices.Grow(b.unit, n), slices.Grow(b.id, n)
 	b.at, b.day, b.value = slices.Grow(b.at, n), slices.Grow(b.day, n), slices.Grow(b.value, n)
-	b.first, b.h = slices.Grow(b.first, n), slices.Grow(b.h, n)
+	b.first, b.h, b.bucket = slices.Grow(b.first, n), slices.Grow(b.h, n), slices.Grow(b.bucket, n)
 }
 func (b *eventBlock) reset() {
 	clear(b.name)
 	clear(b.attr)
 	clear(b.unit)
 	clear(b.id)
-	*b = eventBlock{b.name[:0], b.attr[:0], b.unit[:0], b.id[:0], b.at[:0], b.day[:0], b.value[:0], b.first[:0], b.h[:0]}
-}
-func (b *eventBlock) columns() []any {
-	return []any{b.name, b.attr, b.unit, b.at, b.id, b.day, b.value, b.first, b.h}
+	clear(b.names)
+	b.name, b.attr, b.unit, b.id = b.name[:0], b.attr[:0], b.unit[:0], b.id[:0]
+	b.at, b.day, b.value, b.first, b.h, b.bucket = b.at[:0], b.day[:0], b.value[:0], b.first[:0], b.h[:0], b.bucket[:0]
+	clear(b.ranks)
+	if b.sorted != nil {
+		b.sorted.reset()
+	}
 }
 
-// add appends the row of one event and attribute; h identifies the event
-// (eventHash).
-func (b *eventBlock) add(name, attr, unit string, at int64, id string, value float64, first bool, h uint64) {
+// columns returns rows lo to hi of the block in the table's order (see
+// bucket): ClickHouse checks whether an inserted block is sorted already
+// and, when it is, skips sorting it and permuting its columns, which was
+// most of an insert's cost on the server. The block is sorted when lo is
+// 0; the rows are copied in that order into b.sorted, a piece at a time,
+// which the driver then copies while it is in the cache.
+func (b *eventBlock) columns(lo, hi int) []any {
+	if lo == 0 {
+		b.sortRows()
+	}
+	if b.sorted == nil {
+		b.sorted = &eventBlock{}
+	}
+	s := b.sorted
+	s.reset()
+	s.grow(hi - lo)
+	for _, k := range b.keys[lo:hi] {
+		i := k.i
+		s.add(b.name[i], b.attr[i], b.unit[i], b.at[i], b.id[i], b.day[i], b.value[i], b.first[i], b.h[i], b.bucket[i])
+	}
+	return []any{s.name, s.attr, s.unit, s.at, s.id, s.day, s.value, s.first, s.h}
+}
+
+// sortRows sets b.keys to the rows in the table's order. A block holds
+// few event names, so the rows are first counted into groups of one name
+// and bucket (a counting sort), each of which holds a few hundred rows at
+// most under load, and each group is then sorted by h (and attr, for the
+// rare rows that share their h): a comparison sort of the whole block,
+// comparing names, cost the server's saving again on ramp's side.
+func (b *eventBlock) sortRows() {
+	n := len(b.h)
+	// Rank the names, in their order: a batch's rows share one string per
+	// name (the decoder keeps each once), and consecutive rows mostly
+	// have the same.
+	if b.ranks == nil {
+		b.ranks = make(map[string]uint32)
+	}
+	clear(b.ranks)
+	b.names = b.names[:0]
+	b.rank = slices.Grow(b.rank[:0], n)
+	var prev string
+	var prevRank uint32
+	for i, name := range b.name {
+		if i == 0 || name != prev {
+			r, ok := b.ranks[name]
+			if !ok {
+				r = uint32(len(b.names))
+				b.ranks[name] = r
+				b.names = append(b.names, name)
+			}
+			prev, prevRank = name, r
+		}
+		b.rank = append(b.rank, prevRank)
+	}
+	groups := len(b.names) * Buckets
+	b.keys = slices.Grow(b.keys[:0], n)[:n]
+	if groups > 4*n+Buckets {
+		// Names nearly as many as rows: one comparison sort.
+		for i := range n {
+			b.keys[i] = rowKey{h: b.h[i], i: uint32(i)}
+		}
+		slices.SortFunc(b.keys, func(x, y rowKey) int {
+			return cmp.Or(strings.Compare(b.name[x.i], b.name[y.i]), cmp.Compare(b.bucket[x.i], b.bucket[y.i]), b.compareInGroup(x, y))
+		})
+		return
+	}
+	// The names' ranks in sorted order.
+	order := slices.Grow(b.order[:0], len(b.names))[:len(b.names)]
+	for r := range order {
+		order[r] = uint32(r)
+	}
+	slices.SortFunc(order, func(x, y uint32) int { return strings.Compare(b.names[x], b.names[y]) })
+	remap := slices.Grow(b.remap[:0], len(order))[:len(order)]
+	for sorted, r := range order {
+		remap[r] = uint32(sorted)
+	}
+	b.order, b.remap = order, remap
+	// Count the rows of each (name, bucket) group, then place them.
+	start := slices.Grow(b.start[:0], groups+1)[:groups+1]
+	clear(start)
+	for i := range n {
+		b.rank[i] = remap[b.rank[i]]*Buckets + uint32(b.bucket[i])
+		start[b.rank[i]+1]++
+	}
+	for g := range groups {
+		start[g+1] += start[g]
+	}
+	next := slices.Grow(b.next[:0], groups)[:groups]
+	copy(next, start[:groups])
+	for i := range n {
+		g := b.rank[i]
+		b.keys[next[g]] = rowKey{h: b.h[i], i: uint32(i)}
+		next[g]++
+	}
+	b.start, b.next = start, next
+	for g := range groups {
+		if run := b.keys[start[g]:start[g+1]]; len(run) > 1 {
+			slices.SortFunc(run, b.compareInGroup)
+		}
+	}
+}
+
+// compareInGroup orders two rows of one name and bucket: by h, then attr.
+func (b *eventBlock) compareInGroup(x, y rowKey) int {
+	if x.h != y.h {
+		return cmp.Compare(x.h, y.h)
+	}
+	return strings.Compare(b.attr[x.i], b.attr[y.i])
+}
+
+// rowKey is a row (i) and its h, sorted by sortRows.
+type rowKey struct {
+	h uint64
+	i uint32
+}
+
+// unitBucket is the bucket of a unit, as the tables compute it:
+// cityHash64(unit) % Buckets, ClickHouse's CityHash64 (version 1.0.2).
+func unitBucket(unit string) uint16 {
+	return uint16(city.CH64(unsafe.Slice(unsafe.StringData(unit), len(unit))) % Buckets)
+}
+
+// add appends one row.
+func (b *eventBlock) add(name, attr, unit string, at int64, id string, day int32, value float64, first uint8, h uint64, bucket uint16) {
 	b.name = append(b.name, name)
 	b.attr = append(b.attr, attr)
 	b.unit = append(b.unit, unit)
 	b.at = append(b.at, at)
 	b.id = append(b.id, id)
-	b.day = append(b.day, utcDay(at))
+	b.day = append(b.day, day)
 	b.value = append(b.value, value)
-	var f uint8
-	if first {
-		f = 1
-	}
-	b.first = append(b.first, f)
+	b.first = append(b.first, first)
 	b.h = append(b.h, h)
+	b.bucket = append(b.bucket, bucket)
 }
 
 // eventHash identifies an event by its time and id: what makes a retried
@@ -330,7 +535,8 @@ func (w *blockWriter) send(p *pending) {
 	w.mu.Unlock()
 }
 
-// insertBlock sends one block, column by column.
+// insertBlock sends one block, column by column, in pieces of
+// insertChunkRows rows within one insert.
 func (w *blockWriter) insertBlock(b block) error {
 	ctx, cancel := context.WithTimeout(context.Background(), sendTimeout)
 	defer cancel()
@@ -338,17 +544,37 @@ func (w *blockWriter) insertBlock(b block) error {
 	if err != nil {
 		return fmt.Errorf("prepare insert: %w", err)
 	}
-	for i, col := range b.columns() {
-		if err := batch.Column(i).Append(col); err != nil {
-			_ = batch.Abort()
-			return fmt.Errorf("insert column %d: %w", i, err)
+	n := b.len()
+	for lo := 0; lo < n; lo += insertChunkRows {
+		hi := min(lo+insertChunkRows, n)
+		if lo > 0 {
+			if err := batch.Flush(); err != nil {
+				_ = batch.Abort()
+				return fmt.Errorf("insert rows %d to %d of %d: %w", lo-insertChunkRows, lo, n, err)
+			}
+		}
+		for i, col := range b.columns(lo, hi) {
+			if err := batch.Column(i).Append(col); err != nil {
+				_ = batch.Abort()
+				return fmt.Errorf("insert column %d: %w", i, err)
+			}
 		}
 	}
 	if err := batch.Send(); err != nil {
-		return fmt.Errorf("insert %d rows: %w", b.len(), err)
+		return fmt.Errorf("insert %d rows: %w", n, err)
 	}
 	return nil
 }
+
+// insertChunkRows is how many rows of a block the driver holds at once:
+// it copies the rows into columns of its own, sends them (Flush) and
+// reuses their memory for the next rows. The server joins the pieces of
+// one insert into one block (min_insert_block_size_rows, a million rows
+// by default), and so into one part, sorted when each piece is and they
+// follow in order. Without pieces, the driver's columns were allocated
+// anew for each insert, growing as rows came: a tenth of ramp's CPU went
+// to the garbage they made.
+const insertChunkRows = 16384
 
 // close sends the block being filled and waits for every insert.
 func (w *blockWriter) close() {
