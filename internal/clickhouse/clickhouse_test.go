@@ -198,41 +198,8 @@ func testSameNumbers(t *testing.T) {
 	if _, err := sql.Compact(ctx, store.CompactOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	nonEmpty := 0
-	for _, q := range queries() {
-		want, wantMulti, err := sql.ArmStats(ctx, q)
-		if err != nil {
-			t.Fatalf("SQL ArmStats(%+v): %v", q, err)
-		}
-		got, gotMulti, err := ch.ArmStats(ctx, q)
-		if err != nil {
-			t.Fatalf("ClickHouse ArmStats(%+v): %v", q, err)
-		}
-		if diff := cmp.Diff(want, got, approx); diff != "" || gotMulti != wantMulti {
-			t.Errorf("ArmStats(%+v): multi-arm %d, want %d; (-SQL +ClickHouse):\n%s", q, gotMulti, wantMulti, diff)
-		}
-		for _, a := range want {
-			if a.SumY != 0 {
-				nonEmpty++
-				break
-			}
-		}
-	}
-	if nonEmpty < 20 {
+	if nonEmpty := compareWithSQL(t, ch, sql, queries()); nonEmpty < 20 {
 		t.Errorf("only %d queries have a non-zero sum: the data set tests too little", nonEmpty)
-	}
-	for _, exp := range []string{"exp", "none"} {
-		want, err := sql.ExposureCounts(ctx, exp)
-		if err != nil {
-			t.Fatal(err)
-		}
-		got, err := ch.ExposureCounts(ctx, exp)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if diff := cmp.Diff(want, got); diff != "" {
-			t.Errorf("ExposureCounts(%s) (-SQL +ClickHouse):\n%s", exp, diff)
-		}
 	}
 	want, err := sql.TrackingStats(ctx)
 	if err != nil {
@@ -246,4 +213,47 @@ func testSameNumbers(t *testing.T) {
 		t.Errorf("TrackingStats: got %d exposures, %d multi-arm, %d events; want %d, %d, %d",
 			got.Exposures, got.MultiArm, got.EventRows, want.Exposures, want.MultiArm, want.EventRows)
 	}
+}
+
+// compareWithSQL compares ClickHouse's ArmStats and ExposureCounts of qs
+// with the SQL store's, and returns how many queries have a non-zero Σy
+// (how much the data tests).
+func compareWithSQL(t *testing.T, ch *clickhouse.Store, sql *store.Store, qs []store.ArmQuery) (nonEmpty int) {
+	t.Helper()
+	ctx := context.Background()
+	exps := map[string]bool{}
+	for _, q := range qs {
+		exps[q.Experiment] = true
+		want, wantMulti, err := sql.ArmStats(ctx, q)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, gotMulti, err := ch.ArmStats(ctx, q)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if diff := cmp.Diff(want, got, approx); diff != "" || gotMulti != wantMulti {
+			t.Errorf("ArmStats(%+v): multi-arm %d, want %d; (-SQL +ClickHouse):\n%s", q, gotMulti, wantMulti, diff)
+		}
+		for _, a := range want {
+			if a.SumY != 0 {
+				nonEmpty++
+				break
+			}
+		}
+	}
+	for exp := range exps {
+		want, err := sql.ExposureCounts(ctx, exp)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := ch.ExposureCounts(ctx, exp)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if diff := cmp.Diff(want, got); diff != "" {
+			t.Errorf("ExposureCounts(%s) (-SQL +ClickHouse):\n%s", exp, diff)
+		}
+	}
+	return nonEmpty
 }

@@ -86,41 +86,8 @@ func TestRefreshedSameNumbers(t *testing.T) {
 	if due, err := s.ArmStatsDue(ctx, qs); due || err != nil {
 		t.Errorf("ArmStatsDue after the refresh: %v, %v; want false", due, err)
 	}
-	compareWithSQL(t, s, sql, qs)
-}
-
-// compareWithSQL compares ClickHouse's ArmStats and ExposureCounts of qs
-// with the SQL store's.
-func compareWithSQL(t *testing.T, ch *clickhouse.Store, sql *store.Store, qs []store.ArmQuery) {
-	t.Helper()
-	ctx := context.Background()
-	exps := map[string]bool{}
-	for _, q := range qs {
-		exps[q.Experiment] = true
-		want, wantMulti, err := sql.ArmStats(ctx, q)
-		if err != nil {
-			t.Fatal(err)
-		}
-		got, gotMulti, err := ch.ArmStats(ctx, q)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if diff := cmp.Diff(want, got, approx); diff != "" || gotMulti != wantMulti {
-			t.Errorf("ArmStats(%+v): multi-arm %d, want %d; (-SQL +ClickHouse):\n%s", q, gotMulti, wantMulti, diff)
-		}
-	}
-	for exp := range exps {
-		want, err := sql.ExposureCounts(ctx, exp)
-		if err != nil {
-			t.Fatal(err)
-		}
-		got, err := ch.ExposureCounts(ctx, exp)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if diff := cmp.Diff(want, got); diff != "" {
-			t.Errorf("ExposureCounts(%s) (-SQL +ClickHouse):\n%s", exp, diff)
-		}
+	if nonEmpty := compareWithSQL(t, s, sql, qs); nonEmpty < 10 {
+		t.Errorf("only %d queries have a non-zero sum: the data set tests too little", nonEmpty)
 	}
 }
 
