@@ -39,14 +39,14 @@ import (
 // exposures and events stored after it count at the next refresh. So it
 // is read only when nothing was stored since, or when it counted at least
 // Options.LiveUnits units: a smaller one is computed again from the raw
-// rows on every read, which takes a second or two. A
-// statistic is due when the tables changed since its last refresh (new
-// exposures or events, anywhere: ClickHouse keeps a cheap mark per table,
-// not per experiment) and that refresh is at least Options.RefreshEvery
-// old, or when it was never refreshed; `ramp serve` refreshes from its
+// rows on every read, which takes a second or two. A statistic is due
+// when the tables changed since its last refresh (new exposures or
+// events, anywhere: ClickHouse keeps a cheap mark per table, not per
+// experiment) and that refresh is at least Options.RefreshEvery old, or
+// when it was never refreshed; `ramp serve` refreshes from its
 // compaction loop, `ramp events compact` on demand. Several servers may
 // refresh the same statistic: each writes a complete refresh and readers
-// take the latest.
+// take the latest. Old refreshes are kept (a few rows each).
 
 // Defaults of Options.
 const (
