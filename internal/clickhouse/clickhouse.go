@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/url"
 	"regexp"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -76,9 +77,15 @@ var validDatabase = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]{0,63}$`)
 // database and the tables if they are missing, and returns the Store. The
 // database defaults to "ramp".
 func Open(ctx context.Context, dsn string, opt Options) (*Store, error) {
-	o, name, err := parseDSN(dsn)
+	o, name, fromDSN, err := parseDSN(dsn)
 	if err != nil {
 		return nil, err
+	}
+	if opt.RefreshEvery <= 0 {
+		opt.RefreshEvery = fromDSN.RefreshEvery
+	}
+	if opt.LiveUnits <= 0 {
+		opt.LiveUnits = fromDSN.LiveUnits
 	}
 	if o.DialTimeout == 0 {
 		o.DialTimeout = 10 * time.Second
@@ -120,29 +127,54 @@ func Open(ctx context.Context, dsn string, opt Options) (*Store, error) {
 
 // parseDSN reads an events DSN (see Open): the driver's options, with no
 // database (it may not exist yet: the Store connects to the server's
-// default one and names its own in every statement), and the database's
-// name. Its errors match ramp.ErrInvalid and never show the password.
-func parseDSN(dsn string) (*ch.Options, string, error) {
+// default one and names its own in every statement), the database's name,
+// and the Store's own options the URL sets (refresh_every, a duration, and
+// live_units, a number: Options.RefreshEvery and LiveUnits), which are
+// taken out before the rest goes to the driver. Its errors match
+// ramp.ErrInvalid and never show the password.
+func parseDSN(dsn string) (*ch.Options, string, Options, error) {
+	var opt Options
+	fail := func(format string, args ...any) (*ch.Options, string, Options, error) {
+		return nil, "", opt, ramp.Errorf(ramp.KindInvalid, format, args...)
+	}
 	if !IsDSN(dsn) {
-		return nil, "", ramp.Errorf(ramp.KindInvalid, "events database %q: want clickhouse://host:port/database", redact(dsn))
+		return fail("events database %q: want clickhouse://host:port/database", redact(dsn))
 	}
 	u, err := url.Parse(dsn)
 	if err != nil {
-		return nil, "", ramp.Errorf(ramp.KindInvalid, "events database %q: not a URL", redact(dsn))
+		return fail("events database %q: not a URL", redact(dsn))
 	}
-	o, err := ch.ParseDSN(dsn)
+	q := u.Query()
+	if v, ok := q["refresh_every"]; ok {
+		d, err := time.ParseDuration(v[0])
+		if err != nil || d <= 0 {
+			return fail("events database %s: refresh_every=%q: want a positive duration such as 10m", redact(dsn), v[0])
+		}
+		opt.RefreshEvery = d
+		q.Del("refresh_every")
+	}
+	if v, ok := q["live_units"]; ok {
+		n, err := strconv.Atoi(v[0])
+		if err != nil || n <= 0 {
+			return fail("events database %s: live_units=%q: want a positive number of units", redact(dsn), v[0])
+		}
+		opt.LiveUnits = n
+		q.Del("live_units")
+	}
+	u.RawQuery = q.Encode()
+	o, err := ch.ParseDSN(u.String())
 	if err != nil {
-		return nil, "", ramp.Errorf(ramp.KindInvalid, "events database %s: %v", redact(dsn), strings.ReplaceAll(err.Error(), dsn, redact(dsn)))
+		return fail("events database %s: %v", redact(dsn), strings.ReplaceAll(err.Error(), u.String(), redact(dsn)))
 	}
 	name := "ramp"
 	if p := strings.Trim(u.Path, "/"); p != "" {
 		name = p
 	}
 	if !validDatabase.MatchString(name) {
-		return nil, "", ramp.Errorf(ramp.KindInvalid, "events database %s: database name %q: want letters, digits and underscores", redact(dsn), name)
+		return fail("events database %s: database name %q: want letters, digits and underscores", redact(dsn), name)
 	}
 	o.Auth.Database = ""
-	return o, name, nil
+	return o, name, opt, nil
 }
 
 // redact hides a DSN's password.

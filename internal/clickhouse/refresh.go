@@ -42,8 +42,9 @@ import (
 // rows on every read, which takes a second or two. A statistic is due
 // when the tables changed since its last refresh (new exposures or
 // events, anywhere: ClickHouse keeps a cheap mark per table, not per
-// experiment) and that refresh is at least Options.RefreshEvery old, or
-// when it was never refreshed; `ramp serve` refreshes from its
+// experiment) and that refresh started at least Options.RefreshEvery ago
+// and twice as long ago as it ran (see groupDue), or when it was never
+// refreshed; `ramp serve` refreshes from its
 // compaction loop, `ramp events compact` on demand. Several servers may
 // refresh the same statistic: each writes a complete refresh and readers
 // take the latest. Old refreshes are kept (a few rows each).
@@ -159,6 +160,7 @@ func (s *Store) changeMark(ctx context.Context) (changeMark, error) {
 // lastRefresh is a statistic's latest refresh.
 type lastRefresh struct {
 	at   int64 // Unix microseconds at its start
+	took int64 // how long it ran, in microseconds
 	mark changeMark
 }
 
@@ -168,8 +170,8 @@ func (s *Store) lastRefreshes(ctx context.Context, keys []string) (map[string]la
 	if len(keys) == 0 {
 		return out, nil
 	}
-	rows, err := s.conn.Query(ctx, `SELECT stat, max(refreshed), argMax(exposures_mark, refreshed), argMax(events_mark, refreshed)
-		FROM `+s.db+`.refreshes WHERE stat IN (`+quoteAll(keys)+`) GROUP BY stat`)
+	rows, err := s.conn.Query(ctx, `SELECT stat, max(refreshed), argMax(exposures_mark, refreshed), argMax(events_mark, refreshed),
+			argMax(took_ms, refreshed) FROM `+s.db+`.refreshes WHERE stat IN (`+quoteAll(keys)+`) GROUP BY stat`)
 	if err != nil {
 		return nil, fmt.Errorf("read the last refreshes: %w", err)
 	}
@@ -177,9 +179,11 @@ func (s *Store) lastRefreshes(ctx context.Context, keys []string) (map[string]la
 	for rows.Next() {
 		var k string
 		var r lastRefresh
-		if err := rows.Scan(&k, &r.at, &r.mark.exposures, &r.mark.events); err != nil {
+		var took uint64
+		if err := rows.Scan(&k, &r.at, &r.mark.exposures, &r.mark.events, &took); err != nil {
 			return nil, fmt.Errorf("read the last refreshes: %w", err)
 		}
+		r.took = int64(took) * 1000
 		out[k] = r
 	}
 	return out, rows.Err()
@@ -259,13 +263,15 @@ func (s *Store) dueGroups(ctx context.Context, qs []store.ArmQuery, rebuild bool
 }
 
 // groupDue reports whether a group has a statistic never refreshed, or one
-// whose last refresh is at least RefreshEvery old and older than a change
-// of the tables (mark).
+// whose last refresh is older than a change of the tables (mark) and
+// started at least RefreshEvery ago, and at least twice as long ago as it
+// ran: a refresh that takes minutes (a hundred million units) then keeps
+// ClickHouse busy half the time at most, leaving the rest to ingest.
 func (s *Store) groupDue(g *refreshGroup, last map[string]lastRefresh, mark changeMark) bool {
 	now := s.Now().UnixMicro()
 	for _, k := range g.keys() {
 		r, ok := last[k]
-		if !ok || r.mark != mark && now-r.at >= s.refreshEvery.Microseconds() {
+		if !ok || r.mark != mark && now-r.at >= max(s.refreshEvery.Microseconds(), 2*r.took) {
 			return true
 		}
 	}
