@@ -5,14 +5,12 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"math/rand/v2"
 	"net/http"
 	"os"
 	"path/filepath"
 	"runtime/pprof"
 	"strconv"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"syscall"
 	"testing"
@@ -20,6 +18,7 @@ import (
 
 	"github.com/ramp-flags/ramp/internal/clickhouse"
 	"github.com/ramp-flags/ramp/internal/clickhouse/chtest"
+	"github.com/ramp-flags/ramp/internal/tracktest"
 )
 
 // BenchmarkServeIngest posts batches of 5,000 events from 16 clients on
@@ -52,9 +51,9 @@ func benchIngest(b *testing.B, batch, clients int) {
 	rampCmd(b, append(args, "apply", "-f", filepath.Join("..", "..", "testdata", "scenario.yaml"))...)
 	url, stop := serve(b, args...)
 	hc := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: clients}}
-	bodies := make(chan *ingestBody, clients)
+	bodies := make(chan *tracktest.Body, clients)
 	for i := range clients {
-		bodies <- newIngestBody(batch, i)
+		bodies <- tracktest.NewBody(batch, uint64(i))
 	}
 	var posted atomic.Int64
 	b.SetParallelism((clients + 1) / 2)
@@ -91,10 +90,10 @@ func benchIngest(b *testing.B, batch, clients int) {
 }
 
 // post is one client's loop: a new body, posted, until pb says stop.
-func post(b *testing.B, pb *testing.PB, hc *http.Client, url string, body *ingestBody, batch int, posted *atomic.Int64) {
+func post(b *testing.B, pb *testing.PB, hc *http.Client, url string, body *tracktest.Body, batch int, posted *atomic.Int64) {
 	for pb.Next() {
-		body.renew()
-		resp, err := hc.Post(url+"/v1/track", "application/json", bytes.NewReader(body.buf))
+		body.Renew()
+		resp, err := hc.Post(url+"/v1/track", "application/json", bytes.NewReader(body.Bytes()))
 		if err != nil {
 			b.Error(err)
 			return
@@ -153,61 +152,4 @@ func clickHouseCPU() time.Duration {
 		return -1
 	}
 	return time.Duration(utime+stime) * 10 * time.Millisecond
-}
-
-// ingestBody is one client's body, its ids and times rewritten before
-// each post.
-type ingestBody struct {
-	buf   []byte
-	ids   []int
-	times []int
-	rng   *rand.Rand
-}
-
-const ingestTime = "2006-01-02T15:04:05.000000Z"
-
-func newIngestBody(n, client int) *ingestBody {
-	b := &ingestBody{rng: rand.New(rand.NewPCG(uint64(client), 42))}
-	var buf bytes.Buffer
-	buf.WriteString(`{"events":[`)
-	for i := range n {
-		if i > 0 {
-			buf.WriteByte(',')
-		}
-		u := b.rng.IntN(1_000_000)
-		buf.WriteString(`{"id":"`)
-		b.ids = append(b.ids, buf.Len())
-		buf.WriteString("00000000000000000000000000000000")
-		buf.WriteString(`","event":"dm_reply","value":1,"time":"`)
-		b.times = append(b.times, buf.Len())
-		buf.WriteString(ingestTime)
-		fmt.Fprintf(&buf, `","context":{"targetingKey":"ig-%d","accountCenterId":"ac-%d","region":"US"}}`, u, u)
-	}
-	buf.WriteString(`]}`)
-	b.buf = buf.Bytes()
-	return b
-}
-
-// ingestClock hands out increasing times from an hour ago (the server
-// refuses times an hour ahead).
-var ingestClock = struct {
-	sync.Mutex
-	t time.Time
-}{t: time.Now().UTC().Add(-time.Hour).Truncate(time.Second)}
-
-func (b *ingestBody) renew() {
-	const hexdigits = "0123456789abcdef"
-	ingestClock.Lock()
-	t := ingestClock.t
-	ingestClock.t = t.Add(time.Duration(len(b.ids)) * time.Microsecond)
-	ingestClock.Unlock()
-	for i, off := range b.ids {
-		hi, lo := b.rng.Uint64(), b.rng.Uint64()
-		for j := range 16 {
-			b.buf[off+j] = hexdigits[hi>>(60-4*j)&15]
-			b.buf[off+16+j] = hexdigits[lo>>(60-4*j)&15]
-		}
-		var ts [len(ingestTime) + 8]byte
-		copy(b.buf[b.times[i]:], t.Add(time.Duration(i)*time.Microsecond).AppendFormat(ts[:0], ingestTime))
-	}
 }

@@ -464,7 +464,6 @@ func (s *Store) ExposureCounts(ctx context.Context, experiment string) ([]store.
 // rows, split by unit bucket as groupedArmStats is, leaving out the phases
 // skip names.
 func (s *Store) groupedExposureCounts(ctx context.Context, experiment string, skip ...int) ([]store.ExposureCount, error) {
-	fail := func(err error) ([]store.ExposureCount, error) { return nil, err }
 	skipPhases := ""
 	if len(skip) > 0 {
 		ps := make([]string, len(skip))
@@ -475,7 +474,7 @@ func (s *Store) groupedExposureCounts(ctx context.Context, experiment string, sk
 	}
 	units, err := s.exposureRows(ctx, experiment, 0, skipPhases)
 	if err != nil {
-		return fail(err)
+		return nil, err
 	}
 	if units == 0 {
 		return nil, nil
@@ -519,7 +518,7 @@ func (s *Store) groupedExposureCounts(ctx context.Context, experiment string, sk
 		return rows.Err()
 	})
 	if err != nil {
-		return fail(err)
+		return nil, err
 	}
 	out := make([]store.ExposureCount, 0, len(counts))
 	for _, c := range counts {

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"math/rand/v2"
 	"net/http"
 	"os"
 	"runtime"
@@ -19,6 +18,7 @@ import (
 	"github.com/ramp-flags/ramp/internal/admin"
 	"github.com/ramp-flags/ramp/internal/server"
 	"github.com/ramp-flags/ramp/internal/testdb"
+	"github.com/ramp-flags/ramp/internal/tracktest"
 )
 
 // The end-to-end ingest benchmarks: concurrent HTTP clients posting
@@ -37,66 +37,6 @@ import (
 // store (SQLite's work is in the process too): the figures are what the
 // machine does with both ends of the connection, lower than a server alone
 // would reach.
-
-// e2eBody is one client's request body: a batch of n events whose ids and
-// times are rewritten in place before each post, so that every post is
-// new to the store.
-type e2eBody struct {
-	buf   []byte
-	ids   []int // offsets of each event's 32 hex digits of id
-	times []int // offsets of each event's time (len(e2eTime) bytes)
-	rng   *rand.Rand
-}
-
-// e2eTime is the layout of the events' times: fixed width, microseconds.
-const e2eTime = "2006-01-02T15:04:05.000000Z"
-
-func newE2EBody(n, client int) *e2eBody {
-	b := &e2eBody{rng: rand.New(rand.NewPCG(uint64(client), 99))}
-	var buf bytes.Buffer
-	buf.WriteString(`{"events":[`)
-	for i := range n {
-		if i > 0 {
-			buf.WriteByte(',')
-		}
-		u := b.rng.IntN(1_000_000)
-		buf.WriteString(`{"id":"`)
-		b.ids = append(b.ids, buf.Len())
-		buf.WriteString("00000000000000000000000000000000")
-		buf.WriteString(`","event":"dm_reply","value":1,"time":"`)
-		b.times = append(b.times, buf.Len())
-		buf.WriteString(e2eTime)
-		fmt.Fprintf(&buf, `","context":{"targetingKey":"ig-%d","accountCenterId":"ac-%d","region":"US"}}`, u, u)
-	}
-	buf.WriteString(`]}`)
-	b.buf = buf.Bytes()
-	return b
-}
-
-// e2eClock hands out increasing event times, a microsecond apart, from a
-// point an hour before now (the server refuses times an hour ahead).
-var e2eClock = struct {
-	sync.Mutex
-	t time.Time
-}{t: time.Now().UTC().Add(-time.Hour).Truncate(time.Second)}
-
-// renew writes new random ids and increasing times into the body.
-func (b *e2eBody) renew() {
-	const hexdigits = "0123456789abcdef"
-	e2eClock.Lock()
-	t := e2eClock.t
-	e2eClock.t = t.Add(time.Duration(len(b.ids)) * time.Microsecond)
-	e2eClock.Unlock()
-	for i, off := range b.ids {
-		hi, lo := b.rng.Uint64(), b.rng.Uint64()
-		for j := range 16 {
-			b.buf[off+j] = hexdigits[hi>>(60-4*j)&15]
-			b.buf[off+16+j] = hexdigits[lo>>(60-4*j)&15]
-		}
-		var ts [len(e2eTime) + 8]byte
-		copy(b.buf[b.times[i]:], t.Add(time.Duration(i)*time.Microsecond).AppendFormat(ts[:0], e2eTime))
-	}
-}
 
 // e2eServer starts a server over a real store and returns its URL and
 // the admin service (closed when the benchmark ends).
@@ -161,9 +101,9 @@ func BenchmarkTrackEndToEnd(b *testing.B) {
 func benchEndToEnd(b *testing.B, batch, clients int) {
 	url, svc := e2eServer(b, server.Config{})
 	hc := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: clients}}
-	bodies := make(chan *e2eBody, clients)
+	bodies := make(chan *tracktest.Body, clients)
 	for i := range clients {
-		bodies <- newE2EBody(batch, i)
+		bodies <- tracktest.NewBody(batch, uint64(i))
 	}
 	var posted atomic.Int64
 	b.SetParallelism((clients + runtime.GOMAXPROCS(0) - 1) / runtime.GOMAXPROCS(0))
@@ -174,8 +114,8 @@ func benchEndToEnd(b *testing.B, batch, clients int) {
 		body := <-bodies
 		defer func() { bodies <- body }()
 		for pb.Next() {
-			body.renew()
-			status, err := post(hc, url, body.buf)
+			body.Renew()
+			status, err := post(hc, url, body.Bytes())
 			if err != nil || status != http.StatusOK {
 				b.Errorf("POST /v1/track: status %d, %v", status, err)
 				return
@@ -248,10 +188,10 @@ func BenchmarkTrackOverload(b *testing.B) {
 		deadline := time.Now().Add(dur)
 		for c := range clients {
 			wg.Go(func() {
-				body := newE2EBody(batch, 1000+c)
+				body := tracktest.NewBody(batch, uint64(1000+c))
 				for time.Now().Before(deadline) {
-					body.renew()
-					status, err := post(hc, url, body.buf)
+					body.Renew()
+					status, err := post(hc, url, body.Bytes())
 					switch {
 					case err != nil:
 						failed.Add(1)
