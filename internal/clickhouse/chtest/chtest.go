@@ -13,6 +13,7 @@ import (
 	"time"
 
 	ch "github.com/ClickHouse/clickhouse-go/v2"
+	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 )
 
 // DSN returns the URL of a new, empty database on the test server, dropped
@@ -43,15 +44,7 @@ func DSN(t testing.TB) string {
 // Exec runs a statement on the server of dsn.
 func Exec(t testing.TB, dsn, stmt string) {
 	t.Helper()
-	o, err := ch.ParseDSN(dsn)
-	if err != nil {
-		t.Fatalf("RAMP_TEST_CLICKHOUSE: %v", err)
-	}
-	o.Auth.Database = ""
-	conn, err := ch.Open(o)
-	if err != nil {
-		t.Fatalf("connect to ClickHouse: %v", err)
-	}
+	conn := connect(t, dsn)
 	defer conn.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
@@ -64,6 +57,21 @@ func Exec(t testing.TB, dsn, stmt string) {
 // dsn (count(), sum() of a flag) and returns it.
 func Count(t testing.TB, dsn, query string) uint64 {
 	t.Helper()
+	conn := connect(t, dsn)
+	defer conn.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	var n uint64
+	if err := conn.QueryRow(ctx, query).Scan(&n); err != nil {
+		t.Fatalf("%s: %v", query, err)
+	}
+	return n
+}
+
+// connect opens a connection to the server of dsn, on no database (the
+// statements name theirs).
+func connect(t testing.TB, dsn string) driver.Conn {
+	t.Helper()
 	o, err := ch.ParseDSN(dsn)
 	if err != nil {
 		t.Fatalf("RAMP_TEST_CLICKHOUSE: %v", err)
@@ -73,12 +81,5 @@ func Count(t testing.TB, dsn, query string) uint64 {
 	if err != nil {
 		t.Fatalf("connect to ClickHouse: %v", err)
 	}
-	defer conn.Close()
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	var n uint64
-	if err := conn.QueryRow(ctx, query).Scan(&n); err != nil {
-		t.Fatalf("%s: %v", query, err)
-	}
-	return n
+	return conn
 }
