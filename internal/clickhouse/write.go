@@ -79,7 +79,8 @@ func (s *Store) WriteExposures(ctx context.Context, batch []tracking.Exposure) e
 }
 
 // WriteEvents stores a batch of events (the tracking.Sink method): one row
-// per event and identifying attribute, in the next shared insert,
+// per event and identifying attribute (the event's id on the first of
+// them, the one counted), in the next shared insert,
 // returning once that insert is done. An event stored already (the same
 // time and id) is stored again and counted once: the queries read the
 // table FINAL, and merges remove the copy. An invalid event rejects the
@@ -134,7 +135,15 @@ func (s *Store) WriteEvents(ctx context.Context, batch []tracking.Event) error {
 			r := &rs.rows[i]
 			e := &batch[r.event]
 			at := e.Time.UnixMicro()
-			c.add(e.Name, r.attr, r.unit, at, e.ID, utcDay(at), e.Value, r.first, r.h, r.bucket)
+			// The id is kept on the event's first row only: the others
+			// have its hash (h), which is all the queries read. Ids are
+			// mostly random (UUIDs, 32 hex digits), which compress to
+			// nothing, and were two thirds of the table's bytes.
+			id := ""
+			if r.first == 1 {
+				id = e.ID
+			}
+			c.add(e.Name, r.attr, r.unit, at, id, utcDay(at), e.Value, r.first, r.h, r.bucket)
 		}
 	})
 	if err != nil {

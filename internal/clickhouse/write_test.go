@@ -182,6 +182,57 @@ func TestInsertInPieces(t *testing.T) {
 	}
 }
 
+// TestEventIDOnItsFirstRowOnly checks that an event's id is stored once,
+// on the row counted (first = 1, its first attribute in order), and that
+// its other rows carry the same hash (h) and an empty id.
+func TestEventIDOnItsFirstRowOnly(t *testing.T) {
+	s, err := Open(context.Background(), chtest.DSN(t), Options{MinInterval: time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	ctx := context.Background()
+	evs := []tracking.Event{
+		{ID: "0f8fad5b-d9cb-469f-a165-70867728950e", Name: "dm_reply", Value: 1, Time: time.Unix(1_700_000_000, 0),
+			Units: map[string]string{"targetingKey": "ig-1", "accountCenterId": "ac-1", "deviceId": "d-1"}},
+		{ID: "e2", Name: "dm_reply", Value: 2, Time: time.Unix(1_700_000_001, 0), Units: map[string]string{"targetingKey": "ig-2"}},
+	}
+	if err := s.WriteEvents(ctx, evs); err != nil {
+		t.Fatal(err)
+	}
+	rows, err := s.conn.Query(ctx, "SELECT attr, id, first, h FROM "+s.db+".events ORDER BY at, attr")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	type row struct {
+		attr, id string
+		first    uint8
+		h        uint64
+	}
+	var got []row
+	for rows.Next() {
+		var r row
+		if err := rows.Scan(&r.attr, &r.id, &r.first, &r.h); err != nil {
+			t.Fatal(err)
+		}
+		got = append(got, r)
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	h1, h2 := eventHash(evs[0].Time.UnixMicro(), evs[0].ID), eventHash(evs[1].Time.UnixMicro(), evs[1].ID)
+	want := []row{
+		{"accountCenterId", evs[0].ID, 1, h1},
+		{"deviceId", "", 0, h1},
+		{"targetingKey", "", 0, h1},
+		{"targetingKey", "e2", 1, h2},
+	}
+	if !slices.Equal(got, want) {
+		t.Errorf("rows:\n got %+v\nwant %+v", got, want)
+	}
+}
+
 // serverEvent reads one of the server's counters (system.events), 0 when
 // it has not counted yet.
 func serverEvent(t *testing.T, s *Store, name string) uint64 {
