@@ -170,16 +170,17 @@ func TestValidIDIsCheckID(t *testing.T) {
 }
 
 // TestDecodeBatchSizesEventsOnce checks that a batch's events slice is
-// made once for the body (not grown as events are read), and that a body
-// holding "id" more often than the batch limit (in an attribute not kept)
-// does not make it larger than the limit.
+// made once for the body, from the size of its first event (not grown as
+// events are read), when the events are of about one size; and that a
+// large body does not make it larger than the batch limit.
 func TestDecodeBatchSizesEventsOnce(t *testing.T) {
 	b, err := DecodeBatch(benchBody(1000), decodeNow, []string{"accountCenterId"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(b.Events) != 1000 || cap(b.Events) != 1000 {
-		t.Errorf("got %d events in a slice of capacity %d, want 1,000 in 1,000", len(b.Events), cap(b.Events))
+	// The first event, of unit 0, is a few bytes shorter than the others.
+	if len(b.Events) != 1000 || cap(b.Events) < 1000 || cap(b.Events) > 1050 {
+		t.Errorf("got %d events in a slice of capacity %d, want 1,000 in 1,000 to 1,050", len(b.Events), cap(b.Events))
 	}
 	ids := strings.Repeat(`"id",`, 12000)
 	body := `{"events":[{"id":"e1","event":"x","context":{"targetingKey":"u","other":[` + ids + `"id"]}}]}`
