@@ -91,7 +91,7 @@ func (s *Store) WriteEvents(ctx context.Context, batch []tracking.Event) error {
 	}
 	// The rows are made here, outside the block's lock, in one pass that
 	// also checks each event (store.ValidateEvent says what is wrong);
-	// the block then only copies them.
+	// the block then only copies them, in one move.
 	rs := eventRowsPool.Get().(*eventRows)
 	defer func() {
 		clear(rs.rows)
@@ -106,7 +106,7 @@ func (s *Store) WriteEvents(ctx context.Context, batch []tracking.Event) error {
 			}
 		}
 		at := e.Time.UnixMicro()
-		h := eventHash(at, e.ID)
+		h, day := eventHash(at, e.ID), utcDay(at)
 		first := len(rs.rows)
 		for a, u := range e.Units {
 			if !quickText(a) || !quickText(u) {
@@ -114,10 +114,14 @@ func (s *Store) WriteEvents(ctx context.Context, batch []tracking.Event) error {
 					return err
 				}
 			}
-			rs.rows = append(rs.rows, eventRow{event: int32(i), attr: a, unit: u, h: h, bucket: unitBucket(u)})
+			rs.rows = append(rs.rows, eventRow{name: e.Name, attr: a, unit: u, at: at, value: e.Value, h: h, day: day, bucket: unitBucket(u)})
 		}
 		// An event's rows in the order of their attributes: the first is
-		// the one counted (first = 1).
+		// the one counted (first = 1), and the only one that holds the
+		// event's id; the others have its hash (h), which is all the
+		// queries read. Ids are mostly random (UUIDs, 32 hex digits),
+		// which compress to nothing, and were two thirds of the table's
+		// bytes when every row held one.
 		attrs := rs.rows[first:]
 		if len(attrs) == 2 {
 			if attrs[1].attr < attrs[0].attr {
@@ -126,25 +130,11 @@ func (s *Store) WriteEvents(ctx context.Context, batch []tracking.Event) error {
 		} else {
 			slices.SortFunc(attrs, func(x, y eventRow) int { return strings.Compare(x.attr, y.attr) })
 		}
-		attrs[0].first = 1
+		attrs[0].first, attrs[0].id = 1, e.ID
 	}
 	err := s.events.write(ctx, func(b block) {
 		c := b.(*eventBlock)
-		c.grow(len(rs.rows))
-		for i := range rs.rows {
-			r := &rs.rows[i]
-			e := &batch[r.event]
-			at := e.Time.UnixMicro()
-			// The id is kept on the event's first row only: the others
-			// have its hash (h), which is all the queries read. Ids are
-			// mostly random (UUIDs, 32 hex digits), which compress to
-			// nothing, and were two thirds of the table's bytes.
-			id := ""
-			if r.first == 1 {
-				id = e.ID
-			}
-			c.add(e.Name, r.attr, r.unit, at, id, utcDay(at), e.Value, r.first, r.h, r.bucket)
-		}
+		c.rows = append(c.rows, rs.rows...)
 	})
 	if err != nil {
 		return fmt.Errorf("write events to ClickHouse: %w", err)
@@ -152,13 +142,20 @@ func (s *Store) WriteEvents(ctx context.Context, batch []tracking.Event) error {
 	return nil
 }
 
-// eventRow is one row of a batch of events, before it joins a block.
+// eventRow is one row of the events table (eventColumns), and its bucket.
+// A block holds its rows as structs: sorting them reads each row's
+// fields at once, where columns would be read at a random place each.
 type eventRow struct {
-	attr, unit string
-	h          uint64
-	event      int32 // the event's index in the batch
-	bucket     uint16
-	first      uint8
+	name, attr, unit, id string
+	at                   int64
+	value                float64
+	h                    uint64
+	day                  int32
+	// bucket is the row's bucket (unitBucket). It is not sent (the
+	// server computes the column): the rows are sent in the table's
+	// order, (name, bucket, h, attr), which ClickHouse then need not sort.
+	bucket uint16
+	first  uint8
 }
 
 // eventRows is WriteEvents' scratch, pooled.
@@ -236,19 +233,17 @@ func (b *exposureBlock) columns(lo, hi int) []any {
 }
 
 type eventBlock struct {
+	rows []eventRow // in the order they came
+
+	// The piece of rows being sent, in the table's order, as columns.
 	name, attr, unit, id []string
 	at                   []int64
 	day                  []int32
 	value                []float64
 	first                []uint8
 	h                    []uint64
-	// bucket is each row's bucket (unitBucket). It is not sent (the
-	// server computes the column): the rows are sent in the table's
-	// order, (name, bucket, h, attr), which ClickHouse then need not sort.
-	bucket []uint16
 
-	// The rows in the table's order (columns) and sortRows' scratch.
-	sorted             *eventBlock
+	// sortRows' scratch.
 	keys               []rowKey
 	ranks              map[string]uint32
 	names              []string
@@ -258,47 +253,54 @@ type eventBlock struct {
 
 const eventColumns = "events (name, attr, unit, at, id, day, value, first, h)"
 
-func (b *eventBlock) len() int { return len(b.at) }
-func (b *eventBlock) grow(n int) {
-	b.name, b.attr, b.unit, b.id = slices.Grow(b.name, n), slices.Grow(b.attr, n), slices.Grow(b.unit, n), slices.Grow(b.id, n)
-	b.at, b.day, b.value = slices.Grow(b.at, n), slices.Grow(b.day, n), slices.Grow(b.value, n)
-	b.first, b.h, b.bucket = slices.Grow(b.first, n), slices.Grow(b.h, n), slices.Grow(b.bucket, n)
-}
+func (b *eventBlock) len() int   { return len(b.rows) }
+func (b *eventBlock) grow(n int) { b.rows = slices.Grow(b.rows, n) }
 func (b *eventBlock) reset() {
+	clear(b.rows)
+	b.rows = b.rows[:0]
+	b.resetPiece()
+	clear(b.names)
+	clear(b.ranks)
+}
+
+// resetPiece empties the columns of the piece being sent.
+func (b *eventBlock) resetPiece() {
 	clear(b.name)
 	clear(b.attr)
 	clear(b.unit)
 	clear(b.id)
-	clear(b.names)
 	b.name, b.attr, b.unit, b.id = b.name[:0], b.attr[:0], b.unit[:0], b.id[:0]
-	b.at, b.day, b.value, b.first, b.h, b.bucket = b.at[:0], b.day[:0], b.value[:0], b.first[:0], b.h[:0], b.bucket[:0]
-	clear(b.ranks)
-	if b.sorted != nil {
-		b.sorted.reset()
-	}
+	b.at, b.day, b.value, b.first, b.h = b.at[:0], b.day[:0], b.value[:0], b.first[:0], b.h[:0]
 }
 
 // columns returns rows lo to hi of the block in the table's order (see
-// bucket): ClickHouse checks whether an inserted block is sorted already
-// and, when it is, skips sorting it and permuting its columns, which was
-// most of an insert's cost on the server. The block is sorted when lo is
-// 0; the rows are copied in that order into b.sorted, a piece at a time,
-// which the driver then copies while it is in the cache.
+// eventRow.bucket): ClickHouse checks whether an inserted block is sorted
+// already and, when it is, skips sorting it and permuting its columns,
+// which was most of an insert's cost on the server. The block is sorted
+// when lo is 0; the rows are copied in that order into the piece's
+// columns, which the driver then copies while they are in the cache.
 func (b *eventBlock) columns(lo, hi int) []any {
 	if lo == 0 {
 		b.sortRows()
 	}
-	if b.sorted == nil {
-		b.sorted = &eventBlock{}
-	}
-	s := b.sorted
-	s.reset()
-	s.grow(hi - lo)
+	b.resetPiece()
+	n := hi - lo
+	b.name, b.attr, b.unit, b.id = slices.Grow(b.name, n), slices.Grow(b.attr, n), slices.Grow(b.unit, n), slices.Grow(b.id, n)
+	b.at, b.day, b.value = slices.Grow(b.at, n), slices.Grow(b.day, n), slices.Grow(b.value, n)
+	b.first, b.h = slices.Grow(b.first, n), slices.Grow(b.h, n)
 	for _, k := range b.keys[lo:hi] {
-		i := k.i
-		s.add(b.name[i], b.attr[i], b.unit[i], b.at[i], b.id[i], b.day[i], b.value[i], b.first[i], b.h[i], b.bucket[i])
+		r := &b.rows[k.i]
+		b.name = append(b.name, r.name)
+		b.attr = append(b.attr, r.attr)
+		b.unit = append(b.unit, r.unit)
+		b.at = append(b.at, r.at)
+		b.id = append(b.id, r.id)
+		b.day = append(b.day, r.day)
+		b.value = append(b.value, r.value)
+		b.first = append(b.first, r.first)
+		b.h = append(b.h, r.h)
 	}
-	return []any{s.name, s.attr, s.unit, s.at, s.id, s.day, s.value, s.first, s.h}
+	return []any{b.name, b.attr, b.unit, b.at, b.id, b.day, b.value, b.first, b.h}
 }
 
 // sortRows sets b.keys to the rows in the table's order. A block holds
@@ -308,7 +310,7 @@ func (b *eventBlock) columns(lo, hi int) []any {
 // rare rows that share their h): a comparison sort of the whole block,
 // comparing names, cost the server's saving again on ramp's side.
 func (b *eventBlock) sortRows() {
-	n := len(b.h)
+	n := len(b.rows)
 	// Rank the names, in their order: a batch's rows share one string per
 	// name (the decoder keeps each once), and consecutive rows mostly
 	// have the same.
@@ -320,7 +322,8 @@ func (b *eventBlock) sortRows() {
 	b.rank = slices.Grow(b.rank[:0], n)
 	var prev string
 	var prevRank uint32
-	for i, name := range b.name {
+	for i := range b.rows {
+		name := b.rows[i].name
 		if i == 0 || name != prev {
 			r, ok := b.ranks[name]
 			if !ok {
@@ -337,10 +340,11 @@ func (b *eventBlock) sortRows() {
 	if groups > 4*n+Buckets {
 		// Names nearly as many as rows: one comparison sort.
 		for i := range n {
-			b.keys[i] = rowKey{h: b.h[i], i: uint32(i)}
+			b.keys[i] = rowKey{h: b.rows[i].h, i: uint32(i)}
 		}
 		slices.SortFunc(b.keys, func(x, y rowKey) int {
-			return cmp.Or(strings.Compare(b.name[x.i], b.name[y.i]), cmp.Compare(b.bucket[x.i], b.bucket[y.i]), b.compareInGroup(x, y))
+			rx, ry := &b.rows[x.i], &b.rows[y.i]
+			return cmp.Or(strings.Compare(rx.name, ry.name), cmp.Compare(rx.bucket, ry.bucket), b.compareInGroup(x, y))
 		})
 		return
 	}
@@ -359,7 +363,7 @@ func (b *eventBlock) sortRows() {
 	start := slices.Grow(b.start[:0], groups+1)[:groups+1]
 	clear(start)
 	for i := range n {
-		b.rank[i] = remap[b.rank[i]]*Buckets + uint32(b.bucket[i])
+		b.rank[i] = remap[b.rank[i]]*Buckets + uint32(b.rows[i].bucket)
 		start[b.rank[i]+1]++
 	}
 	for g := range groups {
@@ -369,7 +373,7 @@ func (b *eventBlock) sortRows() {
 	copy(next, start[:groups])
 	for i := range n {
 		g := b.rank[i]
-		b.keys[next[g]] = rowKey{h: b.h[i], i: uint32(i)}
+		b.keys[next[g]] = rowKey{h: b.rows[i].h, i: uint32(i)}
 		next[g]++
 	}
 	b.start, b.next = start, next
@@ -385,7 +389,7 @@ func (b *eventBlock) compareInGroup(x, y rowKey) int {
 	if x.h != y.h {
 		return cmp.Compare(x.h, y.h)
 	}
-	return strings.Compare(b.attr[x.i], b.attr[y.i])
+	return strings.Compare(b.rows[x.i].attr, b.rows[y.i].attr)
 }
 
 // rowKey is a row (i) and its h, sorted by sortRows.
@@ -398,20 +402,6 @@ type rowKey struct {
 // cityHash64(unit) % Buckets, ClickHouse's CityHash64 (version 1.0.2).
 func unitBucket(unit string) uint16 {
 	return uint16(city.CH64(unsafe.Slice(unsafe.StringData(unit), len(unit))) % Buckets)
-}
-
-// add appends one row.
-func (b *eventBlock) add(name, attr, unit string, at int64, id string, day int32, value float64, first uint8, h uint64, bucket uint16) {
-	b.name = append(b.name, name)
-	b.attr = append(b.attr, attr)
-	b.unit = append(b.unit, unit)
-	b.at = append(b.at, at)
-	b.id = append(b.id, id)
-	b.day = append(b.day, day)
-	b.value = append(b.value, value)
-	b.first = append(b.first, first)
-	b.h = append(b.h, h)
-	b.bucket = append(b.bucket, bucket)
 }
 
 // eventHash identifies an event by its time and id: what makes a retried
@@ -438,15 +428,17 @@ type blockWriter struct {
 	newBlock func() block
 	opt      Options
 
-	blocks sync.Pool // emptied blocks, their memory kept
-
 	mu        sync.Mutex
 	cur       *pending
 	inflight  int
 	lastStart time.Time
-	timer     *time.Timer // armed while the next block waits for MinInterval
-	closed    bool
-	wg        sync.WaitGroup // inserts in flight
+	// free holds emptied blocks, their memory kept, up to maxFree: a
+	// sync.Pool let the collector take them, and each new block grew
+	// again, copying its rows at every step.
+	free   []block
+	timer  *time.Timer // armed while the next block waits for MinInterval
+	closed bool
+	wg     sync.WaitGroup // inserts in flight
 }
 
 // pending is a block being filled or sent, and its outcome.
@@ -458,6 +450,11 @@ type pending struct {
 
 // maxSends is how many inserts of one table may be in flight at once.
 const maxSends = 2
+
+// maxFree is how many emptied blocks a blockWriter keeps for reuse: one
+// being filled while maxSends are sent. A block is as large as the writes
+// that wait on it (bounded by the server's concurrent writers).
+const maxFree = maxSends + 1
 
 // sendTimeout bounds one insert. It does not follow the callers'
 // contexts: a block holds the rows of several.
@@ -485,8 +482,11 @@ func (w *blockWriter) write(ctx context.Context, fill func(block)) error {
 		return errClosed
 	}
 	if w.cur == nil {
-		b, ok := w.blocks.Get().(block)
-		if !ok {
+		var b block
+		if n := len(w.free); n > 0 {
+			b, w.free[n-1] = w.free[n-1], nil
+			w.free = w.free[:n-1]
+		} else {
 			b = w.newBlock()
 		}
 		w.cur = &pending{b: b, done: make(chan struct{})}
@@ -533,10 +533,13 @@ func (w *blockWriter) send(p *pending) {
 	defer w.wg.Done()
 	p.err = w.insertBlock(p.b)
 	p.b.reset()
-	w.blocks.Put(p.b)
+	b := p.b
 	p.b = nil
 	close(p.done)
 	w.mu.Lock()
+	if len(w.free) < maxFree {
+		w.free = append(w.free, b)
+	}
 	w.inflight--
 	if !w.closed {
 		w.kick()

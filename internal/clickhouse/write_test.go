@@ -74,7 +74,7 @@ func TestEventBlockSendsTheTablesOrder(t *testing.T) {
 			}
 			r.Day = utcDay(r.At)
 			want = append(want, r)
-			b.add(r.Name, r.Attr, r.Unit, r.At, r.ID, r.Day, r.Value, r.First, r.H, unitBucket(r.Unit))
+			b.rows = append(b.rows, eventRow{name: r.Name, attr: r.Attr, unit: r.Unit, at: r.At, id: r.ID, day: r.Day, value: r.Value, first: r.First, h: r.H, bucket: unitBucket(r.Unit)})
 		}
 		// In pieces, as insertBlock asks for them; the last round whole.
 		piece := []int{1000, 1777, n}[round]
