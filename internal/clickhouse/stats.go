@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/ramp-flags/ramp/internal/store"
@@ -536,20 +537,47 @@ func (s *Store) groupedExposureCounts(ctx context.Context, experiment string, sk
 // TrackingStats counts exposed units (per experiment phase) and multi-arm
 // ones, and stored events (retried copies once). ClickHouse keeps no
 // per-unit totals and needs no compaction: Pending, Totals and the
-// watermarks are 0.
+// watermarks are 0. The counts are exact, split by unit bucket as the
+// reports' queries are (a unit's rows, and an event's copies, share
+// their bucket), so that memory stays bounded: one GROUP BY over a
+// hundred million units needed more than the server's memory limit.
 func (s *Store) TrackingStats(ctx context.Context) (store.TrackingStats, error) {
 	var st store.TrackingStats
-	var units, multi, events uint64
-	err := s.conn.QueryRow(ctx, `SELECT count(), sum(multi) FROM (
-			SELECT min(arm) != max(arm) AS multi FROM `+s.db+`.exposures GROUP BY experiment, phase, unit_attr, unit
-		)`).Scan(&units, &multi)
+	var exposureRows, eventRows uint64
+	err := s.conn.QueryRow(ctx, `SELECT count() FROM `+s.db+`.exposures`).Scan(&exposureRows)
 	if err == nil {
-		err = s.conn.QueryRow(ctx, `SELECT uniqExact(h, day, name) FROM `+s.db+`.events WHERE first = 1`).Scan(&events)
+		err = s.conn.QueryRow(ctx, `SELECT count() FROM `+s.db+`.events WHERE first = 1`).Scan(&eventRows)
+	}
+	var units, multi, events atomic.Int64
+	if err == nil && exposureRows > 0 {
+		err = split(ctx, ranges(exposureRows), func(ctx context.Context, lo, hi int) error {
+			var n, m uint64
+			if err := s.conn.QueryRow(ctx, `SELECT count(), sum(multi) FROM (
+					SELECT min(arm) != max(arm) AS multi FROM `+s.db+`.exposures
+					WHERE bucket >= ? AND bucket < ? GROUP BY experiment, phase, unit_attr, unit
+				)`, uint16(lo), uint16(hi)).Scan(&n, &m); err != nil {
+				return err
+			}
+			units.Add(int64(n))
+			multi.Add(int64(m))
+			return nil
+		})
+	}
+	if err == nil && eventRows > 0 {
+		err = split(ctx, ranges(eventRows), func(ctx context.Context, lo, hi int) error {
+			var n uint64
+			if err := s.conn.QueryRow(ctx, `SELECT uniqExact(h, day, name) FROM `+s.db+`.events
+					WHERE first = 1 AND bucket >= ? AND bucket < ?`, uint16(lo), uint16(hi)).Scan(&n); err != nil {
+				return err
+			}
+			events.Add(int64(n))
+			return nil
+		})
 	}
 	if err != nil {
 		return st, fmt.Errorf("tracking stats on ClickHouse: %w", err)
 	}
-	st.Exposures, st.MultiArm, st.EventRows = int64(units), int64(multi), int64(events)
+	st.Exposures, st.MultiArm, st.EventRows = units.Load(), multi.Load(), events.Load()
 	var (
 		n    uint64
 		last int64
