@@ -23,7 +23,8 @@ const importBlock = 100_000
 // once). Rows are staged in a table of the import's own first, and copied
 // into the events in one INSERT … SELECT once the last is read and valid:
 // an error from next, or an invalid row, leaves the events as they were.
-// Memory does not grow with the rows.
+// ramp's memory does not grow with the rows; ClickHouse's grows with the
+// file's (it groups identical rows), not with the events stored.
 func (s *Store) ImportEvents(ctx context.Context, next func() (store.ImportedEvent, error)) (store.EventImportResult, error) {
 	var res store.EventImportResult
 	var b [8]byte
@@ -96,9 +97,13 @@ func (s *Store) ImportEvents(ctx context.Context, next func() (store.ImportedEve
 			SELECT h, any(name) AS name, any(unit) AS unit, any(at) AS at, any(value) AS value, groupArray(line) AS lines
 			FROM ` + staging + ` GROUP BY h
 		) ARRAY JOIN arrayEnumerate(lines) AS ord`
+	// The rows stored already: the set compared against holds the events
+	// of the file's names and hashes only, not every event ever imported.
 	var dup uint64
 	if err := s.conn.QueryRow(ctx, `SELECT count() FROM (`+rows+`) WHERE (name, unit, at, id) IN (
-			SELECT name, unit, at, id FROM `+s.db+`.events WHERE attr = '*')`).Scan(&dup); err != nil {
+			SELECT name, unit, at, id FROM `+s.db+`.events
+			WHERE attr = '*' AND name IN (SELECT DISTINCT name FROM `+staging+`)
+				AND h IN (SELECT cityHash64(at, id) FROM (`+rows+`)))`).Scan(&dup); err != nil {
 		return store.EventImportResult{}, fmt.Errorf("import events into ClickHouse: find rows stored already: %w", err)
 	}
 	d := strconv.FormatInt(dayMicros, 10)
