@@ -9,6 +9,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/ramp-flags/ramp/cohorts"
+	"github.com/ramp-flags/ramp/internal/spelling"
 	"github.com/ramp-flags/ramp/rollout"
 )
 
@@ -408,7 +409,7 @@ func suggestKey(key string, keys []string, what string) string {
 	}
 	best, bestDist := "", 3
 	for _, k := range keys {
-		if d := editDistance(strings.ToLower(key), strings.ToLower(k)); d < bestDist {
+		if d := spelling.Distance(strings.ToLower(key), strings.ToLower(k)); d < bestDist {
 			best, bestDist = k, d
 		}
 	}
@@ -424,29 +425,3 @@ func suggestKey(key string, keys []string, what string) string {
 
 // MetricKinds returns the kinds of metric, in documentation order.
 func MetricKinds() []MetricKind { return slices.Clone(metricKinds) }
-
-// editDistance is the Levenshtein distance between two short strings (64
-// for longer ones: too far to suggest): internal/spelling's Distance,
-// which a domain package may not import (see layers_test.go).
-func editDistance(a, b string) int {
-	if len(a) > 64 || len(b) > 64 {
-		return 64
-	}
-	prev := make([]int, len(b)+1)
-	cur := make([]int, len(b)+1)
-	for j := range prev {
-		prev[j] = j
-	}
-	for i := 1; i <= len(a); i++ {
-		cur[0] = i
-		for j := 1; j <= len(b); j++ {
-			cost := 1
-			if a[i-1] == b[j-1] {
-				cost = 0
-			}
-			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
-		}
-		prev, cur = cur, prev
-	}
-	return prev[len(b)]
-}
