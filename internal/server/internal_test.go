@@ -12,44 +12,6 @@ type clock struct{ t time.Time }
 
 func (c *clock) now() time.Time { return c.t }
 
-func TestLimiter(t *testing.T) {
-	c := &clock{t: time.Unix(1_800_000_000, 0)}
-	l := newLimiter(2, c.now)
-	for i := range 2 {
-		if ok, _ := l.allow("a"); !ok {
-			t.Fatalf("request %d within the burst refused", i)
-		}
-	}
-	ok, wait := l.allow("a")
-	if ok || wait <= 0 || wait > time.Second {
-		t.Errorf("past the burst: allowed %v, wait %v; want refused, wait in (0, 1s]", ok, wait)
-	}
-	if ok, _ := l.allow("b"); !ok {
-		t.Error("another caller refused")
-	}
-	c.t = c.t.Add(500 * time.Millisecond)
-	if ok, _ := l.allow("a"); !ok {
-		t.Error("refused after a token came back")
-	}
-
-	// Idle buckets are forgotten at the next sweep, busy ones kept.
-	c.t = c.t.Add(idleAfter - time.Minute)
-	l.allow("b")
-	c.t = c.t.Add(2 * time.Minute)
-	l.allow("c")
-	for caller, want := range map[string]bool{"a": false, "b": true, "c": true} {
-		if _, ok := l.buckets.Load(caller); ok != want {
-			t.Errorf("bucket of %s kept: %v, want %v", caller, ok, want)
-		}
-	}
-	if newLimiter(0, c.now) != nil || newLimiter(-1, c.now) != nil {
-		t.Error("no limit should be a nil limiter")
-	}
-	if ok, _ := (*limiter)(nil).allow("x"); !ok {
-		t.Error("a nil limiter refused")
-	}
-}
-
 // TestStreamTokensMemo: a token is minted once per principal and TTL
 // window, and is what minting afresh would give.
 func TestStreamTokensMemo(t *testing.T) {

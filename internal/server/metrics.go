@@ -8,6 +8,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
+	"github.com/ramp-flags/ramp/internal/auth"
 	"github.com/ramp-flags/ramp/tracking"
 )
 
@@ -132,7 +133,7 @@ func newMetrics(l func() *live, now func() time.Time) *metrics {
 func (m *metrics) trackFailures(tracked func() int) {
 	m.reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 		Name: "ramp_auth_failure_addresses",
-		Help: "Client addresses with recent failed authentications, held to limit them (at most " + strconv.Itoa(maxFailureAddrs) + ").",
+		Help: "Client addresses with recent failed authentications, held to limit them (at most " + strconv.Itoa(auth.MaxFailureAddrs) + ").",
 	}, func() float64 { return float64(tracked()) }))
 }
 

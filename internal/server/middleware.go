@@ -11,6 +11,7 @@ import (
 
 	"github.com/ramp-flags/ramp"
 	"github.com/ramp-flags/ramp/internal/auth"
+	"github.com/ramp-flags/ramp/internal/ratelimit"
 )
 
 // recorder remembers the status and size of a response and when its header
@@ -117,8 +118,8 @@ func (s *Server) guard(need auth.Permission, streamToken bool, h guarded) http.H
 		if s.cfg.InsecureNoAuth {
 			caller = clientAddr(r)
 		}
-		if ok, wait := s.limit.allow(caller); !ok {
-			w.Header().Set("Retry-After", strconv.Itoa(retryAfter(wait)))
+		if ok, wait := s.limit.Allow(caller); !ok {
+			w.Header().Set("Retry-After", strconv.Itoa(ratelimit.RetryAfter(wait)))
 			w.WriteHeader(http.StatusTooManyRequests)
 			return
 		}
@@ -139,7 +140,7 @@ func (s *Server) refused(w http.ResponseWriter, r *http.Request, err error) {
 			s.log.Warn("too many failed authentications from a client address: answering them 429 (logged at most once a minute)",
 				"remote", clientAddr(r))
 		}
-		w.Header().Set("Retry-After", strconv.Itoa(retryAfter(throttled.RetryAfter)))
+		w.Header().Set("Retry-After", strconv.Itoa(ratelimit.RetryAfter(throttled.RetryAfter)))
 		w.WriteHeader(http.StatusTooManyRequests)
 	case errors.Is(err, ramp.ErrUnauthorized):
 		s.metrics.authFailed.Inc()

@@ -17,6 +17,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/ramp-flags/ramp/internal/auth"
+	"github.com/ramp-flags/ramp/internal/ratelimit"
 	"github.com/ramp-flags/ramp/tracking"
 )
 
@@ -119,7 +120,7 @@ type Server struct {
 	log     *slog.Logger
 	live    *live
 	metrics *metrics
-	limit   *limiter
+	limit   *ratelimit.Limiter
 	tokens  *streamTokens
 	handler http.Handler
 
@@ -219,7 +220,7 @@ func New(cfg Config) (*Server, error) {
 	if c, ok := cfg.Auth.(keyChecker); ok && !cfg.InsecureNoAuth {
 		s.checker = c
 	}
-	s.limit = newLimiter(cfg.RateLimit, cfg.Now)
+	s.limit = ratelimit.New(cfg.RateLimit, cfg.Now)
 	failed := func() int { return 0 }
 	if f, ok := cfg.Auth.(failureCounter); ok && !cfg.InsecureNoAuth {
 		failed = f.FailedAddresses

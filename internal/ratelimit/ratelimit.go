@@ -1,4 +1,7 @@
-package server
+// Package ratelimit limits how many requests each caller makes: a token
+// bucket per caller, forgotten once idle. ramp serve's data plane (per
+// key) and its admin API (per principal) share it.
+package ratelimit
 
 import (
 	"math"
@@ -7,15 +10,13 @@ import (
 	"time"
 
 	"golang.org/x/time/rate"
-
-	"github.com/ramp-flags/ramp/internal/auth"
 )
 
-// limiter is a token bucket per caller (a key's name, or the client address
-// when authentication is off). Buckets idle for longer than idleAfter are
+// Limiter is a token bucket per caller (a credential's name, or a client
+// address). Buckets idle for longer than idleAfter are
 // forgotten, so the map stays as small as the set of active callers. A
 // request takes no lock but its own bucket's.
-type limiter struct {
+type Limiter struct {
 	rate  rate.Limit
 	burst int
 	now   func() time.Time
@@ -31,19 +32,23 @@ type bucket struct {
 
 const idleAfter = 10 * time.Minute
 
-// newLimiter allows perSecond requests a second to each caller, in bursts of
-// as many. perSecond <= 0 means no limit (nil limiter).
-func newLimiter(perSecond float64, now func() time.Time) *limiter {
+// New allows perSecond requests a second to each caller, in bursts of
+// as many. perSecond <= 0 means no limit (a nil Limiter, which allows
+// everything). now is the clock (time.Now when nil).
+func New(perSecond float64, now func() time.Time) *Limiter {
 	if perSecond <= 0 {
 		return nil
 	}
+	if now == nil {
+		now = time.Now
+	}
 	burst := int(math.Ceil(perSecond))
-	return &limiter{rate: rate.Limit(perSecond), burst: burst, now: now}
+	return &Limiter{rate: rate.Limit(perSecond), burst: burst, now: now}
 }
 
-// allow takes a token from the caller's bucket. When there is none it
+// Allow takes a token from the caller's bucket. When there is none it
 // returns false and how long until there will be one.
-func (l *limiter) allow(caller string) (bool, time.Duration) {
+func (l *Limiter) Allow(caller string) (bool, time.Duration) {
 	if l == nil {
 		return true, 0
 	}
@@ -74,7 +79,7 @@ func (l *limiter) allow(caller string) (bool, time.Duration) {
 // sweep forgets the buckets idle for idleAfter, at most once a minute. A
 // caller coming back just as its bucket is forgotten starts with a full
 // one, as it would have a moment later.
-func (l *limiter) sweep(now time.Time) {
+func (l *Limiter) sweep(now time.Time) {
 	last := l.lastSweep.Load()
 	if now.UnixNano()-last <= int64(time.Minute) || !l.lastSweep.CompareAndSwap(last, now.UnixNano()) {
 		return
@@ -87,15 +92,11 @@ func (l *limiter) sweep(now time.Time) {
 	})
 }
 
-// retryAfter is the Retry-After header for a wait: whole seconds, at least 1.
-func retryAfter(d time.Duration) int {
+// RetryAfter is the Retry-After header for a wait: whole seconds, at least 1.
+func RetryAfter(d time.Duration) int {
 	s := int(math.Ceil(d.Seconds()))
 	if s < 1 {
 		s = 1
 	}
 	return s
 }
-
-// maxFailureAddrs is how many client addresses the authenticator keeps
-// count of failures for.
-const maxFailureAddrs = auth.MaxFailureAddrs
