@@ -16,6 +16,7 @@ import (
 	"github.com/ramp-flags/ramp"
 	"github.com/ramp-flags/ramp/internal/admin"
 	"github.com/ramp-flags/ramp/internal/auth"
+	"github.com/ramp-flags/ramp/internal/ratelimit"
 )
 
 // Prefix is the path every route of the API starts with.
@@ -36,16 +37,28 @@ type Config struct {
 	// Logger logs failures to check credentials and internal errors; never
 	// a secret.
 	Logger *slog.Logger
+	// RateLimit is the requests a second each principal may make, in
+	// bursts of as many; past it a request gets 429 with Retry-After.
+	// Zero means DefaultRateLimit, negative no limit.
+	RateLimit float64
+	// Now is the clock of the rate limit (time.Now when nil).
+	Now func() time.Time
 }
+
+// DefaultRateLimit is the admin API's requests a second per principal: a
+// dashboard page or a script's burst fits, a runaway loop or a stolen
+// token hammering reports and imports does not.
+const DefaultRateLimit = 50
 
 // Handler serves the admin API: one route per use case of the control
 // plane, each authenticated and checked against the principal's
 // permission, the principal acting as the audit log's actor.
 type Handler struct {
-	a   *admin.Service
-	cfg Config
-	log *slog.Logger
-	mux *http.ServeMux
+	a     *admin.Service
+	cfg   Config
+	log   *slog.Logger
+	mux   *http.ServeMux
+	limit *ratelimit.Limiter
 }
 
 // route is one endpoint: its pattern (as http.ServeMux reads it), the
@@ -73,7 +86,10 @@ func New(cfg Config) (*Handler, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
-	h := &Handler{a: cfg.Admin, cfg: cfg, log: cfg.Logger, mux: http.NewServeMux()}
+	if cfg.RateLimit == 0 {
+		cfg.RateLimit = DefaultRateLimit
+	}
+	h := &Handler{a: cfg.Admin, cfg: cfg, log: cfg.Logger, mux: http.NewServeMux(), limit: ratelimit.New(cfg.RateLimit, cfg.Now)}
 	for _, rt := range routes {
 		h.mux.Handle(rt.pattern, h.wrap(rt))
 	}
@@ -129,6 +145,10 @@ func (h *Handler) wrap(rt route) http.Handler {
 		}
 		if !p.May(rt.perm) {
 			writeProblem(w, auth.Forbidden(p, rt.perm))
+			return
+		}
+		if ok, wait := h.limit.Allow(p.Name); !ok {
+			writeProblem(w, &rateLimitedError{principal: p.Name, perSecond: h.cfg.RateLimit, wait: wait})
 			return
 		}
 		if rt.stream {

@@ -3,6 +3,7 @@ package api
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
 	"strconv"
 	"time"
@@ -11,6 +12,7 @@ import (
 	"github.com/ramp-flags/ramp/cohorts/csvfile"
 	"github.com/ramp-flags/ramp/internal/admin"
 	"github.com/ramp-flags/ramp/internal/auth"
+	"github.com/ramp-flags/ramp/internal/ratelimit"
 	"github.com/ramp-flags/ramp/rollout"
 )
 
@@ -141,6 +143,22 @@ var codecs = []errorCodec{
 	sentinel("cohort.empty-replace", admin.ErrEmptyReplace),
 }
 
+// rateLimitedError is the answer to a principal past its rate limit: 429,
+// of kind busy, with the wait as Retry-After.
+type rateLimitedError struct {
+	principal string
+	perSecond float64
+	wait      time.Duration
+}
+
+func (e *rateLimitedError) Error() string {
+	return fmt.Sprintf("too many requests from %s (more than %g a second); retry in %s",
+		e.principal, e.perSecond, time.Duration(ratelimit.RetryAfter(e.wait))*time.Second)
+}
+
+// Is makes a rateLimitedError match ramp.KindBusy: retrying later helps.
+func (e *rateLimitedError) Is(target error) bool { return target == ramp.KindBusy }
+
 // problemOf turns an error into the Problem the API answers with.
 func problemOf(err error) Problem {
 	kind := ramp.KindOf(err)
@@ -148,10 +166,13 @@ func problemOf(err error) Problem {
 	var (
 		he *httpError
 		th *auth.ThrottledError
+		rl *rateLimitedError
 	)
 	switch {
 	case errors.As(err, &th):
 		status = http.StatusTooManyRequests
+	case errors.As(err, &rl):
+		status, kind = http.StatusTooManyRequests, ramp.KindBusy
 	case errors.As(err, &he):
 		status, kind = he.status, he.kind
 	}
@@ -164,6 +185,9 @@ func problemOf(err error) Problem {
 	}
 	if kind == ramp.KindBusy {
 		p.RetryAfter = 1
+	}
+	if rl != nil {
+		p.RetryAfter = ratelimit.RetryAfter(rl.wait)
 	}
 	for _, c := range codecs {
 		v, ok := c.match(err)
@@ -220,7 +244,7 @@ func (p *Problem) Err() error {
 		}
 		e.Err = inner
 	}
-	if p.Status == http.StatusTooManyRequests {
+	if p.Status == http.StatusTooManyRequests && kind != ramp.KindBusy {
 		e.Err = &auth.ThrottledError{RetryAfter: time.Duration(p.RetryAfter) * time.Second}
 	}
 	return e

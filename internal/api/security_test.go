@@ -1,14 +1,19 @@
 package api_test
 
 import (
+	"context"
 	"encoding/json"
+	"errors"
 	"net/http"
+	"net/http/httptest"
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/ramp-flags/ramp"
 	"github.com/ramp-flags/ramp/internal/api"
 	"github.com/ramp-flags/ramp/internal/auth"
 )
@@ -399,5 +404,52 @@ func TestRevokedThroughTheAPI(t *testing.T) {
 			t.Fatalf("a revoked token still works: %d", got.status)
 		}
 		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// TestRateLimitPerPrincipal: each principal has its own token bucket;
+// past it a request gets 429 of kind busy with Retry-After, which a client
+// reads as "retry later", not as a refused credential; the bucket refills
+// with time.
+func TestRateLimitPerPrincipal(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	checker, err := e.a.Authenticator(ctx, auth.Options{FailureLimit: -1, Now: time.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { checker.Close() })
+	var now atomic.Int64 // Unix nanoseconds: the server reads it
+	now.Store(time.Unix(1_800_000_000, 0).UnixNano())
+	h, err := api.New(api.Config{Admin: e.a, Auth: checker, RateLimit: 3, Now: func() time.Time { return time.Unix(0, now.Load()) }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(h)
+	t.Cleanup(srv.Close)
+	e.url = srv.URL
+
+	for i := range 3 {
+		if a := e.do(t, "GET", api.Prefix+"/flags", "viewer", nil); a.status != http.StatusOK {
+			t.Fatalf("request %d within the burst: %d %s", i, a.status, a.body)
+		}
+	}
+	a := e.do(t, "GET", api.Prefix+"/flags", "viewer", nil)
+	if a.status != http.StatusTooManyRequests {
+		t.Fatalf("past the burst: %d %s, want 429", a.status, a.body)
+	}
+	p := a.problem(t)
+	if p.Kind != "busy" || a.header.Get("Retry-After") != "1" || !strings.Contains(p.Detail, "too many requests from vera (more than 3 a second)") {
+		t.Errorf("past the burst: kind %q, Retry-After %q, detail %q", p.Kind, a.header.Get("Retry-After"), p.Detail)
+	}
+	if err := p.Err(); !errors.Is(err, ramp.ErrBusy) || errors.Is(err, ramp.ErrUnauthorized) {
+		t.Errorf("the client's error %v: want busy, not unauthorized", err)
+	}
+	if a := e.do(t, "GET", api.Prefix+"/flags", "editor", nil); a.status != http.StatusOK {
+		t.Errorf("another principal: %d, want 200", a.status)
+	}
+	now.Add(int64(time.Second))
+	if a := e.do(t, "GET", api.Prefix+"/flags", "viewer", nil); a.status != http.StatusOK {
+		t.Errorf("a second later: %d, want 200", a.status)
 	}
 }

@@ -27,6 +27,7 @@ type serveOptions struct {
 	addr           string
 	poll           time.Duration
 	rateLimit      string
+	apiRateLimit   string
 	auth           authOptions
 	insecureNoAuth bool
 	publicURL      string
@@ -57,7 +58,9 @@ Requests need a credential: an API key ("ramp keys create") or a personal
 token ("ramp tokens create"), as Authorization: Bearer <secret> or X-API-Key:
 <secret>; never in the URL, where it is refused. --insecure-no-auth turns
 credentials off, for local experiments only. Each credential may make
---rate-limit requests a second; past that it gets 429 with Retry-After. A
+--rate-limit requests a second (--api-rate-limit on the admin API under
+/api/v1/, whose reports, imports and exports cost far more); past that it
+gets 429 with Retry-After. A
 client address that fails to authenticate more than --auth-failure-limit
 times a second is refused with 429 before its secrets are looked at (but
 for credentials it already used successfully). Revoking a credential takes
@@ -123,6 +126,7 @@ Endpoints and bodies: docs/http-api.md.`,
 	cmd.Flags().StringVar(&opts.addr, "addr", "127.0.0.1:8080", "address to listen on (host:port; port 0 picks a free one)")
 	cmd.Flags().DurationVar(&opts.poll, "poll", server.DefaultPoll, "how often to check the database for a new configuration")
 	cmd.Flags().StringVar(&opts.rateLimit, "rate-limit", strconv.Itoa(server.DefaultRateLimit), "requests a second each key may make, as N or N/s (0: no limit)")
+	cmd.Flags().StringVar(&opts.apiRateLimit, "api-rate-limit", strconv.Itoa(api.DefaultRateLimit), "requests a second each person or key may make to the admin API, as N or N/s (0: no limit)")
 	addAuthFlags(cmd, &opts.auth)
 	cmd.Flags().BoolVar(&opts.insecureNoAuth, "insecure-no-auth", false, "serve everyone without a key (local experiments only)")
 	cmd.Flags().StringVar(&opts.publicURL, "public-url", "", "base URL clients reach the server at, for the event-stream URL in bulk answers (default: from each request's Host)")
@@ -195,6 +199,13 @@ func serveRun(ctx context.Context, opts *serveOptions) error {
 	}
 	if perSecond == 0 {
 		perSecond = -1 // no limit
+	}
+	apiPerSecond, err := parseRate("api-rate-limit", opts.apiRateLimit)
+	if err != nil {
+		return &UsageError{Err: err, Command: "ramp serve"}
+	}
+	if apiPerSecond == 0 {
+		apiPerSecond = -1 // no limit
 	}
 	level, err := parseLevel(opts.logLevel)
 	if err != nil {
@@ -271,7 +282,7 @@ func serveRun(ctx context.Context, opts *serveOptions) error {
 				}
 			}
 		}
-		if cfg.API, err = api.New(api.Config{Admin: a, Auth: apiAuth, Logger: log.With("component", "api")}); err != nil {
+		if cfg.API, err = api.New(api.Config{Admin: a, Auth: apiAuth, Logger: log.With("component", "api"), RateLimit: apiPerSecond}); err != nil {
 			return err
 		}
 		if dash, err := newDashboard(opts, a, cfg.Auth, oidcLogin(cfg.OIDC), tlsConfig != nil, log); err != nil {
