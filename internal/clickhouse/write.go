@@ -80,10 +80,10 @@ func (s *Store) WriteExposures(ctx context.Context, batch []tracking.Exposure) e
 
 // WriteEvents stores a batch of events (the tracking.Sink method): one row
 // per event and identifying attribute (the event's id on the first of
-// them, the one counted), in the next shared insert,
-// returning once that insert is done. An event stored already (the same
-// time and id) is stored again and counted once: the queries read the
-// table FINAL, and merges remove the copy. An invalid event rejects the
+// them, the one counted), in the next shared insert, returning once that
+// insert is done. An event stored already (the same time and id) is
+// stored again and counted once: the queries fold the copies they find
+// (see armStatsSQL), and merges remove them. An invalid event rejects the
 // batch, before anything is sent, with an error matching ramp.ErrInvalid.
 func (s *Store) WriteEvents(ctx context.Context, batch []tracking.Event) error {
 	if len(batch) == 0 {
