@@ -491,7 +491,15 @@ func (s *Service) Pause(ctx context.Context, req PauseRequest) (MoveResult, erro
 // Resume releases a paused plan: people may advance it again and the
 // schedule continues from the live stage.
 func (s *Service) Resume(ctx context.Context, flag string) (MoveResult, error) {
-	return s.simpleMove(ctx, flag, "rollout.resume", "resumed", 0, func(cur *rollout.Rollout, _ time.Time) (rollout.Progress, error) {
+	return s.ResumeAt(ctx, flag, 0)
+}
+
+// ResumeAt is Resume decided at the plan's version base (0: whatever it
+// is): if the plan moved since (paused again for another reason, halted
+// by a guardrail), the resume is refused with a ConflictError instead of
+// releasing what its caller did not see.
+func (s *Service) ResumeAt(ctx context.Context, flag string, base int64) (MoveResult, error) {
+	return s.simpleMove(ctx, flag, "rollout.resume", "resumed", base, func(cur *rollout.Rollout, _ time.Time) (rollout.Progress, error) {
 		return cur.Resume()
 	})
 }

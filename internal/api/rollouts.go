@@ -136,11 +136,17 @@ func (h *Handler) rolloutPause(w http.ResponseWriter, r *http.Request) error {
 	return h.replyMove(w, r, res)
 }
 
+// rolloutResume takes If-Match when given: the plan must still be at that
+// version.
 func (h *Handler) rolloutResume(w http.ResponseWriter, r *http.Request) error {
 	if err := h.decode(r, &struct{}{}); err != nil {
 		return err
 	}
-	res, err := h.a.Resume(r.Context(), r.PathValue("flag"))
+	base, err := h.basis(r, false)
+	if err != nil {
+		return err
+	}
+	res, err := h.a.ResumeAt(r.Context(), r.PathValue("flag"), base)
 	if err != nil {
 		return err
 	}

@@ -453,3 +453,38 @@ func TestRateLimitPerPrincipal(t *testing.T) {
 		t.Errorf("a second later: %d, want 200", a.status)
 	}
 }
+
+// TestResumeAtTheVersionSeen: resume takes If-Match when given, so that a
+// person who saw one pause does not release another (a pause for a new
+// reason since); without it, it resumes whatever the plan is.
+func TestResumeAtTheVersionSeen(t *testing.T) {
+	e := newEnv(t)
+	const plan = "/api/v1/rollouts/messenger-ig-interop"
+	pause := func(reason string) {
+		t.Helper()
+		if got := e.do(t, "POST", plan+"/pause", "editor", map[string]string{"reason": reason}); got.status != http.StatusOK {
+			t.Fatalf("pause: %d %s", got.status, got.body)
+		}
+	}
+	pause("checking the error rate")
+	seen := e.etag(t, plan)
+	if got := e.do(t, "POST", plan+"/resume", "editor", `{}`, "If-Match", seen); got.status != http.StatusOK {
+		t.Fatalf("resume at the version seen: %d %s", got.status, got.body)
+	}
+	pause("checking the error rate")
+	seen = e.etag(t, plan)
+	if got := e.do(t, "POST", plan+"/resume", "alice", `{}`); got.status != http.StatusOK {
+		t.Fatalf("resume without If-Match: %d %s", got.status, got.body)
+	}
+	pause("a second incident") // after alice's resume: the plan moved twice since seen
+	stale := e.do(t, "POST", plan+"/resume", "editor", `{}`, "If-Match", seen)
+	if stale.status != http.StatusPreconditionFailed {
+		t.Fatalf("resume at a stale version: %d %s, want 412", stale.status, stale.body)
+	}
+	if p := stale.problem(t); p.Kind != "conflict" || !strings.Contains(p.Detail, "changed meanwhile") {
+		t.Errorf("resume at a stale version: %+v", p)
+	}
+	if ro, err := e.a.RolloutGet(context.Background(), "messenger-ig-interop"); err != nil || !ro.Progress.Paused || ro.Progress.PauseReason != "a second incident" {
+		t.Errorf("after the refused resume: paused %v (%q; %v), want still paused for the second incident", ro.Progress.Paused, ro.Progress.PauseReason, err)
+	}
+}

@@ -211,19 +211,6 @@ func (d *Dashboard) move(m moveKind) handlerFunc {
 			return err
 		}
 		reason := strings.TrimSpace(r.PostForm.Get("reason"))
-		// Resume, whose control-plane request carries no base version, is
-		// checked here against the plan as it is now (a small race the others,
-		// checked inside the write, do not have).
-		current := func() error {
-			ro, err := d.opt.Admin.RolloutGet(ctx, flag)
-			if err != nil {
-				return err
-			}
-			if ro.Version != version {
-				return changedMeanwhile("rollout "+flag, version, ro.Version)
-			}
-			return nil
-		}
 		done := m.Name
 		switch m.Name {
 		case "advance":
@@ -248,10 +235,7 @@ func (d *Dashboard) move(m moveKind) handlerFunc {
 				return err
 			}
 		case "resume":
-			if err := current(); err != nil {
-				return err
-			}
-			if _, err := d.opt.Admin.Resume(ctx, flag); err != nil {
+			if _, err := d.opt.Admin.ResumeAt(ctx, flag, version); err != nil {
 				return err
 			}
 		case "approve":
