@@ -403,8 +403,17 @@ func (s *Service) PauseExperiment(ctx context.Context, key string) (ExperimentRe
 // records the resume as "experiment.resume.override", and the check no
 // longer pauses the phase (experiment.Experiment.SampleRatioOverridden).
 func (s *Service) ResumeExperiment(ctx context.Context, key string) (ExperimentResult, error) {
+	return s.ResumeExperimentAt(ctx, key, 0)
+}
+
+// ResumeExperimentAt is ResumeExperiment decided at the experiment's
+// version base (0: whatever it is): if it moved since (resumed and paused
+// again, by a person or by the sample-ratio check), the resume is refused
+// with a ConflictError rather than override a pause its caller did not
+// see.
+func (s *Service) ResumeExperimentAt(ctx context.Context, key string, base int64) (ExperimentResult, error) {
 	var overrode string
-	res, err := s.moveWith(ctx, key, "resume", 0, func(e *experiment.Experiment, env *store.ExperimentEnv, _ *ExperimentResult) error {
+	res, err := s.moveWith(ctx, key, "resume", base, func(e *experiment.Experiment, env *store.ExperimentEnv, _ *ExperimentResult) error {
 		overrode = ""
 		if cur := e.Current(); e.Status == experiment.Paused && e.PausedBy == rollout.Scheduler && cur != nil &&
 			strings.HasPrefix(e.PauseReason, safety.MismatchPrefix(cur.Number)) {

@@ -56,8 +56,22 @@ func (h *Handler) experimentPause(w http.ResponseWriter, r *http.Request) error 
 	return h.simpleExperimentMove(w, r, h.a.PauseExperiment)
 }
 
+// experimentResume takes If-Match when given: the experiment must still
+// be at that version (a resume may override the sample-ratio check's
+// pause, which its caller must have seen).
 func (h *Handler) experimentResume(w http.ResponseWriter, r *http.Request) error {
-	return h.simpleExperimentMove(w, r, h.a.ResumeExperiment)
+	if err := h.decode(r, &struct{}{}); err != nil {
+		return err
+	}
+	base, err := h.basis(r, false)
+	if err != nil {
+		return err
+	}
+	res, err := h.a.ResumeExperimentAt(r.Context(), r.PathValue("key"), base)
+	if err != nil {
+		return err
+	}
+	return h.replyExperiment(w, r, res)
 }
 
 // experimentStop, experimentTraffic and experimentWeights take If-Match

@@ -488,3 +488,35 @@ func TestResumeAtTheVersionSeen(t *testing.T) {
 		t.Errorf("after the refused resume: paused %v (%q; %v), want still paused for the second incident", ro.Progress.Paused, ro.Progress.PauseReason, err)
 	}
 }
+
+// TestExperimentResumeAtTheVersionSeen: an experiment's resume may
+// override the sample-ratio check's pause, so it too takes If-Match:
+// stale, it is refused and the experiment stays paused.
+func TestExperimentResumeAtTheVersionSeen(t *testing.T) {
+	e := newEnv(t)
+	const exp = "/api/v1/experiments/dm-handoff-vs-inline"
+	move := func(who, action string, headers ...string) answer {
+		t.Helper()
+		return e.do(t, "POST", exp+"/"+action, who, `{}`, headers...)
+	}
+	if got := move("editor", "pause"); got.status != http.StatusOK {
+		t.Fatalf("pause: %d %s", got.status, got.body)
+	}
+	seen := e.etag(t, exp)
+	if got := move("alice", "resume"); got.status != http.StatusOK {
+		t.Fatalf("resume without If-Match: %d %s", got.status, got.body)
+	}
+	if got := move("alice", "pause"); got.status != http.StatusOK {
+		t.Fatalf("pause again: %d %s", got.status, got.body)
+	}
+	stale := move("editor", "resume", "If-Match", seen)
+	if stale.status != http.StatusPreconditionFailed {
+		t.Fatalf("resume at a stale version: %d %s, want 412", stale.status, stale.body)
+	}
+	if p := stale.problem(t); p.Kind != "conflict" {
+		t.Errorf("resume at a stale version: %+v", p)
+	}
+	if got := move("editor", "resume", "If-Match", e.etag(t, exp)); got.status != http.StatusOK {
+		t.Errorf("resume at the version now: %d %s", got.status, got.body)
+	}
+}
