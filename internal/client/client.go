@@ -120,8 +120,38 @@ func (c *Client) url(path string, q url.Values) string {
 }
 
 // send sends a request and returns its answer when it is a success; an
-// error answer becomes the error its problem describes.
+// error answer becomes the error its problem describes. A request past
+// the server's rate limit (429 of kind busy) is sent again after the
+// wait the server names, up to rateLimitTries times and when the wait
+// is at most maxRateLimitWait, unless its body streams (it cannot be
+// read twice).
 func (c *Client) send(ctx context.Context, rq request) (*http.Response, error) {
+	for try := 1; ; try++ {
+		resp, wait, err := c.sendOnce(ctx, rq)
+		if wait <= 0 || rq.body != nil || try == rateLimitTries || wait > maxRateLimitWait {
+			return resp, err
+		}
+		t := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return nil, err
+		case <-t.C:
+		}
+	}
+}
+
+// rateLimitTries and maxRateLimitWait bound send's retries past the
+// server's rate limit: a burst of a script waits a second or two, a
+// server that keeps refusing is reported.
+const (
+	rateLimitTries   = 4
+	maxRateLimitWait = 5 * time.Second
+)
+
+// sendOnce sends a request once. wait is positive when the server
+// refused it for its rate limit and said how long to wait.
+func (c *Client) sendOnce(ctx context.Context, rq request) (_ *http.Response, wait time.Duration, _ error) {
 	body := rq.body
 	if body != nil {
 		body = struct{ io.Reader }{body} // the caller closes its own file
@@ -130,13 +160,13 @@ func (c *Client) send(ctx context.Context, rq request) (*http.Response, error) {
 	if rq.json != nil {
 		b, err := json.Marshal(rq.json)
 		if err != nil {
-			return nil, fmt.Errorf("encode request: %w", err)
+			return nil, 0, fmt.Errorf("encode request: %w", err)
 		}
 		body, ct = bytes.NewReader(b), "application/json"
 	}
 	req, err := http.NewRequestWithContext(ctx, rq.method, c.url(rq.path, rq.query), body)
 	if err != nil {
-		return nil, err
+		return nil, 0, err
 	}
 	if ct != "" {
 		req.Header.Set("Content-Type", ct)
@@ -157,7 +187,7 @@ func (c *Client) send(ctx context.Context, rq request) (*http.Response, error) {
 	}
 	resp, err := c.hc.Do(req)
 	if err != nil {
-		return nil, c.transportError(ctx, err)
+		return nil, 0, c.transportError(ctx, err)
 	}
 	if tag := resp.Header.Get("ETag"); tag != "" {
 		if _, e, err := api.ParseETag(tag); err == nil {
@@ -167,12 +197,15 @@ func (c *Client) send(ctx context.Context, rq request) (*http.Response, error) {
 		}
 	}
 	if resp.StatusCode >= 200 && resp.StatusCode < 300 {
-		return resp, nil
+		return resp, 0, nil
 	}
 	defer resp.Body.Close()
 	b, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
 	p := api.DecodeProblem(resp.StatusCode, resp.Header.Get("Content-Type"), b)
-	return nil, p.Err()
+	if p.Status == http.StatusTooManyRequests && p.Kind == ramp.KindBusy.String() {
+		wait = time.Duration(max(p.RetryAfter, 1)) * time.Second
+	}
+	return nil, wait, p.Err()
 }
 
 // transportError says the server could not be reached, keeping a

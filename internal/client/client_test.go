@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -306,5 +307,43 @@ func TestReportMatchesLocal(t *testing.T) {
 	}
 	if d := cmp.Diff(local, remote, cmpopts.EquateEmpty(), cmpopts.EquateNaNs(), cmpopts.EquateApproxTime(time.Minute)); d != "" {
 		t.Errorf("report differs (-local +remote):\n%s", d)
+	}
+}
+
+// TestWaitsOutTheRateLimit: a request past the server's rate limit is
+// sent again after the wait the server names, so that a script's burst
+// succeeds instead of failing half-way; the server saw the refusals.
+func TestWaitsOutTheRateLimit(t *testing.T) {
+	a, _, _ := setup(t)
+	var refused atomic.Int64
+	h, err := api.New(api.Config{Admin: a, Auth: one{}, RateLimit: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, r)
+		if rec.Code == http.StatusTooManyRequests {
+			refused.Add(1)
+		}
+		for k, v := range rec.Header() {
+			w.Header()[k] = v
+		}
+		w.WriteHeader(rec.Code)
+		_, _ = w.Write(rec.Body.Bytes())
+	}))
+	t.Cleanup(srv.Close)
+	c, err := client.New(srv.URL, "alice", client.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	for i := range 3 {
+		if _, err := c.Flags(ctx); err != nil {
+			t.Fatalf("call %d: %v", i, err)
+		}
+	}
+	if refused.Load() == 0 {
+		t.Error("three calls in a row at 1 a second: the server refused none, so nothing was waited out")
 	}
 }
