@@ -135,7 +135,7 @@ func (c *Client) send(ctx context.Context, rq request) (*http.Response, error) {
 		select {
 		case <-ctx.Done():
 			t.Stop()
-			return nil, err
+			return nil, ramp.Errorf(ramp.KindCanceled, "%w (while waiting out the rate limit: %v)", ctx.Err(), err)
 		case <-t.C:
 		}
 	}
