@@ -256,7 +256,7 @@ func (im *importer) run(ctx context.Context, next func() (cohorts.Member, error)
 		return res, fmt.Errorf("create staging tables: %w", err)
 	}
 	var err error
-	if im.distinct, err = im.stage(ctx, &stagingRows{next: next, res: &res}); err != nil {
+	if im.distinct, err = im.stage(ctx, &stagingRows{ctx: ctx, next: next, res: &res}); err != nil {
 		return res, err
 	}
 	res.Duplicates = res.Rows - im.distinct
@@ -960,8 +960,11 @@ type importAudit struct {
 // it validates each, counts rows and regions in res, and gives the row's
 // values (seq, user_id, region), seq counting rows from 1. Its methods are
 // those of pgx.CopyFromSource. After the source ends or fails, Next returns
-// false without calling it again, and Err tells which.
+// false without calling it again, and Err tells which. It stops within
+// ctxCheckRows rows of ctx's end, whatever the driver makes of it (pgx
+// cancels a COPY asynchronously: a fast source could finish first).
 type stagingRows struct {
+	ctx    context.Context
 	next   func() (cohorts.Member, error)
 	res    *ImportResult
 	member cohorts.Member // the current row, region parsed
@@ -989,7 +992,16 @@ func (r *stagingRows) Next() bool {
 	if r.done {
 		return false
 	}
-	m, err := r.next()
+	var (
+		m   cohorts.Member
+		err error
+	)
+	if r.res.Rows%ctxCheckRows == 0 && r.ctx != nil {
+		err = r.ctx.Err()
+	}
+	if err == nil {
+		m, err = r.next()
+	}
 	if err == nil {
 		r.res.Rows++
 		err = r.set(m)
@@ -1003,6 +1015,9 @@ func (r *stagingRows) Next() bool {
 	}
 	return true
 }
+
+// ctxCheckRows is how often stagingRows looks at its context.
+const ctxCheckRows = 4096
 
 // set validates m, the res.Rows-th row, and makes it the current row.
 func (r *stagingRows) set(m cohorts.Member) error {
