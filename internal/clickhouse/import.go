@@ -97,13 +97,13 @@ func (s *Store) ImportEvents(ctx context.Context, next func() (store.ImportedEve
 			SELECT h, any(name) AS name, any(unit) AS unit, any(at) AS at, any(value) AS value, groupArray(line) AS lines
 			FROM ` + staging + ` GROUP BY h
 		) ARRAY JOIN arrayEnumerate(lines) AS ord`
-	// The rows stored already: the set compared against holds the events
-	// of the file's names and hashes only, not every event ever imported.
+	// The rows stored already: the set compared against holds the stored
+	// events that match a staged row's name, unit and time, not every
+	// event ever imported.
 	var dup uint64
 	if err := s.conn.QueryRow(ctx, `SELECT count() FROM (`+rows+`) WHERE (name, unit, at, id) IN (
 			SELECT name, unit, at, id FROM `+s.db+`.events
-			WHERE attr = '*' AND name IN (SELECT DISTINCT name FROM `+staging+`)
-				AND h IN (SELECT cityHash64(at, id) FROM (`+rows+`)))`).Scan(&dup); err != nil {
+			WHERE attr = '*' AND (name, unit, at) IN (SELECT name, unit, at FROM `+staging+`))`).Scan(&dup); err != nil {
 		return store.EventImportResult{}, fmt.Errorf("import events into ClickHouse: find rows stored already: %w", err)
 	}
 	d := strconv.FormatInt(dayMicros, 10)

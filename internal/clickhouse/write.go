@@ -199,9 +199,8 @@ type block interface {
 	// them, one slice per column; it is called for consecutive ranges from
 	// 0, and its slices are valid until the next call.
 	columns(lo, hi int) []any
-	// grow makes room for n more rows; reset empties the block, keeping
-	// its memory (the driver copies the columns it is given).
-	grow(n int)
+	// reset empties the block, keeping its memory (the driver copies the
+	// columns it is given).
 	reset()
 }
 
@@ -253,8 +252,7 @@ type eventBlock struct {
 
 const eventColumns = "events (name, attr, unit, at, id, day, value, first, h)"
 
-func (b *eventBlock) len() int   { return len(b.rows) }
-func (b *eventBlock) grow(n int) { b.rows = slices.Grow(b.rows, n) }
+func (b *eventBlock) len() int { return len(b.rows) }
 func (b *eventBlock) reset() {
 	clear(b.rows)
 	b.rows = b.rows[:0]

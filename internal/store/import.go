@@ -996,7 +996,7 @@ func (r *stagingRows) Next() bool {
 		m   cohorts.Member
 		err error
 	)
-	if r.res.Rows%ctxCheckRows == 0 && r.ctx != nil {
+	if r.res.Rows%ctxCheckRows == 0 {
 		err = r.ctx.Err()
 	}
 	if err == nil {
