@@ -231,7 +231,6 @@ func (s *Store) migrate(ctx context.Context) error {
 			attr String,
 			unit String,
 			at Int64,
-			id String,
 			day Int32,
 			value Float64,
 			first UInt8,

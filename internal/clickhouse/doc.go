@@ -24,8 +24,8 @@
 //     that the query folds (and merges later remove): nothing is counted
 //     twice.
 //   - events: one row per event and identifying attribute of its context
-//     (name, attr, unit, at, id, day, value, first, and h, a 64-bit hash
-//     of the time and id), a ReplacingMergeTree partitioned by week of the
+//     (name, attr, unit, at, day, value, first, and h, a 64-bit hash of
+//     the event's time and id), a ReplacingMergeTree partitioned by week of the
 //     event's UTC day and ordered by (name, bucket, h, attr): a metric
 //     reads only its events, and a retried event's copies, which share
 //     every column, are folded by merges; until they are, the queries count
@@ -33,10 +33,12 @@
 //     there are any; see armStatsSQL). The key has no string but the event's name and
 //     attribute: sorting by unit and id made inserts four times slower.
 //     first marks one row per event (the one of its first attribute),
-//     which is how events are counted; only that row holds the event's id
-//     (the others an empty string: ids, mostly random, do not compress, and were
-//     two thirds of the table's bytes when every row held one). An imported event's attr is
-//     tracking.AnyUnit. Its merges are vertical (the setting
+//     which is how events are counted. The event's id is not stored, only
+//     h: an id's one use is to make a retried event's copies one, which h
+//     does, and ids, mostly random, do not compress: they were two thirds
+//     of the table's bytes, and a third of the CPU ingest cost ClickHouse
+//     and ramp. (Tables created before have a column id, which inserts
+//     leave empty.) An imported event's attr is tracking.AnyUnit. Its merges are vertical (the setting
 //     vertical_merge_algorithm_min_columns_to_activate = 1): the key
 //     columns are merged first and the others gathered column by column,
 //     which took a third less of the server's CPU than merging whole rows

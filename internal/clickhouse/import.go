@@ -30,18 +30,18 @@ func (s *Store) ImportEvents(ctx context.Context, next func() (store.ImportedEve
 	var b [8]byte
 	_, _ = rand.Read(b[:])
 	staging := s.db + ".import_" + hex.EncodeToString(b[:])
-	if err := s.conn.Exec(ctx, `CREATE TABLE `+staging+` (line UInt64, h String, unit String, name String, value Float64, at Int64) ENGINE = Log`); err != nil {
+	if err := s.conn.Exec(ctx, `CREATE TABLE `+staging+` (line UInt64, key String, unit String, name String, value Float64, at Int64) ENGINE = Log`); err != nil {
 		return res, fmt.Errorf("import events into ClickHouse: staging table: %w", err)
 	}
 	defer func() { _ = s.conn.Exec(context.WithoutCancel(ctx), `DROP TABLE IF EXISTS `+staging) }()
 
 	var (
 		lines       []uint64
-		h, units    []string
+		keys, units []string
 		names       []string
 		values      []float64
 		ats         []int64
-		stagingCols = "INSERT INTO " + staging + " (line, h, unit, name, value, at)"
+		stagingCols = "INSERT INTO " + staging + " (line, key, unit, name, value, at)"
 	)
 	flush := func() error {
 		if len(lines) == 0 {
@@ -51,7 +51,7 @@ func (s *Store) ImportEvents(ctx context.Context, next func() (store.ImportedEve
 		if err != nil {
 			return err
 		}
-		for i, col := range []any{lines, h, units, names, values, ats} {
+		for i, col := range []any{lines, keys, units, names, values, ats} {
 			if err := batch.Column(i).Append(col); err != nil {
 				_ = batch.Abort()
 				return err
@@ -60,7 +60,7 @@ func (s *Store) ImportEvents(ctx context.Context, next func() (store.ImportedEve
 		if err := batch.Send(); err != nil {
 			return err
 		}
-		lines, h, units, names, values, ats = lines[:0], h[:0], units[:0], names[:0], values[:0], ats[:0]
+		lines, keys, units, names, values, ats = lines[:0], keys[:0], units[:0], names[:0], values[:0], ats[:0]
 		return nil
 	}
 	for {
@@ -78,7 +78,7 @@ func (s *Store) ImportEvents(ctx context.Context, next func() (store.ImportedEve
 		id := store.ImportedEventID(r, 1) // csv:HASH:1
 		res.Rows++
 		lines = append(lines, uint64(r.Line))
-		h = append(h, strings.TrimSuffix(strings.TrimPrefix(id, "csv:"), ":1"))
+		keys = append(keys, strings.TrimSuffix(strings.TrimPrefix(id, "csv:"), ":1"))
 		units = append(units, r.Unit)
 		names = append(names, r.Name)
 		values = append(values, r.Value)
@@ -92,23 +92,25 @@ func (s *Store) ImportEvents(ctx context.Context, next func() (store.ImportedEve
 	if err := flush(); err != nil {
 		return store.EventImportResult{}, fmt.Errorf("import events into ClickHouse: stage rows: %w", err)
 	}
-	// Identical rows share a hash; their ordinals count them from 1.
-	rows := `SELECT name, unit, at, value, concat('csv:', h, ':', toString(ord)) AS id FROM (
-			SELECT h, any(name) AS name, any(unit) AS unit, any(at) AS at, any(value) AS value, groupArray(line) AS lines
-			FROM ` + staging + ` GROUP BY h
+	// Identical rows share a key (a hash of the row); their ordinals count
+	// them from 1. An event is stored as the hash of its time and id (the
+	// column h), not as its id.
+	rows := `SELECT name, unit, at, value, cityHash64(at, concat('csv:', key, ':', toString(ord))) AS h FROM (
+			SELECT key, any(name) AS name, any(unit) AS unit, any(at) AS at, any(value) AS value, groupArray(line) AS lines
+			FROM ` + staging + ` GROUP BY key
 		) ARRAY JOIN arrayEnumerate(lines) AS ord`
 	// The rows stored already: the set compared against holds the stored
 	// events that match a staged row's name, unit and time, not every
 	// event ever imported.
 	var dup uint64
-	if err := s.conn.QueryRow(ctx, `SELECT count() FROM (`+rows+`) WHERE (name, unit, at, id) IN (
-			SELECT name, unit, at, id FROM `+s.db+`.events
+	if err := s.conn.QueryRow(ctx, `SELECT count() FROM (`+rows+`) WHERE (name, unit, at, h) IN (
+			SELECT name, unit, at, h FROM `+s.db+`.events
 			WHERE attr = '*' AND (name, unit, at) IN (SELECT name, unit, at FROM `+staging+`))`).Scan(&dup); err != nil {
 		return store.EventImportResult{}, fmt.Errorf("import events into ClickHouse: find rows stored already: %w", err)
 	}
 	d := strconv.FormatInt(dayMicros, 10)
 	if err := s.conn.Exec(ctx, `INSERT INTO `+s.db+`.`+eventColumns+`
-		SELECT name, '*', unit, at, id, toInt32(intDiv(at, `+d+`) - (at % `+d+` < 0)), value, toUInt8(1), cityHash64(at, id) FROM (`+rows+`)`); err != nil {
+		SELECT name, '*', unit, at, toInt32(intDiv(at, `+d+`) - (at % `+d+` < 0)), value, toUInt8(1), h FROM (`+rows+`)`); err != nil {
 		if ctx.Err() != nil {
 			err = errors.Join(ctx.Err(), err)
 		}

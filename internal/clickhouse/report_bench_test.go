@@ -161,11 +161,11 @@ func makeReportFixture(b *testing.B, dsn string, units int64) {
 	for w := int64(0); w < 5; w++ {
 		for lo := w * perWeek; lo < (w+1)*perWeek; lo += chunk {
 			n := min(chunk, (w+1)*perWeek-lo)
-			run(fmt.Sprintf("events of week %d, %d-%d", w, lo, lo+n), fmt.Sprintf(`INSERT INTO %s.events (name, attr, unit, at, id, day, value, first, h)
+			run(fmt.Sprintf("events of week %d, %d-%d", w, lo, lo+n), fmt.Sprintf(`INSERT INTO %s.events (name, attr, unit, at, day, value, first, h)
 				SELECT multiIf(number %% 10 < 5, 'dm_reply', number %% 10 < 9, 'dm_sent', 'dm_send_error'), 'accountCenterId',
 					concat('ac-', toString(intHash64(number) %% %d)),
 					toInt64(%d + %d + intHash32(number) %% 7) * %d + toInt64(intHash32(number + 7) %% 86400) * 1000000 AS at,
-					toString(number), toInt32(intDiv(at, %d)), if(number %% 10 < 5, toFloat64(1 + intHash32(number + 3) %% 3), 1.), 1, intHash64(number)
+					toInt32(intDiv(at, %d)), if(number %% 10 < 5, toFloat64(1 + intHash32(number + 3) %% 3), 1.), 1, intHash64(number)
 				FROM numbers(%d, %d)`, db, units, dayBase, 7*w, day, day, lo, n))
 		}
 	}

@@ -67,13 +67,29 @@ func rowsOf(rows []store.ImportedEvent, err error) func() (store.ImportedEvent, 
 }
 
 // TestImportEvents imports the same rows into the SQL store and into
-// ClickHouse: the same counts (twice the same file stores it once, a row
+// ClickHouse, and writes the same events (one of them twice, as a retry
+// does): the same counts (twice the same file stores it once, a row
 // repeated in a file counts each time), the same statistics; a failing
-// file stores nothing.
+// file stores nothing. On ClickHouse, also into an events table of an
+// earlier version (with a column for ids).
 func TestImportEvents(t *testing.T) {
+	t.Run("events table", func(t *testing.T) { testImportEvents(t, false) })
+	t.Run("events table with ids", func(t *testing.T) { testImportEvents(t, true) })
+}
+
+func testImportEvents(t *testing.T, withIDs bool) {
 	ch, _ := openCH(t)
 	sql := openSQL(t)
 	ctx := context.Background()
+	if withIDs {
+		if err := clickhouse.UseEventsTableWithIDs(ctx, ch); err != nil {
+			t.Fatal(err)
+		}
+	}
+	live := []tracking.Event{
+		{ID: "e1", Name: "buy", Value: 5, Time: t0.Add(time.Hour), Units: map[string]string{"targetingKey": "u2"}},
+		{ID: "e2", Name: "buy", Value: 7, Time: t0.Add(2 * time.Hour), Units: map[string]string{"targetingKey": "u3", "deviceId": "d3"}},
+	}
 	var xs []tracking.Exposure
 	var rows []store.ImportedEvent
 	for i, u := range []string{"u1", "u2", "u3", "u4"} {
@@ -91,6 +107,11 @@ func TestImportEvents(t *testing.T) {
 	}{sql, ch} {
 		if err := s.WriteExposures(ctx, xs); err != nil {
 			t.Fatal(err)
+		}
+		for _, batch := range [][]tracking.Event{live, live[1:]} { // e2 retried
+			if err := s.WriteEvents(ctx, batch); err != nil {
+				t.Fatal(err)
+			}
 		}
 		if _, err := s.ImportEvents(ctx, rowsOf(rows[:3], errors.New("disk on fire"))); err == nil || !strings.Contains(err.Error(), "disk on fire") {
 			t.Fatalf("import of a failing file: %v", err)

@@ -79,9 +79,10 @@ func (s *Store) WriteExposures(ctx context.Context, batch []tracking.Exposure) e
 }
 
 // WriteEvents stores a batch of events (the tracking.Sink method): one row
-// per event and identifying attribute (the event's id on the first of
-// them, the one counted), in the next shared insert, returning once that
-// insert is done. An event stored already (the same time and id) is
+// per event and identifying attribute, each with the event's hash (h, of
+// its time and id: the id itself is not stored), the first of them the
+// one counted, in the next shared insert, returning once that insert is
+// done. An event stored already (the same time and id) is
 // stored again and counted once: the queries fold the copies they find
 // (see armStatsSQL), and merges remove them. An invalid event rejects the
 // batch, before anything is sent, with an error matching ramp.ErrInvalid.
@@ -117,11 +118,7 @@ func (s *Store) WriteEvents(ctx context.Context, batch []tracking.Event) error {
 			rs.rows = append(rs.rows, eventRow{name: e.Name, attr: a, unit: u, at: at, value: e.Value, h: h, day: day, bucket: unitBucket(u)})
 		}
 		// An event's rows in the order of their attributes: the first is
-		// the one counted (first = 1), and the only one that holds the
-		// event's id; the others have its hash (h), which is all the
-		// queries read. Ids are mostly random (UUIDs, 32 hex digits),
-		// which compress to nothing, and were two thirds of the table's
-		// bytes when every row held one.
+		// the one counted (first = 1).
 		attrs := rs.rows[first:]
 		if len(attrs) == 2 {
 			if attrs[1].attr < attrs[0].attr {
@@ -130,7 +127,7 @@ func (s *Store) WriteEvents(ctx context.Context, batch []tracking.Event) error {
 		} else {
 			slices.SortFunc(attrs, func(x, y eventRow) int { return strings.Compare(x.attr, y.attr) })
 		}
-		attrs[0].first, attrs[0].id = 1, e.ID
+		attrs[0].first = 1
 	}
 	err := s.events.write(ctx, func(b block) {
 		c := b.(*eventBlock)
@@ -146,11 +143,11 @@ func (s *Store) WriteEvents(ctx context.Context, batch []tracking.Event) error {
 // A block holds its rows as structs: sorting them reads each row's
 // fields at once, where columns would be read at a random place each.
 type eventRow struct {
-	name, attr, unit, id string
-	at                   int64
-	value                float64
-	h                    uint64
-	day                  int32
+	name, attr, unit string
+	at               int64
+	value            float64
+	h                uint64
+	day              int32
 	// bucket is the row's bucket (unitBucket). It is not sent (the
 	// server computes the column): the rows are sent in the table's
 	// order, (name, bucket, h, attr), which ClickHouse then need not sort.
@@ -235,12 +232,12 @@ type eventBlock struct {
 	rows []eventRow // in the order they came
 
 	// The piece of rows being sent, in the table's order, as columns.
-	name, attr, unit, id []string
-	at                   []int64
-	day                  []int32
-	value                []float64
-	first                []uint8
-	h                    []uint64
+	name, attr, unit []string
+	at               []int64
+	day              []int32
+	value            []float64
+	first            []uint8
+	h                []uint64
 
 	// sortRows' scratch.
 	keys               []rowKey
@@ -250,7 +247,7 @@ type eventBlock struct {
 	start, next        []uint32
 }
 
-const eventColumns = "events (name, attr, unit, at, id, day, value, first, h)"
+const eventColumns = "events (name, attr, unit, at, day, value, first, h)"
 
 func (b *eventBlock) len() int { return len(b.rows) }
 func (b *eventBlock) reset() {
@@ -266,8 +263,7 @@ func (b *eventBlock) resetPiece() {
 	clear(b.name)
 	clear(b.attr)
 	clear(b.unit)
-	clear(b.id)
-	b.name, b.attr, b.unit, b.id = b.name[:0], b.attr[:0], b.unit[:0], b.id[:0]
+	b.name, b.attr, b.unit = b.name[:0], b.attr[:0], b.unit[:0]
 	b.at, b.day, b.value, b.first, b.h = b.at[:0], b.day[:0], b.value[:0], b.first[:0], b.h[:0]
 }
 
@@ -283,7 +279,7 @@ func (b *eventBlock) columns(lo, hi int) []any {
 	}
 	b.resetPiece()
 	n := hi - lo
-	b.name, b.attr, b.unit, b.id = slices.Grow(b.name, n), slices.Grow(b.attr, n), slices.Grow(b.unit, n), slices.Grow(b.id, n)
+	b.name, b.attr, b.unit = slices.Grow(b.name, n), slices.Grow(b.attr, n), slices.Grow(b.unit, n)
 	b.at, b.day, b.value = slices.Grow(b.at, n), slices.Grow(b.day, n), slices.Grow(b.value, n)
 	b.first, b.h = slices.Grow(b.first, n), slices.Grow(b.h, n)
 	for _, k := range b.keys[lo:hi] {
@@ -292,13 +288,12 @@ func (b *eventBlock) columns(lo, hi int) []any {
 		b.attr = append(b.attr, r.attr)
 		b.unit = append(b.unit, r.unit)
 		b.at = append(b.at, r.at)
-		b.id = append(b.id, r.id)
 		b.day = append(b.day, r.day)
 		b.value = append(b.value, r.value)
 		b.first = append(b.first, r.first)
 		b.h = append(b.h, r.h)
 	}
-	return []any{b.name, b.attr, b.unit, b.at, b.id, b.day, b.value, b.first, b.h}
+	return []any{b.name, b.attr, b.unit, b.at, b.day, b.value, b.first, b.h}
 }
 
 // sortRows sets b.keys to the rows in the table's order. A block holds
