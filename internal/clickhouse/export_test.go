@@ -30,3 +30,11 @@ func UseEventsTableWithIDs(ctx context.Context, s *Store) error {
 	}
 	return nil
 }
+
+// SetPruneAfter sets how many superseded refreshes compaction lets the
+// tables hold, and returns a function that restores it.
+func SetPruneAfter(n uint64) (restore func()) {
+	old := pruneAfter
+	pruneAfter = n
+	return func() { pruneAfter = old }
+}

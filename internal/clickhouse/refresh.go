@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"slices"
 	"sort"
+	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -47,7 +49,10 @@ import (
 // refreshed; `ramp serve` refreshes from its
 // compaction loop, `ramp events compact` on demand. Several servers may
 // refresh the same statistic: each writes a complete refresh and readers
-// take the latest. Old refreshes are kept (a few rows each).
+// take the latest. A refresh that a later one of its statistic superseded
+// is never read again: once there are pruneAfter of them, compaction
+// deletes them (pruneRefreshes); a statistic's latest refresh is kept
+// however old it is.
 
 // Defaults of Options.
 const (
@@ -330,7 +335,84 @@ func (s *Store) refresh(ctx context.Context) (int, error) {
 		s.stats.rebuild = false
 		s.stats.mu.Unlock()
 	}
+	if err := s.pruneRefreshes(ctx); err != nil {
+		return n, err
+	}
 	return n, nil
+}
+
+// pruneAfter is how many superseded refreshes (rows of refreshes older
+// than their statistic's latest) pruneRefreshes lets the tables hold: a
+// refresh a minute of each of a hundred statistics supersedes a thousand
+// in ten minutes, each a few rows.
+var pruneAfter uint64 = 1000
+
+// pruneStatsPerMutation bounds the statistics one mutation names, so that
+// its text stays well below the server's max_query_size (256 KiB).
+const pruneStatsPerMutation = 500
+
+// pruneRefreshes deletes, once there are pruneAfter of them, the refreshes
+// older than their statistic's latest, and their sums. Readers read only
+// a statistic's latest refresh, so nothing read goes. The cut-offs are
+// written into the mutations as they stand when it starts (each
+// statistic's latest refresh then), so that it does not matter when
+// ClickHouse applies them (mutations run in the background, part by part)
+// nor in which order: a refresh that starts later, or one still being
+// written, is newer than its statistic's cut-off; one that started
+// earlier and is still being written is superseded already, never read,
+// and goes at the next prune. Nothing is done while an earlier prune's
+// mutations are still running.
+func (s *Store) pruneRefreshes(ctx context.Context) error {
+	var superseded, running uint64
+	if err := s.conn.QueryRow(ctx, `SELECT count() FROM `+s.db+`.refreshes
+		WHERE (stat, refreshed) NOT IN (SELECT stat, max(refreshed) FROM `+s.db+`.refreshes GROUP BY stat)`).Scan(&superseded); err != nil {
+		return fmt.Errorf("count superseded refreshes: %w", err)
+	}
+	if superseded < pruneAfter {
+		return nil
+	}
+	if err := s.conn.QueryRow(ctx, `SELECT count() FROM system.mutations
+		WHERE database = ? AND table IN ('refreshes', 'refreshed_sums') AND NOT is_done`, s.name).Scan(&running); err != nil {
+		return fmt.Errorf("prune refreshes: %w", err)
+	}
+	if running > 0 {
+		return nil
+	}
+	rows, err := s.conn.Query(ctx, `SELECT stat, max(refreshed) FROM `+s.db+`.refreshes GROUP BY stat ORDER BY stat`)
+	if err != nil {
+		return fmt.Errorf("prune refreshes: %w", err)
+	}
+	var stats []string
+	var latest []int64
+	for rows.Next() {
+		var k string
+		var at int64
+		if err := rows.Scan(&k, &at); err != nil {
+			rows.Close()
+			return fmt.Errorf("prune refreshes: %w", err)
+		}
+		stats, latest = append(stats, k), append(latest, at)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("prune refreshes: %w", err)
+	}
+	for lo := 0; lo < len(stats); lo += pruneStatsPerMutation {
+		hi := min(lo+pruneStatsPerMutation, len(stats))
+		cutoffs := make([]string, hi-lo)
+		for i := range cutoffs {
+			cutoffs[i] = strconv.FormatInt(latest[lo+i], 10)
+		}
+		// A statistic not named (one refreshed for the first time since)
+		// has the cut-off 0: nothing of it goes.
+		where := `refreshed < transform(stat, [` + quoteAll(stats[lo:hi]) + `], [toInt64(` + strings.Join(cutoffs, `), toInt64(`) + `)], toInt64(0))`
+		for _, table := range []string{"refreshed_sums", "refreshes"} {
+			if err := s.conn.Exec(ctx, `ALTER TABLE `+s.db+`.`+table+` DELETE WHERE `+where); err != nil {
+				return fmt.Errorf("prune refreshes from %s: %w", table, err)
+			}
+		}
+	}
+	return nil
 }
 
 // refreshedRow is one row of refreshed_sums.

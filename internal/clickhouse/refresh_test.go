@@ -229,3 +229,82 @@ func TestUnitTotals(t *testing.T) {
 		t.Errorf("UnitTotals with a failing fn: %v, want %v", err, stop)
 	}
 }
+
+// TestPruneRefreshes refreshes the same statistics again and again: once
+// the superseded refreshes reach pruneAfter, compaction deletes them with
+// their sums, and keeps each statistic's latest, which reads go on
+// returning. The sums of a refresh cut short are deleted when older than
+// their statistic's latest refresh, and kept when newer (a refresh still
+// being written).
+func TestPruneRefreshes(t *testing.T) {
+	defer clickhouse.SetPruneAfter(4)()
+	dsn := chtest.DSN(t)
+	s, clk := openRefreshing(t, dsn)
+	sql := openSQL(t)
+	d := makeDataset(7, 300)
+	ingest(t, sql, d, 500)
+	ingest(t, s, d, 500)
+	ctx := context.Background()
+	if _, err := sql.Compact(ctx, store.CompactOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	qs := maintained()
+	stats := uint64(len(qs) + 2) // and the exposure counts of two experiments
+	db := s.Database()
+	refresh := func() {
+		t.Helper()
+		if err := s.MaintainArmStats(ctx, qs, true); err != nil {
+			t.Fatal(err)
+		}
+		clk.add(time.Minute)
+		if res, err := s.Compact(ctx, store.CompactOptions{}); err != nil || res.StatsBuilt != int(stats) {
+			t.Fatalf("Compact: %+v, %v; want %d statistics refreshed", res, err, stats)
+		}
+	}
+	refresh()
+	refresh()
+	// Two refreshes cut short (their sums written, not their rows in
+	// refreshes): one older than the next refresh (superseded, never to
+	// be read), and one newer (still being written, as far as a prune can
+	// tell).
+	latest := clk.now().Add(time.Minute).UnixMicro()
+	chtest.Exec(t, dsn, fmt.Sprintf(`INSERT INTO %s.refreshed_sums (stat, refreshed, phase, arm, n)
+		SELECT stat, toInt64(%d), phase, arm, 1000 FROM %s.refreshed_sums WHERE refreshed = %d`, db, latest-1, db, clk.now().UnixMicro()))
+	chtest.Exec(t, dsn, fmt.Sprintf(`INSERT INTO %s.refreshed_sums (stat, refreshed, phase, arm, n)
+		SELECT stat, toInt64(%d), phase, arm, 1000 FROM %s.refreshed_sums WHERE refreshed = %d`, db, latest+1, db, clk.now().UnixMicro()))
+	newer := chtest.Count(t, dsn, fmt.Sprintf("SELECT count() FROM %s.refreshed_sums WHERE refreshed = %d", db, latest+1))
+	refresh()
+	if got := clk.now().UnixMicro(); got != latest {
+		t.Fatalf("the last refresh is at %d, want %d", got, latest)
+	}
+	sums := chtest.Count(t, dsn, fmt.Sprintf("SELECT count() FROM %s.refreshed_sums WHERE refreshed = %d", db, latest))
+	// Compaction prunes once no earlier prune's mutation is running;
+	// ClickHouse applies mutations in the background.
+	deadline := time.Now().Add(2 * time.Minute)
+	for {
+		if _, err := s.Compact(ctx, store.CompactOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		refreshes := chtest.Count(t, dsn, fmt.Sprintf("SELECT count() FROM %s.refreshes", db))
+		old := chtest.Count(t, dsn, fmt.Sprintf("SELECT count() FROM %s.refreshed_sums WHERE refreshed < %d", db, latest))
+		if refreshes == stats && old == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("after the prune: %d refreshes (want %d, the latest of each statistic), %d sums of older ones", refreshes, stats, old)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if got := chtest.Count(t, dsn, fmt.Sprintf("SELECT count() FROM %s.refreshes WHERE refreshed = %d", db, latest)); got != stats {
+		t.Errorf("%d of the latest refreshes kept, want %d", got, stats)
+	}
+	if got := chtest.Count(t, dsn, fmt.Sprintf("SELECT count() FROM %s.refreshed_sums WHERE refreshed = %d", db, latest)); got != sums {
+		t.Errorf("%d sums of the latest refreshes kept, want %d", got, sums)
+	}
+	if got := chtest.Count(t, dsn, fmt.Sprintf("SELECT count() FROM %s.refreshed_sums WHERE refreshed = %d", db, latest+1)); got != newer || newer == 0 {
+		t.Errorf("%d sums of the refresh still being written kept, want %d (not 0)", got, newer)
+	}
+	if nonEmpty := compareWithSQL(t, s, sql, qs); nonEmpty < 10 {
+		t.Errorf("only %d queries have a non-zero sum: the data set tests too little", nonEmpty)
+	}
+}
