@@ -34,14 +34,24 @@ type serveOptions struct {
 	logLevel       string
 	controller     time.Duration
 	compact        time.Duration
+	trackWriters   int
 	tlsCert        string
 	tlsKey         string
 	dashboard      dashboardOptions
 }
 
 // eventsTrackingWriters is how many POST /v1/track requests write at once
-// with --events (server.DefaultTrackingWriters without).
-const eventsTrackingWriters = 16
+// with --events (server.DefaultTrackingWriters without): the more join a
+// ClickHouse insert, the larger the part it makes and the less the server
+// merges afterwards (with 64 concurrent clients of 5,000 events, inserts
+// of 175,000 rows instead of 55,000 with 16, and a fifth less of
+// ClickHouse's CPU per event over a 7-minute run).
+const eventsTrackingWriters = 64
+
+// maxTrackingWriters bounds --tracking-writers: each writer holds a body
+// of up to server.DefaultMaxBody and its decoded events (about 4 MB in
+// all for a body of 5,000 events).
+const maxTrackingWriters = 256
 
 func newServeCmd(f *Factory, runF func(*serveOptions) error) *cobra.Command {
 	opts := &serveOptions{f: f}
@@ -133,6 +143,7 @@ Endpoints and bodies: docs/http-api.md.`,
 	cmd.Flags().StringVar(&opts.logLevel, "log-level", "info", "debug (one line per request), info, warn or error")
 	cmd.Flags().DurationVar(&opts.controller, "controller-interval", 10*time.Second, "how often the rollout controller starts due stages (0: do not run it)")
 	cmd.Flags().DurationVar(&opts.compact, "compact-interval", time.Minute, "how often to fold tracking events into the per-unit totals that guardrails and reports read (0: never)")
+	cmd.Flags().IntVar(&opts.trackWriters, "tracking-writers", 0, fmt.Sprintf("how many POST /v1/track requests may write at once; the others wait their turn before their body is read (default %d, %d with --events: ClickHouse writes wait on shared inserts, and more writers make fewer, larger ones)", server.DefaultTrackingWriters, eventsTrackingWriters))
 	cmd.Flags().StringVar(&opts.tlsCert, "tls-cert", "", "serve HTTPS with this PEM certificate (chain) file; needs --tls-key")
 	cmd.Flags().StringVar(&opts.tlsKey, "tls-key", "", "the PEM private key of --tls-cert")
 	cmd.Flags().BoolVar(&opts.dashboard.on, "dashboard", true, "serve the web dashboard at / (never with --insecure-no-auth)")
@@ -220,6 +231,9 @@ func serveRun(ctx context.Context, opts *serveOptions) error {
 	if opts.poll <= 0 {
 		return &UsageError{Err: fmt.Errorf("--poll %s: must be positive", opts.poll), Command: "ramp serve"}
 	}
+	if opts.trackWriters < 0 || opts.trackWriters > maxTrackingWriters {
+		return &UsageError{Err: fmt.Errorf("--tracking-writers %d: want 1 to %d (each holds a request's body and its events)", opts.trackWriters, maxTrackingWriters), Command: "ramp serve"}
+	}
 	tlsConfig, err := loadTLS(opts.tlsCert, opts.tlsKey)
 	if err != nil {
 		return err
@@ -256,6 +270,9 @@ func serveRun(ctx context.Context, opts *serveOptions) error {
 				// ClickHouse writes wait on shared inserts, not on a
 				// core: more requests may join each one.
 				cfg.TrackingWriters = eventsTrackingWriters
+			}
+			if opts.trackWriters > 0 {
+				cfg.TrackingWriters = opts.trackWriters
 			}
 		} else {
 			log.Warn("this build stores no exposures or tracking events: POST /v1/track answers 501")

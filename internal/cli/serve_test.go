@@ -207,6 +207,8 @@ func TestServeUsage(t *testing.T) {
 		{"serve", "--auth-failure-limit", "lots"},
 		{"serve", "--log-level", "loud"},
 		{"serve", "--poll", "0s"},
+		{"serve", "--tracking-writers", "-1"},
+		{"serve", "--tracking-writers", "257"},
 		{"serve", "extra"},
 		{"serve", "--tls-cert", "cert.pem"},
 		{"serve", "--tls-key", "key.pem"},

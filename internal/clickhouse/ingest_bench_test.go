@@ -38,7 +38,7 @@ import (
 //	eval "$(.ci/clickhouse.sh start)"
 //	go test -run '^$' -bench ServeIngest -benchtime 20s ./internal/clickhouse/
 func BenchmarkServeIngest(b *testing.B) {
-	for _, clients := range []int{8, 16} {
+	for _, clients := range []int{8, 16, 64} {
 		b.Run(fmt.Sprintf("batch=5000/clients=%d", clients), func(b *testing.B) { benchIngest(b, 5000, clients) })
 	}
 }
