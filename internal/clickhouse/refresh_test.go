@@ -43,6 +43,22 @@ func openRefreshing(t *testing.T, dsn string) (*clickhouse.Store, *clock) {
 	return s, c
 }
 
+// refreshingBesideSQL opens a refreshing Store (openRefreshing) and an SQL
+// store, stores the same data set of the given units in both (the SQL
+// store compacted), and returns them with the queries to maintain.
+func refreshingBesideSQL(t *testing.T, dsn string, units int) (*clickhouse.Store, *clock, *store.Store, []store.ArmQuery) {
+	t.Helper()
+	s, clk := openRefreshing(t, dsn)
+	sql := openSQL(t)
+	d := makeDataset(7, units)
+	ingest(t, sql, d, 500)
+	ingest(t, s, d, 500)
+	if _, err := sql.Compact(context.Background(), store.CompactOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	return s, clk, sql, maintained()
+}
+
 // maintained is queries() without cut-offs: what admin asks to maintain.
 func maintained() []store.ArmQuery {
 	var qs []store.ArmQuery
@@ -59,16 +75,8 @@ func maintained() []store.ArmQuery {
 // rows) is what the SQL store computes from the same data.
 func TestRefreshedSameNumbers(t *testing.T) {
 	defer clickhouse.SetUnitsPerQuery(700)() // several bucket ranges
-	s, _ := openRefreshing(t, chtest.DSN(t))
-	sql := openSQL(t)
-	d := makeDataset(7, 2000)
-	ingest(t, sql, d, 500)
-	ingest(t, s, d, 500)
+	s, _, sql, qs := refreshingBesideSQL(t, chtest.DSN(t), 2000)
 	ctx := context.Background()
-	if _, err := sql.Compact(ctx, store.CompactOptions{}); err != nil {
-		t.Fatal(err)
-	}
-	qs := maintained()
 	if err := s.MaintainArmStats(ctx, qs, false); err != nil {
 		t.Fatal(err)
 	}
@@ -239,16 +247,8 @@ func TestUnitTotals(t *testing.T) {
 func TestPruneRefreshes(t *testing.T) {
 	defer clickhouse.SetPruneAfter(4)()
 	dsn := chtest.DSN(t)
-	s, clk := openRefreshing(t, dsn)
-	sql := openSQL(t)
-	d := makeDataset(7, 300)
-	ingest(t, sql, d, 500)
-	ingest(t, s, d, 500)
+	s, clk, sql, qs := refreshingBesideSQL(t, dsn, 300)
 	ctx := context.Background()
-	if _, err := sql.Compact(ctx, store.CompactOptions{}); err != nil {
-		t.Fatal(err)
-	}
-	qs := maintained()
 	stats := uint64(len(qs) + 2) // and the exposure counts of two experiments
 	db := s.Database()
 	refresh := func() {
