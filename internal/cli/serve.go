@@ -232,7 +232,7 @@ func serveRun(ctx context.Context, opts *serveOptions) error {
 		return &UsageError{Err: fmt.Errorf("--poll %s: must be positive", opts.poll), Command: "ramp serve"}
 	}
 	if opts.trackWriters < 0 || opts.trackWriters > maxTrackingWriters {
-		return &UsageError{Err: fmt.Errorf("--tracking-writers %d: want 1 to %d (each holds a request's body and its events)", opts.trackWriters, maxTrackingWriters), Command: "ramp serve"}
+		return &UsageError{Err: fmt.Errorf("--tracking-writers %d: want 1 to %d, or 0 for the default (each writer holds a request's body and its events)", opts.trackWriters, maxTrackingWriters), Command: "ramp serve"}
 	}
 	tlsConfig, err := loadTLS(opts.tlsCert, opts.tlsKey)
 	if err != nil {
