@@ -18,9 +18,9 @@ import (
 const importBlock = 100_000
 
 // ImportEvents stores the rows next returns (io.EOF after the last) as
-// events of unit attribute tracking.AnyUnit, under the ids the SQL store
-// gives them (store.ImportedEventID: importing a file twice stores it
-// once). Rows are staged in a table of the import's own first, and copied
+// events of unit attribute tracking.AnyUnit, each as the hash (h) of its
+// time and the id the SQL store gives it (store.ImportedEventID):
+// importing a file twice stores it once. Rows are staged in a table of the import's own first, and copied
 // into the events in one INSERT … SELECT once the last is read and valid:
 // an error from next, or an invalid row, leaves the events as they were.
 // ramp's memory does not grow with the rows; ClickHouse's grows with the
